@@ -1,0 +1,423 @@
+"""The dossier (hồ sơ) state and `evolve`: how each event changes it.
+
+`evolve` is calendar-free and total: every working-time fact it needs is carried
+by the event itself (see `domain.events`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
+from enum import StrEnum
+
+from domain import events as ev
+from domain.calendar import WorkingCalendar
+from domain.procedures import RouteStep, SupplementPolicy
+
+
+class Status(StrEnum):
+    SUBMITTED = "submitted"
+    RECEIVED = "received"
+    REFUSED = "refused"
+    IN_PROCESS = "in_process"
+    AWAITING_SUPPLEMENT = "awaiting_supplement"
+    AWAITING_FEE = "awaiting_fee"
+    RESULT_READY = "result_ready"
+    RETURNED = "returned"
+    WITHDRAWN = "withdrawn"
+    STOPPED = "stopped"
+
+
+# The national portal's ten status codes (Cổng dịch vụ công quốc gia).
+STATUS_CODES: dict[Status, int] = {
+    Status.SUBMITTED: 1,
+    Status.RECEIVED: 2,
+    Status.REFUSED: 3,
+    Status.IN_PROCESS: 4,
+    Status.AWAITING_SUPPLEMENT: 5,
+    Status.AWAITING_FEE: 6,
+    Status.WITHDRAWN: 7,
+    Status.STOPPED: 8,
+    Status.RESULT_READY: 9,
+    Status.RETURNED: 10,
+}
+
+TERMINAL = frozenset({Status.RETURNED, Status.WITHDRAWN, Status.REFUSED, Status.STOPPED})
+PAUSED = frozenset({Status.AWAITING_SUPPLEMENT, Status.AWAITING_FEE})
+
+
+@dataclass(frozen=True)
+class Step:
+    """The time one agency held the dossier (bước xử lý).
+
+    Runs from receipt/acceptance to handoff or result; `used_before` holds the
+    working hours of finished segments (a pause or a return splits a step), and
+    `segment_start` is None while the clock is stopped or the step is closed.
+    """
+
+    agency_code: str
+    route_index: int | None  # None: off route, no budget of its own
+    entered_at: datetime
+    budget_working_hours: float | None
+    due_at: datetime | None
+    segment_start: datetime | None
+    used_before: float = 0.0
+    left_at: datetime | None = None
+    timeliness: ev.Timeliness | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.left_at is None
+
+    def used_working_hours(self, calendar: WorkingCalendar, now: datetime) -> float:
+        """Working hours charged to this step so far (pauses excluded)."""
+        if self.segment_start is None:
+            return self.used_before
+        end = self.left_at or now
+        return self.used_before + calendar.working_hours_between(self.segment_start, end)
+
+
+@dataclass(frozen=True)
+class Dossier:
+    id: str
+    receipt_code: str
+    procedure_code: str
+    receiving_agency_code: str
+    holder_agency_code: str
+    status: Status
+    version: int
+    last_occurred_at: datetime
+    channel: ev.Channel = ev.Channel.ONLINE
+    procedure_name: str = ""
+    lookup_secret_hash: str = ""
+    submitted_at: datetime | None = None
+    received_at: datetime | None = None
+    counting_from: datetime | None = None
+    due_at: datetime | None = None
+    promised_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    timeliness: ev.Timeliness | None = None
+    outcome: ev.Outcome | None = None
+    decision_number: str = ""
+    route: tuple[RouteStep, ...] = ()
+    deadline_working_hours: float = 0.0
+    supplement_policy: SupplementPolicy = SupplementPolicy.RESTART
+    steps: tuple[Step, ...] = ()
+    pending_handoff_to: str | None = None
+    pending_handoff_at: datetime | None = None
+    pending_route_step: int | None = None
+    open_consultations: frozenset[str] = frozenset()
+    paused_at: datetime | None = None
+    remaining_working_hours: float | None = None  # dossier budget left when paused
+    imported: bool = False
+
+    @property
+    def status_code(self) -> int:
+        return STATUS_CODES[self.status]
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def current_step(self) -> Step | None:
+        if self.steps and self.steps[-1].is_open:
+            return self.steps[-1]
+        return None
+
+    def done_route_indices(self) -> set[int]:
+        return {
+            s.route_index for s in self.steps if s.route_index is not None and not s.is_open
+        }
+
+    def next_route_step_for(self, agency_code: str) -> int | None:
+        """First not-yet-done route step whose agency is `agency_code`."""
+        done = self.done_route_indices()
+        current = self.current_step
+        if current is not None and current.route_index is not None:
+            done.add(current.route_index)
+        for index, step in enumerate(self.route):
+            if index not in done and step.agency_code == agency_code:
+                return index
+        return None
+
+    def remaining_at(self, calendar: WorkingCalendar, now: datetime) -> float | None:
+        """Working hours left until due (negative when overdue); frozen while paused."""
+        if self.due_at is None:
+            return None
+        if self.status in PAUSED and self.remaining_working_hours is not None:
+            return self.remaining_working_hours
+        if now <= self.due_at:
+            return calendar.working_hours_between(now, self.due_at)
+        return -calendar.working_hours_between(self.due_at, now)
+
+    def is_overdue(self, now: datetime) -> bool:
+        if self.due_at is None or self.resolved_at is not None or self.is_terminal:
+            return False
+        if self.status in PAUSED:
+            return (self.remaining_working_hours or 0.0) < 0
+        return now > self.due_at
+
+
+def classify(done_at: datetime, due_at: datetime, tz: tzinfo) -> ev.Timeliness:
+    """Early: a day before the due day; on time: on the due day, not after due; late."""
+    if done_at > due_at:
+        return ev.Timeliness.LATE
+    if done_at.astimezone(tz).date() < due_at.astimezone(tz).date():
+        return ev.Timeliness.EARLY
+    return ev.Timeliness.ON_TIME
+
+
+def _replace_current(state: Dossier, **changes: object) -> tuple[Step, ...]:
+    current = state.steps[-1]
+    return (*state.steps[:-1], replace(current, **changes))  # type: ignore[arg-type]
+
+
+def _after_processing(state: Dossier) -> Status:
+    return Status.IN_PROCESS if state.status == Status.RECEIVED else state.status
+
+
+def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:  # noqa: C901, PLR0911, PLR0912
+    """Apply one event. The first event of a stream creates the state."""
+    if state is None:
+        return _create(event)
+    state = replace(state, version=state.version + 1, last_occurred_at=event.occurred_at)
+    at = event.occurred_at
+    match event:
+        case ev.DossierReceived():
+            # Intake of an online submission.
+            return _received(state, event)
+        case ev.DossierRefusedAtIntake():
+            return replace(state, status=Status.REFUSED, closed_at=at)
+        case ev.HandedOff():
+            steps = _replace_current(
+                state,
+                left_at=at,
+                used_before=event.step_used_working_hours,
+                segment_start=None,
+                timeliness=event.step_timeliness,
+            )
+            return replace(
+                state,
+                steps=steps,
+                status=_after_processing(state),
+                pending_handoff_to=event.to_agency_code,
+                pending_handoff_at=at,
+                pending_route_step=event.route_step,
+            )
+        case ev.HandoffAccepted():
+            budget = (
+                state.route[event.route_step].budget_working_hours
+                if event.route_step is not None
+                else None
+            )
+            step = Step(
+                agency_code=event.to_agency_code,
+                route_index=event.route_step,
+                entered_at=at,
+                budget_working_hours=budget,
+                due_at=event.step_due_at,
+                segment_start=at,
+            )
+            return replace(
+                state,
+                steps=(*state.steps, step),
+                holder_agency_code=event.to_agency_code,
+                pending_handoff_to=None,
+                pending_handoff_at=None,
+                pending_route_step=None,
+            )
+        case ev.HandoffReturned():
+            # The giver's last step reopens where it left off.
+            steps = _replace_current_closed(state, event.step_due_at, at)
+            return replace(
+                state,
+                steps=steps,
+                holder_agency_code=event.to_agency_code,
+                pending_handoff_to=None,
+                pending_handoff_at=None,
+                pending_route_step=None,
+            )
+        case ev.ConsultationRequested():
+            return replace(
+                state,
+                status=_after_processing(state),
+                open_consultations=state.open_consultations | {event.consulted_agency_code},
+            )
+        case ev.ConsultationAnswered():
+            return replace(
+                state,
+                open_consultations=state.open_consultations - {event.consulted_agency_code},
+            )
+        case ev.SupplementRequested() | ev.FeeRequested():
+            status = (
+                Status.AWAITING_SUPPLEMENT
+                if isinstance(event, ev.SupplementRequested)
+                else Status.AWAITING_FEE
+            )
+            steps = state.steps
+            if state.current_step is not None:
+                steps = _replace_current(
+                    state, used_before=event.step_used_working_hours, segment_start=None
+                )
+            return replace(
+                state,
+                status=status,
+                steps=steps,
+                paused_at=at,
+                remaining_working_hours=event.remaining_working_hours,
+            )
+        case ev.SupplementReceived() | ev.FeePaid():
+            steps = state.steps
+            if state.current_step is not None:
+                restart = (
+                    isinstance(event, ev.SupplementReceived)
+                    and state.supplement_policy == SupplementPolicy.RESTART
+                )
+                used = 0.0 if restart else state.steps[-1].used_before
+                steps = _replace_current(
+                    state, used_before=used, segment_start=at, due_at=event.step_due_at
+                )
+            return replace(
+                state,
+                status=Status.IN_PROCESS,
+                steps=steps,
+                due_at=event.due_at,
+                paused_at=None,
+                remaining_working_hours=None,
+            )
+        case ev.ApologyIssued():
+            return replace(state, promised_at=event.new_due_at, status=_after_processing(state))
+        case ev.DossierDecided():
+            return replace(
+                state,
+                outcome=event.outcome,
+                decision_number=event.decision_number,
+                status=_after_processing(state),
+            )
+        case ev.ResultReady():
+            steps = state.steps
+            if state.current_step is not None:
+                steps = _replace_current(
+                    state,
+                    left_at=at,
+                    used_before=event.step_used_working_hours,
+                    segment_start=None,
+                    timeliness=event.step_timeliness,
+                )
+            return replace(
+                state,
+                steps=steps,
+                status=Status.RESULT_READY,
+                resolved_at=at,
+                timeliness=event.timeliness,
+            )
+        case ev.ResultReturned():
+            return replace(state, status=Status.RETURNED, closed_at=at)
+        case ev.DossierWithdrawn() | ev.ProcessingStopped():
+            status = (
+                Status.WITHDRAWN if isinstance(event, ev.DossierWithdrawn) else Status.STOPPED
+            )
+            steps = state.steps
+            if state.current_step is not None:
+                steps = _replace_current(
+                    state,
+                    left_at=at,
+                    used_before=event.step_used_working_hours,
+                    segment_start=None,
+                )
+            return replace(
+                state,
+                steps=steps,
+                status=status,
+                closed_at=at,
+                pending_handoff_to=None,
+                pending_handoff_at=None,
+                pending_route_step=None,
+            )
+        case ev.LegacyActivityRecorded():
+            return replace(state, status=_after_processing(state))
+    raise TypeError(f"evolve: unexpected event {type(event).__name__} for an existing dossier")
+
+
+def _replace_current_closed(
+    state: Dossier, step_due_at: datetime | None, at: datetime
+) -> tuple[Step, ...]:
+    if not state.steps:
+        return state.steps
+    last = state.steps[-1]
+    reopened = replace(last, left_at=None, timeliness=None, segment_start=at, due_at=step_due_at)
+    return (*state.steps[:-1], reopened)
+
+
+def _create(event: ev.DossierEvent) -> Dossier:
+    match event:
+        case ev.DossierSubmittedOnline():
+            return Dossier(
+                id=event.dossier_id,
+                receipt_code=event.receipt_code,
+                procedure_code=event.procedure_code,
+                receiving_agency_code=event.receiving_agency_code,
+                holder_agency_code=event.receiving_agency_code,
+                status=Status.SUBMITTED,
+                version=1,
+                last_occurred_at=event.occurred_at,
+                channel=ev.Channel.ONLINE,
+                lookup_secret_hash=event.lookup_secret_hash,
+                submitted_at=event.occurred_at,
+            )
+        case ev.DossierReceived():
+            blank = Dossier(
+                id=event.dossier_id,
+                receipt_code=event.receipt_code,
+                procedure_code=event.procedure_code,
+                receiving_agency_code=event.receiving_agency_code,
+                holder_agency_code=event.receiving_agency_code,
+                status=Status.RECEIVED,
+                version=1,
+                last_occurred_at=event.occurred_at,
+            )
+            return _received(blank, event)
+    raise TypeError(f"a dossier stream cannot start with {type(event).__name__}")
+
+
+def _received(state: Dossier, event: ev.DossierReceived) -> Dossier:
+    first = Step(
+        agency_code=event.receiving_agency_code,
+        route_index=0,
+        entered_at=event.occurred_at,
+        budget_working_hours=event.route[0].budget_working_hours,
+        due_at=event.step_due_at,
+        segment_start=event.counting_from,
+    )
+    return replace(
+        state,
+        receipt_code=event.receipt_code,
+        procedure_code=event.procedure_code,
+        procedure_name=event.procedure_name,
+        channel=event.channel,
+        receiving_agency_code=event.receiving_agency_code,
+        holder_agency_code=event.receiving_agency_code,
+        lookup_secret_hash=event.lookup_secret_hash,
+        status=Status.RECEIVED,
+        received_at=event.occurred_at,
+        counting_from=event.counting_from,
+        due_at=event.due_at,
+        route=event.route,
+        deadline_working_hours=event.deadline_working_hours,
+        supplement_policy=event.supplement_policy,
+        steps=(first,),
+        imported=event.imported,
+    )
+
+
+def fold(events: Iterable[ev.DossierEvent], as_of: datetime | None = None) -> Dossier | None:
+    """The state after `events` (only those that occurred at or before `as_of`)."""
+    state: Dossier | None = None
+    for event in events:
+        if as_of is not None and event.occurred_at > as_of:
+            break
+        state = evolve(state, event)
+    return state

@@ -1,0 +1,240 @@
+"""Dossier events: immutable facts, past tense, one stream per dossier.
+
+Events carry the working-time facts measured when they happened (due instants,
+working hours used by a step, timeliness), so replaying history never depends on
+today's calendar settings: the appointment printed on the receipt stands.
+Type names on the wire are these class names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from domain.procedures import RouteStep, SupplementPolicy
+
+
+class Channel(StrEnum):
+    ONLINE = "online"
+    DIRECT = "direct"
+    POSTAL = "postal"
+
+
+class Timeliness(StrEnum):
+    EARLY = "early"  # trước hạn
+    ON_TIME = "on_time"  # đúng hạn
+    LATE = "late"  # quá hạn
+
+
+class Outcome(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: the agency acted for, the user, and the role they acted in."""
+
+    agency_code: str
+    user: str
+    role: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DossierEvent:
+    occurred_at: datetime
+    actor: Actor
+
+
+@dataclass(frozen=True, kw_only=True)
+class DossierSubmittedOnline(DossierEvent):
+    """Nộp hồ sơ trực tuyến: on the portal, not yet checked by the desk."""
+
+    dossier_id: str
+    receipt_code: str
+    procedure_code: str
+    receiving_agency_code: str
+    applicant: Mapping[str, Any]  # sealed (ciphertext) — never clear PII
+    lookup_secret_hash: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DossierReceived(DossierEvent):
+    """Tiếp nhận hồ sơ: the clock starts; the route is snapshotted."""
+
+    dossier_id: str
+    receipt_code: str
+    procedure_code: str
+    procedure_name: str
+    channel: Channel
+    receiving_agency_code: str
+    applicant: Mapping[str, Any] | None  # None when it was sealed at online submission
+    lookup_secret_hash: str
+    route: tuple[RouteStep, ...]
+    deadline_working_hours: float
+    supplement_policy: SupplementPolicy
+    counting_from: datetime
+    due_at: datetime
+    step_due_at: datetime
+    imported: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DossierRefusedAtIntake(DossierEvent):
+    """Từ chối tiếp nhận."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandedOff(DossierEvent):
+    """Chuyển hồ sơ: the holder gives the dossier to the next agency."""
+
+    from_agency_code: str
+    to_agency_code: str
+    route_step: int | None  # index in the route snapshot; None = off route
+    note: str = ""
+    step_used_working_hours: float = 0.0
+    step_timeliness: Timeliness | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandoffAccepted(DossierEvent):
+    """Nhận hồ sơ: the receiver confirms; the gap since HandedOff is transit."""
+
+    from_agency_code: str
+    to_agency_code: str
+    route_step: int | None
+    step_due_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandoffReturned(DossierEvent):
+    """Trả lại hồ sơ: the receiver sends it back; the giver's step reopens."""
+
+    from_agency_code: str  # the agency that refused the handoff
+    to_agency_code: str  # the giver, who holds it again
+    reason: str
+    step_due_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsultationRequested(DossierEvent):
+    """Lấy ý kiến: an opinion asked of another agency without handing off."""
+
+    consulted_agency_code: str
+    question: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsultationAnswered(DossierEvent):
+    consulted_agency_code: str
+    answer: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplementRequested(DossierEvent):
+    """Yêu cầu bổ sung: waiting for the citizen; the clock stops."""
+
+    reason: str
+    policy: SupplementPolicy
+    step_used_working_hours: float
+    remaining_working_hours: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplementReceived(DossierEvent):
+    due_at: datetime
+    step_due_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeeRequested(DossierEvent):
+    amount_vnd: int
+    step_used_working_hours: float
+    remaining_working_hours: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeePaid(DossierEvent):
+    due_at: datetime
+    step_due_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApologyIssued(DossierEvent):
+    """Phiếu xin lỗi và hẹn lại ngày trả kết quả: a new promise, still late."""
+
+    new_due_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DossierDecided(DossierEvent):
+    outcome: Outcome
+    decision_number: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultReady(DossierEvent):
+    """Có kết quả: the dossier is resolved now; timeliness is against due_at."""
+
+    timeliness: Timeliness
+    step_used_working_hours: float
+    step_timeliness: Timeliness | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultReturned(DossierEvent):
+    """Trả kết quả cho công dân."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DossierWithdrawn(DossierEvent):
+    reason: str
+    step_used_working_hours: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessingStopped(DossierEvent):
+    reason: str
+    step_used_working_hours: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class LegacyActivityRecorded(DossierEvent):
+    """A step of an imported legacy log that maps to no other event."""
+
+    activity: str
+    agency_code: str
+    resource: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+EVENT_TYPES: dict[str, type[DossierEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        DossierSubmittedOnline,
+        DossierReceived,
+        DossierRefusedAtIntake,
+        HandedOff,
+        HandoffAccepted,
+        HandoffReturned,
+        ConsultationRequested,
+        ConsultationAnswered,
+        SupplementRequested,
+        SupplementReceived,
+        FeeRequested,
+        FeePaid,
+        ApologyIssued,
+        DossierDecided,
+        ResultReady,
+        ResultReturned,
+        DossierWithdrawn,
+        ProcessingStopped,
+        LegacyActivityRecorded,
+    )
+}

@@ -1,0 +1,51 @@
+"""API tokens: HS256 JWT with claims sub, role, agency_code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+ROLES = ("officer", "supervisor", "inspector", "integration", "admin")
+AGENCY_ROLES = ("officer", "supervisor")
+
+
+class AuthError(Exception):
+    """Missing or invalid credentials (HTTP 401)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    role: str
+    agency_code: str | None
+
+
+def issue_token(secret: str, *, role: str, sub: str, agency_code: str | None, now: datetime,
+                ttl: timedelta) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role '{role}' (one of {', '.join(ROLES)})")
+    if role in AGENCY_ROLES and not agency_code:
+        raise ValueError(f"role '{role}' needs an agency code")
+    claims: dict[str, object] = {"sub": sub, "role": role, "iat": int(now.timestamp()),
+                                 "exp": int((now + ttl).timestamp())}
+    if agency_code and role in AGENCY_ROLES:
+        claims["agency_code"] = agency_code
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def read_token(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["sub", "exp"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthError("the token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise AuthError(f"invalid token: {exc}") from exc
+    role = claims.get("role")
+    if role not in ROLES:
+        raise AuthError(f"the token's role '{role}' is not one of {', '.join(ROLES)}")
+    agency = claims.get("agency_code")
+    if role in AGENCY_ROLES and not agency:
+        raise AuthError(f"a {role} token must name its agency_code")
+    return Principal(sub=str(claims["sub"]), role=str(role), agency_code=agency if agency else None)

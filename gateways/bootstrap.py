@@ -1,0 +1,90 @@
+"""The one composition root: settings in, a wired container out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from domain.calendar import WorkingCalendar
+from gateways.calendar_factory import build_calendar
+from gateways.catalogue import Catalogue
+from gateways.eventstore.store import EventStore, RecordedEvent
+from gateways.idempotency import IdempotencyStore
+from gateways.keys import Keyring
+from gateways.pii import PiiVault
+from gateways.service import DossierService
+from gateways.settings import Settings
+from gateways.sql import Database
+from gateways.views.dossier_index import DossierIndex
+
+log = logging.getLogger("lienthong")
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    calendar: WorkingCalendar
+    store: EventStore
+    db: Database
+    view_db: Database
+    keyring: Keyring
+    catalogue: Catalogue
+    vault: PiiVault
+    idempotency: IdempotencyStore
+    index: DossierIndex
+    service: DossierService
+    clock: Callable[[], datetime]
+    _closed: bool = field(default=False, repr=False)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.view_db is not self.db:
+            self.view_db.close()
+        self.db.close()
+        self.store.close()
+
+
+def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = system_clock) -> Container:
+    settings = settings or Settings.load()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    calendar = build_calendar(settings)
+    store = EventStore(settings.resolved_event_store_url)
+    db = Database(settings.resolved_event_store_url)
+    view_db = (
+        db
+        if settings.resolved_view_store_url == settings.resolved_event_store_url
+        else Database(settings.resolved_view_store_url)
+    )
+    keyring = Keyring(settings)
+    catalogue = Catalogue(db)
+    vault = PiiVault(db, keyring.pii_master_key)
+    idempotency = IdempotencyStore(db, settings.idempotency_ttl_seconds)
+    index = DossierIndex(view_db, store)
+
+    def feed(_records: list[RecordedEvent]) -> None:
+        # Embedded mode: the views follow the notification log in process, right away.
+        index.catch_up()
+
+    service = DossierService(store, catalogue, calendar, vault, clock, on_appended=feed)
+    return Container(
+        settings=settings,
+        calendar=calendar,
+        store=store,
+        db=db,
+        view_db=view_db,
+        keyring=keyring,
+        catalogue=catalogue,
+        vault=vault,
+        idempotency=idempotency,
+        index=index,
+        service=service,
+        clock=clock,
+    )

@@ -1,0 +1,49 @@
+"""The FastAPI application: API under /api/v1, docs served offline."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import ORJSONResponse, RedirectResponse
+from fastapi_offline import FastAPIOffline
+
+from gateways.bootstrap import Container
+from gateways.http import problems
+from gateways.http.routes import catalogue, dossiers, reads, system
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPIOffline(
+        title="lienthong",
+        summary="Inter-level dossier routing (hồ sơ liên thông): commands, history, SLA and audit",
+        version="0.1.0",
+        default_response_class=ORJSONResponse,
+    )
+    app.state.container = container
+    problems.install(app)
+    limit = container.settings.max_body_bytes
+
+    @app.middleware("http")
+    async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            return problems.problem_response(413, "Request body too large",
+                                             f"bodies are limited to {limit // 1024} KiB", "too-large",
+                                             request.url.path)
+        if request.method in ("POST", "PUT", "PATCH") and not declared:
+            body = await request.body()
+            if len(body) > limit:
+                return problems.problem_response(413, "Request body too large",
+                                                 f"bodies are limited to {limit // 1024} KiB", "too-large",
+                                                 request.url.path)
+        return await call_next(request)
+
+    for module in (catalogue, dossiers, reads, system):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

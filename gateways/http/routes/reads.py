@@ -1,0 +1,240 @@
+"""Reads: dossier state (as of any instant), history, control sheet, search, inbox, lookup."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from domain.dossier import Dossier
+from gateways.auth import Principal
+from gateways.bootstrap import Container
+from gateways.http.deps import ContainerDep, PrincipalDep
+from gateways.http.presenter import dossier_json, event_json
+from gateways.http.problems import Problem
+from gateways.service import secret_hash
+from projections import control_sheet
+
+router = APIRouter(prefix="/api/v1", tags=["reads"])
+
+
+def _involved(state: Dossier) -> set[str]:
+    agencies = {state.receiving_agency_code, state.holder_agency_code, *(s.agency_code for s in state.steps)}
+    agencies |= set(state.open_consultations)
+    if state.pending_handoff_to:
+        agencies.add(state.pending_handoff_to)
+    return agencies
+
+
+def _may_read(container: Container, principal: Principal, state: Dossier) -> None:
+    if principal.role in ("inspector", "integration", "admin"):
+        return
+    agency = principal.agency_code or ""
+    involved = _involved(state)
+    if principal.role == "officer" and agency in involved:
+        return
+    if principal.role == "supervisor" and involved & container.catalogue.hierarchy.subtree_ever(agency):
+        return
+    raise Problem(403, "Forbidden", f"agency {agency} has no part in dossier {state.receipt_code}", "forbidden")
+
+
+def _load(container: Container, principal: Principal, dossier_id: str, as_of: datetime | None = None) -> Any:
+    loaded = container.service.load(dossier_id, as_of=None)
+    if loaded.state is None:
+        raise Problem(404, "Unknown dossier", f"no dossier {dossier_id}", "unknown-dossier")
+    _may_read(container, principal, loaded.state)
+    if as_of is not None:
+        loaded = container.service.load(dossier_id, as_of=as_of)
+        if loaded.state is None:
+            raise Problem(404, "Not yet received", f"dossier {dossier_id} had no history at {as_of.isoformat()}",
+                          "not-yet")
+    return loaded
+
+
+@router.get("/dossiers/{dossier_id}")
+def get_dossier(dossier_id: str, principal: PrincipalDep, container: ContainerDep,
+                as_of: datetime | None = None) -> dict[str, Any]:
+    if as_of is not None and as_of.tzinfo is None:
+        raise Problem(422, "Invalid as_of", "as_of must carry an offset, e.g. 2026-03-02T09:00:00+07:00",
+                      "invalid-value")
+    loaded = _load(container, principal, dossier_id, as_of)
+    now = as_of or container.service.now()
+    body = dossier_json(loaded.state, container.calendar, now, principal if as_of is None else None)
+    body["as_of"] = as_of.isoformat() if as_of else None
+    return body
+
+
+@router.get("/dossiers/{dossier_id}/events")
+def get_events(dossier_id: str, principal: PrincipalDep, container: ContainerDep) -> dict[str, Any]:
+    loaded = _load(container, principal, dossier_id)
+    return {"items": [event_json(r) for r in loaded.records], "next_cursor": None}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@router.get("/dossiers/{dossier_id}/control-sheet")
+def get_control_sheet(dossier_id: str, principal: PrincipalDep, container: ContainerDep) -> dict[str, Any]:
+    loaded = _load(container, principal, dossier_id)
+    tz = container.calendar.tz
+    sheet = control_sheet.build(dossier_id, ((r.seq, r.to_domain()) for r in loaded.records))
+
+    def local(value: datetime | None) -> str | None:
+        return value.astimezone(tz).isoformat() if value else None
+
+    return {
+        "dossier_id": sheet.dossier_id,
+        "receipt_code": sheet.receipt_code,
+        "procedure_code": sheet.procedure_code,
+        "received_at": local(sheet.received_at),
+        "due_at": local(sheet.due_at),
+        "promised_at": local(sheet.promised_at),
+        "resolved_at": local(sheet.resolved_at),
+        "returned_at": local(sheet.returned_at),
+        "timeliness": sheet.timeliness,
+        "rows": [
+            {
+                "seq": row.seq,
+                "from_agency_code": row.from_agency_code,
+                "to_agency_code": row.to_agency_code,
+                "handed_at": local(row.handed_at),
+                "accepted_at": local(row.accepted_at),
+                "returned_at": local(row.returned_at),
+                "return_reason": row.return_reason,
+                "step_timeliness": row.step_timeliness,
+                "step_used_working_hours": round(row.step_used_working_hours, 4),
+                "off_route": row.off_route,
+                "note": row.note,
+            }
+            for row in sheet.rows
+        ],
+    }
+
+
+def _row_json(row: Any, container: Container, now: datetime) -> dict[str, Any]:
+    remaining = None
+    if row.due_at is not None and row.resolved_at is None and row.closed_at is None:
+        cal = container.calendar
+        remaining = (cal.working_hours_between(now, row.due_at) if now <= row.due_at
+                     else -cal.working_hours_between(row.due_at, now))
+    return {
+        "id": row.dossier_id,
+        "receipt_code": row.receipt_code,
+        "procedure_code": row.procedure_code,
+        "channel": row.channel,
+        "status": row.status,
+        "status_code": row.status_code,
+        "receiving_agency_code": row.receiving_agency_code,
+        "holder_agency_code": row.holder_agency_code,
+        "pending_handoff_to": row.pending_handoff_to,
+        "received_at": _iso(row.received_at),
+        "due_at": _iso(row.due_at),
+        "promised_at": _iso(row.promised_at),
+        "resolved_at": _iso(row.resolved_at),
+        "timeliness": row.timeliness,
+        "overdue": remaining is not None and remaining < 0 and not row.paused,
+        "remaining_working_hours": round(remaining, 4) if remaining is not None else None,
+        "version": row.last_seq,
+    }
+
+
+@router.get("/dossiers")
+def search_dossiers(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    receipt_code: str | None = None,
+    status: str | None = None,
+    holder_agency_code: str | None = None,
+    procedure_code: str | None = None,
+    overdue: bool | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = Query(default=50, ge=1, le=500),
+) -> dict[str, Any]:
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (("receipt_code", receipt_code), ("status", status),
+                          ("holder_agency_code", holder_agency_code), ("procedure_code", procedure_code)):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if received_from:
+        where.append("received_at >= ?")
+        params.append(received_from.isoformat())
+    if received_to:
+        where.append("received_at <= ?")
+        params.append(received_to.isoformat())
+    if principal.role in ("officer", "supervisor"):
+        agencies = ({principal.agency_code or ""} if principal.role == "officer"
+                    else container.catalogue.hierarchy.subtree_ever(principal.agency_code or ""))
+        marks = ",".join("?" * len(agencies))
+        where.append(f"(holder_agency_code IN ({marks}) OR receiving_agency_code IN ({marks}))")
+        params.extend(sorted(agencies) * 2)
+    now = container.service.now()
+    items = []
+    after = cursor
+    while len(items) < limit:
+        rows = container.index.search(where, params, limit, after)
+        if not rows:
+            break
+        for row in rows:
+            item = _row_json(row, container, now)
+            if overdue is None or item["overdue"] == overdue:
+                items.append(item)
+        after = rows[-1].dossier_id
+        if len(rows) < limit or overdue is None:
+            break
+    next_cursor = items[-1]["id"] if len(items) >= limit else None
+    return {"items": items[:limit], "next_cursor": next_cursor, "view_position": container.index.position()}
+
+
+@router.get("/agencies/{code}/inbox")
+def inbox(code: str, principal: PrincipalDep, container: ContainerDep,
+          limit: int = Query(default=200, ge=1, le=1000)) -> dict[str, Any]:
+    if principal.role in ("officer", "supervisor") and principal.agency_code != code and not (
+        principal.role == "supervisor" and code in container.catalogue.hierarchy.subtree_ever(principal.agency_code or "")
+    ):
+        raise Problem(403, "Forbidden", f"you act for {principal.agency_code}, not {code}", "forbidden")
+    if code not in container.catalogue.hierarchy:
+        raise Problem(404, "Unknown agency", f"no agency '{code}'", "unknown-agency")
+    rows = container.index.db.query(
+        "SELECT * FROM dossier_index WHERE (holder_agency_code = ? OR pending_handoff_to = ?) "
+        "AND closed_at IS NULL AND resolved_at IS NULL",
+        (code, code),
+    )
+    from gateways.views.dossier_index import row_from_sql
+
+    now = container.service.now()
+    items = [_row_json(row_from_sql(r), container, now) for r in rows]
+    for item, r in zip(items, rows, strict=True):
+        item["incoming"] = r["pending_handoff_to"] == code
+    items.sort(key=lambda i: (i["remaining_working_hours"] is None, i["remaining_working_hours"] or 0))
+    return {"items": items[:limit], "next_cursor": None, "view_position": container.index.position()}
+
+
+@router.get("/lookup/{receipt_code}", tags=["citizen"])
+def lookup(receipt_code: str, container: ContainerDep, secret: str = Query(min_length=1)) -> dict[str, Any]:
+    row = container.index.find_by_receipt(receipt_code)
+    # Same answer for an unknown code and a wrong secret: codes are not to be probed.
+    if row is None or not hmac.compare_digest(row.lookup_secret_hash, secret_hash(secret)):
+        raise Problem(404, "Not found", "no dossier with this receipt code and secret", "lookup-failed")
+    hierarchy = container.catalogue.hierarchy
+    holder = hierarchy.latest(row.holder_agency_code)
+    procedure = container.catalogue.procedure(row.procedure_code)
+    return {
+        "receipt_code": row.receipt_code,
+        "procedure_code": row.procedure_code,
+        "procedure_name": procedure.name if procedure else None,
+        "status": row.status,
+        "status_code": row.status_code,
+        "received_at": _iso(row.received_at),
+        "due_at": _iso(row.due_at),
+        "promised_at": _iso(row.promised_at),
+        "resolved_at": _iso(row.resolved_at),
+        "where": {"agency_code": row.holder_agency_code, "agency_name": holder.name if holder else None},
+        "in_transit_to": row.pending_handoff_to,
+    }

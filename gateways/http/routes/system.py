@@ -1,0 +1,67 @@
+"""Calendar, health, readiness, metrics, and the audit chain check."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+
+from gateways.audit import verify_chains
+from gateways.http.deps import ContainerDep, PrincipalDep, require_role
+from gateways.http.problems import Problem
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/api/v1/calendar/working-time")
+def working_time(container: ContainerDep, start: datetime, hours: float | None = Query(default=None, ge=0),
+                 end: datetime | None = None) -> dict[str, Any]:
+    if start.tzinfo is None or (end is not None and end.tzinfo is None):
+        raise Problem(422, "Instant without offset", "start and end must carry an offset (e.g. +07:00)",
+                      "invalid-value")
+    cal = container.calendar
+    if hours is not None and end is None:
+        return {"start": start.isoformat(), "hours": hours, "due_at": cal.add_working_hours(start, hours).isoformat()}
+    if end is not None and hours is None:
+        return {"start": start.isoformat(), "end": end.isoformat(),
+                "working_hours": round(cal.working_hours_between(start, end), 6)}
+    raise Problem(422, "Give hours or end", "pass exactly one of `hours` or `end` with `start`", "invalid-value")
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(container: ContainerDep, response: Response) -> dict[str, Any]:
+    ok = container.store.is_reachable()
+    response.status_code = 200 if ok else 503
+    return {
+        "status": "ready" if ok else "event store unreachable",
+        "event_store": "ok" if ok else "unreachable",
+        "kafka": "not configured (embedded feed)" if not container.settings.kafka_bootstrap else "configured",
+        "view_position": container.index.position(),
+    }
+
+
+@router.get("/metrics")
+def metrics(container: ContainerDep) -> Response:
+    head = container.store.max_notification_id()
+    position = container.index.position()
+    lines = [
+        "# HELP lienthong_events_total Events recorded in the event store.",
+        "# TYPE lienthong_events_total counter",
+        f"lienthong_events_total {head}",
+        "# HELP lienthong_projector_lag_events Events not yet applied to a view.",
+        "# TYPE lienthong_projector_lag_events gauge",
+        f'lienthong_projector_lag_events{{view="dossier_index",feed="in_process"}} {head - position}',
+    ]
+    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+@router.get("/api/v1/audit/verify")
+def audit_verify(principal: PrincipalDep, container: ContainerDep, dossier_id: str | None = None) -> dict[str, Any]:
+    require_role(principal, "inspector", "admin", "supervisor")
+    return verify_chains(container.store, dossier_id).as_json()

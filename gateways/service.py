@@ -1,0 +1,169 @@
+"""The application service: load a dossier, decide, append, feed the views.
+
+HTTP and Kafka inbound commands both go through `DossierService.execute`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain import commands as cmd
+from domain.calendar import WorkingCalendar
+from domain.decide import decide
+from domain.dossier import Dossier, evolve, fold
+from domain.errors import InvalidValue, UnknownDossier
+from domain.events import Channel
+from gateways.catalogue import Catalogue
+from gateways.eventstore.store import GENESIS_HASH, ConcurrencyConflict, EventStore, RecordedEvent
+from gateways.pii import PiiVault
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    state: Dossier | None
+    records: list[RecordedEvent]
+
+    @property
+    def version(self) -> int:
+        return self.state.version if self.state else 0
+
+    @property
+    def last_hash(self) -> str:
+        return self.records[-1].hash if self.records else GENESIS_HASH
+
+
+@dataclass(frozen=True)
+class Created:
+    state: Dossier
+    lookup_secret: str
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(b"lienthong-lookup:" + secret.encode()).hexdigest()
+
+
+def receipt_code_for(agency_code: str, at: datetime, dossier_id: str) -> str:
+    """Mã hồ sơ: desk code, local date, and a suffix unique per dossier."""
+    return f"{agency_code}-{at:%y%m%d}-{uuid.UUID(dossier_id).hex[:6].upper()}"
+
+
+class DossierService:
+    def __init__(
+        self,
+        store: EventStore,
+        catalogue: Catalogue,
+        calendar: WorkingCalendar,
+        vault: PiiVault,
+        clock: Clock,
+        on_appended: Callable[[list[RecordedEvent]], None] = lambda _records: None,
+    ) -> None:
+        self.store = store
+        self.catalogue = catalogue
+        self.calendar = calendar
+        self.vault = vault
+        self.clock = clock
+        self._on_appended = on_appended
+
+    def now(self) -> datetime:
+        return self.clock().astimezone(self.calendar.tz)
+
+    def load(self, dossier_id: str, as_of: datetime | None = None) -> Loaded:
+        try:
+            uuid.UUID(dossier_id)
+        except ValueError as exc:
+            raise UnknownDossier(f"'{dossier_id}' is not a dossier id (a UUID)") from exc
+        records = self.store.load(dossier_id)
+        if as_of is not None:
+            records = [r for r in records if datetime.fromisoformat(r.envelope["occurred_at"]) <= as_of]
+        state = fold(r.to_domain() for r in records)
+        return Loaded(state, records)
+
+    def _append(self, dossier_id: str, loaded: Loaded, command: cmd.Command,
+                metadata: dict[str, str] | None = None) -> tuple[Dossier, list[RecordedEvent]]:
+        events = decide(loaded.state, command, self.calendar)
+        recorded = self.store.append(
+            dossier_id, loaded.version, loaded.last_hash, events, self.now(), metadata
+        )
+        state = loaded.state
+        for event in events:
+            state = evolve(state, event)
+        assert state is not None
+        self._on_appended(recorded)
+        return state, recorded
+
+    def execute(
+        self,
+        dossier_id: str,
+        build: Callable[[Dossier], cmd.Command],
+        expected_version: int | None = None,
+    ) -> Dossier:
+        loaded = self.load(dossier_id)
+        if loaded.state is None:
+            raise UnknownDossier(f"no dossier {dossier_id}")
+        if expected_version is not None and expected_version != loaded.version:
+            raise ConcurrencyConflict(
+                f"dossier is at version {loaded.version}, not {expected_version} (If-Match)"
+            )
+        state, _ = self._append(dossier_id, loaded, build(loaded.state))
+        return state
+
+    def procedure(self, code: str) -> cmd.Procedure:
+        procedure = self.catalogue.procedure(code)
+        if procedure is None:
+            raise InvalidValue(f"unknown procedure '{code}'")
+        return procedure
+
+    def require_agency(self, code: str, at: datetime) -> None:
+        hierarchy = self.catalogue.hierarchy
+        if code not in hierarchy:
+            raise InvalidValue(f"unknown agency '{code}'")
+        if hierarchy.on(code, at.astimezone(self.calendar.tz).date()) is None:
+            raise InvalidValue(f"agency '{code}' did not exist on {at.date().isoformat()}")
+
+    def create(
+        self,
+        *,
+        dossier_id: str,
+        procedure_code: str,
+        channel: Channel,
+        applicant: dict[str, object],
+        receiving_agency_code: str | None,
+        actor: cmd.Actor,
+        occurred_at: datetime,
+        submitted_only: bool = False,
+        imported: bool = False,
+    ) -> Created:
+        procedure = self.procedure(procedure_code)
+        desk = receiving_agency_code or procedure.receiving_agency_code
+        self.require_agency(desk, occurred_at)
+        for step in procedure.route:
+            self.require_agency(step.agency_code, occurred_at)
+        secret = secrets.token_urlsafe(12)
+        common = {
+            "actor": actor,
+            "occurred_at": occurred_at,
+            "dossier_id": dossier_id,
+            "receipt_code": receipt_code_for(desk, occurred_at.astimezone(self.calendar.tz), dossier_id),
+            "procedure": procedure,
+            "receiving_agency_code": desk,
+            "applicant": self.vault.seal(dossier_id, applicant),
+            "lookup_secret_hash": secret_hash(secret),
+        }
+        command: cmd.Command
+        if submitted_only:
+            command = cmd.SubmitOnline(**common)  # type: ignore[arg-type]
+        else:
+            command = cmd.ReceiveDossier(channel=channel, imported=imported, **common)  # type: ignore[arg-type]
+        loaded = Loaded(None, [])
+        try:
+            state, _ = self._append(dossier_id, loaded, command)
+        except ConcurrencyConflict as exc:
+            raise ConcurrencyConflict(f"dossier {dossier_id} already exists") from exc
+        return Created(state, secret)

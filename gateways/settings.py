@@ -1,0 +1,63 @@
+"""All settings in one typed object, read from the environment (prefix LIENTHONG_)."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, time
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env_file() -> str:
+    # The only environment read outside Settings: which file the settings come from.
+    return os.environ.get("LIENTHONG_ENV_FILE", ".env")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIENTHONG_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    event_store_url: str = ""  # default: sqlite under data_dir
+    view_store_url: str = ""  # default: the event store's database
+    kafka_bootstrap: str | None = None
+    jwt_secret: str | None = None
+    jwt_ttl_seconds: int = 3600
+    timezone: str = "Asia/Ho_Chi_Minh"
+    office_hours: list[tuple[str, str]] = Field(
+        default_factory=lambda: [("07:30", "11:30"), ("13:00", "17:00")]
+    )
+    same_day_cutoff: str = "15:00"
+    extra_days_off: list[date] = Field(default_factory=list)
+    extra_working_days: list[date] = Field(default_factory=list)
+    holiday_first_year: int = 2000
+    holiday_last_year: int = 2040
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 256 * 1024
+    idempotency_ttl_seconds: int = 24 * 3600
+    seed_dossiers: int = 400
+    log_level: str = "info"
+
+    @classmethod
+    def load(cls) -> Settings:
+        return cls(_env_file=_env_file())  # type: ignore[call-arg]
+
+    @cached_property
+    def resolved_event_store_url(self) -> str:
+        if self.event_store_url:
+            return self.event_store_url
+        return f"sqlite:///{self.data_dir / 'lienthong.sqlite'}"
+
+    @cached_property
+    def resolved_view_store_url(self) -> str:
+        return self.view_store_url or self.resolved_event_store_url
+
+    def office_intervals(self) -> tuple[tuple[time, time], ...]:
+        return tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in self.office_hours)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"

@@ -1,0 +1,118 @@
+"""A thin database handle for the project's own tables (SQLite or PostgreSQL).
+
+Statements are written once with `?` placeholders and portable SQL; the
+PostgreSQL dialect gets `%s`. Event streams are not here: they live in the
+`eventsourcing` recorders (gateways/eventstore).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchone(self) -> Any: ...
+
+
+class Database:
+    """Connections per thread (SQLite) or from a pool (PostgreSQL)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        scheme = urlsplit(url).scheme
+        self.is_postgres = scheme in ("postgresql", "postgres")
+        if self.is_postgres:
+            from psycopg.rows import dict_row
+            from psycopg_pool import ConnectionPool
+
+            self._pool = ConnectionPool(
+                url, min_size=1, max_size=10, kwargs={"row_factory": dict_row}, open=True
+            )
+        elif scheme == "sqlite":
+            self._path = url[len("sqlite:///") :]
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            self._local = threading.local()
+            self._all: list[sqlite3.Connection] = []
+            self._all_lock = threading.Lock()
+        else:
+            raise ValueError(f"unsupported database URL '{scheme}://…'")
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.is_postgres else statement
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        if self.is_postgres:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                yield Tx(self, cur)
+        else:
+            conn = self._sqlite()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self, conn.cursor())
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        if self.is_postgres:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                cur.execute(self.sql(statement), params)
+                return list(cur.fetchall())
+        rows = self._sqlite().execute(statement, params).fetchall()
+        return [dict(r) for r in rows]
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        with self.transaction() as tx:
+            tx.execute(statement, params)
+
+    def executescript(self, statements: Sequence[str]) -> None:
+        with self.transaction() as tx:
+            for statement in statements:
+                tx.execute(statement)
+
+    def close(self) -> None:
+        if self.is_postgres:
+            self._pool.close()
+        else:
+            with self._all_lock:
+                for conn in self._all:
+                    conn.close()
+                self._all.clear()
+            self._local = threading.local()
+
+
+class Tx:
+    def __init__(self, db: Database, cursor: Any) -> None:
+        self._db = db
+        self._cursor = cursor
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self._cursor.execute(self._db.sql(statement), params)
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self._cursor.execute(self._db.sql(statement), params)
+        return [dict(r) for r in self._cursor.fetchall()]

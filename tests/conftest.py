@@ -1,0 +1,73 @@
+"""Shared fixtures: a settable clock and containers on real stores."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from gateways.bootstrap import Container, bootstrap
+from gateways.settings import Settings
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+PG_URL = os.environ.get("LIENTHONG_TEST_PG_URL", "")
+
+
+class FakeClock:
+    """The time the gateway believes it is; tests move it."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def set(self, text: str) -> None:
+        self.at = datetime.fromisoformat(text)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 8, 28, 14, 0, tzinfo=VN))
+
+
+def _fresh_pg_url() -> str:
+    """A new schema-free database per test run on the real PostgreSQL server."""
+    import psycopg
+
+    name = f"lt_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.integration])]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'events.sqlite'}"
+    if not PG_URL:
+        pytest.fail("LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL")
+    return _fresh_pg_url()
+
+
+@pytest.fixture
+def make_container(tmp_path: Path, clock: FakeClock) -> Iterator[object]:
+    made: list[Container] = []
+
+    def make(url: str | None = None) -> Container:
+        settings = Settings(data_dir=tmp_path / "var", event_store_url=url or "", jwt_secret="test-secret-of-at-least-thirty-two-bytes")
+        container = bootstrap(settings, clock=clock)
+        made.append(container)
+        return container
+
+    yield make
+    for container in made:
+        container.close()
