@@ -119,9 +119,5 @@ class Hierarchy:
 
     def with_version(self, agency: Agency) -> Hierarchy:
         """A new hierarchy with `agency` added, replacing a version with the same valid_from."""
-        kept = [
-            a
-            for a in self
-            if not (a.code == agency.code and a.valid_from == agency.valid_from)
-        ]
+        kept = [a for a in self if not (a.code == agency.code and a.valid_from == agency.valid_from)]
         return Hierarchy([*kept, agency])

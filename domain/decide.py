@@ -48,8 +48,7 @@ def _require_open(state: Dossier) -> None:
 def _require_not_in_transit(state: Dossier) -> None:
     if state.pending_handoff_to is not None:
         raise RuleViolated(
-            f"dossier is in transit to {state.pending_handoff_to}; that agency must accept "
-            "or return it first"
+            f"dossier is in transit to {state.pending_handoff_to}; that agency must accept or return it first"
         )
 
 
@@ -250,7 +249,9 @@ def _refuse(state: Dossier, c: cmd.RefuseIntake, cal: WorkingCalendar) -> list[e
     actor = _desk(state, c.actor, "refuse this submission")
     if state.status != Status.SUBMITTED:
         raise RuleViolated("intake can only be refused for an online submission not yet received")
-    return [ev.DossierRefusedAtIntake(occurred_at=c.occurred_at, actor=actor, reason=_text(c.reason, "reason"))]
+    return [
+        ev.DossierRefusedAtIntake(occurred_at=c.occurred_at, actor=actor, reason=_text(c.reason, "reason"))
+    ]
 
 
 def _handoff(state: Dossier, c: cmd.HandOff, cal: WorkingCalendar) -> list[ev.DossierEvent]:
@@ -366,7 +367,9 @@ def _answer(state: Dossier, c: cmd.AnswerConsultation, cal: WorkingCalendar) -> 
     ]
 
 
-def _request_supplement(state: Dossier, c: cmd.RequestSupplement, cal: WorkingCalendar) -> list[ev.DossierEvent]:
+def _request_supplement(
+    state: Dossier, c: cmd.RequestSupplement, cal: WorkingCalendar
+) -> list[ev.DossierEvent]:
     actor = _holder(state, c.actor, "request a supplement")
     _require_not_in_transit(state)
     _require_running(state, "request a supplement")
@@ -382,7 +385,9 @@ def _request_supplement(state: Dossier, c: cmd.RequestSupplement, cal: WorkingCa
     ]
 
 
-def _supplement_received(state: Dossier, c: cmd.ReceiveSupplement, cal: WorkingCalendar) -> list[ev.DossierEvent]:
+def _supplement_received(
+    state: Dossier, c: cmd.ReceiveSupplement, cal: WorkingCalendar
+) -> list[ev.DossierEvent]:
     actor = _desk(state, c.actor, "record the supplement")
     if state.status != Status.AWAITING_SUPPLEMENT:
         raise RuleViolated("no supplement was requested")
@@ -443,7 +448,10 @@ def _decide(state: Dossier, c: cmd.DecideDossier, cal: WorkingCalendar) -> list[
         raise RuleViolated(f"the dossier was already decided ({state.outcome.value})")
     return [
         ev.DossierDecided(
-            occurred_at=c.occurred_at, actor=actor, outcome=c.outcome, decision_number=c.decision_number.strip()
+            occurred_at=c.occurred_at,
+            actor=actor,
+            outcome=c.outcome,
+            decision_number=c.decision_number.strip(),
         )
     ]
 
@@ -563,7 +571,16 @@ def decide(state: Dossier | None, command: cmd.Command, calendar: WorkingCalenda
 
 
 # Which agency each action belongs to, for the `allowed_actions` of a representation.
-_HOLDER_ACTIONS = ("handoff", "consult", "request_supplement", "request_fee", "apologize", "decide", "result_ready", "stop")
+_HOLDER_ACTIONS = (
+    "handoff",
+    "consult",
+    "request_supplement",
+    "request_fee",
+    "apologize",
+    "decide",
+    "result_ready",
+    "stop",
+)
 _DESK_ACTIONS = ("intake", "refuse", "supplement_received", "fee_paid", "result_returned", "withdraw")
 
 
@@ -596,7 +613,7 @@ def allowed_actions(state: Dossier, agency_code: str | None, now: datetime) -> l
         "result_ready": running and not in_transit and state.outcome is not None,
         "result_returned": s == Status.RESULT_READY,
         "withdraw": s != Status.RESULT_READY,
-        "stop": s != Status.RESULT_READY and s != Status.SUBMITTED,
+        "stop": s not in (Status.RESULT_READY, Status.SUBMITTED),
     }
     for name, ok in possible.items():
         if not ok:

@@ -128,9 +128,7 @@ class Dossier:
         return None
 
     def done_route_indices(self) -> set[int]:
-        return {
-            s.route_index for s in self.steps if s.route_index is not None and not s.is_open
-        }
+        return {s.route_index for s in self.steps if s.route_index is not None and not s.is_open}
 
     def next_route_step_for(self, agency_code: str) -> int | None:
         """First not-yet-done route step whose agency is `agency_code`."""
@@ -179,7 +177,7 @@ def _after_processing(state: Dossier) -> Status:
     return Status.IN_PROCESS if state.status == Status.RECEIVED else state.status
 
 
-def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:  # noqa: C901, PLR0911, PLR0912
+def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
     """Apply one event. The first event of a stream creates the state."""
     if state is None:
         return _create(event)
@@ -209,9 +207,7 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:  # noqa: C
             )
         case ev.HandoffAccepted():
             budget = (
-                state.route[event.route_step].budget_working_hours
-                if event.route_step is not None
-                else None
+                state.route[event.route_step].budget_working_hours if event.route_step is not None else None
             )
             step = Step(
                 agency_code=event.to_agency_code,
@@ -259,9 +255,7 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:  # noqa: C
             )
             steps = state.steps
             if state.current_step is not None:
-                steps = _replace_current(
-                    state, used_before=event.step_used_working_hours, segment_start=None
-                )
+                steps = _replace_current(state, used_before=event.step_used_working_hours, segment_start=None)
             return replace(
                 state,
                 status=status,
@@ -277,9 +271,7 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:  # noqa: C
                     and state.supplement_policy == SupplementPolicy.RESTART
                 )
                 used = 0.0 if restart else state.steps[-1].used_before
-                steps = _replace_current(
-                    state, used_before=used, segment_start=at, due_at=event.step_due_at
-                )
+                steps = _replace_current(state, used_before=used, segment_start=at, due_at=event.step_due_at)
             return replace(
                 state,
                 status=Status.IN_PROCESS,
@@ -317,9 +309,7 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:  # noqa: C
         case ev.ResultReturned():
             return replace(state, status=Status.RETURNED, closed_at=at)
         case ev.DossierWithdrawn() | ev.ProcessingStopped():
-            status = (
-                Status.WITHDRAWN if isinstance(event, ev.DossierWithdrawn) else Status.STOPPED
-            )
+            status = Status.WITHDRAWN if isinstance(event, ev.DossierWithdrawn) else Status.STOPPED
             steps = state.steps
             if state.current_step is not None:
                 steps = _replace_current(
@@ -342,9 +332,7 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:  # noqa: C
     raise TypeError(f"evolve: unexpected event {type(event).__name__} for an existing dossier")
 
 
-def _replace_current_closed(
-    state: Dossier, step_due_at: datetime | None, at: datetime
-) -> tuple[Step, ...]:
+def _replace_current_closed(state: Dossier, step_due_at: datetime | None, at: datetime) -> tuple[Step, ...]:
     if not state.steps:
         return state.steps
     last = state.steps[-1]

@@ -25,9 +25,7 @@ class RouteStep:
 
     def __post_init__(self) -> None:
         if self.budget_working_hours <= 0:
-            raise InvalidValue(
-                f"route step at {self.agency_code}: budget must be positive working hours"
-            )
+            raise InvalidValue(f"route step at {self.agency_code}: budget must be positive working hours")
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ edited, reordered or deleted event breaks the chain at that point. (A deleted
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import uuid
 
 from gateways.eventstore.store import GENESIS_HASH, EventStore, chain_hash
 
@@ -37,20 +37,33 @@ def _check(result: Verification, dossier_id: str, expected_seq: int, prev: str, 
     try:
         envelope = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        result.first_bad = {"dossier_id": dossier_id, "seq": expected_seq, "reason": "stored bytes are not JSON"}
+        result.first_bad = {
+            "dossier_id": dossier_id,
+            "seq": expected_seq,
+            "reason": "stored bytes are not JSON",
+        }
         return None
     seq = envelope.get("seq")
     if seq != expected_seq:
-        result.first_bad = {"dossier_id": dossier_id, "seq": expected_seq,
-                            "reason": f"event {expected_seq} is missing (found seq {seq})"}
+        result.first_bad = {
+            "dossier_id": dossier_id,
+            "seq": expected_seq,
+            "reason": f"event {expected_seq} is missing (found seq {seq})",
+        }
         return None
     if envelope.get("prev_hash") != prev:
-        result.first_bad = {"dossier_id": dossier_id, "seq": seq,
-                            "reason": "prev_hash does not match the previous event (deleted or reordered)"}
+        result.first_bad = {
+            "dossier_id": dossier_id,
+            "seq": seq,
+            "reason": "prev_hash does not match the previous event (deleted or reordered)",
+        }
         return None
     if chain_hash(prev, envelope) != envelope.get("hash"):
-        result.first_bad = {"dossier_id": dossier_id, "seq": seq,
-                            "reason": "content does not match its hash (altered)"}
+        result.first_bad = {
+            "dossier_id": dossier_id,
+            "seq": seq,
+            "reason": "content does not match its hash (altered)",
+        }
         return None
     result.checked_events += 1
     return str(envelope["hash"])

@@ -22,14 +22,19 @@ class Principal:
     agency_code: str | None
 
 
-def issue_token(secret: str, *, role: str, sub: str, agency_code: str | None, now: datetime,
-                ttl: timedelta) -> str:
+def issue_token(
+    secret: str, *, role: str, sub: str, agency_code: str | None, now: datetime, ttl: timedelta
+) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown role '{role}' (one of {', '.join(ROLES)})")
     if role in AGENCY_ROLES and not agency_code:
         raise ValueError(f"role '{role}' needs an agency code")
-    claims: dict[str, object] = {"sub": sub, "role": role, "iat": int(now.timestamp()),
-                                 "exp": int((now + ttl).timestamp())}
+    claims: dict[str, object] = {
+        "sub": sub,
+        "role": role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
     if agency_code and role in AGENCY_ROLES:
         claims["agency_code"] = agency_code
     return jwt.encode(claims, secret, algorithm="HS256")

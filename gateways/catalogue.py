@@ -120,8 +120,13 @@ class Catalogue:
             tx.execute(
                 "INSERT INTO agencies (code, valid_from, name, level, parent_code, valid_to) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (*key, agency.name, agency.level.value, agency.parent_code,
-                 agency.valid_to.isoformat() if agency.valid_to else None),
+                (
+                    *key,
+                    agency.name,
+                    agency.level.value,
+                    agency.parent_code,
+                    agency.valid_to.isoformat() if agency.valid_to else None,
+                ),
             )
             self._bump(tx)
         return not existed

@@ -34,8 +34,14 @@ def token(
     """Print a signed API token (and nothing else)."""
     container = bootstrap()
     try:
-        text = issue_token(container.keyring.jwt_secret, role=role, sub=sub or f"{role}@{agency or 'lienthong'}",
-                           agency_code=agency, now=container.clock(), ttl=_ttl(ttl))
+        text = issue_token(
+            container.keyring.jwt_secret,
+            role=role,
+            sub=sub or f"{role}@{agency or 'lienthong'}",
+            agency_code=agency,
+            now=container.clock(),
+            ttl=_ttl(ttl),
+        )
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

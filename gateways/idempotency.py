@@ -43,8 +43,9 @@ class IdempotencyStore:
         row = rows[0]
         return StoredResponse(row["request_hash"], int(row["status"]), row["body"].encode("utf-8"))
 
-    def put(self, subject: str, endpoint: str, key: str, req_hash: str, status: int, body: bytes,
-            now: datetime) -> None:
+    def put(
+        self, subject: str, endpoint: str, key: str, req_hash: str, status: int, body: bytes, now: datetime
+    ) -> None:
         with self._db.transaction() as tx:
             tx.execute(
                 "DELETE FROM idempotency_keys WHERE subject = ? AND endpoint = ? AND idem_key = ?",

@@ -52,8 +52,6 @@ class Keyring:
 
     @property
     def checkpoint_key(self) -> Ed25519PrivateKey:
-        fresh = Ed25519PrivateKey.generate().private_bytes(
-            Encoding.Raw, PrivateFormat.Raw, NoEncryption()
-        )
+        fresh = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         raw = _read_or_create(self._dir / "checkpoint.ed25519", base64.b64encode(fresh))
         return Ed25519PrivateKey.from_private_bytes(base64.b64decode(raw))

@@ -48,8 +48,10 @@ class PiiVault:
         nonce = os.urandom(12)
         wrapped = nonce + self._master.encrypt(nonce, key, dossier_id.encode())
         conflict = "ON CONFLICT (dossier_id) DO NOTHING"
-        self._db.execute(f"INSERT INTO dossier_keys (dossier_id, wrapped_key) VALUES (?, ?) {conflict}",
-                         (dossier_id, _b64(wrapped)))
+        self._db.execute(
+            f"INSERT INTO dossier_keys (dossier_id, wrapped_key) VALUES (?, ?) {conflict}",
+            (dossier_id, _b64(wrapped)),
+        )
         # Another process may have won the race: use whichever key is stored.
         return self._data_key(dossier_id, create=False)
 
@@ -60,14 +62,16 @@ class PiiVault:
         ciphertext = AESGCM(key).encrypt(nonce, orjson.dumps(applicant), dossier_id.encode())
         return {"alg": "AES-256-GCM", "kid": dossier_id, "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
 
-    def open(self, dossier_id: str, sealed: dict[str, Any], *, subject: str, role: str,
-             purpose: str, at: datetime) -> dict[str, Any] | None:
+    def open(
+        self, dossier_id: str, sealed: dict[str, Any], *, subject: str, role: str, purpose: str, at: datetime
+    ) -> dict[str, Any] | None:
         """Decrypt and log the access; None when the key was shredded."""
         key = self._data_key(dossier_id, create=False)
         if key is None:
             return None
         self._db.execute(
-            "INSERT INTO pii_access_log (dossier_id, subject, role, purpose, accessed_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO pii_access_log (dossier_id, subject, role, purpose, accessed_at) "
+            "VALUES (?, ?, ?, ?, ?)",
             (dossier_id, subject, role, purpose, at.isoformat()),
         )
         plain = AESGCM(key).decrypt(

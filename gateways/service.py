@@ -11,13 +11,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from domain import commands as cmd
 from domain.calendar import WorkingCalendar
 from domain.decide import decide
 from domain.dossier import Dossier, evolve, fold
 from domain.errors import InvalidValue, UnknownDossier
-from domain.events import Channel
+from domain.events import Actor, Channel
+from domain.procedures import Procedure
 from gateways.catalogue import Catalogue
 from gateways.eventstore.store import GENESIS_HASH, ConcurrencyConflict, EventStore, RecordedEvent
 from gateways.pii import PiiVault
@@ -85,8 +87,9 @@ class DossierService:
         state = fold(r.to_domain() for r in records)
         return Loaded(state, records)
 
-    def _append(self, dossier_id: str, loaded: Loaded, command: cmd.Command,
-                metadata: dict[str, str] | None = None) -> tuple[Dossier, list[RecordedEvent]]:
+    def _append(
+        self, dossier_id: str, loaded: Loaded, command: cmd.Command, metadata: dict[str, str] | None = None
+    ) -> tuple[Dossier, list[RecordedEvent]]:
         events = decide(loaded.state, command, self.calendar)
         recorded = self.store.append(
             dossier_id, loaded.version, loaded.last_hash, events, self.now(), metadata
@@ -114,7 +117,7 @@ class DossierService:
         state, _ = self._append(dossier_id, loaded, build(loaded.state))
         return state
 
-    def procedure(self, code: str) -> cmd.Procedure:
+    def procedure(self, code: str) -> Procedure:
         procedure = self.catalogue.procedure(code)
         if procedure is None:
             raise InvalidValue(f"unknown procedure '{code}'")
@@ -135,7 +138,7 @@ class DossierService:
         channel: Channel,
         applicant: dict[str, object],
         receiving_agency_code: str | None,
-        actor: cmd.Actor,
+        actor: Actor,
         occurred_at: datetime,
         submitted_only: bool = False,
         imported: bool = False,
@@ -146,7 +149,7 @@ class DossierService:
         for step in procedure.route:
             self.require_agency(step.agency_code, occurred_at)
         secret = secrets.token_urlsafe(12)
-        common = {
+        common: dict[str, Any] = {
             "actor": actor,
             "occurred_at": occurred_at,
             "dossier_id": dossier_id,
@@ -158,9 +161,9 @@ class DossierService:
         }
         command: cmd.Command
         if submitted_only:
-            command = cmd.SubmitOnline(**common)  # type: ignore[arg-type]
+            command = cmd.SubmitOnline(**common)
         else:
-            command = cmd.ReceiveDossier(channel=channel, imported=imported, **common)  # type: ignore[arg-type]
+            command = cmd.ReceiveDossier(channel=channel, imported=imported, **common)
         loaded = Loaded(None, [])
         try:
             state, _ = self._append(dossier_id, loaded, command)

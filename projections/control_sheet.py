@@ -50,8 +50,13 @@ def build(dossier_id: str, events: Iterable[tuple[int, ev.DossierEvent]]) -> Con
             case ev.DossierSubmittedOnline():
                 sheet = replace(sheet, receipt_code=event.receipt_code, procedure_code=event.procedure_code)
             case ev.DossierReceived():
-                sheet = replace(sheet, receipt_code=event.receipt_code, procedure_code=event.procedure_code,
-                                received_at=at, due_at=event.due_at)
+                sheet = replace(
+                    sheet,
+                    receipt_code=event.receipt_code,
+                    procedure_code=event.procedure_code,
+                    received_at=at,
+                    due_at=event.due_at,
+                )
             case ev.HandedOff():
                 row = ControlRow(
                     seq=seq,

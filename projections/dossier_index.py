@@ -104,7 +104,9 @@ def apply(row: DossierRow | None, dossier_id: str, seq: int, event: ev.DossierEv
         case ev.ApologyIssued():
             row = replace(_processing(row), promised_at=event.new_due_at)
         case ev.ResultReady():
-            row = replace(_status(row, Status.RESULT_READY), resolved_at=at, timeliness=event.timeliness.value)
+            row = replace(
+                _status(row, Status.RESULT_READY), resolved_at=at, timeliness=event.timeliness.value
+            )
         case ev.ResultReturned():
             row = replace(_status(row, Status.RETURNED), closed_at=at)
         case ev.DossierWithdrawn():

@@ -54,7 +54,9 @@ def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'events.sqlite'}"
     if not PG_URL:
-        pytest.fail("LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL")
+        pytest.fail(
+            "LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL"
+        )
     return _fresh_pg_url()
 
 
@@ -63,7 +65,11 @@ def make_container(tmp_path: Path, clock: FakeClock) -> Iterator[object]:
     made: list[Container] = []
 
     def make(url: str | None = None) -> Container:
-        settings = Settings(data_dir=tmp_path / "var", event_store_url=url or "", jwt_secret="test-secret-of-at-least-thirty-two-bytes")
+        settings = Settings(
+            data_dir=tmp_path / "var",
+            event_store_url=url or "",
+            jwt_secret="test-secret-of-at-least-thirty-two-bytes",
+        )
         container = bootstrap(settings, clock=clock)
         made.append(container)
         return container

@@ -140,7 +140,7 @@ bootstrap_sql() {
     pg_admin_psql <<'EOF'
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', 'lienthong', 'lienthong')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lienthong') \gexec
-ALTER ROLE lienthong LOGIN PASSWORD 'lienthong';
+ALTER ROLE lienthong LOGIN CREATEDB PASSWORD 'lienthong';
 SELECT format('CREATE DATABASE %I OWNER lienthong', d)
   FROM unnest(ARRAY['lienthong', 'lienthong_test']) AS d
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec
@@ -175,6 +175,7 @@ if [ -n "$running_pid" ]; then
     if pg_ready; then
         log "already running (pid $running_pid)"
         echo "$running_pid" >"$PG_PIDFILE"
+        bootstrap_sql >/dev/null
         echo "$PG_URL"
         exit 0
     fi

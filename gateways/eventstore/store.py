@@ -120,7 +120,7 @@ class EventStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._factory = InfrastructureFactory.construct(recorder_env(url))  # type: ignore[var-annotated]
+        self._factory = InfrastructureFactory.construct(recorder_env(url))
         self.recorder: ApplicationRecorder = self._factory.application_recorder()
 
     def close(self) -> None:
@@ -176,10 +176,10 @@ class EventStore:
             raise ConcurrencyConflict(
                 f"dossier {dossier_id} changed since version {expected_version}"
             ) from exc
-        ids = list(ids or [None] * len(stored))
+        notification_ids: list[int | None] = list(ids) if ids else [None] * len(stored)
         return [
             RecordedEvent(envelope=env, raw=raw, notification_id=nid)
-            for (env, raw), nid in zip(envelopes, ids, strict=True)
+            for (env, raw), nid in zip(envelopes, notification_ids, strict=True)
         ]
 
     def notifications(self, after: int, limit: int = 1000) -> list[RecordedEvent]:

@@ -28,15 +28,23 @@ def create_app(container: Container) -> FastAPI:
     async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            return problems.problem_response(413, "Request body too large",
-                                             f"bodies are limited to {limit // 1024} KiB", "too-large",
-                                             request.url.path)
+            return problems.problem_response(
+                413,
+                "Request body too large",
+                f"bodies are limited to {limit // 1024} KiB",
+                "too-large",
+                request.url.path,
+            )
         if request.method in ("POST", "PUT", "PATCH") and not declared:
             body = await request.body()
             if len(body) > limit:
-                return problems.problem_response(413, "Request body too large",
-                                                 f"bodies are limited to {limit // 1024} KiB", "too-large",
-                                                 request.url.path)
+                return problems.problem_response(
+                    413,
+                    "Request body too large",
+                    f"bodies are limited to {limit // 1024} KiB",
+                    "too-large",
+                    request.url.path,
+                )
         return await call_next(request)
 
     for module in (catalogue, dossiers, reads, system):

@@ -32,5 +32,9 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 def require_role(principal: Principal, *roles: str) -> None:
     if principal.role not in roles:
-        raise Problem(403, "Forbidden", f"role '{principal.role}' may not do this (needs {' or '.join(roles)})",
-                      "forbidden")
+        raise Problem(
+            403,
+            "Forbidden",
+            f"role '{principal.role}' may not do this (needs {' or '.join(roles)})",
+            "forbidden",
+        )

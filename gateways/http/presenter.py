@@ -23,8 +23,9 @@ def acting_agency(principal: Principal | None) -> str | None:
     return principal.agency_code or ""
 
 
-def dossier_json(state: Dossier, calendar: WorkingCalendar, now: datetime,
-                 principal: Principal | None = None) -> dict[str, Any]:
+def dossier_json(
+    state: Dossier, calendar: WorkingCalendar, now: datetime, principal: Principal | None = None
+) -> dict[str, Any]:
     at = min(now, state.closed_at) if state.closed_at else now
     remaining = state.remaining_at(calendar, at)
     writer = principal is not None and principal.role in ("officer", "integration")

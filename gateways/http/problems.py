@@ -25,8 +25,9 @@ class Problem(Exception):
         self.status, self.title, self.detail, self.slug, self.extra = status, title, detail, slug, extra
 
 
-def problem_response(status: int, title: str, detail: str, slug: str = "", instance: str = "",
-                     **extra: Any) -> Response:
+def problem_response(
+    status: int, title: str, detail: str, slug: str = "", instance: str = "", **extra: Any
+) -> Response:
     body: dict[str, Any] = {
         "type": _BASE + (slug or title.lower().replace(" ", "-")),
         "title": title,
@@ -74,25 +75,39 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DecodeError)
     async def _damaged(request: Request, exc: DecodeError) -> Response:
-        return problem_response(500, "Stored history is damaged", f"{exc}; run the audit verification",
-                                "damaged-history", request.url.path)
+        return problem_response(
+            500,
+            "Stored history is damaged",
+            f"{exc}; run the audit verification",
+            "damaged-history",
+            request.url.path,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return problem_response(400, "Malformed request body", "the body is not valid JSON",
-                                    "malformed-body", request.url.path)
+            return problem_response(
+                400,
+                "Malformed request body",
+                "the body is not valid JSON",
+                "malformed-body",
+                request.url.path,
+            )
         parts = []
         for e in errors:
             where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
             parts.append(f"{where or 'body'}: {e.get('msg')}")
-        invalid = [{"name": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg")} for e in errors]
-        return problem_response(422, "Invalid request", "; ".join(parts), "invalid-request",
-                                request.url.path, errors=invalid)
+        invalid = [
+            {"name": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg")} for e in errors
+        ]
+        return problem_response(
+            422, "Invalid request", "; ".join(parts), "invalid-request", request.url.path, errors=invalid
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
-        return problem_response(exc.status_code, titles.get(exc.status_code, "HTTP error"),
-                                str(exc.detail), "", request.url.path)
+        return problem_response(
+            exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail), "", request.url.path
+        )

@@ -19,6 +19,7 @@ import orjson
 
 from domain import commands as cmd
 from domain.agencies import Agency, AgencyLevel
+from domain.calendar import WorkingCalendar
 from domain.dossier import Dossier, Status
 from domain.errors import DomainError
 from domain.events import Actor, Channel, Outcome
@@ -27,18 +28,33 @@ from gateways.service import DossierService
 
 # A department that is slow, so the demo has a real bottleneck to find.
 SLOW_AGENCIES = {"000.00.21.H29": 1.6}
-NAMES = ["Nguyễn Văn An", "Trần Thị Bình", "Lê Hoàng Cường", "Phạm Thu Dung", "Hoàng Minh Đức",
-         "Võ Thị Giang", "Đặng Quốc Huy", "Bùi Thị Lan", "Đỗ Văn Minh", "Ngô Thị Ngọc"]
+NAMES = [
+    "Nguyễn Văn An",
+    "Trần Thị Bình",
+    "Lê Hoàng Cường",
+    "Phạm Thu Dung",
+    "Hoàng Minh Đức",
+    "Võ Thị Giang",
+    "Đặng Quốc Huy",
+    "Bùi Thị Lan",
+    "Đỗ Văn Minh",
+    "Ngô Thị Ngọc",
+]
 
 
 def load_catalogue(catalogue: Catalogue) -> int:
     data = orjson.loads(resources.files("gateways.seed").joinpath("demo_catalogue.json").read_bytes())
     for a in data["agencies"]:
-        catalogue.put_agency(Agency(
-            code=a["code"], name=a["name"], level=AgencyLevel(a["level"]), parent_code=a["parent_code"],
-            valid_from=date.fromisoformat(a["valid_from"]) if a["valid_from"] else None,
-            valid_to=date.fromisoformat(a["valid_to"]) if a["valid_to"] else None,
-        ))
+        catalogue.put_agency(
+            Agency(
+                code=a["code"],
+                name=a["name"],
+                level=AgencyLevel(a["level"]),
+                parent_code=a["parent_code"],
+                valid_from=date.fromisoformat(a["valid_from"]) if a["valid_from"] else None,
+                valid_to=date.fromisoformat(a["valid_to"]) if a["valid_to"] else None,
+            )
+        )
     for p in data["procedures"]:
         catalogue.put_procedure(procedure_from_json(p))
     return len(data["procedures"])
@@ -51,7 +67,7 @@ class Walker:
     now: datetime
 
     @property
-    def cal(self) -> Any:
+    def cal(self) -> WorkingCalendar:
         return self.service.calendar
 
     def _actor(self) -> Actor:
@@ -65,17 +81,23 @@ class Walker:
             return None
         return self.service.execute(dossier_id, lambda _s: make(self._actor(), at))
 
-    def walk(self, procedure_code: str, arrival: datetime) -> Dossier | None:  # noqa: C901
+    def walk(self, procedure_code: str, arrival: datetime) -> Dossier | None:
         rng = self.rng
         procedure = self.service.catalogue.procedure(procedure_code)
         assert procedure is not None
         dossier_id = f"{rng.getrandbits(128):032x}"
-        dossier_id = f"{dossier_id[:8]}-{dossier_id[8:12]}-4{dossier_id[13:16]}-a{dossier_id[17:20]}-{dossier_id[20:]}"
+        dossier_id = (
+            f"{dossier_id[:8]}-{dossier_id[8:12]}-4{dossier_id[13:16]}-a{dossier_id[17:20]}-{dossier_id[20:]}"
+        )
         channel = rng.choices([Channel.ONLINE, Channel.DIRECT, Channel.POSTAL], [55, 40, 5])[0]
         created = self.service.create(
-            dossier_id=dossier_id, procedure_code=procedure_code, channel=channel,
+            dossier_id=dossier_id,
+            procedure_code=procedure_code,
+            channel=channel,
             applicant={"name": rng.choice(NAMES), "id_number": f"0792{rng.randrange(10**8):08d}"},
-            receiving_agency_code=None, actor=self._actor(), occurred_at=arrival,
+            receiving_agency_code=None,
+            actor=self._actor(),
+            occurred_at=arrival,
         )
         state: Dossier | None = created.state
         at = arrival
@@ -90,8 +112,13 @@ class Walker:
                 share = rng.uniform(1.2, 2.0)
             at = self._later(at, step.budget_working_hours * share)
             if index == 0 and rng.random() < 0.05:
-                nxt = self._do(dossier_id, lambda a, t: cmd.RequestSupplement(
-                    actor=a, occurred_at=t, reason="Thiếu bản sao giấy tờ tùy thân"), at)
+                nxt = self._do(
+                    dossier_id,
+                    lambda a, t: cmd.RequestSupplement(
+                        actor=a, occurred_at=t, reason="Thiếu bản sao giấy tờ tùy thân"
+                    ),
+                    at,
+                )
                 if nxt is None:
                     return state
                 at = at + timedelta(days=rng.randint(1, 6))
@@ -103,29 +130,51 @@ class Walker:
             if rng.random() < 0.03 and len(route) > 1:
                 other = route[(index + 1) % len(route)].agency_code
                 if other != state.holder_agency_code:
-                    nxt = self._do(dossier_id, lambda a, t, o=other: cmd.RequestConsultation(
-                        actor=a, occurred_at=t, agency_code=o, question="Đề nghị cho ý kiến về hồ sơ"), at)
+                    nxt = self._do(
+                        dossier_id,
+                        lambda a, t, o=other: cmd.RequestConsultation(
+                            actor=a, occurred_at=t, agency_code=o, question="Đề nghị cho ý kiến về hồ sơ"
+                        ),
+                        at,
+                    )
                     if nxt is None:
                         return state
                     at = self._later(at, 2)
-                    nxt = self._do(dossier_id, lambda a, t: cmd.AnswerConsultation(
-                        actor=a, occurred_at=t, answer="Thống nhất"), at)
+                    nxt = self._do(
+                        dossier_id,
+                        lambda a, t: cmd.AnswerConsultation(actor=a, occurred_at=t, answer="Thống nhất"),
+                        at,
+                    )
                     if nxt is None:
                         return state
                     state = nxt
             if state.due_at and late_step and index == len(route) // 2 and rng.random() < 0.5:
                 apology_at = min(at, state.due_at - timedelta(hours=2))
                 if apology_at > state.last_occurred_at:
-                    nxt = self._do(dossier_id, lambda a, t, d=state.due_at: cmd.IssueApology(
-                        actor=a, occurred_at=t, new_due_at=d + timedelta(days=5),
-                        reason="Cần xác minh thêm tại cơ quan liên quan"), apology_at)
+                    nxt = self._do(
+                        dossier_id,
+                        lambda a, t, d=state.due_at: cmd.IssueApology(
+                            actor=a,
+                            occurred_at=t,
+                            new_due_at=d + timedelta(days=5),
+                            reason="Cần xác minh thêm tại cơ quan liên quan",
+                        ),
+                        apology_at,
+                    )
                     state = nxt or state
             is_last = index == len(route) - 1
             decider = len(route) - 2 if len(route) > 1 else 0
             if index == decider:
-                nxt = self._do(dossier_id, lambda a, t: cmd.DecideDossier(
-                    actor=a, occurred_at=t, outcome=Outcome.APPROVED if rng.random() < 0.96 else Outcome.REJECTED,
-                    decision_number=f"{rng.randint(100, 9999)}/QĐ-UBND"), at)
+                nxt = self._do(
+                    dossier_id,
+                    lambda a, t: cmd.DecideDossier(
+                        actor=a,
+                        occurred_at=t,
+                        outcome=Outcome.APPROVED if rng.random() < 0.96 else Outcome.REJECTED,
+                        decision_number=f"{rng.randint(100, 9999)}/QĐ-UBND",
+                    ),
+                    at,
+                )
                 if nxt is None:
                     return state
                 state = nxt
@@ -136,23 +185,41 @@ class Walker:
                 at = self._later(at, rng.uniform(1, 16))
                 return self._do(dossier_id, lambda a, t: cmd.ReturnResult(actor=a, occurred_at=t), at) or nxt
             if rng.random() < 0.01:
-                nxt = self._do(dossier_id, lambda a, t: cmd.Withdraw(
-                    actor=a, occurred_at=t, reason="Công dân rút hồ sơ"), at)
+                nxt = self._do(
+                    dossier_id,
+                    lambda a, t: cmd.Withdraw(actor=a, occurred_at=t, reason="Công dân rút hồ sơ"),
+                    at,
+                )
                 return nxt or state
             target = route[index + 1].agency_code
-            nxt = self._do(dossier_id, lambda a, t, to=target: cmd.HandOff(
-                actor=a, occurred_at=t, to_agency_code=to, note="Chuyển xử lý theo quy trình liên thông"), at)
+            nxt = self._do(
+                dossier_id,
+                lambda a, t, to=target: cmd.HandOff(
+                    actor=a, occurred_at=t, to_agency_code=to, note="Chuyển xử lý theo quy trình liên thông"
+                ),
+                at,
+            )
             if nxt is None:
                 return state
             at = self._later(at, rng.uniform(0.1, 3))
             if rng.random() < 0.04:
-                nxt = self._do(dossier_id, lambda a, t: cmd.ReturnHandoff(
-                    actor=a, occurred_at=t, reason="Hồ sơ chưa đủ thành phần, đề nghị bổ sung"), at)
+                nxt = self._do(
+                    dossier_id,
+                    lambda a, t: cmd.ReturnHandoff(
+                        actor=a, occurred_at=t, reason="Hồ sơ chưa đủ thành phần, đề nghị bổ sung"
+                    ),
+                    at,
+                )
                 if nxt is None:
                     return state
                 at = self._later(at, rng.uniform(1, 4))
-                nxt = self._do(dossier_id, lambda a, t, to=target: cmd.HandOff(
-                    actor=a, occurred_at=t, to_agency_code=to, note="Gửi lại sau khi hoàn thiện"), at)
+                nxt = self._do(
+                    dossier_id,
+                    lambda a, t, to=target: cmd.HandOff(
+                        actor=a, occurred_at=t, to_agency_code=to, note="Gửi lại sau khi hoàn thiện"
+                    ),
+                    at,
+                )
                 if nxt is None:
                     return state
                 at = self._later(at, rng.uniform(0.1, 2))
@@ -163,13 +230,15 @@ class Walker:
         return state
 
 
-def _arrival(rng: random.Random, cal: Any, start: datetime, end: datetime) -> datetime:
+def _arrival(rng: random.Random, cal: WorkingCalendar, start: datetime, end: datetime) -> datetime:
     span = (end - start).total_seconds()
     at = start + timedelta(seconds=rng.uniform(0, span))
     return cal.next_opening(at) + timedelta(minutes=rng.randint(0, 200))
 
 
-def seed_demo(service: DossierService, now: datetime, dossiers: int = 400, seed: int = 2012) -> dict[str, int]:
+def seed_demo(
+    service: DossierService, now: datetime, dossiers: int = 400, seed: int = 2012
+) -> dict[str, int]:
     """Seed the catalogue and `dossiers` demo dossiers; returns counts by final status."""
     rng = random.Random(seed)
     load_catalogue(service.catalogue)
@@ -178,7 +247,10 @@ def seed_demo(service: DossierService, now: datetime, dossiers: int = 400, seed:
     walker = Walker(service, rng, now)
     counts: dict[str, int] = {}
     start = now - timedelta(days=396)
-    early = (datetime(2025, 1, 6, 8, tzinfo=service.calendar.tz), datetime(2025, 2, 20, 16, tzinfo=service.calendar.tz))
+    early = (
+        datetime(2025, 1, 6, 8, tzinfo=service.calendar.tz),
+        datetime(2025, 2, 20, 16, tzinfo=service.calendar.tz),
+    )
     n_pre = max(1, dossiers // 15)
     for i in range(dossiers):
         if i < n_pre:

@@ -95,8 +95,13 @@ class DossierIndex:
             try:
                 event = record.to_domain()
             except (DecodeError, KeyError, TypeError, ValueError) as exc:
-                log.error("view %s skips undecodable event %s#%s: %s", VIEW, record.dossier_id,
-                          record.envelope.get("seq"), exc)
+                log.error(
+                    "view %s skips undecodable event %s#%s: %s",
+                    VIEW,
+                    record.dossier_id,
+                    record.envelope.get("seq"),
+                    exc,
+                )
                 continue
             new = apply(rows[record.dossier_id], record.dossier_id, record.seq, event)
             if new is not rows[record.dossier_id]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -34,15 +35,24 @@ class Api:
         self.clock = clock
 
     def token(self, role: str, agency: str | None = None) -> dict[str, str]:
-        tok = issue_token(self.secret, role=role, sub=f"{role}-{agency}", agency_code=agency,
-                          now=self.clock(), ttl=timedelta(days=3650))
+        tok = issue_token(
+            self.secret,
+            role=role,
+            sub=f"{role}-{agency}",
+            agency_code=agency,
+            now=self.clock(),
+            ttl=timedelta(days=3650),
+        )
         return {"Authorization": f"Bearer {tok}"}
 
-    def post(self, path: str, body: Any, role: str = "officer", agency: str | None = WARD,
-             **headers: str) -> httpx.Response:
+    def post(
+        self, path: str, body: Any, role: str = "officer", agency: str | None = WARD, **headers: str
+    ) -> httpx.Response:
         return self.http.post(path, json=body, headers={**self.token(role, agency), **headers})
 
-    def get(self, path: str, role: str = "inspector", agency: str | None = None, **params: Any) -> httpx.Response:
+    def get(
+        self, path: str, role: str = "inspector", agency: str | None = None, **params: Any
+    ) -> httpx.Response:
         return self.http.get(path, params=params, headers=self.token(role, agency))
 
 
@@ -50,7 +60,9 @@ class Api:
 def api(make_container: Any, clock: FakeClock) -> Iterator[Api]:
     container = make_container()
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -58,19 +70,38 @@ def api(make_container: Any, clock: FakeClock) -> Iterator[Api]:
         time.sleep(0.05)
     client = Api(f"http://127.0.0.1:{port}", "test-secret-of-at-least-thirty-two-bytes", clock)
     admin = {"role": "admin", "agency": None}
-    client.http.put("/api/v1/agencies/P.79", json={"name": "UBND Thành phố", "level": "province"},
-                    headers=client.token(**admin)).raise_for_status()
-    for code, level, name in ((WARD, "commune", "UBND phường An Khánh"), (OTHER, "commune", "UBND phường Cát Lái"),
-                              (DEPT, "province_department", "Sở Nông nghiệp và Môi trường")):
-        r = client.http.put(f"/api/v1/agencies/{code}", json={"name": name, "level": level, "parent_code": "P.79"},
-                            headers=client.token(**admin))
+    client.http.put(
+        "/api/v1/agencies/P.79",
+        json={"name": "UBND Thành phố", "level": "province"},
+        headers=client.token(**admin),
+    ).raise_for_status()
+    for code, level, name in (
+        (WARD, "commune", "UBND phường An Khánh"),
+        (OTHER, "commune", "UBND phường Cát Lái"),
+        (DEPT, "province_department", "Sở Nông nghiệp và Môi trường"),
+    ):
+        r = client.http.put(
+            f"/api/v1/agencies/{code}",
+            json={"name": name, "level": level, "parent_code": "P.79"},
+            headers=client.token(**admin),
+        )
         assert r.status_code == 201, r.text
     # land procedure: ward intake 4 h -> department 28 h -> ward return 8 h = 40 working hours
-    r = client.http.put("/api/v1/procedures/DD.01", headers=client.token(**admin), json={
-        "name": "Đăng ký biến động đất đai", "field": "Đất đai", "deadline_working_hours": 40,
-        "supplement_policy": "restart",
-        "route": [{"agency_code": WARD, "budget_working_hours": 4}, {"agency_code": DEPT, "budget_working_hours": 28},
-                  {"agency_code": WARD, "budget_working_hours": 8}]})
+    r = client.http.put(
+        "/api/v1/procedures/DD.01",
+        headers=client.token(**admin),
+        json={
+            "name": "Đăng ký biến động đất đai",
+            "field": "Đất đai",
+            "deadline_working_hours": 40,
+            "supplement_policy": "restart",
+            "route": [
+                {"agency_code": WARD, "budget_working_hours": 4},
+                {"agency_code": DEPT, "budget_working_hours": 28},
+                {"agency_code": WARD, "budget_working_hours": 8},
+            ],
+        },
+    )
     assert r.status_code == 201, r.text
     yield client
     client.http.close()
@@ -82,8 +113,9 @@ APPLICANT = {"name": "Nguyễn Văn An", "id_number": "079200001234", "phone": "
 
 
 def _receive(api: Api, **extra: Any) -> httpx.Response:
-    return api.post("/api/v1/dossiers", {"procedure_code": "DD.01", "channel": "direct", "applicant": APPLICANT,
-                                         **extra})
+    return api.post(
+        "/api/v1/dossiers", {"procedure_code": "DD.01", "channel": "direct", "applicant": APPLICANT, **extra}
+    )
 
 
 def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
@@ -117,14 +149,23 @@ def test_full_inter_level_walk_across_a_weekend_and_national_day(api: Api, clock
     clock.set("2026-09-03T10:00:00+07:00")
     r = api.post(f"/api/v1/dossiers/{dossier_id}/handoffs/accept", {}, agency=DEPT)
     assert r.status_code == 200, r.text
-    # Department 28 h from Thu 10:00: Thu 5.5 h, Fri 8 (13.5), Mon 8 (21.5), Tue 4 (25.5) + 2.5 -> Tue 8 Sep 15:30.
+    # Department 28 h from Thu 10:00: Thu 5.5 h, Fri 8 (13.5), Mon 8 (21.5),
+    # Tue 4 (25.5) + 2.5 -> Tue 8 Sep 15:30.
     assert r.json()["steps"][1]["due_at"] == "2026-09-08T15:30:00+07:00"
 
     clock.set("2026-09-09T09:00:00+07:00")
-    assert api.post(f"/api/v1/dossiers/{dossier_id}/decision", {"outcome": "approved", "decision_number": "12/QĐ"},
-                    agency=DEPT).status_code == 200
-    assert api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": WARD},
-                    agency=DEPT).status_code == 200
+    assert (
+        api.post(
+            f"/api/v1/dossiers/{dossier_id}/decision",
+            {"outcome": "approved", "decision_number": "12/QĐ"},
+            agency=DEPT,
+        ).status_code
+        == 200
+    )
+    assert (
+        api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": WARD}, agency=DEPT).status_code
+        == 200
+    )
     clock.set("2026-09-09T10:00:00+07:00")
     assert api.post(f"/api/v1/dossiers/{dossier_id}/handoffs/accept", {}).status_code == 200
     clock.set("2026-09-09T13:30:00+07:00")
@@ -139,15 +180,24 @@ def test_full_inter_level_walk_across_a_weekend_and_national_day(api: Api, clock
     assert api.post(f"/api/v1/dossiers/{dossier_id}/result-returned", {}).json()["status_code"] == 10
 
     sheet = api.get(f"/api/v1/dossiers/{dossier_id}/control-sheet").json()
-    assert [(row["from_agency_code"], row["to_agency_code"], row["step_timeliness"]) for row in sheet["rows"]] == [
-        (WARD, DEPT, "on_time"), (DEPT, WARD, "late")]
+    assert [
+        (row["from_agency_code"], row["to_agency_code"], row["step_timeliness"]) for row in sheet["rows"]
+    ] == [(WARD, DEPT, "on_time"), (DEPT, WARD, "late")]
     assert sheet["rows"][0]["accepted_at"] == "2026-09-03T10:00:00+07:00"
     assert sheet["returned_at"] == "2026-09-10T08:00:00+07:00"
 
     history = api.get(f"/api/v1/dossiers/{dossier_id}/events").json()["items"]
-    assert [e["type"] for e in history] == ["DossierReceived", "HandedOff", "HandoffAccepted", "DossierDecided",
-                                            "HandedOff", "HandoffAccepted", "ResultReady", "ResultReturned"]
-    assert all(e["prev_hash"] == p["hash"] for p, e in zip(history, history[1:], strict=False))
+    assert [e["type"] for e in history] == [
+        "DossierReceived",
+        "HandedOff",
+        "HandoffAccepted",
+        "DossierDecided",
+        "HandedOff",
+        "HandoffAccepted",
+        "ResultReady",
+        "ResultReturned",
+    ]
+    assert all(e["prev_hash"] == p["hash"] for p, e in itertools.pairwise(history))
     assert "Nguyễn" not in str(history)  # PII stays sealed
 
     # As of Thursday 09:00 the dossier was in transit to the department.
@@ -169,8 +219,9 @@ def test_two_concurrent_conflicting_commands_one_wins(api: Api, clock: FakeClock
 
     def hand_to(agency: str) -> int:
         barrier.wait()
-        return api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": agency},
-                        **{"If-Match": '"1"'}).status_code
+        return api.post(
+            f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": agency}, **{"If-Match": '"1"'}
+        ).status_code
 
     with ThreadPoolExecutor(2) as pool:
         codes = sorted(pool.map(hand_to, [DEPT, OTHER]))
@@ -180,10 +231,16 @@ def test_two_concurrent_conflicting_commands_one_wins(api: Api, clock: FakeClock
 
 def test_stale_if_match_is_a_conflict(api: Api) -> None:
     dossier_id = _receive(api).json()["id"]
-    assert api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": DEPT},
-                    **{"If-Match": '"1"'}).status_code == 200
-    assert_problem(api.post(f"/api/v1/dossiers/{dossier_id}/handoffs/accept", {}, agency=DEPT,
-                            **{"If-Match": '"1"'}), 409)
+    assert (
+        api.post(
+            f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": DEPT}, **{"If-Match": '"1"'}
+        ).status_code
+        == 200
+    )
+    assert_problem(
+        api.post(f"/api/v1/dossiers/{dossier_id}/handoffs/accept", {}, agency=DEPT, **{"If-Match": '"1"'}),
+        409,
+    )
 
 
 def test_replayed_idempotency_key_appends_nothing(api: Api) -> None:
@@ -192,51 +249,90 @@ def test_replayed_idempotency_key_appends_nothing(api: Api) -> None:
     assert first.status_code == again.status_code == 201
     assert first.content == again.content
     dossier_id = first.json()["id"]
-    h1 = api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": DEPT}, **{"Idempotency-Key": "h"})
-    h2 = api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": DEPT}, **{"Idempotency-Key": "h"})
+    h1 = api.post(
+        f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": DEPT}, **{"Idempotency-Key": "h"}
+    )
+    h2 = api.post(
+        f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": DEPT}, **{"Idempotency-Key": "h"}
+    )
     assert h1.status_code == h2.status_code == 200 and h1.content == h2.content
     assert len(api.get(f"/api/v1/dossiers/{dossier_id}/events").json()["items"]) == 2
-    assert_problem(api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": OTHER},
-                            **{"Idempotency-Key": "h"}), 422)
+    assert_problem(
+        api.post(
+            f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": OTHER}, **{"Idempotency-Key": "h"}
+        ),
+        422,
+    )
 
 
 def _receive_with_key(api: Api, key: str) -> httpx.Response:
-    return api.post("/api/v1/dossiers", {"procedure_code": "DD.01", "channel": "online", "applicant": APPLICANT},
-                    **{"Idempotency-Key": key})
+    return api.post(
+        "/api/v1/dossiers",
+        {"procedure_code": "DD.01", "channel": "online", "applicant": APPLICANT},
+        **{"Idempotency-Key": key},
+    )
 
 
 def test_bad_input_gets_problem_json_never_500(api: Api, clock: FakeClock) -> None:
     dossier_id = _receive(api).json()["id"]
     headers = {**api.token("officer", WARD), "content-type": "application/json"}
     # malformed JSON
-    assert_problem(api.http.post(f"/api/v1/dossiers/{dossier_id}/handoffs", content=b"{not json", headers=headers),
-                   400)
+    assert_problem(
+        api.http.post(f"/api/v1/dossiers/{dossier_id}/handoffs", content=b"{not json", headers=headers), 400
+    )
     # unknown agency
-    assert "unknown agency" in assert_problem(
-        api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": "NOPE"}), 422)["detail"]
+    assert (
+        "unknown agency"
+        in assert_problem(
+            api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": "NOPE"}), 422
+        )["detail"]
+    )
     # unknown procedure
-    assert_problem(api.post("/api/v1/dossiers", {"procedure_code": "X", "channel": "direct", "applicant": APPLICANT}),
-                   422)
+    assert_problem(
+        api.post("/api/v1/dossiers", {"procedure_code": "X", "channel": "direct", "applicant": APPLICANT}),
+        422,
+    )
     # wrong holder
-    assert_problem(api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": WARD}, agency=DEPT), 403)
+    assert_problem(
+        api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": WARD}, agency=DEPT), 403
+    )
     # wrong role
-    assert_problem(api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": DEPT},
-                            role="inspector", agency=None), 403)
+    assert_problem(
+        api.post(
+            f"/api/v1/dossiers/{dossier_id}/handoffs", {"to_agency_code": DEPT}, role="inspector", agency=None
+        ),
+        403,
+    )
     # no token
-    assert_problem(api.http.post(f"/api/v1/dossiers/{dossier_id}/handoffs", json={"to_agency_code": DEPT}), 401)
+    assert_problem(
+        api.http.post(f"/api/v1/dossiers/{dossier_id}/handoffs", json={"to_agency_code": DEPT}), 401
+    )
     # a 1 MB body
     big = {"to_agency_code": DEPT, "note": "x" * (1024 * 1024)}
     assert_problem(api.post(f"/api/v1/dossiers/{dossier_id}/handoffs", big), 413)
     # times going backwards (integration states a time before the last event)
-    assert_problem(api.post(f"/api/v1/dossiers/{dossier_id}/handoffs",
-                            {"to_agency_code": DEPT, "occurred_at": "2026-08-01T09:00:00+07:00"},
-                            role="integration", agency=None), 409)
+    assert_problem(
+        api.post(
+            f"/api/v1/dossiers/{dossier_id}/handoffs",
+            {"to_agency_code": DEPT, "occurred_at": "2026-08-01T09:00:00+07:00"},
+            role="integration",
+            agency=None,
+        ),
+        409,
+    )
     # occurred_at from an officer
-    assert_problem(api.post(f"/api/v1/dossiers/{dossier_id}/handoffs",
-                            {"to_agency_code": DEPT, "occurred_at": "2026-09-01T09:00:00+07:00"}), 403)
+    assert_problem(
+        api.post(
+            f"/api/v1/dossiers/{dossier_id}/handoffs",
+            {"to_agency_code": DEPT, "occurred_at": "2026-09-01T09:00:00+07:00"},
+        ),
+        403,
+    )
     # invalid values and unknown dossier
-    assert_problem(api.post("/api/v1/dossiers", {"procedure_code": "DD.01", "channel": "fax", "applicant": APPLICANT}),
-                   422)
+    assert_problem(
+        api.post("/api/v1/dossiers", {"procedure_code": "DD.01", "channel": "fax", "applicant": APPLICANT}),
+        422,
+    )
     assert_problem(api.get("/api/v1/dossiers/not-a-uuid"), 404)
     assert_problem(api.get("/api/v1/dossiers/00000000-0000-4000-8000-000000000000"), 404)
     # a domain rule: accepting with no pending handoff
@@ -244,10 +340,14 @@ def test_bad_input_gets_problem_json_never_500(api: Api, clock: FakeClock) -> No
 
 
 def test_calendar_endpoint(api: Api) -> None:
-    r = api.http.get("/api/v1/calendar/working-time", params={"start": "2026-08-28T14:00:00+07:00", "hours": 40})
+    r = api.http.get(
+        "/api/v1/calendar/working-time", params={"start": "2026-08-28T14:00:00+07:00", "hours": 40}
+    )
     assert r.json()["due_at"] == "2026-09-09T14:00:00+07:00"
-    r = api.http.get("/api/v1/calendar/working-time",
-                     params={"start": "2026-08-28T14:00:00+07:00", "end": "2026-09-09T14:00:00+07:00"})
+    r = api.http.get(
+        "/api/v1/calendar/working-time",
+        params={"start": "2026-08-28T14:00:00+07:00", "end": "2026-09-09T14:00:00+07:00"},
+    )
     assert r.json()["working_hours"] == 40
 
 

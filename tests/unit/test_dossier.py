@@ -30,18 +30,36 @@ def officer(agency: str) -> Actor:
 
 def procedure(policy: SupplementPolicy = SupplementPolicy.RESTART) -> Procedure:
     # ward intake 4 h -> district 16 h -> department 16 h -> ward return 4 h = 40 h
-    return Procedure("P", "Cấp phép", "test", 40, policy,
-                     (RouteStep(WARD, 4), RouteStep(DISTRICT, 16), RouteStep(DEPT, 16), RouteStep(WARD, 4)))
+    return Procedure(
+        "P",
+        "Cấp phép",
+        "test",
+        40,
+        policy,
+        (RouteStep(WARD, 4), RouteStep(DISTRICT, 16), RouteStep(DEPT, 16), RouteStep(WARD, 4)),
+    )
 
 
 class Walk:
     """Applies commands through decide+evolve, like the service does."""
 
-    def __init__(self, policy: SupplementPolicy = SupplementPolicy.RESTART, at: str = "2026-03-02T08:00") -> None:
+    def __init__(
+        self, policy: SupplementPolicy = SupplementPolicy.RESTART, at: str = "2026-03-02T08:00"
+    ) -> None:
         self.state: Dossier | None = None
-        self.run(c.ReceiveDossier(actor=officer(WARD), occurred_at=t(at), dossier_id="d1", receipt_code="R1",
-                                  procedure=procedure(policy), channel=Channel.DIRECT, receiving_agency_code=WARD,
-                                  applicant={"sealed": "x"}, lookup_secret_hash="h"))
+        self.run(
+            c.ReceiveDossier(
+                actor=officer(WARD),
+                occurred_at=t(at),
+                dossier_id="d1",
+                receipt_code="R1",
+                procedure=procedure(policy),
+                channel=Channel.DIRECT,
+                receiving_agency_code=WARD,
+                applicant={"sealed": "x"},
+                lookup_secret_hash="h",
+            )
+        )
 
     def run(self, command: c.Command) -> Dossier:
         for event in decide(self.state, command, CAL):
@@ -60,8 +78,8 @@ class Walk:
 def test_received_dossier_gets_its_due_time_and_first_step() -> None:
     s = Walk().state
     assert s is not None
-    # Mon 08:00 + 40 working hours: Mon 8.5 h (08:00-11:30, 13-17) ... Fri 07:30 + 7.5 h -> Fri 16:30? compute:
-    # Mon 7.5 h (08:00-11:30 = 3.5, 13-17 = 4), Tue-Thu 24 h -> 31.5, Fri needs 8.5 > 8 -> Mon 09 07:30 + 0.5 h.
+    # Mon 08:00 + 40 working hours: Mon 7.5 h (08:00-11:30 = 3.5, 13-17 = 4),
+    # Tue-Fri 32 h -> 39.5, then Mon 9 Mar 07:30 + 0.5 h -> 08:00.
     assert s.due_at == t("2026-03-09T08:00")
     assert s.status == Status.RECEIVED and s.status_code == 2
     assert s.steps[0].due_at == t("2026-03-02T13:30")  # 08:00 + 3.5 h to 11:30, + 0.5 h after lunch
@@ -76,13 +94,24 @@ def test_only_the_holder_acts() -> None:
 def test_inspector_role_never_writes() -> None:
     w = Walk()
     with pytest.raises(ActorNotAllowed):
-        w.run(c.HandOff(actor=Actor(WARD, "i", "inspector"), occurred_at=t("2026-03-02T09:00"), to_agency_code=DEPT))
+        w.run(
+            c.HandOff(
+                actor=Actor(WARD, "i", "inspector"), occurred_at=t("2026-03-02T09:00"), to_agency_code=DEPT
+            )
+        )
 
 
 def test_integration_acts_for_the_holder_and_is_recorded_as_it() -> None:
     w = Walk()
-    events = decide(w.state, c.HandOff(actor=Actor("", "portal", "integration"),
-                                       occurred_at=t("2026-03-02T09:00"), to_agency_code=DISTRICT), CAL)
+    events = decide(
+        w.state,
+        c.HandOff(
+            actor=Actor("", "portal", "integration"),
+            occurred_at=t("2026-03-02T09:00"),
+            to_agency_code=DISTRICT,
+        ),
+        CAL,
+    )
     assert events[0].actor.agency_code == WARD
 
 
@@ -116,10 +145,22 @@ def test_apology_only_before_due_and_it_still_counts_late() -> None:
     due = w.state.due_at if w.state else None
     assert due is not None
     with pytest.raises(RuleViolated, match="before the due time"):
-        w.run(c.IssueApology(actor=officer(WARD), occurred_at=due + timedelta(minutes=1),
-                             new_due_at=due + timedelta(days=3), reason="late"))
-    w.run(c.IssueApology(actor=officer(WARD), occurred_at=t("2026-03-06T09:00"), new_due_at=t("2026-03-12T09:00"),
-                         reason="verification at another agency"))
+        w.run(
+            c.IssueApology(
+                actor=officer(WARD),
+                occurred_at=due + timedelta(minutes=1),
+                new_due_at=due + timedelta(days=3),
+                reason="late",
+            )
+        )
+    w.run(
+        c.IssueApology(
+            actor=officer(WARD),
+            occurred_at=t("2026-03-06T09:00"),
+            new_due_at=t("2026-03-12T09:00"),
+            reason="verification at another agency",
+        )
+    )
     w.run(c.DecideDossier(actor=officer(WARD), occurred_at=t("2026-03-10T09:00"), outcome=Outcome.APPROVED))
     s = w.run(c.MarkResultReady(actor=officer(WARD), occurred_at=t("2026-03-10T10:00")))
     assert s.promised_at == t("2026-03-12T09:00")
@@ -129,8 +170,14 @@ def test_apology_only_before_due_and_it_still_counts_late() -> None:
 def test_apology_needs_a_later_appointment() -> None:
     w = Walk()
     with pytest.raises(InvalidValue):
-        w.run(c.IssueApology(actor=officer(WARD), occurred_at=t("2026-03-03T09:00"),
-                             new_due_at=t("2026-03-04T09:00"), reason="x"))
+        w.run(
+            c.IssueApology(
+                actor=officer(WARD),
+                occurred_at=t("2026-03-03T09:00"),
+                new_due_at=t("2026-03-04T09:00"),
+                reason="x",
+            )
+        )
 
 
 def test_event_times_never_go_backwards() -> None:
@@ -147,9 +194,19 @@ def test_commands_on_unknown_dossier() -> None:
 def test_a_dossier_cannot_be_received_twice() -> None:
     w = Walk()
     with pytest.raises(RuleViolated):
-        w.run(c.ReceiveDossier(actor=officer(WARD), occurred_at=t("2026-03-02T09:00"), dossier_id="d1",
-                               receipt_code="R1", procedure=procedure(), channel=Channel.DIRECT,
-                               receiving_agency_code=WARD, applicant={}, lookup_secret_hash="h"))
+        w.run(
+            c.ReceiveDossier(
+                actor=officer(WARD),
+                occurred_at=t("2026-03-02T09:00"),
+                dossier_id="d1",
+                receipt_code="R1",
+                procedure=procedure(),
+                channel=Channel.DIRECT,
+                receiving_agency_code=WARD,
+                applicant={},
+                lookup_secret_hash="h",
+            )
+        )
 
 
 def test_result_ready_needs_a_decision() -> None:
@@ -170,18 +227,28 @@ def test_full_inter_level_walk_and_delay_attribution() -> None:
     # ward 08:00-11:00 vs due 13:30 same day: on time; district due Wed 14:00, left Thu: late;
     # department due Mon 10:00 (Thu 5.5 h + Fri 8 h + Mon 2.5 h), left Fri: early;
     # ward return due Fri 15:00 (10:00 + 4 h), ready Fri 11:00 the same day: on time.
-    assert [st.timeliness for st in s.steps] == [Timeliness.ON_TIME, Timeliness.LATE, Timeliness.EARLY,
-                                                 Timeliness.ON_TIME]
+    assert [st.timeliness for st in s.steps] == [
+        Timeliness.ON_TIME,
+        Timeliness.LATE,
+        Timeliness.EARLY,
+        Timeliness.ON_TIME,
+    ]
     # the dossier itself is early: ready Fri 06, due Mon 09
     assert s.timeliness == Timeliness.EARLY and s.status == Status.RESULT_READY and s.status_code == 9
     s = w.run(c.ReturnResult(actor=officer(WARD), occurred_at=t("2026-03-06T14:00")))
-    assert s.status == Status.RETURNED and s.status_code == 10 and allowed_actions(s, WARD, t("2026-03-06T15:00")) == []
+    assert (
+        s.status == Status.RETURNED
+        and s.status_code == 10
+        and allowed_actions(s, WARD, t("2026-03-06T15:00")) == []
+    )
 
 
 def test_return_reopens_the_givers_step_and_transit_is_nobodys() -> None:
     w = Walk()
     w.handoff(WARD, DISTRICT, "2026-03-02T09:00")
-    s = w.run(c.ReturnHandoff(actor=officer(DISTRICT), occurred_at=t("2026-03-02T14:00"), reason="incomplete"))
+    s = w.run(
+        c.ReturnHandoff(actor=officer(DISTRICT), occurred_at=t("2026-03-02T14:00"), reason="incomplete")
+    )
     assert s.holder_agency_code == WARD and s.pending_handoff_to is None and s.steps[-1].is_open
     # ward used 1 h before handing off; the transit (09:00-14:00) is not charged to it
     assert s.steps[-1].used_working_hours(CAL, t("2026-03-02T15:00")) == pytest.approx(2.0)
@@ -229,8 +296,11 @@ def test_fee_wait_stops_the_clock() -> None:
 
 def test_consultation_is_answered_by_the_consulted_agency_only() -> None:
     w = Walk()
-    w.run(c.RequestConsultation(actor=officer(WARD), occurred_at=t("2026-03-02T09:00"), agency_code=DEPT,
-                                question="ý kiến?"))
+    w.run(
+        c.RequestConsultation(
+            actor=officer(WARD), occurred_at=t("2026-03-02T09:00"), agency_code=DEPT, question="ý kiến?"
+        )
+    )
     with pytest.raises(ActorNotAllowed):
         w.run(c.AnswerConsultation(actor=officer(DISTRICT), occurred_at=t("2026-03-02T10:00"), answer="x"))
     s = w.run(c.AnswerConsultation(actor=officer(DEPT), occurred_at=t("2026-03-02T10:00"), answer="đồng ý"))
@@ -239,32 +309,82 @@ def test_consultation_is_answered_by_the_consulted_agency_only() -> None:
 
 def test_online_submission_intake_and_refusal() -> None:
     portal = Actor("", "portal", "integration")
-    submit = c.SubmitOnline(actor=portal, occurred_at=t("2026-03-02T20:00"), dossier_id="d2", receipt_code="R2",
-                            procedure=procedure(), receiving_agency_code=WARD, applicant={}, lookup_secret_hash="h")
+    submit = c.SubmitOnline(
+        actor=portal,
+        occurred_at=t("2026-03-02T20:00"),
+        dossier_id="d2",
+        receipt_code="R2",
+        procedure=procedure(),
+        receiving_agency_code=WARD,
+        applicant={},
+        lookup_secret_hash="h",
+    )
     s = fold(decide(None, submit, CAL))
     assert s and s.status == Status.SUBMITTED and s.status_code == 1
     with pytest.raises(ActorNotAllowed):
         decide(None, c.SubmitOnline(**{**submit.__dict__, "actor": officer(WARD)}), CAL)
-    received = fold([*decide(None, submit, CAL), *decide(s, c.AcceptIntake(
-        actor=officer(WARD), occurred_at=t("2026-03-03T08:00"), procedure=procedure()), CAL)])
+    received = fold(
+        [
+            *decide(None, submit, CAL),
+            *decide(
+                s,
+                c.AcceptIntake(actor=officer(WARD), occurred_at=t("2026-03-03T08:00"), procedure=procedure()),
+                CAL,
+            ),
+        ]
+    )
     assert received and received.status == Status.RECEIVED and received.channel == Channel.ONLINE
-    refused = fold([*decide(None, submit, CAL), *decide(s, c.RefuseIntake(
-        actor=officer(WARD), occurred_at=t("2026-03-03T08:00"), reason="sai thủ tục"), CAL)])
+    refused = fold(
+        [
+            *decide(None, submit, CAL),
+            *decide(
+                s,
+                c.RefuseIntake(actor=officer(WARD), occurred_at=t("2026-03-03T08:00"), reason="sai thủ tục"),
+                CAL,
+            ),
+        ]
+    )
     assert refused and refused.status_code == 3 and refused.is_terminal
 
 
 def test_same_day_procedure_after_15h_counts_from_next_morning() -> None:
     p = Procedure("C", "Chứng thực", "t", 4, SupplementPolicy.RESTART, (RouteStep(WARD, 4),))
-    s = fold(decide(None, c.ReceiveDossier(actor=officer(WARD), occurred_at=t("2026-03-02T15:30"), dossier_id="d3",
-                                           receipt_code="R3", procedure=p, channel=Channel.DIRECT,
-                                           receiving_agency_code=WARD, applicant={}, lookup_secret_hash="h"), CAL))
+    s = fold(
+        decide(
+            None,
+            c.ReceiveDossier(
+                actor=officer(WARD),
+                occurred_at=t("2026-03-02T15:30"),
+                dossier_id="d3",
+                receipt_code="R3",
+                procedure=p,
+                channel=Channel.DIRECT,
+                receiving_agency_code=WARD,
+                applicant={},
+                lookup_secret_hash="h",
+            ),
+            CAL,
+        )
+    )
     assert s and s.due_at == t("2026-03-03T11:30")
 
 
 def test_as_of_folds_only_earlier_events() -> None:
     w = Walk()
     w.handoff(WARD, DISTRICT, "2026-03-02T11:00", "2026-03-02T14:00")
-    events = decide(None, c.ReceiveDossier(actor=officer(WARD), occurred_at=t("2026-03-02T08:00"), dossier_id="d1",
-                                           receipt_code="R1", procedure=procedure(), channel=Channel.DIRECT,
-                                           receiving_agency_code=WARD, applicant={}, lookup_secret_hash="h"), CAL)
+    events = decide(
+        None,
+        c.ReceiveDossier(
+            actor=officer(WARD),
+            occurred_at=t("2026-03-02T08:00"),
+            dossier_id="d1",
+            receipt_code="R1",
+            procedure=procedure(),
+            channel=Channel.DIRECT,
+            receiving_agency_code=WARD,
+            applicant={},
+            lookup_secret_hash="h",
+        ),
+        CAL,
+    )
     assert fold(events, as_of=t("2026-03-02T07:00")) is None

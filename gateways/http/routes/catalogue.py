@@ -50,17 +50,31 @@ def agency_json(a: Agency) -> dict[str, Any]:
 
 
 @router.put("/agencies/{code}")
-def put_agency(code: str, body: AgencyPut, principal: PrincipalDep, container: ContainerDep,
-               response: Response) -> dict[str, Any]:
+def put_agency(
+    code: str, body: AgencyPut, principal: PrincipalDep, container: ContainerDep, response: Response
+) -> dict[str, Any]:
     require_role(principal, "admin")
     if body.parent_code and body.parent_code not in container.catalogue.hierarchy:
-        raise Problem(422, "Unknown parent agency", f"parent_code '{body.parent_code}' is not in the catalogue",
-                      "unknown-agency")
-    agency = Agency(code=code, name=body.name, level=body.level, parent_code=body.parent_code,
-                    valid_from=body.valid_from, valid_to=body.valid_to)
+        raise Problem(
+            422,
+            "Unknown parent agency",
+            f"parent_code '{body.parent_code}' is not in the catalogue",
+            "unknown-agency",
+        )
+    agency = Agency(
+        code=code,
+        name=body.name,
+        level=body.level,
+        parent_code=body.parent_code,
+        valid_from=body.valid_from,
+        valid_to=body.valid_to,
+    )
     created = container.catalogue.put_agency(agency)
     response.status_code = 201 if created else 200
-    return {**agency_json(agency), "versions": [agency_json(a) for a in container.catalogue.hierarchy.history(code)]}
+    return {
+        **agency_json(agency),
+        "versions": [agency_json(a) for a in container.catalogue.hierarchy.history(code)],
+    }
 
 
 @router.get("/agencies")
@@ -84,16 +98,24 @@ def get_agency(code: str, principal: PrincipalDep, container: ContainerDep) -> d
 
 
 @router.put("/procedures/{code}")
-def put_procedure(code: str, body: ProcedurePut, principal: PrincipalDep, container: ContainerDep,
-                  response: Response) -> dict[str, Any]:
+def put_procedure(
+    code: str, body: ProcedurePut, principal: PrincipalDep, container: ContainerDep, response: Response
+) -> dict[str, Any]:
     require_role(principal, "admin")
     hierarchy = container.catalogue.hierarchy
     unknown = [s.agency_code for s in body.route if s.agency_code not in hierarchy]
     if unknown:
-        raise Problem(422, "Unknown agency on route", f"route names unknown agencies: {', '.join(unknown)}",
-                      "unknown-agency")
+        raise Problem(
+            422,
+            "Unknown agency on route",
+            f"route names unknown agencies: {', '.join(unknown)}",
+            "unknown-agency",
+        )
     procedure = Procedure(
-        code=code, name=body.name, field=body.field, deadline_working_hours=body.deadline_working_hours,
+        code=code,
+        name=body.name,
+        field=body.field,
+        deadline_working_hours=body.deadline_working_hours,
         supplement_policy=SupplementPolicy(body.supplement_policy),
         route=tuple(RouteStep(s.agency_code, s.budget_working_hours) for s in body.route),
     )

@@ -1,6 +1,5 @@
 """Dossier commands (officer of the acting agency, or integration)."""
 
-
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -103,13 +102,24 @@ def _expected_version(if_match: str | None) -> int | None:
         return None
     text = if_match.strip().removeprefix("W/").strip('"')
     if not text.isdigit():
-        raise Problem(400, "Malformed If-Match", f"If-Match must be a quoted version like \"3\", got {if_match!r}",
-                      "malformed-header")
+        raise Problem(
+            400,
+            "Malformed If-Match",
+            f'If-Match must be a quoted version like "3", got {if_match!r}',
+            "malformed-header",
+        )
     return int(text)
 
 
-def _respond(container: Container, request: Request, principal: Principal, raw: bytes, key: str | None,
-             status: int, produce: Callable[[], dict[str, Any]]) -> Response:
+def _respond(
+    container: Container,
+    request: Request,
+    principal: Principal,
+    raw: bytes,
+    key: str | None,
+    status: int,
+    produce: Callable[[], dict[str, Any]],
+) -> Response:
     """Run once per Idempotency-Key: a replay returns the first response byte for byte."""
     now = container.service.now()
     endpoint = f"{request.method} {request.url.path}"
@@ -118,10 +128,18 @@ def _respond(container: Container, request: Request, principal: Principal, raw: 
         stored = container.idempotency.get(principal.sub, endpoint, key, now)
         if stored is not None:
             if stored.request_hash != digest:
-                raise Problem(422, "Idempotency key reused", "this Idempotency-Key was used with another body",
-                              "idempotency-key-reused")
-            return Response(stored.body, status_code=stored.status, media_type="application/json",
-                            headers={"Idempotent-Replayed": "true"})
+                raise Problem(
+                    422,
+                    "Idempotency key reused",
+                    "this Idempotency-Key was used with another body",
+                    "idempotency-key-reused",
+                )
+            return Response(
+                stored.body,
+                status_code=stored.status,
+                media_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
     body = produce()
     encoded = orjson.dumps(body)
     if key:
@@ -131,17 +149,30 @@ def _respond(container: Container, request: Request, principal: Principal, raw: 
 
 
 @router.post("", status_code=201)
-def create_dossier(body: DossierCreate, request: Request, principal: PrincipalDep, container: ContainerDep,
-                   raw: RawBody, idem: IdemKey = None) -> Response:
+def create_dossier(
+    body: DossierCreate,
+    request: Request,
+    principal: PrincipalDep,
+    container: ContainerDep,
+    raw: RawBody,
+    idem: IdemKey = None,
+) -> Response:
     actor = _actor(principal)
     if body.submitted_only and principal.role != "integration":
-        raise Problem(403, "Forbidden", "only the integration role (the national portal) records online "
-                      "submissions", "forbidden")
+        raise Problem(
+            403,
+            "Forbidden",
+            "only the integration role (the national portal) records online submissions",
+            "forbidden",
+        )
     at = _when(container, principal, body)
     # A retried key maps to the same dossier id, so a crash between append and
     # the idempotency record can never create the dossier twice.
-    dossier_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"lienthong:{principal.sub}:{idem}")) if idem \
+    dossier_id = (
+        str(uuid.uuid5(uuid.NAMESPACE_URL, f"lienthong:{principal.sub}:{idem}"))
+        if idem
         else str(uuid.uuid4())
+    )
 
     def produce() -> dict[str, Any]:
         created = container.service.create(
@@ -165,9 +196,16 @@ Build = Callable[[Any, Dossier, Actor, datetime, Container], cmd.Command]
 
 
 def _command(path: str, model: type[Timed], build: Build, summary: str) -> None:
-    def endpoint(dossier_id: str, body: model, request: Request, principal: PrincipalDep,  # type: ignore[valid-type]
-                 container: ContainerDep, raw: RawBody, if_match: IfMatch = None,
-                 idem: IdemKey = None) -> Response:
+    def endpoint(
+        dossier_id: str,
+        body: model,  # type: ignore[valid-type]
+        request: Request,
+        principal: PrincipalDep,
+        container: ContainerDep,
+        raw: RawBody,
+        if_match: IfMatch = None,
+        idem: IdemKey = None,
+    ) -> Response:
         actor = _actor(principal)
         at = _when(container, principal, body)
         expected = _expected_version(if_match)
@@ -191,15 +229,25 @@ class Empty(Timed):
 def _intake(b: Empty, s: Dossier, a: Actor, t: datetime, c: Container) -> cmd.Command:
     procedure = c.catalogue.procedure(s.procedure_code)
     if procedure is None:
-        raise Problem(422, "Unknown procedure", f"procedure '{s.procedure_code}' is no longer catalogued",
-                      "unknown-procedure")
+        raise Problem(
+            422,
+            "Unknown procedure",
+            f"procedure '{s.procedure_code}' is no longer catalogued",
+            "unknown-procedure",
+        )
     return cmd.AcceptIntake(actor=a, occurred_at=t, procedure=procedure)
 
 
 _command("/intake", Empty, _intake, "Accept an online submission at the desk")
 
-_command("/refusal", ReasonIn, lambda b, s, a, t, _c: cmd.RefuseIntake(actor=a, occurred_at=t, reason=b.reason),
-         "Refuse an online submission at intake")
+_command(
+    "/refusal",
+    ReasonIn,
+    lambda b, s, a, t, _c: cmd.RefuseIntake(actor=a, occurred_at=t, reason=b.reason),
+    "Refuse an online submission at intake",
+)
+
+
 def _handoff(b: HandoffIn, s: Dossier, a: Actor, t: datetime, c: Container) -> cmd.Command:
     c.service.require_agency(b.to_agency_code, t)
     return cmd.HandOff(actor=a, occurred_at=t, to_agency_code=b.to_agency_code, note=b.note)
@@ -211,35 +259,79 @@ def _consult(b: ConsultIn, s: Dossier, a: Actor, t: datetime, c: Container) -> c
 
 
 _command("/handoffs", HandoffIn, _handoff, "Hand the dossier to another agency")
-_command("/handoffs/accept", Empty, lambda b, s, a, t, _c: cmd.AcceptHandoff(actor=a, occurred_at=t),
-         "Accept the pending handoff")
-_command("/handoffs/return", ReasonIn,
-         lambda b, s, a, t, _c: cmd.ReturnHandoff(actor=a, occurred_at=t, reason=b.reason),
-         "Return the pending handoff to its giver")
+_command(
+    "/handoffs/accept",
+    Empty,
+    lambda b, s, a, t, _c: cmd.AcceptHandoff(actor=a, occurred_at=t),
+    "Accept the pending handoff",
+)
+_command(
+    "/handoffs/return",
+    ReasonIn,
+    lambda b, s, a, t, _c: cmd.ReturnHandoff(actor=a, occurred_at=t, reason=b.reason),
+    "Return the pending handoff to its giver",
+)
 _command("/consultations", ConsultIn, _consult, "Ask another agency's opinion")
-_command("/consultations/answer", AnswerIn,
-         lambda b, s, a, t, _c: cmd.AnswerConsultation(actor=a, occurred_at=t, answer=b.answer),
-         "Answer a consultation")
-_command("/supplement-requests", ReasonIn,
-         lambda b, s, a, t, _c: cmd.RequestSupplement(actor=a, occurred_at=t, reason=b.reason),
-         "Ask the citizen to supplement the dossier")
-_command("/supplement-received", Empty, lambda b, s, a, t, _c: cmd.ReceiveSupplement(actor=a, occurred_at=t),
-         "Record the supplement")
-_command("/fee-requests", FeeIn,
-         lambda b, s, a, t, _c: cmd.RequestFee(actor=a, occurred_at=t, amount_vnd=b.amount_vnd), "Request a fee")
+_command(
+    "/consultations/answer",
+    AnswerIn,
+    lambda b, s, a, t, _c: cmd.AnswerConsultation(actor=a, occurred_at=t, answer=b.answer),
+    "Answer a consultation",
+)
+_command(
+    "/supplement-requests",
+    ReasonIn,
+    lambda b, s, a, t, _c: cmd.RequestSupplement(actor=a, occurred_at=t, reason=b.reason),
+    "Ask the citizen to supplement the dossier",
+)
+_command(
+    "/supplement-received",
+    Empty,
+    lambda b, s, a, t, _c: cmd.ReceiveSupplement(actor=a, occurred_at=t),
+    "Record the supplement",
+)
+_command(
+    "/fee-requests",
+    FeeIn,
+    lambda b, s, a, t, _c: cmd.RequestFee(actor=a, occurred_at=t, amount_vnd=b.amount_vnd),
+    "Request a fee",
+)
 _command("/fee-paid", Empty, lambda b, s, a, t, _c: cmd.PayFee(actor=a, occurred_at=t), "Record the payment")
-_command("/apologies", ApologyIn,
-         lambda b, s, a, t, _c: cmd.IssueApology(actor=a, occurred_at=t, new_due_at=b.new_due_at, reason=b.reason),
-         "Issue an apology with a new appointment")
-_command("/decision", DecisionIn,
-         lambda b, s, a, t, _c: cmd.DecideDossier(actor=a, occurred_at=t, outcome=Outcome(b.outcome),
-                                              decision_number=b.decision_number),
-         "Record the decision")
-_command("/result-ready", Empty, lambda b, s, a, t, _c: cmd.MarkResultReady(actor=a, occurred_at=t),
-         "The result is at the return desk")
-_command("/result-returned", Empty, lambda b, s, a, t, _c: cmd.ReturnResult(actor=a, occurred_at=t),
-         "The result was handed to the citizen")
-_command("/withdrawal", ReasonIn, lambda b, s, a, t, _c: cmd.Withdraw(actor=a, occurred_at=t, reason=b.reason),
-         "The citizen withdrew the dossier")
-_command("/stop", ReasonIn, lambda b, s, a, t, _c: cmd.StopProcessing(actor=a, occurred_at=t, reason=b.reason),
-         "Stop processing by law")
+_command(
+    "/apologies",
+    ApologyIn,
+    lambda b, s, a, t, _c: cmd.IssueApology(actor=a, occurred_at=t, new_due_at=b.new_due_at, reason=b.reason),
+    "Issue an apology with a new appointment",
+)
+_command(
+    "/decision",
+    DecisionIn,
+    lambda b, s, a, t, _c: cmd.DecideDossier(
+        actor=a, occurred_at=t, outcome=Outcome(b.outcome), decision_number=b.decision_number
+    ),
+    "Record the decision",
+)
+_command(
+    "/result-ready",
+    Empty,
+    lambda b, s, a, t, _c: cmd.MarkResultReady(actor=a, occurred_at=t),
+    "The result is at the return desk",
+)
+_command(
+    "/result-returned",
+    Empty,
+    lambda b, s, a, t, _c: cmd.ReturnResult(actor=a, occurred_at=t),
+    "The result was handed to the citizen",
+)
+_command(
+    "/withdrawal",
+    ReasonIn,
+    lambda b, s, a, t, _c: cmd.Withdraw(actor=a, occurred_at=t, reason=b.reason),
+    "The citizen withdrew the dossier",
+)
+_command(
+    "/stop",
+    ReasonIn,
+    lambda b, s, a, t, _c: cmd.StopProcessing(actor=a, occurred_at=t, reason=b.reason),
+    "Stop processing by law",
+)

@@ -37,7 +37,9 @@ def _may_read(container: Container, principal: Principal, state: Dossier) -> Non
         return
     if principal.role == "supervisor" and involved & container.catalogue.hierarchy.subtree_ever(agency):
         return
-    raise Problem(403, "Forbidden", f"agency {agency} has no part in dossier {state.receipt_code}", "forbidden")
+    raise Problem(
+        403, "Forbidden", f"agency {agency} has no part in dossier {state.receipt_code}", "forbidden"
+    )
 
 
 def _load(container: Container, principal: Principal, dossier_id: str, as_of: datetime | None = None) -> Any:
@@ -48,17 +50,26 @@ def _load(container: Container, principal: Principal, dossier_id: str, as_of: da
     if as_of is not None:
         loaded = container.service.load(dossier_id, as_of=as_of)
         if loaded.state is None:
-            raise Problem(404, "Not yet received", f"dossier {dossier_id} had no history at {as_of.isoformat()}",
-                          "not-yet")
+            raise Problem(
+                404,
+                "Not yet received",
+                f"dossier {dossier_id} had no history at {as_of.isoformat()}",
+                "not-yet",
+            )
     return loaded
 
 
 @router.get("/dossiers/{dossier_id}")
-def get_dossier(dossier_id: str, principal: PrincipalDep, container: ContainerDep,
-                as_of: datetime | None = None) -> dict[str, Any]:
+def get_dossier(
+    dossier_id: str, principal: PrincipalDep, container: ContainerDep, as_of: datetime | None = None
+) -> dict[str, Any]:
     if as_of is not None and as_of.tzinfo is None:
-        raise Problem(422, "Invalid as_of", "as_of must carry an offset, e.g. 2026-03-02T09:00:00+07:00",
-                      "invalid-value")
+        raise Problem(
+            422,
+            "Invalid as_of",
+            "as_of must carry an offset, e.g. 2026-03-02T09:00:00+07:00",
+            "invalid-value",
+        )
     loaded = _load(container, principal, dossier_id, as_of)
     now = as_of or container.service.now()
     body = dossier_json(loaded.state, container.calendar, now, principal if as_of is None else None)
@@ -118,8 +129,11 @@ def _row_json(row: Any, container: Container, now: datetime) -> dict[str, Any]:
     remaining = None
     if row.due_at is not None and row.resolved_at is None and row.closed_at is None:
         cal = container.calendar
-        remaining = (cal.working_hours_between(now, row.due_at) if now <= row.due_at
-                     else -cal.working_hours_between(row.due_at, now))
+        remaining = (
+            cal.working_hours_between(now, row.due_at)
+            if now <= row.due_at
+            else -cal.working_hours_between(row.due_at, now)
+        )
     return {
         "id": row.dossier_id,
         "receipt_code": row.receipt_code,
@@ -157,8 +171,12 @@ def search_dossiers(
 ) -> dict[str, Any]:
     where: list[str] = []
     params: list[Any] = []
-    for column, value in (("receipt_code", receipt_code), ("status", status),
-                          ("holder_agency_code", holder_agency_code), ("procedure_code", procedure_code)):
+    for column, value in (
+        ("receipt_code", receipt_code),
+        ("status", status),
+        ("holder_agency_code", holder_agency_code),
+        ("procedure_code", procedure_code),
+    ):
         if value:
             where.append(f"{column} = ?")
             params.append(value)
@@ -169,13 +187,16 @@ def search_dossiers(
         where.append("received_at <= ?")
         params.append(received_to.isoformat())
     if principal.role in ("officer", "supervisor"):
-        agencies = ({principal.agency_code or ""} if principal.role == "officer"
-                    else container.catalogue.hierarchy.subtree_ever(principal.agency_code or ""))
+        agencies = (
+            {principal.agency_code or ""}
+            if principal.role == "officer"
+            else container.catalogue.hierarchy.subtree_ever(principal.agency_code or "")
+        )
         marks = ",".join("?" * len(agencies))
         where.append(f"(holder_agency_code IN ({marks}) OR receiving_agency_code IN ({marks}))")
         params.extend(sorted(agencies) * 2)
     now = container.service.now()
-    items = []
+    items: list[dict[str, Any]] = []
     after = cursor
     while len(items) < limit:
         rows = container.index.search(where, params, limit, after)
@@ -193,10 +214,19 @@ def search_dossiers(
 
 
 @router.get("/agencies/{code}/inbox")
-def inbox(code: str, principal: PrincipalDep, container: ContainerDep,
-          limit: int = Query(default=200, ge=1, le=1000)) -> dict[str, Any]:
-    if principal.role in ("officer", "supervisor") and principal.agency_code != code and not (
-        principal.role == "supervisor" and code in container.catalogue.hierarchy.subtree_ever(principal.agency_code or "")
+def inbox(
+    code: str,
+    principal: PrincipalDep,
+    container: ContainerDep,
+    limit: int = Query(default=200, ge=1, le=1000),
+) -> dict[str, Any]:
+    if (
+        principal.role in ("officer", "supervisor")
+        and principal.agency_code != code
+        and not (
+            principal.role == "supervisor"
+            and code in container.catalogue.hierarchy.subtree_ever(principal.agency_code or "")
+        )
     ):
         raise Problem(403, "Forbidden", f"you act for {principal.agency_code}, not {code}", "forbidden")
     if code not in container.catalogue.hierarchy:

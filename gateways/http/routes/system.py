@@ -15,18 +15,32 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/api/v1/calendar/working-time")
-def working_time(container: ContainerDep, start: datetime, hours: float | None = Query(default=None, ge=0),
-                 end: datetime | None = None) -> dict[str, Any]:
+def working_time(
+    container: ContainerDep,
+    start: datetime,
+    hours: float | None = Query(default=None, ge=0),
+    end: datetime | None = None,
+) -> dict[str, Any]:
     if start.tzinfo is None or (end is not None and end.tzinfo is None):
-        raise Problem(422, "Instant without offset", "start and end must carry an offset (e.g. +07:00)",
-                      "invalid-value")
+        raise Problem(
+            422, "Instant without offset", "start and end must carry an offset (e.g. +07:00)", "invalid-value"
+        )
     cal = container.calendar
     if hours is not None and end is None:
-        return {"start": start.isoformat(), "hours": hours, "due_at": cal.add_working_hours(start, hours).isoformat()}
+        return {
+            "start": start.isoformat(),
+            "hours": hours,
+            "due_at": cal.add_working_hours(start, hours).isoformat(),
+        }
     if end is not None and hours is None:
-        return {"start": start.isoformat(), "end": end.isoformat(),
-                "working_hours": round(cal.working_hours_between(start, end), 6)}
-    raise Problem(422, "Give hours or end", "pass exactly one of `hours` or `end` with `start`", "invalid-value")
+        return {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "working_hours": round(cal.working_hours_between(start, end), 6),
+        }
+    raise Problem(
+        422, "Give hours or end", "pass exactly one of `hours` or `end` with `start`", "invalid-value"
+    )
 
 
 @router.get("/healthz")
@@ -62,6 +76,8 @@ def metrics(container: ContainerDep) -> Response:
 
 
 @router.get("/api/v1/audit/verify")
-def audit_verify(principal: PrincipalDep, container: ContainerDep, dossier_id: str | None = None) -> dict[str, Any]:
+def audit_verify(
+    principal: PrincipalDep, container: ContainerDep, dossier_id: str | None = None
+) -> dict[str, Any]:
     require_role(principal, "inspector", "admin", "supervisor")
     return verify_chains(container.store, dossier_id).as_json()

@@ -1,0 +1,64 @@
+# lienthong — every target installs what it needs; `make help` lists them.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run seed test test-unit lint fmt clean pg-up pg-down kafka-fetch kafka-up kafka-down kafka-wipe services-up services-down
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with its dev tools
+
+run: install ## serve the embedded default (SQLite + in-process views) with demo data on 127.0.0.1:8000
+	$(BIN)/lienthong run --host 127.0.0.1 --port 8000
+
+seed: install ## seed the demo catalogue and dossiers into the configured store
+	$(BIN)/lienthong seed
+
+lint: install ## ruff, mypy (strict on domain/ and projections/), import-linter
+	$(BIN)/ruff check domain projections gateways tests
+	$(BIN)/mypy domain projections
+	$(BIN)/mypy gateways
+	$(BIN)/lint-imports
+
+fmt: install ## format and autofix
+	$(BIN)/ruff format domain projections gateways tests
+	$(BIN)/ruff check --fix domain projections gateways tests
+
+test-unit: install ## fast unit tests only (no servers)
+	$(BIN)/pytest -q tests/unit
+
+test: install lint ## start PostgreSQL, then run every test (unit, contract, integration, e2e)
+	@url="$$(deploy/postgres/start.sh | tail -n 1)"; \
+	  echo "PostgreSQL: $$url"; \
+	  LIENTHONG_TEST_PG_URL="$$url" $(BIN)/pytest -q -p no:cacheprovider
+
+pg-up: ## start the project's PostgreSQL on 127.0.0.1:54329 (data under var/postgres)
+	deploy/postgres/start.sh
+pg-down: ## stop it
+	deploy/postgres/stop.sh
+kafka-fetch: ## fetch the Apache Kafka jars from Maven Central into var/kafka/libs
+	deploy/kafka/fetch.sh
+kafka-up: ## start a single-node KRaft Apache Kafka on 127.0.0.1:9092
+	deploy/kafka/start.sh
+kafka-down: ## stop it
+	deploy/kafka/stop.sh
+kafka-wipe: ## stop it and delete its data
+	deploy/kafka/stop.sh --wipe
+services-up: pg-up kafka-up ## start PostgreSQL and Kafka
+services-down: kafka-down pg-down ## stop both
+
+clean: ## stop the servers and delete var/ and .venv/
+	-deploy/kafka/stop.sh
+	-deploy/postgres/stop.sh
+	rm -rf var $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
