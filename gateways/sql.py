@@ -68,20 +68,20 @@ class Database:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 yield Tx(self, cur)
         else:
-            conn = self._sqlite()
-            conn.execute("BEGIN IMMEDIATE")
+            lite = self._sqlite()
+            lite.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(self, conn.cursor())
+                yield Tx(self, lite.cursor())
             except BaseException:
-                conn.execute("ROLLBACK")
+                lite.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            lite.execute("COMMIT")
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         if self.is_postgres:
             with self._pool.connection() as conn, conn.cursor() as cur:
                 cur.execute(self.sql(statement), params)
-                return list(cur.fetchall())
+                return [dict(r) for r in cur.fetchall()]
         rows = self._sqlite().execute(statement, params).fetchall()
         return [dict(r) for r in rows]
 
