@@ -173,6 +173,15 @@ def _replace_current(state: Dossier, **changes: object) -> tuple[Step, ...]:
     return (*state.steps[:-1], replace(current, **changes))  # type: ignore[arg-type]
 
 
+def _close_current(
+    state: Dossier, at: datetime, used: float, timeliness: ev.Timeliness | None
+) -> tuple[Step, ...]:
+    """Steps with the open one closed at `at` (unchanged when no step is open)."""
+    if state.current_step is None:
+        return state.steps
+    return _replace_current(state, left_at=at, used_before=used, segment_start=None, timeliness=timeliness)
+
+
 def _after_processing(state: Dossier) -> Status:
     return Status.IN_PROCESS if state.status == Status.RECEIVED else state.status
 
@@ -190,13 +199,7 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
         case ev.DossierRefusedAtIntake():
             return replace(state, status=Status.REFUSED, closed_at=at)
         case ev.HandedOff():
-            steps = _replace_current(
-                state,
-                left_at=at,
-                used_before=event.step_used_working_hours,
-                segment_start=None,
-                timeliness=event.step_timeliness,
-            )
+            steps = _close_current(state, at, event.step_used_working_hours, event.step_timeliness)
             return replace(
                 state,
                 steps=steps,
@@ -290,15 +293,7 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
                 status=_after_processing(state),
             )
         case ev.ResultReady():
-            steps = state.steps
-            if state.current_step is not None:
-                steps = _replace_current(
-                    state,
-                    left_at=at,
-                    used_before=event.step_used_working_hours,
-                    segment_start=None,
-                    timeliness=event.step_timeliness,
-                )
+            steps = _close_current(state, at, event.step_used_working_hours, event.step_timeliness)
             return replace(
                 state,
                 steps=steps,
@@ -310,14 +305,7 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
             return replace(state, status=Status.RETURNED, closed_at=at)
         case ev.DossierWithdrawn() | ev.ProcessingStopped():
             status = Status.WITHDRAWN if isinstance(event, ev.DossierWithdrawn) else Status.STOPPED
-            steps = state.steps
-            if state.current_step is not None:
-                steps = _replace_current(
-                    state,
-                    left_at=at,
-                    used_before=event.step_used_working_hours,
-                    segment_start=None,
-                )
+            steps = _close_current(state, at, event.step_used_working_hours, None)
             return replace(
                 state,
                 steps=steps,
