@@ -27,7 +27,13 @@ def create_app(container: Container) -> FastAPI:
     @app.middleware("http")
     async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
+        if declared and declared.isdigit():
+            size = int(declared)
+        elif request.method in ("POST", "PUT", "PATCH"):
+            size = len(await request.body())  # chunked upload: measure what came
+        else:
+            size = 0
+        if size > limit:
             return problems.problem_response(
                 413,
                 "Request body too large",
@@ -35,16 +41,6 @@ def create_app(container: Container) -> FastAPI:
                 "too-large",
                 request.url.path,
             )
-        if request.method in ("POST", "PUT", "PATCH") and not declared:
-            body = await request.body()
-            if len(body) > limit:
-                return problems.problem_response(
-                    413,
-                    "Request body too large",
-                    f"bodies are limited to {limit // 1024} KiB",
-                    "too-large",
-                    request.url.path,
-                )
         return await call_next(request)
 
     for module in (catalogue, dossiers, reads, system):

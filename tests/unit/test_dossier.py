@@ -40,6 +40,20 @@ def procedure(policy: SupplementPolicy = SupplementPolicy.RESTART) -> Procedure:
     )
 
 
+def receive(at: str, dossier_id: str = "d1", proc: Procedure | None = None) -> c.ReceiveDossier:
+    return c.ReceiveDossier(
+        actor=officer(WARD),
+        occurred_at=t(at),
+        dossier_id=dossier_id,
+        receipt_code="R-" + dossier_id,
+        procedure=proc or procedure(),
+        channel=Channel.DIRECT,
+        receiving_agency_code=WARD,
+        applicant={},
+        lookup_secret_hash="h",
+    )
+
+
 class Walk:
     """Applies commands through decide+evolve, like the service does."""
 
@@ -194,19 +208,7 @@ def test_commands_on_unknown_dossier() -> None:
 def test_a_dossier_cannot_be_received_twice() -> None:
     w = Walk()
     with pytest.raises(RuleViolated):
-        w.run(
-            c.ReceiveDossier(
-                actor=officer(WARD),
-                occurred_at=t("2026-03-02T09:00"),
-                dossier_id="d1",
-                receipt_code="R1",
-                procedure=procedure(),
-                channel=Channel.DIRECT,
-                receiving_agency_code=WARD,
-                applicant={},
-                lookup_secret_hash="h",
-            )
-        )
+        w.run(receive("2026-03-02T09:00", "d1"))
 
 
 def test_result_ready_needs_a_decision() -> None:
@@ -352,17 +354,7 @@ def test_same_day_procedure_after_15h_counts_from_next_morning() -> None:
     s = fold(
         decide(
             None,
-            c.ReceiveDossier(
-                actor=officer(WARD),
-                occurred_at=t("2026-03-02T15:30"),
-                dossier_id="d3",
-                receipt_code="R3",
-                procedure=p,
-                channel=Channel.DIRECT,
-                receiving_agency_code=WARD,
-                applicant={},
-                lookup_secret_hash="h",
-            ),
+            receive("2026-03-02T15:30", "d3", p),
             CAL,
         )
     )
@@ -374,17 +366,7 @@ def test_as_of_folds_only_earlier_events() -> None:
     w.handoff(WARD, DISTRICT, "2026-03-02T11:00", "2026-03-02T14:00")
     events = decide(
         None,
-        c.ReceiveDossier(
-            actor=officer(WARD),
-            occurred_at=t("2026-03-02T08:00"),
-            dossier_id="d1",
-            receipt_code="R1",
-            procedure=procedure(),
-            channel=Channel.DIRECT,
-            receiving_agency_code=WARD,
-            applicant={},
-            lookup_secret_hash="h",
-        ),
+        receive("2026-03-02T08:00", "d1"),
         CAL,
     )
     assert fold(events, as_of=t("2026-03-02T07:00")) is None
