@@ -147,9 +147,7 @@ class Dossier:
             return None
         if self.status in PAUSED and self.remaining_working_hours is not None:
             return self.remaining_working_hours
-        if now <= self.due_at:
-            return calendar.working_hours_between(now, self.due_at)
-        return -calendar.working_hours_between(self.due_at, now)
+        return working_hours_until(calendar, now, self.due_at)
 
     def is_overdue(self, now: datetime) -> bool:
         if self.due_at is None or self.resolved_at is not None or self.is_terminal:
@@ -157,6 +155,13 @@ class Dossier:
         if self.status in PAUSED:
             return (self.remaining_working_hours or 0.0) < 0
         return now > self.due_at
+
+
+def working_hours_until(calendar: WorkingCalendar, now: datetime, due_at: datetime) -> float:
+    """Working hours from `now` to `due_at`; negative (the overrun) once past due."""
+    if now <= due_at:
+        return calendar.working_hours_between(now, due_at)
+    return -calendar.working_hours_between(due_at, now)
 
 
 def classify(done_at: datetime, due_at: datetime, tz: tzinfo) -> ev.Timeliness:

@@ -40,6 +40,12 @@ class Loaded:
     def last_hash(self) -> str:
         return self.records[-1].hash if self.records else GENESIS_HASH
 
+    def as_of(self, at: datetime) -> Loaded:
+        """The history up to `at` (event time), and the state it gives."""
+        events = [r.to_domain() for r in self.records]
+        kept = [r for r, e in zip(self.records, events, strict=True) if e.occurred_at <= at]
+        return Loaded(fold(events, as_of=at), kept)
+
 
 @dataclass(frozen=True)
 class Created:
@@ -76,14 +82,12 @@ class DossierService:
     def now(self) -> datetime:
         return self.clock().astimezone(self.calendar.tz)
 
-    def load(self, dossier_id: str, as_of: datetime | None = None) -> Loaded:
+    def load(self, dossier_id: str) -> Loaded:
         try:
             uuid.UUID(dossier_id)
         except ValueError as exc:
             raise UnknownDossier(f"'{dossier_id}' is not a dossier id (a UUID)") from exc
         records = self.store.load(dossier_id)
-        if as_of is not None:
-            records = [r for r in records if datetime.fromisoformat(r.envelope["occurred_at"]) <= as_of]
         state = fold(r.to_domain() for r in records)
         return Loaded(state, records)
 
@@ -123,12 +127,15 @@ class DossierService:
             raise InvalidValue(f"unknown procedure '{code}'")
         return procedure
 
-    def require_agency(self, code: str, at: datetime) -> None:
+    def require_agency(self, *codes: str, at: datetime) -> None:
+        """Each agency is catalogued and in force on the local day of `at`."""
         hierarchy = self.catalogue.hierarchy
-        if code not in hierarchy:
-            raise InvalidValue(f"unknown agency '{code}'")
-        if hierarchy.on(code, at.astimezone(self.calendar.tz).date()) is None:
-            raise InvalidValue(f"agency '{code}' did not exist on {at.date().isoformat()}")
+        day = at.astimezone(self.calendar.tz).date()
+        for code in codes:
+            if code not in hierarchy:
+                raise InvalidValue(f"unknown agency '{code}'")
+            if hierarchy.on(code, day) is None:
+                raise InvalidValue(f"agency '{code}' did not exist on {day.isoformat()}")
 
     def create(
         self,
@@ -145,9 +152,7 @@ class DossierService:
     ) -> Created:
         procedure = self.procedure(procedure_code)
         desk = receiving_agency_code or procedure.receiving_agency_code
-        self.require_agency(desk, occurred_at)
-        for step in procedure.route:
-            self.require_agency(step.agency_code, occurred_at)
+        self.require_agency(desk, *(step.agency_code for step in procedure.route), at=occurred_at)
         secret = secrets.token_urlsafe(12)
         common: dict[str, Any] = {
             "actor": actor,

@@ -127,6 +127,15 @@ class DossierIndex:
         rows = self.db.query("SELECT * FROM dossier_index WHERE receipt_code = ?", (receipt_code,))
         return row_from_sql(rows[0]) if rows else None
 
+    def open_at(self, agency_code: str) -> list[DossierRow]:
+        """Unresolved dossiers the agency holds or that are in transit to it."""
+        rows = self.db.query(
+            "SELECT * FROM dossier_index WHERE (holder_agency_code = ? OR pending_handoff_to = ?) "
+            "AND closed_at IS NULL AND resolved_at IS NULL",
+            (agency_code, agency_code),
+        )
+        return [row_from_sql(r) for r in rows]
+
     def search(self, where: list[str], params: list[Any], limit: int, after: str | None) -> list[DossierRow]:
         clauses = list(where)
         args = list(params)

@@ -249,12 +249,12 @@ _command(
 
 
 def _handoff(b: HandoffIn, s: Dossier, a: Actor, t: datetime, c: Container) -> cmd.Command:
-    c.service.require_agency(b.to_agency_code, t)
+    c.service.require_agency(b.to_agency_code, at=t)
     return cmd.HandOff(actor=a, occurred_at=t, to_agency_code=b.to_agency_code, note=b.note)
 
 
 def _consult(b: ConsultIn, s: Dossier, a: Actor, t: datetime, c: Container) -> cmd.Command:
-    c.service.require_agency(b.agency_code, t)
+    c.service.require_agency(b.agency_code, at=t)
     return cmd.RequestConsultation(actor=a, occurred_at=t, agency_code=b.agency_code, question=b.question)
 
 

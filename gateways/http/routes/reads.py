@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from domain.dossier import Dossier
+from domain.dossier import Dossier, working_hours_until
 from gateways.auth import Principal
 from gateways.bootstrap import Container
 from gateways.http.deps import ContainerDep, PrincipalDep
@@ -43,12 +43,12 @@ def _may_read(container: Container, principal: Principal, state: Dossier) -> Non
 
 
 def _load(container: Container, principal: Principal, dossier_id: str, as_of: datetime | None = None) -> Any:
-    loaded = container.service.load(dossier_id, as_of=None)
+    loaded = container.service.load(dossier_id)
     if loaded.state is None:
         raise Problem(404, "Unknown dossier", f"no dossier {dossier_id}", "unknown-dossier")
     _may_read(container, principal, loaded.state)
     if as_of is not None:
-        loaded = container.service.load(dossier_id, as_of=as_of)
+        loaded = loaded.as_of(as_of)
         if loaded.state is None:
             raise Problem(
                 404,
@@ -128,12 +128,7 @@ def get_control_sheet(dossier_id: str, principal: PrincipalDep, container: Conta
 def _row_json(row: Any, container: Container, now: datetime) -> dict[str, Any]:
     remaining = None
     if row.due_at is not None and row.resolved_at is None and row.closed_at is None:
-        cal = container.calendar
-        remaining = (
-            cal.working_hours_between(now, row.due_at)
-            if now <= row.due_at
-            else -cal.working_hours_between(row.due_at, now)
-        )
+        remaining = working_hours_until(container.calendar, now, row.due_at)
     return {
         "id": row.dossier_id,
         "receipt_code": row.receipt_code,
@@ -231,17 +226,12 @@ def inbox(
         raise Problem(403, "Forbidden", f"you act for {principal.agency_code}, not {code}", "forbidden")
     if code not in container.catalogue.hierarchy:
         raise Problem(404, "Unknown agency", f"no agency '{code}'", "unknown-agency")
-    rows = container.index.db.query(
-        "SELECT * FROM dossier_index WHERE (holder_agency_code = ? OR pending_handoff_to = ?) "
-        "AND closed_at IS NULL AND resolved_at IS NULL",
-        (code, code),
-    )
-    from gateways.views.dossier_index import row_from_sql
-
     now = container.service.now()
-    items = [_row_json(row_from_sql(r), container, now) for r in rows]
-    for item, r in zip(items, rows, strict=True):
-        item["incoming"] = r["pending_handoff_to"] == code
+    items = []
+    for row in container.index.open_at(code):
+        item = _row_json(row, container, now)
+        item["incoming"] = row.pending_handoff_to == code
+        items.append(item)
     items.sort(key=lambda i: (i["remaining_working_hours"] is None, i["remaining_working_hours"] or 0))
     return {"items": items[:limit], "next_cursor": None, "view_position": container.index.position()}
 
