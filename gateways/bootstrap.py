@@ -18,6 +18,9 @@ from gateways.service import DossierService
 from gateways.settings import Settings
 from gateways.sql import Database
 from gateways.views.dossier_index import DossierIndex
+from gateways.views.feed import StoreFeed
+from gateways.views.registry import build_views
+from gateways.views.runtime import ViewRunner
 
 log = logging.getLogger("lienthong")
 
@@ -38,9 +41,15 @@ class Container:
     vault: PiiVault
     idempotency: IdempotencyStore
     index: DossierIndex
+    runners: list[ViewRunner]
+    feed: StoreFeed
     service: DossierService
     clock: Callable[[], datetime]
     _closed: bool = field(default=False, repr=False)
+
+    def view_position(self, name: str = "dossier_index") -> int:
+        """The notification id up to which a view is current (for `view_position` / lag)."""
+        return self.feed.runner(name).notification_position()
 
     def close(self) -> None:
         if self._closed:
@@ -67,13 +76,17 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
     catalogue = Catalogue(db)
     vault = PiiVault(db, keyring.pii_master_key)
     idempotency = IdempotencyStore(db, settings.idempotency_ttl_seconds)
-    index = DossierIndex(view_db, store)
+    index = DossierIndex(view_db)
+    runners = [ViewRunner(view_db, view) for view in build_views()]
+    feed = StoreFeed(store, runners)
 
-    def feed(_records: list[RecordedEvent]) -> None:
+    def follow(_records: list[RecordedEvent]) -> None:
         # Embedded mode: the views follow the notification log in process, right away.
-        index.catch_up()
+        # With Kafka, the projectors feed them from the topic instead.
+        feed.catch_up()
 
-    service = DossierService(store, catalogue, calendar, vault, clock, on_appended=feed)
+    on_appended = (lambda _records: None) if settings.kafka_bootstrap else follow
+    service = DossierService(store, catalogue, calendar, vault, clock, on_appended=on_appended)
     return Container(
         settings=settings,
         calendar=calendar,
@@ -85,6 +98,8 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         vault=vault,
         idempotency=idempotency,
         index=index,
+        runners=runners,
+        feed=feed,
         service=service,
         clock=clock,
     )

@@ -62,7 +62,7 @@ def seed(
     try:
         with err.status(f"seeding {dossiers} demo dossiers…"):
             counts = seed_demo(container.service, container.service.now(), dossiers, random_seed)
-        container.index.catch_up()
+        container.feed.catch_up()
     finally:
         container.close()
     err.print("seeded: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
@@ -86,7 +86,7 @@ def run(
         with err.status("first start: seeding the demo (HCMC catalogue and dossiers)…"):
             counts = seed_demo(container.service, container.service.now(), container.settings.seed_dossiers)
         err.print("seeded: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    container.index.catch_up()
+    container.feed.catch_up()
     err.print(f"lienthong on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     try:
         uvicorn.run(create_app(container), host=host, port=port, log_level=container.settings.log_level)

@@ -113,6 +113,20 @@ class Tx:
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         self._cursor.execute(self._db.sql(statement), params)
 
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._cursor.executemany(self._db.sql(statement), rows)
+
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self._cursor.execute(self._db.sql(statement), params)
         return [dict(r) for r in self._cursor.fetchall()]
+
+    def select_in(
+        self, statement: str, values: Sequence[Any], params: Sequence[Any] = (), chunk: int = 500
+    ) -> list[dict[str, Any]]:
+        """Run `statement` (with one `IN ({marks})`, after `params`) over `values` in chunks."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(values), chunk):
+            part = list(values[start : start + chunk])
+            out.extend(self.query(statement.format(marks=",".join("?" * len(part))), [*params, *part]))
+        return out

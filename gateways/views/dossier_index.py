@@ -1,29 +1,25 @@
-"""The dossier index view in SQL, fed in process from the notification log.
+"""The dossier index view in SQL: one row per dossier for search, inbox and citizen lookup.
 
-View rows and the feed position are written in ONE transaction, so a crash
-replays at most an uncommitted batch and a replayed event is skipped by `seq`.
+Fed by the view runtime (in process or from Kafka), which writes rows, seen seqs
+and the feed position in one transaction.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
-import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from gateways.eventstore.codec import DecodeError
-from gateways.eventstore.store import EventStore
 from gateways.sql import Database, Tx
+from gateways.views.runtime import Applied
 from projections.dossier_index import DossierRow, apply
 
-log = logging.getLogger("lienthong.views")
 VIEW = "dossier_index"
 _FIELDS = [f.name for f in dataclasses.fields(DossierRow)]
 _TIMES = {"received_at", "due_at", "promised_at", "resolved_at", "closed_at", "updated_at"}
 
 SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS view_positions (view TEXT PRIMARY KEY, position BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS dossier_index (dossier_id TEXT PRIMARY KEY, receipt_code TEXT NOT NULL, "
     "procedure_code TEXT NOT NULL, receiving_agency_code TEXT NOT NULL, holder_agency_code TEXT NOT NULL, "
     "status TEXT NOT NULL, status_code INTEGER NOT NULL, last_seq INTEGER NOT NULL, channel TEXT NOT NULL, "
@@ -33,6 +29,11 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS dossier_index_receipt ON dossier_index (receipt_code)",
     "CREATE INDEX IF NOT EXISTS dossier_index_holder ON dossier_index (holder_agency_code, status)",
 ]
+_UPSERT = (
+    f"INSERT INTO dossier_index ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))}) "
+    "ON CONFLICT (dossier_id) DO UPDATE SET "
+    + ", ".join(f"{f} = excluded.{f}" for f in _FIELDS if f != "dossier_id")
+)
 
 
 def _to_sql(row: DossierRow) -> list[Any]:
@@ -55,73 +56,35 @@ def row_from_sql(data: dict[str, Any]) -> DossierRow:
     return DossierRow(**kwargs)
 
 
-class DossierIndex:
-    def __init__(self, db: Database, store: EventStore) -> None:
-        self.db = db
-        self.store = store
-        self._lock = threading.Lock()
-        db.executescript(SCHEMA)
+class DossierIndexView:
+    """The dossier index as a view of the runtime (gateways/views/runtime.py)."""
 
-    def position(self) -> int:
-        rows = self.db.query("SELECT position FROM view_positions WHERE view = ?", (VIEW,))
-        return int(rows[0]["position"]) if rows else 0
+    name = VIEW
+    schema = SCHEMA
 
-    def catch_up(self, batch: int = 500) -> int:
-        """Apply every event recorded so far; returns how many were applied."""
-        applied = 0
-        with self._lock:
-            while True:
-                position = self.position()
-                records = self.store.notifications(position, batch)
-                if not records:
-                    return applied
-                with self.db.transaction() as tx:
-                    self._apply_batch(tx, records)
-                    last = records[-1].notification_id or position
-                    tx.execute("DELETE FROM view_positions WHERE view = ?", (VIEW,))
-                    tx.execute("INSERT INTO view_positions (view, position) VALUES (?, ?)", (VIEW, last))
-                applied += len(records)
-
-    def _apply_batch(self, tx: Tx, records: list[Any]) -> None:
-        ids = sorted({r.dossier_id for r in records})
+    def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
+        ids = sorted({item.dossier_id for item in batch})
         rows: dict[str, DossierRow | None] = dict.fromkeys(ids)
-        for start in range(0, len(ids), 200):
-            chunk = ids[start : start + 200]
-            marks = ",".join("?" * len(chunk))
-            for data in tx.query(f"SELECT * FROM dossier_index WHERE dossier_id IN ({marks})", chunk):
-                rows[data["dossier_id"]] = row_from_sql(data)
+        for data in tx.select_in("SELECT * FROM dossier_index WHERE dossier_id IN ({marks})", ids):
+            rows[data["dossier_id"]] = row_from_sql(data)
         changed: set[str] = set()
-        for record in records:
-            try:
-                event = record.to_domain()
-            except (DecodeError, KeyError, TypeError, ValueError) as exc:
-                log.error(
-                    "view %s skips undecodable event %s#%s: %s",
-                    VIEW,
-                    record.dossier_id,
-                    record.envelope.get("seq"),
-                    exc,
-                )
-                continue
-            new = apply(rows[record.dossier_id], record.dossier_id, record.seq, event)
-            if new is not rows[record.dossier_id]:
-                rows[record.dossier_id] = new
-                changed.add(record.dossier_id)
-        for dossier_id in changed:
-            row = rows[dossier_id]
-            if row is None:
-                continue
-            tx.execute("DELETE FROM dossier_index WHERE dossier_id = ?", (dossier_id,))
-            tx.execute(
-                f"INSERT INTO dossier_index ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})",
-                _to_sql(row),
-            )
+        for item in batch:
+            new = apply(rows[item.dossier_id], item.dossier_id, item.seq, item.event)
+            if new is not rows[item.dossier_id]:
+                rows[item.dossier_id] = new
+                changed.add(item.dossier_id)
+        tx.executemany(_UPSERT, [_to_sql(row) for d in sorted(changed) if (row := rows[d]) is not None])
 
-    def rebuild(self) -> int:
-        with self._lock, self.db.transaction() as tx:
-            tx.execute("DELETE FROM dossier_index")
-            tx.execute("DELETE FROM view_positions WHERE view = ?", (VIEW,))
-        return self.catch_up()
+    def clear(self, tx: Tx) -> None:
+        tx.execute("DELETE FROM dossier_index")
+
+
+class DossierIndex:
+    """Queries of the dossier index: lookup, inbox, search."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.executescript(SCHEMA)
 
     def find_by_receipt(self, receipt_code: str) -> DossierRow | None:
         rows = self.db.query("SELECT * FROM dossier_index WHERE receipt_code = ?", (receipt_code,))

@@ -100,7 +100,7 @@ def test_demo_walks_and_views_agree_with_the_store(backend_url: str, make_contai
             state.holder_agency_code,
         )
     before = [(r.dossier_id, r.status, r.last_seq) for r in rows]
-    container.index.rebuild()
+    container.feed.rebuild()
     assert [(r.dossier_id, r.status, r.last_seq) for r in container.index.search([], [], 500, None)] == before
     assert verify_chains(container.store).ok
 

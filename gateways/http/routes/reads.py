@@ -205,7 +205,7 @@ def search_dossiers(
         if len(rows) < limit or overdue is None:
             break
     next_cursor = items[-1]["id"] if len(items) >= limit else None
-    return {"items": items[:limit], "next_cursor": next_cursor, "view_position": container.index.position()}
+    return {"items": items[:limit], "next_cursor": next_cursor, "view_position": container.view_position()}
 
 
 @router.get("/agencies/{code}/inbox")
@@ -233,7 +233,7 @@ def inbox(
         item["incoming"] = row.pending_handoff_to == code
         items.append(item)
     items.sort(key=lambda i: (i["remaining_working_hours"] is None, i["remaining_working_hours"] or 0))
-    return {"items": items[:limit], "next_cursor": None, "view_position": container.index.position()}
+    return {"items": items[:limit], "next_cursor": None, "view_position": container.view_position()}
 
 
 @router.get("/lookup/{receipt_code}", tags=["citizen"])

@@ -56,14 +56,14 @@ def readyz(container: ContainerDep, response: Response) -> dict[str, Any]:
         "status": "ready" if ok else "event store unreachable",
         "event_store": "ok" if ok else "unreachable",
         "kafka": "not configured (embedded feed)" if not container.settings.kafka_bootstrap else "configured",
-        "view_position": container.index.position(),
+        "view_position": container.view_position(),
     }
 
 
 @router.get("/metrics")
 def metrics(container: ContainerDep) -> Response:
     head = container.store.max_notification_id()
-    position = container.index.position()
+    position = container.view_position()
     lines = [
         "# HELP lienthong_events_total Events recorded in the event store.",
         "# TYPE lienthong_events_total counter",
