@@ -110,6 +110,7 @@ class DossierService:
         dossier_id: str,
         build: Callable[[Dossier], cmd.Command],
         expected_version: int | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> Dossier:
         loaded = self.load(dossier_id)
         if loaded.state is None:
@@ -118,7 +119,7 @@ class DossierService:
             raise ConcurrencyConflict(
                 f"dossier is at version {loaded.version}, not {expected_version} (If-Match)"
             )
-        state, _ = self._append(dossier_id, loaded, build(loaded.state))
+        state, _ = self._append(dossier_id, loaded, build(loaded.state), metadata)
         return state
 
     def procedure(self, code: str) -> Procedure:
@@ -149,6 +150,7 @@ class DossierService:
         occurred_at: datetime,
         submitted_only: bool = False,
         imported: bool = False,
+        metadata: dict[str, str] | None = None,
     ) -> Created:
         procedure = self.procedure(procedure_code)
         desk = receiving_agency_code or procedure.receiving_agency_code
@@ -171,7 +173,7 @@ class DossierService:
             command = cmd.ReceiveDossier(channel=channel, imported=imported, **common)
         loaded = Loaded(None, [])
         try:
-            state, _ = self._append(dossier_id, loaded, command)
+            state, _ = self._append(dossier_id, loaded, command, metadata)
         except ConcurrencyConflict as exc:
             raise ConcurrencyConflict(f"dossier {dossier_id} already exists") from exc
         return Created(state, secret)

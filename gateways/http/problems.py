@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import ActorNotAllowed, DomainError, InvalidValue, RuleViolated, UnknownDossier
@@ -25,9 +27,9 @@ class Problem(Exception):
         self.status, self.title, self.detail, self.slug, self.extra = status, title, detail, slug, extra
 
 
-def problem_response(
+def problem_body(
     status: int, title: str, detail: str, slug: str = "", instance: str = "", **extra: Any
-) -> Response:
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": _BASE + (slug or title.lower().replace(" ", "-")),
         "title": title,
@@ -37,6 +39,13 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra)
+    return body
+
+
+def problem_response(
+    status: int, title: str, detail: str, slug: str = "", instance: str = "", **extra: Any
+) -> Response:
+    body = problem_body(status, title, detail, slug, instance, **extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
 
@@ -49,11 +58,43 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
 ]
 
 
-def domain_problem(exc: DomainError, instance: str = "") -> Response:
+def _domain_status(exc: DomainError) -> tuple[int, str]:
     for cls, status, slug in _DOMAIN_STATUS:
         if isinstance(exc, cls):
-            return problem_response(status, exc.title, exc.detail, slug, instance)
-    return problem_response(409, exc.title, exc.detail, "rule-violated", instance)
+            return status, slug
+    return 409, "rule-violated"
+
+
+def domain_problem(exc: DomainError, instance: str = "") -> Response:
+    status, slug = _domain_status(exc)
+    return problem_response(status, exc.title, exc.detail, slug, instance)
+
+
+def validation_detail(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """pydantic errors -> one readable sentence and the per-field list."""
+    parts = []
+    for e in errors:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+        parts.append(f"{where or 'body'}: {e.get('msg')}")
+    invalid = [{"name": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg")} for e in errors]
+    return "; ".join(parts), invalid
+
+
+def describe(exc: Exception, instance: str = "") -> dict[str, Any] | None:
+    """The problem+json body for an error a caller caused (any gateway), or None for a crash."""
+    if isinstance(exc, Problem):
+        return problem_body(exc.status, exc.title, exc.detail, exc.slug, instance, **exc.extra)
+    if isinstance(exc, DomainError):
+        status, slug = _domain_status(exc)
+        return problem_body(status, exc.title, exc.detail, slug, instance)
+    if isinstance(exc, ConcurrencyConflict):
+        return problem_body(409, "Version conflict", str(exc), "version-conflict", instance)
+    if isinstance(exc, AuthError):
+        return problem_body(401, "Not authenticated", str(exc), "unauthenticated", instance)
+    if isinstance(exc, ValidationError):
+        detail, invalid = validation_detail(exc.errors())
+        return problem_body(422, "Invalid request", detail, "invalid-request", instance, errors=invalid)
+    return None
 
 
 def install(app: FastAPI) -> None:
@@ -94,15 +135,9 @@ def install(app: FastAPI) -> None:
                 "malformed-body",
                 request.url.path,
             )
-        parts = []
-        for e in errors:
-            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
-            parts.append(f"{where or 'body'}: {e.get('msg')}")
-        invalid = [
-            {"name": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg")} for e in errors
-        ]
+        detail, invalid = validation_detail(errors)
         return problem_response(
-            422, "Invalid request", "; ".join(parts), "invalid-request", request.url.path, errors=invalid
+            422, "Invalid request", detail, "invalid-request", request.url.path, errors=invalid
         )
 
     @app.exception_handler(StarletteHTTPException)
