@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import signal
+import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from gateways.auth import ROLES, issue_token
-from gateways.bootstrap import bootstrap
+from gateways.bootstrap import Container, bootstrap
 
 app = typer.Typer(help="lienthong: inter-level dossier routing (hồ sơ liên thông)", no_args_is_help=True)
 err = Console(stderr=True)
@@ -74,7 +79,11 @@ def run(
     port: Annotated[int, typer.Option()] = 8000,
     no_seed: Annotated[bool, typer.Option("--no-seed", help="do not seed the demo on first start")] = False,
 ) -> None:
-    """Serve the API (and docs at /docs). Seeds the demo the first time."""
+    """Serve the API (and docs at /docs). Seeds the demo the first time.
+
+    With LIENTHONG_KAFKA_BOOTSTRAP set, the relay, the view projectors and the inbound
+    command consumer run in the same process, and Ctrl-C stops them all.
+    """
     import uvicorn
 
     from gateways.http.app import create_app
@@ -86,10 +95,189 @@ def run(
         with err.status("first start: seeding the demo (HCMC catalogue and dossiers)…"):
             counts = seed_demo(container.service, container.service.now(), container.settings.seed_dossiers)
         err.print("seeded: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    container.feed.catch_up()
-    err.print(f"lienthong on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    settings = container.settings
+    config = uvicorn.Config(create_app(container), host=host, port=port, log_level=settings.log_level)
+    server = uvicorn.Server(config)
     try:
-        uvicorn.run(create_app(container), host=host, port=port, log_level=container.settings.log_level)
+        if not settings.kafka_bootstrap:
+            container.feed.catch_up()
+            err.print(f"lienthong on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+            server.run()
+            return
+        from gateways.kafka.app import build_stream, run_stream
+
+        side = build_stream(container)
+        err.print(
+            f"lienthong on http://{host}:{port} with Kafka {settings.kafka_bootstrap} "
+            f"(relay, {len(side.projectors)} view projectors, inbound commands)"
+        )
+
+        async def both() -> None:
+            stop = asyncio.Event()
+            stream = asyncio.create_task(
+                run_stream(side, stop, event_partitions=settings.kafka_event_partitions)
+            )
+            try:
+                await server.serve()
+            finally:
+                stop.set()
+                await stream
+
+        asyncio.run(both())
+    finally:
+        container.close()
+
+
+def _until_interrupted(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `work(stop)` until SIGINT/SIGTERM sets `stop`."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await work(stop)
+
+    asyncio.run(main())
+
+
+def _kafka_container() -> Container:
+    container = bootstrap()
+    if not container.settings.kafka_bootstrap:
+        container.close()
+        err.print(
+            "[red]set LIENTHONG_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092) or source var/run-kafka.env[/red]"
+        )
+        raise typer.Exit(2)
+    return container
+
+
+@app.command()
+def stream(
+    view: Annotated[list[str] | None, typer.Option(help="only these views (repeat); default all")] = None,
+    relay: Annotated[bool, typer.Option(help="run the outbound relay")] = True,
+    projectors: Annotated[bool, typer.Option(help="run the view projectors")] = True,
+    inbound: Annotated[bool, typer.Option(help="run the inbound command consumer")] = True,
+) -> None:
+    """Run the stream workers (relay, view projectors, inbound commands) until Ctrl-C."""
+    from gateways.kafka.app import build_stream, run_stream
+
+    container = _kafka_container()
+    names = view if projectors else ["-none-"]
+    side = build_stream(container, views=names, with_inbound=inbound, with_relay=relay)
+    err.print(
+        f"stream workers on {container.settings.kafka_bootstrap}: relay={'on' if side.relay else 'off'}, "
+        f"views={[p.runner.name for p in side.projectors]}, inbound={'on' if inbound else 'off'}"
+    )
+    try:
+        _until_interrupted(
+            lambda stop: run_stream(side, stop, event_partitions=container.settings.kafka_event_partitions)
+        )
+    finally:
+        container.close()
+
+
+@app.command()
+def asyncapi(
+    out: Annotated[Path | None, typer.Option(help="write here (default: standard output)")] = None,
+) -> None:
+    """Write the AsyncAPI document of every Kafka topic (generated from the FastStream app)."""
+    from gateways.kafka.app import asyncapi_document, build_stream
+
+    container = bootstrap()
+    try:
+        text = asyncapi_document(build_stream(container, with_relay=False))
+    finally:
+        container.close()
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {out}")
+    else:
+        typer.echo(text)
+
+
+projections = typer.Typer(help="The views: lag per view and partition, rebuilds.", no_args_is_help=True)
+app.add_typer(projections, name="projections")
+
+
+@projections.command("status")
+def projections_status() -> None:
+    """Lag of every view: in-process feed, and each Kafka partition when Kafka is configured."""
+    from rich.table import Table
+
+    from gateways.kafka.projector import KAFKA_FEED
+    from gateways.views.runtime import STORE_FEED, STORE_PART
+
+    container = bootstrap()
+    try:
+        head = container.store.max_notification_id()
+        table = Table(title=f"views (event store head: notification {head})")
+        for column in ("view", "feed", "partition", "position", "end", "lag"):
+            table.add_column(column, justify="right" if column in ("position", "end", "lag") else "left")
+        kafka = container.settings.kafka_bootstrap
+        ends: dict[int, int] = {}
+        topic = ""
+        if kafka:
+            from gateways.kafka.app import topics_of
+            from gateways.kafka.relay import Relay
+            from gateways.kafka.topics import end_offsets
+
+            topic = topics_of(container).events
+            try:
+                ends = asyncio.run(end_offsets(kafka, topic))
+            except Exception as exc:
+                err.print(f"[yellow]Kafka {kafka} unreachable: {exc}[/yellow]")
+            relay_position = Relay(container.store, container.db, kafka, topics_of(container)).position()
+            table.add_row(
+                "(relay)",
+                "store→kafka",
+                STORE_PART,
+                str(relay_position),
+                str(head),
+                str(head - relay_position),
+            )
+        for runner in container.runners:
+            store_position = runner.position(STORE_FEED, STORE_PART)
+            if not kafka:
+                table.add_row(
+                    runner.name,
+                    STORE_FEED,
+                    STORE_PART,
+                    str(store_position),
+                    str(head),
+                    str(head - store_position),
+                )
+                continue
+            stored = runner.positions(KAFKA_FEED)
+            for partition, end in sorted(ends.items()):
+                position = stored.get(f"{topic}:{partition}", 0)
+                table.add_row(
+                    runner.name, KAFKA_FEED, str(partition), str(position), str(end), str(end - position)
+                )
+        Console().print(table)
+    finally:
+        container.close()
+
+
+@projections.command("rebuild")
+def projections_rebuild(
+    view: Annotated[list[str] | None, typer.Option(help="only these views (repeat); default all")] = None,
+) -> None:
+    """Rebuild views from the event store, each in one transaction (readers see old or new, never half)."""
+    container = bootstrap()
+    try:
+        names = [r.name for r in container.runners]
+        for name in view or []:
+            if name not in names:
+                err.print(f"[red]no view '{name}' (views: {', '.join(names)})[/red]")
+                raise typer.Exit(2)
+        started = time.perf_counter()
+        with err.status("rebuilding…"):
+            results = container.feed.rebuild(view or None)
+        for result in results:
+            err.print(f"{result.view}: {result.events} events")
+        err.print(f"rebuilt in {time.perf_counter() - started:.1f}s")
     finally:
         container.close()
 

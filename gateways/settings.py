@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     event_store_url: str = ""  # default: sqlite under data_dir
     view_store_url: str = ""  # default: the event store's database
     kafka_bootstrap: str | None = None
+    # Topic names are "<prefix>.dossier-events.v1" etc.; tests and side-by-side installs change the prefix.
+    kafka_topic_prefix: str = "lienthong"
+    kafka_event_partitions: int = 12
+    relay_batch: int = 1000
+    relay_idle_ms: int = 50
+    projector_batch: int = 2000
+    checkpoint_every_events: int = 1000
+    checkpoint_every_seconds: int = 300
     jwt_secret: str | None = None
     jwt_ttl_seconds: int = 3600
     timezone: str = "Asia/Ho_Chi_Minh"

@@ -1,0 +1,146 @@
+"""The stream side in one place: the FastStream broker with the view projectors and the
+inbound command consumer, the relay beside it, and the AsyncAPI document of all topics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.specification import AsyncAPI
+
+from gateways.kafka import inbound
+from gateways.kafka.contracts import CommandMessage, CommandResult, EventEnvelope
+from gateways.kafka.projector import ViewProjector
+from gateways.kafka.relay import Relay
+from gateways.kafka.topics import Topics, ensure_topics
+
+if TYPE_CHECKING:
+    from gateways.bootstrap import Container
+
+log = logging.getLogger("lienthong.kafka")
+
+
+def topics_of(container: Container) -> Topics:
+    return Topics.with_prefix(container.settings.kafka_topic_prefix)
+
+
+@dataclass
+class StreamSide:
+    broker: KafkaBroker
+    topics: Topics
+    bootstrap: str
+    projectors: list[ViewProjector] = field(default_factory=list)
+    relay: Relay | None = None
+
+
+def build_stream(
+    container: Container,
+    *,
+    bootstrap: str | None = None,
+    views: Sequence[str] | None = None,
+    with_inbound: bool = True,
+    with_relay: bool = True,
+) -> StreamSide:
+    """Declare every subscriber and publisher; nothing connects until `run_stream`."""
+    settings = container.settings
+    server = bootstrap or settings.kafka_bootstrap or "127.0.0.1:9092"
+    topics = topics_of(container)
+    broker = KafkaBroker(server, client_id="lienthong", logger=logging.getLogger("lienthong.faststream"))
+    side = StreamSide(broker, topics, server)
+    broker.publisher(
+        topics.events,
+        schema=EventEnvelope,
+        title=f"{topics.events}:Publish",
+        description="Every dossier event, in order per dossier (key = dossier id), published by the relay.",
+    )
+    broker.publisher(
+        topics.dlq,
+        title=f"{topics.dlq}:Publish",
+        description="Records a consumer could not decode or apply: original key, value and headers "
+        "plus x-error, x-source-topic, x-source-partition, x-source-offset, x-consumer-group.",
+    )
+    for runner in container.runners:
+        if views and runner.name not in views:
+            continue
+        projector = ViewProjector(runner, topics, settings.projector_batch)
+        projector.register(broker)
+        side.projectors.append(projector)
+    if with_inbound:
+        _register_inbound(container, broker, topics)
+    if with_relay:
+        side.relay = Relay(
+            container.store,
+            container.db,
+            server,
+            topics,
+            partitions=settings.kafka_event_partitions,
+            batch=settings.relay_batch,
+            idle_ms=settings.relay_idle_ms,
+        )
+    return side
+
+
+def _register_inbound(container: Container, broker: KafkaBroker, topics: Topics) -> None:
+    results = broker.publisher(
+        topics.results,
+        schema=CommandResult,
+        title=f"{topics.results}:Publish",
+        description="The outcome of each inbound command: the dossier, or an RFC 9457 problem.",
+    )
+
+    @broker.subscriber(
+        topics.commands,
+        group_id=topics.group("commands"),
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.ACK,
+        decoder=_raw_body,
+        title=f"{topics.commands}:Subscribe",
+        description="Commands from agency systems, each with an idempotency key (schema: CommandMessage).",
+    )
+    async def on_command(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        key, result = await asyncio.to_thread(inbound.execute, container, record.value or b"")
+        await results.publish(result, key=key)
+
+    # The subscriber reads raw bytes (a bad command must still get a problem result), so the
+    # payload agency systems publish is documented on a publisher of the same topic.
+    broker.publisher(
+        topics.commands,
+        schema=CommandMessage,
+        title=f"{topics.commands}:Publish",
+        description="What an agency system publishes: one command with its idempotency key and token.",
+    )
+
+
+async def _raw_body(message: Any) -> Any:
+    return None
+
+
+async def run_stream(side: StreamSide, stop: asyncio.Event, *, event_partitions: int = 12) -> None:
+    """Run the broker's consumers and the relay until `stop` is set."""
+    await ensure_topics(side.bootstrap, side.topics, event_partitions)
+    await side.broker.start()
+    tasks = [asyncio.create_task(side.relay.run(stop))] if side.relay else []
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            await asyncio.wait_for(task, timeout=30)
+        await side.broker.stop()
+
+
+def asyncapi_document(side: StreamSide) -> str:
+    schema = AsyncAPI(
+        side.broker,
+        title="lienthong Kafka topics",
+        version="1",
+        description="Dossier events, inbound commands and their results, and the dead-letter topic.",
+    )
+    return str(schema.to_specification().to_json())

@@ -1,0 +1,58 @@
+"""Typed message contracts of the Kafka topics (API.md "Kafka messages").
+
+They document the wire format in the AsyncAPI document and validate inbound
+commands; the events themselves are written by the event store as bytes, never
+re-encoded on the way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Actor(BaseModel):
+    agency_code: str
+    user: str
+    role: str
+
+
+class EventEnvelope(BaseModel):
+    """`<prefix>.dossier-events.v1`, key = dossier id; header `notification_id`."""
+
+    event_id: str
+    dossier_id: str
+    seq: int = Field(
+        ge=1, description="position in the dossier's stream; consumers deduplicate by (dossier_id, seq)"
+    )
+    type: str = Field(description="event class name, e.g. HandedOff")
+    occurred_at: str
+    recorded_at: str
+    agency_code: str
+    actor: Actor
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str = Field(description="SHA-256 over prev_hash and the canonical envelope without hash")
+    schema_version: int
+    metadata: dict[str, Any] | None = None
+
+
+class CommandMessage(BaseModel):
+    """`<prefix>.dossier-commands.v1`, key = dossier id (or the idempotency key for a new dossier)."""
+
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    token: str = Field(min_length=1, description="the same JWT as over HTTP; keep it short-lived")
+    command: str = Field(description="receive, handoff, accept, return, consult, answer, …")
+    dossier_id: str | None = None
+    expected_version: int | None = Field(default=None, ge=0)
+    body: dict[str, Any] = Field(default_factory=dict, description="the same JSON as the HTTP body")
+
+
+class CommandResult(BaseModel):
+    """`<prefix>.command-results.v1`, key as the command."""
+
+    idempotency_key: str
+    status: int = Field(description="the HTTP status the command would have had")
+    dossier: dict[str, Any] | None = None
+    problem: dict[str, Any] | None = None

@@ -1,0 +1,198 @@
+"""The outbound relay: the event store's notification log (a transactional outbox) -> Kafka.
+
+Every stored envelope is published, byte for byte, to the events topic keyed by dossier
+id, with the notification id in a header, by an idempotent producer with acks=all.
+The relay's position (last notification id confirmed by the broker) is stored in the
+event store's database after each batch.
+
+Restart rule (no gap, no duplicate on the topic): a session starts from the stored
+position, reads the notification id of the last record of every partition, and skips
+an event only if its own partition already holds its notification id or a later one.
+Within one partition the producer keeps order, so that partition holds every earlier
+event of its dossiers; another partition that lagged behind is filled in. Consumers still
+deduplicate by (dossier_id, seq), never by offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from gateways.eventstore.store import EventStore, RecordedEvent
+from gateways.kafka.topics import NOTIFICATION_HEADER, Topics, ensure_topics, partition_for
+from gateways.sql import Database
+
+log = logging.getLogger("lienthong.relay")
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS relay_positions (name TEXT PRIMARY KEY, position BIGINT NOT NULL, "
+    "updated_at TEXT NOT NULL)",
+]
+_CONTENT_TYPE = ("content-type", b"application/json")
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    skipped: int = 0  # already on the topic after a crash
+    sessions: int = 0
+
+
+def headers_for(record: RecordedEvent) -> list[tuple[str, bytes]]:
+    return [
+        _CONTENT_TYPE,
+        (NOTIFICATION_HEADER, str(record.notification_id).encode()),
+        ("event-type", record.type.encode()),
+    ]
+
+
+def notification_id_of(headers: object) -> int | None:
+    for key, value in headers or ():  # type: ignore[attr-defined]
+        if key == NOTIFICATION_HEADER:
+            return int(bytes(value))
+    return None
+
+
+class Relay:
+    def __init__(
+        self,
+        store: EventStore,
+        db: Database,
+        bootstrap: str,
+        topics: Topics,
+        *,
+        partitions: int = 12,
+        batch: int = 1000,
+        idle_ms: int = 50,
+        name: str = "relay",
+    ) -> None:
+        self.store = store
+        self.db = db
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.partitions = partitions
+        self.batch = batch
+        self.idle = idle_ms / 1000
+        self.name = name
+        self.stats = RelayStats()
+        db.executescript(SCHEMA)
+
+    # -- position ---------------------------------------------------------------------------
+    def position(self) -> int:
+        rows = self.db.query("SELECT position FROM relay_positions WHERE name = ?", (self.name,))
+        return int(rows[0]["position"]) if rows else 0
+
+    def _save(self, position: int) -> None:
+        self.db.execute(
+            "INSERT INTO relay_positions (name, position, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+            (self.name, position, datetime.now(UTC).isoformat()),
+        )
+
+    def lag(self) -> int:
+        return self.store.max_notification_id() - self.position()
+
+    # -- running ----------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop` is set, reconnecting with backoff when the broker is away."""
+        await ensure_topics(self.bootstrap, self.topics, self.partitions)
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                await self._session(stop)
+                return
+            except (TimeoutError, KafkaError, OSError) as exc:
+                log.warning("relay: broker unavailable (%s); retrying in %.1fs", exc, backoff)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def drain(self) -> int:
+        """Publish everything recorded so far, then return (tools, tests, benchmarks)."""
+        await ensure_topics(self.bootstrap, self.topics, self.partitions)
+        stop = asyncio.Event()
+        before = self.stats.published
+        await self._session(stop, until_idle=True)
+        return self.stats.published - before
+
+    async def _session(self, stop: asyncio.Event, until_idle: bool = False) -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=512 * 1024,
+            request_timeout_ms=15000,
+        )
+        await producer.start()
+        self.stats.sessions += 1
+        try:
+            partitions = await producer.partitions_for(self.topics.events)
+            count = len(partitions)
+            heads = await self._published_heads(count)
+            position = await asyncio.to_thread(self.position)
+            while not stop.is_set():
+                records = await asyncio.to_thread(self.store.notifications, position, self.batch)
+                if not records:
+                    if until_idle:
+                        return
+                    await _sleep_or_stop(stop, self.idle)
+                    continue
+                sends = []
+                for record in records:
+                    partition = partition_for(record.dossier_id, count)
+                    if (record.notification_id or 0) <= heads.get(partition, 0):
+                        self.stats.skipped += 1
+                        continue
+                    sends.append(
+                        await producer.send(
+                            self.topics.events,
+                            record.raw,
+                            key=record.dossier_id.encode(),
+                            partition=partition,
+                            headers=headers_for(record),
+                        )
+                    )
+                # Every send of the batch is acknowledged (acks=all) before the position moves.
+                await asyncio.gather(*sends)
+                self.stats.published += len(sends)
+                position = records[-1].notification_id or position
+                await asyncio.to_thread(self._save, position)
+        finally:
+            await producer.stop()
+
+    async def _published_heads(self, partitions: int) -> dict[int, int]:
+        """partition -> notification id of the last record on it."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, request_timeout_ms=15000
+        )
+        await consumer.start()
+        try:
+            tps = [TopicPartition(self.topics.events, p) for p in range(partitions)]
+            consumer.assign(tps)
+            ends = await consumer.end_offsets(tps)
+            heads: dict[int, int] = {}
+            for tp in tps:
+                if ends[tp] == 0:
+                    continue
+                consumer.seek(tp, ends[tp] - 1)
+                for _ in range(20):
+                    got = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+                    if got.get(tp):
+                        nid = notification_id_of(got[tp][-1].headers)
+                        if nid is not None:
+                            heads[tp.partition] = nid
+                        break
+            return heads
+        finally:
+            await consumer.stop()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -1,0 +1,94 @@
+"""The project's Kafka topics, their settings, and how a dossier maps to a partition."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
+
+log = logging.getLogger("lienthong.kafka")
+
+DAY_MS = 24 * 3600 * 1000
+NOTIFICATION_HEADER = "notification_id"
+
+
+@dataclass(frozen=True)
+class Topics:
+    events: str
+    commands: str
+    results: str
+    dlq: str
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> Topics:
+        return cls(
+            events=f"{prefix}.dossier-events.v1",
+            commands=f"{prefix}.dossier-commands.v1",
+            results=f"{prefix}.command-results.v1",
+            dlq=f"{prefix}.dlq.v1",
+        )
+
+    def group(self, role: str) -> str:
+        """Consumer group ids live beside the topics: `<prefix>.view.sla`, `<prefix>.commands`."""
+        return self.events.removesuffix(".dossier-events.v1") + "." + role
+
+
+def partition_for(dossier_id: str, partitions: int) -> int:
+    """Kafka's default key partitioner (murmur2), computed here so the relay knows the
+    partition of every event before sending it."""
+    return int(murmur2(dossier_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def topic_specs(topics: Topics, event_partitions: int) -> list[NewTopic]:
+    # Events are the durable backbone: never compacted, never expired.
+    return [
+        NewTopic(
+            topics.events,
+            event_partitions,
+            1,
+            topic_configs={"cleanup.policy": "delete", "retention.ms": "-1"},
+        ),
+        NewTopic(topics.commands, 3, 1, topic_configs={"retention.ms": str(7 * DAY_MS)}),
+        NewTopic(topics.results, 3, 1, topic_configs={"retention.ms": str(7 * DAY_MS)}),
+        NewTopic(topics.dlq, 1, 1, topic_configs={"retention.ms": str(30 * DAY_MS)}),
+    ]
+
+
+async def ensure_topics(bootstrap: str, topics: Topics, event_partitions: int) -> None:
+    """Create the topics that are missing (idempotent)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topic_specs(topics, event_partitions) if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+                log.info("created topics %s", ", ".join(t.name for t in missing))
+            except TopicAlreadyExistsError:
+                pass  # another process created them first
+    finally:
+        await admin.close()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """partition -> offset after its last record (the high watermark)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10000
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()  # a fresh client may not know the topic yet
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        ends = await consumer.end_offsets(tps) if tps else {}
+        return {tp.partition: int(offset) for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
