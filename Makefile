@@ -38,10 +38,11 @@ fmt: install ## format and autofix
 test-unit: install ## fast unit tests only (no servers)
 	$(BIN)/pytest -q tests/unit
 
-test: install lint ## start PostgreSQL, then run every test (unit, contract, integration, e2e)
+test: install lint ## start PostgreSQL and Kafka, then run every test (unit, contract, integration, e2e)
 	@url="$$(deploy/postgres/start.sh | tail -n 1)"; \
-	  echo "PostgreSQL: $$url"; \
-	  LIENTHONG_TEST_PG_URL="$$url" $(BIN)/pytest -q -p no:cacheprovider
+	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
+	  echo "PostgreSQL: $$url  Kafka: $$kafka"; \
+	  LIENTHONG_TEST_PG_URL="$$url" LIENTHONG_TEST_KAFKA="$$kafka" $(BIN)/pytest -q -p no:cacheprovider
 
 pg-up: ## start the project's PostgreSQL on 127.0.0.1:54329 (data under var/postgres)
 	deploy/postgres/start.sh

@@ -77,3 +77,14 @@ def make_container(tmp_path: Path, clock: FakeClock) -> Iterator[object]:
     yield make
     for container in made:
         container.close()
+
+
+KAFKA = os.environ.get("LIENTHONG_TEST_KAFKA", "")
+
+
+@pytest.fixture
+def kafka_bootstrap() -> str:
+    """The real broker started by deploy/kafka (make test)."""
+    if not KAFKA:
+        pytest.fail("LIENTHONG_TEST_KAFKA is not set: run the suite with `make test`, which starts Kafka")
+    return KAFKA
