@@ -197,6 +197,36 @@ def asyncapi(
         typer.echo(text)
 
 
+BENCHES = ("relay", "project-kafka")
+
+
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help=f"one of: {', '.join(BENCHES)}")],
+    events: Annotated[int, typer.Option(help="size of the generated history")] = 200_000,
+    kafka: Annotated[
+        str | None, typer.Option(help="broker (default: LIENTHONG_KAFKA_BOOTSTRAP or 127.0.0.1:9092)")
+    ] = None,
+    store_url: Annotated[
+        str | None, typer.Option(help="event store for the run (default: a fresh SQLite file)")
+    ] = None,
+) -> None:
+    """Run one benchmark: a table with the ratio to its same-run baseline, saved as var/bench/NAME.json."""
+    from gateways.bench import kafka as kafka_bench
+    from gateways.settings import Settings
+
+    settings = Settings.load()
+    server = kafka or settings.kafka_bootstrap or "127.0.0.1:9092"
+    runs = {"relay": kafka_bench.bench_relay, "project-kafka": kafka_bench.bench_project_kafka}
+    if name not in runs:
+        err.print(f"[red]unknown benchmark '{name}' (one of: {', '.join(BENCHES)})[/red]")
+        raise typer.Exit(2)
+    with err.status(f"bench {name}: {events:,} events…"):
+        result = runs[name](settings, events, server, store_url)
+    result.print(Console())
+    err.print(f"wrote {result.save(kafka_bench.bench_dir(settings))}")
+
+
 projections = typer.Typer(help="The views: lag per view and partition, rebuilds.", no_args_is_help=True)
 app.add_typer(projections, name="projections")
 

@@ -1,0 +1,228 @@
+"""`bench relay` and `bench project-kafka`: the Kafka paths against raw aiokafka in the same run.
+
+Both build a fresh history with the bulk generator (domain + batched appends) in their
+own store under var/bench/work/, publish to topics with a fresh prefix, and compare:
+- relay: events/s from the event store to Kafka (acks=all, idempotent) vs. aiokafka
+  `send_batch` of the same bytes, keys, headers and partitions with the same producer settings;
+- project-kafka: events/s through every view's projector (decode, apply, view rows and
+  offsets in one transaction per batch) vs. an aiokafka `getmany` loop over the same topic
+  with the same `max_records`, decode skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from gateways.bench.report import BenchResult
+from gateways.bootstrap import Container, bootstrap
+from gateways.eventstore.store import RecordedEvent
+from gateways.kafka.app import build_stream
+from gateways.kafka.projector import KAFKA_FEED, ViewProjector, part_key
+from gateways.kafka.relay import Relay, headers_for
+from gateways.kafka.topics import Topics, end_offsets, ensure_topics, partition_for
+from gateways.settings import Settings
+from gateways.simulation.bulk import bulk_seed
+
+EVENTS_PER_DOSSIER = 7  # what the bulk walker writes on average
+
+
+@dataclass
+class Workbench:
+    container: Container
+    topics: Topics
+    events: int
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def workbench(settings: Settings, events: int, kafka: str, store_url: str | None) -> Workbench:
+    """A fresh store (SQLite under var/bench/work unless `store_url`) holding about `events` events."""
+    work = settings.data_dir / "bench" / "work" / uuid.uuid4().hex[:8]
+    work.mkdir(parents=True, exist_ok=True)
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    local = settings.model_copy(
+        update={
+            "data_dir": work,
+            "event_store_url": store_url or f"sqlite:///{work / 'events.sqlite'}",
+            "view_store_url": "",
+            "kafka_bootstrap": kafka,
+            "kafka_topic_prefix": prefix,
+        }
+    )
+    container = bootstrap(local)
+    result = bulk_seed(container, max(1, events // EVENTS_PER_DOSSIER))
+    return Workbench(container, Topics.with_prefix(prefix), result.events)
+
+
+def _producer(kafka: str) -> AIOKafkaProducer:
+    # The relay's own producer settings: the baseline must pay for the same durability.
+    return AIOKafkaProducer(
+        bootstrap_servers=kafka, enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=512 * 1024
+    )
+
+
+async def _raw_send(kafka: str, topic: str, records: list[RecordedEvent], partitions: int) -> float:
+    producer = _producer(kafka)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        by_partition: dict[int, list[RecordedEvent]] = {}
+        for record in records:
+            by_partition.setdefault(partition_for(record.dossier_id, partitions), []).append(record)
+        sends = []
+        for partition, chunk in by_partition.items():
+            batch = producer.create_batch()
+            for record in chunk:
+                args = {"key": record.dossier_id.encode(), "value": record.raw, "timestamp": None}
+                if batch.append(**args, headers=headers_for(record)) is None:
+                    sends.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(**args, headers=headers_for(record))
+            sends.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*sends)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+def bench_relay(settings: Settings, events: int, kafka: str, store_url: str | None = None) -> BenchResult:
+    bench = workbench(settings, events, kafka, store_url)
+    try:
+        container, topics = bench.container, bench.topics
+        partitions = container.settings.kafka_event_partitions
+        relay = Relay(
+            container.store,
+            container.db,
+            kafka,
+            topics,
+            partitions=partitions,
+            batch=container.settings.relay_batch,
+        )
+
+        async def run() -> tuple[float, float]:
+            await ensure_topics(kafka, topics, partitions)
+            baseline_topic = Topics.with_prefix(topics.events.split(".")[0] + "raw")
+            await ensure_topics(kafka, baseline_topic, partitions)
+            records: list[RecordedEvent] = []
+            position = 0
+            while batch := container.store.notifications(position, 5000):
+                records.extend(batch)
+                position = batch[-1].notification_id or position
+            raw_seconds = await _raw_send(kafka, baseline_topic.events, records, partitions)
+            started = time.perf_counter()
+            await relay.drain()
+            return time.perf_counter() - started, raw_seconds
+
+        relay_seconds, raw_seconds = asyncio.run(run())
+        return BenchResult(
+            name="relay",
+            value=bench.events / relay_seconds,
+            unit="events/s",
+            baseline=bench.events / raw_seconds,
+            target_ratio=0.5,
+            params={
+                "events": bench.events,
+                "store": container.store.url.split(":")[0],
+                "partitions": partitions,
+                "relay_batch": container.settings.relay_batch,
+                "acks": "all",
+                "idempotent": True,
+                "linger_ms": 5,
+                "max_batch_size": 512 * 1024,
+            },
+            extra={"relay_seconds": round(relay_seconds, 3), "raw_seconds": round(raw_seconds, 3)},
+        )
+    finally:
+        bench.close()
+
+
+async def _raw_consume(kafka: str, topic: str, total: int, max_records: int) -> float:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka,
+        group_id=f"{topic}.raw-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        started = time.perf_counter()
+        while seen < total:
+            got = await consumer.getmany(timeout_ms=200, max_records=max_records)
+            seen += sum(len(v) for v in got.values())
+            if got:
+                await consumer.commit()
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+def bench_project_kafka(
+    settings: Settings, events: int, kafka: str, store_url: str | None = None
+) -> BenchResult:
+    bench = workbench(settings, events, kafka, store_url)
+    try:
+        container, topics = bench.container, bench.topics
+        side = build_stream(container, bootstrap=kafka, with_inbound=False, with_relay=False)
+        partitions = container.settings.kafka_event_partitions
+        relay = Relay(container.store, container.db, kafka, topics, partitions=partitions)
+
+        async def run() -> tuple[float, float]:
+            await ensure_topics(kafka, topics, partitions)
+            await relay.drain()
+            ends = await end_offsets(kafka, topics.events)
+            raw_seconds = await _raw_consume(
+                kafka, topics.events, bench.events, container.settings.projector_batch
+            )
+            started = time.perf_counter()
+            await side.broker.start()
+            try:
+                while not await asyncio.to_thread(_caught_up, side.projectors, topics.events, ends):
+                    await asyncio.sleep(0.05)
+                return time.perf_counter() - started, raw_seconds
+            finally:
+                await side.broker.stop()
+
+        projector_seconds, raw_seconds = asyncio.run(run())
+        views = [p.runner.name for p in side.projectors]
+        return BenchResult(
+            name="project-kafka",
+            value=bench.events / projector_seconds,
+            unit="events/s",
+            baseline=bench.events / raw_seconds,
+            target_ratio=0.5,
+            params={
+                "events": bench.events,
+                "views": views,
+                "view_store": container.view_db.url.split(":")[0],
+                "max_records": container.settings.projector_batch,
+                "partitions": partitions,
+            },
+            extra={
+                "projector_seconds": round(projector_seconds, 3),
+                "raw_seconds": round(raw_seconds, 3),
+                "dead_lettered": sum(p.dead for p in side.projectors),
+            },
+        )
+    finally:
+        bench.close()
+
+
+def _caught_up(projectors: list[ViewProjector], topic: str, ends: dict[int, int]) -> bool:
+    for projector in projectors:
+        stored = projector.runner.positions(KAFKA_FEED)
+        if any(stored.get(part_key(topic, p), 0) < end for p, end in ends.items()):
+            return False
+    return True
+
+
+def bench_dir(settings: Settings) -> Path:
+    return settings.data_dir / "bench"
