@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run seed test test-unit lint fmt clean pg-up pg-down kafka-fetch kafka-up kafka-down kafka-wipe services-up services-down
+.PHONY: help install run run-kafka seed test test-unit lint fmt clean pg-up pg-down kafka-fetch kafka-up kafka-down kafka-wipe services-up services-down asyncapi bench
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -21,6 +21,22 @@ install: $(STAMP) ## create .venv and install the project with its dev tools
 
 run: install ## serve the embedded default (SQLite + in-process views) with demo data on 127.0.0.1:8000
 	$(BIN)/lienthong run --host 127.0.0.1 --port 8000
+
+run-kafka: install ## PostgreSQL + Kafka + relay + projectors + inbound + API on 127.0.0.1:8000; Ctrl-C stops all
+	@trap 'deploy/kafka/stop.sh; deploy/postgres/stop.sh' EXIT; \
+	  url="$$(deploy/postgres/start.sh | tail -n 1)"; \
+	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
+	  mkdir -p var; \
+	  printf 'LIENTHONG_EVENT_STORE_URL=%s\nLIENTHONG_KAFKA_BOOTSTRAP=%s\n' "$$url" "$$kafka" > var/run-kafka.env; \
+	  echo "wrote var/run-kafka.env (LIENTHONG_ENV_FILE=var/run-kafka.env reaches the same stores from another shell)"; \
+	  LIENTHONG_ENV_FILE=var/run-kafka.env $(BIN)/lienthong run --host 127.0.0.1 --port 8000 || true
+
+asyncapi: install ## write the AsyncAPI document of every Kafka topic to docs/asyncapi.json
+	$(BIN)/lienthong asyncapi --out docs/asyncapi.json
+
+bench: install ## run every benchmark at the default size (Kafka is started); results in var/bench/
+	@kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
+	  for b in relay project-kafka; do $(BIN)/lienthong bench $$b --kafka "$$kafka" || exit 1; done
 
 seed: install ## seed the demo catalogue and dossiers into the configured store
 	$(BIN)/lienthong seed

@@ -63,15 +63,28 @@ def readyz(container: ContainerDep, response: Response) -> dict[str, Any]:
 @router.get("/metrics")
 def metrics(container: ContainerDep) -> Response:
     head = container.store.max_notification_id()
-    position = container.view_position()
+    feed = "kafka" if container.settings.kafka_bootstrap else "in_process"
     lines = [
         "# HELP lienthong_events_total Events recorded in the event store.",
         "# TYPE lienthong_events_total counter",
         f"lienthong_events_total {head}",
         "# HELP lienthong_projector_lag_events Events not yet applied to a view.",
         "# TYPE lienthong_projector_lag_events gauge",
-        f'lienthong_projector_lag_events{{view="dossier_index",feed="in_process"}} {head - position}',
     ]
+    for runner in container.runners:
+        lag = head - runner.notification_position()
+        lines.append(f'lienthong_projector_lag_events{{view="{runner.name}",feed="{feed}"}} {lag}')
+    relay = (
+        container.db.query("SELECT position FROM relay_positions")
+        if container.settings.kafka_bootstrap
+        else []
+    )
+    if relay:
+        lines += [
+            "# HELP lienthong_relay_lag_events Events recorded but not yet confirmed on Kafka.",
+            "# TYPE lienthong_relay_lag_events gauge",
+            f"lienthong_relay_lag_events {head - int(relay[0]['position'])}",
+        ]
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
