@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from gateways.audit import verify_chains
+from gateways.bootstrap import Container
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
 
@@ -58,6 +59,13 @@ def readyz(container: ContainerDep, response: Response) -> dict[str, Any]:
         "kafka": "not configured (embedded feed)" if not container.settings.kafka_bootstrap else "configured",
         "view_position": container.view_position(),
     }
+
+
+def _relay_positions(container: Container) -> list[dict[str, Any]]:
+    from gateways.kafka.relay import SCHEMA
+
+    container.db.executescript(SCHEMA)  # the relay may run in another process: the table may be new here
+    return container.db.query("SELECT position FROM relay_positions")
 
 
 @router.get("/metrics")
