@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from domain.calendar import WorkingCalendar
+from gateways.audit import Checkpointer
 from gateways.calendar_factory import build_calendar
 from gateways.catalogue import Catalogue
 from gateways.eventstore.store import EventStore, RecordedEvent
@@ -44,6 +45,7 @@ class Container:
     runners: list[ViewRunner]
     feed: StoreFeed
     service: DossierService
+    checkpoints: Checkpointer
     clock: Callable[[], datetime]
     _closed: bool = field(default=False, repr=False)
 
@@ -87,6 +89,13 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
 
     on_appended = (lambda _records: None) if settings.kafka_bootstrap else follow
     service = DossierService(store, catalogue, calendar, vault, clock, on_appended=on_appended)
+    checkpoints = Checkpointer(
+        db,
+        store,
+        keyring.checkpoint_key,
+        every_events=settings.checkpoint_every_events,
+        every_seconds=settings.checkpoint_every_seconds,
+    )
     return Container(
         settings=settings,
         calendar=calendar,
@@ -101,5 +110,6 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         runners=runners,
         feed=feed,
         service=service,
+        checkpoints=checkpoints,
         clock=clock,
     )

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from gateways.audit.cli import audit_checkpoint, audit_verify
 from gateways.auth import ROLES, issue_token
 from gateways.bootstrap import Container, bootstrap
 
@@ -86,6 +87,7 @@ def run(
     """
     import uvicorn
 
+    from gateways.audit import CheckpointTimer
     from gateways.http.app import create_app
 
     container = bootstrap()
@@ -96,6 +98,11 @@ def run(
             counts = seed_demo(container.service, container.service.now(), container.settings.seed_dossiers)
         err.print("seeded: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     settings = container.settings
+    # Signed checkpoints at intervals, also when traffic stops.
+    timer = CheckpointTimer(
+        container.checkpoints, container.clock, poll_seconds=min(5.0, settings.checkpoint_every_seconds)
+    )
+    timer.start()
     config = uvicorn.Config(create_app(container), host=host, port=port, log_level=settings.log_level)
     server = uvicorn.Server(config)
     try:
@@ -125,6 +132,7 @@ def run(
 
         asyncio.run(both())
     finally:
+        timer.stop()
         container.close()
 
 
@@ -226,6 +234,11 @@ def bench(
     result.print(Console())
     err.print(f"wrote {result.save(kafka_bench.bench_dir(settings))}")
 
+
+audit = typer.Typer(help="Tamper evidence: hash chains and signed checkpoints.", no_args_is_help=True)
+app.add_typer(audit, name="audit")
+audit.command("verify")(audit_verify)
+audit.command("checkpoint")(audit_checkpoint)
 
 projections = typer.Typer(help="The views: lag per view and partition, rebuilds.", no_args_is_help=True)
 app.add_typer(projections, name="projections")

@@ -1,4 +1,4 @@
-"""Calendar, health, readiness, metrics, and the audit chain check."""
+"""Calendar, health, readiness, metrics."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
-from gateways.audit import verify_chains
 from gateways.bootstrap import Container
-from gateways.http.deps import ContainerDep, PrincipalDep, require_role
+from gateways.http.deps import ContainerDep
 from gateways.http.problems import Problem
 
 router = APIRouter(tags=["system"])
@@ -94,11 +93,3 @@ def metrics(container: ContainerDep) -> Response:
             f"lienthong_relay_lag_events {head - int(relay[0]['position'])}",
         ]
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
-
-
-@router.get("/api/v1/audit/verify")
-def audit_verify(
-    principal: PrincipalDep, container: ContainerDep, dossier_id: str | None = None
-) -> dict[str, Any]:
-    require_role(principal, "inspector", "admin", "supervisor")
-    return verify_chains(container.store, dossier_id).as_json()
