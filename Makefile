@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install the project with its dev tools
 
 run: install ## serve the embedded default (SQLite + in-process views) with demo data on 127.0.0.1:8000
-	$(BIN)/lienthong run --host 127.0.0.1 --port 8000
+	LIENTHONG_DEMO_LOGIN=$${LIENTHONG_DEMO_LOGIN:-true} $(BIN)/lienthong run --host 127.0.0.1 --port 8000
 
 run-kafka: install ## PostgreSQL + Kafka + relay + projectors + inbound + API on 127.0.0.1:8000; Ctrl-C stops all
 	@trap 'deploy/kafka/stop.sh; deploy/postgres/stop.sh' EXIT; \

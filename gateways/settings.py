@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     idempotency_ttl_seconds: int = 24 * 3600
     seed_dossiers: int = 400
+    # The embedded demo's login page may issue tokens for any role (never in a real deployment).
+    demo_login: bool = False
     log_level: str = "info"
 
     @classmethod
