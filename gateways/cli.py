@@ -68,7 +68,8 @@ def seed(
     try:
         with err.status(f"seeding {dossiers} demo dossiers…"):
             counts = seed_demo(container.service, container.service.now(), dossiers, random_seed)
-        container.feed.catch_up()
+        if not container.settings.kafka_bootstrap:
+            container.feed.catch_up()  # embedded mode: return only when the views are current
     finally:
         container.close()
     err.print("seeded: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

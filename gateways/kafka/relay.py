@@ -101,16 +101,19 @@ class Relay:
     # -- running ----------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, reconnecting with backoff when the broker is away."""
-        await ensure_topics(self.bootstrap, self.topics, self.partitions)
         backoff = 0.5
         while not stop.is_set():
             try:
+                await ensure_topics(self.bootstrap, self.topics, self.partitions)
                 await self._session(stop)
                 return
-            except (TimeoutError, KafkaError, OSError) as exc:
+            except (KafkaError, OSError, asyncio.TimeoutError) as exc:
                 log.warning("relay: broker unavailable (%s); retrying in %.1fs", exc, backoff)
-                await _sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, 10.0)
+            except Exception:
+                # The store may be away too; the outbox keeps every event, so retrying loses nothing.
+                log.exception("relay: session failed; retrying in %.1fs", backoff)
+            await _sleep_or_stop(stop, backoff)
+            backoff = min(backoff * 2, 10.0)
 
     async def drain(self) -> int:
         """Publish everything recorded so far, then return (tools, tests, benchmarks)."""
