@@ -107,7 +107,7 @@ class Relay:
                 await ensure_topics(self.bootstrap, self.topics, self.partitions)
                 await self._session(stop)
                 return
-            except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, KafkaError, OSError) as exc:
                 log.warning("relay: broker unavailable (%s); retrying in %.1fs", exc, backoff)
             except Exception:
                 # The store may be away too; the outbox keeps every event, so retrying loses nothing.
