@@ -128,7 +128,8 @@ class ViewProjector:
         @subscriber
         async def project(message: KafkaMessage) -> None:
             raw = message.raw_message
-            records = raw if isinstance(raw, tuple) else (raw,)
+            # A batch arrives as a tuple from aiokafka and as a list from FastStream's test broker.
+            records = raw if isinstance(raw, tuple | list) else (raw,)
             await self.handle(records)
             await message.ack()
 

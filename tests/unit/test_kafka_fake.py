@@ -1,0 +1,180 @@
+"""The stream side's handlers without a broker: FastStream's TestKafkaBroker delivers the records
+in memory to the same subscribers `lienthong stream` runs (projector, dead-letter, inbound)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from faststream.kafka import TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from gateways.auth import issue_token
+from gateways.bootstrap import Container, bootstrap
+from gateways.eventstore.store import SCHEMA_VERSION
+from gateways.kafka.app import StreamSide, build_stream
+from gateways.seed.demo import load_catalogue
+from gateways.settings import Settings
+from gateways.simulation.bulk import bulk_seed
+
+SECRET = "test-secret-of-at-least-thirty-two-bytes"
+
+
+@pytest.fixture
+def container(tmp_path: Path) -> Iterator[Container]:
+    # A Kafka bootstrap turns the in-process feed off: only the projector feeds the views.
+    # TestKafkaBroker never connects to it.
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        kafka_bootstrap="127.0.0.1:1",
+        kafka_topic_prefix="unit",
+        jwt_secret=SECRET,
+    )
+    made = bootstrap(settings)
+    yield made
+    made.close()
+
+
+async def _raw(message: Any) -> Any:
+    return None
+
+
+def capture(side: StreamSide, topic: str) -> list[Any]:
+    """Every record published to `topic`, as the aiokafka record a consumer would get."""
+    got: list[Any] = []
+
+    @side.broker.subscriber(topic, decoder=_raw)
+    async def keep(message: KafkaMessage) -> None:
+        got.append(message.raw_message)
+
+    return got
+
+
+def seen_seqs(container: Container) -> list[dict[str, Any]]:
+    return container.view_db.query("SELECT * FROM projection_seqs ORDER BY view, dossier_id")
+
+
+def index_rows(container: Container) -> list[dict[str, Any]]:
+    return container.view_db.query("SELECT * FROM dossier_index ORDER BY dossier_id")
+
+
+def test_projector_applies_a_batch_and_skips_its_redelivery(container: Container) -> None:
+    seeded = bulk_seed(container, 6)
+    records = container.store.notifications(0, 1000)
+    assert len(records) == seeded.events > seeded.dossiers == 6
+    last_seq: dict[str, int] = {}
+    for record in records:
+        last_seq[record.dossier_id] = max(last_seq.get(record.dossier_id, 0), record.seq)
+    side = build_stream(container, with_inbound=False, with_relay=False)
+    assert {p.runner.name for p in side.projectors} == {r.name for r in container.runners}
+
+    async def deliver_twice() -> None:
+        async with TestKafkaBroker(side.broker) as broker:
+            await broker.publish_batch(*[r.raw for r in records], topic=side.topics.events)
+            for projector in side.projectors:
+                assert (projector.applied, projector.skipped, projector.dead) == (len(records), 0, 0)
+            first = (index_rows(container), seen_seqs(container))
+            assert {r["dossier_id"]: r["last_seq"] for r in first[0]} == last_seq
+            for runner in container.runners:
+                assert {r["dossier_id"]: r["seq"] for r in first[1] if r["view"] == runner.name} == last_seq
+            # The same batch again (a redelivery after a crash before the ack): nothing counts twice.
+            await broker.publish_batch(*[r.raw for r in records], topic=side.topics.events)
+            for projector in side.projectors:
+                assert (projector.applied, projector.skipped) == (len(records), len(records))
+            assert (index_rows(container), seen_seqs(container)) == first
+
+    asyncio.run(deliver_twice())
+
+
+def test_poison_records_go_to_the_dead_letter_topic(container: Container) -> None:
+    bulk_seed(container, 1)
+    records = container.store.notifications(0, 100)
+    template = orjson.loads(records[0].raw)
+    poison = [
+        (b"{not json", "not JSON"),
+        (orjson.dumps({**template, "dossier_id": str(uuid.uuid4()), "type": "DossierTeleported"}), "unknown"),
+        (
+            orjson.dumps({**template, "dossier_id": str(uuid.uuid4()), "schema_version": SCHEMA_VERSION + 1}),
+            "newer",
+        ),
+    ]
+    side = build_stream(container, with_inbound=False, with_relay=False)
+    dead = capture(side, side.topics.dlq)
+
+    async def deliver() -> None:
+        async with TestKafkaBroker(side.broker) as broker:
+            for value, _ in poison:
+                await broker.publish(value, topic=side.topics.events, key=b"k-1", headers={"origin": "test"})
+            await broker.publish_batch(*[r.raw for r in records], topic=side.topics.events)
+
+    asyncio.run(deliver())
+    for projector in side.projectors:
+        assert (projector.dead, projector.applied) == (3, len(records))
+    # Each poison record is dead-lettered once per view (each view is its own consumer group).
+    assert len(dead) == 3 * len(side.projectors)
+    groups = {f"unit.view.{p.runner.name}" for p in side.projectors}
+    for n, (value, reason) in enumerate(poison):
+        letters = dead[n * len(groups) : (n + 1) * len(groups)]
+        headers = [{k: bytes(v).decode() for k, v in r.headers} for r in letters]
+        assert {h["x-consumer-group"] for h in headers} == groups
+        for record, h in zip(letters, headers, strict=True):
+            assert record.value == value and record.key == b"k-1"
+            assert reason in h["x-error"], h["x-error"]
+            assert h["x-source-topic"] == side.topics.events
+            assert h["x-source-partition"] == "0" and h["x-source-offset"] == "0"
+            assert h["origin"] == "test"  # the original headers travel along
+    assert [r["dossier_id"] for r in container.view_db.query("SELECT dossier_id FROM dossier_index")] == [
+        records[0].dossier_id
+    ]
+
+
+def test_inbound_receive_answers_201_and_repeats_the_result_for_the_same_key(container: Container) -> None:
+    load_catalogue(container.catalogue)
+    officer = issue_token(
+        SECRET,
+        role="officer",
+        sub="officer@ward",
+        agency_code="000.21.99.H29",
+        now=datetime.now(UTC),
+        ttl=timedelta(hours=1),
+    )
+    command = orjson.dumps(
+        {
+            "idempotency_key": "portal-42",
+            "token": officer,
+            "command": "receive",
+            "body": {
+                "procedure_code": "DD.01-2025",
+                "channel": "direct",
+                "applicant": {"name": "Trần Thị Bình", "id_number": "079300004321"},
+            },
+        }
+    )
+    forged = orjson.loads(command) | {"idempotency_key": "portal-43", "token": officer[:-4] + "AAAA"}
+    side = build_stream(container, views=["-none-"], with_relay=False)
+    results = capture(side, side.topics.results)
+
+    async def deliver() -> None:
+        async with TestKafkaBroker(side.broker) as broker:
+            await broker.publish(command, topic=side.topics.commands, key=b"portal-42")
+            await broker.publish(command, topic=side.topics.commands, key=b"portal-42")
+            await broker.publish(orjson.dumps(forged), topic=side.topics.commands, key=b"portal-43")
+
+    asyncio.run(deliver())
+    first, again, refused = results
+    body = orjson.loads(first.value)
+    assert body["status"] == 201 and body["idempotency_key"] == "portal-42" and first.key == b"portal-42"
+    assert (
+        body["dossier"]["holder_agency_code"] == "000.21.99.H29" and body["dossier"]["status"] == "received"
+    )
+    assert again.value == first.value  # the repeated key: the first result, byte for byte
+    events = container.store.load(body["dossier"]["id"])
+    assert [e.type for e in events] == ["DossierReceived"]
+    problem = orjson.loads(refused.value)
+    assert problem["status"] == 401 and problem["problem"]["status"] == 401 and problem["dossier"] is None
