@@ -17,6 +17,7 @@ from rich.console import Console
 from gateways.audit.cli import audit_checkpoint, audit_verify
 from gateways.auth import ROLES, issue_token
 from gateways.bootstrap import Container, bootstrap
+from gateways.interchange import cli as interchange_cli
 
 app = typer.Typer(help="lienthong: inter-level dossier routing (hồ sơ liên thông)", no_args_is_help=True)
 err = Console(stderr=True)
@@ -235,6 +236,9 @@ def bench(
     result.print(Console())
     err.print(f"wrote {result.save(kafka_bench.bench_dir(settings))}")
 
+
+app.command("export")(interchange_cli.export)
+app.command("import-xes")(interchange_cli.import_xes)
 
 audit = typer.Typer(help="Tamper evidence: hash chains and signed checkpoints.", no_args_is_help=True)
 app.add_typer(audit, name="audit")

@@ -1,0 +1,176 @@
+"""`lienthong export` and `lienthong import-xes`: on the configured stores directly, no server."""
+
+from __future__ import annotations
+
+import io
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from domain.errors import DomainError
+from gateways.bootstrap import Container, bootstrap
+from gateways.interchange.export import ExportFormat
+from gateways.interchange.export import export as run_export
+from gateways.interchange.mapping import GroupMapping
+from gateways.interchange.selection import Selection, parse_bound
+from gateways.interchange.xes_import import ImportReport
+from gateways.interchange.xes_import import import_xes as run_import
+from gateways.service import DossierService
+
+err = Console(stderr=True)
+
+
+def bulk_service(container: Container) -> DossierService:
+    """The container's service without the per-append view feed, for bulk writes.
+
+    Same store, catalogue, calendar, vault and clock; the caller brings the views
+    up to date once at the end instead of after every event.
+    """
+    return DossierService(
+        container.store, container.catalogue, container.calendar, container.vault, container.clock
+    )
+
+
+@contextmanager
+def _output(out: Path | None) -> Iterator[TextIO]:
+    """UTF-8 text to `out` (written to a side file, renamed when complete) or to stdout."""
+    if out is None:
+        stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+        try:
+            yield stream
+        finally:
+            stream.flush()
+            stream.detach()  # leave stdout open for the rest of the process
+        return
+    part = out.with_name(out.name + ".part")
+    with part.open("w", encoding="utf-8", newline="") as stream:
+        yield stream
+    part.replace(out)
+
+
+def export(
+    format: Annotated[ExportFormat, typer.Argument(help="xes (IEEE 1849), ocel (OCEL 2.0 JSON) or csv")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="file to write (default: standard output)")
+    ] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="events from this date (whole local day) or instant")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="events up to this date (inclusive) or instant")
+    ] = None,
+    agency: Annotated[
+        str | None, typer.Option("--agency", help="only dossiers this agency took part in (by code)")
+    ] = None,
+) -> None:
+    """Export dossier history for process-mining tools and spreadsheets (no applicant data)."""
+    container = bootstrap()
+    try:
+        tz = container.calendar.tz
+        try:
+            selection = Selection(
+                start=parse_bound(from_, tz, end=False), end=parse_bound(to, tz, end=True), agency=agency
+            )
+        except DomainError as exc:
+            err.print(f"[red]{exc.detail}[/red]")
+            raise typer.Exit(2) from exc
+        with _output(out) as stream:
+            summary = run_export(format, stream, container.store, container.catalogue, selection)
+    finally:
+        container.close()
+    rate = summary.events / summary.seconds if summary.seconds > 0 else 0.0
+    err.print(
+        f"exported {summary.dossiers} dossiers, {summary.events} events as {summary.format.value} "
+        f"in {summary.seconds:.1f} s ({rate:,.0f} events/s)" + (f" to {out}" if out else "")
+    )
+    if summary.damaged:
+        err.print(
+            f"[yellow]{summary.damaged} dossiers left out: a stored event could not be read "
+            "(`lienthong audit verify` names it)[/yellow]"
+        )
+
+
+def import_xes(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="the XES log to import")],
+    mapping: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="JSON: org:group -> agency level / code / name"),
+    ] = None,
+) -> None:
+    """Import a legacy system's XES event log as imported dossier history."""
+    try:
+        groups = GroupMapping.load(mapping)
+    except DomainError as exc:
+        err.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(2) from exc
+    container = bootstrap()
+    try:
+        try:
+            with err.status(f"importing {file.name}…") as status:
+
+                def progress(so_far: ImportReport) -> None:
+                    if so_far.traces_read % 100 == 0:
+                        status.update(
+                            f"importing {file.name}: {so_far.traces_read:,} traces, "
+                            f"{so_far.events_written:,} events written"
+                        )
+
+                report = run_import(file, bulk_service(container), groups, progress)
+        except ET.ParseError as exc:
+            err.print(f"[red]{file.name} is not well-formed XML: {exc}[/red]")
+            raise typer.Exit(2) from exc
+        except DomainError as exc:
+            err.print(f"[red]{exc.detail}[/red]")
+            raise typer.Exit(2) from exc
+        if not container.settings.kafka_bootstrap:
+            # Embedded mode: return only once the views show the imported history.
+            container.feed.catch_up()
+    finally:
+        container.close()
+    print_report(report, Console())
+
+
+def print_report(report: ImportReport, console: Console) -> None:
+    table = Table(title=f"XES import: {report.log_name}", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rate = report.events_written / report.seconds if report.seconds > 0 else 0.0
+    for label, value in (
+        ("procedure", f"{report.procedure_code}{' (created)' if report.procedure_created else ''}"),
+        ("agencies created", ", ".join(report.agencies_created) or "none"),
+        ("traces read", report.traces_read),
+        ("dossiers created", report.dossiers_created),
+        ("skipped (already imported)", report.skipped_existing),
+        ("events read", report.events_read),
+        ("  mapped to lifecycle events", report.mapped),
+        ("  recorded as legacy activities", report.legacy),
+        ("  not imported", report.dropped),
+        ("  in skipped traces", report.events_in_skipped),
+        ("handoffs inferred from org:group", report.handoffs_inferred),
+        ("events written", report.events_written),
+        ("dossiers left open (the log does not end them)", report.left_open),
+        ("time", f"{report.seconds:.1f} s ({rate:,.0f} events/s)"),
+    ):
+        table.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+    if report.unmapped:
+        reasons = Table(title="Not mapped one to one", show_header=True)
+        reasons.add_column("reason")
+        reasons.add_column("count", justify="right")
+        for reason, count in report.unmapped.most_common():
+            reasons.add_row(reason, f"{count:,}")
+        console.print(reasons)
+    if report.channels_defaulted:
+        channels = Table(title="Channels taken as direct", show_header=True)
+        channels.add_column("channel in the log")
+        channels.add_column("traces", justify="right")
+        for value, count in report.channels_defaulted.most_common():
+            channels.add_row(value, f"{count:,}")
+        console.print(channels)

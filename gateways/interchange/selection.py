@@ -1,0 +1,153 @@
+"""Which dossiers and events an export holds, read straight from the event store.
+
+Exports need each dossier's events together (a trace). Rather than sort the whole
+log, the store is walked in creation order: the notification log, filtered to the
+event types that open a stream, names each dossier once, and that dossier's
+stream is loaded on its own. Memory holds one page of ids and one stream,
+whatever the number of dossiers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from domain.errors import InvalidValue
+from gateways.eventstore.codec import DecodeError
+from gateways.eventstore.store import EventStore, RecordedEvent
+
+# A stream starts with one of these (seq 1).
+_OPENING_TYPES = ("DossierSubmittedOnline", "DossierReceived")
+_PAGE = 500
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_bound(text: str | None, tz: tzinfo, *, end: bool) -> datetime | None:
+    """A report bound: a date is a whole local day (`end`: inclusive), else an instant.
+
+    An instant without offset is read as local time.
+    """
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if _DATE.fullmatch(text):
+        day = date.fromisoformat(text)
+        if end:
+            return datetime.combine(day + timedelta(days=1), time(), tz) - timedelta(microseconds=1)
+        return datetime.combine(day, time(), tz)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidValue(f"'{text}' is neither a date (YYYY-MM-DD) nor an ISO instant") from exc
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+
+
+def agencies_named(envelope: dict[str, Any]) -> set[str]:
+    """Every agency an event names: the acting one and any in its payload."""
+    payload = envelope.get("payload") or {}
+    names = {str(envelope.get("agency_code") or "")}
+    for key in (
+        "receiving_agency_code",
+        "from_agency_code",
+        "to_agency_code",
+        "consulted_agency_code",
+        "agency_code",
+    ):
+        value = payload.get(key)
+        if value:
+            names.add(str(value))
+    names.discard("")
+    return names
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Events with `start <= occurred_at <= end`, of dossiers `agency` took part in."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    agency: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.start and self.end and self.end < self.start:
+            raise InvalidValue("--to is before --from")
+
+    def in_window(self, record: RecordedEvent) -> bool:
+        if self.start is None and self.end is None:
+            return True
+        at = datetime.fromisoformat(str(record.envelope["occurred_at"]))
+        return (self.start is None or at >= self.start) and (self.end is None or at <= self.end)
+
+    def involves_agency(self, records: list[RecordedEvent]) -> bool:
+        """The agency took part in the dossier at any time of its history."""
+        if self.agency is None:
+            return True
+        return any(self.agency in agencies_named(r.envelope) for r in records)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One dossier's selected events, with facts from its whole stream."""
+
+    dossier_id: str
+    receipt_code: str
+    procedure_code: str
+    channel: str
+    imported: bool
+    events: list[RecordedEvent]  # the selected ones
+    stream: list[RecordedEvent]  # the whole history, for facts as of each event
+
+
+def dossier_ids(store: EventStore) -> Iterator[str]:
+    """Every dossier in the store, once, in the order they were created."""
+    position = 0
+    while True:
+        page = store.recorder.select_notifications(
+            position, _PAGE, topics=_OPENING_TYPES, inclusive_of_start=False
+        )
+        if not page:
+            return
+        for notification in page:
+            if notification.originator_version == 1:
+                yield str(notification.originator_id)
+        position = page[-1].id
+
+
+class History:
+    """The selected dossiers' events, one dossier at a time (dossiers without any are left out).
+
+    A dossier whose stored events cannot be read is left out and counted in
+    `damaged`: `lienthong audit verify` names the record.
+    """
+
+    def __init__(self, store: EventStore, selection: Selection) -> None:
+        self.store = store
+        self.selection = selection
+        self.damaged = 0
+
+    def __iter__(self) -> Iterator[Trace]:
+        for dossier_id in dossier_ids(self.store):
+            try:
+                records = self.store.load(dossier_id)
+            except DecodeError:
+                self.damaged += 1
+                continue
+            if not records or not self.selection.involves_agency(records):
+                continue
+            kept = [r for r in records if self.selection.in_window(r)]
+            if not kept:
+                continue
+            opening = records[0].envelope["payload"]
+            received = next((r.envelope["payload"] for r in records if r.type == "DossierReceived"), opening)
+            yield Trace(
+                dossier_id=dossier_id,
+                receipt_code=str(opening.get("receipt_code", "")),
+                procedure_code=str(opening.get("procedure_code", "")),
+                channel=str(received.get("channel", "online")),
+                imported=bool(received.get("imported", False)),
+                events=kept,
+                stream=records,
+            )
