@@ -22,6 +22,7 @@ from gateways.views.dossier_index import DossierIndex
 from gateways.views.feed import StoreFeed
 from gateways.views.registry import build_views
 from gateways.views.runtime import ViewRunner
+from gateways.views.sla import SlaReports
 
 log = logging.getLogger("lienthong")
 
@@ -46,6 +47,7 @@ class Container:
     feed: StoreFeed
     service: DossierService
     checkpoints: Checkpointer
+    sla: SlaReports
     clock: Callable[[], datetime]
     _closed: bool = field(default=False, repr=False)
 
@@ -79,7 +81,7 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
     vault = PiiVault(db, keyring.pii_master_key)
     idempotency = IdempotencyStore(db, settings.idempotency_ttl_seconds)
     index = DossierIndex(view_db)
-    runners = [ViewRunner(view_db, view) for view in build_views()]
+    runners = [ViewRunner(view_db, view) for view in build_views(settings)]
     feed = StoreFeed(store, runners)
 
     def follow(_records: list[RecordedEvent]) -> None:
@@ -111,5 +113,6 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         feed=feed,
         service=service,
         checkpoints=checkpoints,
+        sla=SlaReports(view_db, catalogue, calendar),
         clock=clock,
     )

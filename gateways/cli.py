@@ -18,6 +18,7 @@ from gateways.audit.cli import audit_checkpoint, audit_verify
 from gateways.auth import ROLES, issue_token
 from gateways.bootstrap import Container, bootstrap
 from gateways.interchange import cli as interchange_cli
+from gateways.views.sla_cli import report
 
 app = typer.Typer(help="lienthong: inter-level dossier routing (hồ sơ liên thông)", no_args_is_help=True)
 err = Console(stderr=True)
@@ -237,6 +238,7 @@ def bench(
     err.print(f"wrote {result.save(kafka_bench.bench_dir(settings))}")
 
 
+app.command("report")(report)
 app.command("export")(interchange_cli.export)
 app.command("import-xes")(interchange_cli.import_xes)
 

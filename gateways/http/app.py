@@ -10,7 +10,7 @@ from fastapi_offline import FastAPIOffline
 
 from gateways.bootstrap import Container
 from gateways.http import problems
-from gateways.http.routes import audit, catalogue, dossiers, reads, system
+from gateways.http.routes import audit, catalogue, dossiers, reads, reports, system
 
 
 def create_app(container: Container) -> FastAPI:
@@ -43,7 +43,7 @@ def create_app(container: Container) -> FastAPI:
             )
         return await call_next(request)
 
-    for module in (audit, catalogue, dossiers, reads, system):
+    for module in (audit, catalogue, dossiers, reads, reports, system):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -543,7 +543,7 @@ def test_http_command_reaches_the_topic_and_the_views(served: Any, kafka_bootstr
 def view_tables() -> list[tuple[str, str]]:
     """(view, table) of every table every registered view creates."""
     out = []
-    for view in build_views():
+    for view in build_views(Settings()):
         for statement in view.schema:
             match = re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement, re.IGNORECASE)
             if match and match.group(1) != "projection_positions":
