@@ -55,7 +55,8 @@ test-unit: install ## fast unit tests only (no servers)
 	$(BIN)/pytest -q tests/unit
 
 test: install lint ## start PostgreSQL and Kafka, then run every test (unit, contract, integration, e2e)
-	@url="$$(deploy/postgres/start.sh | tail -n 1)"; \
+	@deploy/browser/install.sh; \
+	  url="$$(deploy/postgres/start.sh | tail -n 1)"; \
 	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
 	  echo "PostgreSQL: $$url  Kafka: $$kafka"; \
 	  LIENTHONG_TEST_PG_URL="$$url" LIENTHONG_TEST_KAFKA="$$kafka" $(BIN)/pytest -q -p no:cacheprovider

@@ -18,6 +18,7 @@ from gateways.pii import PiiVault
 from gateways.service import DossierService
 from gateways.settings import Settings
 from gateways.sql import Database
+from gateways.views.bottleneck import BottleneckReports
 from gateways.views.dossier_index import DossierIndex
 from gateways.views.feed import StoreFeed
 from gateways.views.registry import build_views
@@ -48,6 +49,7 @@ class Container:
     service: DossierService
     checkpoints: Checkpointer
     sla: SlaReports
+    bottlenecks: BottleneckReports
     clock: Callable[[], datetime]
     _closed: bool = field(default=False, repr=False)
 
@@ -81,7 +83,7 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
     vault = PiiVault(db, keyring.pii_master_key)
     idempotency = IdempotencyStore(db, settings.idempotency_ttl_seconds)
     index = DossierIndex(view_db)
-    runners = [ViewRunner(view_db, view) for view in build_views(settings)]
+    runners = [ViewRunner(view_db, view) for view in build_views(calendar)]
     feed = StoreFeed(store, runners)
 
     def follow(_records: list[RecordedEvent]) -> None:
@@ -114,5 +116,6 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         service=service,
         checkpoints=checkpoints,
         sla=SlaReports(view_db, catalogue, calendar),
+        bottlenecks=BottleneckReports(view_db, catalogue, calendar),
         clock=clock,
     )

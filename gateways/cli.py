@@ -106,12 +106,15 @@ def run(
         container.checkpoints, container.clock, poll_seconds=min(5.0, settings.checkpoint_every_seconds)
     )
     timer.start()
-    config = uvicorn.Config(create_app(container), host=host, port=port, log_level=settings.log_level)
+    # Live pages hold event streams open; Ctrl-C should not wait for them.
+    config = uvicorn.Config(
+        create_app(container), host=host, port=port, log_level=settings.log_level, timeout_graceful_shutdown=3
+    )
     server = uvicorn.Server(config)
     try:
         if not settings.kafka_bootstrap:
             container.feed.catch_up()
-            err.print(f"lienthong on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+            err.print(f"lienthong on http://{host}:{port}  (dashboard: /, API docs: /docs)")
             server.run()
             return
         from gateways.kafka.app import build_stream, run_stream

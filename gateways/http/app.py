@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import ORJSONResponse, RedirectResponse
+from fastapi.responses import ORJSONResponse
 from fastapi_offline import FastAPIOffline
 
+from gateways import web
 from gateways.bootstrap import Container
 from gateways.http import problems
-from gateways.http.routes import audit, catalogue, dossiers, reads, reports, system
+from gateways.http.routes import audit, bottlenecks, catalogue, demo, dossiers, reads, reports, system
 
 
 def create_app(container: Container) -> FastAPI:
@@ -43,11 +44,9 @@ def create_app(container: Container) -> FastAPI:
             )
         return await call_next(request)
 
-    for module in (audit, catalogue, dossiers, reads, reports, system):
+    for module in (audit, bottlenecks, catalogue, dossiers, reads, reports, system):
         app.include_router(module.router)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    app.include_router(demo.router)
+    app.include_router(web.router)
     return app

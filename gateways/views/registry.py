@@ -3,14 +3,12 @@ and `lienthong projections` all take their views from here."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
-from gateways.settings import Settings
+from domain.calendar import WorkingCalendar
+from gateways.views.bottleneck import BottleneckView
 from gateways.views.dossier_index import DossierIndexView
 from gateways.views.runtime import View
 from gateways.views.sla import SlaView
 
 
-def build_views(settings: Settings) -> list[View]:
-    tz = ZoneInfo(settings.timezone)
-    return [DossierIndexView(), SlaView(tz)]
+def build_views(calendar: WorkingCalendar) -> list[View]:
+    return [DossierIndexView(), SlaView(calendar.tz), BottleneckView(calendar)]

@@ -37,6 +37,7 @@ from eventsourcing.persistence import StoredEvent
 
 from gateways.auth import issue_token
 from gateways.bootstrap import Container, bootstrap
+from gateways.calendar_factory import build_calendar
 from gateways.eventstore.store import SCHEMA_VERSION, EventStore, RecordedEvent
 from gateways.http.app import create_app
 from gateways.kafka.app import StreamSide, build_stream, run_stream
@@ -543,7 +544,7 @@ def test_http_command_reaches_the_topic_and_the_views(served: Any, kafka_bootstr
 def view_tables() -> list[tuple[str, str]]:
     """(view, table) of every table every registered view creates."""
     out = []
-    for view in build_views(Settings()):
+    for view in build_views(build_calendar(Settings())):
         for statement in view.schema:
             match = re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement, re.IGNORECASE)
             if match and match.group(1) != "projection_positions":

@@ -1,0 +1,763 @@
+"""The bottleneck view in SQL, and its reports: WIP, arrivals, completions, dwell, transit.
+
+The fold (projections/bottleneck.py) turns events into additive facts; here they
+are summed into *blocks* of days — a day, an ISO week, and aligned runs of 2, 4, …
+weeks — for every agency, edge and route step. A report over any day range reads
+the few blocks that cover it (about two per size), and a level such as WIP at the
+end of a day is the sum of the blocks from the first day to that one. So each
+report is a handful of indexed reads whatever the range or the number of dossiers.
+
+Tables (all rebuilt from events):
+- `bottleneck_counts`: one row per (subject, block): counter sums, dwell/transit
+  sums and a log-scale histogram (JSON list `[bucket, count, …]`), with the p50/p90
+  of week blocks for the heat map. A row whose numbers all came back to 0 (a count
+  taken back) is deleted; a missing row reads as zeros.
+- `bottleneck_flows`: the fold's memory of each open dossier (JSON).
+- `bottleneck_stays`, `bottleneck_transits`: one row per stay / handoff, for the
+  drill-down lists ("which dossiers?").
+
+Resolution is the local day: a report range is whole local days, and levels (WIP,
+in transit, overdue) are read at the end of a day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from domain.calendar import WorkingCalendar
+from gateways.catalogue import Catalogue
+from gateways.sql import Database, Tx
+from gateways.views.runtime import Applied
+from projections import bottleneck as b
+
+VIEW = "bottleneck"
+_COUNTERS = b.COUNTERS
+_MS_PER_HOUR = 3_600_000
+
+# Columns as "name TYPE" lists: the DDL and the statements are made from the same text.
+_COUNT_TABLE = (
+    "key TEXT PRIMARY KEY, kind TEXT NOT NULL, agency_code TEXT NOT NULL, other TEXT NOT NULL, "
+    "route_step INTEGER NOT NULL, span INTEGER NOT NULL, start INTEGER NOT NULL, "
+    + "".join(f"{name} BIGINT NOT NULL, " for name in _COUNTERS)
+    + "samples BIGINT NOT NULL, working_ms BIGINT NOT NULL, calendar_ms BIGINT NOT NULL, "
+    "hist TEXT NOT NULL, p50_hours DOUBLE PRECISION, p90_hours DOUBLE PRECISION"
+)
+# Column names are the fields of StayRecord / TransitRecord, in order.
+_STAY_TABLE = (
+    "dossier_id TEXT NOT NULL, stay_no INTEGER NOT NULL, agency_code TEXT NOT NULL, "
+    "procedure_code TEXT NOT NULL, route_step INTEGER, receipt_code TEXT NOT NULL, "
+    "entered_at TEXT NOT NULL, left_at TEXT, left_day INTEGER, working_ms BIGINT NOT NULL, "
+    "calendar_ms BIGINT NOT NULL, running_since TEXT"
+)
+_TRANSIT_TABLE = (
+    "dossier_id TEXT NOT NULL, handoff_seq INTEGER NOT NULL, from_agency_code TEXT NOT NULL, "
+    "to_agency_code TEXT NOT NULL, receipt_code TEXT NOT NULL, handed_at TEXT NOT NULL, "
+    "off_route BOOLEAN NOT NULL, ended_at TEXT, end_day INTEGER, outcome TEXT, working_ms BIGINT, "
+    "calendar_ms BIGINT"
+)
+
+_CREATE = "CREATE TABLE IF NOT EXISTS"
+_INDEX = "CREATE INDEX IF NOT EXISTS"
+SCHEMA = [
+    f"{_CREATE} bottleneck_counts ({_COUNT_TABLE})",
+    f"{_INDEX} bottleneck_counts_block ON bottleneck_counts (kind, span, start)",
+    f"{_INDEX} bottleneck_counts_subject ON bottleneck_counts (kind, agency_code, span, start)",
+    f"{_CREATE} bottleneck_flows (dossier_id TEXT PRIMARY KEY, flow TEXT NOT NULL)",
+    f"{_CREATE} bottleneck_stays ({_STAY_TABLE}, PRIMARY KEY (dossier_id, stay_no))",
+    f"{_INDEX} bottleneck_stays_agency ON bottleneck_stays (agency_code, left_day, working_ms)",
+    f"{_CREATE} bottleneck_transits ({_TRANSIT_TABLE}, PRIMARY KEY (dossier_id, handoff_seq))",
+    f"{_INDEX} bottleneck_transits_edge "
+    "ON bottleneck_transits (from_agency_code, to_agency_code, end_day, working_ms)",
+]
+TABLES = ("bottleneck_counts", "bottleneck_flows", "bottleneck_stays", "bottleneck_transits")
+
+
+def _columns(table: str) -> list[str]:
+    return [column.split()[0] for column in table.split(", ")]
+
+
+def _upsert(table: str, columns: list[str], keys: int) -> str:
+    """INSERT … ON CONFLICT (the first `keys` columns) DO UPDATE SET the others."""
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+        f"ON CONFLICT ({', '.join(columns[:keys])}) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in columns[keys:])
+    )
+
+
+_COUNT_COLUMNS = _columns(_COUNT_TABLE)
+_STAY_COLUMNS = _columns(_STAY_TABLE)
+_TRANSIT_COLUMNS = _columns(_TRANSIT_TABLE)
+_UPSERT_COUNT = _upsert("bottleneck_counts", _COUNT_COLUMNS, 1)
+_UPSERT_STAY = _upsert("bottleneck_stays", _STAY_COLUMNS, 2)
+_UPSERT_TRANSIT = _upsert("bottleneck_transits", _TRANSIT_COLUMNS, 2)
+
+
+def _utc(at: datetime | None) -> str | None:
+    """Instants are stored in UTC so that text order is time order."""
+    return at.astimezone(UTC).isoformat() if at is not None else None
+
+
+def _key(subject: b.Subject, span: int, start: int) -> str:
+    parts = (subject.kind.value, subject.agency_code, subject.other, subject.route_step, span, start)
+    return "\x1f".join(map(str, parts))
+
+
+# --- flows as JSON ---------------------------------------------------------------------
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def flow_to_json(flow: b.Flow) -> str:
+    return orjson.dumps(flow).decode()
+
+
+def flow_from_json(text: str) -> b.Flow:
+    data = orjson.loads(text)
+    stay, transit = data.pop("stay"), data.pop("transit")
+    if stay is not None:
+        for name in ("entered_at", "running_since", "working_since", "left_at", "overdue_from"):
+            stay[name] = _time(stay[name])
+        stay = b.Stay(**stay)
+    if transit is not None:
+        transit["handed_at"] = _time(transit["handed_at"])
+        transit = b.Transit(**transit)
+    return b.Flow(**data, stay=stay, transit=transit)
+
+
+# --- sums of one block ---------------------------------------------------------------------
+
+
+_SUM_COLUMNS = (*_COUNTERS, "samples", "working_ms", "calendar_ms")
+
+
+class _Sums:
+    """What one (subject, block) row holds, sparse: columns by name (absent is 0) and the
+    histogram's bucket counts. Adding two gives the row of their union."""
+
+    __slots__ = ("buckets", "columns")
+
+    def __init__(self) -> None:
+        self.columns: dict[str, int] = {}
+        self.buckets: dict[int, int] = {}
+
+    def add(self, other: _Sums) -> None:
+        columns, buckets = self.columns, self.buckets
+        for name, n in other.columns.items():
+            columns[name] = columns.get(name, 0) + n
+        for bucket, n in other.buckets.items():
+            buckets[bucket] = buckets.get(bucket, 0) + n
+
+    def add_row(self, row: dict[str, Any], names: Sequence[str] = _SUM_COLUMNS) -> None:
+        columns = self.columns
+        for name in names:
+            if value := row[name]:
+                columns[name] = columns.get(name, 0) + int(value)
+        if "hist" in row:
+            buckets = self.buckets
+            values = iter(orjson.loads(row["hist"]))
+            for bucket, n in zip(values, values, strict=True):
+                buckets[bucket] = buckets.get(bucket, 0) + n
+
+    def tally(self, name: str, amount: int) -> None:
+        self.columns[name] = self.columns.get(name, 0) + amount
+
+    def add_sample(self, sample: b.Sample) -> None:
+        w = sample.weight
+        self.tally("samples", w)
+        self.tally("working_ms", w * sample.working_ms)
+        self.tally("calendar_ms", w * sample.calendar_ms)
+        bucket = b.bucket_of(sample.working_ms)
+        self.buckets[bucket] = self.buckets.get(bucket, 0) + w
+
+    def of(self, name: str) -> int:
+        return self.columns.get(name, 0)
+
+    def hist(self) -> dict[int, int]:
+        return {bucket: n for bucket, n in self.buckets.items() if n}
+
+    def is_zero(self) -> bool:
+        return not any(self.columns.values()) and not any(self.buckets.values())
+
+    def hist_json(self) -> str:
+        hist = self.hist()
+        return orjson.dumps([x for bucket in sorted(hist) for x in (bucket, hist[bucket])]).decode()
+
+
+class BottleneckView:
+    """The bottleneck view for the view runtime (gateways/views/runtime.py).
+
+    It needs the working calendar: transit hours are measured when a transit ends.
+    """
+
+    name = VIEW
+    schema = SCHEMA
+
+    def __init__(self, calendar: WorkingCalendar) -> None:
+        self.calendar = calendar
+
+    def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
+        ids = sorted({item.dossier_id for item in batch})
+        flows: dict[str, b.Flow | None] = dict.fromkeys(ids)
+        for row in tx.select_in(
+            "SELECT dossier_id, flow FROM bottleneck_flows WHERE dossier_id IN ({marks})", ids
+        ):
+            flows[row["dossier_id"]] = flow_from_json(row["flow"])
+        # Facts are summed per (subject, day) first, then each day's sums go to its blocks once.
+        daily: dict[tuple[b.Subject, int], _Sums] = {}
+        stays: dict[tuple[str, int], b.StayRecord] = {}
+        transits: dict[tuple[str, int], b.TransitRecord] = {}
+        for item in batch:
+            flow, facts = b.apply(
+                flows[item.dossier_id], item.dossier_id, item.seq, item.event, self.calendar
+            )
+            flows[item.dossier_id] = flow
+            for fact in facts:
+                if isinstance(fact, b.Tally | b.Sample):
+                    s = daily.get((fact.subject, fact.day))
+                    if s is None:
+                        s = daily[(fact.subject, fact.day)] = _Sums()
+                    if isinstance(fact, b.Tally):
+                        s.tally(fact.field, fact.amount)
+                    else:
+                        s.add_sample(fact)
+                elif isinstance(fact, b.StayRecord):
+                    stays[(fact.dossier_id, fact.stay_no)] = fact
+                else:
+                    transits[(fact.dossier_id, fact.handoff_seq)] = fact
+        blocks: dict[tuple[b.Subject, int, int], _Sums] = {}
+        for (subject, day), day_sums in daily.items():
+            for span, start in b.blocks_of(day):
+                block = blocks.get((subject, span, start))
+                if block is None:
+                    block = blocks[(subject, span, start)] = _Sums()
+                block.add(day_sums)
+        self._write_sums(tx, blocks)
+        live = [(d, flow_to_json(f)) for d in ids if (f := flows[d]) is not None]
+        tx.executemany(
+            "INSERT INTO bottleneck_flows (dossier_id, flow) VALUES (?, ?) "
+            "ON CONFLICT (dossier_id) DO UPDATE SET flow = excluded.flow",
+            live,
+        )
+        tx.executemany(
+            "DELETE FROM bottleneck_flows WHERE dossier_id = ?", [(d,) for d in ids if flows[d] is None]
+        )
+        tx.executemany(_UPSERT_STAY, [_record_row(r, _STAY_COLUMNS) for _k, r in sorted(stays.items())])
+        tx.executemany(
+            _UPSERT_TRANSIT, [_record_row(r, _TRANSIT_COLUMNS) for _k, r in sorted(transits.items())]
+        )
+
+    def _write_sums(self, tx: Tx, blocks: dict[tuple[b.Subject, int, int], _Sums]) -> None:
+        sums = {_key(*block): (block, s) for block, s in blocks.items()}
+        keys = sorted(sums)
+        columns = ", ".join(("key", *_SUM_COLUMNS, "hist"))
+        for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", keys):
+            sums[row["key"]][1].add_row(row)
+        upserts: list[list[Any]] = []
+        deletes: list[tuple[str]] = []
+        for key in keys:
+            (subject, span, start), s = sums[key]
+            if s.is_zero():
+                deletes.append((key,))
+                continue
+            p50 = p90 = None
+            if span == 7:  # the heat map reads weeks: their medians are kept ready
+                hist = s.hist()
+                p50, p90 = b.quantile(hist, 500), b.quantile(hist, 900)
+            subject_columns = (subject.kind.value, subject.agency_code, subject.other, subject.route_step)
+            values = [s.of(name) for name in _SUM_COLUMNS]
+            upserts.append([key, *subject_columns, span, start, *values, s.hist_json(), p50, p90])
+        tx.executemany(_UPSERT_COUNT, upserts)
+        tx.executemany("DELETE FROM bottleneck_counts WHERE key = ?", deletes)
+
+    def clear(self, tx: Tx) -> None:
+        for table in TABLES:
+            tx.execute(f"DELETE FROM {table}")
+
+
+def _record_row(record: b.StayRecord | b.TransitRecord, columns: list[str]) -> list[Any]:
+    values = (getattr(record, column) for column in columns)
+    return [_utc(v) if isinstance(v, datetime) else v for v in values]
+
+
+# --- reports -------------------------------------------------------------------------------
+
+_HEAT_METRICS = ("dwell", "overdue_wip")
+
+
+def _hours(ms: int | None) -> float | None:
+    return None if ms is None else round(ms / _MS_PER_HOUR, 4)
+
+
+def _mean_hours(total_ms: int, n: int) -> float | None:
+    return round(total_ms / n / _MS_PER_HOUR, 4) if n > 0 else None
+
+
+def _rounded(values: dict[str, float | None]) -> dict[str, float | None]:
+    return {name: (round(v, 4) if v is not None else None) for name, v in values.items()}
+
+
+def iso_week(number: int) -> str:
+    year, week, _ = b.day_of(number).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _local(text: str | None, calendar: WorkingCalendar) -> str | None:
+    return datetime.fromisoformat(text).astimezone(calendar.tz).isoformat() if text else None
+
+
+class BottleneckReports:
+    """Queries of the bottleneck view: per agency / edge / step, heat map, WIP series, drill-down."""
+
+    def __init__(self, db: Database, catalogue: Catalogue, calendar: WorkingCalendar) -> None:
+        self.db = db
+        self.catalogue = catalogue
+        self.calendar = calendar
+        db.executescript(SCHEMA)
+
+    # -- reading blocks -------------------------------------------------------------------------
+    def _first_day(self) -> int | None:
+        # Every edge or step fact comes with an agency fact on the same day.
+        rows = self.db.query(
+            "SELECT MIN(start) AS first FROM bottleneck_counts WHERE kind = 'agency' AND span = 1"
+        )
+        first = rows[0]["first"] if rows else None
+        return int(first) if first is not None else None
+
+    def _upto(self, last: int) -> list[tuple[int, int]]:
+        """Blocks covering every day from the first with data to `last`."""
+        first = self._first_day()
+        if first is None or first > last:
+            return []
+        top = b.SPANS[-1]
+        return b.cover(first - first % top, last)  # aligned, so big blocks are used at once
+
+    def _blocks(
+        self,
+        blocks: Iterable[tuple[int, int]],
+        columns: str,
+        kinds: Sequence[str] = ("agency",),
+        agency_code: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of the given blocks: one indexed term per (kind, span), OR-ed."""
+        by_span: dict[int, list[int]] = {}
+        for span, start in set(blocks):
+            by_span.setdefault(span, []).append(start)
+        terms: list[str] = []
+        args: list[Any] = []
+        subject = " AND agency_code = ?" if agency_code is not None else ""
+        for kind in kinds:
+            for span, starts in sorted(by_span.items()):
+                terms.append(f"(kind = ?{subject} AND span = ? AND start IN ({','.join('?' * len(starts))}))")
+                args += [kind, *([agency_code] if agency_code is not None else []), span, *sorted(starts)]
+        if not terms:
+            return []
+        return self.db.query(f"SELECT {columns} FROM bottleneck_counts WHERE {' OR '.join(terms)}", args)
+
+    def _names(self, codes: Iterable[str]) -> dict[str, str | None]:
+        """Agencies' latest names (the catalogue is asked once per report)."""
+        hierarchy = self.catalogue.hierarchy
+        return {code: (a.name if (a := hierarchy.latest(code)) else None) for code in codes}
+
+    # -- the bottleneck report ------------------------------------------------------------------
+    def bottlenecks(
+        self,
+        first: date,
+        last: date,
+        agencies: set[str] | None = None,
+        today: date | None = None,
+        steps: bool = False,
+    ) -> dict[str, Any]:
+        """Per agency and per edge (and per route step if `steps`) over the local days [first, last].
+
+        `agencies` limits the rows to those agencies (edges: either end). Levels (WIP, in
+        transit, overdue) are at the end of `last`, or of `today` if that is earlier.
+        """
+        lo, hi = b.number_of(first), b.number_of(last)
+        end = min(hi, b.number_of(today)) if today else hi
+        subject = "kind, agency_code, other, route_step"
+        kinds = ("agency", "edge", "step") if steps else ("agency", "edge")
+        window: dict[tuple[str, str, str, int], _Sums] = {}
+        for row in self._blocks(b.cover(lo, hi), f"{subject}, {', '.join(_SUM_COLUMNS)}, hist", kinds):
+            key = (row["kind"], row["agency_code"], row["other"], row["route_step"])
+            if self._within(agencies, key):
+                window.setdefault(key, _Sums()).add_row(row)
+        levels: dict[str, _Sums] = {}
+        for row in self._blocks(self._upto(end), "agency_code, wip, in_transit, overdue"):
+            if agencies is None or row["agency_code"] in agencies:
+                levels.setdefault(row["agency_code"], _Sums()).add_row(row, b.LEVELS)
+        codes = sorted(
+            {k[1] for k in window if k[0] == "agency"} | {c for c, v in levels.items() if not v.is_zero()}
+        )
+        names = self._names(codes)
+        body: dict[str, Any] = {
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "levels_at": (b.day_of(end) + timedelta(days=1)).isoformat(),
+            "quantile_relative_error": round(b.RELATIVE_ERROR, 4),
+            "agencies": [
+                self._agency_row(
+                    code,
+                    names[code],
+                    window.get(("agency", code, "", -1), _Sums()),
+                    levels.get(code, _Sums()),
+                )
+                for code in codes
+            ],
+            "edges": [self._edge_row(k[1], k[2], s) for k, s in sorted(window.items()) if k[0] == "edge"],
+        }
+        if steps:
+            chosen = sorted((k for k in window if k[0] == "step"), key=lambda k: (k[2], k[3], k[1]))
+            body["steps"] = [self._step_row(k[1], k[2], k[3], window[k]) for k in chosen]
+        return body
+
+    @staticmethod
+    def _within(agencies: set[str] | None, key: tuple[str, str, str, int]) -> bool:
+        kind, code, other, _step = key
+        return agencies is None or code in agencies or (kind == "edge" and other in agencies)
+
+    @staticmethod
+    def _agency_row(code: str, name: str | None, window: _Sums, levels: _Sums) -> dict[str, Any]:
+        stays = window.of("samples")
+        return {
+            "group": code,
+            "agency_code": code,
+            "agency_name": name,
+            "wip": levels.of(b.WIP),
+            "in_transit": levels.of(b.IN_TRANSIT),
+            "overdue_wip": levels.of(b.OVERDUE),
+            **{name: window.of(name) for name in (b.ARRIVALS, b.COMPLETIONS, b.RETURNS)},
+            **{name: window.of(name) for name in (b.SUPPLEMENTS, b.CONSULTATIONS)},
+            "stays": stays,
+            "dwell_hours": _rounded(b.quantiles(window.hist())),
+            "mean_dwell_hours": _mean_hours(window.of("working_ms"), stays),
+            "mean_dwell_calendar_hours": _mean_hours(window.of("calendar_ms"), stays),
+        }
+
+    def _edge_row(self, giver: str, receiver: str, s: _Sums) -> dict[str, Any]:
+        count = s.of("samples")
+        return {
+            "group": f"{giver}>{receiver}",
+            "from_agency_code": giver,
+            "to_agency_code": receiver,
+            "count": count,
+            "returns": s.of(b.RETURNS),
+            "transit_hours": _rounded(b.quantiles(s.hist())),
+            "mean_transit_hours": _mean_hours(s.of("working_ms"), count),
+            "mean_transit_calendar_hours": _mean_hours(s.of("calendar_ms"), count),
+        }
+
+    def _step_row(self, code: str, procedure: str, step: int, s: _Sums) -> dict[str, Any]:
+        return {
+            "group": f"{procedure}#{step}",
+            "procedure_code": procedure,
+            "route_step": step,
+            "agency_code": code,
+            "stays": s.of("samples"),
+            "dwell_hours": _rounded(b.quantiles(s.hist())),
+            "mean_dwell_hours": _mean_hours(s.of("working_ms"), s.of("samples")),
+        }
+
+    # -- heat map ----------------------------------------------------------------------------
+    def heatmap(
+        self,
+        metric: str,
+        first: date,
+        last: date,
+        agencies: set[str] | None = None,
+        today: date | None = None,
+    ) -> dict[str, Any]:
+        """Agency x ISO week: the weeks that meet [first, last], whole, up to `today`'s week.
+
+        dwell: p50 (and p90) working hours of the stays that ended that week;
+        overdue_wip: held dossiers past their step's due instant at the end of the week
+        (of `today` for the running week), with the week's WIP beside it.
+        """
+        if metric not in _HEAT_METRICS:
+            raise ValueError(f"metric must be one of {', '.join(_HEAT_METRICS)}")
+        lo, hi = b.week_start(b.number_of(first)), b.week_start(b.number_of(last))
+        end = b.number_of(today) if today else hi + 6
+        weeks = [w for w in range(lo, hi + 1, 7) if w <= end]
+        cells: dict[str, dict[int, dict[str, Any]]] = {}
+        if metric == "dwell" and weeks:
+            for row in self.db.query(
+                "SELECT agency_code, start, samples, p50_hours, p90_hours FROM bottleneck_counts "
+                "WHERE kind = 'agency' AND span = 7 AND start >= ? AND start <= ?",
+                (weeks[0], weeks[-1]),
+            ):
+                if row["samples"] and (agencies is None or row["agency_code"] in agencies):
+                    cells.setdefault(row["agency_code"], {})[int(row["start"])] = {
+                        "value": _round(row["p50_hours"]),
+                        "p90": _round(row["p90_hours"]),
+                        "count": int(row["samples"]),
+                    }
+        elif weeks:
+            cells = self._overdue_cells(weeks, end, agencies)
+        empty: dict[str, Any] = (
+            {"value": None, "p90": None, "count": 0} if metric == "dwell" else {"value": 0, "wip": 0}
+        )
+        rows = []
+        names = self._names(cells)
+        for code in sorted(cells):
+            mine = cells[code]
+            row_cells = []
+            for w in weeks:
+                cell = mine.get(w) or empty
+                row_cells.append({"week": iso_week(w), "week_start": b.day_of(w).isoformat(), **cell})
+            rows.append({"group": code, "agency_name": names[code], "cells": row_cells})
+        return {
+            "metric": metric,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "weeks": [iso_week(w) for w in weeks],
+            "rows": rows,
+        }
+
+    def _overdue_cells(
+        self, weeks: list[int], end: int, agencies: set[str] | None
+    ) -> dict[str, dict[int, dict[str, Any]]]:
+        running = weeks[-1] + 6 > end  # the last week is still going: read it up to `end` by days
+        levels: dict[str, list[int]] = {}  # agency -> [wip, overdue] so far
+        columns = "agency_code, span, start, wip, overdue"
+
+        def add(row: dict[str, Any]) -> None:
+            if agencies is None or row["agency_code"] in agencies:
+                level = levels.setdefault(row["agency_code"], [0, 0])
+                level[0] += int(row["wip"])
+                level[1] += int(row["overdue"])
+
+        for row in self._blocks(self._upto(weeks[0] - 1), columns):
+            add(row)
+        full = weeks[:-1] if running else weeks
+        by_week: dict[int, list[dict[str, Any]]] = {}
+        for row in self._blocks([(7, w) for w in full], columns):
+            by_week.setdefault(int(row["start"]), []).append(row)
+        if running:
+            for row in self._blocks([(1, d) for d in range(weeks[-1], end + 1)], columns):
+                by_week.setdefault(weeks[-1], []).append(row)
+        cells: dict[str, dict[int, dict[str, Any]]] = {}
+        for w in weeks:
+            for row in by_week.get(w, []):
+                add(row)
+            for code, (wip, overdue) in levels.items():
+                if wip or overdue:
+                    cells.setdefault(code, {})[w] = {"value": overdue, "wip": wip}
+        return cells
+
+    # -- WIP series ------------------------------------------------------------------------------
+    def wip(
+        self, agency_code: str, first: date, last: date, bucket: str = "day", today: date | None = None
+    ) -> dict[str, Any]:
+        """Per day or ISO week: WIP, in transit and overdue at the end of it; arrivals and completions."""
+        if bucket not in ("day", "week"):
+            raise ValueError("bucket must be day or week")
+        lo, hi = b.number_of(first), b.number_of(last)
+        if today is not None:
+            hi = min(hi, b.number_of(today))
+        level = [0, 0, 0]
+        columns = "span, start, arrivals, completions, wip, in_transit, overdue"
+        for row in self._blocks(self._upto(lo - 1), columns, agency_code=agency_code):
+            level = _add_levels(level, row)
+        days = {
+            int(row["start"]): row
+            for row in self.db.query(
+                f"SELECT {columns} FROM bottleneck_counts WHERE kind = 'agency' AND agency_code = ? "
+                "AND span = 1 AND start >= ? AND start <= ?",
+                (agency_code, lo, hi),
+            )
+        }
+        points: list[dict[str, Any]] = []
+        for d in range(lo, hi + 1):
+            day_row = days.get(d)
+            arrivals = int(day_row["arrivals"]) if day_row else 0
+            completions = int(day_row["completions"]) if day_row else 0
+            if day_row:
+                level = _add_levels(level, day_row)
+            label = b.day_of(d).isoformat() if bucket == "day" else iso_week(d)
+            if points and points[-1]["period"] == label:
+                point = points[-1]
+                point["arrivals"] += arrivals
+                point["completions"] += completions
+            else:
+                point = {
+                    "period": label,
+                    "start": b.day_of(d).isoformat(),
+                    "arrivals": arrivals,
+                    "completions": completions,
+                }
+                points.append(point)
+            point.update(wip=level[0], in_transit=level[1], overdue_wip=level[2])
+        return {
+            "agency_code": agency_code,
+            "agency_name": self._names([agency_code])[agency_code],
+            "bucket": bucket,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "items": points,
+        }
+
+    # -- drill-down --------------------------------------------------------------------------------
+    def stays(
+        self,
+        agency_code: str,
+        first: date | None,
+        last: date | None,
+        now: datetime,
+        held: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """Stays at an agency: finished in [first, last], slowest first; or held now, oldest first."""
+        columns = (
+            "dossier_id, stay_no, agency_code, procedure_code, route_step, receipt_code, entered_at, "
+            "left_at, working_ms, calendar_ms, running_since"
+        )
+        if held:
+            sql = f"SELECT {columns} FROM bottleneck_stays WHERE agency_code = ? AND left_day IS NULL"
+            params: list[Any] = [agency_code]
+            order, keys = "entered_at, dossier_id, stay_no", ("entered_at", "dossier_id", "stay_no")
+        else:
+            assert first is not None and last is not None
+            sql = (
+                f"SELECT {columns} FROM bottleneck_stays "
+                "WHERE agency_code = ? AND left_day >= ? AND left_day <= ?"
+            )
+            params = [agency_code, b.number_of(first), b.number_of(last)]
+            order, keys = "working_ms DESC, dossier_id, stay_no", ("working_ms", "dossier_id", "stay_no")
+        rows = self._page(sql, params, order, keys, held, limit, cursor)
+        items = []
+        for r in rows[:limit]:
+            working, calendar = int(r["working_ms"]), int(r["calendar_ms"])
+            since = r["running_since"]
+            if since:  # still running: add the open segment up to now
+                start = datetime.fromisoformat(since)
+                working += round(self.calendar.working_hours_between(start, now) * _MS_PER_HOUR)
+                calendar += max(0, (now - start) // timedelta(milliseconds=1))
+            items.append(
+                {
+                    "dossier_id": r["dossier_id"],
+                    "receipt_code": r["receipt_code"],
+                    "procedure_code": r["procedure_code"],
+                    "route_step": r["route_step"],
+                    "agency_code": r["agency_code"],
+                    "entered_at": _local(r["entered_at"], self.calendar),
+                    "left_at": _local(r["left_at"], self.calendar),
+                    "dwell_hours": _hours(working),
+                    "dwell_calendar_hours": _hours(calendar),
+                }
+            )
+        return {"items": items, "next_cursor": self._cursor(rows, keys, limit)}
+
+    def transits(
+        self,
+        giver: str,
+        receiver: str,
+        first: date | None,
+        last: date | None,
+        now: datetime,
+        pending: bool = False,
+        returned_only: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """Handoffs over an edge: ended in [first, last], slowest first; or in transit now, oldest first."""
+        columns = (
+            "dossier_id, handoff_seq, from_agency_code, to_agency_code, receipt_code, handed_at, off_route, "
+            "ended_at, outcome, working_ms, calendar_ms"
+        )
+        base = f"SELECT {columns} FROM bottleneck_transits WHERE from_agency_code = ? AND to_agency_code = ?"
+        params: list[Any] = [giver, receiver]
+        if pending:
+            sql = base + " AND end_day IS NULL"
+            order, keys = "handed_at, dossier_id, handoff_seq", ("handed_at", "dossier_id", "handoff_seq")
+        else:
+            assert first is not None and last is not None
+            sql = (
+                base
+                + " AND end_day >= ? AND end_day <= ? AND outcome "
+                + ("= 'returned'" if returned_only else "IN ('accepted', 'returned')")
+            )
+            params += [b.number_of(first), b.number_of(last)]
+            order, keys = (
+                "working_ms DESC, dossier_id, handoff_seq",
+                ("working_ms", "dossier_id", "handoff_seq"),
+            )
+        rows = self._page(sql, params, order, keys, pending, limit, cursor)
+        items = []
+        for r in rows[:limit]:
+            handed = datetime.fromisoformat(r["handed_at"])
+            working, calendar = r["working_ms"], r["calendar_ms"]
+            if r["ended_at"] is None:  # still in transit: so far
+                working = round(self.calendar.working_hours_between(handed, now) * _MS_PER_HOUR)
+                calendar = max(0, (now - handed) // timedelta(milliseconds=1))
+            items.append(
+                {
+                    "dossier_id": r["dossier_id"],
+                    "receipt_code": r["receipt_code"],
+                    "from_agency_code": r["from_agency_code"],
+                    "to_agency_code": r["to_agency_code"],
+                    "handed_at": _local(r["handed_at"], self.calendar),
+                    "ended_at": _local(r["ended_at"], self.calendar),
+                    "outcome": r["outcome"],
+                    "off_route": bool(r["off_route"]),
+                    "transit_hours": _hours(working),
+                    "transit_calendar_hours": _hours(calendar),
+                }
+            )
+        return {"items": items, "next_cursor": self._cursor(rows, keys, limit)}
+
+    def _page(
+        self,
+        sql: str,
+        params: list[Any],
+        order: str,
+        keys: tuple[str, str, str],
+        ascending: bool,
+        limit: int,
+        cursor: str | None,
+    ) -> list[dict[str, Any]]:
+        """Keyset pagination on (first key, dossier id, number); the first key descends unless `ascending`."""
+        if cursor:
+            first, dossier, number = _read_cursor(cursor, ascending)
+            cmp = ">" if ascending else "<"
+            sql += (
+                f" AND ({keys[0]} {cmp} ? OR ({keys[0]} = ? AND (dossier_id > ? "
+                f"OR (dossier_id = ? AND {keys[2]} > ?))))"
+            )
+            params = [*params, first, first, dossier, dossier, number]
+        return self.db.query(f"{sql} ORDER BY {order} LIMIT ?", [*params, limit + 1])
+
+    @staticmethod
+    def _cursor(rows: list[dict[str, Any]], keys: tuple[str, str, str], limit: int) -> str | None:
+        if len(rows) <= limit:
+            return None
+        last = rows[limit - 1]
+        return "~".join(str(last[k]) for k in keys)
+
+
+class InvalidCursor(ValueError):
+    """A cursor this list did not give."""
+
+
+def _read_cursor(cursor: str, textual: bool) -> tuple[Any, str, int]:
+    parts = cursor.split("~")
+    try:
+        if len(parts) != 3:
+            raise ValueError(cursor)
+        return (parts[0] if textual else int(parts[0])), parts[1], int(parts[2])
+    except ValueError:
+        raise InvalidCursor(f"'{cursor}' is not a cursor of this list") from None
+
+
+def _add_levels(level: list[int], row: dict[str, Any]) -> list[int]:
+    return [level[0] + int(row["wip"]), level[1] + int(row["in_transit"]), level[2] + int(row["overdue"])]
+
+
+def _round(value: Any) -> float | None:
+    return round(float(value), 4) if value is not None else None

@@ -1,0 +1,112 @@
+// Agencies and procedures, read once per sign-in; names for codes; the hierarchy on a day.
+import { api } from './api.js';
+
+let agencies = new Map();
+let procedures = new Map();
+const onDay = new Map();
+let loaded = null;
+
+export function resetCatalog() {
+  agencies = new Map();
+  procedures = new Map();
+  onDay.clear();
+  loaded = null;
+}
+
+export function loadCatalog() {
+  if (!loaded) {
+    loaded = Promise.all([
+      api('/api/v1/agencies').then((r) => r.items.forEach((a) => agencies.set(a.code, a))),
+      api('/api/v1/procedures').then((r) => r.items.forEach((p) => procedures.set(p.code, p))),
+    ]).catch((err) => {
+      loaded = null;
+      throw err;
+    });
+  }
+  return loaded;
+}
+
+export function agency(code) {
+  return agencies.get(code) || null;
+}
+
+export function allAgencies() {
+  return [...agencies.values()];
+}
+
+export function agencyName(code) {
+  if (!code) return '–';
+  return agencies.get(code)?.name || code;
+}
+
+// The province's own name ends most names below it; charts leave it out.
+function placeSuffix() {
+  const root = [...agencies.values()].find((a) => !a.parent_code);
+  if (!root) return null;
+  return root.name.replace(/^Ủy ban nhân dân\s+/i, '');
+}
+
+export function shortName(code) {
+  const name = agencyName(code);
+  const place = placeSuffix();
+  let short = name;
+  if (place && short.endsWith(' ' + place)) {
+    const rest = short.slice(0, -place.length - 1);
+    if (!/^Ủy ban nhân dân$/i.test(rest)) short = rest; // the province itself keeps its place name
+  }
+  return short
+    .replace(/^Ủy ban nhân dân/i, 'UBND')
+    .replace(/^Trung tâm Phục vụ hành chính công/i, 'TT Phục vụ HCC')
+    .replace(/^Chi nhánh Văn phòng Đăng ký đất đai/i, 'CN VP ĐKĐĐ');
+}
+
+export function procedure(code) {
+  return procedures.get(code) || null;
+}
+
+export function procedureName(code) {
+  return procedures.get(code)?.name || code || '–';
+}
+
+// Agencies in force on a local day ("YYYY-MM-DD"), as the catalogue had them then.
+export async function hierarchyOn(dayText) {
+  if (!onDay.has(dayText)) {
+    onDay.set(
+      dayText,
+      api('/api/v1/agencies', { params: { on: dayText } }).then((r) => r.items),
+    );
+  }
+  return onDay.get(dayText);
+}
+
+export function childrenOf(list, code) {
+  return list.filter((a) => a.parent_code === code).sort((a, b) => a.name.localeCompare(b.name, 'vi'));
+}
+
+// The child of `root` whose subtree holds `code` (root itself for its own desk), or null.
+export function branchOf(list, root, code) {
+  const parent = new Map(list.map((a) => [a.code, a.parent_code]));
+  let at = code;
+  const seen = new Set();
+  while (at && !seen.has(at)) {
+    seen.add(at);
+    if (at === root) return root;
+    const up = parent.get(at);
+    if (up === root) return at;
+    at = up;
+  }
+  return null;
+}
+
+export function pathTo(list, root, code) {
+  const parent = new Map(list.map((a) => [a.code, a.parent_code]));
+  const path = [];
+  let at = code;
+  while (at) {
+    path.unshift(at);
+    if (at === root) return path;
+    at = parent.get(at) || agencies.get(at)?.parent_code;
+    if (path.length > 12) break;
+  }
+  return root ? [root, ...path.filter((c) => c !== root)] : path;
+}

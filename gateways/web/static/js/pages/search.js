@@ -1,0 +1,71 @@
+// Find dossiers by receipt code, status or overdue (officers: their agency's; supervisors: their subtree's).
+import { api } from '../api.js';
+import { procedureName, shortName } from '../catalog.js';
+import { h, replace, section, table } from '../dom.js';
+import { dateTime } from '../format.js';
+import { label, t } from '../i18n.js';
+import { dossierLink, load, remainingChip, statusChip } from '../widgets.js';
+
+const STATUSES = ['submitted', 'received', 'in_process', 'awaiting_supplement', 'awaiting_fee', 'result_ready', 'returned', 'withdrawn', 'stopped', 'refused'];
+
+export async function render(main, params, ctx) {
+  const code = h('input', { type: 'search', id: 's-code', value: params.receipt_code || '', autocomplete: 'off' });
+  const status = h(
+    'select',
+    { id: 's-status' },
+    h('option', { value: '' }, t('search.any')),
+    STATUSES.map((s) => h('option', { value: s, selected: s === params.status }, label('status', s))),
+  );
+  const overdue = h('input', { type: 'checkbox', id: 's-overdue', checked: params.overdue === 'true' });
+  const out = h('div', {});
+  const form = h(
+    'form',
+    {
+      class: 'filters',
+      onsubmit: (e) => {
+        e.preventDefault();
+        ctx.navigate('/search', { receipt_code: code.value.trim(), status: status.value, overdue: overdue.checked ? 'true' : '' });
+      },
+    },
+    h('label', { for: 's-code' }, t('search.code'), code),
+    h('label', { for: 's-status' }, t('search.status'), status),
+    h('label', { for: 's-overdue', style: 'flex-direction:row;align-items:center;gap:6px' }, overdue, t('search.overdue')),
+    h('button', { type: 'submit', class: 'primary' }, t('search.submit')),
+  );
+  replace(main, h('h1', {}, t('search.title')), section(t('search.title'), form, out));
+  let cursor = null;
+  const found = [];
+  const more = h('button', { type: 'button', class: 'secondary' }, t('common.more'));
+  const fill = () =>
+    load(out, async (el) => {
+      const body = await api('/api/v1/dossiers', {
+        params: {
+          receipt_code: params.receipt_code,
+          status: params.status,
+          overdue: params.overdue === 'true' ? 'true' : null,
+          cursor,
+          limit: 50,
+        },
+      });
+      found.push(...body.items);
+      cursor = body.next_cursor;
+      replace(
+        el,
+        table(
+          [
+            { label: t('common.receipt_code'), cell: (r) => dossierLink(r.id, r.receipt_code) },
+            { label: t('common.procedure'), cell: (r) => h('span', { title: procedureName(r.procedure_code) }, r.procedure_code) },
+            { label: t('common.status'), cell: (r) => statusChip(r.status) },
+            { label: t('common.holder'), cell: (r) => shortName(r.holder_agency_code) },
+            { label: t('common.received_at'), cell: (r) => dateTime(r.received_at) },
+            { label: t('common.remaining'), cell: (r) => remainingChip(r.remaining_working_hours, { overdue: r.overdue }) },
+          ],
+          found,
+          { testid: 'search-results', empty: t('search.empty') },
+        ),
+        cursor ? more : null,
+      );
+    });
+  more.addEventListener('click', fill);
+  await fill();
+}

@@ -1,0 +1,515 @@
+"""Bottleneck view (điểm nghẽn): where dossiers wait, per agency, per route step and per edge.
+
+A pure fold: (flow | None, event) -> (flow | None, facts). The flow is what one
+dossier needs remembered — who holds it since when, and the handoff in transit.
+The facts are additive: counter changes on a local day (arrivals, completions, WIP
+deltas …), dwell and transit samples, and the rows of the drill-down lists. Storing
+them is a gateway's job; because every fact is a signed count, any day range is
+answered by summing, and a fact can be taken back by adding its negation.
+
+Rules (DOMAIN.md "Steps", "Returns and routes"):
+- A *stay* is the domain's step: an agency receives or accepts the dossier (an
+  arrival) and holds it until it hands it off, the result is ready, or the dossier
+  is closed (a completion). Its dwell is the step's working hours, carried by the
+  events (`step_used_working_hours`); a restart-policy supplement resets the step's
+  budget, not the time the agency spent, so the hours before it are carried over.
+  Calendar dwell is the wall-clock time of the same running segments: waiting for
+  the citizen and transit are charged to no agency on either clock.
+- A handoff completes the giver's stay at once; if the receiver returns it, the
+  stay reopens (DOMAIN: the giver's step reopens), so the completion and the dwell
+  sample are taken back and the stay finishes later with its whole dwell.
+- Transit runs from `HandedOff` to `HandoffAccepted` or `HandoffReturned`, on no
+  agency's step, and is sampled per edge (giver -> receiver) on the day it ends.
+- WIP counts dossiers *held* (a stay open, paused or not); dossiers in transit are
+  counted apart as `in_transit` at their receiver. `overdue` counts held dossiers
+  whose step is past its own due instant (off-route steps have none).
+
+The calendar is an explicit input: no event carries the working hours of a
+transit, so they are measured with the working calendar when the event is folded.
+Dwell needs no calendar (the events carry it). A change of days off therefore
+reaches transit hours of history only through a rebuild.
+
+Quantiles come from a log-scale histogram (see `bucket_of`): counts per bucket
+merge by adding, and a quantile read from it is within `RELATIVE_ERROR` of the
+exact nearest-rank value (values under `FLOOR_HOURS` read as 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, tzinfo
+from enum import StrEnum
+
+from domain import events as ev
+from domain.calendar import WorkingCalendar
+from domain.procedures import SupplementPolicy
+
+# --- days and blocks ------------------------------------------------------------------
+
+# Day numbers count from a Monday, so a multiple of 7 starts an ISO week.
+EPOCH = date(1900, 1, 1)
+# Counters and histograms are kept per block of days: a day, an ISO week, and
+# aligned runs of 2, 4, … weeks. Any range of days is covered by a few blocks.
+SPANS: tuple[int, ...] = (1, 7, 14, 28, 56, 112, 224, 448, 896)
+
+
+def day_number(at: datetime, tz: tzinfo) -> int:
+    """The local day of an instant, as days since EPOCH."""
+    return (at.astimezone(tz).date() - EPOCH).days
+
+
+def day_of(number: int) -> date:
+    return EPOCH + timedelta(days=number)
+
+
+def number_of(day: date) -> int:
+    return (day - EPOCH).days
+
+
+def week_start(number: int) -> int:
+    """The Monday of the ISO week of a day number."""
+    return number - number % 7
+
+
+def blocks_of(number: int) -> list[tuple[int, int]]:
+    """(span, first day) of every block that contains the day."""
+    return [(span, number - number % span) for span in SPANS]
+
+
+def cover(first: int, last: int) -> list[tuple[int, int]]:
+    """Blocks that cover the days [first, last] exactly, each day once, largest first."""
+    blocks: list[tuple[int, int]] = []
+    day = first
+    while day <= last:
+        span = next(s for s in reversed(SPANS) if day % s == 0 and day + s - 1 <= last)
+        blocks.append((span, day))
+        day += span
+    return blocks
+
+
+# --- the histogram ---------------------------------------------------------------------
+
+FLOOR_HOURS = 1 / 60  # one minute: shorter values fall in bucket 0 and read as 0
+GROWTH = 1.1  # each bucket is 10 % wider than the one before
+RELATIVE_ERROR = (GROWTH - 1) / (GROWTH + 1)  # 4.76 %: the reading is mid-bucket (harmonic)
+_LOG_GROWTH = math.log(GROWTH)
+_MS_PER_HOUR = 3_600_000
+QUANTILES = (("p50", 500), ("p90", 900), ("p99", 990))  # per mille
+
+
+def bucket_of(milliseconds: int) -> int:
+    """Bucket k >= 1 holds [FLOOR * GROWTH**(k-1), FLOOR * GROWTH**k) hours; 0 holds less."""
+    hours = milliseconds / _MS_PER_HOUR
+    if hours < FLOOR_HOURS:
+        return 0
+    return int(math.log(hours / FLOOR_HOURS) / _LOG_GROWTH) + 1
+
+
+def bucket_value(bucket: int) -> float:
+    """The hours a bucket reads as: off by at most RELATIVE_ERROR from any value in it."""
+    if bucket <= 0:
+        return 0.0
+    low = FLOOR_HOURS * GROWTH ** (bucket - 1)
+    return low * 2 * GROWTH / (1 + GROWTH)
+
+
+def quantile(hist: Mapping[int, int], per_mille: int) -> float | None:
+    """Nearest-rank quantile: the value of the sample at rank ceil(q * n)."""
+    total = sum(hist.values())
+    if total <= 0:
+        return None
+    rank = max(1, (per_mille * total + 999) // 1000)
+    seen = 0
+    for bucket in sorted(hist):
+        seen += hist[bucket]
+        if seen >= rank:
+            return bucket_value(bucket)
+    return bucket_value(max(hist))  # pragma: no cover - counts never sum past total
+
+
+def quantiles(hist: Mapping[int, int]) -> dict[str, float | None]:
+    return {name: quantile(hist, q) for name, q in QUANTILES}
+
+
+def exact_quantile(values: list[float], per_mille: int) -> float | None:
+    """The same nearest-rank quantile over raw values (for short lists and checks)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, (per_mille * len(ordered) + 999) // 1000)
+    return ordered[rank - 1]
+
+
+# --- what the fold emits ------------------------------------------------------------------
+
+
+class Kind(StrEnum):
+    AGENCY = "agency"
+    EDGE = "edge"  # giver -> receiver
+    STEP = "step"  # a route step of a procedure, at the agency that worked it
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a counter or a sample is about: an agency, an edge, or a route step."""
+
+    kind: Kind
+    agency_code: str  # the agency; the giver of an edge
+    other: str = ""  # the receiver of an edge; the procedure of a step
+    route_step: int = -1  # the step's index in the route
+
+
+# Counter fields. WIP-like fields are deltas: their running sum is the level.
+ARRIVALS = "arrivals"
+COMPLETIONS = "completions"
+WIP = "wip"
+IN_TRANSIT = "in_transit"
+OVERDUE = "overdue"
+RETURNS = "returns"  # agency: its handoffs sent back to it; edge: returns over it
+SUPPLEMENTS = "supplements"
+CONSULTATIONS = "consultations"
+COUNTERS = (ARRIVALS, COMPLETIONS, WIP, IN_TRANSIT, OVERDUE, RETURNS, SUPPLEMENTS, CONSULTATIONS)
+LEVELS = (WIP, IN_TRANSIT, OVERDUE)
+
+
+@dataclass(frozen=True)
+class Tally:
+    subject: Subject
+    day: int
+    field: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A finished stay's dwell (agency, step) or a finished transit (edge); weight -1 takes it back."""
+
+    subject: Subject
+    day: int
+    working_ms: int
+    calendar_ms: int
+    weight: int = 1
+
+
+@dataclass(frozen=True)
+class StayRecord:
+    """The drill-down row of one stay, as it stands after the event."""
+
+    dossier_id: str
+    stay_no: int
+    agency_code: str
+    procedure_code: str
+    route_step: int | None
+    receipt_code: str
+    entered_at: datetime
+    left_at: datetime | None
+    left_day: int | None
+    working_ms: int  # of finished segments (the whole dwell once left)
+    calendar_ms: int
+    running_since: datetime | None  # the open segment's start; None while paused or left
+
+
+@dataclass(frozen=True)
+class TransitRecord:
+    dossier_id: str
+    handoff_seq: int
+    from_agency_code: str
+    to_agency_code: str
+    receipt_code: str
+    handed_at: datetime
+    off_route: bool
+    ended_at: datetime | None = None
+    end_day: int | None = None
+    outcome: str | None = None  # accepted | returned | cancelled (the dossier closed)
+    working_ms: int | None = None
+    calendar_ms: int | None = None
+
+
+Fact = Tally | Sample | StayRecord | TransitRecord
+
+
+# --- the per-dossier flow ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stay:
+    no: int
+    agency_code: str
+    route_step: int | None
+    entered_at: datetime
+    carried_hours: float = 0.0  # hours before a restart-policy supplement reset the step
+    used_hours: float = 0.0  # the step's used hours as the events last reported them
+    calendar_ms: int = 0  # wall-clock ms of finished running segments
+    running_since: datetime | None = None  # None while paused, handed off, or closed
+    working_since: datetime | None = None  # the same, but intake counts from `counting_from`
+    left_at: datetime | None = None  # handed off (until accepted) or closed
+    overdue_from: datetime | None = None  # when counted as overdue (+1 is on its day)
+
+
+@dataclass(frozen=True)
+class Transit:
+    seq: int
+    from_agency_code: str
+    to_agency_code: str
+    handed_at: datetime
+    off_route: bool
+
+
+@dataclass(frozen=True)
+class Flow:
+    dossier_id: str
+    receipt_code: str
+    procedure_code: str
+    restart_on_supplement: bool = True
+    stays: int = 0  # stays opened so far
+    stay: Stay | None = None  # the open stay, or the one handed off and not yet accepted
+    transit: Transit | None = None
+
+
+def _ms(delta: timedelta) -> int:
+    return delta // timedelta(milliseconds=1)
+
+
+def _hours_ms(hours: float) -> int:
+    return round(hours * _MS_PER_HOUR)
+
+
+class _Fold:
+    """One event's fold: the flow's parts as they change, and the facts the changes produce."""
+
+    def __init__(self, flow: Flow, calendar: WorkingCalendar, at: datetime) -> None:
+        self.flow = flow
+        self.stay = flow.stay
+        self.transit = flow.transit
+        self.stays = flow.stays
+        self.calendar = calendar
+        self.at = at
+        self.today = day_number(at, calendar.tz)
+        self.facts: list[Fact] = []
+
+    def result(self) -> Flow:
+        return replace(self.flow, stays=self.stays, stay=self.stay, transit=self.transit)
+
+    def day(self, at: datetime) -> int:
+        return day_number(at, self.calendar.tz)
+
+    def tally(self, agency: str, name: str, amount: int = 1, day: int | None = None) -> None:
+        subject = Subject(Kind.AGENCY, agency)
+        self.facts.append(Tally(subject, self.today if day is None else day, name, amount))
+
+    # -- stays -----------------------------------------------------------------------------
+    def record(self, stay: Stay) -> None:
+        """The stay as it stands now becomes the open stay, and its drill-down row."""
+        self.stay = stay
+        f = self.flow
+        self.facts.append(
+            StayRecord(
+                dossier_id=f.dossier_id,
+                stay_no=stay.no,
+                agency_code=stay.agency_code,
+                procedure_code=f.procedure_code,
+                route_step=stay.route_step,
+                receipt_code=f.receipt_code,
+                entered_at=stay.entered_at,
+                left_at=stay.left_at,
+                left_day=self.day(stay.left_at) if stay.left_at else None,
+                working_ms=_hours_ms(stay.carried_hours + stay.used_hours),
+                calendar_ms=stay.calendar_ms,
+                running_since=stay.working_since,
+            )
+        )
+
+    def samples(self, stay: Stay, weight: int) -> None:
+        """A finished stay's completion and dwell sample (weight -1: taken back)."""
+        assert stay.left_at is not None
+        day = self.day(stay.left_at)
+        working = _hours_ms(stay.carried_hours + stay.used_hours)
+        self.facts.append(
+            Sample(Subject(Kind.AGENCY, stay.agency_code), day, working, stay.calendar_ms, weight)
+        )
+        if stay.route_step is not None:
+            step = Subject(Kind.STEP, stay.agency_code, self.flow.procedure_code, stay.route_step)
+            self.facts.append(Sample(step, day, working, stay.calendar_ms, weight))
+        self.tally(stay.agency_code, COMPLETIONS, weight, day)
+
+    def open(
+        self, agency: str, route_step: int | None, due: datetime | None, counting_from: datetime | None = None
+    ) -> None:
+        self.stays += 1
+        stay = Stay(no=self.stays, agency_code=agency, route_step=route_step, entered_at=self.at)
+        self.tally(agency, ARRIVALS)
+        self.tally(agency, WIP)
+        self.record(self.running(stay, due, counting_from))
+
+    def running(self, stay: Stay, due: datetime | None, counting_from: datetime | None = None) -> Stay:
+        """The stay's clock runs from now, against `due` (a step due instant or None)."""
+        overdue_from = stay.overdue_from
+        if overdue_from is not None and (due is None or due > self.at):
+            self.end_overdue(stay)  # a restarted budget is no longer overrun
+            overdue_from = None
+        if overdue_from is None and due is not None:
+            overdue_from = max(due, self.at)
+            self.tally(stay.agency_code, OVERDUE, 1, self.day(overdue_from))
+        working_since = max(counting_from, self.at) if counting_from else self.at
+        return replace(stay, running_since=self.at, working_since=working_since, overdue_from=overdue_from)
+
+    def end_overdue(self, stay: Stay) -> None:
+        if stay.overdue_from is None:
+            return
+        if self.at < stay.overdue_from:
+            # It never became overdue: take back the +1 put on its future day.
+            self.tally(stay.agency_code, OVERDUE, -1, self.day(stay.overdue_from))
+        else:
+            self.tally(stay.agency_code, OVERDUE, -1)
+
+    def stopped(self, stay: Stay, used_hours: float, left: bool) -> Stay:
+        """The running segment ends now (the stay too if `left`); the step reported `used_hours`."""
+        calendar_ms = stay.calendar_ms
+        if stay.running_since is not None:
+            calendar_ms += _ms(self.at - stay.running_since)
+        overdue_from = stay.overdue_from
+        if overdue_from is not None and (left or self.at < overdue_from):
+            self.end_overdue(stay)  # a stopped clock cannot overrun; a left stay is no one's
+            overdue_from = None
+        return replace(
+            stay,
+            used_hours=used_hours,
+            calendar_ms=calendar_ms,
+            running_since=None,
+            working_since=None,
+            overdue_from=overdue_from,
+            left_at=self.at if left else None,
+        )
+
+    def open_stay(self) -> Stay | None:
+        """The stay held now: not handed off, not closed."""
+        return self.stay if self.stay is not None and self.stay.left_at is None else None
+
+    def leave(self, used_hours: float) -> None:
+        """The open stay ends now (handed off or closed): a completion and a dwell sample."""
+        stay = self.open_stay()
+        if stay is None:
+            return
+        stay = self.stopped(stay, used_hours, left=True)
+        self.tally(stay.agency_code, WIP, -1)
+        self.samples(stay, 1)
+        self.record(stay)
+
+    # -- transit -----------------------------------------------------------------------------
+    def transit_record(
+        self, t: Transit, outcome: str | None = None, times: tuple[int, int] | None = None
+    ) -> None:
+        ended = self.at if outcome else None
+        self.facts.append(
+            TransitRecord(
+                dossier_id=self.flow.dossier_id,
+                handoff_seq=t.seq,
+                from_agency_code=t.from_agency_code,
+                to_agency_code=t.to_agency_code,
+                receipt_code=self.flow.receipt_code,
+                handed_at=t.handed_at,
+                off_route=t.off_route,
+                ended_at=ended,
+                end_day=self.today if ended else None,
+                outcome=outcome,
+                working_ms=times[0] if times else None,
+                calendar_ms=times[1] if times else None,
+            )
+        )
+
+    def end_transit(self, outcome: str) -> Transit | None:
+        """The pending handoff ends now; accepted and returned ones are sampled on their edge."""
+        t = self.transit
+        if t is None:
+            return None
+        self.tally(t.to_agency_code, IN_TRANSIT, -1)
+        times = None
+        if outcome != "cancelled":
+            edge = Subject(Kind.EDGE, t.from_agency_code, t.to_agency_code)
+            times = (
+                _hours_ms(self.calendar.working_hours_between(t.handed_at, self.at)),
+                _ms(self.at - t.handed_at),
+            )
+            self.facts.append(Sample(edge, self.today, *times))
+            if outcome == "returned":
+                self.facts.append(Tally(edge, self.today, RETURNS, 1))
+        self.transit_record(t, outcome, times)
+        self.transit = None
+        return t
+
+
+def _start(dossier_id: str, event: ev.DossierEvent) -> Flow | None:
+    if isinstance(event, ev.DossierSubmittedOnline | ev.DossierReceived):
+        return Flow(
+            dossier_id=dossier_id, receipt_code=event.receipt_code, procedure_code=event.procedure_code
+        )
+    return None
+
+
+def apply(
+    flow: Flow | None, dossier_id: str, seq: int, event: ev.DossierEvent, calendar: WorkingCalendar
+) -> tuple[Flow | None, list[Fact]]:
+    """The flow after `event` (None once the dossier is closed) and the facts it produces."""
+    if flow is None:
+        flow = _start(dossier_id, event)
+        if flow is None:
+            return None, []
+    if isinstance(event, ev.DossierReceived):
+        flow = replace(
+            flow,
+            receipt_code=event.receipt_code,
+            procedure_code=event.procedure_code,
+            restart_on_supplement=event.supplement_policy == SupplementPolicy.RESTART,
+        )
+    fold = _Fold(flow, calendar, event.occurred_at)
+    match event:
+        case ev.DossierReceived():
+            fold.open(event.receiving_agency_code, 0, event.step_due_at, event.counting_from)
+        case ev.HandedOff():
+            fold.end_transit("cancelled")  # only imported history hands off twice
+            fold.leave(event.step_used_working_hours)
+            to = event.to_agency_code
+            fold.transit = Transit(seq, event.from_agency_code, to, fold.at, event.route_step is None)
+            fold.tally(to, IN_TRANSIT, 1)
+            fold.transit_record(fold.transit)
+        case ev.HandoffAccepted():
+            fold.end_transit("accepted")
+            if (held := fold.open_stay()) is not None:
+                fold.leave(held.used_hours)  # imported history: accepted without a handoff
+            fold.open(event.to_agency_code, event.route_step, event.step_due_at)
+        case ev.HandoffReturned():
+            fold.end_transit("returned")
+            stay = fold.stay
+            if stay is not None and stay.left_at is not None:
+                # The giver's step reopens: its completion and dwell sample are taken back.
+                fold.samples(stay, -1)
+                fold.tally(stay.agency_code, RETURNS)
+                fold.tally(stay.agency_code, WIP)
+                fold.record(fold.running(replace(stay, left_at=None), event.step_due_at))
+        case ev.SupplementRequested() | ev.FeeRequested():
+            if isinstance(event, ev.SupplementRequested):
+                fold.tally(event.actor.agency_code, SUPPLEMENTS)
+            if (held := fold.open_stay()) is not None:
+                fold.record(fold.stopped(held, event.step_used_working_hours, left=False))
+        case ev.SupplementReceived() | ev.FeePaid():
+            if (held := fold.open_stay()) is not None:
+                if isinstance(event, ev.SupplementReceived) and flow.restart_on_supplement:
+                    # The step's budget starts again; the hours spent stay the agency's dwell.
+                    held = replace(held, carried_hours=held.carried_hours + held.used_hours, used_hours=0.0)
+                fold.record(fold.running(held, event.step_due_at))
+        case ev.ConsultationRequested():
+            fold.tally(event.actor.agency_code, CONSULTATIONS)
+        case ev.ResultReady():
+            fold.leave(event.step_used_working_hours)
+            fold.stay = None
+        case ev.DossierWithdrawn() | ev.ProcessingStopped():
+            fold.end_transit("cancelled")
+            fold.leave(event.step_used_working_hours)
+            return None, fold.facts
+        case ev.DossierRefusedAtIntake() | ev.ResultReturned():
+            return None, fold.facts
+        case _:
+            pass  # online submission, consultation answers, apologies, decisions, legacy activities
+    return fold.result(), fold.facts
