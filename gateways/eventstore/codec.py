@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import Enum
 from functools import cache
@@ -45,68 +45,124 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+Convert = Callable[[Any], Any]
+
+
 def from_jsonable(tp: Any, value: Any) -> Any:
+    return converter(tp)(value)
+
+
+@cache
+def converter(tp: Any) -> Convert:
+    """A function that turns JSON values into `tp`, built once per type (decoding is hot:
+    every view and every read folds events)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return from_jsonable(arg, value)
-            except (TypeError, ValueError) as exc:
-                errors.append(str(exc))
-        raise DecodeError("; ".join(errors) or f"no type of {tp} fits {value!r}")
+        options = [converter(arg) for arg in typing.get_args(tp) if arg is not type(None)]
+        optional = type(None) in typing.get_args(tp)
+
+        def union(value: Any) -> Any:
+            if value is None and optional:
+                return None
+            errors = []
+            for option in options:
+                try:
+                    return option(value)
+                except (TypeError, ValueError) as exc:
+                    errors.append(str(exc))
+            raise DecodeError("; ".join(errors) or f"no type of {tp} fits {value!r}")
+
+        return union
     if tp is Any:
-        return value
+        return _same
     if origin in (tuple, list):
-        args = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise DecodeError(f"expected a list, got {type(value).__name__}")
-        return tuple(from_jsonable(args[0], v) for v in value)
+        item = converter(typing.get_args(tp)[0])
+
+        def sequence(value: Any) -> Any:
+            if not isinstance(value, list):
+                raise DecodeError(f"expected a list, got {type(value).__name__}")
+            return tuple(item(v) for v in value)
+
+        return sequence
     if origin in (dict, Mapping) or tp in (dict, Mapping) or origin is typing.Mapping:
-        if not isinstance(value, dict):
-            raise DecodeError(f"expected an object, got {type(value).__name__}")
-        return value
+        return _mapping
     if isinstance(tp, type):
         if tp is datetime:
-            if not isinstance(value, str):
-                raise DecodeError(f"expected an ISO instant, got {value!r}")
-            parsed = datetime.fromisoformat(value)
-            if parsed.tzinfo is None:
-                raise DecodeError(f"instant without offset: {value!r}")
-            return parsed
+            return _instant
         if tp is date:
-            return date.fromisoformat(value)
+            return date.fromisoformat
         if issubclass(tp, Enum):
-            return tp(value)
+            return tp
         if dataclasses.is_dataclass(tp):
-            return decode_dataclass(tp, value)
+            return _dataclass_converter(tp)
         if tp is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise DecodeError(f"expected a number, got {value!r}")
-            return float(value)
+            return _number
         if tp in (int, str, bool):
-            if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-                raise DecodeError(f"expected {tp.__name__}, got {value!r}")
-            return value
+            return _exact(tp)
     raise DecodeError(f"unsupported type {tp!r}")
 
 
-def decode_dataclass(cls: type, data: Any) -> Any:
-    if not isinstance(data, dict):
-        raise DecodeError(f"{cls.__name__}: expected an object")
+def _same(value: Any) -> Any:
+    return value
+
+
+def _mapping(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise DecodeError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _instant(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise DecodeError(f"expected an ISO instant, got {value!r}")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise DecodeError(f"instant without offset: {value!r}")
+    return parsed
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DecodeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _exact(tp: type) -> Convert:
+    def exact(value: Any) -> Any:
+        if type(value) is not tp and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
+            raise DecodeError(f"expected {tp.__name__}, got {value!r}")
+        return value
+
+    return exact
+
+
+def _dataclass_converter(cls: type) -> Convert:
     hints = _hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            kwargs[f.name] = from_jsonable(hints[f.name], data[f.name])
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise DecodeError(f"{cls.__name__}: missing field '{f.name}'")
-    return cls(**kwargs)
+    fields = [
+        (
+            f.name,
+            converter(hints[f.name]),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+    ]
+
+    def build(data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise DecodeError(f"{cls.__name__}: expected an object")
+        kwargs = {}
+        for name, convert, required in fields:
+            if name in data:
+                kwargs[name] = convert(data[name])
+            elif required:
+                raise DecodeError(f"{cls.__name__}: missing field '{name}'")
+        return cls(**kwargs)
+
+    return build
+
+
+def decode_dataclass(cls: type, data: Any) -> Any:
+    return converter(cls)(data)
 
 
 def event_payload(event: DossierEvent) -> dict[str, Any]:
