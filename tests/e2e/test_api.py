@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -13,19 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from gateways.auth import issue_token
 from gateways.http.app import create_app
 from tests.conftest import FakeClock
+from tests.serving import serve
 
 WARD, DEPT, OTHER = "W.01", "S.01", "W.02"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Api:
@@ -59,16 +51,11 @@ class Api:
 @pytest.fixture
 def api(make_container: Any, clock: FakeClock) -> Iterator[Api]:
     container = make_container()
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    client = Api(f"http://127.0.0.1:{port}", "test-secret-of-at-least-thirty-two-bytes", clock)
+    with serve(create_app(container)) as base:
+        yield from _provisioned(Api(base, "test-secret-of-at-least-thirty-two-bytes", clock))
+
+
+def _provisioned(client: Api) -> Iterator[Api]:
     admin = {"role": "admin", "agency": None}
     client.http.put(
         "/api/v1/agencies/P.79",
@@ -105,8 +92,6 @@ def api(make_container: Any, clock: FakeClock) -> Iterator[Api]:
     assert r.status_code == 201, r.text
     yield client
     client.http.close()
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 APPLICANT = {"name": "Nguyễn Văn An", "id_number": "079200001234", "phone": "0909000111"}

@@ -11,31 +11,22 @@ B: received Mon 09:00, handed off 09:30, accepted by the department Thu 08:00; s
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from gateways.auth import issue_token
 from gateways.http.app import create_app
 from projections.bottleneck import RELATIVE_ERROR
 from tests.conftest import FakeClock
+from tests.serving import serve
 
 PROVINCE, DISTRICT, WARD, DEPT = "P.79", "D.02", "W.01", "S.01"
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
 WEEK = {"from": "2026-03-02", "to": "2026-03-06"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Api:
@@ -76,15 +67,11 @@ class Api:
 @pytest.fixture
 def api(make_container: Any, clock: FakeClock) -> Iterator[Api]:
     container = make_container()
-    app = create_app(container)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    client = Api(f"http://127.0.0.1:{port}", clock)
+    with serve(create_app(container)) as base:
+        yield from _provisioned(Api(base, clock))
+
+
+def _provisioned(client: Api) -> Iterator[Api]:
     admin = client.auth("admin", None)
     for code, level, parent, name in (
         (PROVINCE, "province", None, "UBND Thành phố"),
@@ -106,8 +93,6 @@ def api(make_container: Any, clock: FakeClock) -> Iterator[Api]:
     ).raise_for_status()
     yield client
     client.http.close()
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def _walk(api: Api) -> tuple[str, str]:

@@ -8,11 +8,8 @@ by deploy/browser/install.sh (`make test` runs it); Playwright never downloads o
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,8 +18,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from gateways.auth import issue_token
 from gateways.bootstrap import Container, bootstrap
@@ -30,6 +25,7 @@ from gateways.http.app import create_app
 from gateways.seed.demo import seed_demo
 from gateways.settings import Settings
 from tests.conftest import FakeClock
+from tests.serving import serve
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -57,29 +53,6 @@ def seed(container: Container, clock: FakeClock, dossiers: int) -> dict[str, int
 
 
 # --- the served demo -------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """uvicorn on a free port of 127.0.0.1; yields the base address."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @dataclass

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from gateways.bootstrap import Container
 from gateways.http.app import create_app
 from tests.conftest import FakeClock
-from tests.e2e.test_api import APPLICANT, Api, _free_port
+from tests.e2e.test_api import APPLICANT, Api
+from tests.serving import serve
 
 PROVINCE, WARD, OTHER, DEPT = "P.79", "W.01", "W.02", "S.01"
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
@@ -23,15 +21,11 @@ SECRET = "test-secret-of-at-least-thirty-two-bytes"
 @pytest.fixture
 def api(make_container: Any, clock: FakeClock) -> Iterator[Api]:
     container: Container = make_container()
-    app = create_app(container)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    client = Api(f"http://127.0.0.1:{port}", SECRET, clock)
+    with serve(create_app(container)) as base:
+        yield from _provisioned(Api(base, SECRET, clock))
+
+
+def _provisioned(client: Api) -> Iterator[Api]:
     admin = client.token("admin")
     client.http.put(
         f"/api/v1/agencies/{PROVINCE}", json={"name": "UBND Thành phố", "level": "province"}, headers=admin
@@ -56,8 +50,6 @@ def api(make_container: Any, clock: FakeClock) -> Iterator[Api]:
     ).raise_for_status()
     yield client
     client.http.close()
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def _at(api: Api, clock: FakeClock, when: str, path: str, body: Any, agency: str = WARD) -> dict[str, Any]:

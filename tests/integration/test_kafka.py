@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +29,6 @@ import httpx
 import orjson
 import psycopg
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from eventsourcing.persistence import StoredEvent
@@ -51,6 +49,7 @@ from gateways.simulation.bulk import bulk_seed
 from gateways.sql import Database
 from gateways.views.registry import build_views
 from tests.conftest import PG_URL, FakeClock
+from tests.serving import free_port, serve
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration]
 
@@ -139,12 +138,6 @@ def token(role: str, agency: str | None, sub: str | None = None) -> str:
         now=datetime.now(UTC),
         ttl=timedelta(hours=1),
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def read_topic(
@@ -470,19 +463,10 @@ def served(tmp_path: Path, kafka_bootstrap: str, prefix: str) -> Iterator[Any]:
     )
     container = bootstrap(settings, clock=clock)
     load_catalogue(container.catalogue)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        wait_for(lambda: server.started, 15, "uvicorn to start", every=0.05)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+        with serve(create_app(container)) as base, httpx.Client(base_url=base, timeout=20) as http:
             yield container, http
     finally:
-        server.should_exit = True
-        thread.join(10)
         container.close()
 
 
