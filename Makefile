@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run run-kafka seed test test-unit lint fmt clean pg-up pg-down kafka-fetch kafka-up kafka-down kafka-wipe services-up services-down asyncapi bench
+.PHONY: help install run run-kafka bench-large seed test test-unit lint fmt clean pg-up pg-down kafka-fetch kafka-up kafka-down kafka-wipe services-up services-down asyncapi bench
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -14,7 +14,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,mining]"
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the project with its dev tools
@@ -34,9 +34,15 @@ run-kafka: install ## PostgreSQL + Kafka + relay + projectors + inbound + API on
 asyncapi: install ## write the AsyncAPI document of every Kafka topic to docs/asyncapi.json
 	$(BIN)/lienthong asyncapi --out docs/asyncapi.json
 
-bench: install ## run every benchmark at the default size (Kafka is started); results in var/bench/
+BENCHES := project-kafka rebuild append relay query lag mining memory
+BENCH_EVENTS ?= 200000
+
+bench: install ## every benchmark at ~200k events (Kafka started; mining needs `pip install -e .[mining]`); var/bench/
 	@kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
-	  for b in relay project-kafka; do $(BIN)/lienthong bench $$b --kafka "$$kafka" || exit 1; done
+	  for b in $(BENCHES); do $(BIN)/lienthong bench $$b --events $(BENCH_EVENTS) --kafka "$$kafka" || exit 1; done
+
+bench-large: ## the same at 10 M events / ~1 M dossiers (long: hours on 2 cores)
+	$(MAKE) bench BENCH_EVENTS=10000000
 
 seed: install ## seed the demo catalogue and dossiers into the configured store
 	$(BIN)/lienthong seed

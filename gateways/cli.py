@@ -16,8 +16,10 @@ from rich.console import Console
 
 from gateways.audit.cli import audit_checkpoint, audit_verify
 from gateways.auth import ROLES, issue_token
+from gateways.bench.cli import bench
 from gateways.bootstrap import Container, bootstrap
 from gateways.interchange import cli as interchange_cli
+from gateways.simulation.cli import simulate
 from gateways.views.sla_cli import report
 
 app = typer.Typer(help="lienthong: inter-level dossier routing (hồ sơ liên thông)", no_args_is_help=True)
@@ -211,36 +213,8 @@ def asyncapi(
         typer.echo(text)
 
 
-BENCHES = ("relay", "project-kafka")
-
-
-@app.command()
-def bench(
-    name: Annotated[str, typer.Argument(help=f"one of: {', '.join(BENCHES)}")],
-    events: Annotated[int, typer.Option(help="size of the generated history")] = 200_000,
-    kafka: Annotated[
-        str | None, typer.Option(help="broker (default: LIENTHONG_KAFKA_BOOTSTRAP or 127.0.0.1:9092)")
-    ] = None,
-    store_url: Annotated[
-        str | None, typer.Option(help="event store for the run (default: a fresh SQLite file)")
-    ] = None,
-) -> None:
-    """Run one benchmark: a table with the ratio to its same-run baseline, saved as var/bench/NAME.json."""
-    from gateways.bench import kafka as kafka_bench
-    from gateways.settings import Settings
-
-    settings = Settings.load()
-    server = kafka or settings.kafka_bootstrap or "127.0.0.1:9092"
-    runs = {"relay": kafka_bench.bench_relay, "project-kafka": kafka_bench.bench_project_kafka}
-    if name not in runs:
-        err.print(f"[red]unknown benchmark '{name}' (one of: {', '.join(BENCHES)})[/red]")
-        raise typer.Exit(2)
-    with err.status(f"bench {name}: {events:,} events…"):
-        result = runs[name](settings, events, server, store_url)
-    result.print(Console())
-    err.print(f"wrote {result.save(kafka_bench.bench_dir(settings))}")
-
-
+app.command("bench")(bench)
+app.command("simulate")(simulate)
 app.command("report")(report)
 app.command("export")(interchange_cli.export)
 app.command("import-xes")(interchange_cli.import_xes)

@@ -1,7 +1,7 @@
 """`bench relay` and `bench project-kafka`: the Kafka paths against raw aiokafka in the same run.
 
-Both build a fresh history with the bulk generator (domain + batched appends) in their
-own store under var/bench/work/, publish to topics with a fresh prefix, and compare:
+Both build a fresh simulated history (`lienthong simulate`'s province profile) in their own
+store under var/bench/work/, publish to topics with a fresh prefix, and compare:
 - relay: events/s from the event store to Kafka (acks=all, idempotent) vs. aiokafka
   `send_batch` of the same bytes, keys, headers and partitions with the same producer settings;
 - project-kafka: events/s through every view's projector (decode, apply, view rows and
@@ -20,16 +20,15 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from gateways.bench.report import BenchResult
-from gateways.bootstrap import Container, bootstrap
+from gateways.bench.workload import Workbench as SimulatedWorkbench
+from gateways.bench.workload import workbench as simulated_workbench
+from gateways.bootstrap import Container
 from gateways.eventstore.store import RecordedEvent
 from gateways.kafka.app import build_stream
 from gateways.kafka.projector import KAFKA_FEED, ViewProjector, part_key
 from gateways.kafka.relay import Relay, headers_for
 from gateways.kafka.topics import Topics, end_offsets, ensure_topics, partition_for
 from gateways.settings import Settings
-from gateways.simulation.bulk import bulk_seed
-
-EVENTS_PER_DOSSIER = 7  # what the bulk walker writes on average
 
 
 @dataclass
@@ -37,28 +36,17 @@ class Workbench:
     container: Container
     topics: Topics
     events: int
+    simulated: SimulatedWorkbench
 
     def close(self) -> None:
-        self.container.close()
+        self.simulated.close()
 
 
 def workbench(settings: Settings, events: int, kafka: str, store_url: str | None) -> Workbench:
-    """A fresh store (SQLite under var/bench/work unless `store_url`) holding about `events` events."""
-    work = settings.data_dir / "bench" / "work" / uuid.uuid4().hex[:8]
-    work.mkdir(parents=True, exist_ok=True)
-    prefix = f"bench{uuid.uuid4().hex[:8]}"
-    local = settings.model_copy(
-        update={
-            "data_dir": work,
-            "event_store_url": store_url or f"sqlite:///{work / 'events.sqlite'}",
-            "view_store_url": "",
-            "kafka_bootstrap": kafka,
-            "kafka_topic_prefix": prefix,
-        }
-    )
-    container = bootstrap(local)
-    result = bulk_seed(container, max(1, events // EVENTS_PER_DOSSIER))
-    return Workbench(container, Topics.with_prefix(prefix), result.events)
+    """A fresh store with about `events` simulated events, and fresh topics (gateways/bench/workload.py)."""
+    simulated = simulated_workbench(settings, events, store_url=store_url, kafka=kafka)
+    topics = Topics.with_prefix(simulated.settings.kafka_topic_prefix)
+    return Workbench(simulated.container, topics, simulated.events, simulated)
 
 
 def _producer(kafka: str) -> AIOKafkaProducer:

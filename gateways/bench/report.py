@@ -23,6 +23,8 @@ class BenchResult:
     params: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    # An absolute ceiling for benchmarks without a baseline (latency, memory growth).
+    target_max: float | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -30,9 +32,12 @@ class BenchResult:
 
     @property
     def met(self) -> bool | None:
-        if self.ratio is None or self.target_ratio is None:
-            return None
-        return self.ratio >= self.target_ratio
+        checks = []
+        if self.target_ratio is not None and self.ratio is not None:
+            checks.append(self.ratio >= self.target_ratio)
+        if self.target_max is not None:
+            checks.append(self.value <= self.target_max)
+        return all(checks) if checks else None
 
     def as_json(self) -> dict[str, Any]:
         body = asdict(self)
@@ -54,6 +59,8 @@ class BenchResult:
         table.add_row("baseline (same run)", f"{self.baseline:,.1f} {self.unit}" if self.baseline else "—")
         table.add_row("ratio", f"{self.ratio}" if self.ratio is not None else "—")
         table.add_row("target ratio", f"≥ {self.target_ratio}" if self.target_ratio else "—")
+        if self.target_max is not None:
+            table.add_row("target", f"≤ {self.target_max:,} {self.unit}")
         table.add_row("target met", {True: "yes", False: "NO", None: "—"}[self.met])
         for key, value in {**self.params, **self.extra}.items():
             table.add_row(key, str(value))

@@ -1,0 +1,95 @@
+"""`bench query`: p50/p99 latency of the reads supervisors and officers make all day — Biểu 06,
+the SLA report, the bottleneck report, a control sheet, an agency's inbox — through the
+HTTP API (API.md), from another process, on a simulated province whose views are up to
+date and whose latest dossiers are still in process. One client, requests one after the
+other: this measures what one request costs, not how many fit in a second.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import httpx
+
+from gateways.bench.api import percentile, serving
+from gateways.bench.report import BenchResult
+from gateways.bench.workload import workbench
+from gateways.settings import Settings
+
+TARGET_P99_MS = 20.0
+
+
+def bench_query(
+    settings: Settings, events: int, store_url: str | None = None, requests: int = 200
+) -> BenchResult:
+    bench = workbench(settings, events, store_url=store_url, open_today=True)
+    try:
+        container = bench.container
+        caught_up = time.perf_counter()
+        container.feed.catch_up()
+        catch_up_seconds = time.perf_counter() - caught_up
+        rng = random.Random(7)
+        today = container.service.now().date()
+        first, last = (today - timedelta(days=120)).isoformat(), today.isoformat()
+        hierarchy = container.catalogue.hierarchy
+        province = next(a.code for a in hierarchy if a.parent_code is None)
+        agencies = [a.code for a in hierarchy if a.valid_on(today) and a.parent_code is not None]
+        dossier_ids = [r.dossier_id for r in container.store.notifications(0, 5000) if r.seq == 1]
+        if not dossier_ids:
+            raise RuntimeError("the workload wrote no dossier")
+        kinds: dict[str, Callable[[], str]] = {
+            "bieu06": lambda: (
+                f"/api/v1/reports/bieu06?agency_code={province}&from={first}&to={last}&include_children=true"
+            ),
+            "sla": lambda: (
+                f"/api/v1/reports/sla?group_by={rng.choice(['agency', 'level', 'procedure'])}"
+                f"&from={first}&to={last}"
+            ),
+            "bottlenecks": lambda: f"/api/v1/reports/bottlenecks?from={first}&to={last}",
+            "control_sheet": lambda: f"/api/v1/dossiers/{rng.choice(dossier_ids)}/control-sheet",
+            "inbox": lambda: f"/api/v1/agencies/{rng.choice(agencies)}/inbox",
+        }
+        timings: dict[str, list[float]] = {}
+        with serving(bench, views_out_of_process=False) as api:
+            headers = {"Authorization": f"Bearer {api.token('inspector')}"}
+            with httpx.Client(base_url=api.base, headers=headers, timeout=30.0) as client:
+                for kind, path in kinds.items():
+                    client.get(path())  # the first request of a kind warms its caches
+                    times = []
+                    for _ in range(requests):
+                        started = time.perf_counter()
+                        response = client.get(path())
+                        times.append(time.perf_counter() - started)
+                        if response.status_code != 200:
+                            raise RuntimeError(f"{kind}: {response.status_code} {response.text[:300]}")
+                    timings[kind] = sorted(times)
+        p99 = {k: round(percentile(v, 99) * 1000, 2) for k, v in timings.items()}
+        p50 = {k: round(percentile(v, 50) * 1000, 2) for k, v in timings.items()}
+        worst = max(p99, key=lambda k: p99[k])
+        return BenchResult(
+            name="query",
+            value=p99[worst],
+            unit="ms (worst p99)",
+            baseline=None,
+            target_ratio=None,
+            target_max=TARGET_P99_MS,
+            params={
+                "events": bench.events,
+                "dossiers": bench.tally.dossiers,
+                "store": bench.store_kind,
+                "requests_per_kind": requests,
+                "clients": 1,
+                "range": f"{first} → {last}",
+            },
+            extra={
+                "worst": worst,
+                "p50_ms": p50,
+                "p99_ms": p99,
+                "views_catch_up_seconds": round(catch_up_seconds, 2),
+            },
+        )
+    finally:
+        bench.close()
