@@ -20,6 +20,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -81,6 +82,7 @@ class Relay:
         self.idle = idle_ms / 1000
         self.name = name
         self.stats = RelayStats()
+        self._partitions: dict[str, int] = {}
         db.executescript(SCHEMA)
 
     # -- position ---------------------------------------------------------------------------
@@ -139,35 +141,77 @@ class Relay:
             count = len(partitions)
             heads = await self._published_heads(count)
             position = await asyncio.to_thread(self.position)
+            reading = asyncio.create_task(asyncio.to_thread(self.store.notifications, position, self.batch))
             while not stop.is_set():
-                records = await asyncio.to_thread(self.store.notifications, position, self.batch)
+                records = await reading
                 if not records:
                     if until_idle:
                         return
                     await _sleep_or_stop(stop, self.idle)
+                    reading = asyncio.create_task(
+                        asyncio.to_thread(self.store.notifications, position, self.batch)
+                    )
                     continue
-                sends = []
+                by_partition: dict[int, list[RecordedEvent]] = {}
                 for record in records:
-                    partition = partition_for(record.dossier_id, count)
+                    partition = self._partition(record.dossier_id, count)
                     if (record.notification_id or 0) <= heads.get(partition, 0):
                         self.stats.skipped += 1
                         continue
-                    sends.append(
-                        await producer.send(
-                            self.topics.events,
-                            record.raw,
-                            key=record.dossier_id.encode(),
-                            partition=partition,
-                            headers=headers_for(record),
-                        )
-                    )
-                # Every send of the batch is acknowledged (acks=all) before the position moves.
+                    by_partition.setdefault(partition, []).append(record)
+                sends = [
+                    send
+                    for partition, chunk in by_partition.items()
+                    for send in await self._send_partition(producer, partition, chunk)
+                ]
+                # The next page is read while this one is on its way; the position moves only
+                # once every send of this page is acknowledged (acks=all).
+                after = records[-1].notification_id or position
+                reading = asyncio.create_task(asyncio.to_thread(self.store.notifications, after, self.batch))
                 await asyncio.gather(*sends)
-                self.stats.published += len(sends)
-                position = records[-1].notification_id or position
+                self.stats.published += sum(len(chunk) for chunk in by_partition.values())
+                position = after
                 await asyncio.to_thread(self._save, position)
+            reading.cancel()
         finally:
             await producer.stop()
+
+    def _partition(self, dossier_id: str, count: int) -> int:
+        partition = self._partitions.get(dossier_id)
+        if partition is None:
+            if len(self._partitions) > 100_000:
+                self._partitions.clear()
+            partition = self._partitions[dossier_id] = partition_for(dossier_id, count)
+        return partition
+
+    async def _send_partition(
+        self, producer: AIOKafkaProducer, partition: int, chunk: list[RecordedEvent]
+    ) -> list[asyncio.Future[Any]]:
+        """One partition's records in as few producer batches as fit, in order."""
+        sends: list[asyncio.Future[Any]] = []
+        batch = producer.create_batch()
+        for record in chunk:
+            fields = {"key": record.dossier_id.encode(), "value": record.raw, "timestamp": None}
+            if batch.append(**fields, headers=headers_for(record)) is not None:
+                continue
+            if batch.record_count():
+                sends.append(await producer.send_batch(batch, self.topics.events, partition=partition))
+                batch = producer.create_batch()
+                if batch.append(**fields, headers=headers_for(record)) is not None:
+                    continue
+            # Larger than a whole batch: on its own, after what came before it.
+            sends.append(
+                await producer.send(
+                    self.topics.events,
+                    record.raw,
+                    key=fields["key"],
+                    partition=partition,
+                    headers=headers_for(record),
+                )
+            )
+        if batch.record_count():
+            sends.append(await producer.send_batch(batch, self.topics.events, partition=partition))
+        return sends
 
     async def _published_heads(self, partitions: int) -> dict[int, int]:
         """partition -> notification id of the last record on it."""
