@@ -37,9 +37,11 @@ asyncapi: install ## write the AsyncAPI document of every Kafka topic to docs/as
 BENCHES := project-kafka rebuild append relay query lag mining memory
 BENCH_EVENTS ?= 200000
 
-bench: install ## every benchmark at ~200k events (Kafka started; mining needs `pip install -e .[mining]`); var/bench/
-	@kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
-	  for b in $(BENCHES); do $(BIN)/lienthong bench $$b --events $(BENCH_EVENTS) --kafka "$$kafka" || exit 1; done
+bench: install ## every benchmark at ~200k events (starts PostgreSQL and Kafka); results in var/bench/
+	@url="$$(deploy/postgres/start.sh | tail -n 1)"; \
+	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
+	  for b in $(BENCHES); do $(BIN)/lienthong bench $$b --events $(BENCH_EVENTS) --kafka "$$kafka" || exit 1; done; \
+	  $(BIN)/lienthong bench rebuild --events $(BENCH_EVENTS) --store-url "$$url"
 
 bench-large: ## the same at 10 M events / ~1 M dossiers (long: hours on 2 cores)
 	$(MAKE) bench BENCH_EVENTS=10000000
