@@ -87,6 +87,16 @@ class RecordedEvent:
         return cls(envelope=envelope, raw=raw, notification_id=notification_id)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A stored event as the relay sends it: the envelope bytes and what the record needs."""
+
+    raw: bytes
+    dossier_id: str
+    type: str
+    notification_id: int
+
+
 def recorder_env(url: str) -> dict[str, str]:
     """Environment for eventsourcing's InfrastructureFactory from a database URL."""
     parts = urlsplit(url)
@@ -186,6 +196,11 @@ class EventStore:
         """Events in append order with notification id > `after`."""
         rows = self.recorder.select_notifications(after, limit, inclusive_of_start=False)
         return [RecordedEvent.from_bytes(bytes(n.state), n.id) for n in rows]
+
+    def outbox(self, after: int, limit: int = 1000) -> list[Outgoing]:
+        """Like `notifications`, without decoding the envelopes: what the relay publishes."""
+        rows = self.recorder.select_notifications(after, limit, inclusive_of_start=False)
+        return [Outgoing(bytes(n.state), str(n.originator_id), n.topic, n.id) for n in rows]
 
     def max_notification_id(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -25,7 +25,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from gateways.eventstore.store import EventStore, RecordedEvent
+from gateways.eventstore.store import EventStore, Outgoing, RecordedEvent
 from gateways.kafka.topics import NOTIFICATION_HEADER, Topics, ensure_topics, partition_for
 from gateways.sql import Database
 
@@ -45,7 +45,7 @@ class RelayStats:
     sessions: int = 0
 
 
-def headers_for(record: RecordedEvent) -> list[tuple[str, bytes]]:
+def headers_for(record: RecordedEvent | Outgoing) -> list[tuple[str, bytes]]:
     return [
         _CONTENT_TYPE,
         (NOTIFICATION_HEADER, str(record.notification_id).encode()),
@@ -141,18 +141,16 @@ class Relay:
             count = len(partitions)
             heads = await self._published_heads(count)
             position = await asyncio.to_thread(self.position)
-            reading = asyncio.create_task(asyncio.to_thread(self.store.notifications, position, self.batch))
+            reading = asyncio.create_task(asyncio.to_thread(self.store.outbox, position, self.batch))
             while not stop.is_set():
                 records = await reading
                 if not records:
                     if until_idle:
                         return
                     await _sleep_or_stop(stop, self.idle)
-                    reading = asyncio.create_task(
-                        asyncio.to_thread(self.store.notifications, position, self.batch)
-                    )
+                    reading = asyncio.create_task(asyncio.to_thread(self.store.outbox, position, self.batch))
                     continue
-                by_partition: dict[int, list[RecordedEvent]] = {}
+                by_partition: dict[int, list[Outgoing]] = {}
                 for record in records:
                     partition = self._partition(record.dossier_id, count)
                     if (record.notification_id or 0) <= heads.get(partition, 0):
@@ -167,7 +165,7 @@ class Relay:
                 # The next page is read while this one is on its way; the position moves only
                 # once every send of this page is acknowledged (acks=all).
                 after = records[-1].notification_id or position
-                reading = asyncio.create_task(asyncio.to_thread(self.store.notifications, after, self.batch))
+                reading = asyncio.create_task(asyncio.to_thread(self.store.outbox, after, self.batch))
                 await asyncio.gather(*sends)
                 self.stats.published += sum(len(chunk) for chunk in by_partition.values())
                 position = after
@@ -185,7 +183,7 @@ class Relay:
         return partition
 
     async def _send_partition(
-        self, producer: AIOKafkaProducer, partition: int, chunk: list[RecordedEvent]
+        self, producer: AIOKafkaProducer, partition: int, chunk: list[Outgoing]
     ) -> list[asyncio.Future[Any]]:
         """One partition's records in as few producer batches as fit, in order."""
         sends: list[asyncio.Future[Any]] = []
