@@ -65,28 +65,29 @@ class StoreFeed:
         return read
 
     def rebuild(self, names: Sequence[str] | None = None) -> list[RebuildResult]:
-        """Rebuild views from the event store, each in ONE transaction.
+        """Rebuild views from the event store in ONE transaction and one pass over the log.
 
         Rows, seen seqs and the store position are reset and replayed together, so
-        readers see either the old view or the rebuilt one. Kafka positions are kept:
-        every event before them is in the store, and anything later is applied by
-        the projector once (redeliveries are recognised by seq).
+        readers see either the old views or the rebuilt ones. Each event is decoded
+        once for all the views. Kafka positions are kept: every event before them is
+        in the store, and anything later is applied by the projector once
+        (redeliveries are recognised by seq).
         """
         chosen = [self.runner(n) for n in names] if names else self.runners
-        results = []
-        with self._lock:
+        if not chosen:
+            return []
+        count = 0
+        with self._lock, chosen[0].db.transaction() as tx:
             for runner in chosen:
-                count = 0
-                with runner.db.transaction() as tx:
-                    runner.reset(tx, feeds=(STORE_FEED,))
-                    position = 0
-                    while True:
-                        records = self.store.notifications(position, self.batch)
-                        if not records:
-                            break
-                        position = records[-1].notification_id or position
-                        items, _bad = decode(records)
-                        runner.apply_in(tx, items, STORE_FEED, {STORE_PART: position})
-                        count += len(records)
-                results.append(RebuildResult(runner.name, count))
-        return results
+                runner.reset(tx, feeds=(STORE_FEED,))
+            position = 0
+            while True:
+                records = self.store.notifications(position, self.batch)
+                if not records:
+                    break
+                position = records[-1].notification_id or position
+                items, _bad = decode(records)
+                for runner in chosen:
+                    runner.apply_in(tx, items, STORE_FEED, {STORE_PART: position})
+                count += len(records)
+        return [RebuildResult(runner.name, count) for runner in chosen]
