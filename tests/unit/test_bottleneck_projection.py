@@ -19,9 +19,10 @@ from domain import commands as c
 from domain.calendar import WorkingCalendar
 from domain.decide import decide
 from domain.dossier import Dossier, evolve
-from domain.events import Actor, Channel, DossierEvent, Outcome
-from domain.procedures import Procedure, RouteStep, SupplementPolicy
+from domain.events import Channel, DossierEvent, Outcome
+from domain.procedures import SupplementPolicy
 from projections import bottleneck as b
+from tests.unit.test_dossier import officer, procedure
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CAL = WorkingCalendar(tz=VN)
@@ -36,10 +37,6 @@ def day(text: str) -> int:
     return b.number_of(date.fromisoformat(text))
 
 
-def officer(agency: str) -> Actor:
-    return Actor(agency_code=agency, user=f"u@{agency}", role="officer")
-
-
 def agency(code: str) -> b.Subject:
     return b.Subject(b.Kind.AGENCY, code)
 
@@ -50,18 +47,6 @@ def edge(giver: str, receiver: str) -> b.Subject:
 
 def step(code: str, index: int) -> b.Subject:
     return b.Subject(b.Kind.STEP, code, "P", index)
-
-
-def procedure(policy: SupplementPolicy = SupplementPolicy.RESTART) -> Procedure:
-    # ward intake 4 h -> district 16 h -> department 16 h -> ward return 4 h = 40 h
-    return Procedure(
-        "P",
-        "Cấp phép",
-        "test",
-        40,
-        policy,
-        (RouteStep(WARD, 4), RouteStep(DISTRICT, 16), RouteStep(DEPT, 16), RouteStep(WARD, 4)),
-    )
 
 
 @dataclass

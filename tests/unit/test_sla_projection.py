@@ -21,6 +21,7 @@ from domain.events import Actor, Channel, DossierEvent, Outcome
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
 from projections import sla
 from projections.sla import DossierFacts, Window, bieu06_of, late_attributed_of, window
+from tests.unit.test_dossier import officer
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CAL = WorkingCalendar(tz=VN)
@@ -39,10 +40,6 @@ HIERARCHY = Hierarchy(
 
 def t(text: str) -> datetime:
     return datetime.fromisoformat(text + "+07:00")
-
-
-def officer(agency: str) -> Actor:
-    return Actor(agency_code=agency, user=f"u@{agency}", role="officer")
 
 
 def land(policy: SupplementPolicy = SupplementPolicy.RESTART) -> Procedure:
