@@ -29,7 +29,8 @@ run-kafka: install ## PostgreSQL + Kafka + relay + projectors + inbound + API on
 	  mkdir -p var; \
 	  printf 'LIENTHONG_EVENT_STORE_URL=%s\nLIENTHONG_KAFKA_BOOTSTRAP=%s\n' "$$url" "$$kafka" > var/run-kafka.env; \
 	  echo "wrote var/run-kafka.env (LIENTHONG_ENV_FILE=var/run-kafka.env reaches the same stores from another shell)"; \
-	  LIENTHONG_ENV_FILE=var/run-kafka.env $(BIN)/lienthong run --host 127.0.0.1 --port 8000 || true
+	  LIENTHONG_ENV_FILE=var/run-kafka.env LIENTHONG_DEMO_LOGIN=$${LIENTHONG_DEMO_LOGIN:-true} \
+	    $(BIN)/lienthong run --host 127.0.0.1 --port 8000 || true
 
 asyncapi: install ## write the AsyncAPI document of every Kafka topic to docs/asyncapi.json
 	$(BIN)/lienthong asyncapi --out docs/asyncapi.json
