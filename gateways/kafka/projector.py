@@ -56,6 +56,22 @@ def decode_record(value: bytes | None, headers: Any) -> Applied:
         raise DecodeError(str(exc)) from exc
 
 
+def _decode_batch(
+    records: Sequence[Any],
+) -> tuple[list[Applied], list[tuple[Any, DecodeError]], dict[str, int]]:
+    """Kafka records -> (decoded items, undecodable records with the reason, next offsets)."""
+    items: list[Applied] = []
+    undecodable: list[tuple[Any, DecodeError]] = []
+    positions: dict[str, int] = {}
+    for record in records:
+        positions[part_key(record.topic, record.partition)] = record.offset + 1
+        try:
+            items.append(decode_record(record.value, record.headers))
+        except DecodeError as exc:
+            undecodable.append((record, exc))
+    return items, undecodable, positions
+
+
 def dead_letter_headers(record: Any, error: str, group: str) -> dict[str, str]:
     headers = {k: bytes(v).decode("utf-8", "replace") for k, v in (record.headers or ())}
     headers.update(
@@ -137,16 +153,11 @@ class ViewProjector:
         """Decode, dead-letter what cannot be read, apply the rest with the offsets."""
         if not self._notifications:
             self._notifications = await asyncio.to_thread(self.runner.position, KAFKA_FEED, STORE_PART)
-        items: list[Applied] = []
-        positions: dict[str, int] = {}
-        for record in records:
-            positions[part_key(record.topic, record.partition)] = record.offset + 1
-            try:
-                item = decode_record(record.value, record.headers)
-            except DecodeError as exc:
-                await self._dead_letter(record, f"cannot decode: {exc}")
-                continue
-            items.append(item)
+        # Decoding runs in the worker thread, so the event loop keeps fetching meanwhile.
+        items, undecodable, positions = await asyncio.to_thread(_decode_batch, records)
+        for record, exc in undecodable:
+            await self._dead_letter(record, f"cannot decode: {exc}")
+        for item in items:
             self._notifications = max(self._notifications, item.record.notification_id or 0)
         positions[STORE_PART] = self._notifications
         result = await self._apply(items, positions, records)
