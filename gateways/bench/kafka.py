@@ -1,7 +1,7 @@
 """`bench relay` and `bench project-kafka`: the Kafka paths against raw aiokafka in the same run.
 
 Both build a fresh simulated history (`lienthong simulate`'s province profile) in their own
-store under var/bench/work/, publish to topics with a fresh prefix, and compare:
+store (a fresh folder under var/bench), publish to topics with a fresh prefix, and compare:
 - relay: events/s from the event store to Kafka (acks=all, idempotent) vs. aiokafka
   `send_batch` of the same bytes, keys, headers and partitions with the same producer settings;
 - project-kafka: events/s through every view's projector (decode, apply, view rows and

@@ -1,6 +1,6 @@
 """A fresh store holding a simulated province workload, for one benchmark run.
 
-Each run gets its own data directory under var/bench/work/ and, on PostgreSQL, its own
+Each run gets its own data directory (a fresh folder under var/bench) and, on PostgreSQL, its own
 database (dropped when the run ends), so runs never see each other's rows. The workload
 is the `province` profile of `lienthong simulate`, sized to about `events` events.
 """

@@ -19,10 +19,11 @@ from domain import commands as c
 from domain.calendar import WorkingCalendar
 from domain.decide import decide
 from domain.dossier import Dossier, evolve
-from domain.events import Channel, DossierEvent, Outcome
+from domain.events import DossierEvent, Outcome
 from domain.procedures import SupplementPolicy
 from projections import bottleneck as b
-from tests.unit.test_dossier import officer, procedure
+from tests.unit.test_dossier import Walk as DossierWalk
+from tests.unit.test_dossier import officer
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CAL = WorkingCalendar(tz=VN)
@@ -81,30 +82,19 @@ class Folded:
         return sorted(out)
 
 
-class Walk:
-    """Commands through decide + evolve, the events folded into the bottleneck view."""
+class Walk(DossierWalk):
+    """The aggregate tests' walk, keeping the events to fold them into the bottleneck view."""
 
     def __init__(self, policy: SupplementPolicy = SupplementPolicy.RESTART, at: str = "2026-03-02T08:00"):
-        self.state: Dossier | None = None
         self.events: list[DossierEvent] = []
-        self.run(
-            c.ReceiveDossier(
-                actor=officer(WARD),
-                occurred_at=t(at),
-                dossier_id="d1",
-                receipt_code="R1",
-                procedure=procedure(policy),
-                channel=Channel.DIRECT,
-                receiving_agency_code=WARD,
-                applicant={},
-                lookup_secret_hash="h",
-            )
-        )
+        super().__init__(policy, at)
 
-    def run(self, command: c.Command) -> None:
+    def run(self, command: c.Command) -> Dossier:
         for event in decide(self.state, command, CAL):
             self.state = evolve(self.state, event)
             self.events.append(event)
+        assert self.state is not None
+        return self.state
 
     def hand(self, src: str, dst: str, at: str) -> None:
         self.run(c.HandOff(actor=officer(src), occurred_at=t(at), to_agency_code=dst))
