@@ -88,8 +88,13 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
 
     def follow(_records: list[RecordedEvent]) -> None:
         # Embedded mode: the views follow the notification log in process, right away.
-        # With Kafka, the projectors feed them from the topic instead.
-        feed.catch_up()
+        # With Kafka, the projectors feed them from the topic instead. The command has
+        # already been recorded: a view that cannot keep up must not turn it into an error;
+        # it catches up from its stored position on the next append or restart.
+        try:
+            feed.catch_up()
+        except Exception:
+            log.exception("views fell behind the event store; they resume from their positions")
 
     on_appended = (lambda _records: None) if settings.kafka_bootstrap else follow
     service = DossierService(store, catalogue, calendar, vault, clock, on_appended=on_appended)

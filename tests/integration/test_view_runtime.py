@@ -97,3 +97,29 @@ def test_every_registered_view_rebuilds_to_what_live_built(make_container: Any, 
     results = container.feed.rebuild()
     assert {r.view for r in results} == {r.name for r in container.runners}
     assert snapshot() == live
+
+
+def test_a_failing_view_never_fails_an_accepted_command(make_container: Any, clock: Any) -> None:
+    from gateways.seed.demo import seed_demo
+
+    clock.set("2026-11-20T10:00:00+07:00")
+    container = make_container()
+    view = Counting()
+    view.refuse = ("*", 0)  # refuses everything until repaired
+
+    def apply(tx: Tx, batch: Sequence[Applied]) -> None:
+        if view.refuse is not None:
+            raise RuntimeError("view bug")
+        Counting.apply(view, tx, batch)
+
+    view.apply = apply  # type: ignore[method-assign]
+    runner = ViewRunner(container.view_db, view)
+    container.feed.runners.append(runner)
+    seed_demo(container.service, clock(), dossiers=5, seed=1)  # every command is accepted
+    head = container.store.max_notification_id()
+    assert head > 0 and runner.position() == 0
+    assert container.view_position("dossier_index") == head  # the other views kept up
+    view.refuse = None
+    container.feed.catch_up()
+    assert runner.position() == head
+    assert sum(_counts(runner).values()) == head
