@@ -13,6 +13,7 @@ from gateways.calendar_factory import build_calendar
 from gateways.catalogue import Catalogue
 from gateways.eventstore.store import EventStore, RecordedEvent
 from gateways.idempotency import IdempotencyStore
+from gateways.kafka.relay import SCHEMA as RELAY_SCHEMA
 from gateways.keys import Keyring
 from gateways.pii import PiiVault
 from gateways.service import DossierService
@@ -78,6 +79,9 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         if settings.resolved_view_store_url == settings.resolved_event_store_url
         else Database(settings.resolved_view_store_url)
     )
+    if settings.kafka_bootstrap:
+        # The relay may run in another process; its position table exists for /metrics from the start.
+        db.executescript(RELAY_SCHEMA)
     keyring = Keyring(settings)
     catalogue = Catalogue(db)
     vault = PiiVault(db, keyring.pii_master_key)

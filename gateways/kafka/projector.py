@@ -181,7 +181,7 @@ class ViewProjector:
     async def _apply_one_by_one(
         self, items: list[Applied], positions: dict[str, int], records: Sequence[Any]
     ) -> BatchResult:
-        by_id = {(r.key or b"", r.offset, r.partition): r for r in records}
+        source_of = {r.value: r for r in records if r.value is not None}
         total = BatchResult()
         for item in items:
             try:
@@ -189,10 +189,7 @@ class ViewProjector:
             except _TRANSIENT:
                 raise
             except Exception as exc:
-                source = next(
-                    (r for r in by_id.values() if r.value == item.record.raw),
-                    None,
-                )
+                source = source_of.get(item.record.raw)
                 if source is not None:
                     await self._dead_letter(source, f"cannot apply to view {self.runner.name}: {exc!r}")
                 continue

@@ -76,9 +76,6 @@ def _kafka_state(bootstrap: str | None) -> str:
 
 
 def _relay_positions(container: Container) -> list[dict[str, Any]]:
-    from gateways.kafka.relay import SCHEMA
-
-    container.db.executescript(SCHEMA)  # the relay may run in another process: the table may be new here
     return container.db.query("SELECT position FROM relay_positions")
 
 
