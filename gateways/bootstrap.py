@@ -8,15 +8,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from domain.calendar import WorkingCalendar
+from gateways.application.handler import CommandHandler
+from gateways.application.idempotency import IdempotencyStore
+from gateways.application.service import DossierService
+from gateways.application.state import StateCache
+from gateways.application.writer import GroupCommitWriter
 from gateways.audit import Checkpointer
 from gateways.calendar_factory import build_calendar
 from gateways.catalogue import Catalogue
 from gateways.eventstore.store import EventStore, RecordedEvent
-from gateways.idempotency import IdempotencyStore
 from gateways.kafka.relay import SCHEMA as RELAY_SCHEMA
 from gateways.keys import Keyring
 from gateways.pii import PiiVault
-from gateways.service import DossierService
 from gateways.settings import Settings
 from gateways.sql import Database
 from gateways.views.bottleneck import BottleneckReports
@@ -47,7 +50,9 @@ class Container:
     index: DossierIndex
     runners: list[ViewRunner]
     feed: StoreFeed
+    writer: GroupCommitWriter
     service: DossierService
+    commands: CommandHandler
     checkpoints: Checkpointer
     sla: SlaReports
     bottlenecks: BottleneckReports
@@ -62,6 +67,7 @@ class Container:
         if self._closed:
             return
         self._closed = True
+        self.writer.close()
         if self.view_db is not self.db:
             self.view_db.close()
         self.db.close()
@@ -100,8 +106,17 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         except Exception:
             log.exception("views fell behind the event store; they resume from their positions")
 
-    on_appended = (lambda _records: None) if settings.kafka_bootstrap else follow
-    service = DossierService(store, catalogue, calendar, vault, clock, on_appended=on_appended)
+    writer = GroupCommitWriter(
+        store,
+        idempotency,
+        StateCache(store, settings.state_cache_size),
+        clock,
+        max_batch=settings.writer_max_batch,
+        max_pending=settings.writer_max_pending,
+        after_commit=None if settings.kafka_bootstrap else follow,
+    )
+    service = DossierService(store, catalogue, calendar, vault, clock, writer)
+    commands = CommandHandler(service, settings.clock_skew_seconds, settings.command_wait_seconds)
     checkpoints = Checkpointer(
         db,
         store,
@@ -122,7 +137,9 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         index=index,
         runners=runners,
         feed=feed,
+        writer=writer,
         service=service,
+        commands=commands,
         checkpoints=checkpoints,
         sla=SlaReports(view_db, catalogue, calendar),
         bottlenecks=BottleneckReports(view_db, catalogue, calendar),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 from typing import Any
 
@@ -63,10 +64,16 @@ def procedure_from_json(body: dict[str, Any]) -> Procedure:
 
 
 class Catalogue:
-    """Reads are served from memory and reloaded when another process changed the catalogue."""
+    """Reads are served from memory and reloaded when another process changed the catalogue.
 
-    def __init__(self, db: Database) -> None:
+    This process's own edits are seen at once; another process's within `recheck_seconds`
+    (the stored version is not read on every lookup: commands look the catalogue up often).
+    """
+
+    def __init__(self, db: Database, recheck_seconds: float = 1.0) -> None:
         self._db = db
+        self._recheck = recheck_seconds
+        self._checked_at = float("-inf")
         self._lock = threading.Lock()
         db.executescript(SCHEMA)
         self._loaded_version = -1
@@ -78,7 +85,11 @@ class Catalogue:
         return int(rows[0]["version"]) if rows else 0
 
     def _refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked_at < self._recheck:
+            return
         version = self._stored_version()
+        self._checked_at = now
         if version == self._loaded_version:
             return
         with self._lock:
@@ -129,6 +140,7 @@ class Catalogue:
                 ),
             )
             self._bump(tx)
+        self._checked_at = float("-inf")
         return not existed
 
     def put_procedure(self, procedure: Procedure) -> bool:
@@ -138,6 +150,7 @@ class Catalogue:
             tx.execute("DELETE FROM procedures WHERE code = ?", (procedure.code,))
             tx.execute("INSERT INTO procedures (code, body) VALUES (?, ?)", (procedure.code, body))
             self._bump(tx)
+        self._checked_at = float("-inf")
         return not existed
 
     def is_empty(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,12 @@ PG_SCHEMA = [s.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY K
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key: bytes
+    row: tuple[str, tuple[str, str]]
 
 
 class PiiVault:
@@ -54,6 +61,39 @@ class PiiVault:
         )
         # Another process may have won the race: use whichever key is stored.
         return self._data_key(dossier_id, create=False)
+
+    def new_key(self, dossier_id: str) -> NewKey:
+        """A data key for a new dossier, and the row that stores it, written by the caller in
+        the transaction that creates the dossier (so no key is stored without its dossier)."""
+        key = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(12)
+        wrapped = nonce + self._master.encrypt(nonce, key, dossier_id.encode())
+        # A new stream's transaction fails as a whole if the dossier exists, so replacing a
+        # key here can only replace an orphan left by an older release.
+        row = (
+            "INSERT INTO dossier_keys (dossier_id, wrapped_key) VALUES (?, ?) "
+            "ON CONFLICT (dossier_id) DO UPDATE SET wrapped_key = excluded.wrapped_key",
+            (dossier_id, _b64(wrapped)),
+        )
+        return NewKey(key, row)
+
+    @staticmethod
+    def seal_with(key: bytes, dossier_id: str, data: dict[str, Any]) -> dict[str, str]:
+        nonce = os.urandom(12)
+        ciphertext = AESGCM(key).encrypt(nonce, orjson.dumps(data), dossier_id.encode())
+        return {"alg": "AES-256-GCM", "kid": dossier_id, "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
+
+    def open_sealed(self, dossier_id: str, sealed: dict[str, Any]) -> dict[str, Any] | None:
+        """Decrypt something the service itself sealed (not applicant data: not logged);
+        None when the dossier's key was shredded."""
+        key = self._data_key(dossier_id, create=False)
+        if key is None:
+            return None
+        plain = AESGCM(key).decrypt(
+            base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["ciphertext"]), dossier_id.encode()
+        )
+        result: dict[str, Any] = orjson.loads(plain)
+        return result
 
     def seal(self, dossier_id: str, applicant: dict[str, Any]) -> dict[str, str]:
         key = self._data_key(dossier_id, create=True)

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     relay_batch: int = 1000
     relay_idle_ms: int = 50
     projector_batch: int = 2000
+    inbound_batch: int = 500
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: int = 300
     jwt_secret: str | None = None
@@ -46,6 +47,14 @@ class Settings(BaseSettings):
     port: int = 8000
     max_body_bytes: int = 256 * 1024
     idempotency_ttl_seconds: int = 24 * 3600
+    # An event's occurred_at may be at most this far ahead of the server's clock (422 beyond).
+    clock_skew_seconds: int = 120
+    # The writer: jobs per group commit, jobs waiting before the API answers 503, how long a
+    # request waits for its turn, and how many dossiers' current states are kept in memory.
+    writer_max_batch: int = 500
+    writer_max_pending: int = 5000
+    command_wait_seconds: float = 30.0
+    state_cache_size: int = 20_000
     seed_dossiers: int = 400
     # The embedded demo's login page may issue tokens for any role (never in a real deployment).
     demo_login: bool = False

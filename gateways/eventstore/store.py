@@ -30,6 +30,7 @@ from eventsourcing.persistence import (
 
 from domain.events import DossierEvent
 from gateways.eventstore.codec import DecodeError, decode_event, event_payload, to_jsonable
+from gateways.eventstore.recorders import POSTGRES_TOPIC, SQLITE_TOPIC, Row
 
 SCHEMA_VERSION = 1
 GENESIS_HASH = "0" * 64
@@ -97,6 +98,68 @@ class Outgoing:
     notification_id: int
 
 
+@dataclass(frozen=True)
+class StreamAppend:
+    """New events for one stream, after `expected_version` whose last hash is `prev_hash`."""
+
+    dossier_id: str
+    expected_version: int
+    prev_hash: str
+    events: Sequence[DossierEvent]
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One append as stored: the records (notification ids unknown until committed) and
+    the recorder's rows."""
+
+    append: StreamAppend
+    records: list[RecordedEvent]
+    stored: list[StoredEvent]
+
+    @property
+    def last_hash(self) -> str:
+        return self.records[-1].hash if self.records else self.append.prev_hash
+
+    @property
+    def version(self) -> int:
+        return self.append.expected_version + len(self.records)
+
+
+def encode(append: StreamAppend, recorded_at: datetime | None) -> Encoded:
+    """Envelopes hash-chained from `prev_hash`. `recorded_at` None stamps each event with its
+    own time (imported history)."""
+    records = []
+    stored = []
+    originator = uuid.UUID(append.dossier_id)
+    prev_hash = append.prev_hash
+    for offset, event in enumerate(append.events, start=1):
+        seq = append.expected_version + offset
+        envelope: dict[str, Any] = {
+            "event_id": str(uuid.uuid5(originator, str(seq))),
+            "dossier_id": append.dossier_id,
+            "seq": seq,
+            "type": type(event).__name__,
+            "occurred_at": to_jsonable(event.occurred_at),
+            "recorded_at": to_jsonable(recorded_at or event.occurred_at),
+            "agency_code": event.actor.agency_code,
+            "actor": to_jsonable(event.actor),
+            "payload": event_payload(event),
+            "prev_hash": prev_hash,
+            "schema_version": SCHEMA_VERSION,
+        }
+        if append.metadata:
+            envelope["metadata"] = append.metadata
+        envelope["hash"] = prev_hash = chain_hash(prev_hash, envelope)
+        raw = orjson.dumps(envelope)
+        records.append(RecordedEvent(envelope=envelope, raw=raw))
+        stored.append(
+            StoredEvent(originator_id=originator, originator_version=seq, topic=envelope["type"], state=raw)
+        )
+    return Encoded(append, records, stored)
+
+
 def recorder_env(url: str) -> dict[str, str]:
     """Environment for eventsourcing's InfrastructureFactory from a database URL."""
     parts = urlsplit(url)
@@ -107,12 +170,14 @@ def recorder_env(url: str) -> dict[str, str]:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "APPLICATION_RECORDER_TOPIC": SQLITE_TOPIC,
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "10",
         }
     if parts.scheme in ("postgresql", "postgres"):
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": POSTGRES_TOPIC,
             "POSTGRES_DBNAME": parts.path.lstrip("/") or "lienthong",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
@@ -150,47 +215,38 @@ class EventStore:
         metadata: dict[str, Any] | None = None,
     ) -> list[RecordedEvent]:
         """Append after `expected_version` (0 for a new stream), or ConcurrencyConflict."""
-        envelopes = []
-        stored = []
-        for offset, event in enumerate(events, start=1):
-            seq = expected_version + offset
-            envelope: dict[str, Any] = {
-                "event_id": str(uuid.uuid5(uuid.UUID(dossier_id), str(seq))),
-                "dossier_id": dossier_id,
-                "seq": seq,
-                "type": type(event).__name__,
-                "occurred_at": to_jsonable(event.occurred_at),
-                "recorded_at": to_jsonable(recorded_at),
-                "agency_code": event.actor.agency_code,
-                "actor": to_jsonable(event.actor),
-                "payload": event_payload(event),
-                "prev_hash": prev_hash,
-                "schema_version": SCHEMA_VERSION,
-            }
-            if metadata:
-                envelope["metadata"] = metadata
-            envelope["hash"] = prev_hash = chain_hash(prev_hash, envelope)
-            raw = orjson.dumps(envelope)
-            envelopes.append((envelope, raw))
-            stored.append(
-                StoredEvent(
-                    originator_id=uuid.UUID(dossier_id),
-                    originator_version=seq,
-                    topic=envelope["type"],
-                    state=raw,
-                )
-            )
+        batch = [StreamAppend(dossier_id, expected_version, prev_hash, events, metadata)]
+        return self.commit(batch, recorded_at)[0]
+
+    def commit(
+        self, appends: Sequence[StreamAppend], recorded_at: datetime, rows: Sequence[Row] = ()
+    ) -> list[list[RecordedEvent]]:
+        """Several streams' appends and `rows` of other tables in ONE transaction."""
+        return self.commit_encoded([encode(a, recorded_at) for a in appends], rows)
+
+    def commit_encoded(self, batch: Sequence[Encoded], rows: Sequence[Row] = ()) -> list[list[RecordedEvent]]:
+        """All or nothing: if any stream moved past its expected version (or a row breaks a
+        unique key), nothing is written and ConcurrencyConflict is raised."""
+        stored = [s for encoded in batch for s in encoded.stored]
         try:
-            ids = self.recorder.insert_events(stored)
+            ids = self.recorder.insert_events(stored, rows=list(rows))
         except IntegrityError as exc:
-            raise ConcurrencyConflict(
-                f"dossier {dossier_id} changed since version {expected_version}"
-            ) from exc
-        notification_ids: list[int | None] = list(ids) if ids else [None] * len(stored)
+            names = ", ".join(sorted({e.append.dossier_id for e in batch})[:3])
+            raise ConcurrencyConflict(f"dossier {names} changed since it was read") from exc
+        notification_ids = iter(list(ids) if ids else [None] * len(stored))
         return [
-            RecordedEvent(envelope=env, raw=raw, notification_id=nid)
-            for (env, raw), nid in zip(envelopes, notification_ids, strict=True)
+            [RecordedEvent(r.envelope, r.raw, next(notification_ids)) for r in encoded.records]
+            for encoded in batch
         ]
+
+    def load_after(self, dossier_id: str, version: int) -> list[RecordedEvent]:
+        """The events of one stream after `version` (to bring a cached state up to date)."""
+        records = self.recorder.select_events(uuid.UUID(dossier_id), gt=version)
+        return [RecordedEvent.from_bytes(bytes(r.state)) for r in records]
+
+    def version(self, dossier_id: str) -> int:
+        last = self.recorder.select_events(uuid.UUID(dossier_id), desc=True, limit=1)
+        return last[0].originator_version if last else 0
 
     def notifications(self, after: int, limit: int = 1000) -> list[RecordedEvent]:
         """Events in append order with notification id > `after`."""

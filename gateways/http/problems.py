@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.errors import ActorNotAllowed, DomainError, InvalidValue, RuleViolated, UnknownDossier
+from domain.errors import DomainError
+from gateways.application.errors import ConcurrencyConflict, Overloaded, Refused, validation_detail
+from gateways.application.errors import describe as failure_of
 from gateways.auth import AuthError
 from gateways.eventstore.codec import DecodeError
-from gateways.eventstore.store import ConcurrencyConflict
+
+log = logging.getLogger("lienthong.http")
 
 PROBLEM = "application/problem+json"
 _BASE = "https://lienthong.gov.vn/problems/"
@@ -47,54 +49,39 @@ def problem_response(
 ) -> Response:
     body = problem_body(status, title, detail, slug, instance, **extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "1"}
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
 
 
-_DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
-    (ActorNotAllowed, 403, "forbidden"),
-    (UnknownDossier, 404, "unknown-dossier"),
-    (InvalidValue, 422, "invalid-value"),
-    (RuleViolated, 409, "rule-violated"),
-]
-
-
-def _domain_status(exc: DomainError) -> tuple[int, str]:
-    for cls, status, slug in _DOMAIN_STATUS:
-        if isinstance(exc, cls):
-            return status, slug
-    return 409, "rule-violated"
-
-
-def domain_problem(exc: DomainError, instance: str = "") -> Response:
-    status, slug = _domain_status(exc)
-    return problem_response(status, exc.title, exc.detail, slug, instance)
-
-
-def validation_detail(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
-    """pydantic errors -> one readable sentence and the per-field list."""
-    parts = []
-    for e in errors:
-        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
-        parts.append(f"{where or 'body'}: {e.get('msg')}")
-    invalid = [{"name": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg")} for e in errors]
-    return "; ".join(parts), invalid
-
-
-def describe(exc: Exception, instance: str = "") -> dict[str, Any] | None:
+def describe(exc: BaseException, instance: str = "") -> dict[str, Any] | None:
     """The problem+json body for an error a caller caused (any gateway), or None for a crash."""
     if isinstance(exc, Problem):
         return problem_body(exc.status, exc.title, exc.detail, exc.slug, instance, **exc.extra)
-    if isinstance(exc, DomainError):
-        status, slug = _domain_status(exc)
-        return problem_body(status, exc.title, exc.detail, slug, instance)
-    if isinstance(exc, ConcurrencyConflict):
-        return problem_body(409, "Version conflict", str(exc), "version-conflict", instance)
-    if isinstance(exc, AuthError):
-        return problem_body(401, "Not authenticated", str(exc), "unauthenticated", instance)
-    if isinstance(exc, ValidationError):
-        detail, invalid = validation_detail(exc.errors())
-        return problem_body(422, "Invalid request", detail, "invalid-request", instance, errors=invalid)
-    return None
+    failure = failure_of(exc)
+    if failure is None:
+        return None
+    return problem_body(
+        failure.status, failure.title, failure.detail, failure.slug, instance, **failure.extra
+    )
+
+
+def _failure_response(request: Request, exc: BaseException) -> Response:
+    failure = failure_of(exc)
+    if failure is None:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(
+            500,
+            "Internal error",
+            "the request failed unexpectedly; it was logged",
+            "internal",
+            request.url.path,
+        )
+    response = problem_response(
+        failure.status, failure.title, failure.detail, failure.slug, request.url.path, **failure.extra
+    )
+    response.headers.update(failure.headers)
+    return response
 
 
 def install(app: FastAPI) -> None:
@@ -102,27 +89,17 @@ def install(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> Response:
         return problem_response(exc.status, exc.title, exc.detail, exc.slug, request.url.path, **exc.extra)
 
-    @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> Response:
-        return domain_problem(exc, request.url.path)
-
-    @app.exception_handler(ConcurrencyConflict)
-    async def _conflict(request: Request, exc: ConcurrencyConflict) -> Response:
-        return problem_response(409, "Version conflict", str(exc), "version-conflict", request.url.path)
-
-    @app.exception_handler(AuthError)
-    async def _auth(request: Request, exc: AuthError) -> Response:
-        return problem_response(401, "Not authenticated", str(exc), "unauthenticated", request.url.path)
-
-    @app.exception_handler(DecodeError)
-    async def _damaged(request: Request, exc: DecodeError) -> Response:
-        return problem_response(
-            500,
-            "Stored history is damaged",
-            f"{exc}; run the audit verification",
-            "damaged-history",
-            request.url.path,
-        )
+    for kind in (
+        DomainError,
+        ConcurrencyConflict,
+        AuthError,
+        DecodeError,
+        Refused,
+        Overloaded,
+        OverflowError,
+    ):
+        app.add_exception_handler(kind, _failure_response)
+    app.add_exception_handler(Exception, _failure_response)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from domain.errors import DomainError
+from gateways.application.service import DossierService
 from gateways.bootstrap import Container, bootstrap
 from gateways.interchange.export import ExportFormat
 from gateways.interchange.export import export as run_export
@@ -22,20 +23,14 @@ from gateways.interchange.mapping import GroupMapping
 from gateways.interchange.selection import Selection, parse_bound
 from gateways.interchange.xes_import import ImportReport
 from gateways.interchange.xes_import import import_xes as run_import
-from gateways.service import DossierService
 
 err = Console(stderr=True)
 
 
 def bulk_service(container: Container) -> DossierService:
-    """The container's service without the per-append view feed, for bulk writes.
-
-    Same store, catalogue, calendar, vault and clock; the caller brings the views
-    up to date once at the end instead of after every event.
-    """
-    return DossierService(
-        container.store, container.catalogue, container.calendar, container.vault, container.clock
-    )
+    """The container's service: the importer buffers it and appends a batch of traces per
+    transaction through the writer; the views follow each batch, not each event."""
+    return container.service
 
 
 @contextmanager

@@ -52,6 +52,8 @@ from domain.dossier import Dossier
 from domain.errors import DomainError, InvalidValue
 from domain.events import Actor, Channel, Outcome
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
+from gateways.application.bulk import BufferedService
+from gateways.application.service import DossierService
 from gateways.interchange.mapping import DEFAULT_LEVEL, GroupAgency, GroupMapping, code_for
 from gateways.interchange.xes import (
     GROUP,
@@ -64,7 +66,6 @@ from gateways.interchange.xes import (
     XesTrace,
     parse_instant,
 )
-from gateways.service import DossierService
 
 IMPORT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:lienthong:xes-import")
 IMPORT_USER = "xes-import"  # the user of events the importer infers (handoffs)
@@ -91,6 +92,9 @@ NO_ACTIVITY = "event without concept:name: recorded as legacy activity '(unnamed
 NO_EVENTS = "trace without timed events: no dossier"
 TRACE_REFUSED = "trace refused by the rules: no dossier"
 HANDOFF_REFUSED = "org:group change refused by the rules: recorded as legacy at the new group"
+
+
+FLUSH_EVERY = 200  # traces per transaction
 
 
 def dossier_id_for(log_name: str, trace_name: str) -> str:
@@ -167,7 +171,8 @@ class XesImporter:
         mapping: GroupMapping | None = None,
         progress: Callable[[ImportReport], None] | None = None,
     ) -> None:
-        self.service = service
+        # Each trace is decided in memory and folded once; traces are appended in batches.
+        self.service = BufferedService(service)
         self.mapping = mapping or GroupMapping()
         self.progress = progress
         self.report = ImportReport()
@@ -239,8 +244,11 @@ class XesImporter:
         for trace in log.traces():
             report.log_name = log.name
             self._trace(log, trace)
+            if self.service.pending >= FLUSH_EVERY:
+                self.service.flush()
             if self.progress is not None:
                 self.progress(report)
+        self.service.flush()
         report.log_name = log.name
         report.procedure_code = procedure_code_for(log.name)
         report.seconds = time.perf_counter() - started
@@ -255,7 +263,7 @@ class XesImporter:
             name = f"#{trace.position}"
             report.unmapped[NO_TRACE_NAME] += 1
         dossier_id = dossier_id_for(log.name, name)
-        if self.service.store.load(dossier_id, upto_seq=1):
+        if self.service.exists(dossier_id):
             report.skipped_existing += 1
             report.events_in_skipped += len(trace.events)
             return

@@ -23,8 +23,9 @@ from domain.calendar import WorkingCalendar
 from domain.dossier import Dossier, Status
 from domain.errors import DomainError
 from domain.events import Actor, Channel, Outcome
+from gateways.application.bulk import BufferedService
+from gateways.application.service import DossierService
 from gateways.catalogue import Catalogue, procedure_from_json
-from gateways.service import DossierService
 
 # A department that is slow, so the demo has a real bottleneck to find.
 SLOW_AGENCIES = {"000.00.21.H29": 1.6}
@@ -242,6 +243,7 @@ def seed_demo(
     """Seed the catalogue and `dossiers` demo dossiers; returns counts by final status."""
     rng = random.Random(seed)
     load_catalogue(service.catalogue)
+    service = BufferedService(service)  # decided in memory, appended in batches
     post = [p.code for p in service.catalogue.procedures() if p.code.endswith("-2025")]
     pre = ["DD.01", "DD.02", "HT.01", "HT.02", "HT.04", "BTXH.01", "CT.01"]
     walker = Walker(service, rng, now)
@@ -265,4 +267,7 @@ def seed_demo(
             continue  # a path the rules refuse is simply not part of the demo
         status = state.status.value if state else Status.RECEIVED.value
         counts[status] = counts.get(status, 0) + 1
+        if service.pending >= 100:
+            service.flush()
+    service.flush()
     return counts

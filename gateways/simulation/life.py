@@ -26,7 +26,7 @@ from domain.decide import decide
 from domain.dossier import Dossier, evolve
 from domain.events import Actor, Channel, DossierEvent, Outcome
 from domain.procedures import Procedure
-from gateways.service import receipt_code_for, secret_hash
+from gateways.application.service import receipt_code_for, secret_hash
 from gateways.simulation.profiles import Profile
 
 ACTOR = Actor(agency_code="", user="lienthong-simulate", role="integration")

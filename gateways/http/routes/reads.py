@@ -9,12 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from domain.dossier import Dossier, working_hours_until
+from gateways.application.service import secret_hash
 from gateways.auth import Principal
 from gateways.bootstrap import Container
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.presenter import dossier_json, event_json
 from gateways.http.problems import Problem
-from gateways.service import secret_hash
 from projections import control_sheet
 
 router = APIRouter(prefix="/api/v1", tags=["reads"])

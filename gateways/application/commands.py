@@ -1,8 +1,8 @@
 """Dossier commands, one table for every gateway: the HTTP routes and the Kafka inbound topic
-build the same domain command from the same body and run it through the same service.
+parse the same body models and name the same command; `Commands` runs them.
 
 Each spec has the wire name of API.md (`handoff`, `accept`, …), the HTTP path under
-/api/v1/dossiers/{id}, the body model and how to build the domain command.
+/api/v1/dossiers/{id}, the body model and how to build the domain command from it.
 """
 
 from __future__ import annotations
@@ -11,24 +11,34 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from domain import commands as cmd
+from domain.agencies import Hierarchy
 from domain.dossier import Dossier
-from domain.errors import ActorNotAllowed, InvalidValue
-from domain.events import Actor, Channel, Outcome
-from gateways.auth import Principal
+from domain.errors import InvalidValue
+from domain.events import Actor, Outcome
+from domain.procedures import Procedure
 
-if TYPE_CHECKING:
-    from gateways.bootstrap import Container
+# Instants this service reasons about: the working-time calendar knows the holidays of these
+# years, and nothing a desk records lies outside them. Anything else is a typing mistake.
+FIRST_YEAR, LAST_YEAR = 1990, 2100
+MAX_AMOUNT_VND = 10**15
 
-WRITERS = ("officer", "integration")
+
+def _in_range(at: datetime) -> datetime:
+    if not FIRST_YEAR <= at.year <= LAST_YEAR:
+        raise ValueError(f"the year must lie between {FIRST_YEAR} and {LAST_YEAR}")
+    return at
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
 
 class Timed(BaseModel):
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Instant | None = None
 
 
 class Applicant(BaseModel):
@@ -39,15 +49,15 @@ class Applicant(BaseModel):
 
 
 class DossierCreate(Timed):
-    procedure_code: str = Field(min_length=1)
+    procedure_code: str = Field(min_length=1, max_length=100)
     channel: Literal["online", "direct", "postal"]
     applicant: Applicant
-    receiving_agency_code: str | None = None
+    receiving_agency_code: str | None = Field(default=None, max_length=100)
     submitted_only: bool = False
 
 
 class HandoffIn(Timed):
-    to_agency_code: str = Field(min_length=1)
+    to_agency_code: str = Field(min_length=1, max_length=100)
     note: str = Field(default="", max_length=2000)
 
 
@@ -56,7 +66,7 @@ class ReasonIn(Timed):
 
 
 class ConsultIn(Timed):
-    agency_code: str = Field(min_length=1)
+    agency_code: str = Field(min_length=1, max_length=100)
     question: str = Field(min_length=1, max_length=4000)
 
 
@@ -65,7 +75,7 @@ class AnswerIn(Timed):
 
 
 class ApologyIn(Timed):
-    new_due_at: AwareDatetime
+    new_due_at: Instant
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -75,10 +85,21 @@ class DecisionIn(Timed):
 
 
 class FeeIn(Timed):
-    amount_vnd: int = Field(gt=0)
+    amount_vnd: int = Field(gt=0, le=MAX_AMOUNT_VND)
 
 
-Build = Callable[[Any, Dossier, Actor, datetime, "Container"], cmd.Command]
+class CommandContext(Protocol):
+    """What building a domain command may look up (the service)."""
+
+    def procedure(self, code: str) -> Procedure: ...
+
+    @property
+    def hierarchy(self) -> Hierarchy: ...
+
+    def require_agency(self, *codes: str, at: datetime) -> None: ...
+
+
+Build = Callable[[Any, Dossier, Actor, datetime, CommandContext], cmd.Command]
 
 
 @dataclass(frozen=True)
@@ -91,93 +112,30 @@ class CommandSpec:
 
 
 COMMANDS: dict[str, CommandSpec] = {}
+RECEIVE = "receive"  # the command that creates a dossier (`POST /dossiers`)
 
 
 def _spec(name: str, path: str, model: type[Timed], build: Build, summary: str) -> None:
     COMMANDS[name] = CommandSpec(name, path, model, build, summary)
 
 
-def actor_of(principal: Principal) -> Actor:
-    if principal.role not in WRITERS:
-        raise ActorNotAllowed(f"role '{principal.role}' cannot act on dossiers")
-    return Actor(agency_code=principal.agency_code or "", user=principal.sub, role=principal.role)
-
-
-def occurred_at(container: Container, principal: Principal, body: Timed) -> datetime:
-    if body.occurred_at is None:
-        return container.service.now()
-    if principal.role != "integration":
-        raise ActorNotAllowed("only the integration role may state occurred_at")
-    return body.occurred_at
-
-
-@dataclass(frozen=True)
-class Received:
-    state: Dossier
-    lookup_secret: str
-
-
-def new_dossier_id(subject: str, idempotency_key: str | None) -> str:
+def new_dossier_id(scope: str | None) -> str:
     """A retried key maps to the same dossier id, so a crash between the append and the
-    idempotency record can never create the dossier twice (docs/decisions.md #6)."""
-    if idempotency_key:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"lienthong:{subject}:{idempotency_key}"))
+    idempotency record could never create the dossier twice (docs/decisions.md #6)."""
+    if scope:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"lienthong:{scope}"))
     return str(uuid.uuid4())
-
-
-def receive_dossier(
-    container: Container,
-    principal: Principal,
-    body: DossierCreate,
-    dossier_id: str,
-    metadata: dict[str, str] | None = None,
-) -> Received:
-    """`POST /dossiers` and the inbound `receive` command."""
-    actor = actor_of(principal)
-    if body.submitted_only and principal.role != "integration":
-        raise ActorNotAllowed("only the integration role (the national portal) records online submissions")
-    created = container.service.create(
-        dossier_id=dossier_id,
-        procedure_code=body.procedure_code,
-        channel=Channel(body.channel),
-        applicant=body.applicant.model_dump(exclude_none=True),
-        receiving_agency_code=body.receiving_agency_code,
-        actor=actor,
-        occurred_at=occurred_at(container, principal, body),
-        submitted_only=body.submitted_only,
-        metadata=metadata,
-    )
-    return Received(created.state, created.lookup_secret)
-
-
-def run_command(
-    container: Container,
-    principal: Principal,
-    spec: CommandSpec,
-    dossier_id: str,
-    body: Timed,
-    expected_version: int | None,
-    metadata: dict[str, str] | None = None,
-) -> Dossier:
-    """Execute one command on an existing dossier for `principal`; the new state."""
-    actor = actor_of(principal)
-    at = occurred_at(container, principal, body)
-    return container.service.execute(
-        dossier_id,
-        lambda state: spec.build(body, state, actor, at, container),
-        expected_version=expected_version,
-        metadata=metadata,
-    )
 
 
 class Empty(Timed):
     pass
 
 
-def _intake(b: Empty, s: Dossier, a: Actor, t: datetime, c: Container) -> cmd.Command:
-    procedure = c.catalogue.procedure(s.procedure_code)
-    if procedure is None:
-        raise InvalidValue(f"procedure '{s.procedure_code}' is no longer catalogued")
+def _intake(b: Empty, s: Dossier, a: Actor, t: datetime, c: CommandContext) -> cmd.Command:
+    try:
+        procedure = c.procedure(s.procedure_code)
+    except InvalidValue as exc:
+        raise InvalidValue(f"procedure '{s.procedure_code}' is no longer catalogued") from exc
     return cmd.AcceptIntake(actor=a, occurred_at=t, procedure=procedure)
 
 
@@ -192,13 +150,13 @@ _spec(
 )
 
 
-def _handoff(b: HandoffIn, s: Dossier, a: Actor, t: datetime, c: Container) -> cmd.Command:
-    c.service.require_agency(b.to_agency_code, at=t)
+def _handoff(b: HandoffIn, s: Dossier, a: Actor, t: datetime, c: CommandContext) -> cmd.Command:
+    c.require_agency(b.to_agency_code, at=t)
     return cmd.HandOff(actor=a, occurred_at=t, to_agency_code=b.to_agency_code, note=b.note)
 
 
-def _consult(b: ConsultIn, s: Dossier, a: Actor, t: datetime, c: Container) -> cmd.Command:
-    c.service.require_agency(b.agency_code, at=t)
+def _consult(b: ConsultIn, s: Dossier, a: Actor, t: datetime, c: CommandContext) -> cmd.Command:
+    c.require_agency(b.agency_code, at=t)
     return cmd.RequestConsultation(actor=a, occurred_at=t, agency_code=b.agency_code, question=b.question)
 
 

@@ -1,0 +1,208 @@
+"""Running a command for a principal: the use case behind `POST /dossiers…` and the Kafka
+inbound topic alike.
+
+Order of checks: the principal's role may write (403), the stated `occurred_at` is allowed
+(integration only) and not in the future beyond the clock-skew allowance (422); then the
+writer checks the idempotency record, decides on the current state and records events,
+idempotency record and answer in one transaction.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from domain.decide import decide
+from domain.dossier import Dossier
+from domain.errors import ActorNotAllowed, InvalidValue, UnknownDossier
+from domain.events import Actor, Channel
+from gateways.application.commands import COMMANDS, RECEIVE, DossierCreate, Timed, new_dossier_id
+from gateways.application.errors import InvalidCommand
+from gateways.application.idempotency import IdempotencyScope, StoredResponse, fingerprint
+from gateways.application.representation import dossier_json
+from gateways.application.service import DossierService, check_dossier_id
+from gateways.application.writer import Answer, Idempotent, Job
+from gateways.auth import Principal
+from gateways.eventstore.store import RecordedEvent
+
+WRITERS = ("officer", "integration")
+SECRET_ERASED = "erased with the applicant's data; the desk can tell the citizen the dossier's status"
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    command: str  # "receive" or a name of COMMANDS
+    body: Timed
+    dossier_id: str | None = None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+def actor_of(principal: Principal) -> Actor:
+    if principal.role not in WRITERS:
+        raise ActorNotAllowed(f"role '{principal.role}' cannot act on dossiers")
+    return Actor(agency_code=principal.agency_code or "", user=principal.sub, role=principal.role)
+
+
+def response_body(answer: Answer) -> dict[str, Any]:
+    """The answer as the caller receives it: the lookup secret, once, after the dossier."""
+    if answer.secret is None and answer.sealed_secret is None:
+        return answer.body
+    body = dict(answer.body)
+    body["lookup_secret"] = answer.secret
+    if answer.secret is None:
+        body["lookup_secret_note"] = SECRET_ERASED
+    return body
+
+
+class CommandHandler:
+    def __init__(
+        self, service: DossierService, clock_skew_seconds: float = 120.0, wait_seconds: float = 30.0
+    ):
+        self.service = service
+        self.skew = timedelta(seconds=clock_skew_seconds)
+        self.wait_seconds = wait_seconds
+
+    # -- one command ---------------------------------------------------------------------
+    def run(self, principal: Principal, request: CommandRequest) -> Answer:
+        return self.service.writer.run(self.job(principal, request), self.wait_seconds)
+
+    def submit(self, principal: Principal, request: CommandRequest) -> Future[Answer]:
+        return self.service.writer.submit(self.job(principal, request))
+
+    def job(self, principal: Principal, request: CommandRequest) -> Job:
+        """Check who asks and build the writer's job (raises for what is refused at once)."""
+        actor = actor_of(principal)
+        at = self._occurred_at(principal, request.body)
+        idem = self._idempotent(principal, request)
+        if request.command == RECEIVE:
+            assert isinstance(request.body, DossierCreate)
+            return self._receive(principal, actor, at, request.body, idem)
+        spec = COMMANDS.get(request.command)
+        if spec is None:
+            raise InvalidCommand(
+                f"unknown command '{request.command[:60]}' (one of receive, {', '.join(COMMANDS)})"
+            )
+        if not request.dossier_id:
+            raise InvalidCommand(f"command '{request.command}' needs a dossier_id")
+        dossier_id = request.dossier_id
+        check_dossier_id(dossier_id)
+        body = request.body
+        service = self.service
+
+        def decide_on(state: Dossier | None) -> Any:
+            if state is None:
+                raise UnknownDossier(f"no dossier {dossier_id}")
+            return decide(state, spec.build(body, state, actor, at, service), service.calendar)
+
+        return Job(
+            dossier_id,
+            decide_on,
+            self._respond(200, principal),
+            self._replay,
+            expected_version=request.expected_version,
+            idempotency=idem,
+            metadata=_metadata(principal, request),
+        )
+
+    # -- parts -----------------------------------------------------------------------------
+    def _occurred_at(self, principal: Principal, body: Timed) -> datetime:
+        now = self.service.now()
+        if body.occurred_at is None:
+            return now
+        if principal.role != "integration":
+            raise ActorNotAllowed("only the integration role may state occurred_at")
+        if body.occurred_at > now + self.skew:
+            raise InvalidValue(
+                f"occurred_at {body.occurred_at.isoformat()} lies in the future (the server's clock says "
+                f"{now.isoformat()}, allowing {int(self.skew.total_seconds())} s of clock skew)"
+            )
+        return body.occurred_at
+
+    def _idempotent(self, principal: Principal, request: CommandRequest) -> Idempotent | None:
+        if not request.idempotency_key:
+            return None
+        scope = IdempotencyScope(
+            principal.sub, principal.role, principal.agency_code or "", request.idempotency_key
+        )
+        body = request.body.model_dump(mode="json", exclude_unset=True)
+        return Idempotent(scope, fingerprint(request.command, request.dossier_id, body))
+
+    def _receive(
+        self, principal: Principal, actor: Actor, at: datetime, body: DossierCreate, idem: Idempotent | None
+    ) -> Job:
+        if body.submitted_only and principal.role != "integration":
+            raise ActorNotAllowed(
+                "only the integration role (the national portal) records online submissions"
+            )
+        service = self.service
+        dossier_id = new_dossier_id(idem.scope.scope_key if idem else None)
+        command, new_key, secret = service.receive_command(
+            dossier_id=dossier_id,
+            procedure_code=body.procedure_code,
+            channel=Channel(body.channel),
+            applicant=body.applicant.model_dump(exclude_none=True),
+            receiving_agency_code=body.receiving_agency_code,
+            actor=actor,
+            occurred_at=at,
+            submitted_only=body.submitted_only,
+        )
+        sealed = service.vault.seal_with(new_key.key, dossier_id, {"lookup_secret": secret})
+        present = self._respond(201, principal)
+
+        def respond(state: Dossier, records: list[RecordedEvent]) -> Answer:
+            answer = present(state, records)
+            return Answer(answer.status, answer.body, dossier_id, state.version, secret, sealed)
+
+        return Job(
+            dossier_id,
+            lambda state: decide(state, command, service.calendar),
+            respond,
+            self._replay,
+            new_stream=True,
+            idempotency=idem,
+            metadata=_metadata(
+                principal, CommandRequest(RECEIVE, body, idempotency_key=idem.scope.key if idem else None)
+            ),
+            rows=[new_key.row],
+        )
+
+    def _respond(self, status: int, principal: Principal) -> Any:
+        service = self.service
+
+        def respond(state: Dossier, _records: list[RecordedEvent]) -> Answer:
+            body = dossier_json(state, service.calendar, service.now(), principal)
+            return Answer(status, body, state.id, state.version)
+
+        return respond
+
+    def _replay(self, stored: StoredResponse) -> Answer:
+        body = orjson.loads(stored.body)
+        secret = None
+        if stored.sealed_secret and stored.dossier_id:
+            opened = self.service.vault.open_sealed(stored.dossier_id, stored.sealed_secret)
+            secret = str(opened["lookup_secret"]) if opened else None
+        version = body.get("version") if isinstance(body, dict) else None
+        return Answer(
+            stored.status,
+            body,
+            stored.dossier_id,
+            version if isinstance(version, int) else None,
+            secret,
+            stored.sealed_secret,
+            replayed=True,
+        )
+
+
+def _metadata(principal: Principal, request: CommandRequest) -> dict[str, str] | None:
+    """Events carry the key that caused them (for audits of agency systems' retries)."""
+    if not request.idempotency_key:
+        return None
+    return {"idempotency_key": request.idempotency_key, "subject": principal.sub}
+
+
+__all__ = ["CommandHandler", "CommandRequest", "InvalidValue", "actor_of", "response_body"]

@@ -1,0 +1,237 @@
+"""The dossier service: read a dossier's history, look the catalogue up, and record commands
+through the process's writer (for callers that decide themselves: seed, import).
+
+Gateways run commands through `CommandHandler` (gateways/application/handler.py), which
+adds authorization, idempotency and the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain import commands as cmd
+from domain.agencies import Hierarchy
+from domain.calendar import WorkingCalendar
+from domain.decide import decide
+from domain.dossier import Dossier, fold
+from domain.errors import InvalidValue, UnknownDossier
+from domain.events import Actor, Channel
+from domain.procedures import Procedure
+from gateways.application.writer import Answer, GroupCommitWriter, Job
+from gateways.catalogue import Catalogue
+from gateways.eventstore.store import GENESIS_HASH, EventStore, RecordedEvent
+from gateways.pii import PiiVault
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    state: Dossier | None
+    records: list[RecordedEvent]
+
+    @property
+    def version(self) -> int:
+        return self.state.version if self.state else 0
+
+    @property
+    def last_hash(self) -> str:
+        return self.records[-1].hash if self.records else GENESIS_HASH
+
+    def as_of(self, at: datetime) -> Loaded:
+        """The history up to `at` (event time), and the state it gives."""
+        events = [r.to_domain() for r in self.records]
+        kept = [r for r, e in zip(self.records, events, strict=True) if e.occurred_at <= at]
+        return Loaded(fold(events, as_of=at), kept)
+
+
+@dataclass(frozen=True)
+class Created:
+    state: Dossier
+    lookup_secret: str
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(b"lienthong-lookup:" + secret.encode()).hexdigest()
+
+
+def receipt_code_for(agency_code: str, at: datetime, dossier_id: str) -> str:
+    """Mã hồ sơ: desk code, local date, and a suffix unique per dossier."""
+    return f"{agency_code}-{at:%y%m%d}-{uuid.UUID(dossier_id).hex[:6].upper()}"
+
+
+def check_dossier_id(dossier_id: str) -> None:
+    try:
+        uuid.UUID(dossier_id)
+    except ValueError as exc:
+        raise UnknownDossier(f"'{dossier_id[:80]}' is not a dossier id (a UUID)") from exc
+
+
+class DossierService:
+    def __init__(
+        self,
+        store: EventStore,
+        catalogue: Catalogue,
+        calendar: WorkingCalendar,
+        vault: PiiVault,
+        clock: Clock,
+        writer: GroupCommitWriter,
+    ) -> None:
+        self.store = store
+        self.catalogue = catalogue
+        self.calendar = calendar
+        self.vault = vault
+        self.clock = clock
+        self.writer = writer
+
+    def now(self) -> datetime:
+        return self.clock().astimezone(self.calendar.tz)
+
+    # -- reads -----------------------------------------------------------------------------
+    def load(self, dossier_id: str) -> Loaded:
+        """The whole history from the store (read-your-writes)."""
+        check_dossier_id(dossier_id)
+        records = self.store.load(dossier_id)
+        state = fold(r.to_domain() for r in records)
+        return Loaded(state, records)
+
+    def exists(self, dossier_id: str) -> bool:
+        return self.store.version(dossier_id) > 0
+
+    # -- the catalogue, as commands see it ---------------------------------------------------
+    @property
+    def hierarchy(self) -> Hierarchy:
+        return self.catalogue.hierarchy
+
+    def procedure(self, code: str) -> Procedure:
+        procedure = self.catalogue.procedure(code)
+        if procedure is None:
+            raise InvalidValue(f"unknown procedure '{code[:100]}'")
+        return procedure
+
+    def require_agency(self, *codes: str, at: datetime) -> None:
+        """Each agency is catalogued and in force on the local day of `at`."""
+        hierarchy = self.catalogue.hierarchy
+        day = at.astimezone(self.calendar.tz).date()
+        for code in codes:
+            if code not in hierarchy:
+                raise InvalidValue(f"unknown agency '{code[:100]}'")
+            if hierarchy.on(code, day) is None:
+                raise InvalidValue(f"agency '{code}' did not exist on {day.isoformat()}")
+
+    # -- writes for callers that act as the system (seed, import) -----------------------------
+    def execute(
+        self,
+        dossier_id: str,
+        build: Callable[[Dossier], cmd.Command],
+        expected_version: int | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Dossier:
+        """Decide `build(state)` on the dossier's current state and record it (blocking)."""
+        check_dossier_id(dossier_id)
+        result: dict[str, Dossier] = {}
+
+        def decide_on(state: Dossier | None) -> Any:
+            if state is None:
+                raise UnknownDossier(f"no dossier {dossier_id}")
+            return decide(state, build(state), self.calendar)
+
+        def keep(state: Dossier, _records: list[RecordedEvent]) -> Answer:
+            result["state"] = state
+            return Answer(200, {}, dossier_id, state.version)
+
+        self.writer.run(
+            Job(dossier_id, decide_on, keep, _no_replay, expected_version=expected_version, metadata=metadata)
+        )
+        return result["state"]
+
+    def create(
+        self,
+        *,
+        dossier_id: str,
+        procedure_code: str,
+        channel: Channel,
+        applicant: dict[str, object],
+        receiving_agency_code: str | None,
+        actor: Actor,
+        occurred_at: datetime,
+        submitted_only: bool = False,
+        imported: bool = False,
+        metadata: dict[str, str] | None = None,
+    ) -> Created:
+        command, new_key, secret = self.receive_command(
+            dossier_id=dossier_id,
+            procedure_code=procedure_code,
+            channel=channel,
+            applicant=applicant,
+            receiving_agency_code=receiving_agency_code,
+            actor=actor,
+            occurred_at=occurred_at,
+            submitted_only=submitted_only,
+            imported=imported,
+        )
+        result: dict[str, Dossier] = {}
+
+        def keep(state: Dossier, _records: list[RecordedEvent]) -> Answer:
+            result["state"] = state
+            return Answer(201, {}, dossier_id, state.version)
+
+        self.writer.run(
+            Job(
+                dossier_id,
+                lambda state: decide(state, command, self.calendar),
+                keep,
+                _no_replay,
+                new_stream=True,
+                metadata=metadata,
+                rows=[new_key.row],
+            )
+        )
+        return Created(result["state"], secret)
+
+    def receive_command(
+        self,
+        *,
+        dossier_id: str,
+        procedure_code: str,
+        channel: Channel,
+        applicant: dict[str, object],
+        receiving_agency_code: str | None,
+        actor: Actor,
+        occurred_at: datetime,
+        submitted_only: bool = False,
+        imported: bool = False,
+    ) -> tuple[cmd.Command, Any, str]:
+        """The command that creates a dossier, the new data key (its row goes into the same
+        transaction) and the lookup secret to give the citizen once."""
+        procedure = self.procedure(procedure_code)
+        desk = receiving_agency_code or procedure.receiving_agency_code
+        self.require_agency(desk, *(step.agency_code for step in procedure.route), at=occurred_at)
+        secret = secrets.token_urlsafe(12)
+        new_key = self.vault.new_key(dossier_id)
+        common: dict[str, Any] = {
+            "actor": actor,
+            "occurred_at": occurred_at,
+            "dossier_id": dossier_id,
+            "receipt_code": receipt_code_for(desk, occurred_at.astimezone(self.calendar.tz), dossier_id),
+            "procedure": procedure,
+            "receiving_agency_code": desk,
+            "applicant": self.vault.seal_with(new_key.key, dossier_id, dict(applicant)),
+            "lookup_secret_hash": secret_hash(secret),
+        }
+        command: cmd.Command
+        if submitted_only:
+            command = cmd.SubmitOnline(**common)
+        else:
+            command = cmd.ReceiveDossier(channel=channel, imported=imported, **common)
+        return command, new_key, secret
+
+
+def _no_replay(_stored: Any) -> Answer:
+    raise AssertionError("jobs without an idempotency key are never replayed")

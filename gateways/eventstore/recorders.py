@@ -1,0 +1,40 @@
+"""The `eventsourcing` recorders, extended to write rows of the project's own tables in the
+same transaction as the events they go with.
+
+`insert_events(stored, rows=[(sql, params), …])`: the idempotency record of a command, the
+dossier's PII data key, … commit together with the events or not at all. Statements are
+written with `?` placeholders; the PostgreSQL recorder gets `%s`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+
+Row = tuple[str, Sequence[Any]]
+
+
+class SQLiteRecorderWithRows(SQLiteApplicationRecorder):
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        for statement, params in kwargs.get("rows") or ():
+            c.execute(statement, params)
+        return ids
+
+
+class PostgresRecorderWithRows(PostgresApplicationRecorder):
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        # Runs inside the recorder's transaction, before the events are inserted.
+        super()._insert_events(curs, stored_events, **kwargs)
+        for statement, params in kwargs.get("rows") or ():
+            curs.execute(statement.replace("?", "%s"), params)
+
+
+SQLITE_TOPIC = f"{__name__}:SQLiteRecorderWithRows"
+POSTGRES_TOPIC = f"{__name__}:PostgresRecorderWithRows"
