@@ -85,22 +85,22 @@ class Catalogue:
         return int(rows[0]["version"]) if rows else 0
 
     def _refresh(self) -> None:
-        now = time.monotonic()
-        if now - self._checked_at < self._recheck:
-            return
-        version = self._stored_version()
-        self._checked_at = now
-        if version == self._loaded_version:
+        if time.monotonic() - self._checked_at < self._recheck:
             return
         with self._lock:
-            agencies = [agency_from_row(r) for r in self._db.query("SELECT * FROM agencies")]
-            procedures = {
-                r["code"]: procedure_from_json(orjson.loads(r["body"]))
-                for r in self._db.query("SELECT code, body FROM procedures")
-            }
-            self._hierarchy = Hierarchy(agencies)
-            self._procedures = procedures
-            self._loaded_version = version
+            if time.monotonic() - self._checked_at < self._recheck:
+                return  # another thread refreshed while this one waited
+            version = self._stored_version()
+            if version != self._loaded_version:
+                agencies = [agency_from_row(r) for r in self._db.query("SELECT * FROM agencies")]
+                procedures = {
+                    r["code"]: procedure_from_json(orjson.loads(r["body"]))
+                    for r in self._db.query("SELECT code, body FROM procedures")
+                }
+                self._hierarchy = Hierarchy(agencies)
+                self._procedures = procedures
+                self._loaded_version = version
+            self._checked_at = time.monotonic()
 
     def _bump(self, tx: Any) -> None:
         rows = tx.query("SELECT version FROM catalogue_version WHERE id = 1")

@@ -23,10 +23,10 @@ from domain.dossier import Dossier, fold
 from domain.errors import InvalidValue, UnknownDossier
 from domain.events import Actor, Channel
 from domain.procedures import Procedure
+from gateways.application.ports import EventLog, Keys
 from gateways.application.writer import Answer, GroupCommitWriter, Job
 from gateways.catalogue import Catalogue
-from gateways.eventstore.store import GENESIS_HASH, EventStore, RecordedEvent
-from gateways.pii import PiiVault
+from gateways.eventstore.store import GENESIS_HASH, RecordedEvent
 
 Clock = Callable[[], datetime]
 
@@ -76,10 +76,10 @@ def check_dossier_id(dossier_id: str) -> None:
 class DossierService:
     def __init__(
         self,
-        store: EventStore,
+        store: EventLog,
         catalogue: Catalogue,
         calendar: WorkingCalendar,
-        vault: PiiVault,
+        vault: Keys,
         clock: Clock,
         writer: GroupCommitWriter,
     ) -> None:

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from domain.dossier import Dossier, evolve, fold
-from gateways.eventstore.store import GENESIS_HASH, EventStore
+from gateways.application.ports import EventLog
+from gateways.eventstore.store import GENESIS_HASH
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ EMPTY = Head(None, 0, GENESIS_HASH)
 
 
 class StateCache:
-    def __init__(self, store: EventStore, capacity: int = 10_000) -> None:
+    def __init__(self, store: EventLog, capacity: int = 10_000) -> None:
         self._store = store
         self._capacity = capacity
         self._heads: OrderedDict[str, Head] = OrderedDict()

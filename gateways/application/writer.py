@@ -35,10 +35,11 @@ import orjson
 from domain.dossier import Dossier, evolve
 from domain.events import DossierEvent
 from gateways.application.errors import ConcurrencyConflict, IdempotencyKeyReused, Overloaded, describe
-from gateways.application.idempotency import IdempotencyScope, IdempotencyStore, StoredResponse
+from gateways.application.idempotency import IdempotencyScope, StoredResponse
+from gateways.application.ports import EventLog, IdempotencyRecords
 from gateways.application.state import Head, StateCache
 from gateways.eventstore.recorders import Row
-from gateways.eventstore.store import Encoded, EventStore, RecordedEvent, StreamAppend, encode
+from gateways.eventstore.store import Encoded, RecordedEvent, StreamAppend, encode
 
 log = logging.getLogger("lienthong.writer")
 
@@ -128,8 +129,8 @@ class WriterStats:
 class GroupCommitWriter:
     def __init__(
         self,
-        store: EventStore,
-        idempotency: IdempotencyStore,
+        store: EventLog,
+        idempotency: IdempotencyRecords,
         cache: StateCache,
         clock: Callable[[], datetime],
         *,
@@ -137,6 +138,7 @@ class GroupCommitWriter:
         max_pending: int = 5000,
         after_commit: Callable[[list[RecordedEvent]], None] | None = None,
         purge_every_seconds: float = 600.0,
+        autostart: bool = True,
     ) -> None:
         self.store = store
         self.idempotency = idempotency
@@ -152,6 +154,7 @@ class GroupCommitWriter:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._start_lock = threading.Lock()
+        self._autostart = autostart
 
     # -- callers -------------------------------------------------------------------------
     def submit(self, job: Job | BulkJob) -> Future[Any]:
@@ -161,8 +164,9 @@ class GroupCommitWriter:
         if isinstance(job, Job) and self._queue.qsize() >= self.max_pending:
             self.stats.rejected += 1
             raise Overloaded(f"{self.max_pending} commands are waiting to be written; retry shortly")
-        self._ensure_started()
         self._queue.put(job)
+        if self._autostart:
+            self.start()
         return job.future
 
     def run(self, job: Job, timeout: float = 30.0) -> Answer:
@@ -191,7 +195,8 @@ class GroupCommitWriter:
                 self._thread.join(timeout=60)
                 self._thread = None
 
-    def _ensure_started(self) -> None:
+    def start(self) -> None:
+        """Start the writer thread (done by the first submit unless autostart is off)."""
         if self._thread is not None:
             return
         with self._start_lock:
@@ -349,7 +354,24 @@ class GroupCommitWriter:
         return True
 
     def _decide(self, job: Job, heads: dict[str, Head], now: datetime) -> tuple[Encoded, Answer, Head]:
-        head = heads.get(job.dossier_id) or self.cache.peek(job.dossier_id) or self.cache.load(job.dossier_id)
+        head = heads.get(job.dossier_id)
+        cached = False
+        if head is None:
+            head = self.cache.peek(job.dossier_id)
+            cached = head is not None
+            if head is None:
+                head = self.cache.load(job.dossier_id)
+        try:
+            return self._decide_on(job, head, now)
+        except Exception:
+            # A refusal decided on a cached state must not be a stale one: another process
+            # may have moved the dossier on. One cheap version read settles it.
+            if cached and self.store.version(job.dossier_id) != head.version:
+                self.cache.drop([job.dossier_id])
+                return self._decide_on(job, self.cache.load(job.dossier_id), now)
+            raise
+
+    def _decide_on(self, job: Job, head: Head, now: datetime) -> tuple[Encoded, Answer, Head]:
         if job.new_stream and head.version:
             raise ConcurrencyConflict(f"dossier {job.dossier_id} already exists")
         if job.expected_version is not None and job.expected_version != head.version:
