@@ -35,6 +35,8 @@ def _in_range(at: datetime) -> datetime:
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
+# The same range for a query parameter whose missing offset gets a message of its own.
+LocalInstant = Annotated[datetime, AfterValidator(_in_range)]
 
 
 class Timed(BaseModel):

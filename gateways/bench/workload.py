@@ -123,7 +123,7 @@ def workbench(
     bench = Workbench(local, container, work, _fresh_db=fresh)
     try:
         started = time.perf_counter()
-        sink = StoreSink(container.store, container.vault, container.service.now)
+        sink = StoreSink(container.writer, container.vault, container.service.now)
         now = container.service.now()
         until = now.date() + timedelta(days=1) if open_today else None
         simulation = simulation_for(

@@ -39,7 +39,7 @@ def _sink(container: Container, out: Path | None, topic: str | None) -> Sink:
         return TopicSink(
             settings.kafka_bootstrap, topic, settings.kafka_event_partitions, container.keyring.pii_master_key
         )
-    return StoreSink(container.store, container.vault, container.service.now)
+    return StoreSink(container.writer, container.vault, container.service.now)
 
 
 def summary_table(chosen: Profile, tally: Tally, seconds: float) -> Table:

@@ -1,4 +1,4 @@
-"""Where generated histories go: the event store (through the recorder, many streams per
+"""Where generated histories go: the event store (through the writer, many streams per
 transaction), a file of envelopes (JSON lines), or a Kafka topic.
 
 The envelopes are the event store's own (`{event_id, dossier_id, seq, type, occurred_at,
@@ -16,7 +16,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -24,11 +23,11 @@ from typing import IO, Any, Protocol
 
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.persistence import StoredEvent
 
 from domain.events import DossierEvent
-from gateways.eventstore.codec import event_payload, to_jsonable
-from gateways.eventstore.store import GENESIS_HASH, SCHEMA_VERSION, EventStore, chain_hash
+from gateways.application.writer import GroupCommitWriter
+from gateways.eventstore.recorders import Row
+from gateways.eventstore.store import GENESIS_HASH, StreamAppend, encode
 from gateways.pii import PiiVault
 from gateways.simulation.engine import History
 
@@ -37,25 +36,7 @@ def encode_stream(
     dossier_id: str, events: Sequence[DossierEvent], recorded_at: datetime | None
 ) -> list[bytes]:
     """A new stream's events as the store records them (`recorded_at` None: each event's time)."""
-    prev_hash = GENESIS_HASH
-    out = []
-    for seq, event in enumerate(events, start=1):
-        envelope: dict[str, Any] = {
-            "event_id": str(uuid.uuid5(uuid.UUID(dossier_id), str(seq))),
-            "dossier_id": dossier_id,
-            "seq": seq,
-            "type": type(event).__name__,
-            "occurred_at": to_jsonable(event.occurred_at),
-            "recorded_at": to_jsonable(recorded_at or event.occurred_at),
-            "agency_code": event.actor.agency_code,
-            "actor": to_jsonable(event.actor),
-            "payload": event_payload(event),
-            "prev_hash": prev_hash,
-            "schema_version": SCHEMA_VERSION,
-        }
-        envelope["hash"] = prev_hash = chain_hash(prev_hash, envelope)
-        out.append(orjson.dumps(envelope))
-    return out
+    return [r.raw for r in encode(StreamAppend(dossier_id, 0, GENESIS_HASH, events), recorded_at).records]
 
 
 class DerivedSeal:
@@ -93,24 +74,28 @@ class Sink(Protocol):
 
 
 class StoreSink:
-    """New streams into the event store, `batch` dossiers per recorder transaction.
-
-    Each stream is new (version 0), so the recorder's unique (stream, version) key is all
-    the concurrency check there is to make; notification ids follow the order written.
-    """
+    """New streams into the event store through the process's writer, `batch` dossiers per
+    transaction (with the new dossiers' data keys)."""
 
     def __init__(
-        self, store: EventStore, vault: PiiVault, recorded_at: Callable[[], datetime], batch: int = 500
+        self,
+        writer: GroupCommitWriter,
+        vault: PiiVault,
+        recorded_at: Callable[[], datetime],
+        batch: int = 500,
     ) -> None:
-        self.store = store
+        self._writer = writer
         self._vault = vault
         self._recorded_at = recorded_at
         self._batch = batch
         self._pending: list[History] = []
+        self._rows: list[Row] = []
         self.written = 0
 
     def seal(self, dossier_id: str, applicant: dict[str, Any]) -> Mapping[str, Any]:
-        return self._vault.seal(dossier_id, applicant)
+        new_key = self._vault.new_key(dossier_id)
+        self._rows.append(new_key.row)
+        return self._vault.seal_with(new_key.key, dossier_id, applicant)
 
     def write(self, history: History) -> None:
         if history.events:
@@ -119,31 +104,13 @@ class StoreSink:
                 self.flush()
 
     def flush(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._rows:
             return
-        recorded_at = self._recorded_at()
-        stored = []
-        for history in self._pending:
-            originator = uuid.UUID(history.dossier_id)
-            for seq, (event, raw) in enumerate(
-                zip(
-                    history.events,
-                    encode_stream(history.dossier_id, history.events, recorded_at),
-                    strict=True,
-                ),
-                start=1,
-            ):
-                stored.append(
-                    StoredEvent(
-                        originator_id=originator,
-                        originator_version=seq,
-                        topic=type(event).__name__,
-                        state=raw,
-                    )
-                )
-        self.store.recorder.insert_events(stored)
-        self.written += len(stored)
+        appends = [StreamAppend(h.dossier_id, 0, GENESIS_HASH, h.events) for h in self._pending]
+        self._writer.write(appends, self._recorded_at(), self._rows)
+        self.written += sum(len(h.events) for h in self._pending)
         self._pending.clear()
+        self._rows = []
 
     def close(self) -> int:
         self.flush()

@@ -30,7 +30,7 @@ app.command()(simulate)
 
 def test_simulated_year_lands_in_the_store_with_its_world(make_container: object, backend_url: str) -> None:
     container: Container = make_container(backend_url)  # type: ignore[operator]
-    sink = StoreSink(container.store, container.vault, container.service.now, batch=50)
+    sink = StoreSink(container.writer, container.vault, container.service.now, batch=50)
     simulation = Simulation(ward(2012).sized(300), 5, container.calendar, seal=sink.seal)
     install_world(container.catalogue, simulation.world)
     install_world(container.catalogue, simulation.world)  # a second run adds nothing
@@ -72,7 +72,7 @@ def test_simulated_year_lands_in_the_store_with_its_world(make_container: object
 def test_store_sink_writes_the_bytes_the_event_store_would(make_container: object) -> None:
     container: Container = make_container()  # type: ignore[operator]
     recorded_at = datetime(2026, 1, 5, 9, tzinfo=VN)
-    sink = StoreSink(container.store, container.vault, lambda: recorded_at)
+    sink = StoreSink(container.writer, container.vault, lambda: recorded_at)
     simulation = Simulation(ward(2012).sized(20), 8, container.calendar, seal=sink.seal)
     install_world(container.catalogue, simulation.world)
     histories = list(simulation.histories())

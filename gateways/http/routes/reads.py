@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from domain.dossier import Dossier, working_hours_until
+from gateways.application.commands import Instant, LocalInstant
 from gateways.application.service import secret_hash
 from gateways.auth import Principal
 from gateways.bootstrap import Container
@@ -61,7 +62,7 @@ def _load(container: Container, principal: Principal, dossier_id: str, as_of: da
 
 @router.get("/dossiers/{dossier_id}")
 def get_dossier(
-    dossier_id: str, principal: PrincipalDep, container: ContainerDep, as_of: datetime | None = None
+    dossier_id: str, principal: PrincipalDep, container: ContainerDep, as_of: LocalInstant | None = None
 ) -> dict[str, Any]:
     if as_of is not None and as_of.tzinfo is None:
         raise Problem(
@@ -154,14 +155,16 @@ def _row_json(row: Any, container: Container, now: datetime) -> dict[str, Any]:
 def search_dossiers(
     principal: PrincipalDep,
     container: ContainerDep,
-    receipt_code: str | None = None,
-    status: str | None = None,
-    holder_agency_code: str | None = None,
-    procedure_code: str | None = None,
+    receipt_code: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[str | None, Query(max_length=40)] = None,
+    holder_agency_code: Annotated[str | None, Query(max_length=100)] = None,
+    procedure_code: Annotated[str | None, Query(max_length=100)] = None,
     overdue: bool | None = None,
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
-    cursor: str | None = None,
+    received_from: Instant | None = None,
+    received_to: Instant | None = None,
+    cursor: Annotated[
+        str | None, Query(max_length=100, description="the previous next_cursor")
+    ] = None,
     limit: int = Query(default=50, ge=1, le=500),
 ) -> dict[str, Any]:
     where: list[str] = []

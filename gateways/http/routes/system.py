@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import socket
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
+from gateways.application.commands import LocalInstant
 from gateways.bootstrap import Container
 from gateways.http.deps import ContainerDep
 from gateways.http.problems import Problem
@@ -18,9 +18,9 @@ router = APIRouter(tags=["system"])
 @router.get("/api/v1/calendar/working-time")
 def working_time(
     container: ContainerDep,
-    start: datetime,
-    hours: float | None = Query(default=None, ge=0),
-    end: datetime | None = None,
+    start: LocalInstant,
+    hours: float | None = Query(default=None, ge=0, le=1_000_000),
+    end: LocalInstant | None = None,
 ) -> dict[str, Any]:
     if start.tzinfo is None or (end is not None and end.tzinfo is None):
         raise Problem(

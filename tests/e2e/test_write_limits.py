@@ -1,0 +1,104 @@
+"""What the write path refuses, over real HTTP: out-of-range values, events in the future,
+bodies past the limit (refused while they stream in), and overload (503, never 500)."""
+
+from __future__ import annotations
+
+import select
+import socket
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from gateways.http.app import create_app
+from tests.conftest import FakeClock
+from tests.e2e.test_api import WARD, Api, _provisioned, _receive, assert_problem
+from tests.serving import serve
+
+SECRET = "test-secret-of-at-least-thirty-two-bytes"
+
+
+@pytest.fixture
+def api(make_container: Any, clock: FakeClock) -> Iterator[Api]:
+    with serve(create_app(make_container())) as base:
+        yield from _provisioned(Api(base, SECRET, clock))
+
+
+def test_out_of_range_values_get_422_or_400_never_500(api: Api, clock: FakeClock) -> None:
+    clock.set("2026-08-28T09:00:00+07:00")
+    dossier = _receive(api).json()["id"]
+    far = {"procedure_code": "DD.01", "channel": "direct", "applicant": {"name": "A", "id_number": "1"}}
+    r = api.post("/api/v1/dossiers", {**far, "occurred_at": "9999-12-31T23:00:00+07:00"}, role="integration")
+    assert "year" in assert_problem(r, 422)["detail"]
+    r = api.post("/api/v1/dossiers", {**far, "occurred_at": "2026-08-28T10:00:00+07:00"}, role="integration")
+    assert "lies in the future" in assert_problem(r, 422)["detail"]
+    r = api.post(f"/api/v1/dossiers/{dossier}/fee-requests", {"amount_vnd": 10**30})
+    assert_problem(r, 422)
+    r = api.post(
+        f"/api/v1/dossiers/{dossier}/apologies", {"new_due_at": "9999-01-01T08:00:00+07:00", "reason": "x"}
+    )
+    assert_problem(r, 422)
+    r = api.post(
+        f"/api/v1/dossiers/{dossier}/handoffs", {"to_agency_code": "S.01"}, **{"If-Match": "9" * 5000}
+    )
+    assert r.status_code in (400, 422) and r.headers["content-type"].startswith("application/problem+json")
+    r = api.post(
+        f"/api/v1/dossiers/{dossier}/handoffs", {"to_agency_code": "S.01"}, **{"If-Match": '"99999999999999"'}
+    )
+    assert_problem(r, 400)
+    for params in (
+        {"start": "2026-08-28T09:00:00+07:00", "hours": "inf"},
+        {"start": "2026-08-28T09:00:00+07:00", "hours": "1e300"},
+        {"start": "9999-12-31T09:00:00+07:00", "hours": "8"},
+    ):
+        assert_problem(api.get("/api/v1/calendar/working-time", **params), 422)
+    assert_problem(api.get(f"/api/v1/dossiers/{dossier}", as_of="9999-01-01T00:00:00+07:00"), 422)
+    assert_problem(api.get("/api/v1/dossiers", cursor="z" * 50_000), 422)
+    # The dossier was not touched by any of it.
+    assert api.get(f"/api/v1/dossiers/{dossier}").json()["version"] == 1
+
+
+def test_a_chunked_body_past_the_limit_is_refused_while_it_streams(api: Api) -> None:
+    """200 MiB offered in chunks: 413 arrives long before the client could finish sending."""
+    parts = urlsplit(str(api.http.base_url))
+    token = api.token("officer", WARD)["Authorization"]
+    offered = 200 * 1024 * 1024
+    sent = 0
+    chunk = b"x" * 65536
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=60) as sock:
+        sock.sendall(
+            (
+                "POST /api/v1/dossiers HTTP/1.1\r\nHost: lienthong\r\nContent-Type: application/json\r\n"
+                f"Authorization: {token}\r\nTransfer-Encoding: chunked\r\n\r\n"
+            ).encode()
+        )
+        answer = b""
+        while sent < offered:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                answer = sock.recv(65536)
+                break
+            try:
+                sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        if not answer:
+            sock.settimeout(60)
+            answer = sock.recv(65536)
+    head = answer.split(b"\r\n", 1)[0]
+    assert b" 413 " in head, answer[:300]
+    assert b"application/problem+json" in answer
+    assert sent < offered // 4, f"the server let {sent} bytes in before refusing"
+
+
+def test_overload_answers_503_with_retry_after(make_container: Any, clock: FakeClock) -> None:
+    container = make_container()
+    container.writer.max_pending = 0  # nothing may wait: every command is turned away
+    with serve(create_app(container)) as base:
+        for api in _provisioned(Api(base, SECRET, clock)):
+            r = _receive(api)
+            body = assert_problem(r, 503)
+            assert r.headers["Retry-After"] == "1" and "retry" in body["detail"]
+            assert container.store.max_notification_id() == 0
