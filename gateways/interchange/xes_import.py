@@ -170,9 +170,11 @@ class XesImporter:
         service: DossierService,
         mapping: GroupMapping | None = None,
         progress: Callable[[ImportReport], None] | None = None,
+        flush_every: int = FLUSH_EVERY,
     ) -> None:
         # Each trace is decided in memory and folded once; traces are appended in batches.
         self.service = BufferedService(service)
+        self.flush_every = flush_every
         self.mapping = mapping or GroupMapping()
         self.progress = progress
         self.report = ImportReport()
@@ -244,7 +246,7 @@ class XesImporter:
         for trace in log.traces():
             report.log_name = log.name
             self._trace(log, trace)
-            if self.service.pending >= FLUSH_EVERY:
+            if self.service.pending >= self.flush_every:
                 self.service.flush()
             if self.progress is not None:
                 self.progress(report)
@@ -444,9 +446,11 @@ def import_xes(
     service: DossierService,
     mapping: GroupMapping | None = None,
     progress: Callable[[ImportReport], None] | None = None,
+    flush_every: int = FLUSH_EVERY,
 ) -> ImportReport:
     """Import the XES log at `path` as imported dossiers; see the module docstring.
 
-    `progress` is called with the report so far after each trace.
+    `progress` is called with the report so far after each trace; `flush_every` traces are
+    appended per transaction (what the import holds in memory at most).
     """
-    return XesImporter(service, mapping, progress).run(path)
+    return XesImporter(service, mapping, progress, flush_every).run(path)

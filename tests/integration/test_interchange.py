@@ -442,7 +442,8 @@ def _peak_import_bytes(container: Container, path: Path) -> int:
     gc.collect()
     tracemalloc.start()
     try:
-        import_xes(path, service, progress=_collect_now_and_then)
+        # The import holds one batch of traces before appending it; both logs span several.
+        import_xes(path, service, progress=_collect_now_and_then, flush_every=25)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
