@@ -162,9 +162,7 @@ def search_dossiers(
     overdue: bool | None = None,
     received_from: Instant | None = None,
     received_to: Instant | None = None,
-    cursor: Annotated[
-        str | None, Query(max_length=100, description="the previous next_cursor")
-    ] = None,
+    cursor: Annotated[str | None, Query(max_length=100, description="the previous next_cursor")] = None,
     limit: int = Query(default=50, ge=1, le=500),
 ) -> dict[str, Any]:
     where: list[str] = []
