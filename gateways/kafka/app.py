@@ -4,6 +4,7 @@ inbound command consumer, the relay beside it, and the AsyncAPI document of all 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -114,8 +115,9 @@ def _register_inbound(container: Container, broker: KafkaBroker, topics: Topics)
         # One group commit for the batch; results are published before the batch is acked,
         # so a crash in between replays the batch and every key answers its first result.
         outcomes = await asyncio.to_thread(inbound.execute_batch, container, values)
-        for key, result in outcomes:
-            await results.publish(result, key=key)
+        # Sent together (the producer batches them per partition), confirmed before the ack.
+        sent = [await results.publish(result, key=key, no_confirm=True) for key, result in outcomes]
+        await asyncio.gather(*(s for s in sent if inspect.isawaitable(s)))
 
     # The subscriber reads raw bytes (a bad command must still get a problem result), so the
     # payload agency systems publish is documented on a publisher of the same topic.
