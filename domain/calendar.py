@@ -8,6 +8,7 @@ the clock; every instant is passed in by the caller.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
@@ -75,6 +76,9 @@ class WorkingCalendar:
     # Office intervals as microseconds since local midnight, precomputed once so
     # the hot loops do pure integer arithmetic.
     _spans: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False, default=())
+    # Sorted: weekdays that are off, and weekend days that are worked (for counting by bisection).
+    _weekdays_off: tuple[date, ...] = field(init=False, repr=False, compare=False, default=())
+    _weekends_on: tuple[date, ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
         # Accept any iterable from callers (e.g. a plain set or list) but store
@@ -82,6 +86,13 @@ class WorkingCalendar:
         object.__setattr__(self, "office_hours", tuple(tuple(iv) for iv in self.office_hours))
         object.__setattr__(self, "days_off", frozenset(self.days_off))
         object.__setattr__(self, "extra_working_days", frozenset(self.extra_working_days))
+        weekdays_off = sorted(
+            d for d in self.days_off if d.weekday() < 5 and d not in self.extra_working_days
+        )
+        object.__setattr__(self, "_weekdays_off", tuple(weekdays_off))
+        object.__setattr__(
+            self, "_weekends_on", tuple(sorted(d for d in self.extra_working_days if d.weekday() >= 5))
+        )
 
         if not self.office_hours:
             raise ValueError("office_hours must contain at least one interval")
@@ -131,14 +142,9 @@ class WorkingCalendar:
         """Number of working days in [first, stop), without walking each date."""
         if stop <= first:
             return 0
-        count = _weekdays_in_range(first, stop)
-        for d in self.days_off:
-            if first <= d < stop and d.weekday() < 5 and d not in self.extra_working_days:
-                count -= 1
-        for d in self.extra_working_days:
-            if first <= d < stop and d.weekday() >= 5:
-                count += 1
-        return count
+        off = bisect_left(self._weekdays_off, stop) - bisect_left(self._weekdays_off, first)
+        on = bisect_left(self._weekends_on, stop) - bisect_left(self._weekends_on, first)
+        return _weekdays_in_range(first, stop) - off + on
 
     # --------------------------------------------------------------- public API
 

@@ -37,7 +37,7 @@ from domain.events import DossierEvent
 from gateways.application.errors import ConcurrencyConflict, IdempotencyKeyReused, Overloaded, describe
 from gateways.application.idempotency import IdempotencyScope, StoredResponse
 from gateways.application.ports import EventLog, IdempotencyRecords
-from gateways.application.state import Head, StateCache
+from gateways.application.state import EMPTY, Head, StateCache
 from gateways.eventstore.recorders import Row
 from gateways.eventstore.store import Encoded, RecordedEvent, StreamAppend, encode
 
@@ -260,15 +260,15 @@ class GroupCommitWriter:
         self.stats.batches += 1
         self.stats.jobs += len(jobs)
         self.stats.largest_batch = max(self.stats.largest_batch, len(jobs))
-        for _attempt in range(MAX_ATTEMPTS):
-            if self._attempt(jobs):
+        for attempt in range(MAX_ATTEMPTS):
+            if self._attempt(jobs, recheck=attempt > 0):
                 return
             self.stats.conflicts += 1
         conflict = ConcurrencyConflict("the dossier kept changing under concurrent writers; retry")
         for job in jobs:
             job.future.set_exception(conflict)
 
-    def _attempt(self, jobs: list[Job]) -> bool:
+    def _attempt(self, jobs: list[Job], recheck: bool) -> bool:
         """Decide and commit the batch; False if another writer got in first (retry)."""
         now = self.clock()
         scopes = [j.idempotency.scope.scope_key for j in jobs if j.idempotency]
@@ -290,7 +290,7 @@ class GroupCommitWriter:
                     followers.append((job, leaders[key]))
                     continue
             try:
-                encoded, answer, head = self._decide(job, heads, now)
+                encoded, answer, head = self._decide(job, heads, now, recheck)
             except Exception as exc:
                 if describe(exc) is None:
                     log.exception("command on dossier %s failed", job.dossier_id)
@@ -353,13 +353,19 @@ class GroupCommitWriter:
                 job.future.set_exception(outcome)
         return True
 
-    def _decide(self, job: Job, heads: dict[str, Head], now: datetime) -> tuple[Encoded, Answer, Head]:
+    def _decide(
+        self, job: Job, heads: dict[str, Head], now: datetime, recheck: bool
+    ) -> tuple[Encoded, Answer, Head]:
         head = heads.get(job.dossier_id)
         cached = False
         if head is None:
             head = self.cache.peek(job.dossier_id)
             cached = head is not None
-            if head is None:
+            if head is None and job.new_stream and not recheck:
+                # A new dossier's id is fresh; if it were not, the insert would say so and
+                # the batch would be decided again with `recheck`.
+                head = EMPTY
+            elif head is None:
                 head = self.cache.load(job.dossier_id)
         try:
             return self._decide_on(job, head, now)

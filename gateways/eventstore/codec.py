@@ -167,10 +167,38 @@ def decode_dataclass(cls: type, data: Any) -> Any:
 
 def event_payload(event: DossierEvent) -> dict[str, Any]:
     """The event's own fields, minus the envelope's (time and actor)."""
-    data = to_jsonable(event)
-    data.pop("occurred_at")
-    data.pop("actor")
-    return typing.cast(dict[str, Any], data)
+    encode: Callable[[Any], dict[str, Any]] = _payload_encoder(typing.cast(Any, type(event)))
+    return encode(event)
+
+
+@cache
+def _payload_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """Per event class, the fields to encode and how, decided once from the type hints
+    (writing is hot too: every command encodes its events)."""
+    hints = _hints(cls)
+    fields = [(f.name, _encoder(hints[f.name])) for f in dataclasses.fields(cls) if f.name not in _ENVELOPE]
+
+    def encode(event: Any) -> dict[str, Any]:
+        return {name: enc(getattr(event, name)) for name, enc in fields}
+
+    return encode
+
+
+_ENVELOPE = frozenset({"occurred_at", "actor"})
+
+
+@cache
+def _encoder(tp: Any) -> Convert:
+    """A JSON encoder for values of `tp`: plain values pass as they are, the rest go through
+    `to_jsonable` (datetimes, enums, nested dataclasses, mappings)."""
+    if tp in (int, str, bool, float):
+        return _same
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType) and all(
+        arg in (int, str, bool, float, type(None)) for arg in typing.get_args(tp)
+    ):
+        return _same
+    return to_jsonable
 
 
 def decode_event(type_name: str, occurred_at: str, actor: Any, payload: Any) -> DossierEvent:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -283,3 +284,47 @@ def test_a_conflicting_commit_is_decided_again_on_the_new_state(app: App) -> Non
         "ConsultationRequested",
         "HandedOff",
     ]
+
+
+def test_a_new_dossier_whose_id_exists_fails_alone_and_the_batch_lands(app: App) -> None:
+    existing = run(app, WARD_OFFICER, receive("dup")).dossier_id or ""
+    app.writer.close()
+    # A fresh process: nothing cached, so only the store's key reveals the duplicate.
+    writer = GroupCommitWriter(
+        app.log, app.idempotency, StateCache(app.log), lambda: app.clock[0], autostart=False
+    )
+    app.handler.service.writer = writer
+    service = app.handler.service
+    duplicate = writer.submit(
+        _create_job(service, existing)  # the same id as the stored dossier
+    )
+    fresh = app.handler.submit(WARD_OFFICER, receive())
+    writer.start()
+    assert isinstance(_outcome(duplicate), ConcurrencyConflict)
+    assert isinstance(_outcome(fresh), Answer)
+    assert len(app.log.streams) == 2 and writer.stats.conflicts == 1
+    writer.close()
+
+
+def _create_job(service: DossierService, dossier_id: str) -> Any:
+    from domain.decide import decide
+    from domain.events import Actor, Channel
+    from gateways.application.writer import Job
+
+    command, new_key, _secret = service.receive_command(
+        dossier_id=dossier_id,
+        procedure_code=PROCEDURE,
+        channel=Channel.DIRECT,
+        applicant={"name": "B"},
+        receiving_agency_code=None,
+        actor=Actor(agency_code=WARD, user="x", role="officer"),
+        occurred_at=service.now(),
+    )
+    return Job(
+        dossier_id,
+        lambda state: decide(state, command, service.calendar),
+        lambda state, _r: Answer(201, {}, dossier_id, state.version),
+        lambda _s: Answer(201, {}),
+        new_stream=True,
+        rows=[new_key.row],
+    )
