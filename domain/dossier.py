@@ -122,6 +122,16 @@ class Dossier:
         return self.status in TERMINAL
 
     @property
+    def involved_agencies(self) -> frozenset[str]:
+        """Every agency that has or had a part in the dossier: the desk, holders past and
+        present, the pending receiver, agencies consulted now."""
+        agencies = {self.receiving_agency_code, self.holder_agency_code, *(s.agency_code for s in self.steps)}
+        agencies |= self.open_consultations
+        if self.pending_handoff_to:
+            agencies.add(self.pending_handoff_to)
+        return frozenset(agencies)
+
+    @property
     def current_step(self) -> Step | None:
         if self.steps and self.steps[-1].is_open:
             return self.steps[-1]

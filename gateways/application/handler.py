@@ -99,12 +99,23 @@ class CommandHandler:
                 raise UnknownDossier(f"no dossier {dossier_id}")
             return decide(state, spec.build(body, state, actor, at, service), service.calendar)
 
+        def may_act(state: Dossier | None) -> None:
+            # Before any version or state check: an agency with no part in the dossier learns
+            # nothing of it (403, never a 409 that names its version or status).
+            if (
+                state is not None
+                and actor.role == "officer"
+                and actor.agency_code not in state.involved_agencies
+            ):
+                raise ActorNotAllowed(f"agency {actor.agency_code} has no part in this dossier")
+
         return Job(
             dossier_id,
             decide_on,
             self._respond(200, principal),
             self._replay,
             expected_version=request.expected_version,
+            authorize=may_act,
             idempotency=idem,
             metadata=_metadata(principal, request),
         )

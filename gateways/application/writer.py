@@ -81,6 +81,7 @@ class Job:
     respond: Respond
     replay: Replay
     expected_version: int | None = None  # If-Match
+    authorize: Callable[[Dossier | None], None] | None = None  # runs before any other check
     new_stream: bool = False
     idempotency: Idempotent | None = None
     metadata: dict[str, str] | None = None
@@ -378,6 +379,8 @@ class GroupCommitWriter:
             raise
 
     def _decide_on(self, job: Job, head: Head, now: datetime) -> tuple[Encoded, Answer, Head]:
+        if job.authorize is not None:
+            job.authorize(head.state)
         if job.new_stream and head.version:
             raise ConcurrencyConflict(f"dossier {job.dossier_id} already exists")
         if job.expected_version is not None and job.expected_version != head.version:

@@ -328,3 +328,15 @@ def _create_job(service: DossierService, dossier_id: str) -> Any:
         new_stream=True,
         rows=[new_key.row],
     )
+
+
+def test_an_agency_with_no_part_in_a_dossier_gets_403_before_any_version_or_state_check(app: App) -> None:
+    dossier = run(app, WARD_OFFICER, receive()).dossier_id or ""
+    stranger = Principal("x@other-ward", "officer", "000.22.99.H29")
+    with pytest.raises(ActorNotAllowed, match="no part"):
+        run(app, stranger, handoff(dossier, version=7))  # a stale If-Match says nothing either
+    with pytest.raises(ActorNotAllowed, match="no part"):
+        run(app, stranger, handoff(dossier))
+    # The desk itself still gets the version conflict it can act on.
+    with pytest.raises(ConcurrencyConflict):
+        run(app, WARD_OFFICER, handoff(dossier, version=7))

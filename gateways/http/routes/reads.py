@@ -21,19 +21,11 @@ from projections import control_sheet
 router = APIRouter(prefix="/api/v1", tags=["reads"])
 
 
-def _involved(state: Dossier) -> set[str]:
-    agencies = {state.receiving_agency_code, state.holder_agency_code, *(s.agency_code for s in state.steps)}
-    agencies |= set(state.open_consultations)
-    if state.pending_handoff_to:
-        agencies.add(state.pending_handoff_to)
-    return agencies
-
-
 def _may_read(container: Container, principal: Principal, state: Dossier) -> None:
     if principal.role in ("inspector", "integration", "admin"):
         return
     agency = principal.agency_code or ""
-    involved = _involved(state)
+    involved = state.involved_agencies
     if principal.role == "officer" and agency in involved:
         return
     if principal.role == "supervisor" and involved & container.catalogue.hierarchy.subtree_ever(agency):
