@@ -2,20 +2,64 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from gateways.bench import BENCHES, NEEDS_KAFKA, BenchUnavailable, run_bench
+from gateways.bench.report import BenchResult
 from gateways.bench.workload import bench_dir
 from gateways.settings import Settings
 
 err = Console(stderr=True)
 
+# The write-path benchmarks of issue 11, beside those `run_bench` knows.
+WRITE_BENCHES = ("append-batch", "import")
+ALL_BENCHES = (*BENCHES, *(b for b in WRITE_BENCHES if b not in BENCHES))
+# Given a broker by default (the in-process half of append-batch runs without one).
+KAFKA_BY_DEFAULT = NEEDS_KAFKA | {"append-batch"}
+
+
+def parse_clients(text: str) -> list[int]:
+    try:
+        counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError as exc:
+        raise typer.BadParameter(f"numbers separated by commas, e.g. 8,32 (got {text!r})") from exc
+    if not counts or counts[0] < 1 or counts[-1] > 256:
+        raise typer.BadParameter(f"between 1 and 256 clients, e.g. 8,32 (got {text!r})")
+    return counts
+
+
+def run_named(
+    name: str,
+    settings: Settings,
+    events: int,
+    *,
+    kafka: str | None = None,
+    store_url: str | None = None,
+    clients: list[int] | None = None,
+    xes: Path | None = None,
+) -> BenchResult:
+    """Run benchmark `name` with the options only some benchmarks take."""
+    if name == "append":
+        from gateways.bench.append import CLIENTS, bench_append
+
+        return bench_append(settings, events, store_url, clients or CLIENTS)
+    if name == "append-batch":
+        from gateways.bench.append_batch import bench_append_batch
+
+        return bench_append_batch(settings, events, kafka, store_url)
+    if name == "import":
+        from gateways.bench.import_xes import bench_import
+
+        return bench_import(settings, events, store_url, xes)
+    return run_bench(name, settings, events, kafka=kafka, store_url=store_url)
+
 
 def bench(
-    name: Annotated[str, typer.Argument(help=f"one of: {', '.join(BENCHES)}")],
+    name: Annotated[str, typer.Argument(help=f"one of: {', '.join(ALL_BENCHES)}")],
     events: Annotated[int, typer.Option(help="size of the simulated history")] = 200_000,
     kafka: Annotated[
         str | None, typer.Option(help="broker (default: LIENTHONG_KAFKA_BOOTSTRAP or 127.0.0.1:9092)")
@@ -24,16 +68,27 @@ def bench(
         str | None,
         typer.Option(help="event store server for the run: a fresh database is made on it (default: SQLite)"),
     ] = None,
+    clients: Annotated[str, typer.Option(help="append: concurrent HTTP clients, one run each")] = "8,32",
+    xes: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help="import: the real XES log (default: ../shared/data/receipt.xes of the repository)",
+        ),
+    ] = None,
 ) -> None:
     """Run one benchmark: a table with its same-run baseline and ratio, saved as var/bench/NAME.json."""
-    if name not in BENCHES:
-        err.print(f"[red]unknown benchmark '{name}' (one of: {', '.join(BENCHES)})[/red]")
+    if name not in ALL_BENCHES:
+        err.print(f"[red]unknown benchmark '{name}' (one of: {', '.join(ALL_BENCHES)})[/red]")
         raise typer.Exit(2)
+    counts = parse_clients(clients)
     settings = Settings.load()
-    server = kafka or settings.kafka_bootstrap or ("127.0.0.1:9092" if name in NEEDS_KAFKA else None)
+    server = kafka or settings.kafka_bootstrap or ("127.0.0.1:9092" if name in KAFKA_BY_DEFAULT else None)
     try:
         with err.status(f"bench {name}: {events:,} events…"):
-            result = run_bench(name, settings, events, kafka=server, store_url=store_url)
+            result = run_named(
+                name, settings, events, kafka=server, store_url=store_url, clients=counts, xes=xes
+            )
     except BenchUnavailable as exc:
         err.print(f"[yellow]bench {name} {exc}[/yellow]")
         return

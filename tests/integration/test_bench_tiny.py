@@ -13,7 +13,8 @@ import typer
 from typer.testing import CliRunner
 
 from gateways.bench import BenchUnavailable, run_bench
-from gateways.bench.cli import bench
+from gateways.bench.cli import bench, run_named
+from gateways.bench.import_xes import RECEIPT_XES
 from gateways.bench.report import BenchResult
 from gateways.settings import Settings
 
@@ -50,12 +51,99 @@ def test_rebuild_on_each_store(settings: Settings, backend_url: str) -> None:
     }  # every view, every event
 
 
-def test_append_drives_the_api_with_eight_clients(settings: Settings) -> None:
-    result = run_bench("append", settings, 800)
+def test_append_against_the_bare_endpoint_at_8_and_32_clients(settings: Settings, backend_url: str) -> None:
+    store_url = None if backend_url.startswith("sqlite") else backend_url  # the run makes its own database
+    result = run_bench("append", settings, 800, store_url=store_url)
     assert_ratio(result, settings)
-    assert result.params["clients"] == 8
-    assert result.params["commands"] == 80  # 800 // 10, a whole number of 8-command dossiers
-    assert 0 < result.extra["p50_ms"] <= result.extra["p99_ms"]
+    assert result.params["store"] == ("sqlite" if store_url is None else "postgresql")
+    assert result.params["clients"] == [8, 32] and result.params["headline_clients"] == 32
+    runs = result.extra["per_clients"]
+    assert set(runs) == {"8", "32"}
+    # Whole dossiers: at least 8 commands per client (800 // 10 = 80 at 8 clients, 8 x 32 at 32).
+    assert runs["8"]["commands"] == 80 and runs["32"]["commands"] == 256 == result.params["commands"]
+    assert runs["8"]["bare_requests"] == 80 and runs["32"]["bare_requests"] == 256
+    for run in runs.values():
+        assert run["commands_per_s"] > 0 and run["bare_per_s"] > 0
+        assert run["ratio"] == pytest.approx(run["commands_per_s"] / run["bare_per_s"], rel=1e-3)
+        assert 0 < run["p50_ms"] <= run["p99_ms"] and 0 < run["bare_p50_ms"] <= run["bare_p99_ms"]
+        assert run["errors_5xx"] == 0 and run["errors_4xx"] == 0 and run["first_failure"] is None
+    assert result.value == pytest.approx(runs["32"]["commands_per_s"], abs=0.1)
+    assert result.baseline == pytest.approx(runs["32"]["bare_per_s"], abs=0.1)
+    assert result.extra["p99_ms"] == runs["32"]["p99_ms"]
+    assert result.extra["p99_met"] == (result.extra["p99_ms"] < 50)
+    # The old figure stays: the ratio to raw per-row inserts from one connection.
+    assert result.extra["raw_insert_commit_per_s"] > 0
+    assert result.extra["ratio_to_raw_inserts"] == pytest.approx(
+        result.value / result.extra["raw_insert_commit_per_s"], rel=1e-3
+    )
+
+
+def test_bench_command_takes_the_clients_of_append(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIENTHONG_DATA_DIR", str(tmp_path / "var"))
+    app = typer.Typer()
+    app.command()(bench)
+    result = CliRunner().invoke(app, ["append", "--events", "200", "--clients", "2"])
+    assert result.exit_code == 0, result.output
+    body = orjson.loads((tmp_path / "var" / "bench" / "append.json").read_bytes())
+    assert body.keys() >= KEYS and body["params"]["clients"] == [2]
+    assert set(body["extra"]["per_clients"]) == {"2"}
+    refused = CliRunner().invoke(app, ["append", "--clients", "eight"])
+    assert refused.exit_code == 2
+
+
+def test_append_batch_in_process_against_per_row_commits(settings: Settings) -> None:
+    result = run_named("append-batch", settings, 600)
+    assert_ratio(result, settings)
+    assert result.params["paths"] == ["in process"] and result.extra["headline"] == "in process"
+    local = result.extra["in_process"]
+    commands = result.params["commands"]
+    assert commands == 512 and local["commands"] == commands  # 8 groups of 64 dossiers' first steps
+    # Every command of the walk answered 2xx: 64 receipts (201), the rest 200.
+    assert local["statuses"] == {"201": commands // 8, "200": commands - commands // 8}
+    assert result.extra["not_2xx"] == {}
+    assert result.value == pytest.approx(local["commands_per_s"], abs=0.1)
+    assert result.extra["rate_met"] == (result.value >= 3000)
+    assert result.extra["writer"]["jobs"] == commands
+    assert result.extra["writer"]["largest_batch"] > 1  # commands shared transactions
+
+
+@pytest.mark.kafka
+def test_append_batch_through_kafka_inbound(settings: Settings, kafka_bootstrap: str) -> None:
+    result = run_named("append-batch", settings, 600, kafka=kafka_bootstrap)
+    assert_ratio(result, settings)
+    assert result.extra["headline"] == "kafka inbound"
+    remote = result.extra["kafka"]
+    assert remote["commands"] == 512 and remote["statuses"] == {"200": 448, "201": 64}
+    assert result.value == pytest.approx(remote["commands_per_s"], abs=0.1)
+    assert remote["ratio"] == pytest.approx(result.ratio, abs=1e-3)
+    assert result.extra["in_process"]["commands"] == 512
+
+
+def test_import_against_pm4py_on_the_same_files(settings: Settings) -> None:
+    pytest.importorskip("pm4py")
+    if not RECEIPT_XES.is_file():
+        pytest.skip(f"no shared receipt log at {RECEIPT_XES}")
+    result = run_named("import", settings, 1500)
+    assert_ratio(result, settings)
+    files = result.extra["files"]
+    assert set(files) == {"file", "simulated"}
+    receipt = files["file"]
+    assert receipt["file_events"] == receipt["pm4py_events"] == 8577 and receipt["traces"] == 1434
+    assert receipt["dossiers_created"] == 1434 and receipt["events_written"] >= receipt["file_events"]
+    simulated = files["simulated"]
+    assert simulated["file_events"] == simulated["pm4py_events"] == result.params["simulated_events"]
+    assert 1000 <= simulated["file_events"] <= 2000  # about the 1,500 asked for
+    assert simulated["events_written"] == simulated["file_events"]  # a lienthong export maps one to one
+    for run in files.values():
+        assert run["ratio"] == pytest.approx(run["file_events_per_s"] / run["pm4py_events_per_s"], rel=1e-3)
+    assert result.value == pytest.approx(receipt["file_events_per_s"], abs=0.1)
+    assert result.extra["all_targets_met"] == all(run["ratio"] >= 1.0 for run in files.values())
+
+
+def test_import_says_which_file_is_missing(settings: Settings, tmp_path: Path) -> None:
+    pytest.importorskip("pm4py")
+    with pytest.raises(BenchUnavailable, match="--xes FILE"):
+        run_named("import", settings, 500, xes=tmp_path / "nothing.xes")
 
 
 def test_query_reports_the_worst_p99(settings: Settings) -> None:
