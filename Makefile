@@ -35,7 +35,7 @@ run-kafka: install ## PostgreSQL + Kafka + relay + projectors + inbound + API on
 asyncapi: install ## write the AsyncAPI document of every Kafka topic to docs/asyncapi.json
 	$(BIN)/lienthong asyncapi --out docs/asyncapi.json
 
-BENCHES := project-kafka rebuild append relay query lag mining memory
+BENCHES := project-kafka rebuild append append-batch import relay query lag mining memory
 BENCH_EVENTS ?= 200000
 
 bench: install ## every benchmark at ~200k events (starts PostgreSQL and Kafka); results in var/bench/

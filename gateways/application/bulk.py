@@ -9,6 +9,7 @@ state in memory — each dossier is folded once, not re-read per command — and
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from domain.dossier import Dossier, evolve, fold
 from domain.errors import UnknownDossier
 from domain.events import Actor, Channel, DossierEvent
 from gateways.application.service import Created, DossierService, check_dossier_id
+from gateways.application.writer import BulkJob
 from gateways.eventstore.recorders import Row
 from gateways.eventstore.store import GENESIS_HASH, StreamAppend
 
@@ -39,18 +41,26 @@ class BufferedService(DossierService):
         super().__init__(base.store, base.catalogue, base.calendar, base.vault, base.clock, base.writer)
         self._pending: dict[str, _Pending] = {}
         self._recorded_at = recorded_at or self.now
+        self._in_flight: Future[Any] | None = None
+        self._flushing: set[str] = set()
         self.written = 0
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
+    def buffered(self, dossier_id: str) -> bool:
+        """Decided in this run and not yet recorded (buffered or being written)."""
+        return dossier_id in self._pending or dossier_id in self._flushing
+
     def exists(self, dossier_id: str) -> bool:
-        return dossier_id in self._pending or super().exists(dossier_id)
+        return self.buffered(dossier_id) or super().exists(dossier_id)
 
     def _head(self, dossier_id: str) -> _Pending:
         pending = self._pending.get(dossier_id)
         if pending is None:
+            if dossier_id in self._flushing:
+                self.wait()  # its stored version is the one being written
             records = self.store.load(dossier_id)
             state = fold(r.to_domain() for r in records)
             pending = _Pending(state, len(records), records[-1].hash if records else GENESIS_HASH)
@@ -112,7 +122,9 @@ class BufferedService(DossierService):
         return Created(state, secret)
 
     def flush(self) -> int:
-        """Append every buffered stream in one transaction; returns the events written."""
+        """Hand every buffered stream to the writer as one transaction and go on deciding
+        while it is written; at most one flush is in flight (the previous one is awaited
+        first, so memory stays bounded and an error surfaces here). Returns the events."""
         appends = [
             StreamAppend(dossier_id, p.version, p.prev_hash, p.events)
             for dossier_id, p in self._pending.items()
@@ -122,7 +134,16 @@ class BufferedService(DossierService):
         self._pending.clear()
         if not appends:
             return 0
-        self.writer.write(appends, self._recorded_at(), rows)
+        self.wait()
+        self._flushing = {a.dossier_id for a in appends}
+        self._in_flight = self.writer.submit(BulkJob(appends, self._recorded_at(), rows))
         written = sum(len(a.events) for a in appends)
         self.written += written
         return written
+
+    def wait(self) -> None:
+        """Until the last flush is recorded (raises what it failed with)."""
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
+        self._flushing = set()

@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -45,7 +46,7 @@ class IdempotencyScope:
     agency: str
     key: str
 
-    @property
+    @cached_property
     def scope_key(self) -> str:
         text = "\x1f".join((self.subject, self.role, self.agency, self.key))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()

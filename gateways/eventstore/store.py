@@ -244,6 +244,25 @@ class EventStore:
         records = self.recorder.select_events(uuid.UUID(dossier_id), gt=version)
         return [RecordedEvent.from_bytes(bytes(r.state)) for r in records]
 
+    def existing(self, dossier_ids: Sequence[str]) -> set[str]:
+        """Which of these streams exist (one query per 500 ids)."""
+        found: set[str] = set()
+        table = self.recorder.events_table_name  # type: ignore[attr-defined]
+        postgres = self.url.startswith(("postgresql", "postgres"))
+        for start in range(0, len(dossier_ids), 500):
+            part = [uuid.UUID(d) for d in dossier_ids[start : start + 500]]
+            mark = "%s" if postgres else "?"
+            sql = (
+                f"SELECT DISTINCT originator_id FROM {table} "
+                f"WHERE originator_version = 1 AND originator_id IN ({','.join([mark] * len(part))})"
+            )
+            params = part if postgres else [u.hex for u in part]
+            with self.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+            found.update(str(uuid.UUID(str(row["originator_id"]))) for row in rows)
+        return found
+
     def version(self, dossier_id: str) -> int:
         last = self.recorder.select_events(uuid.UUID(dossier_id), desc=True, limit=1)
         return last[0].originator_version if last else 0

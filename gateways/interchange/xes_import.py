@@ -37,10 +37,11 @@ How a log becomes history (the choices a reader could make two ways):
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -175,6 +176,8 @@ class XesImporter:
         # Each trace is decided in memory and folded once; traces are appended in batches.
         self.service = BufferedService(service)
         self.flush_every = flush_every
+        self._deadline = DEFAULT_DEADLINE_WORKING_HOURS
+        self._existing: set[str] = set()
         self.mapping = mapping or GroupMapping()
         self.progress = progress
         self.report = ImportReport()
@@ -209,7 +212,7 @@ class XesImporter:
         code = procedure_code_for(log.name)
         existing = self.service.catalogue.procedure(code)
         if existing is None:
-            hours = self._deadline_hours(log.path)
+            hours = self._deadline
             existing = Procedure(
                 code=code,
                 name=f"Imported history: {log.name}"[:200],
@@ -223,10 +226,14 @@ class XesImporter:
         self._procedure = existing
         return existing
 
-    def _deadline_hours(self, path: Path) -> float:
+    @staticmethod
+    def _dossier_id(log: XesLog, trace: XesTrace) -> str:
+        return dossier_id_for(log.name, trace.name or f"#{trace.position}")
+
+    def _deadline_hours(self, traces: Iterable[XesTrace]) -> float:
         """The most common `deadline - startdate` (whole calendar days) as working hours."""
         days: Counter[int] = Counter()
-        for trace in XesLog(path).traces():
+        for trace in traces:
             start = parse_instant(trace.attributes.get("startdate", ""))
             deadline = parse_instant(trace.attributes.get("deadline", ""))
             if start is not None and deadline is not None and deadline > start:
@@ -243,14 +250,25 @@ class XesImporter:
         started = time.perf_counter()
         report = self.report
         log = XesLog(path)
-        for trace in log.traces():
-            report.log_name = log.name
-            self._trace(log, trace)
-            if self.service.pending >= self.flush_every:
-                self.service.flush()
-            if self.progress is not None:
-                self.progress(report)
-        self.service.flush()
+        traces = log.traces()
+        # The imported procedure's deadline is read off the first traces (one batch), so the
+        # log is parsed once and memory stays bounded by the batch (docs/decisions.md #31).
+        first = True
+        while chunk := deque(itertools.islice(traces, self.flush_every)):
+            if first:
+                # The imported procedure's deadline is read off the first batch of traces, so
+                # the log is parsed once and memory stays bounded (docs/decisions.md #31).
+                self._deadline = self._deadline_hours(chunk)
+                first = False
+            # Which of the batch's dossiers an earlier import wrote: one query per batch.
+            self._existing = self.service.store.existing([self._dossier_id(log, t) for t in chunk])
+            for trace in _draining(chunk):
+                report.log_name = log.name
+                self._trace(log, trace)
+                if self.progress is not None:
+                    self.progress(report)
+            self.service.flush()
+        self.service.wait()
         report.log_name = log.name
         report.procedure_code = procedure_code_for(log.name)
         report.seconds = time.perf_counter() - started
@@ -260,12 +278,10 @@ class XesImporter:
         report = self.report
         report.traces_read += 1
         report.events_read += len(trace.events)
-        name = trace.name
-        if not name:
-            name = f"#{trace.position}"
+        if not trace.name:
             report.unmapped[NO_TRACE_NAME] += 1
-        dossier_id = dossier_id_for(log.name, name)
-        if self.service.exists(dossier_id):
+        dossier_id = self._dossier_id(log, trace)
+        if dossier_id in self._existing or self.service.buffered(dossier_id):
             report.skipped_existing += 1
             report.events_in_skipped += len(trace.events)
             return
@@ -454,3 +470,9 @@ def import_xes(
     appended per transaction (what the import holds in memory at most).
     """
     return XesImporter(service, mapping, progress, flush_every).run(path)
+
+
+def _draining(items: deque[XesTrace]) -> Iterator[XesTrace]:
+    """The items, each let go of as soon as it is handed out."""
+    while items:
+        yield items.popleft()

@@ -270,4 +270,5 @@ def seed_demo(
         if service.pending >= 100:
             service.flush()
     service.flush()
+    service.wait()
     return counts

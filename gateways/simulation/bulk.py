@@ -53,4 +53,5 @@ def bulk_seed(
         if service.pending >= flush_every:
             result.events += service.flush()
     result.events += service.flush()
+    service.wait()
     return result

@@ -126,3 +126,16 @@ def test_pii_is_sealed_in_the_stored_bytes(backend_url: str, make_container: Any
         )
         is None
     )
+
+
+def test_existing_names_the_streams_that_exist(backend_url: str) -> None:
+    store = EventStore(backend_url)
+    try:
+        kept = [str(uuid.uuid4()) for _ in range(3)]
+        for dossier in kept:
+            store.append(dossier, 0, GENESIS_HASH, [_handoff(1)], AT)
+        absent = [str(uuid.uuid4()) for _ in range(600)]  # more than one query's worth
+        assert store.existing([*absent[:300], *kept, *absent[300:]]) == set(kept)
+        assert store.existing([]) == set()
+    finally:
+        store.close()

@@ -47,6 +47,9 @@ class InMemoryEventLog:
     def version(self, dossier_id: str) -> int:
         return len(self.streams.get(dossier_id, []))
 
+    def existing(self, dossier_ids: Sequence[str]) -> set[str]:
+        return {d for d in dossier_ids if d in self.streams}
+
     def commit_encoded(self, batch: Sequence[Encoded], rows: Sequence[Any] = ()) -> list[list[RecordedEvent]]:
         versions: dict[str, int] = {}
         for encoded in batch:
