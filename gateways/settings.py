@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     relay_idle_ms: int = 50
     projector_batch: int = 2000
     inbound_batch: int = 500
+    inbound_consumers: int = 2  # consumers of the command topic per process (it has 3 partitions)
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: int = 300
     jwt_secret: str | None = None

@@ -95,18 +95,6 @@ def _register_inbound(container: Container, broker: KafkaBroker, topics: Topics)
         description="The outcome of each inbound command: the dossier, or an RFC 9457 problem.",
     )
 
-    @broker.subscriber(
-        topics.commands,
-        group_id=topics.group("commands"),
-        auto_offset_reset="earliest",
-        batch=True,
-        max_records=container.settings.inbound_batch,
-        batch_timeout_ms=20,
-        ack_policy=AckPolicy.ACK,
-        decoder=_raw_body,
-        title=f"{topics.commands}:Subscribe",
-        description="Commands from agency systems, each with an idempotency key (schema: CommandMessage).",
-    )
     async def on_commands(message: KafkaMessage) -> None:
         raw = message.raw_message
         # A batch arrives as a tuple from aiokafka and as a list from FastStream's test broker.
@@ -118,6 +106,23 @@ def _register_inbound(container: Container, broker: KafkaBroker, topics: Topics)
         # Sent together (the producer batches them per partition), confirmed before the ack.
         sent = [await results.publish(result, key=key, no_confirm=True) for key, result in outcomes]
         await asyncio.gather(*(s for s in sent if inspect.isawaitable(s)))
+
+    # Several consumers of the group in this process share the topic's partitions, so one
+    # batch is decided while another is committed or its results confirmed.
+    for n in range(max(1, container.settings.inbound_consumers)):
+        broker.subscriber(
+            topics.commands,
+            group_id=topics.group("commands"),
+            auto_offset_reset="earliest",
+            batch=True,
+            max_records=container.settings.inbound_batch,
+            batch_timeout_ms=20,
+            ack_policy=AckPolicy.ACK,
+            decoder=_raw_body,
+            title=f"{topics.commands}:Subscribe" + (f"#{n + 1}" if n else ""),
+            description="Commands from agency systems, each with an idempotency key "
+            "(schema: CommandMessage).",
+        )(on_commands)
 
     # The subscriber reads raw bytes (a bad command must still get a problem result), so the
     # payload agency systems publish is documented on a publisher of the same topic.

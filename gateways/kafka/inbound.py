@@ -21,7 +21,7 @@ from gateways.application.commands import COMMANDS, RECEIVE, DossierCreate, Time
 from gateways.application.errors import InvalidCommand, describe
 from gateways.application.handler import CommandRequest, response_body
 from gateways.application.writer import Answer
-from gateways.auth import read_token
+from gateways.auth import Principal, read_token
 from gateways.kafka.contracts import CommandMessage
 
 if TYPE_CHECKING:
@@ -76,6 +76,8 @@ def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[byt
     """Inbound records -> (result key, result), in order. Never raises for bad input."""
     out: list[tuple[bytes, dict[str, Any]] | None] = [None] * len(raws)
     waiting: list[tuple[int, bytes, str, Future[Answer]]] = []
+    # An agency system sends many commands with one token: verify each token once per batch.
+    principals: dict[str, Principal | Exception] = {}
     for n, raw in enumerate(raws):
         try:
             message = CommandMessage.model_validate_json(raw)
@@ -86,7 +88,7 @@ def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[byt
         key = message.idempotency_key
         result_key = (message.dossier_id or key).encode()
         try:
-            principal = read_token(container.keyring.jwt_secret, message.token)
+            principal = _principal(container, principals, message.token)
             body = _body_model(message.command).model_validate(message.body)
             request = CommandRequest(message.command, body, message.dossier_id, message.expected_version, key)
             waiting.append((n, result_key, key, container.commands.submit(principal, request)))
@@ -100,6 +102,18 @@ def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[byt
             continue
         out[n] = (result_key, _result(key, answer.status, dossier=response_body(answer)))
     return [item for item in out if item is not None]
+
+
+def _principal(container: Container, seen: dict[str, Principal | Exception], token: str) -> Principal:
+    if token not in seen:
+        try:
+            seen[token] = read_token(container.keyring.jwt_secret, token)
+        except Exception as exc:
+            seen[token] = exc
+    known = seen[token]
+    if isinstance(known, Exception):
+        raise known
+    return known
 
 
 def execute(container: Container, raw: bytes) -> tuple[bytes, dict[str, Any]]:
