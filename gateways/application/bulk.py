@@ -18,8 +18,8 @@ from domain import commands as cmd
 from domain.decide import decide
 from domain.dossier import Dossier, evolve, fold
 from domain.errors import UnknownDossier
-from domain.events import Actor, Channel, DossierEvent
-from gateways.application.service import Created, DossierService, check_dossier_id
+from domain.events import DossierEvent
+from gateways.application.service import DossierService, check_dossier_id
 from gateways.application.writer import BulkJob
 from gateways.eventstore.recorders import Row
 from gateways.eventstore.store import GENESIS_HASH, StreamAppend
@@ -91,35 +91,13 @@ class BufferedService(DossierService):
             raise UnknownDossier(f"no dossier {dossier_id}")
         return self._record(pending, build(pending.state))
 
-    def create(
-        self,
-        *,
-        dossier_id: str,
-        procedure_code: str,
-        channel: Channel,
-        applicant: dict[str, object],
-        receiving_agency_code: str | None,
-        actor: Actor,
-        occurred_at: datetime,
-        submitted_only: bool = False,
-        imported: bool = False,
-        metadata: dict[str, str] | None = None,
-    ) -> Created:
-        command, new_key, secret = self.receive_command(
-            dossier_id=dossier_id,
-            procedure_code=procedure_code,
-            channel=channel,
-            applicant=applicant,
-            receiving_agency_code=receiving_agency_code,
-            actor=actor,
-            occurred_at=occurred_at,
-            submitted_only=submitted_only,
-            imported=imported,
-        )
-        pending = _Pending(None, 0, GENESIS_HASH, rows=[new_key.row])
+    def _append_new(
+        self, dossier_id: str, command: cmd.Command, key_row: Any, metadata: dict[str, str] | None
+    ) -> Dossier:
+        pending = _Pending(None, 0, GENESIS_HASH, rows=[key_row])
         state = self._record(pending, command)
         self._pending[dossier_id] = pending
-        return Created(state, secret)
+        return state
 
     def flush(self) -> int:
         """Hand every buffered stream to the writer as one transaction and go on deciding

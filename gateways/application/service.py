@@ -176,6 +176,12 @@ class DossierService:
             submitted_only=submitted_only,
             imported=imported,
         )
+        return Created(self._append_new(dossier_id, command, new_key.row, metadata), secret)
+
+    def _append_new(
+        self, dossier_id: str, command: cmd.Command, key_row: Any, metadata: dict[str, str] | None
+    ) -> Dossier:
+        """Record a new dossier's first event with its data key (blocking)."""
         result: dict[str, Dossier] = {}
 
         def keep(state: Dossier, _records: list[RecordedEvent]) -> Answer:
@@ -190,10 +196,10 @@ class DossierService:
                 _no_replay,
                 new_stream=True,
                 metadata=metadata,
-                rows=[new_key.row],
+                rows=[key_row],
             )
         )
-        return Created(result["state"], secret)
+        return result["state"]
 
     def receive_command(
         self,
