@@ -1,4 +1,5 @@
-"""Key material: created once under $LIENTHONG_DATA_DIR/keys (0600), shared by every process.
+"""Key material: created once under $LIENTHONG_KEYS_DIR (default $LIENTHONG_DATA_DIR/keys; folder
+0700, files 0600), shared by every process. The keys may live apart from the data.
 
 - jwt.key: HS256 secret for API tokens (LIENTHONG_JWT_SECRET overrides)
 - pii.key: the master key that wraps each dossier's own data key
@@ -19,11 +20,12 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
 )
 
+from gateways.files import private_dir
 from gateways.settings import Settings
 
 
 def _read_or_create(path: Path, make: bytes) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -4,12 +4,21 @@ The event carries only ciphertext; each dossier's data key is wrapped by the
 master key and stored in `dossier_keys`. Deleting that row shreds the PII of
 one dossier without touching its (hash-chained) history. Every clear read is
 logged in `pii_access_log`.
+
+Finding a person's dossiers goes through a keyed blind index: HMAC-SHA-256 of the
+normalised ID number under the vault's index key (`pii_blind_index`), written with the
+dossier's data key. Erasure (`forget`) deletes both and records itself in `pii_erasures`
+(dossier id, basis, who, when: no personal data).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +33,12 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS pii_access_log (id INTEGER PRIMARY KEY AUTOINCREMENT, "
     "dossier_id TEXT NOT NULL, subject TEXT NOT NULL, role TEXT NOT NULL, purpose TEXT NOT NULL, "
     "accessed_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS pii_blind_index (digest TEXT NOT NULL, dossier_id TEXT NOT NULL, "
+    "PRIMARY KEY (digest, dossier_id))",
+    "CREATE INDEX IF NOT EXISTS pii_blind_index_dossier ON pii_blind_index (dossier_id)",
+    "CREATE TABLE IF NOT EXISTS pii_erasures (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "dossier_id TEXT NOT NULL, basis TEXT NOT NULL, requested_by TEXT NOT NULL, "
+    "erased_at TEXT NOT NULL)",
 ]
 PG_SCHEMA = [s.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY") for s in SCHEMA]
 
@@ -32,17 +47,84 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def normalise_id_number(id_number: str) -> str:
+    """CCCD/CMND as typed at desks: spaces, dots and dashes dropped, letters upper-cased."""
+    return re.sub(r"[\s.\-]", "", id_number).upper()
+
+
 @dataclass(frozen=True)
 class NewKey:
     key: bytes
     row: tuple[str, tuple[str, str]]
+    # The key row, then the blind-index row when the applicant gave an ID number.
+    rows: tuple[tuple[str, tuple[str, str]], ...] = ()
+
+
+@dataclass(frozen=True)
+class Erased:
+    dossier_ids: list[str]
+    already: list[str]  # found, but their keys were shredded before
 
 
 class PiiVault:
-    def __init__(self, db: Database, master_key: bytes) -> None:
+    def __init__(self, db: Database, master_key: bytes, index_key: bytes | None = None) -> None:
         self._db = db
         self._master = AESGCM(master_key)
+        # Without a key of its own (tools that never search), the index key derives from the master key.
+        self._index_key = index_key or hashlib.sha256(b"lienthong-blind-index:" + master_key).digest()
         db.executescript(PG_SCHEMA if db.is_postgres else SCHEMA)
+
+    # -- blind index -----------------------------------------------------------------------
+    def blind_index(self, id_number: str) -> str:
+        normalised = normalise_id_number(id_number)
+        return hmac.new(self._index_key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def dossiers_of(self, id_number: str) -> list[str]:
+        """The dossiers whose applicant gave this ID number (and whose keys still exist)."""
+        rows = self._db.query(
+            "SELECT dossier_id FROM pii_blind_index WHERE digest = ? ORDER BY dossier_id",
+            (self.blind_index(id_number),),
+        )
+        return [str(r["dossier_id"]) for r in rows]
+
+    def has_key(self, dossier_id: str) -> bool:
+        return bool(self._db.query("SELECT 1 AS x FROM dossier_keys WHERE dossier_id = ?", (dossier_id,)))
+
+    # -- erasure (crypto-shredding) ------------------------------------------------------------
+    def forget(self, dossier_ids: Sequence[str], *, basis: str, requested_by: str, at: datetime) -> Erased:
+        """Shred the data keys and blind-index entries of these dossiers, and record each
+        erasure. Their sealed applicant data, wherever a copy went, can no longer be opened."""
+        erased: list[str] = []
+        already: list[str] = []
+        with self._db.transaction() as tx:
+            if not self._db.is_postgres:
+                # Deleted rows must not linger readable in free pages of the file.
+                tx.execute("PRAGMA secure_delete = ON")
+            for dossier_id in dict.fromkeys(dossier_ids):
+                had = tx.query("SELECT 1 AS x FROM dossier_keys WHERE dossier_id = ?", (dossier_id,))
+                tx.execute("DELETE FROM dossier_keys WHERE dossier_id = ?", (dossier_id,))
+                tx.execute("DELETE FROM pii_blind_index WHERE dossier_id = ?", (dossier_id,))
+                if not had:
+                    already.append(dossier_id)
+                    continue
+                tx.execute(
+                    "INSERT INTO pii_erasures (dossier_id, basis, requested_by, erased_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (dossier_id, basis, requested_by, at.isoformat()),
+                )
+                erased.append(dossier_id)
+        if not self._db.is_postgres:
+            # ...nor in the write-ahead log.
+            self._db.query("PRAGMA wal_checkpoint(TRUNCATE)")
+        return Erased(erased, already)
+
+    def erasures(self, dossier_id: str | None = None) -> list[dict[str, Any]]:
+        where, params = ("WHERE dossier_id = ?", (dossier_id,)) if dossier_id else ("", ())
+        rows = self._db.query(
+            f"SELECT id, dossier_id, basis, requested_by, erased_at FROM pii_erasures {where} ORDER BY id",
+            params,
+        )
+        return [dict(r) for r in rows]
 
     def _data_key(self, dossier_id: str, create: bool) -> bytes | None:
         rows = self._db.query("SELECT wrapped_key FROM dossier_keys WHERE dossier_id = ?", (dossier_id,))
@@ -62,9 +144,10 @@ class PiiVault:
         # Another process may have won the race: use whichever key is stored.
         return self._data_key(dossier_id, create=False)
 
-    def new_key(self, dossier_id: str) -> NewKey:
-        """A data key for a new dossier, and the row that stores it, written by the caller in
-        the transaction that creates the dossier (so no key is stored without its dossier)."""
+    def new_key(self, dossier_id: str, id_number: str | None = None) -> NewKey:
+        """A data key for a new dossier, and the rows that store it and the applicant's blind
+        index, written by the caller in the transaction that creates the dossier (so no key
+        is stored without its dossier)."""
         key = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(12)
         wrapped = nonce + self._master.encrypt(nonce, key, dossier_id.encode())
@@ -75,7 +158,16 @@ class PiiVault:
             "ON CONFLICT (dossier_id) DO UPDATE SET wrapped_key = excluded.wrapped_key",
             (dossier_id, _b64(wrapped)),
         )
-        return NewKey(key, row)
+        rows = [row]
+        if id_number:
+            rows.append(
+                (
+                    "INSERT INTO pii_blind_index (digest, dossier_id) VALUES (?, ?) "
+                    "ON CONFLICT (digest, dossier_id) DO NOTHING",
+                    (self.blind_index(id_number), dossier_id),
+                )
+            )
+        return NewKey(key, row, tuple(rows))
 
     @staticmethod
     def seal_with(key: bytes, dossier_id: str, data: dict[str, Any]) -> dict[str, str]:

@@ -106,7 +106,7 @@ class BufferedService(DossierService):
             submitted_only=submitted_only,
             imported=imported,
         )
-        pending = _Pending(None, 0, GENESIS_HASH, rows=[new_key.row])
+        pending = _Pending(None, 0, GENESIS_HASH, rows=list(new_key.rows))
         state = self._record(pending, command)
         self._pending[dossier_id] = pending
         return Created(state, secret)

@@ -190,7 +190,7 @@ class DossierService:
                 _no_replay,
                 new_stream=True,
                 metadata=metadata,
-                rows=[new_key.row],
+                rows=list(new_key.rows),
             )
         )
         return Created(result["state"], secret)
@@ -214,7 +214,8 @@ class DossierService:
         desk = receiving_agency_code or procedure.receiving_agency_code
         self.require_agency(desk, *(step.agency_code for step in procedure.route), at=occurred_at)
         secret = secrets.token_urlsafe(12)
-        new_key = self.vault.new_key(dossier_id)
+        id_number = applicant.get("id_number")
+        new_key = self.vault.new_key(dossier_id, str(id_number) if id_number else None)
         common: dict[str, Any] = {
             "actor": actor,
             "occurred_at": occurred_at,

@@ -4,7 +4,8 @@ A checkpoint n covers the first `size` events in append order (notification ids 
 to `last_notification_id`): it records one leaf per new event, resumes the Merkle
 tree from the previous checkpoint's frontier, and signs the new root with the
 server's Ed25519 key. `maybe_checkpoint` is cheap to call often; it signs when
-`every_events` events are waiting or `every_seconds` have passed since the last one.
+`every_events` events are waiting or `every_seconds` have passed since the last one, and in
+any case once an event has waited `max_delay_seconds`.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class Checkpointer:
         every_seconds: float = 300,
         batch: int = 1000,
         most_events: int = 50_000,
+        max_delay_seconds: float | None = None,
     ) -> None:
         self.ledger = Ledger(db, batch)
         self._db = db
@@ -117,6 +119,9 @@ class Checkpointer:
         self.key_id = key_id(self.public_key)
         self.every_events = every_events
         self.every_seconds = every_seconds
+        # Events wait at most this long for a signature (the window in which only their
+        # chains and Kafka witness them); None: `every_seconds`.
+        self.max_delay_seconds = every_seconds if max_delay_seconds is None else max_delay_seconds
         self._batch = batch
         # One checkpoint holds the write lock while it reads; a large backlog is signed in several.
         self._most = most_events
@@ -181,7 +186,9 @@ class Checkpointer:
             return False
         if cp is None or waiting >= self.every_events:
             return True
-        return (now - datetime.fromisoformat(cp.created_at)).total_seconds() >= self.every_seconds
+        since = (now - datetime.fromisoformat(cp.created_at)).total_seconds()
+        # Every waiting event came after `cp`, so none has waited longer than `since`.
+        return since >= min(self.every_seconds, self.max_delay_seconds)
 
     def maybe_checkpoint(self, now: datetime) -> Checkpoint | None:
         """Sign when due; never raises for damaged audit records (it logs, and verify names them)."""
