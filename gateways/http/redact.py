@@ -1,12 +1,13 @@
-"""Access logs without secrets: the query strings of citizen lookups (and any `secret=` or
-`token=` parameter) are redacted before uvicorn's access log formats the line."""
+"""Access logs without secrets or personal data: the values of query parameters that carry
+them (a lookup's `secret`, a search's `id_number` or `phone`, any `token`) are redacted
+before uvicorn's access log formats the line."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-_SECRET_PARAM = re.compile(r"(?i)([?&](?:secret|token|access_token)=)[^&\s\"']*")
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:secret|token|access_token|id_number|phone|name)=)[^&\s\"']*")
 REDACTED = "[redacted]"
 
 

@@ -152,6 +152,10 @@ def search_dossiers(
     status: Annotated[str | None, Query(max_length=40)] = None,
     holder_agency_code: Annotated[str | None, Query(max_length=100)] = None,
     procedure_code: Annotated[str | None, Query(max_length=100)] = None,
+    id_number: Annotated[
+        str | None,
+        Query(max_length=40, description="the applicant's ID number (through the keyed blind index)"),
+    ] = None,
     overdue: bool | None = None,
     received_from: Instant | None = None,
     received_to: Instant | None = None,
@@ -169,6 +173,11 @@ def search_dossiers(
         if value:
             where.append(f"{column} = ?")
             params.append(value)
+    if id_number:
+        # Only the HMAC of the number is stored; an erased person's dossiers are no longer found.
+        ids = container.vault.dossiers_of(id_number) or [""]
+        where.append(f"dossier_id IN ({','.join('?' * len(ids))})")
+        params.extend(ids)
     if received_from:
         where.append("received_at >= ?")
         params.append(received_from.isoformat())
