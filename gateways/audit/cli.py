@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
 from gateways.audit.checkpointer import AuditRecordsDamaged, Checkpointer
 from gateways.audit.ledger import Checkpoint
-from gateways.audit.witness import WitnessResult, verify_against_kafka
+from gateways.audit.witness import NoWitness, WitnessResult, verify_against_kafka
 from gateways.bootstrap import Container, bootstrap
 
 out = Console()
@@ -84,8 +85,12 @@ def _against_kafka(container: Container) -> WitnessResult:
         err.print("[red]--against-kafka needs LIENTHONG_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092)[/red]")
         raise typer.Exit(2)
     topic = Topics.with_prefix(settings.kafka_topic_prefix).events
-    with err.status(f"comparing the store with {topic} on {settings.kafka_bootstrap}…"):
-        return asyncio.run(verify_against_kafka(container.store, settings.kafka_bootstrap, topic))
+    try:
+        with err.status(f"comparing the store with {topic} on {settings.kafka_bootstrap}…"):
+            return asyncio.run(verify_against_kafka(container.store, settings.kafka_bootstrap, topic))
+    except (NoWitness, OSError, KafkaError) as exc:
+        err.print(f"[red]cannot read the published events: {exc}[/red]")
+        raise typer.Exit(2) from exc
 
 
 def _print_witness(witness: WitnessResult) -> None:

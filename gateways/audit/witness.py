@@ -30,6 +30,10 @@ from gateways.audit.chains import examine
 from gateways.eventstore.store import EventStore
 
 
+class NoWitness(Exception):
+    """The events topic cannot be read."""
+
+
 @dataclass(frozen=True)
 class Published:
     dossier_id: str
@@ -75,11 +79,14 @@ async def read_published(
     heads: dict[str, Published] = {}
     every: list[Published] = []
     try:
-        await consumer.topics()  # fetches the cluster's metadata
-        numbers = sorted(consumer.partitions_for_topic(topic) or ())
-        tps = [TopicPartition(topic, p) for p in numbers]
-        if not tps:
-            return every if only is not None else heads
+        numbers = consumer.partitions_for_topic(topic) or set()
+        if not numbers:
+            await consumer._client.force_metadata_update()  # a fresh client may not know the topic yet
+            numbers = consumer.partitions_for_topic(topic) or set()
+        if not numbers:
+            # No witness is not a clean witness: say so rather than pass.
+            raise NoWitness(f"topic {topic} does not exist on {bootstrap}")
+        tps = [TopicPartition(topic, p) for p in sorted(numbers)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
