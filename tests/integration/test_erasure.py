@@ -1,0 +1,41 @@
+"""Erasure on each backend (SQLite, PostgreSQL): the blind index finds a person's dossiers,
+forgetting destroys their keys and index entries, records itself, and leaves the audit intact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.errors import ActorNotAllowed
+from gateways.application.privacy import forget
+from gateways.seed.demo import load_catalogue, seed_demo
+
+
+def test_forget_by_id_number_on_each_backend(backend_url: str, make_container: Any, clock: Any) -> None:
+    container = make_container(backend_url)
+    clock.set("2026-11-20T10:00:00+07:00")
+    load_catalogue(container.catalogue)
+    seed_demo(container.service, clock(), dossiers=5, seed=3)
+    ids = sorted({str(n.originator_id) for n in container.store.recorder.select_notifications(0, 10_000)})
+    victim = ids[0]
+    sealed = dict(container.store.load(victim)[0].to_domain().applicant)
+    applicant = container.vault.open_sealed(victim, sealed)
+    assert applicant is not None
+    number = applicant["id_number"]
+    assert victim in container.vault.dossiers_of(f" {number[:4]}.{number[4:]} ")
+    container.checkpoints.checkpoint(clock())
+    with pytest.raises(ActorNotAllowed):
+        forget(container.vault, container.store, role="inspector", subject="i", at=clock(), id_number=number)
+
+    done = forget(container.vault, container.store, role="admin", subject="dpo", at=clock(), id_number=number)
+
+    assert victim in done.erased and not done.already
+    assert container.vault.open_sealed(victim, sealed) is None
+    assert container.vault.dossiers_of(number) == []
+    assert [e["dossier_id"] for e in container.vault.erasures(victim)] == [victim]
+    others = [d for d in ids if d not in done.erased]
+    assert all(
+        container.vault.open_sealed(d, dict(container.store.load(d)[0].to_domain().applicant)) for d in others
+    )
+    assert container.checkpoints.verify().ok
