@@ -94,7 +94,9 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         db.executescript(RELAY_SCHEMA)
     keyring = Keyring(settings)
     catalogue = Catalogue(db)
-    vault = PiiVault(db, keyring.pii_master_key)
+    vault = PiiVault(
+        db, keyring.pii_master_key, keyring.pii_index_key, keyring.pii_retired_keys, keyring.pii_all_keys
+    )
     idempotency = IdempotencyStore(db, settings.idempotency_ttl_seconds)
     index = DossierIndex(view_db)
     runners = [ViewRunner(view_db, view) for view in build_views(calendar)]
@@ -128,6 +130,7 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         every_events=settings.checkpoint_every_events,
         every_seconds=settings.checkpoint_every_seconds,
         max_delay_seconds=settings.checkpoint_max_delay_seconds,
+        retired_keys=keyring.checkpoint_retired_keys,
     )
     return Container(
         settings=settings,

@@ -20,6 +20,7 @@ from gateways.auth import ROLES, issue_token
 from gateways.bench.cli import bench
 from gateways.bootstrap import Container, bootstrap
 from gateways.interchange import cli as interchange_cli
+from gateways.keys_cli import keys
 from gateways.privacy_cli import privacy
 from gateways.simulation.cli import simulate
 from gateways.views.sla_cli import report
@@ -306,6 +307,7 @@ app.add_typer(audit, name="audit")
 audit.command("verify")(audit_verify)
 audit.command("checkpoint")(audit_checkpoint)
 app.add_typer(privacy, name="privacy")
+app.add_typer(keys, name="keys")
 
 projections = typer.Typer(help="The views: lag per view and partition, rebuilds.", no_args_is_help=True)
 app.add_typer(projections, name="projections")

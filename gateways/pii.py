@@ -18,12 +18,13 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateways.sql import Database
@@ -47,6 +48,10 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def master_key_id(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
 def normalise_id_number(id_number: str) -> str:
     """CCCD/CMND as typed at desks: spaces, dots and dashes dropped, letters upper-cased."""
     return re.sub(r"[\s.\-]", "", id_number).upper()
@@ -67,12 +72,69 @@ class Erased:
 
 
 class PiiVault:
-    def __init__(self, db: Database, master_key: bytes, index_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        master_key: bytes,
+        index_key: bytes | None = None,
+        retired: dict[str, bytes] | None = None,
+        reload: Callable[[], dict[str, bytes]] | None = None,
+    ) -> None:
         self._db = db
         self._master = AESGCM(master_key)
+        self.key_id = master_key_id(master_key)
+        # Master keys by id: the current one and retired ones still named by stored rows.
+        self._masters = {kid: AESGCM(key) for kid, key in (retired or {}).items()}
+        self._masters[self.key_id] = self._master
+        # After `keys rotate` in another process: the master keys on disk now.
+        self._reload = reload
         # Without a key of its own (tools that never search), the index key derives from the master key.
         self._index_key = index_key or hashlib.sha256(b"lienthong-blind-index:" + master_key).digest()
         db.executescript(PG_SCHEMA if db.is_postgres else SCHEMA)
+
+    # -- wrapping data keys under a master key ------------------------------------------------
+    def _wrap(self, dossier_id: str, key: bytes, master: AESGCM | None = None, kid: str | None = None) -> str:
+        """`<master key id>:<base64 of nonce + ciphertext>`, bound to the dossier id."""
+        nonce = os.urandom(12)
+        sealed = nonce + (master or self._master).encrypt(nonce, key, dossier_id.encode())
+        return f"{kid or self.key_id}:{_b64(sealed)}"
+
+    def _unwrap(self, dossier_id: str, wrapped: str) -> bytes:
+        kid, _, text = wrapped.rpartition(":")
+        blob = base64.b64decode(text)
+        if kid and kid not in self._masters and self._reload is not None:
+            for found, key in self._reload().items():
+                self._masters.setdefault(found, AESGCM(key))
+        # Rows of older releases name no key: they were wrapped by the key current then.
+        candidates = [self._masters[kid]] if kid in self._masters else list(self._masters.values())
+        for master in candidates:
+            try:
+                return master.decrypt(blob[:12], blob[12:], dossier_id.encode())
+            except InvalidTag:
+                continue
+        raise KeyError(f"no master key opens the data key of dossier {dossier_id} (key id '{kid}')")
+
+    def rewrap(self, new_master: bytes, batch: int = 1000) -> int:
+        """Re-wrap every stored data key under `new_master`, in one transaction; returns how many."""
+        fresh, kid = AESGCM(new_master), master_key_id(new_master)
+        done = 0
+        with self._db.transaction() as tx:
+            after = ""
+            while rows := tx.query(
+                "SELECT dossier_id, wrapped_key FROM dossier_keys WHERE dossier_id > ? "
+                "ORDER BY dossier_id LIMIT ?",
+                (after, batch),
+            ):
+                for row in rows:
+                    dossier_id = str(row["dossier_id"])
+                    key = self._unwrap(dossier_id, row["wrapped_key"])
+                    tx.execute(
+                        "UPDATE dossier_keys SET wrapped_key = ? WHERE dossier_id = ?",
+                        (self._wrap(dossier_id, key, fresh, kid), dossier_id),
+                    )
+                done += len(rows)
+                after = str(rows[-1]["dossier_id"])
+        return done
 
     # -- blind index -----------------------------------------------------------------------
     def blind_index(self, id_number: str) -> str:
@@ -129,17 +191,15 @@ class PiiVault:
     def _data_key(self, dossier_id: str, create: bool) -> bytes | None:
         rows = self._db.query("SELECT wrapped_key FROM dossier_keys WHERE dossier_id = ?", (dossier_id,))
         if rows:
-            blob = base64.b64decode(rows[0]["wrapped_key"])
-            return self._master.decrypt(blob[:12], blob[12:], dossier_id.encode())
+            return self._unwrap(dossier_id, rows[0]["wrapped_key"])
         if not create:
             return None
         key = AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(12)
-        wrapped = nonce + self._master.encrypt(nonce, key, dossier_id.encode())
+        wrapped = self._wrap(dossier_id, key)
         conflict = "ON CONFLICT (dossier_id) DO NOTHING"
         self._db.execute(
             f"INSERT INTO dossier_keys (dossier_id, wrapped_key) VALUES (?, ?) {conflict}",
-            (dossier_id, _b64(wrapped)),
+            (dossier_id, wrapped),
         )
         # Another process may have won the race: use whichever key is stored.
         return self._data_key(dossier_id, create=False)
@@ -149,14 +209,13 @@ class PiiVault:
         index, written by the caller in the transaction that creates the dossier (so no key
         is stored without its dossier)."""
         key = AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(12)
-        wrapped = nonce + self._master.encrypt(nonce, key, dossier_id.encode())
+        wrapped = self._wrap(dossier_id, key)
         # A new stream's transaction fails as a whole if the dossier exists, so replacing a
         # key here can only replace an orphan left by an older release.
         row = (
             "INSERT INTO dossier_keys (dossier_id, wrapped_key) VALUES (?, ?) "
             "ON CONFLICT (dossier_id) DO UPDATE SET wrapped_key = excluded.wrapped_key",
-            (dossier_id, _b64(wrapped)),
+            (dossier_id, wrapped),
         )
         rows = [row]
         if id_number:

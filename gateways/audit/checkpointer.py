@@ -14,6 +14,7 @@ import base64
 import logging
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -110,6 +111,7 @@ class Checkpointer:
         batch: int = 1000,
         most_events: int = 50_000,
         max_delay_seconds: float | None = None,
+        retired_keys: Sequence[Ed25519PublicKey] = (),
     ) -> None:
         self.ledger = Ledger(db, batch)
         self._db = db
@@ -117,6 +119,8 @@ class Checkpointer:
         self._key = signing_key
         self.public_key: Ed25519PublicKey = signing_key.public_key()
         self.key_id = key_id(self.public_key)
+        # Public keys of rotated signing keys: checkpoints they signed still verify.
+        self.retired_keys = list(retired_keys)
         self.every_events = every_events
         self.every_seconds = every_seconds
         # Events wait at most this long for a signature (the window in which only their
@@ -221,6 +225,13 @@ class Checkpointer:
             "key_id": self.key_id,
             "public_key_pem": public_key_pem(self.public_key),
             "public_key_base64": base64.b64encode(raw_public_key(self.public_key)).decode("ascii"),
+            "retired_keys": [
+                {
+                    "key_id": key_id(k),
+                    "public_key_base64": base64.b64encode(raw_public_key(k)).decode("ascii"),
+                }
+                for k in self.retired_keys
+            ],
             "signed_message_format": MESSAGE_FORMAT,
             "leaf_encoding": LEAF_FORMAT,
             "tree": "RFC 6962 Merkle tree over SHA-256 (leaf prefix 0x00, node prefix 0x01)",
@@ -261,4 +272,6 @@ class Checkpointer:
 
     # -- verifying
     def verify(self, dossier_id: str | None = None) -> Verification:
-        return verify_all(self.ledger, self._store, self.public_key, dossier_id, self._batch)
+        return verify_all(
+            self.ledger, self._store, self.public_key, dossier_id, self._batch, self.retired_keys
+        )

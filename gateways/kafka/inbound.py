@@ -86,7 +86,7 @@ def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[byt
         key = message.idempotency_key
         result_key = (message.dossier_id or key).encode()
         try:
-            principal = read_token(container.keyring.jwt_secret, message.token)
+            principal = read_token(container.keyring.jwt_secrets, message.token)
             body = _body_model(message.command).model_validate(message.body)
             request = CommandRequest(message.command, body, message.dossier_id, message.expected_version, key)
             waiting.append((n, result_key, key, container.commands.submit(principal, request)))
