@@ -169,6 +169,9 @@ def test_a_day_of_work_leaves_no_secret_name_or_id_number_in_files_logs_or_expor
     for line in day.logs.lines:
         for what, needle in needles.items():
             assert needle.decode() not in line, f"{what} in a log line: {line}"
+    metrics = day.api.http.get("/metrics")
+    assert metrics.status_code == 200
+    assert not [what for what, needle in needles.items() if needle in metrics.content]
     # Only the service's user may read the data dir: folders 0700, files 0600 (db, WAL, SHM, keys).
     for folder in [day.data_dir, *(p for p in day.data_dir.rglob("*") if p.is_dir())]:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

@@ -39,3 +39,34 @@ def test_forget_by_id_number_on_each_backend(backend_url: str, make_container: A
         container.vault.open_sealed(d, dict(container.store.load(d)[0].to_domain().applicant)) for d in others
     )
     assert container.checkpoints.verify().ok
+
+
+def test_the_command_line_forgets_one_dossier(tmp_path: Any, clock: Any) -> None:
+    import orjson
+    from typer.testing import CliRunner
+
+    from gateways.bootstrap import bootstrap
+    from gateways.cli import app
+    from gateways.settings import Settings
+
+    data = tmp_path / "var"
+    container = bootstrap(Settings(data_dir=data), clock=clock)
+    try:
+        clock.set("2026-11-20T10:00:00+07:00")
+        load_catalogue(container.catalogue)
+        seed_demo(container.service, clock(), dossiers=2, seed=3)
+        victim = str(next(iter(container.store.recorder.select_notifications(0, 1))).originator_id)
+    finally:
+        container.close()
+    env = {"LIENTHONG_ENV_FILE": str(tmp_path / "none.env"), "LIENTHONG_DATA_DIR": str(data)}
+    result = CliRunner().invoke(app, ["privacy", "forget", "--dossier", victim, "--by", "dpo"], env=env)
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout.splitlines()[0])["erased"] == [victim]
+    both = CliRunner().invoke(app, ["privacy", "forget", "--dossier", victim, "--id-number", "1"], env=env)
+    assert both.exit_code == 2
+    again = bootstrap(Settings(data_dir=data), clock=clock)
+    try:
+        assert [e["requested_by"] for e in again.vault.erasures(victim)] == ["dpo"]
+        assert not again.vault.has_key(victim)
+    finally:
+        again.close()
