@@ -149,6 +149,23 @@ class PiiVault:
         )
         return [str(r["dossier_id"]) for r in rows]
 
+    def unindexed(self, after: str = "", limit: int = 500) -> list[str]:
+        """Dossiers with a data key but no blind-index entry (received before the index existed)."""
+        rows = self._db.query(
+            "SELECT k.dossier_id FROM dossier_keys k WHERE k.dossier_id > ? AND NOT EXISTS "
+            "(SELECT 1 FROM pii_blind_index b WHERE b.dossier_id = k.dossier_id) "
+            "ORDER BY k.dossier_id LIMIT ?",
+            (after, limit),
+        )
+        return [str(r["dossier_id"]) for r in rows]
+
+    def index(self, dossier_id: str, id_number: str) -> None:
+        self._db.execute(
+            "INSERT INTO pii_blind_index (digest, dossier_id) VALUES (?, ?) "
+            "ON CONFLICT (digest, dossier_id) DO NOTHING",
+            (self.blind_index(id_number), dossier_id),
+        )
+
     def has_key(self, dossier_id: str) -> bool:
         return bool(self._db.query("SELECT 1 AS x FROM dossier_keys WHERE dossier_id = ?", (dossier_id,)))
 

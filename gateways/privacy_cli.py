@@ -10,6 +10,7 @@ from rich.console import Console
 
 from domain.errors import DomainError
 from gateways.application.privacy import forget as forget_person
+from gateways.application.privacy import reindex
 from gateways.bootstrap import bootstrap
 
 privacy = typer.Typer(help="Personal data: erasure (crypto-shredding).", no_args_is_help=True)
@@ -45,3 +46,15 @@ def forget(
         container.close()
     typer.echo(orjson.dumps(result.as_json()).decode())
     err.print(f"erased {len(result.erased)} dossier(s); {len(result.already)} erased before")
+
+
+@privacy.command("reindex")
+def reindex_command() -> None:
+    """Index the ID numbers of dossiers received before the blind index existed, so
+    `forget --id-number` finds them too (run once after upgrading)."""
+    container = bootstrap()
+    try:
+        added = reindex(container.vault, container.store)
+    finally:
+        container.close()
+    err.print(f"indexed {added} dossier(s)")

@@ -33,6 +33,18 @@ class Streams(Protocol):
     def version(self, dossier_id: str) -> int: ...
 
 
+class IndexedVault(Protocol):
+    def unindexed(self, after: str = "", limit: int = 500) -> list[str]: ...
+
+    def open_sealed(self, dossier_id: str, sealed: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    def index(self, dossier_id: str, id_number: str) -> None: ...
+
+
+class History(Protocol):
+    def load(self, dossier_id: str, *, upto_seq: int | None = None) -> list[Any]: ...
+
+
 @dataclass(frozen=True)
 class Forgotten:
     erased: list[str]  # dossiers whose keys were destroyed now
@@ -70,3 +82,20 @@ def forget(
         ids, basis = vault.dossiers_of(id_number), "id_number"
     result = vault.forget(ids, basis=basis, requested_by=subject, at=at)
     return Forgotten(list(result.dossier_ids), list(result.already))
+
+
+def reindex(vault: IndexedVault, history: History) -> int:
+    """Add the blind-index entries of dossiers received before the index existed (their
+    applicant data is opened once, in memory, and never logged); returns how many."""
+    added, after = 0, ""
+    while batch := vault.unindexed(after):
+        for dossier_id in batch:
+            records = history.load(dossier_id, upto_seq=1)
+            sealed = records[0].envelope.get("payload", {}).get("applicant") if records else None
+            opened = vault.open_sealed(dossier_id, dict(sealed)) if isinstance(sealed, dict) else None
+            number = opened.get("id_number") if opened else None
+            if number:
+                vault.index(dossier_id, str(number))
+                added += 1
+        after = batch[-1]
+    return added

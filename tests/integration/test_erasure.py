@@ -70,3 +70,18 @@ def test_the_command_line_forgets_one_dossier(tmp_path: Any, clock: Any) -> None
         assert not again.vault.has_key(victim)
     finally:
         again.close()
+
+
+def test_reindex_finds_dossiers_received_before_the_blind_index(make_container: Any, clock: Any) -> None:
+    from gateways.application.privacy import reindex
+
+    container = make_container()
+    clock.set("2026-11-20T10:00:00+07:00")
+    load_catalogue(container.catalogue)
+    seed_demo(container.service, clock(), dossiers=3, seed=3)
+    indexed = container.db.query("SELECT digest, dossier_id FROM pii_blind_index ORDER BY dossier_id")
+    assert indexed
+    container.db.execute("DELETE FROM pii_blind_index")  # as an older release left them
+    assert reindex(container.vault, container.store) == len(indexed)
+    assert container.db.query("SELECT digest, dossier_id FROM pii_blind_index ORDER BY dossier_id") == indexed
+    assert reindex(container.vault, container.store) == 0
