@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,12 +39,31 @@ def issue_token(
     }
     if agency_code and role in AGENCY_ROLES:
         claims["agency_code"] = agency_code
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": secret_key_id(secret)})
 
 
-def read_token(secret: str, token: str) -> Principal:
+def secret_key_id(secret: str) -> str:
+    """The id a token's `kid` header names its signing secret by (not the secret)."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def _secret_for(secrets: Sequence[str], token: str) -> str:
+    """The secret the token names (the current one for tokens without a key id)."""
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["sub", "exp"]})
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError as exc:
+        raise AuthError(f"invalid token: {exc}") from exc
+    for secret in secrets:
+        if kid is None or secret_key_id(secret) == kid:
+            return secret
+    raise AuthError("invalid token: signed with an unknown key")
+
+
+def read_token(secret: str | Sequence[str], token: str) -> Principal:
+    """`secret`: the current secret, or the current one then retired ones (after a rotation)."""
+    key = _secret_for([secret] if isinstance(secret, str) else secret, token)
+    try:
+        claims = jwt.decode(token, key, algorithms=["HS256"], options={"require": ["sub", "exp"]})
     except jwt.ExpiredSignatureError as exc:
         raise AuthError("the token has expired") from exc
     except jwt.PyJWTError as exc:

@@ -17,6 +17,7 @@ from gateways.audit import Checkpointer
 from gateways.calendar_factory import build_calendar
 from gateways.catalogue import Catalogue
 from gateways.eventstore.store import EventStore, RecordedEvent
+from gateways.files import private_dir, private_sqlite
 from gateways.kafka.relay import SCHEMA as RELAY_SCHEMA
 from gateways.keys import Keyring
 from gateways.pii import PiiVault
@@ -76,7 +77,10 @@ class Container:
 
 def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = system_clock) -> Container:
     settings = settings or Settings.load()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Folders 0700, database files 0600 (gateways/files.py).
+    private_dir(settings.data_dir)
+    private_sqlite(settings.resolved_event_store_url)
+    private_sqlite(settings.resolved_view_store_url)
     calendar = build_calendar(settings)
     store = EventStore(settings.resolved_event_store_url)
     db = Database(settings.resolved_event_store_url)
@@ -90,7 +94,9 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         db.executescript(RELAY_SCHEMA)
     keyring = Keyring(settings)
     catalogue = Catalogue(db)
-    vault = PiiVault(db, keyring.pii_master_key)
+    vault = PiiVault(
+        db, keyring.pii_master_key, keyring.pii_index_key, keyring.pii_retired_keys, keyring.pii_all_keys
+    )
     idempotency = IdempotencyStore(db, settings.idempotency_ttl_seconds)
     index = DossierIndex(view_db)
     runners = [ViewRunner(view_db, view) for view in build_views(calendar)]
@@ -123,6 +129,8 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         keyring.checkpoint_key,
         every_events=settings.checkpoint_every_events,
         every_seconds=settings.checkpoint_every_seconds,
+        max_delay_seconds=settings.checkpoint_max_delay_seconds,
+        retired_keys=keyring.checkpoint_retired_keys,
     )
     return Container(
         settings=settings,

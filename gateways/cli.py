@@ -20,6 +20,8 @@ from gateways.auth import ROLES, issue_token
 from gateways.bench.cli import bench
 from gateways.bootstrap import Container, bootstrap
 from gateways.interchange import cli as interchange_cli
+from gateways.keys_cli import keys
+from gateways.privacy_cli import privacy
 from gateways.simulation.cli import simulate
 from gateways.views.sla_cli import report
 
@@ -106,7 +108,11 @@ def run(
     settings = container.settings
     # Signed checkpoints at intervals, also when traffic stops.
     timer = CheckpointTimer(
-        container.checkpoints, container.clock, poll_seconds=min(5.0, settings.checkpoint_every_seconds)
+        container.checkpoints,
+        container.clock,
+        poll_seconds=max(
+            0.5, min(5.0, settings.checkpoint_every_seconds, settings.checkpoint_max_delay_seconds / 2)
+        ),
     )
     timer.start()
     # Live pages hold event streams open; Ctrl-C should not wait for them.
@@ -300,6 +306,8 @@ audit = typer.Typer(help="Tamper evidence: hash chains and signed checkpoints.",
 app.add_typer(audit, name="audit")
 audit.command("verify")(audit_verify)
 audit.command("checkpoint")(audit_checkpoint)
+app.add_typer(privacy, name="privacy")
+app.add_typer(keys, name="keys")
 
 projections = typer.Typer(help="The views: lag per view and partition, rebuilds.", no_args_is_help=True)
 app.add_typer(projections, name="projections")

@@ -7,7 +7,7 @@ from datetime import date, time
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,7 +33,14 @@ class Settings(BaseSettings):
     inbound_consumers: int = 2  # consumers of the command topic per process (it has 3 partitions)
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: int = 300
+    # A checkpoint is signed at most this long after the last event recorded (the tamper window).
+    checkpoint_max_delay_seconds: int = 10
     jwt_secret: str | None = None
+    # Where the master keys live (LIENTHONG_KEYS_DIR); default <data_dir>/keys. Put them on
+    # another volume than the database so one copy of the data never holds both.
+    keys_location: Path | None = Field(
+        default=None, validation_alias=AliasChoices("keys_location", "LIENTHONG_KEYS_DIR")
+    )
     jwt_ttl_seconds: int = 3600
     timezone: str = "Asia/Ho_Chi_Minh"
     office_hours: list[tuple[str, str]] = Field(
@@ -80,4 +87,4 @@ class Settings(BaseSettings):
 
     @property
     def keys_dir(self) -> Path:
-        return self.data_dir / "keys"
+        return self.keys_location or self.data_dir / "keys"

@@ -19,10 +19,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: FastAPI, startup_seconds: float = 20) -> Iterator[str]:
+def serve(app: FastAPI, startup_seconds: float = 20, log_level: str = "warning") -> Iterator[str]:
     """Yields the base address once uvicorn answers; stops it afterwards."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_seconds

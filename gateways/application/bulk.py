@@ -92,9 +92,9 @@ class BufferedService(DossierService):
         return self._record(pending, build(pending.state))
 
     def _append_new(
-        self, dossier_id: str, command: cmd.Command, key_row: Any, metadata: dict[str, str] | None
+        self, dossier_id: str, command: cmd.Command, key_rows: list[Any], metadata: dict[str, str] | None
     ) -> Dossier:
-        pending = _Pending(None, 0, GENESIS_HASH, rows=[key_row])
+        pending = _Pending(None, 0, GENESIS_HASH, rows=list(key_rows))
         state = self._record(pending, command)
         self._pending[dossier_id] = pending
         return state

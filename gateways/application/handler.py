@@ -179,7 +179,7 @@ class CommandHandler:
             metadata=_metadata(
                 principal, CommandRequest(RECEIVE, body, idempotency_key=idem.scope.key if idem else None)
             ),
-            rows=[new_key.row],
+            rows=list(new_key.rows),
         )
 
     def _respond(self, status: int, principal: Principal) -> Any:

@@ -32,7 +32,9 @@ class EventLog(Protocol):
 class Keys(Protocol):
     """The PII vault as commands use it."""
 
-    def new_key(self, dossier_id: str) -> Any: ...
+    def new_key(self, dossier_id: str, id_number: str | None = None) -> Any:
+        """A data key, and the rows (key, blind index) that go into the creating transaction."""
+        ...
 
     def seal_with(self, key: bytes, dossier_id: str, data: dict[str, Any]) -> dict[str, str]: ...
 

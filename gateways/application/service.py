@@ -176,10 +176,10 @@ class DossierService:
             submitted_only=submitted_only,
             imported=imported,
         )
-        return Created(self._append_new(dossier_id, command, new_key.row, metadata), secret)
+        return Created(self._append_new(dossier_id, command, list(new_key.rows), metadata), secret)
 
     def _append_new(
-        self, dossier_id: str, command: cmd.Command, key_row: Any, metadata: dict[str, str] | None
+        self, dossier_id: str, command: cmd.Command, key_rows: list[Any], metadata: dict[str, str] | None
     ) -> Dossier:
         """Record a new dossier's first event with its data key (blocking)."""
         result: dict[str, Dossier] = {}
@@ -196,7 +196,7 @@ class DossierService:
                 _no_replay,
                 new_stream=True,
                 metadata=metadata,
-                rows=[key_row],
+                rows=list(key_rows),
             )
         )
         return result["state"]
@@ -220,7 +220,8 @@ class DossierService:
         desk = receiving_agency_code or procedure.receiving_agency_code
         self.require_agency(desk, *(step.agency_code for step in procedure.route), at=occurred_at)
         secret = secrets.token_urlsafe(12)
-        new_key = self.vault.new_key(dossier_id)
+        id_number = applicant.get("id_number")
+        new_key = self.vault.new_key(dossier_id, str(id_number) if id_number else None)
         common: dict[str, Any] = {
             "actor": actor,
             "occurred_at": occurred_at,

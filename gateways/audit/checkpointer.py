@@ -4,7 +4,8 @@ A checkpoint n covers the first `size` events in append order (notification ids 
 to `last_notification_id`): it records one leaf per new event, resumes the Merkle
 tree from the previous checkpoint's frontier, and signs the new root with the
 server's Ed25519 key. `maybe_checkpoint` is cheap to call often; it signs when
-`every_events` events are waiting or `every_seconds` have passed since the last one.
+`every_events` events are waiting or `every_seconds` have passed since the last one, and in
+any case once an event has waited `max_delay_seconds`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import logging
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -108,6 +110,8 @@ class Checkpointer:
         every_seconds: float = 300,
         batch: int = 1000,
         most_events: int = 50_000,
+        max_delay_seconds: float | None = None,
+        retired_keys: Sequence[Ed25519PublicKey] = (),
     ) -> None:
         self.ledger = Ledger(db, batch)
         self._db = db
@@ -115,8 +119,13 @@ class Checkpointer:
         self._key = signing_key
         self.public_key: Ed25519PublicKey = signing_key.public_key()
         self.key_id = key_id(self.public_key)
+        # Public keys of rotated signing keys: checkpoints they signed still verify.
+        self.retired_keys = list(retired_keys)
         self.every_events = every_events
         self.every_seconds = every_seconds
+        # Events wait at most this long for a signature (the window in which only their
+        # chains and Kafka witness them); None: `every_seconds`.
+        self.max_delay_seconds = every_seconds if max_delay_seconds is None else max_delay_seconds
         self._batch = batch
         # One checkpoint holds the write lock while it reads; a large backlog is signed in several.
         self._most = most_events
@@ -181,7 +190,9 @@ class Checkpointer:
             return False
         if cp is None or waiting >= self.every_events:
             return True
-        return (now - datetime.fromisoformat(cp.created_at)).total_seconds() >= self.every_seconds
+        since = (now - datetime.fromisoformat(cp.created_at)).total_seconds()
+        # Every waiting event came after `cp`, so none has waited longer than `since`.
+        return since >= min(self.every_seconds, self.max_delay_seconds)
 
     def maybe_checkpoint(self, now: datetime) -> Checkpoint | None:
         """Sign when due; never raises for damaged audit records (it logs, and verify names them)."""
@@ -214,6 +225,13 @@ class Checkpointer:
             "key_id": self.key_id,
             "public_key_pem": public_key_pem(self.public_key),
             "public_key_base64": base64.b64encode(raw_public_key(self.public_key)).decode("ascii"),
+            "retired_keys": [
+                {
+                    "key_id": key_id(k),
+                    "public_key_base64": base64.b64encode(raw_public_key(k)).decode("ascii"),
+                }
+                for k in self.retired_keys
+            ],
             "signed_message_format": MESSAGE_FORMAT,
             "leaf_encoding": LEAF_FORMAT,
             "tree": "RFC 6962 Merkle tree over SHA-256 (leaf prefix 0x00, node prefix 0x01)",
@@ -254,4 +272,6 @@ class Checkpointer:
 
     # -- verifying
     def verify(self, dossier_id: str | None = None) -> Verification:
-        return verify_all(self.ledger, self._store, self.public_key, dossier_id, self._batch)
+        return verify_all(
+            self.ledger, self._store, self.public_key, dossier_id, self._batch, self.retired_keys
+        )

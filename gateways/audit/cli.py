@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
 from gateways.audit.checkpointer import AuditRecordsDamaged, Checkpointer
 from gateways.audit.ledger import Checkpoint
+from gateways.audit.witness import NoWitness, WitnessResult, verify_against_kafka
 from gateways.bootstrap import Container, bootstrap
 
 out = Console()
@@ -25,17 +27,30 @@ def audit_verify(
     dossier_id: Annotated[
         str | None, typer.Option("--dossier-id", help="check one dossier (default: the whole log)")
     ] = None,
+    against_kafka: Annotated[
+        bool,
+        typer.Option(
+            "--against-kafka",
+            help="also compare the store with what the relay published (Kafka as a witness of "
+            "events not yet inside a signed checkpoint)",
+        ),
+    ] = False,
 ) -> None:
     """Recompute every hash chain and every signed checkpoint; exit 1 naming the first fault."""
     container = bootstrap()
+    witness: WitnessResult | None = None
     try:
         with err.status("verifying hash chains and signed checkpoints…"):
             result = _checkpoints(container).verify(dossier_id)
+        if against_kafka:
+            witness = _against_kafka(container)
     except ValueError as exc:
         err.print(f"[red]'{dossier_id}' is not a dossier id: {exc}[/red]")
         raise typer.Exit(2) from exc
     finally:
         container.close()
+    if witness is not None:
+        _print_witness(witness)
     table = Table(title=f"audit verification of {f'dossier {dossier_id}' if dossier_id else 'the whole log'}")
     table.add_column("")
     table.add_column("", justify="right")
@@ -46,6 +61,8 @@ def audit_verify(
     table.add_row("events after it (hash chain only)", f"{result.uncovered_events:,}")
     out.print(table)
     bad = result.first_bad
+    if bad is None and witness is not None and witness.first_bad is not None:
+        bad = witness.first_bad
     if bad is None:
         out.print("[green]OK: nothing altered, deleted or reordered[/green]")
         return
@@ -56,6 +73,37 @@ def audit_verify(
     )
     out.print(f"[red]FAILED at {where}: {bad['reason']}[/red]")
     raise typer.Exit(1)
+
+
+def _against_kafka(container: Container) -> WitnessResult:
+    import asyncio
+
+    from gateways.kafka.topics import Topics
+
+    settings = container.settings
+    if not settings.kafka_bootstrap:
+        err.print("[red]--against-kafka needs LIENTHONG_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092)[/red]")
+        raise typer.Exit(2)
+    topic = Topics.with_prefix(settings.kafka_topic_prefix).events
+    try:
+        with err.status(f"comparing the store with {topic} on {settings.kafka_bootstrap}…"):
+            return asyncio.run(verify_against_kafka(container.store, settings.kafka_bootstrap, topic))
+    except (NoWitness, OSError, KafkaError) as exc:
+        err.print(f"[red]cannot read the published events: {exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _print_witness(witness: WitnessResult) -> None:
+    table = Table(title="against Kafka (the relay's published events)")
+    table.add_column("")
+    table.add_column("", justify="right")
+    table.add_row("dossiers published", f"{witness.published_dossiers:,}")
+    table.add_row("events published", f"{witness.published_events:,}")
+    table.add_row("stored events compared", f"{witness.checked_events:,}")
+    table.add_row("differences", f"{len(witness.faults):,}")
+    out.print(table)
+    for fault in witness.faults[1:]:
+        out.print(f"[red]also: dossier {fault['dossier_id']} event {fault['seq']}: {fault['reason']}[/red]")
 
 
 def audit_checkpoint() -> None:

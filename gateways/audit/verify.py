@@ -17,7 +17,7 @@ and the per-stream chain heads:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -34,10 +34,12 @@ def verify_all(
     public_key: Ed25519PublicKey,
     dossier_id: str | None = None,
     batch: int = 1000,
+    retired: Sequence[Ed25519PublicKey] = (),
 ) -> Verification:
+    """`retired`: public keys of rotated signing keys; what they signed still verifies."""
     result = Verification()
     try:
-        last = _check_checkpoints(ledger, public_key, result)
+        last = _check_checkpoints(ledger, public_key, result, retired)
         if dossier_id is None:
             _check_log(ledger, store, last, result, batch)
         else:
@@ -48,10 +50,15 @@ def verify_all(
 
 
 def _check_checkpoints(
-    ledger: Ledger, public_key: Ed25519PublicKey, result: Verification
+    ledger: Ledger,
+    public_key: Ed25519PublicKey,
+    result: Verification,
+    retired: Sequence[Ed25519PublicKey] = (),
 ) -> Checkpoint | None:
     """Pass 1: signatures, numbering, and the leaf records' root under each checkpoint."""
     current = key_id(public_key)
+    trusted = {key_id(k): k for k in retired}
+    trusted[current] = public_key
     tree = MerkleFrontier()
     leaves = ledger.leaves()
     last: Checkpoint | None = None
@@ -59,9 +66,13 @@ def _check_checkpoints(
         expected = last.n + 1 if last else 1
         if cp.n != expected:
             raise _fault_at(cp.n, f"checkpoint {expected} is missing (the next one is {cp.n})")
-        if cp.key_id != current:
-            raise _fault_at(cp.n, f"checkpoint {cp.n} names key {cp.key_id}, not this server's key {current}")
-        if not signature_valid(public_key, cp.message(), cp.signature):
+        signer = trusted.get(cp.key_id)
+        if signer is None:
+            raise _fault_at(
+                cp.n,
+                f"checkpoint {cp.n} names key {cp.key_id}, not this server's key {current} nor a retired one",
+            )
+        if not signature_valid(signer, cp.message(), cp.signature):
             raise _fault_at(cp.n, f"checkpoint {cp.n}: the signature does not match its fields (altered)")
         if last and (cp.size <= last.size or cp.last_notification_id <= last.last_notification_id):
             raise _fault_at(cp.n, f"checkpoint {cp.n} does not extend checkpoint {last.n}")

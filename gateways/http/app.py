@@ -8,9 +8,10 @@ from fastapi_offline import FastAPIOffline
 
 from gateways import web
 from gateways.bootstrap import Container
-from gateways.http import problems
+from gateways.http import problems, redact
 from gateways.http.limits import BodyLimit
 from gateways.http.routes import audit, bottlenecks, catalogue, demo, dossiers, reads, reports, system
+from gateways.http.routes.privacy import router as privacy_router
 
 
 def create_app(container: Container) -> FastAPI:
@@ -21,6 +22,7 @@ def create_app(container: Container) -> FastAPI:
         default_response_class=ORJSONResponse,
     )
     app.state.container = container
+    redact.install()  # no lookup secret in access logs
     problems.install(app)
     # Outermost, so nothing reads a body past the limit.
     app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)
@@ -28,6 +30,7 @@ def create_app(container: Container) -> FastAPI:
     for module in (audit, bottlenecks, catalogue, dossiers, reads, reports, system):
         app.include_router(module.router)
 
+    app.include_router(privacy_router)
     app.include_router(demo.router)
     app.include_router(web.router)
     return app

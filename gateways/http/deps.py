@@ -24,7 +24,7 @@ def get_principal(request: Request, container: ContainerDep) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("send 'Authorization: Bearer <token>' (see `lienthong token`)")
-    return read_token(container.keyring.jwt_secret, token.strip())
+    return read_token(container.keyring.jwt_secrets, token.strip())
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

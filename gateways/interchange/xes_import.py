@@ -251,8 +251,6 @@ class XesImporter:
         report = self.report
         log = XesLog(path)
         traces = log.traces()
-        # The imported procedure's deadline is read off the first traces (one batch), so the
-        # log is parsed once and memory stays bounded by the batch (docs/decisions.md #31).
         first = True
         while chunk := deque(itertools.islice(traces, self.flush_every)):
             if first:

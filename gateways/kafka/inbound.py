@@ -107,7 +107,7 @@ def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[byt
 def _principal(container: Container, seen: dict[str, Principal | Exception], token: str) -> Principal:
     if token not in seen:
         try:
-            seen[token] = read_token(container.keyring.jwt_secret, token)
+            seen[token] = read_token(container.keyring.jwt_secrets, token)
         except Exception as exc:
             seen[token] = exc
     known = seen[token]

@@ -105,9 +105,10 @@ class FakeVault:
     def __init__(self) -> None:
         self.keys: dict[str, bytes] = {}
 
-    def new_key(self, dossier_id: str) -> NewKey:
+    def new_key(self, dossier_id: str, id_number: str | None = None) -> NewKey:
         key = os.urandom(32)
-        return NewKey(key, FakeRow(self.keys, dossier_id, key, replace=True))  # type: ignore[arg-type]
+        row = FakeRow(self.keys, dossier_id, key, replace=True)
+        return NewKey(key, row, (row,))  # type: ignore[arg-type]
 
     seal_with = staticmethod(PiiVault.seal_with)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
 from domain.dossier import Dossier, working_hours_until
 from gateways.application.commands import Instant, LocalInstant
@@ -151,6 +152,10 @@ def search_dossiers(
     status: Annotated[str | None, Query(max_length=40)] = None,
     holder_agency_code: Annotated[str | None, Query(max_length=100)] = None,
     procedure_code: Annotated[str | None, Query(max_length=100)] = None,
+    id_number: Annotated[
+        str | None,
+        Query(max_length=40, description="the applicant's ID number (through the keyed blind index)"),
+    ] = None,
     overdue: bool | None = None,
     received_from: Instant | None = None,
     received_to: Instant | None = None,
@@ -168,6 +173,11 @@ def search_dossiers(
         if value:
             where.append(f"{column} = ?")
             params.append(value)
+    if id_number:
+        # Only the HMAC of the number is stored; an erased person's dossiers are no longer found.
+        ids = container.vault.dossiers_of(id_number) or [""]
+        where.append(f"dossier_id IN ({','.join('?' * len(ids))})")
+        params.extend(ids)
     if received_from:
         where.append("received_at >= ?")
         params.append(received_from.isoformat())
@@ -229,8 +239,24 @@ def inbox(
     return {"items": items[:limit], "next_cursor": None, "view_position": container.view_position()}
 
 
+class LookupIn(BaseModel):
+    receipt_code: str = Field(min_length=1, max_length=100)
+    secret: str = Field(min_length=1, max_length=200)
+
+
+@router.post("/lookup", tags=["citizen"])
+def lookup_post(body: LookupIn, container: ContainerDep) -> dict[str, Any]:
+    """The citizen lookup with the secret in the body (kept out of URLs, proxies and logs)."""
+    return _lookup(container, body.receipt_code, body.secret)
+
+
 @router.get("/lookup/{receipt_code}", tags=["citizen"])
 def lookup(receipt_code: str, container: ContainerDep, secret: str = Query(min_length=1)) -> dict[str, Any]:
+    """Kept for existing clients; prefer `POST /api/v1/lookup` (access logs redact `secret`)."""
+    return _lookup(container, receipt_code, secret)
+
+
+def _lookup(container: Container, receipt_code: str, secret: str) -> dict[str, Any]:
     row = container.index.find_by_receipt(receipt_code)
     # Same answer for an unknown code and a wrong secret: codes are not to be probed.
     if row is None or not hmac.compare_digest(row.lookup_secret_hash, secret_hash(secret)):
