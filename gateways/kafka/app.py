@@ -119,7 +119,8 @@ def _register_inbound(container: Container, broker: KafkaBroker, topics: Topics)
             batch_timeout_ms=20,
             ack_policy=AckPolicy.ACK,
             decoder=_raw_body,
-            title=f"{topics.commands}:Subscribe" + (f"#{n + 1}" if n else ""),
+            title=f"{topics.commands}:Subscribe",
+            include_in_schema=n == 0,  # the same consumer again: documented once
             description="Commands from agency systems, each with an idempotency key "
             "(schema: CommandMessage).",
         )(on_commands)
