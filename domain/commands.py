@@ -58,6 +58,7 @@ class AcceptIntake(Command):
 class RefuseIntake(Command):
     name = "refuse"
     reason: str
+    missing_components: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +96,9 @@ class AnswerConsultation(Command):
 class RequestSupplement(Command):
     name = "request_supplement"
     reason: str
+    missing_components: tuple[str, ...] = ()
+    # The period after receipt within which the desk may ask (working hours; None: no limit).
+    within_working_hours: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from domain import commands as cmd
 from domain import events as ev
@@ -246,12 +246,38 @@ def _intake(state: Dossier, c: cmd.AcceptIntake, cal: WorkingCalendar) -> list[e
 
 
 def _refuse(state: Dossier, c: cmd.RefuseIntake, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _desk(state, c.actor, "refuse this submission")
-    if state.status != Status.SUBMITTED:
-        raise RuleViolated("intake can only be refused for an online submission not yet received")
+    """Từ chối tiếp nhận: an online submission at intake, or a dossier brought to the desk
+    while it is still there, before any handoff (DOMAIN.md, desk rules)."""
+    actor = _desk(state, c.actor, "refuse this dossier")
+    at_desk = (
+        state.status == Status.RECEIVED
+        and state.holder_agency_code == state.receiving_agency_code
+        and len(state.steps) <= 1
+        and state.pending_handoff_to is None
+    )
+    if state.status != Status.SUBMITTED and not at_desk:
+        raise RuleViolated(
+            "a dossier can be refused only at the desk that received it, before it was handed on "
+            f"(it is {state.status.value})"
+        )
+    used, timeliness = _step_outcome(state, cal, c.occurred_at)
     return [
-        ev.DossierRefusedAtIntake(occurred_at=c.occurred_at, actor=actor, reason=_text(c.reason, "reason"))
+        ev.DossierRefusedAtIntake(
+            occurred_at=c.occurred_at,
+            actor=actor,
+            reason=_text(c.reason, "reason"),
+            missing_components=_components(c.missing_components),
+            step_used_working_hours=used,
+            step_timeliness=timeliness,
+        )
     ]
+
+
+def _components(names: tuple[str, ...]) -> tuple[str, ...]:
+    cleaned = tuple(n.strip() for n in names if n.strip())
+    if len(cleaned) != len(names):
+        raise InvalidValue("a missing component must be named (no empty names)")
+    return cleaned
 
 
 def _handoff(state: Dossier, c: cmd.HandOff, cal: WorkingCalendar) -> list[ev.DossierEvent]:
@@ -373,11 +399,21 @@ def _request_supplement(
     actor = _holder(state, c.actor, "request a supplement")
     _require_not_in_transit(state)
     _require_running(state, "request a supplement")
+    if state.supplement_requests:
+        raise RuleViolated("a supplement may be requested once per dossier, and it already was")
+    if c.within_working_hours is not None and state.received_at is not None:
+        spent = cal.working_hours_between(state.received_at, c.occurred_at)
+        if spent > c.within_working_hours:
+            raise RuleViolated(
+                f"a supplement must be requested within {c.within_working_hours:g} working hours of "
+                f"receipt; {spent:.1f} have passed"
+            )
     return [
         ev.SupplementRequested(
             occurred_at=c.occurred_at,
             actor=actor,
             reason=_text(c.reason, "reason"),
+            missing_components=_components(c.missing_components),
             policy=state.supplement_policy,
             step_used_working_hours=_step_so_far(state, cal, c.occurred_at),
             remaining_working_hours=_remaining(state, cal, c.occurred_at),
@@ -433,6 +469,14 @@ def _apologize(state: Dossier, c: cmd.IssueApology, cal: WorkingCalendar) -> lis
     current = state.promised_at or state.due_at
     if c.new_due_at <= current:
         raise InvalidValue(f"the new appointment must be later than {current.isoformat()}")
+    # Office hours of a working day, their closing instant included (8 h from 07:30 is 17:00).
+    closing = c.new_due_at - timedelta(microseconds=1)
+    if not (cal.is_working_instant(c.new_due_at) or cal.is_working_instant(closing)):
+        local = c.new_due_at.astimezone(cal.tz)
+        raise InvalidValue(
+            f"the new appointment {local.isoformat()} is not in office hours of a working day "
+            f"(next opening: {cal.next_opening(c.new_due_at).isoformat()})"
+        )
     return [
         ev.ApologyIssued(
             occurred_at=c.occurred_at, actor=actor, new_due_at=c.new_due_at, reason=_text(c.reason, "reason")

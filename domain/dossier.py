@@ -104,6 +104,7 @@ class Dossier:
     route: tuple[RouteStep, ...] = ()
     deadline_working_hours: float = 0.0
     supplement_policy: SupplementPolicy = SupplementPolicy.RESTART
+    supplement_requests: int = 0
     steps: tuple[Step, ...] = ()
     pending_handoff_to: str | None = None
     pending_handoff_at: datetime | None = None
@@ -152,8 +153,9 @@ class Dossier:
         return None
 
     def remaining_at(self, calendar: WorkingCalendar, now: datetime) -> float | None:
-        """Working hours left until due (negative when overdue); frozen while paused."""
-        if self.due_at is None:
+        """Working hours left until due (negative when overdue); frozen while paused; None once
+        the result is ready or the dossier closed (nothing is left to count)."""
+        if self.due_at is None or self.resolved_at is not None or self.closed_at is not None:
             return None
         if self.status in PAUSED and self.remaining_working_hours is not None:
             return self.remaining_working_hours
@@ -212,7 +214,9 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
             # Intake of an online submission.
             return _received(state, event)
         case ev.DossierRefusedAtIntake():
-            return replace(state, status=Status.REFUSED, closed_at=at)
+            # Refused at the desk after receipt: the desk's step ends there, with the refusal.
+            steps = _close_current(state, at, event.step_used_working_hours, event.step_timeliness)
+            return replace(state, steps=steps, status=Status.REFUSED, closed_at=at)
         case ev.HandedOff():
             steps = _close_current(state, at, event.step_used_working_hours, event.step_timeliness)
             return replace(
@@ -280,6 +284,7 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
                 steps=steps,
                 paused_at=at,
                 remaining_working_hours=event.remaining_working_hours,
+                supplement_requests=state.supplement_requests + isinstance(event, ev.SupplementRequested),
             )
         case ev.SupplementReceived() | ev.FeePaid():
             steps = state.steps

@@ -84,9 +84,13 @@ class DossierReceived(DossierEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class DossierRefusedAtIntake(DossierEvent):
-    """Từ chối tiếp nhận."""
+    """Từ chối tiếp nhận: refused at the desk (an online submission, or a dossier brought to
+    the desk before it moved on), with the components found missing."""
 
     reason: str
+    missing_components: tuple[str, ...] = ()
+    step_used_working_hours: float = 0.0  # the desk's step, when refused after receipt
+    step_timeliness: Timeliness | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,6 +144,7 @@ class SupplementRequested(DossierEvent):
     """Yêu cầu bổ sung: waiting for the citizen; the clock stops."""
 
     reason: str
+    missing_components: tuple[str, ...] = ()
     policy: SupplementPolicy
     step_used_working_hours: float
     remaining_working_hours: float

@@ -121,7 +121,9 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         max_pending=settings.writer_max_pending,
         after_commit=None if settings.kafka_bootstrap else follow,
     )
-    service = DossierService(store, catalogue, calendar, vault, clock, writer)
+    service = DossierService(
+        store, catalogue, calendar, vault, clock, writer, settings.supplement_window_working_hours
+    )
     commands = CommandHandler(service, settings.clock_skew_seconds, settings.command_wait_seconds)
     checkpoints = Checkpointer(
         db,

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = 24 * 3600
     # An event's occurred_at may be at most this far ahead of the server's clock (422 beyond).
     clock_skew_seconds: int = 120
+    # How long after receipt the desk may ask for a supplement (working hours; empty: no limit);
+    # docs/decisions.md says what the regulations give and why this is a setting.
+    supplement_window_working_hours: float | None = 24.0
     # The writer: jobs per group commit, jobs waiting before the API answers 503, how long a
     # request waits for its turn, and how many dossiers' current states are kept in memory.
     writer_max_batch: int = 500

@@ -38,7 +38,15 @@ class BufferedService(DossierService):
     def __init__(
         self, base: DossierService, recorded_at: Callable[[], datetime | None] | None = None
     ) -> None:
-        super().__init__(base.store, base.catalogue, base.calendar, base.vault, base.clock, base.writer)
+        super().__init__(
+            base.store,
+            base.catalogue,
+            base.calendar,
+            base.vault,
+            base.clock,
+            base.writer,
+            base.supplement_window_working_hours,
+        )
         self._pending: dict[str, _Pending] = {}
         self._recorded_at = recorded_at or self.now
         self._in_flight: Future[Any] | None = None

@@ -67,6 +67,16 @@ class ReasonIn(Timed):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class DeskRefusalIn(ReasonIn):
+    missing_components: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
+        default_factory=list, max_length=100, description="thành phần hồ sơ found missing"
+    )
+
+
+class SupplementIn(DeskRefusalIn):
+    pass
+
+
 class ConsultIn(Timed):
     agency_code: str = Field(min_length=1, max_length=100)
     question: str = Field(min_length=1, max_length=4000)
@@ -99,6 +109,9 @@ class CommandContext(Protocol):
     def hierarchy(self) -> Hierarchy: ...
 
     def require_agency(self, *codes: str, at: datetime) -> None: ...
+
+    @property
+    def supplement_window_working_hours(self) -> float | None: ...
 
 
 Build = Callable[[Any, Dossier, Actor, datetime, CommandContext], cmd.Command]
@@ -146,9 +159,11 @@ _spec("intake", "/intake", Empty, _intake, "Accept an online submission at the d
 _spec(
     "refuse",
     "/refusal",
-    ReasonIn,
-    lambda b, s, a, t, _c: cmd.RefuseIntake(actor=a, occurred_at=t, reason=b.reason),
-    "Refuse an online submission at intake",
+    DeskRefusalIn,
+    lambda b, s, a, t, _c: cmd.RefuseIntake(
+        actor=a, occurred_at=t, reason=b.reason, missing_components=tuple(b.missing_components)
+    ),
+    "Refuse the dossier at the desk: an online submission, or one brought in, before it moves on",
 )
 
 
@@ -188,9 +203,15 @@ _spec(
 _spec(
     "request_supplement",
     "/supplement-requests",
-    ReasonIn,
-    lambda b, s, a, t, _c: cmd.RequestSupplement(actor=a, occurred_at=t, reason=b.reason),
-    "Ask the citizen to supplement the dossier",
+    SupplementIn,
+    lambda b, s, a, t, c: cmd.RequestSupplement(
+        actor=a,
+        occurred_at=t,
+        reason=b.reason,
+        missing_components=tuple(b.missing_components),
+        within_working_hours=c.supplement_window_working_hours,
+    ),
+    "Ask the citizen to supplement the dossier (once, within the period after receipt)",
 )
 _spec(
     "supplement_received",

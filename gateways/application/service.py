@@ -82,7 +82,9 @@ class DossierService:
         vault: Keys,
         clock: Clock,
         writer: GroupCommitWriter,
+        supplement_window_working_hours: float | None = None,
     ) -> None:
+        self.supplement_window_working_hours = supplement_window_working_hours
         self.store = store
         self.catalogue = catalogue
         self.calendar = calendar

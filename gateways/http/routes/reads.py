@@ -22,6 +22,19 @@ from projections import control_sheet
 router = APIRouter(prefix="/api/v1", tags=["reads"])
 
 
+def _giving_step(state: Dossier | None, agency: str, handed_at: datetime | None) -> dict[str, Any]:
+    """The giving agency's budget for the step it finished with this handoff, and by how
+    much it overran it (working hours; None off route or on time)."""
+    step = next(
+        (s for s in (state.steps if state else ()) if s.agency_code == agency and s.left_at == handed_at),
+        None,
+    )
+    budget = step.budget_working_hours if step else None
+    used = step.used_before if step else None
+    overrun = round(used - budget, 4) if budget and used is not None and used > budget else None
+    return {"step_budget_working_hours": budget, "step_overrun_working_hours": overrun}
+
+
 def _may_read(container: Container, principal: Principal, state: Dossier) -> None:
     if principal.role in ("inspector", "integration", "admin"):
         return
@@ -111,6 +124,7 @@ def get_control_sheet(dossier_id: str, principal: PrincipalDep, container: Conta
                 "return_reason": row.return_reason,
                 "step_timeliness": row.step_timeliness,
                 "step_used_working_hours": round(row.step_used_working_hours, 4),
+                **_giving_step(loaded.state, row.from_agency_code, row.handed_at),
                 "off_route": row.off_route,
                 "note": row.note,
             }

@@ -147,7 +147,18 @@ function controlSheet(sheet) {
       },
       {
         label: t('dossier.sheet.result'),
-        cell: (r) => [timelinessChip(r.step_timeliness), ' ', h('span', { class: 'muted small' }, hours(r.step_used_working_hours))],
+        // A late step shows by how much it overran its budget, not the hours it used.
+        cell: (r) => [
+          timelinessChip(r.step_timeliness),
+          ' ',
+          h(
+            'span',
+            { class: 'muted small', 'data-testid': 'step-outcome' },
+            r.step_overrun_working_hours
+              ? t('dossier.sheet.overrun', { t: hours(r.step_overrun_working_hours) })
+              : hours(r.step_used_working_hours),
+          ),
+        ],
       },
       { label: t('dossier.sheet.note'), cell: (r) => [r.note || '', r.off_route ? ` (${t('dossier.step.off_route')})` : ''] },
     ],
