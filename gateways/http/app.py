@@ -9,6 +9,7 @@ from fastapi_offline import FastAPIOffline
 from gateways import web
 from gateways.bootstrap import Container
 from gateways.http import problems
+from gateways.http.deps import EnforceDep
 from gateways.http.limits import BodyLimit
 from gateways.http.routes import audit, bottlenecks, catalogue, demo, dossiers, reads, reports, system
 
@@ -25,9 +26,10 @@ def create_app(container: Container) -> FastAPI:
     # Outermost, so nothing reads a body past the limit.
     app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)
 
+    # Every route passes the access table first (gateways/http/access.py).
     for module in (audit, bottlenecks, catalogue, dossiers, reads, reports, system):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[EnforceDep])
 
-    app.include_router(demo.router)
-    app.include_router(web.router)
+    app.include_router(demo.router, dependencies=[EnforceDep])
+    app.include_router(web.router, dependencies=[EnforceDep])
     return app

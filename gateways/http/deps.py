@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from gateways.auth import AuthError, Principal, read_token
 from gateways.bootstrap import Container
+from gateways.http import access
 from gateways.http.problems import Problem
 
 
@@ -20,11 +22,16 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 
 
 def get_principal(request: Request, container: ContainerDep) -> Principal:
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("send 'Authorization: Bearer <token>' (see `lienthong token`)")
-    return read_token(container.keyring.jwt_secret, token.strip())
+    principal = read_token(container.keyring.jwt_secret, token.strip())
+    request.state.principal = principal
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -38,3 +45,44 @@ def require_role(principal: Principal, *roles: str) -> None:
             f"role '{principal.role}' may not do this (needs {' or '.join(roles)})",
             "forbidden",
         )
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, "Forbidden", detail, "forbidden")
+
+
+def enforce(request: Request, container: ContainerDep) -> None:
+    """The access table (gateways/http/access.py) applied before the route reads anything."""
+    route = request.scope.get("route")
+    policy = access.policy_for(request.method, getattr(route, "path", request.url.path))
+    if policy.public:
+        return
+    principal = get_principal(request, container)
+    rule = policy.rule(principal.role)
+    if rule is None:
+        raise forbidden(f"role '{principal.role}' may not call {request.method} {getattr(route, 'path', '')}")
+    if rule is access.Rule.ALL or policy.scope is access.Scope.NONE:
+        return
+    own = principal.agency_code or ""
+    mine = {own} if principal.role == "officer" else container.catalogue.hierarchy.subtree_ever(own)
+    if policy.scope is access.Scope.AGENCY:
+        code = request.path_params.get("code") or request.query_params.get("agency_code")
+        if code and code not in mine:
+            if principal.role == "officer":
+                raise forbidden(f"an officer acts for its own agency {own}, not {code}")
+            raise forbidden(f"agency {code} is not {own} nor below it")
+        return
+    dossier_id = request.path_params.get("dossier_id") or request.query_params.get("dossier_id")
+    if not dossier_id:
+        if policy.scope_required:
+            raise forbidden(f"a {principal.role} names the dossier (dossier_id) of its agencies")
+        return
+    try:
+        state = container.writer.cache.load(str(uuid.UUID(dossier_id))).state
+    except ValueError:
+        return  # not a dossier id: the route answers 404/422
+    if state is not None and not (state.involved_agencies & mine):
+        raise forbidden(f"agency {own} has no part in dossier {dossier_id}")
+
+
+EnforceDep = Depends(enforce)
