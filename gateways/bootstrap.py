@@ -19,6 +19,7 @@ from gateways.catalogue import Catalogue
 from gateways.eventstore.store import EventStore, RecordedEvent
 from gateways.kafka.relay import SCHEMA as RELAY_SCHEMA
 from gateways.keys import Keyring
+from gateways.metrics import Metrics, StoreCollector
 from gateways.pii import PiiVault
 from gateways.settings import Settings
 from gateways.sql import Database
@@ -57,6 +58,7 @@ class Container:
     sla: SlaReports
     bottlenecks: BottleneckReports
     clock: Callable[[], datetime]
+    metrics: Metrics = field(default_factory=Metrics)
     _closed: bool = field(default=False, repr=False)
 
     def view_position(self, name: str = "dossier_index") -> int:
@@ -124,7 +126,10 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         every_events=settings.checkpoint_every_events,
         every_seconds=settings.checkpoint_every_seconds,
     )
-    return Container(
+    metrics = Metrics()
+    writer.on_batch = metrics.observe_batch
+    commands.observe = metrics.observe_command
+    container = Container(
         settings=settings,
         calendar=calendar,
         store=store,
@@ -144,4 +149,7 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         sla=SlaReports(view_db, catalogue, calendar),
         bottlenecks=BottleneckReports(view_db, catalogue, calendar),
         clock=clock,
+        metrics=metrics,
     )
+    metrics.add(StoreCollector(container))
+    return container

@@ -95,6 +95,7 @@ def run(
 
     from gateways.audit import CheckpointTimer
     from gateways.http.app import create_app
+    from gateways.logs import log_config
 
     container = bootstrap()
     if not no_seed and container.catalogue.is_empty():
@@ -110,8 +111,15 @@ def run(
     )
     timer.start()
     # Live pages hold event streams open; Ctrl-C should not wait for them.
+    # JSON log lines; uvicorn's access log (which prints query strings) gives way to lienthong.access.
     config = uvicorn.Config(
-        create_app(container), host=host, port=port, log_level=settings.log_level, timeout_graceful_shutdown=3
+        create_app(container),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
+        access_log=False,
+        timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
     try:

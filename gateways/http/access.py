@@ -46,6 +46,8 @@ class Policy:
     public: bool = False  # no token needed (citizen, probes, public key)
     # With scope DOSSIER on a query parameter: may a scoped caller leave it out (whole store)?
     scope_required: bool = False
+    # The rate limit that applies (gateways/http/ratelimit.py): "commands", "lookup" or none.
+    limit: str | None = None
 
     def rule(self, role: str) -> Rule | None:
         if self.public:
@@ -66,8 +68,9 @@ READ_DOSSIER = Policy(
     _rules(officer="own", supervisor="own", inspector="all", integration="all", admin="all"),
     Scope.DOSSIER,
 )
-CREATE = Policy(_rules(officer="own", integration="all"))
-COMMAND = Policy(_rules(officer="own", integration="all"), Scope.DOSSIER)
+CREATE = Policy(_rules(officer="own", integration="all"), limit="commands")
+COMMAND = Policy(_rules(officer="own", integration="all"), Scope.DOSSIER, limit="commands")
+LOOKUP = Policy(public=True, limit="lookup")
 ADMIN = Policy(_rules(admin="all"))
 INBOX = Policy(
     _rules(officer="own", supervisor="own", inspector="all", integration="all", admin="all"), Scope.AGENCY
@@ -88,7 +91,7 @@ _TABLE: dict[tuple[str, str], Policy] = {
     (GET, "/readyz"): PUBLIC,
     (GET, "/metrics"): PUBLIC,
     (GET, f"{V1}/calendar/working-time"): PUBLIC,
-    (GET, f"{V1}/lookup/{{receipt_code}}"): PUBLIC,
+    (GET, f"{V1}/lookup/{{receipt_code}}"): LOOKUP,
     (GET, f"{V1}/audit/public-key"): PUBLIC,
     (POST, f"{V1}/demo/token"): PUBLIC,  # 404 unless the demo login is on
     (GET, f"{V1}/demo/agencies"): PUBLIC,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse
 from fastapi_offline import FastAPIOffline
 
@@ -11,6 +12,7 @@ from gateways.bootstrap import Container
 from gateways.http import problems
 from gateways.http.deps import EnforceDep
 from gateways.http.limits import BodyLimit
+from gateways.http.observe import Observe
 from gateways.http.routes import audit, bottlenecks, catalogue, demo, dossiers, reads, reports, system
 
 
@@ -25,6 +27,16 @@ def create_app(container: Container) -> FastAPI:
     problems.install(app)
     # Outermost, so nothing reads a body past the limit.
     app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)
+    if container.settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=container.settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+        )
+    # Request id, access log, request metrics, security headers: around everything.
+    app.add_middleware(Observe, metrics=container.metrics)
 
     # Every route passes the access table first (gateways/http/access.py).
     for module in (audit, bottlenecks, catalogue, dossiers, reads, reports, system):

@@ -11,6 +11,8 @@ from gateways.auth import AuthError, Principal, read_token
 from gateways.bootstrap import Container
 from gateways.http import access
 from gateways.http.problems import Problem
+from gateways.http.ratelimit import RateLimits
+from gateways.logs import annotate
 
 
 def get_container(request: Request) -> Container:
@@ -55,9 +57,16 @@ def enforce(request: Request, container: ContainerDep) -> None:
     """The access table (gateways/http/access.py) applied before the route reads anything."""
     route = request.scope.get("route")
     policy = access.policy_for(request.method, getattr(route, "path", request.url.path))
+    annotate(dossier_id=request.path_params.get("dossier_id") or request.query_params.get("dossier_id"))
+    address = request.client.host if request.client else "-"
+    if policy.limit:
+        _limit(request, container, policy.limit, address, None)
     if policy.public:
         return
     principal = get_principal(request, container)
+    annotate(sub=principal.sub, role=principal.role, agency_code=principal.agency_code)
+    if policy.limit:
+        _limit(request, container, policy.limit, None, f"{principal.role}:{principal.sub}")
     rule = policy.rule(principal.role)
     if rule is None:
         raise forbidden(f"role '{principal.role}' may not call {request.method} {getattr(route, 'path', '')}")
@@ -86,3 +95,40 @@ def enforce(request: Request, container: ContainerDep) -> None:
 
 
 EnforceDep = Depends(enforce)
+
+
+def rate_limits(request: Request, container: Container) -> RateLimits:
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    if limits is None:
+        s = container.settings
+        limits = RateLimits(
+            s.rate_commands_per_token,
+            s.rate_commands_per_address,
+            s.rate_commands_burst,
+            s.rate_lookups_per_address,
+            s.rate_lookups_burst,
+        )
+        request.app.state.rate_limits = limits
+    return limits
+
+
+def _limit(
+    request: Request, container: Container, kind: str, address: str | None, subject: str | None
+) -> None:
+    limits = rate_limits(request, container)
+    over = (
+        limits.check(kind, address, None)
+        if address is not None
+        else limits.check_subject(kind, subject or "")
+    )
+    if over is None:
+        return
+    which, retry_after = over
+    container.metrics.rate_limited.labels(which).inc()
+    raise Problem(
+        429,
+        "Too many requests",
+        f"over the {which.replace('_', ' ')} limit; retry in {retry_after} s",
+        "rate-limited",
+        retry_after=retry_after,
+    )
