@@ -10,9 +10,10 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from gateways.kafka.topics import end_offsets
 
 if TYPE_CHECKING:
     from gateways.kafka.app import StreamSide
@@ -46,26 +47,12 @@ class StreamCollector(Collector):
 
 async def sample_partition_ends(side: StreamSide, metrics: Metrics, stop: asyncio.Event) -> None:
     """Every few seconds, the end offset of each partition of the events topic."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=side.bootstrap, enable_auto_commit=False)
-    try:
-        await consumer.start()
-        while not stop.is_set():
-            try:
-                numbers = consumer.partitions_for_topic(side.topics.events) or set()
-                if not numbers:
-                    await consumer.topics()  # refreshes the metadata
-                    numbers = consumer.partitions_for_topic(side.topics.events) or set()
-                parts = [TopicPartition(side.topics.events, n) for n in sorted(numbers)]
-                if parts:
-                    ends = await consumer.end_offsets(parts)
-                    metrics.partition_ends.update(
-                        {(tp.topic, tp.partition): int(e) for tp, e in ends.items()}
-                    )
-            except Exception as exc:  # the broker may be away: the lag is then unknown, not wrong
-                log.warning("metrics: no end offsets from Kafka (%s)", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
-    except Exception as exc:
-        log.warning("metrics: cannot sample Kafka end offsets (%s)", exc)
-    finally:
-        await consumer.stop()
+    topic = side.topics.events
+    while not stop.is_set():
+        try:
+            ends = await end_offsets(side.bootstrap, topic)
+            metrics.partition_ends.update({(topic, p): end for p, end in ends.items()})
+        except Exception as exc:  # the broker may be away: the lag is then unknown, not wrong
+            log.warning("metrics: no end offsets from Kafka (%s)", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
