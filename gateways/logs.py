@@ -56,6 +56,7 @@ class JsonFormatter(logging.Formatter):
 def log_config(level: str = "info") -> dict[str, Any]:
     """A `logging.config.dictConfig` (also uvicorn's `log_config`): JSON lines on stderr."""
     lvl = level.upper()
+    logging.captureWarnings(True)  # warnings become log lines too (logger py.warnings)
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -67,6 +68,7 @@ def log_config(level: str = "info") -> dict[str, Any]:
             "lienthong": {"handlers": ["stderr"], "level": lvl, "propagate": False},
             "uvicorn": {"handlers": ["stderr"], "level": lvl, "propagate": False},
             "uvicorn.error": {"level": lvl},
+            "py.warnings": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
             # uvicorn's own access log prints the query string (the lookup secret): replaced by
             # lienthong.access (see gateways/http/observe.py), which never does.
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},

@@ -139,6 +139,4 @@ def allowed_methods(request: Request) -> list[str]:
         # Other routes at the same path (GET and PUT /agencies/{code} are two routes).
         operations = request.app.openapi().get("paths", {}).get(template, {})
         methods |= {m.upper() for m in operations if m in ("get", "put", "post", "delete", "patch")}
-    if "GET" in methods:
-        methods.add("HEAD")
     return sorted(methods)
