@@ -20,6 +20,8 @@ from gateways.seed.demo import seed_demo
 from gateways.settings import Settings
 from gateways.views.sla import bieu06_json, sla_json
 
+pytestmark = pytest.mark.integration
+
 FIRST, LAST = date(2020, 1, 1), date(2030, 12, 31)
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
