@@ -186,8 +186,10 @@ def stream(
 ) -> None:
     """Run the stream workers (relay, view projectors, inbound commands) until Ctrl-C."""
     from gateways.kafka.app import build_stream, run_stream
+    from gateways.logs import configure
 
     container = _kafka_container()
+    configure(container.settings.log_level)  # JSON lines, as the API's
     names = view if projectors else ["-none-"]
     side = build_stream(container, views=names, with_inbound=inbound, with_relay=relay)
     err.print(
