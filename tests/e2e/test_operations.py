@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -134,6 +135,10 @@ def test_one_json_log_line_per_request_with_its_id_and_no_applicant_data(client:
         assert looked.status_code == 200
         read = client.http.get(f"/api/v1/dossiers/{dossier['id']}", headers=client.auth("inspector"))
         assert read.status_code == 200
+        # The line is written once the response is sent, which may be just after the client has it.
+        deadline = time.monotonic() + 20
+        while len(stream.getvalue().splitlines()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         access.removeHandler(handler)
     lines = stream.getvalue().splitlines()
