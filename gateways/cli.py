@@ -183,6 +183,9 @@ def stream(
     relay: Annotated[bool, typer.Option(help="run the outbound relay")] = True,
     projectors: Annotated[bool, typer.Option(help="run the view projectors")] = True,
     inbound: Annotated[bool, typer.Option(help="run the inbound command consumer")] = True,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve this process's Prometheus metrics on 127.0.0.1:PORT")
+    ] = None,
 ) -> None:
     """Run the stream workers (relay, view projectors, inbound commands) until Ctrl-C."""
     from gateways.kafka.app import build_stream, run_stream
@@ -192,6 +195,10 @@ def stream(
     configure(container.settings.log_level)  # JSON lines, as the API's
     names = view if projectors else ["-none-"]
     side = build_stream(container, views=names, with_inbound=inbound, with_relay=relay)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1", registry=container.metrics.registry)
     err.print(
         f"stream workers on {container.settings.kafka_bootstrap}: relay={'on' if side.relay else 'off'}, "
         f"views={[p.runner.name for p in side.projectors]}, inbound={'on' if inbound else 'off'}"

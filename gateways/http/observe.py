@@ -35,6 +35,7 @@ DOCS_CSP = (
     "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'; "
     "base-uri 'self'"
 )
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _DOCS = ("/docs", "/redoc", "/static-offline-docs")
 
 
@@ -80,10 +81,10 @@ class Observe:
                 message = {**message, "headers": headers + [h for h in extra if h[0] not in names]}
                 route = scope.get("route")
                 template = getattr(route, "path", None) or "unmatched"
-                self.metrics.requests.labels(scope["method"], template, str(status)).inc()
-                self.metrics.request_seconds.labels(scope["method"], template).observe(
-                    time.perf_counter() - started
-                )
+                # Label values stay a small set: a client may send any method token.
+                method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+                self.metrics.requests.labels(method, template, str(status)).inc()
+                self.metrics.request_seconds.labels(method, template).observe(time.perf_counter() - started)
             await send(message)
 
         try:
