@@ -191,6 +191,20 @@ def test_a_supervisor_never_verifies_or_proves_another_subtree(world: World) -> 
     assert r.status_code == 200 and r.json()["ok"], r.text
     r = world.http.get(f"/api/v1/dossiers/{own}/events/1/proof", headers=supervisor)
     assert r.status_code == 200, r.text
+    # The supervisor of one ward, as #16 found it.
+    ward = issue_token(
+        SECRET,
+        role="supervisor",
+        sub="ward-chief",
+        agency_code=OWN_WARD,
+        now=world.clock(),
+        ttl=timedelta(days=1),
+    )
+    ward_chief = {"Authorization": f"Bearer {ward}"}
+    r = world.http.get("/api/v1/audit/verify", params={"dossier_id": other}, headers=ward_chief)
+    assert r.status_code == 403, r.text
+    assert world.http.get(f"/api/v1/dossiers/{other}/events/1/proof", headers=ward_chief).status_code == 403
+    assert world.http.get(f"/api/v1/dossiers/{own}/events/1/proof", headers=ward_chief).status_code == 200
     # search and inbox: never another subtree's rows
     r = world.http.get(
         "/api/v1/dossiers", params={"receipt_code": world.receipts["other"]}, headers=supervisor
