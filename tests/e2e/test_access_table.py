@@ -198,7 +198,7 @@ def test_a_supervisor_never_verifies_or_proves_another_subtree(world: World) -> 
         sub="ward-chief",
         agency_code=OWN_WARD,
         now=world.clock(),
-        ttl=timedelta(days=1),
+        ttl=timedelta(days=3650),
     )
     ward_chief = {"Authorization": f"Bearer {ward}"}
     r = world.http.get("/api/v1/audit/verify", params={"dossier_id": other}, headers=ward_chief)
