@@ -20,6 +20,7 @@ from gateways.eventstore.store import EventStore, RecordedEvent
 from gateways.files import private_dir, private_sqlite
 from gateways.kafka.relay import SCHEMA as RELAY_SCHEMA
 from gateways.keys import Keyring
+from gateways.metrics import Metrics, StoreCollector
 from gateways.pii import PiiVault
 from gateways.settings import Settings
 from gateways.sql import Database
@@ -58,6 +59,7 @@ class Container:
     sla: SlaReports
     bottlenecks: BottleneckReports
     clock: Callable[[], datetime]
+    metrics: Metrics = field(default_factory=Metrics)
     _closed: bool = field(default=False, repr=False)
 
     def view_position(self, name: str = "dossier_index") -> int:
@@ -134,7 +136,10 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         max_delay_seconds=settings.checkpoint_max_delay_seconds,
         retired_keys=keyring.checkpoint_retired_keys,
     )
-    return Container(
+    metrics = Metrics()
+    writer.on_batch = metrics.observe_batch
+    commands.observe = metrics.observe_command
+    container = Container(
         settings=settings,
         calendar=calendar,
         store=store,
@@ -154,4 +159,7 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         sla=SlaReports(view_db, catalogue, calendar),
         bottlenecks=BottleneckReports(view_db, catalogue, calendar),
         clock=clock,
+        metrics=metrics,
     )
+    metrics.add(StoreCollector(container))
+    return container

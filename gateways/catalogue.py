@@ -63,6 +63,20 @@ def procedure_from_json(body: dict[str, Any]) -> Procedure:
     )
 
 
+def parent_cycle(hierarchy: Hierarchy, agency: Agency) -> list[str] | None:
+    """The loop `agency` would close through its parent (Z -> Y -> Z), on any day it is in
+    force, or None. A hierarchy with a loop has no root for the agencies on it."""
+    if not agency.parent_code:
+        return None
+    after = hierarchy.with_version(agency)
+    days = {agency.valid_from or date.min} | {a.valid_from for a in after if a.valid_from}
+    for day in sorted(d for d in days if agency.valid_on(d)):
+        chain = [agency.parent_code, *after.ancestors_on(agency.parent_code, day)]
+        if agency.code in chain:
+            return [agency.code, *chain[: chain.index(agency.code) + 1]]
+    return None
+
+
 class Catalogue:
     """Reads are served from memory and reloaded when another process changed the catalogue.
 

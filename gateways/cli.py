@@ -97,6 +97,7 @@ def run(
 
     from gateways.audit import CheckpointTimer
     from gateways.http.app import create_app
+    from gateways.logs import log_config
 
     container = bootstrap()
     if not no_seed and container.catalogue.is_empty():
@@ -116,8 +117,15 @@ def run(
     )
     timer.start()
     # Live pages hold event streams open; Ctrl-C should not wait for them.
+    # JSON log lines; uvicorn's access log (which prints query strings) gives way to lienthong.access.
     config = uvicorn.Config(
-        create_app(container), host=host, port=port, log_level=settings.log_level, timeout_graceful_shutdown=3
+        create_app(container),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
+        access_log=False,
+        timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
     try:
@@ -181,13 +189,22 @@ def stream(
     relay: Annotated[bool, typer.Option(help="run the outbound relay")] = True,
     projectors: Annotated[bool, typer.Option(help="run the view projectors")] = True,
     inbound: Annotated[bool, typer.Option(help="run the inbound command consumer")] = True,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve this process's Prometheus metrics on 127.0.0.1:PORT")
+    ] = None,
 ) -> None:
     """Run the stream workers (relay, view projectors, inbound commands) until Ctrl-C."""
     from gateways.kafka.app import build_stream, run_stream
+    from gateways.logs import configure
 
     container = _kafka_container()
+    configure(container.settings.log_level)  # JSON lines, as the API's
     names = view if projectors else ["-none-"]
     side = build_stream(container, views=names, with_inbound=inbound, with_relay=relay)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1", registry=container.metrics.registry)
     err.print(
         f"stream workers on {container.settings.kafka_bootstrap}: relay={'on' if side.relay else 'off'}, "
         f"views={[p.runner.name for p in side.projectors]}, inbound={'on' if inbound else 'off'}"
@@ -392,6 +409,49 @@ def projections_rebuild(
         err.print(f"rebuilt in {time.perf_counter() - started:.1f}s")
     finally:
         container.close()
+
+
+@app.command("backup")
+def backup_command(
+    out: Annotated[Path, typer.Option("--out", help="a new directory for the backup")],
+) -> None:
+    """Back up the event store (SQLite backup API, or pg_dump) and the keys into OUT."""
+    from gateways.backup import BackupError, backup
+
+    container = bootstrap()
+    try:
+        latest = container.checkpoints.latest()
+        events = container.store.max_notification_id()
+        manifest = backup(container.settings, out, events=events, checkpoints=latest.n if latest else 0)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        container.close()
+    err.print(f"backed up {manifest['events']} events ({manifest['store']}) and the keys to {out}")
+
+
+@app.command("restore")
+def restore_command(
+    source: Annotated[Path, typer.Argument(help="a directory written by `lienthong backup`")],
+    force: Annotated[bool, typer.Option(help="replace a store that already holds events")] = False,
+) -> None:
+    """Restore a backup into the configured stores (server stopped), rebuild the views, verify the audit."""
+    from gateways.backup import BackupError, restore
+    from gateways.settings import Settings
+
+    try:
+        restored = restore(Settings.load(), source, force=force)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    for view, events in restored.views.items():
+        err.print(f"view {view}: rebuilt from {events} events")
+    err.print(f"restored {restored.events} events of {restored.manifest['events']} backed up")
+    if not restored.ok:
+        err.print(f"[red]audit verification failed: {restored.audit.get('first_bad')}[/red]")
+        raise typer.Exit(1)
+    err.print("[green]audit verify: OK[/green]")
 
 
 def main() -> None:

@@ -70,6 +70,17 @@ class Settings(BaseSettings):
     # The embedded demo's login page may issue tokens for any role (never in a real deployment).
     demo_login: bool = False
     log_level: str = "info"
+    # Rate limits (token buckets per API process): requests a second and the burst saved up;
+    # a rate of 0 turns that limit off. Commands per token and per client address (defaults
+    # above what one process commits, so imports and benchmarks are not throttled: lower them
+    # per deployment); the citizen lookup per client address (secrets are not to be guessed).
+    rate_commands_per_token: float = 1000.0
+    rate_commands_per_address: float = 2000.0
+    rate_commands_burst: int = 2000
+    rate_lookups_per_address: float = 1.0
+    rate_lookups_burst: int = 20
+    # Origins allowed to call the API from a browser (CORS); none by default.
+    cors_allow_origins: list[str] = Field(default_factory=list)
 
     @classmethod
     def load(cls) -> Settings:

@@ -9,6 +9,9 @@ idempotency record and answer in one transaction.
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,12 +25,15 @@ from domain.errors import ActorNotAllowed, InvalidValue, UnknownDossier
 from domain.events import Actor, Channel
 from gateways.application.commands import COMMANDS, RECEIVE, DossierCreate, Timed, new_dossier_id
 from gateways.application.errors import InvalidCommand
+from gateways.application.errors import describe as describe_failure
 from gateways.application.idempotency import IdempotencyScope, StoredResponse, fingerprint
 from gateways.application.representation import dossier_json
 from gateways.application.service import DossierService, check_dossier_id
 from gateways.application.writer import Answer, Idempotent, Job
 from gateways.auth import Principal
 from gateways.eventstore.store import RecordedEvent
+
+log = logging.getLogger("lienthong.commands")
 
 WRITERS = ("officer", "integration")
 SECRET_ERASED = "erased with the applicant's data; the desk can tell the citizen the dossier's status"
@@ -66,13 +72,48 @@ class CommandHandler:
         self.service = service
         self.skew = timedelta(seconds=clock_skew_seconds)
         self.wait_seconds = wait_seconds
+        # Told (command, status, replayed, seconds) of every command run (metrics).
+        self.observe: Callable[[str, int, bool, float], None] | None = None
 
     # -- one command ---------------------------------------------------------------------
     def run(self, principal: Principal, request: CommandRequest) -> Answer:
-        return self.service.writer.run(self.job(principal, request), self.wait_seconds)
+        started = time.perf_counter()
+        try:
+            answer = self.service.writer.run(self.job(principal, request), self.wait_seconds)
+        except Exception as exc:
+            self._observed(request.command, exc, started)
+            raise
+        self._observed(request.command, answer, started)
+        return answer
 
     def submit(self, principal: Principal, request: CommandRequest) -> Future[Answer]:
-        return self.service.writer.submit(self.job(principal, request))
+        started = time.perf_counter()
+        try:
+            future = self.service.writer.submit(self.job(principal, request))
+        except Exception as exc:
+            self._observed(request.command, exc, started)
+            raise
+
+        def done(f: Future[Answer]) -> None:
+            exc = f.exception()
+            self._observed(request.command, exc if exc is not None else f.result(), started)
+
+        future.add_done_callback(done)
+        return future
+
+    def _observed(self, command: str, outcome: Answer | BaseException, started: float) -> None:
+        if self.observe is None:
+            return
+        if isinstance(outcome, Answer):
+            status, replayed = outcome.status, outcome.replayed
+        else:
+            failure = describe_failure(outcome)
+            status, replayed = (failure.status if failure else 500), False
+        name = command if command == RECEIVE or command in COMMANDS else "unknown"
+        try:
+            self.observe(name, status, replayed, time.perf_counter() - started)
+        except Exception:  # metrics never fail a command
+            log.exception("could not count command %s", name)
 
     def job(self, principal: Principal, request: CommandRequest) -> Job:
         """Check who asks and build the writer's job (raises for what is refused at once)."""

@@ -149,6 +149,8 @@ class GroupCommitWriter:
         self.max_pending = max_pending
         self.after_commit = after_commit
         self.stats = WriterStats()
+        # Told the size of every group commit (metrics); set by the composition root.
+        self.on_batch: Callable[[int], None] | None = None
         self._queue: queue.Queue[Any] = queue.Queue()
         self._purge_every = purge_every_seconds
         self._purged_at = time.monotonic()
@@ -261,6 +263,8 @@ class GroupCommitWriter:
         self.stats.batches += 1
         self.stats.jobs += len(jobs)
         self.stats.largest_batch = max(self.stats.largest_batch, len(jobs))
+        if self.on_batch is not None:
+            self.on_batch(len(jobs))
         for attempt in range(MAX_ATTEMPTS):
             if self._attempt(jobs, recheck=attempt > 0):
                 return

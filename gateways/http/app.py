@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse
 from fastapi_offline import FastAPIOffline
 
 from gateways import web
 from gateways.bootstrap import Container
 from gateways.http import problems, redact
+from gateways.http.deps import EnforceDep
 from gateways.http.limits import BodyLimit
+from gateways.http.observe import Observe
 from gateways.http.routes import audit, bottlenecks, catalogue, demo, dossiers, reads, reports, system
 from gateways.http.routes.privacy import router as privacy_router
 
@@ -26,11 +29,22 @@ def create_app(container: Container) -> FastAPI:
     problems.install(app)
     # Outermost, so nothing reads a body past the limit.
     app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)
+    if container.settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=container.settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+        )
+    # Request id, access log, request metrics, security headers: around everything.
+    app.add_middleware(Observe, metrics=container.metrics)
 
+    # Every route passes the access table first (gateways/http/access.py).
     for module in (audit, bottlenecks, catalogue, dossiers, reads, reports, system):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[EnforceDep])
 
-    app.include_router(privacy_router)
-    app.include_router(demo.router)
-    app.include_router(web.router)
+    app.include_router(privacy_router, dependencies=[EnforceDep])
+    app.include_router(demo.router, dependencies=[EnforceDep])
+    app.include_router(web.router, dependencies=[EnforceDep])
     return app

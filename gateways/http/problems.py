@@ -51,6 +51,8 @@ def problem_response(
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:
         headers = {"Retry-After": "1"}
+    if status == 429:
+        headers = {"Retry-After": str(extra.get("retry_after", 1))}
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -120,6 +122,21 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
-        return problem_response(
+        response = problem_response(
             exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail), "", request.url.path
         )
+        if exc.status_code == 405:
+            # Every method some route takes at this path (the framework names only the first route's).
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    route = request.scope.get("route")  # the route that matched the path but not the method
+    methods = set(getattr(route, "methods", None) or ())
+    template = getattr(route, "path", None)
+    if template:
+        # Other routes at the same path (GET and PUT /agencies/{code} are two routes).
+        operations = request.app.openapi().get("paths", {}).get(template, {})
+        methods |= {m.upper() for m in operations if m in ("get", "put", "post", "delete", "patch")}
+    return sorted(methods)

@@ -17,12 +17,14 @@ from faststream.specification import AsyncAPI
 
 from gateways.kafka import inbound
 from gateways.kafka.contracts import CommandMessage, CommandResult, EventEnvelope
+from gateways.kafka.observe import StreamCollector, sample_partition_ends
 from gateways.kafka.projector import ViewProjector
 from gateways.kafka.relay import Relay
 from gateways.kafka.topics import Topics, ensure_topics
 
 if TYPE_CHECKING:
     from gateways.bootstrap import Container
+    from gateways.metrics import Metrics
 
 log = logging.getLogger("lienthong.kafka")
 
@@ -38,6 +40,7 @@ class StreamSide:
     bootstrap: str
     projectors: list[ViewProjector] = field(default_factory=list)
     relay: Relay | None = None
+    metrics: Metrics | None = None
 
 
 def build_stream(
@@ -84,6 +87,8 @@ def build_stream(
             batch=settings.relay_batch,
             idle_ms=settings.relay_idle_ms,
         )
+    side.metrics = container.metrics
+    container.metrics.add(StreamCollector(side))
     return side
 
 
@@ -144,6 +149,8 @@ async def run_stream(side: StreamSide, stop: asyncio.Event, *, event_partitions:
     await ensure_topics(side.bootstrap, side.topics, event_partitions)
     await side.broker.start()
     tasks = [asyncio.create_task(side.relay.run(stop))] if side.relay else []
+    if side.metrics is not None:
+        tasks.append(asyncio.create_task(sample_partition_ends(side, side.metrics, stop)))
     try:
         await stop.wait()
     finally:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from domain.agencies import Agency, AgencyLevel
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
-from gateways.catalogue import procedure_to_json
+from gateways.catalogue import parent_cycle, procedure_to_json
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
 
@@ -69,6 +69,14 @@ def put_agency(
         valid_from=body.valid_from,
         valid_to=body.valid_to,
     )
+    cycle = parent_cycle(container.catalogue.hierarchy, agency)
+    if cycle:
+        raise Problem(
+            422,
+            "Parent cycle",
+            f"parent_code '{body.parent_code}' would make a loop: {' -> '.join(cycle)}",
+            "parent-cycle",
+        )
     created = container.catalogue.put_agency(agency)
     response.status_code = 201 if created else 200
     return {

@@ -11,6 +11,7 @@ from gateways.application.handler import CommandRequest, response_body
 from gateways.application.writer import Answer
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
+from gateways.logs import annotate
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["commands"])
 
@@ -33,6 +34,7 @@ def _expected_version(if_match: str | None) -> int | None:
 
 
 def _render(answer: Answer) -> Response:
+    annotate(dossier_id=answer.dossier_id)
     headers = {"ETag": f'"{answer.version}"'} if answer.version is not None else {}
     if answer.replayed:
         headers["Idempotent-Replayed"] = "true"

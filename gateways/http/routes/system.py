@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from gateways.application.commands import LocalInstant
-from gateways.bootstrap import Container
 from gateways.http.deps import ContainerDep
 from gateways.http.problems import Problem
+from gateways.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["system"])
 
@@ -75,33 +75,7 @@ def _kafka_state(bootstrap: str | None) -> str:
     return f"unreachable ({bootstrap}); events wait in the outbox"
 
 
-def _relay_positions(container: Container) -> list[dict[str, Any]]:
-    return container.db.query("SELECT position FROM relay_positions")
-
-
 @router.get("/metrics")
 def metrics(container: ContainerDep) -> Response:
-    head = container.store.max_notification_id()
-    feed = "kafka" if container.settings.kafka_bootstrap else "in_process"
-    lines = [
-        "# HELP lienthong_events_total Events recorded in the event store.",
-        "# TYPE lienthong_events_total counter",
-        f"lienthong_events_total {head}",
-        "# HELP lienthong_projector_lag_events Events not yet applied to a view.",
-        "# TYPE lienthong_projector_lag_events gauge",
-    ]
-    for runner in container.runners:
-        lag = head - runner.notification_position()
-        lines.append(f'lienthong_projector_lag_events{{view="{runner.name}",feed="{feed}"}} {lag}')
-    relay = (
-        container.db.query("SELECT position FROM relay_positions")
-        if container.settings.kafka_bootstrap
-        else []
-    )
-    if relay:
-        lines += [
-            "# HELP lienthong_relay_lag_events Events recorded but not yet confirmed on Kafka.",
-            "# TYPE lienthong_relay_lag_events gauge",
-            f"lienthong_relay_lag_events {head - int(relay[0]['position'])}",
-        ]
-    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+    """Prometheus text format (the series are described in gateways/metrics.py)."""
+    return Response(container.metrics.render(), media_type=CONTENT_TYPE)
