@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from domain.calendar import WorkingCalendar
 from gateways.application.handler import CommandHandler
 from gateways.application.idempotency import IdempotencyStore
+from gateways.application.receipts import ReceiptNumbers
 from gateways.application.service import DossierService
 from gateways.application.state import StateCache
 from gateways.application.writer import GroupCommitWriter
@@ -127,6 +128,8 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         store, catalogue, calendar, vault, clock, writer, settings.supplement_window_working_hours
     )
     commands = CommandHandler(service, settings.clock_skew_seconds, settings.command_wait_seconds)
+    commands.receipts = ReceiptNumbers(db)
+    writer.on_rollback.append(commands.receipts.forget)
     checkpoints = Checkpointer(
         db,
         store,

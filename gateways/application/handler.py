@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from gateways.application.commands import COMMANDS, RECEIVE, DossierCreate, Time
 from gateways.application.errors import InvalidCommand
 from gateways.application.errors import describe as describe_failure
 from gateways.application.idempotency import IdempotencyScope, StoredResponse, fingerprint
+from gateways.application.receipts import ReceiptNumbers
 from gateways.application.representation import dossier_json
 from gateways.application.service import DossierService, check_dossier_id
 from gateways.application.writer import Answer, Idempotent, Job
@@ -70,6 +71,7 @@ class CommandHandler:
         self, service: DossierService, clock_skew_seconds: float = 120.0, wait_seconds: float = 30.0
     ):
         self.service = service
+        self.receipts: ReceiptNumbers | None = None  # daily receipt numbers (None: codes by id)
         self.skew = timedelta(seconds=clock_skew_seconds)
         self.wait_seconds = wait_seconds
         # Told (command, status, replayed, seconds) of every command run (metrics).
@@ -210,9 +212,20 @@ class CommandHandler:
             answer = present(state, records)
             return Answer(answer.status, answer.body, dossier_id, state.version, secret, sealed)
 
-        return Job(
+        def numbered(state: Dossier | None) -> Any:
+            # The desk's next number of the day, given out as the writer decides (in order).
+            if self.receipts is None:
+                return decide(state, command, service.calendar)
+            desk = getattr(command, "receiving_agency_code", "")
+            day = at.astimezone(service.calendar.tz).date()
+            code, row = self.receipts.take(desk, day, dossier_id)
+            job.decided_rows = [row]
+            numbered_command: Any = replace(command, receipt_code=code)  # type: ignore[call-arg]
+            return decide(state, numbered_command, service.calendar)
+
+        job = Job(
             dossier_id,
-            lambda state: decide(state, command, service.calendar),
+            numbered,
             respond,
             self._replay,
             new_stream=True,
@@ -222,6 +235,7 @@ class CommandHandler:
             ),
             rows=list(new_key.rows),
         )
+        return job
 
     def _respond(self, status: int, principal: Principal) -> Any:
         service = self.service

@@ -86,6 +86,8 @@ class Job:
     idempotency: Idempotent | None = None
     metadata: dict[str, str] | None = None
     rows: list[Row] = field(default_factory=list)
+    # Rows that depend on what was decided (e.g. the receipt number given out), per decision.
+    decided_rows: list[Row] = field(default_factory=list)
     future: Future[Answer] = field(default_factory=Future)
     _state: int = _PENDING
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -148,6 +150,8 @@ class GroupCommitWriter:
         self.max_batch = max_batch
         self.max_pending = max_pending
         self.after_commit = after_commit
+        # Told when a batch was not recorded, so numbers given out for it are given again.
+        self.on_rollback: list[Callable[[], None]] = []
         self.stats = WriterStats()
         # Told the size of every group commit (metrics); set by the composition root.
         self.on_batch: Callable[[int], None] | None = None
@@ -304,6 +308,7 @@ class GroupCommitWriter:
             heads[job.dossier_id] = head
             staged.append((job, encoded, answer))
             rows.extend(job.rows)
+            rows.extend(job.decided_rows)
             if idem is not None:
                 leaders[idem.scope.scope_key] = job
                 rows.extend(
@@ -324,9 +329,11 @@ class GroupCommitWriter:
                 # Another process appended to one of these streams (or recorded one of these
                 # keys): forget what we believed and decide the whole batch again.
                 self.cache.drop(heads)
+                self._forget()
                 return False
             except Exception as exc:
                 self.cache.drop(heads)
+                self._forget()
                 if describe(exc) is None:
                     log.exception("writing a batch of %d commands failed", len(staged))
                 for job, _, _ in staged:
@@ -410,6 +417,10 @@ class GroupCommitWriter:
             return job.replay(stored)
         except Exception as exc:
             return exc
+
+    def _forget(self) -> None:
+        for forget in self.on_rollback:
+            forget()
 
     def _after(self, records: list[RecordedEvent]) -> None:
         if self.after_commit is None or not records:

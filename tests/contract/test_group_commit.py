@@ -125,3 +125,20 @@ def test_the_idempotency_record_and_the_data_key_commit_with_the_events(containe
     assert len(rows) == 1
     opened = container.vault.open_sealed(dossier_id, stored.sealed_secret or {})
     assert opened == {"lookup_secret": answer.secret}
+
+
+def test_receipts_at_one_desk_get_consecutive_daily_numbers_even_from_two_processes(
+    container: Container, make_container: Any, backend_url: str
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    other = make_container(backend_url)  # a second API process on the same store
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda n: (container if n % 2 else other).commands.run(WARD_OFFICER, _receive()), range(24)
+            )
+        )
+    codes = sorted(a.body["receipt_code"] for a in answers)
+    day = container.clock().astimezone(container.calendar.tz).strftime("%y%m%d")
+    assert codes == [f"{WARD}-{day}-{n:04d}" for n in range(1, 25)]
