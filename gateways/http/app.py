@@ -11,6 +11,7 @@ from gateways.bootstrap import Container
 from gateways.http import problems, redact
 from gateways.http.limits import BodyLimit
 from gateways.http.routes import audit, bottlenecks, catalogue, demo, dossiers, reads, reports, system
+from gateways.http.routes.documents import router as documents_router
 from gateways.http.routes.privacy import router as privacy_router
 
 
@@ -30,6 +31,7 @@ def create_app(container: Container) -> FastAPI:
     for module in (audit, bottlenecks, catalogue, dossiers, reads, reports, system):
         app.include_router(module.router)
 
+    app.include_router(documents_router)
     app.include_router(privacy_router)
     app.include_router(demo.router)
     app.include_router(web.router)
