@@ -30,6 +30,7 @@ __all__ = [
     "KINDS",
     "MEDIA_TYPES",
     "DocumentError",
+    "Format",
     "Printed",
     "Reader",
     "lookup_url",
