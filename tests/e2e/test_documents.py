@@ -161,6 +161,15 @@ def test_an_unknown_kind_is_a_422_problem(api: Api, dossier: dict[str, Any]) -> 
     assert r.headers["content-type"].startswith("application/problem+json")
 
 
+def test_the_documents_are_in_the_openapi_document(api: Api) -> None:
+    paths = api.http.get("/openapi.json").json()["paths"]
+    route = paths["/api/v1/dossiers/{dossier_id}/documents/{kind}"]["get"]
+    kind = next(p for p in route["parameters"] if p["name"] == "kind")
+    assert kind["schema"]["enum"] == ["receipt", "supplement", "refusal", "apology", "control-sheet"]
+    assert "application/pdf" in route["responses"]["200"]["content"]
+    assert "/api/v1/agencies/{agency_code}/documents/register" in paths
+
+
 def test_another_agencys_officer_may_not_print(api: Api, dossier: dict[str, Any]) -> None:
     _problem(_doc(api, dossier["id"], "receipt", agency=OTHER), 403)
     _problem(_doc(api, dossier["id"], "control-sheet", agency=OTHER), 403)
