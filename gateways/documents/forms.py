@@ -80,8 +80,10 @@ def day(value: datetime | None, tz: tzinfo) -> str:
 
 
 def dated(value: datetime, tz: tzinfo) -> str:
+    """The date line: a day below 10 and a month below 3 take a leading zero (Decree 30/2020/NĐ-CP)."""
     local = value.astimezone(tz)
-    return f"ngày {local.day:02d} tháng {local.month:02d} năm {local.year}"
+    month = f"{local.month:02d}" if local.month < 3 else str(local.month)
+    return f"ngày {local.day:02d} tháng {month} năm {local.year}"
 
 
 def _heading(agency_name: str, parent_name: str, number: str, on: datetime, tz: tzinfo) -> str:
@@ -89,7 +91,7 @@ def _heading(agency_name: str, parent_name: str, number: str, on: datetime, tz: 
     return f"""
 <table class="heading"><tr>
   <td class="left">{parent}<div class="upper bold">{e(agency_name)}</div><div class="rule short"></div>
-    <div>{number}</div></td>
+    <div>{e(number)}</div></td>
   <td class="right"><div class="bold">CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</div>
     <div class="bold">Độc lập - Tự do - Hạnh phúc</div><div class="rule"></div>
     <div class="italic">{e(dated(on, tz).capitalize())}</div></td>

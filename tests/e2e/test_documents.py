@@ -97,6 +97,17 @@ def test_the_receipt_slip_printed_at_intake_carries_the_secret_and_the_due_date(
     assert "UBND PHƯỜNG AN KHÁNH" in text  # the desk's agency, in the left heading
 
 
+def test_the_pdf_embeds_debians_dejavu_fonts(api: Api, dossier: dict[str, Any]) -> None:
+    r = _doc(api, dossier["id"], "receipt")
+    _text(r)
+    fonts = {
+        str(font.get_object()["/BaseFont"]).split("+")[-1]
+        for page in PdfReader(io.BytesIO(r.content)).pages
+        for font in page["/Resources"]["/Font"].values()
+    }
+    assert {"DejaVu-Serif", "DejaVu-Serif-Bold", "DejaVu-Serif-Italic"} <= fonts, fonts
+
+
 def test_a_reprinted_receipt_says_where_the_secret_is_and_never_takes_a_wrong_one(
     api: Api, dossier: dict[str, Any]
 ) -> None:
