@@ -29,8 +29,8 @@ HEADING = ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự
 
 
 @pytest.fixture
-def served(make_container: Any, clock: FakeClock) -> Iterator[tuple[Api, Container]]:
-    container: Container = make_container()
+def served(make_container: Any, clock: FakeClock, backend_url: str) -> Iterator[tuple[Api, Container]]:
+    container: Container = make_container(backend_url)
     with serve(create_app(container)) as base:
         for api in _provisioned(Api(base, SECRET, clock)):
             yield api, container
