@@ -69,9 +69,9 @@ def print_form(
         else:
             row = container.index.find_by_receipt(dossier)
             dossier_id = row.dossier_id if row else dossier
-            printed = print_dossier(
-                container, reader, dossier_id, kind, fmt, base_url=base_url, secret=secret
-            )
+            settings = container.settings
+            url = base_url or settings.public_url or f"http://{settings.host}:{settings.port}"
+            printed = print_dossier(container, reader, dossier_id, kind, fmt, base_url=url, secret=secret)
     except (DocumentError, DomainError) as exc:
         err.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(2) from exc

@@ -44,6 +44,15 @@ def test_print_a_receipt_by_its_code_and_a_control_sheet_as_html(seeded: Any, tm
     assert "PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ" in html.read_text(encoding="utf-8")
 
 
+def test_the_receipts_qr_code_points_at_the_public_lookup_page(seeded: Any, tmp_path: Path) -> None:
+    _container, row = seeded
+    html = tmp_path / "receipt.html"
+    args = ["print", "receipt", row["dossier_id"], "--out", str(html), "--format", "html"]
+    result = CliRunner().invoke(app, [*args, "--base-url", "https://dichvucong.example.vn"])
+    assert result.exit_code == 0, result.output
+    assert "https://dichvucong.example.vn/#/lookup?code=" in html.read_text(encoding="utf-8")
+
+
 def test_print_refuses_what_does_not_apply(seeded: Any, tmp_path: Path) -> None:
     _container, row = seeded
     out = tmp_path / "x.pdf"

@@ -91,7 +91,7 @@ def get_document(
             dossier_id,
             kind,
             _format(format_, accept),
-            base_url=str(request.base_url),
+            base_url=container.settings.public_url or str(request.base_url),
             secret=secret,
         )
     except DocumentError as exc:
