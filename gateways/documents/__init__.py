@@ -20,6 +20,7 @@ from gateways.documents.forms import KINDS, Lookup
 from gateways.documents.pdf import to_pdf
 
 if TYPE_CHECKING:
+    from gateways.application.service import Loaded
     from gateways.bootstrap import Container
 
 Format = Literal["pdf", "html"]
@@ -79,12 +80,15 @@ def print_dossier(
     *,
     base_url: str,
     secret: str | None = None,
+    loaded: Loaded | None = None,
 ) -> Printed:
+    """`loaded`: the dossier as the caller already loaded it to authorize the read."""
     if kind not in KINDS:
         raise DocumentError(
             422, "Unknown document", f"kind must be one of {', '.join(KINDS)}, not {kind!r}", "invalid-value"
         )
-    loaded = container.service.load(dossier_id)
+    if loaded is None:
+        loaded = container.service.load(dossier_id)
     state = loaded.state
     if state is None:
         raise DocumentError(404, "Unknown dossier", f"no dossier {dossier_id}", "unknown-dossier")

@@ -93,6 +93,7 @@ def get_document(
             _format(format_, accept),
             base_url=container.settings.public_url or str(request.base_url),
             secret=secret,
+            loaded=loaded,
         )
     except DocumentError as exc:
         raise _problem(exc) from exc
