@@ -14,13 +14,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
+from domain import events as ev
+from gateways.application.service import Loaded
 from gateways.documents import forms
-from gateways.documents.facts import DocumentError, Facts, Reader, check_secret, gather, sealed_applicant
+from gateways.documents.facts import DocumentError, Reader, check_secret, gather, sealed_applicant
 from gateways.documents.forms import KINDS, Lookup
 from gateways.documents.pdf import to_pdf
 
 if TYPE_CHECKING:
-    from gateways.application.service import Loaded
     from gateways.bootstrap import Container
 
 Format = Literal["pdf", "html"]
@@ -52,10 +53,23 @@ def lookup_url(base_url: str, receipt_code: str) -> str:
     return f"{base_url.rstrip('/')}/#/lookup?code={quote(receipt_code, safe='')}"
 
 
-def _not_applicable(kind: str, f: Facts, why: str) -> DocumentError:
-    return DocumentError(
-        404, "No such document", f"dossier {f.receipt_code} has no {kind} form: {why}", "no-document"
-    )
+# The event a form is made from, and what to say when the dossier has none.
+_MADE_FROM: dict[str, tuple[type[ev.DossierEvent], str]] = {
+    "receipt": (ev.DossierReceived, "it has not been received at a desk"),
+    "control-sheet": (ev.DossierReceived, "it has not been received at a desk"),
+    "supplement": (ev.SupplementRequested, "no supplement was requested"),
+    "refusal": (ev.DossierRefusedAtIntake, "it was not refused"),
+    "apology": (ev.ApologyIssued, "no apology was issued"),
+}
+
+
+def _check_applies(kind: str, receipt_code: str, loaded: Loaded) -> None:
+    """Before the applicant is opened: a 404 must not leave a PII access behind."""
+    made_from, why = _MADE_FROM[kind]
+    if not any(isinstance(r.to_domain(), made_from) for r in loaded.records):
+        raise DocumentError(
+            404, "No such document", f"dossier {receipt_code} has no {kind} form: {why}", "no-document"
+        )
 
 
 def _agency(container: Container, code: str) -> tuple[str, str]:
@@ -92,33 +106,27 @@ def print_dossier(
     state = loaded.state
     if state is None:
         raise DocumentError(404, "Unknown dossier", f"no dossier {dossier_id}", "unknown-dossier")
+    _check_applies(kind, state.receipt_code, loaded)
     secret = check_secret(state, secret) if kind == "receipt" else None
     now = container.service.now()
     f = gather(loaded, container.catalogue, container.vault, reader, f"print:{kind}", now)
     tz = container.calendar.tz
     match kind:
         case "receipt":
-            if f.received_at is None:
-                raise _not_applicable(kind, f, "it has not been received at a desk")
             lookup = Lookup(lookup_url(base_url, f.receipt_code), secret)
             html = forms.receipt(f, tz, lookup, state.deadline_working_hours)
         case "supplement":
-            if f.supplement is None:
-                raise _not_applicable(kind, f, "no supplement was requested")
+            assert f.supplement is not None
             name, parent = _agency(container, f.supplement.officer.agency_code)
             html = forms.supplement(f, tz, f.supplement, name, parent)
         case "refusal":
-            if f.refusal is None:
-                raise _not_applicable(kind, f, "it was not refused")
+            assert f.refusal is not None
             html = forms.refusal(f, tz, f.refusal)
         case "apology":
-            if f.apology is None:
-                raise _not_applicable(kind, f, "no apology was issued")
+            assert f.apology is not None
             name, parent = _agency(container, f.apology.officer.agency_code)
             html = forms.apology(f, tz, f.apology, name, parent)
         case _:
-            if f.received_at is None:
-                raise _not_applicable(kind, f, "it has not been received at a desk")
             html = forms.control_sheet(f, tz, now)
     return _finish(html, fmt, f"{kind}-{f.receipt_code}")
 
