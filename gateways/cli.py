@@ -19,6 +19,7 @@ from gateways.audit.cli import audit_checkpoint, audit_verify
 from gateways.auth import ROLES, issue_token
 from gateways.bench.cli import bench
 from gateways.bootstrap import Container, bootstrap
+from gateways.documents.cli import print_form
 from gateways.interchange import cli as interchange_cli
 from gateways.keys_cli import keys
 from gateways.privacy_cli import privacy
@@ -318,6 +319,7 @@ app.command("simulate")(simulate)
 app.command("report")(report)
 app.command("export")(interchange_cli.export)
 app.command("import-xes")(interchange_cli.import_xes)
+app.command("print")(print_form)
 
 audit = typer.Typer(help="Tamper evidence: hash chains and signed checkpoints.", no_args_is_help=True)
 app.add_typer(audit, name="audit")

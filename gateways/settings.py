@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     holiday_last_year: int = 2040
     host: str = "127.0.0.1"
     port: int = 8000
+    # Where citizens reach the dashboard (the receipt's QR code); default: the request's own URL.
+    public_url: str | None = None
     max_body_bytes: int = 256 * 1024
     idempotency_ttl_seconds: int = 24 * 3600
     # An event's occurred_at may be at most this far ahead of the server's clock (422 beyond).

@@ -4,7 +4,7 @@
 Rules: `all` (any resource), `own` (only within the caller's scope: an officer its agency,
 a supervisor its agency and every agency below it on any day), absent = 403. The scope of
 an endpoint is what `own` is judged on: a dossier (the agencies that have or had a part
-in it), an agency (path `code` or query `agency_code`), or nothing (the route filters its
+in it), an agency (path `code` or `agency_code`, or query `agency_code`), or nothing (the route filters its
 rows itself, e.g. search and the live stream; a new dossier's desk is the use case's).
 Commands on a dossier are checked here like reads (an officer of an agency with no part
 in it gets 403 before its body is even validated), then judged again by the use case,
@@ -36,7 +36,7 @@ class Rule(StrEnum):
 class Scope(StrEnum):
     NONE = "none"  # nothing to judge `own` on: the route filters what it returns
     DOSSIER = "dossier"  # path `dossier_id`, or query `dossier_id`
-    AGENCY = "agency"  # path `code`, or query `agency_code`
+    AGENCY = "agency"  # path `code` or `agency_code`, or query `agency_code`
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,9 @@ _TABLE: dict[tuple[str, str], Policy] = {
     (GET, f"{V1}/reports/heatmap"): FLOW_REPORTS,
     (GET, f"{V1}/reports/wip"): FLOW_REPORTS,
     (GET, f"{V1}/reports/bottlenecks/dossiers"): FLOW_REPORTS,
+    # printed forms
+    (GET, f"{V1}/dossiers/{{dossier_id}}/documents/{{kind}}"): READ_DOSSIER,
+    (GET, f"{V1}/agencies/{{agency_code}}/documents/register"): REPORTS,
     # erasure of a person's data
     (POST, f"{V1}/privacy/forget"): ADMIN,
     # audit

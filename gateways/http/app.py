@@ -14,6 +14,7 @@ from gateways.http.deps import EnforceDep
 from gateways.http.limits import BodyLimit
 from gateways.http.observe import Observe
 from gateways.http.routes import audit, bottlenecks, catalogue, demo, dossiers, reads, reports, system
+from gateways.http.routes.documents import router as documents_router
 from gateways.http.routes.privacy import router as privacy_router
 
 
@@ -44,6 +45,7 @@ def create_app(container: Container) -> FastAPI:
     for module in (audit, bottlenecks, catalogue, dossiers, reads, reports, system):
         app.include_router(module.router, dependencies=[EnforceDep])
 
+    app.include_router(documents_router, dependencies=[EnforceDep])
     app.include_router(privacy_router, dependencies=[EnforceDep])
     app.include_router(demo.router, dependencies=[EnforceDep])
     app.include_router(web.router, dependencies=[EnforceDep])

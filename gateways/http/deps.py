@@ -75,7 +75,11 @@ def enforce(request: Request, container: ContainerDep) -> None:
     own = principal.agency_code or ""
     mine = {own} if principal.role == "officer" else container.catalogue.hierarchy.subtree_ever(own)
     if policy.scope is access.Scope.AGENCY:
-        code = request.path_params.get("code") or request.query_params.get("agency_code")
+        code = (
+            request.path_params.get("code")
+            or request.path_params.get("agency_code")
+            or request.query_params.get("agency_code")
+        )
         if code and code not in mine:
             if principal.role == "officer":
                 raise forbidden(f"an officer acts for its own agency {own}, not {code}")
