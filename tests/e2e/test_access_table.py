@@ -101,6 +101,8 @@ def _request(world: World, path: str, op: dict[str, Any], scope: str) -> tuple[s
     values = {
         "dossier_id": world.ids[scope],
         "code": OWN_WARD if scope == "own" else OTHER_WARD,
+        "agency_code": OWN_WARD if scope == "own" else OTHER_WARD,
+        "kind": "control-sheet",
         "receipt_code": world.receipts[scope],
         "seq": "1",
         "n": "1",
