@@ -37,10 +37,11 @@ exact nearest-rank value (values under `FLOOR_HOURS` read as 0).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
+from typing import NamedTuple, Protocol
 
 from domain import events as ev
 from domain.calendar import WorkingCalendar
@@ -151,9 +152,11 @@ class Kind(StrEnum):
     STEP = "step"  # a route step of a procedure, at the agency that worked it
 
 
-@dataclass(frozen=True)
-class Subject:
-    """What a counter or a sample is about: an agency, an edge, or a route step."""
+class Subject(NamedTuple):
+    """What a counter or a sample is about: an agency, an edge, or a route step.
+
+    A named tuple: subjects key every sum of a batch, and a tuple hashes in C.
+    """
 
     kind: Kind
     agency_code: str  # the agency; the giver of an edge
@@ -230,6 +233,87 @@ class TransitRecord:
 Fact = Tally | Sample | StayRecord | TransitRecord
 
 
+class FactSink(Protocol):
+    """Where a fold puts its facts: a list of them (`apply`), or running sums (`Totals`)."""
+
+    def tally(self, subject: Subject, day: int, name: str, amount: int) -> None: ...
+
+    def sample(self, subject: Subject, day: int, working_ms: int, calendar_ms: int, weight: int) -> None: ...
+
+    def record(self, record: StayRecord | TransitRecord) -> None: ...
+
+
+class FactList:
+    """Every fact, in the order the fold made it."""
+
+    def __init__(self) -> None:
+        self.facts: list[Fact] = []
+
+    def tally(self, subject: Subject, day: int, name: str, amount: int) -> None:
+        self.facts.append(Tally(subject, day, name, amount))
+
+    def sample(self, subject: Subject, day: int, working_ms: int, calendar_ms: int, weight: int) -> None:
+        self.facts.append(Sample(subject, day, working_ms, calendar_ms, weight))
+
+    def record(self, record: StayRecord | TransitRecord) -> None:
+        self.facts.append(record)
+
+
+# A (subject, day)'s sums, in this order: the counters, then samples, working ms, calendar ms.
+SUM_FIELDS: tuple[str, ...] = (*COUNTERS, "samples", "working_ms", "calendar_ms")
+_SUM_INDEX = {name: index for index, name in enumerate(SUM_FIELDS)}
+_SAMPLES, _WORKING, _CALENDAR = (_SUM_INDEX[n] for n in ("samples", "working_ms", "calendar_ms"))
+
+
+class Totals:
+    """A batch's facts summed per (subject, local day) — counters and sample sums as one vector
+    (`SUM_FIELDS`), the dwell/transit histogram beside it — and the last drill-down row of each
+    stay and transit. A store sums facts anyway, so the totals of a batch equal the sums of
+    its facts one by one."""
+
+    def __init__(self) -> None:
+        self.sums: dict[tuple[Subject, int], list[int]] = {}
+        self.hists: dict[tuple[Subject, int], dict[int, int]] = {}
+        self.stays: dict[tuple[str, int], StayRecord] = {}
+        self.transits: dict[tuple[str, int], TransitRecord] = {}
+
+    def _vector(self, key: tuple[Subject, int]) -> list[int]:
+        vector = self.sums.get(key)
+        if vector is None:
+            vector = self.sums[key] = [0] * len(SUM_FIELDS)
+        return vector
+
+    def tally(self, subject: Subject, day: int, name: str, amount: int) -> None:
+        self._vector((subject, day))[_SUM_INDEX[name]] += amount
+
+    def sample(self, subject: Subject, day: int, working_ms: int, calendar_ms: int, weight: int) -> None:
+        key = (subject, day)
+        vector = self._vector(key)
+        vector[_SAMPLES] += weight
+        vector[_WORKING] += weight * working_ms
+        vector[_CALENDAR] += weight * calendar_ms
+        hist = self.hists.get(key)
+        if hist is None:
+            hist = self.hists[key] = {}
+        bucket = bucket_of(working_ms)
+        hist[bucket] = hist.get(bucket, 0) + weight
+
+    def record(self, record: StayRecord | TransitRecord) -> None:
+        if isinstance(record, StayRecord):
+            self.stays[(record.dossier_id, record.stay_no)] = record
+        else:
+            self.transits[(record.dossier_id, record.handoff_seq)] = record
+
+    def add(self, fact: Fact) -> None:
+        """One fact as `apply` gives it."""
+        if isinstance(fact, Tally):
+            self.tally(fact.subject, fact.day, fact.field, fact.amount)
+        elif isinstance(fact, Sample):
+            self.sample(fact.subject, fact.day, fact.working_ms, fact.calendar_ms, fact.weight)
+        else:
+            self.record(fact)
+
+
 # --- the per-dossier flow ------------------------------------------------------------------
 
 
@@ -279,15 +363,15 @@ def _hours_ms(hours: float) -> int:
 class _Fold:
     """One event's fold: the flow's parts as they change, and the facts the changes produce."""
 
-    def __init__(self, flow: Flow, calendar: WorkingCalendar, at: datetime) -> None:
+    def __init__(self, flow: Flow, calendar: WorkingCalendar, sink: FactSink) -> None:
         self.flow = flow
         self.stay = flow.stay
         self.transit = flow.transit
         self.stays = flow.stays
         self.calendar = calendar
-        self.at = at
-        self.today = day_number(at, calendar.tz)
-        self.facts: list[Fact] = []
+        self.sink = sink
+        self.at = datetime.min  # the event being folded: set by `_take`
+        self.today = 0
 
     def result(self) -> Flow:
         return replace(self.flow, stays=self.stays, stay=self.stay, transit=self.transit)
@@ -296,15 +380,14 @@ class _Fold:
         return day_number(at, self.calendar.tz)
 
     def tally(self, agency: str, name: str, amount: int = 1, day: int | None = None) -> None:
-        subject = Subject(Kind.AGENCY, agency)
-        self.facts.append(Tally(subject, self.today if day is None else day, name, amount))
+        self.sink.tally(Subject(Kind.AGENCY, agency), self.today if day is None else day, name, amount)
 
     # -- stays -----------------------------------------------------------------------------
     def record(self, stay: Stay) -> None:
         """The stay as it stands now becomes the open stay, and its drill-down row."""
         self.stay = stay
         f = self.flow
-        self.facts.append(
+        self.sink.record(
             StayRecord(
                 dossier_id=f.dossier_id,
                 stay_no=stay.no,
@@ -326,12 +409,10 @@ class _Fold:
         assert stay.left_at is not None
         day = self.day(stay.left_at)
         working = _hours_ms(stay.carried_hours + stay.used_hours)
-        self.facts.append(
-            Sample(Subject(Kind.AGENCY, stay.agency_code), day, working, stay.calendar_ms, weight)
-        )
+        self.sink.sample(Subject(Kind.AGENCY, stay.agency_code), day, working, stay.calendar_ms, weight)
         if stay.route_step is not None:
             step = Subject(Kind.STEP, stay.agency_code, self.flow.procedure_code, stay.route_step)
-            self.facts.append(Sample(step, day, working, stay.calendar_ms, weight))
+            self.sink.sample(step, day, working, stay.calendar_ms, weight)
         self.tally(stay.agency_code, COMPLETIONS, weight, day)
 
     def open(
@@ -402,7 +483,7 @@ class _Fold:
         self, t: Transit, outcome: str | None = None, times: tuple[int, int] | None = None
     ) -> None:
         ended = self.at if outcome else None
-        self.facts.append(
+        self.sink.record(
             TransitRecord(
                 dossier_id=self.flow.dossier_id,
                 handoff_seq=t.seq,
@@ -432,9 +513,9 @@ class _Fold:
                 _hours_ms(self.calendar.working_hours_between(t.handed_at, self.at)),
                 _ms(self.at - t.handed_at),
             )
-            self.facts.append(Sample(edge, self.today, *times))
+            self.sink.sample(edge, self.today, times[0], times[1], 1)
             if outcome == "returned":
-                self.facts.append(Tally(edge, self.today, RETURNS, 1))
+                self.sink.tally(edge, self.today, RETURNS, 1)
         self.transit_record(t, outcome, times)
         self.transit = None
         return t
@@ -448,22 +529,17 @@ def _start(dossier_id: str, event: ev.DossierEvent) -> Flow | None:
     return None
 
 
-def apply(
-    flow: Flow | None, dossier_id: str, seq: int, event: ev.DossierEvent, calendar: WorkingCalendar
-) -> tuple[Flow | None, list[Fact]]:
-    """The flow after `event` (None once the dossier is closed) and the facts it produces."""
-    if flow is None:
-        flow = _start(dossier_id, event)
-        if flow is None:
-            return None, []
+def _take(fold: _Fold, seq: int, event: ev.DossierEvent) -> bool:
+    """Fold one event into the dossier's flow; False once the dossier is closed (no flow)."""
     if isinstance(event, ev.DossierReceived):
-        flow = replace(
-            flow,
+        fold.flow = replace(
+            fold.flow,
             receipt_code=event.receipt_code,
             procedure_code=event.procedure_code,
             restart_on_supplement=event.supplement_policy == SupplementPolicy.RESTART,
         )
-    fold = _Fold(flow, calendar, event.occurred_at)
+    fold.at = event.occurred_at
+    fold.today = day_number(fold.at, fold.calendar.tz)
     match event:
         case ev.DossierReceived():
             fold.open(event.receiving_agency_code, 0, event.step_due_at, event.counting_from)
@@ -495,7 +571,7 @@ def apply(
                 fold.record(fold.stopped(held, event.step_used_working_hours, left=False))
         case ev.SupplementReceived() | ev.FeePaid():
             if (held := fold.open_stay()) is not None:
-                if isinstance(event, ev.SupplementReceived) and flow.restart_on_supplement:
+                if isinstance(event, ev.SupplementReceived) and fold.flow.restart_on_supplement:
                     # The step's budget starts again; the hours spent stay the agency's dwell.
                     held = replace(held, carried_hours=held.carried_hours + held.used_hours, used_hours=0.0)
                 fold.record(fold.running(held, event.step_due_at))
@@ -507,9 +583,53 @@ def apply(
         case ev.DossierWithdrawn() | ev.ProcessingStopped():
             fold.end_transit("cancelled")
             fold.leave(event.step_used_working_hours)
-            return None, fold.facts
+            return False
         case ev.DossierRefusedAtIntake() | ev.ResultReturned():
-            return None, fold.facts
+            return False
         case _:
             pass  # online submission, consultation answers, apologies, decisions, legacy activities
-    return fold.result(), fold.facts
+    return True
+
+
+def apply(
+    flow: Flow | None, dossier_id: str, seq: int, event: ev.DossierEvent, calendar: WorkingCalendar
+) -> tuple[Flow | None, list[Fact]]:
+    """The flow after `event` (None once the dossier is closed) and the facts it produces."""
+    if flow is None:
+        flow = _start(dossier_id, event)
+        if flow is None:
+            return None, []
+    sink = FactList()
+    fold = _Fold(flow, calendar, sink)
+    alive = _take(fold, seq, event)
+    return (fold.result() if alive else None), sink.facts
+
+
+def fold_batch(
+    flows: Mapping[str, Flow | None],
+    batch: Iterable[tuple[str, int, ev.DossierEvent]],
+    calendar: WorkingCalendar,
+    totals: Totals | None = None,
+) -> tuple[dict[str, Flow | None], Totals]:
+    """The flows after `batch` ((dossier_id, seq, event), in per-dossier order) for every dossier
+    it names, from the flows before it (absent: none), and the batch's facts summed in `totals`.
+
+    Each dossier is folded in one working copy and frozen once: the flows equal `apply`
+    event by event, and the totals the sums of its facts.
+    """
+    totals = totals if totals is not None else Totals()
+    folds: dict[str, _Fold | None] = {}
+    for dossier_id, seq, event in batch:
+        if dossier_id in folds:
+            fold = folds[dossier_id]
+        else:
+            known = flows.get(dossier_id)
+            fold = None if known is None else _Fold(known, calendar, totals)
+        if fold is None:
+            started = _start(dossier_id, event)
+            if started is None:
+                folds[dossier_id] = None
+                continue
+            fold = _Fold(started, calendar, totals)
+        folds[dossier_id] = fold if _take(fold, seq, event) else None
+    return {d: (f.result() if f is not None else None) for d, f in folds.items()}, totals

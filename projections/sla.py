@@ -416,6 +416,171 @@ def fold(dossier_id: str, events: Iterable[ev.DossierEvent]) -> DossierFacts | N
     return facts
 
 
+# --- a batch at a time ----------------------------------------------------------------------
+
+_FACT_FIELDS = tuple(f.name for f in fields(DossierFacts))
+_STEP_FIELDS = tuple(f.name for f in fields(StepFacts))
+Thawed = dict[str, object]
+
+
+def _thaw_step(step: StepFacts) -> Thawed:
+    return {name: getattr(step, name) for name in _STEP_FIELDS}
+
+
+class _Builder:
+    """One dossier's facts while a batch is folded: changed in place, frozen once.
+
+    Each handler mirrors the one of `_change` above, on dicts of the same fields.
+    """
+
+    __slots__ = ("facts", "steps")
+
+    def __init__(self, facts: DossierFacts) -> None:
+        self.facts: Thawed = {name: getattr(facts, name) for name in _FACT_FIELDS}
+        self.steps: list[Thawed] = [_thaw_step(step) for step in facts.steps]
+
+    def freeze(self) -> DossierFacts:
+        steps = tuple(StepFacts(**step) for step in self.steps)  # type: ignore[arg-type]
+        return DossierFacts(**{**self.facts, "steps": steps})  # type: ignore[arg-type]
+
+    def current(self) -> Thawed | None:
+        if self.steps and self.steps[-1]["left_at"] is None:
+            return self.steps[-1]
+        return None
+
+    def spans(self, owner: Thawed) -> tuple[Span, ...]:
+        return owner["spans"]  # type: ignore[return-value]
+
+    def left(self, at: datetime, used: float, timeliness: ev.Timeliness | None, closed: bool) -> None:
+        current = self.current()
+        if current is not None:
+            current.update(_leave(at, used, timeliness, closed, self.spans(current)))
+
+    def paused(self, at: datetime, kind: str, step_used: float, remaining: float) -> None:
+        facts, current = self.facts, self.current()
+        facts["paused"] = kind
+        facts["remaining_at_pause"] = remaining
+        facts["spans"] = _pause(self.spans(facts), at, remaining < 0)
+        if current is not None:
+            budget = current["budget_working_hours"]
+            over = budget is not None and step_used > budget + _EPSILON_HOURS  # type: ignore[operator]
+            current["used_working_hours"] = step_used
+            current["running_since"] = None
+            current["spans"] = _pause(self.spans(current), at, over)
+
+    def resumed(self, at: datetime, due: datetime, step_due: datetime | None) -> None:
+        facts, current = self.facts, self.current()
+        restart = (
+            facts["paused"] == "supplement" and facts["supplement_policy"] == SupplementPolicy.RESTART.value
+        )
+        facts["paused"] = None
+        facts["remaining_at_pause"] = None
+        facts["due_at"] = due
+        facts["spans"] = _run_towards(self.spans(facts), due, at)
+        if current is not None:
+            if restart:
+                current["used_working_hours"] = 0.0
+            current["running_since"] = at
+            current["due_at"] = step_due
+            current["spans"] = _run_towards(self.spans(current), step_due, at)
+
+    def apply(self, event: ev.DossierEvent) -> None:
+        facts = self.facts
+        at = event.occurred_at
+        match event:
+            case ev.DossierReceived():
+                change = _received(event)
+                self.steps = [_thaw_step(step) for step in change.pop("steps")]  # type: ignore[attr-defined]
+                facts.update(change)
+            case ev.DossierRefusedAtIntake():
+                facts.update(received_at=at, closed_at=at, closed_as="refused")
+            case ev.HandedOff():
+                self.left(at, event.step_used_working_hours, event.step_timeliness, closed=False)
+                facts["pending_handoff_to"] = event.to_agency_code
+            case ev.HandoffAccepted():
+                budgets: tuple[float, ...] = facts["route_budgets"]  # type: ignore[assignment]
+                step = _new_step(
+                    len(self.steps),
+                    budgets,
+                    event.to_agency_code,
+                    event.route_step,
+                    at,
+                    event.step_due_at,
+                    at,
+                )
+                self.steps.append(_thaw_step(step))
+                facts["holder_agency_code"] = event.to_agency_code
+                facts["pending_handoff_to"] = None
+            case ev.HandoffReturned():
+                facts["holder_agency_code"] = event.to_agency_code
+                facts["pending_handoff_to"] = None
+                if self.steps:
+                    last = self.steps[-1]
+                    last.update(
+                        left_at=None,
+                        timeliness=None,
+                        closed_without_result=False,
+                        running_since=at,
+                        due_at=event.step_due_at,
+                        spans=_run_towards(self.spans(last), event.step_due_at, at),
+                    )
+            case ev.SupplementRequested():
+                self.paused(at, "supplement", event.step_used_working_hours, event.remaining_working_hours)
+                facts["supplement_policy"] = event.policy.value
+            case ev.FeeRequested():
+                self.paused(at, "fee", event.step_used_working_hours, event.remaining_working_hours)
+            case ev.SupplementReceived() | ev.FeePaid():
+                self.resumed(at, event.due_at, event.step_due_at)
+            case ev.ApologyIssued():
+                facts["promised_at"] = event.new_due_at
+            case ev.ResultReady():
+                self.left(at, event.step_used_working_hours, event.step_timeliness, closed=False)
+                facts.update(
+                    resolved_at=at,
+                    timeliness=event.timeliness.value,
+                    paused=None,
+                    spans=_end_span(self.spans(facts), at),
+                )
+            case ev.ResultReturned():
+                facts["returned_at"] = at
+            case ev.DossierWithdrawn() | ev.ProcessingStopped():
+                self.left(at, event.step_used_working_hours, None, closed=True)
+                facts.update(
+                    closed_at=at,
+                    closed_as="withdrawn" if isinstance(event, ev.DossierWithdrawn) else "stopped",
+                    pending_handoff_to=None,
+                    spans=_end_span(self.spans(facts), at),
+                )
+            case _:
+                pass
+
+
+def fold_batch(
+    before: Mapping[str, DossierFacts | None], batch: Iterable[tuple[str, int, ev.DossierEvent]]
+) -> dict[str, DossierFacts | None]:
+    """The facts after `batch` ((dossier_id, seq, event), in per-dossier order) for every dossier
+    it names, from the facts `before` it (absent: none yet). Each dossier is thawed once and
+    frozen once; the result equals `apply` event by event."""
+    open_facts: dict[str, _Builder | None] = {}
+    for dossier_id, seq, event in batch:
+        if dossier_id in open_facts:
+            builder = open_facts[dossier_id]
+        else:
+            known = before.get(dossier_id)
+            builder = None if known is None else _Builder(known)
+            open_facts[dossier_id] = builder
+        if builder is None:
+            started = _start(dossier_id, seq, event)
+            if started is not None:
+                open_facts[dossier_id] = _Builder(started)
+            continue
+        if seq <= builder.facts["last_seq"]:  # type: ignore[operator]
+            continue
+        builder.facts["last_seq"] = seq
+        builder.apply(event)
+    return {d: (None if b is None else b.freeze()) for d, b in open_facts.items()}
+
+
 # --- tallies -------------------------------------------------------------------------------
 
 

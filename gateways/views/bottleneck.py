@@ -204,75 +204,101 @@ class BottleneckView:
 
     def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
         ids = sorted({item.dossier_id for item in batch})
-        flows: dict[str, b.Flow | None] = dict.fromkeys(ids)
+        before: dict[str, b.Flow | None] = {}
         for row in tx.select_in(
             "SELECT dossier_id, flow FROM bottleneck_flows WHERE dossier_id IN ({marks})", ids
         ):
-            flows[row["dossier_id"]] = flow_from_json(row["flow"])
-        # Facts are summed per (subject, day) first, then each day's sums go to its blocks once.
-        daily: dict[tuple[b.Subject, int], _Sums] = {}
-        stays: dict[tuple[str, int], b.StayRecord] = {}
-        transits: dict[tuple[str, int], b.TransitRecord] = {}
-        for item in batch:
-            flow, facts = b.apply(
-                flows[item.dossier_id], item.dossier_id, item.seq, item.event, self.calendar
-            )
-            flows[item.dossier_id] = flow
-            for fact in facts:
-                if isinstance(fact, b.Tally | b.Sample):
-                    s = daily.get((fact.subject, fact.day))
-                    if s is None:
-                        s = daily[(fact.subject, fact.day)] = _Sums()
-                    if isinstance(fact, b.Tally):
-                        s.tally(fact.field, fact.amount)
-                    else:
-                        s.add_sample(fact)
-                elif isinstance(fact, b.StayRecord):
-                    stays[(fact.dossier_id, fact.stay_no)] = fact
-                else:
-                    transits[(fact.dossier_id, fact.handoff_seq)] = fact
-        blocks: dict[tuple[b.Subject, int, int], _Sums] = {}
-        for (subject, day), day_sums in daily.items():
+            before[row["dossier_id"]] = flow_from_json(row["flow"])
+        flows, totals = b.fold_batch(
+            before, ((item.dossier_id, item.seq, item.event) for item in batch), self.calendar
+        )
+        # The batch's sums per (subject, day) go to each block that holds the day, once.
+        blocks: dict[tuple[b.Subject, int, int], list[int]] = {}
+        hists: dict[tuple[b.Subject, int, int], dict[int, int]] = {}
+        for (subject, day), vector in totals.sums.items():
+            day_hist = totals.hists.get((subject, day))
             for span, start in b.blocks_of(day):
-                block = blocks.get((subject, span, start))
-                if block is None:
-                    block = blocks[(subject, span, start)] = _Sums()
-                block.add(day_sums)
-        self._write_sums(tx, blocks)
-        live = [(d, flow_to_json(f)) for d in ids if (f := flows[d]) is not None]
+                key = (subject, span, start)
+                block = blocks.get(key)
+                blocks[key] = (
+                    vector[:] if block is None else [x + y for x, y in zip(block, vector, strict=True)]
+                )
+                if day_hist:
+                    hist = hists.setdefault(key, {})
+                    for bucket, n in day_hist.items():
+                        hist[bucket] = hist.get(bucket, 0) + n
+        self._write_sums(tx, blocks, hists)
+        live = [(d, flow_to_json(f)) for d in ids if (f := flows.get(d)) is not None]
         tx.executemany(
             "INSERT INTO bottleneck_flows (dossier_id, flow) VALUES (?, ?) "
             "ON CONFLICT (dossier_id) DO UPDATE SET flow = excluded.flow",
             live,
         )
         tx.executemany(
-            "DELETE FROM bottleneck_flows WHERE dossier_id = ?", [(d,) for d in ids if flows[d] is None]
+            "DELETE FROM bottleneck_flows WHERE dossier_id = ?",
+            [(d,) for d in ids if flows.get(d) is None and before.get(d) is not None],
         )
-        tx.executemany(_UPSERT_STAY, [_record_row(r, _STAY_COLUMNS) for _k, r in sorted(stays.items())])
+        stays, transits = totals.stays, totals.transits
+        tx.executemany(_UPSERT_STAY, [_record_row(stays[k], _STAY_COLUMNS) for k in sorted(stays)])
         tx.executemany(
-            _UPSERT_TRANSIT, [_record_row(r, _TRANSIT_COLUMNS) for _k, r in sorted(transits.items())]
+            _UPSERT_TRANSIT, [_record_row(transits[k], _TRANSIT_COLUMNS) for k in sorted(transits)]
         )
 
-    def _write_sums(self, tx: Tx, blocks: dict[tuple[b.Subject, int, int], _Sums]) -> None:
-        sums = {_key(*block): (block, s) for block, s in blocks.items()}
-        keys = sorted(sums)
+    def _write_sums(
+        self,
+        tx: Tx,
+        blocks: dict[tuple[b.Subject, int, int], list[int]],
+        hists: dict[tuple[b.Subject, int, int], dict[int, int]],
+    ) -> None:
+        """Add the batch's block sums to the stored rows (read, add, write back as a set)."""
+        prefixes: dict[b.Subject, str] = {}
+        by_key: dict[str, tuple[b.Subject, int, int]] = {}
+        for block in blocks:
+            subject = block[0]
+            prefix = prefixes.get(subject)
+            if prefix is None:
+                prefix = prefixes[subject] = _key(subject, 0, 0).rsplit("\x1f", 2)[0]
+            by_key[f"{prefix}\x1f{block[1]}\x1f{block[2]}"] = block
+        keys = sorted(by_key)
         columns = ", ".join(("key", *_SUM_COLUMNS, "hist"))
         for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", keys):
-            sums[row["key"]][1].add_row(row)
+            block = by_key[row["key"]]
+            blocks[block] = [x + int(row[name]) for x, name in zip(blocks[block], _SUM_COLUMNS, strict=False)]
+            values = iter(orjson.loads(row["hist"]))
+            stored = dict(zip(values, values, strict=True))
+            if stored:
+                hist = hists.setdefault(block, {})
+                for bucket, n in stored.items():
+                    hist[bucket] = hist.get(bucket, 0) + n
         upserts: list[list[Any]] = []
         deletes: list[tuple[str]] = []
         for key in keys:
-            (subject, span, start), s = sums[key]
-            if s.is_zero():
+            block = by_key[key]
+            subject, span, start = block
+            vector = blocks[block]
+            hist = {bucket: n for bucket, n in hists.get(block, {}).items() if n}
+            if not hist and not any(vector):
                 deletes.append((key,))
                 continue
             p50 = p90 = None
             if span == 7:  # the heat map reads weeks: their medians are kept ready
-                hist = s.hist()
                 p50, p90 = b.quantile(hist, 500), b.quantile(hist, 900)
-            subject_columns = (subject.kind.value, subject.agency_code, subject.other, subject.route_step)
-            values = [s.of(name) for name in _SUM_COLUMNS]
-            upserts.append([key, *subject_columns, span, start, *values, s.hist_json(), p50, p90])
+            hist_json = orjson.dumps([x for bucket in sorted(hist) for x in (bucket, hist[bucket])]).decode()
+            upserts.append(
+                [
+                    key,
+                    subject.kind.value,
+                    subject.agency_code,
+                    subject.other,
+                    subject.route_step,
+                    span,
+                    start,
+                    *vector,
+                    hist_json,
+                    p50,
+                    p90,
+                ]
+            )
         tx.executemany(_UPSERT_COUNT, upserts)
         tx.executemany("DELETE FROM bottleneck_counts WHERE key = ?", deletes)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateways.sql import Database, Tx
 from gateways.views.runtime import Applied
-from projections.dossier_index import DossierRow, apply
+from projections.dossier_index import DossierRow, fold_batch
 
 VIEW = "dossier_index"
 _FIELDS = [f.name for f in dataclasses.fields(DossierRow)]
@@ -64,16 +64,14 @@ class DossierIndexView:
 
     def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
         ids = sorted({item.dossier_id for item in batch})
-        rows: dict[str, DossierRow | None] = dict.fromkeys(ids)
+        before: dict[str, DossierRow | None] = {}
         for data in tx.select_in("SELECT * FROM dossier_index WHERE dossier_id IN ({marks})", ids):
-            rows[data["dossier_id"]] = row_from_sql(data)
-        changed: set[str] = set()
-        for item in batch:
-            new = apply(rows[item.dossier_id], item.dossier_id, item.seq, item.event)
-            if new is not rows[item.dossier_id]:
-                rows[item.dossier_id] = new
-                changed.add(item.dossier_id)
-        tx.executemany(_UPSERT, [_to_sql(row) for d in sorted(changed) if (row := rows[d]) is not None])
+            before[data["dossier_id"]] = row_from_sql(data)
+        after = fold_batch(before, ((item.dossier_id, item.seq, item.event) for item in batch))
+        tx.executemany(
+            _UPSERT,
+            [_to_sql(row) for d in ids if (row := after.get(d)) is not None and row != before.get(d)],
+        )
 
     def clear(self, tx: Tx) -> None:
         tx.execute("DELETE FROM dossier_index")

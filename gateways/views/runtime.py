@@ -44,20 +44,22 @@ STORE_FEED = "store"
 STORE_PART = "notifications"
 
 
-@dataclass(frozen=True)
 class Applied:
-    """One event handed to a view: the stored record and its decoded domain event."""
+    """One event handed to a view: the stored record and its decoded domain event.
 
-    record: RecordedEvent
-    event: DossierEvent
+    The dossier id and seq are read from the envelope once: every view of a batch asks.
+    """
 
-    @property
-    def dossier_id(self) -> str:
-        return self.record.dossier_id
+    __slots__ = ("dossier_id", "event", "record", "seq")
 
-    @property
-    def seq(self) -> int:
-        return self.record.seq
+    def __init__(self, record: RecordedEvent, event: DossierEvent) -> None:
+        self.record = record
+        self.event = event
+        self.dossier_id: str = record.dossier_id
+        self.seq: int = record.seq
+
+    def __repr__(self) -> str:
+        return f"Applied({self.dossier_id}#{self.seq} {type(self.event).__name__})"
 
 
 class View(Protocol):
@@ -97,7 +99,7 @@ class ViewRunner:
         self.db = db
         self.view = view
         self.name = view.name
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()  # one batch at a time per view in this process
         db.executescript([*SCHEMA, *view.schema])
 
     # -- positions -------------------------------------------------------------------------
@@ -122,7 +124,7 @@ class ViewRunner:
     # -- applying --------------------------------------------------------------------------
     def apply(self, items: Sequence[Applied], feed: str, positions: dict[str, int]) -> BatchResult:
         """Apply `items` and move the feed to `positions`, all or nothing."""
-        with self._lock, self.db.transaction() as tx:
+        with self.lock, self.db.transaction() as tx:
             return self.apply_in(tx, items, feed, positions)
 
     def _take(self, tx: Tx, rebuilt: bool = False) -> None:

@@ -260,11 +260,7 @@ class SlaView:
     def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
         ids = sorted({item.dossier_id for item in batch})
         before = self.load(tx, ids)
-        after: dict[str, DossierFacts | None] = dict(before)
-        for item in batch:
-            after[item.dossier_id] = sla.apply(
-                after.get(item.dossier_id), item.dossier_id, item.seq, item.event
-            )
+        after = sla.fold_batch(before, ((item.dossier_id, item.seq, item.event) for item in batch))
         changed = [
             (d, before.get(d), f) for d in ids if (f := after.get(d)) is not None and f != before.get(d)
         ]
