@@ -125,7 +125,7 @@ def run(
         side = build_stream(container)
         err.print(
             f"lienthong on http://{host}:{port} with Kafka {settings.kafka_bootstrap} "
-            f"(relay, {len(side.projectors)} view projectors, inbound commands)"
+            f"(relay, projector of {sum(len(p.runners) for p in side.projectors)} views, inbound commands)"
         )
 
         async def both() -> None:
@@ -175,22 +175,29 @@ def stream(
     relay: Annotated[bool, typer.Option(help="run the outbound relay")] = True,
     projectors: Annotated[bool, typer.Option(help="run the view projectors")] = True,
     inbound: Annotated[bool, typer.Option(help="run the inbound command consumer")] = True,
+    processes: Annotated[
+        int, typer.Option(min=1, help="projector processes sharing the partitions (the relay runs once)")
+    ] = 1,
 ) -> None:
     """Run the stream workers (relay, view projectors, inbound commands) until Ctrl-C."""
+    from gateways.kafka import processes as helpers
     from gateways.kafka.app import build_stream, run_stream
 
     container = _kafka_container()
+    helpers.configure_logging(container.settings.log_level)
+    children = helpers.spawn(processes - 1, helpers.child_args(view, projectors, inbound))
     names = view if projectors else ["-none-"]
     side = build_stream(container, views=names, with_inbound=inbound, with_relay=relay)
     err.print(
         f"stream workers on {container.settings.kafka_bootstrap}: relay={'on' if side.relay else 'off'}, "
-        f"views={[p.runner.name for p in side.projectors]}, inbound={'on' if inbound else 'off'}"
+        f"views={[n for p in side.projectors for n in p.names]}, inbound={'on' if inbound else 'off'}"
     )
     try:
         _until_interrupted(
             lambda stop: run_stream(side, stop, event_partitions=container.settings.kafka_event_partitions)
         )
     finally:
+        helpers.stop(children)
         container.close()
 
 

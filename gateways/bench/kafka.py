@@ -180,7 +180,7 @@ def bench_project_kafka(
                 await side.broker.stop()
 
         projector_seconds, raw_seconds = asyncio.run(run())
-        views = [p.runner.name for p in side.projectors]
+        views = [name for p in side.projectors for name in p.names]
         return BenchResult(
             name="project-kafka",
             value=bench.events / projector_seconds,
@@ -206,9 +206,10 @@ def bench_project_kafka(
 
 def _caught_up(projectors: list[ViewProjector], topic: str, ends: dict[int, int]) -> bool:
     for projector in projectors:
-        stored = projector.runner.positions(KAFKA_FEED)
-        if any(stored.get(part_key(topic, p), 0) < end for p, end in ends.items()):
-            return False
+        for runner in projector.runners:
+            stored = runner.positions(KAFKA_FEED)
+            if any(stored.get(part_key(topic, p), 0) < end for p, end in ends.items()):
+                return False
     return True
 
 

@@ -22,7 +22,7 @@ in transit, overdue) are read at the end of a day.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ import orjson
 from domain.calendar import WorkingCalendar
 from gateways.catalogue import Catalogue
 from gateways.sql import Database, Tx
+from gateways.views.report_cache import ReportCache
 from gateways.views.runtime import Applied
 from projections import bottleneck as b
 
@@ -341,11 +342,18 @@ def _local(text: str | None, calendar: WorkingCalendar) -> str | None:
 class BottleneckReports:
     """Queries of the bottleneck view: per agency / edge / step, heat map, WIP series, drill-down."""
 
-    def __init__(self, db: Database, catalogue: Catalogue, calendar: WorkingCalendar) -> None:
+    def __init__(
+        self, db: Database, catalogue: Catalogue, calendar: WorkingCalendar, cache: ReportCache | None = None
+    ) -> None:
         self.db = db
         self.catalogue = catalogue
         self.calendar = calendar
+        self.cache = cache or ReportCache(db)
         db.executescript(SCHEMA)
+
+    def _cached(self, query: tuple[Any, ...], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A cached answer (by query and view position); a copy, since callers add to it."""
+        return dict(self.cache.answer(VIEW, query, self.catalogue.hierarchy, compute))
 
     # -- reading blocks -------------------------------------------------------------------------
     def _first_day(self) -> int | None:
@@ -393,6 +401,20 @@ class BottleneckReports:
 
     # -- the bottleneck report ------------------------------------------------------------------
     def bottlenecks(
+        self,
+        first: date,
+        last: date,
+        agencies: set[str] | None = None,
+        today: date | None = None,
+        steps: bool = False,
+    ) -> dict[str, Any]:
+        scope = frozenset(agencies) if agencies is not None else None
+        return self._cached(
+            ("bottlenecks", first, last, scope, today, steps),
+            lambda: self._bottlenecks(first, last, agencies, today, steps),
+        )
+
+    def _bottlenecks(
         self,
         first: date,
         last: date,
@@ -499,6 +521,20 @@ class BottleneckReports:
         agencies: set[str] | None = None,
         today: date | None = None,
     ) -> dict[str, Any]:
+        scope = frozenset(agencies) if agencies is not None else None
+        return self._cached(
+            ("heatmap", metric, first, last, scope, today),
+            lambda: self._heatmap(metric, first, last, agencies, today),
+        )
+
+    def _heatmap(
+        self,
+        metric: str,
+        first: date,
+        last: date,
+        agencies: set[str] | None = None,
+        today: date | None = None,
+    ) -> dict[str, Any]:
         """Agency x ISO week: the weeks that meet [first, last], whole, up to `today`'s week.
 
         dwell: p50 (and p90) working hours of the stays that ended that week;
@@ -578,6 +614,14 @@ class BottleneckReports:
 
     # -- WIP series ------------------------------------------------------------------------------
     def wip(
+        self, agency_code: str, first: date, last: date, bucket: str = "day", today: date | None = None
+    ) -> dict[str, Any]:
+        return self._cached(
+            ("wip", agency_code, first, last, bucket, today),
+            lambda: self._wip(agency_code, first, last, bucket, today),
+        )
+
+    def _wip(
         self, agency_code: str, first: date, last: date, bucket: str = "day", today: date | None = None
     ) -> dict[str, Any]:
         """Per day or ISO week: WIP, in transit and overdue at the end of it; arrivals and completions."""

@@ -30,6 +30,7 @@ from domain.dossier import working_hours_until
 from domain.errors import InvalidValue
 from gateways.catalogue import Catalogue
 from gateways.sql import Database, Tx
+from gateways.views.report_cache import ReportCache
 from gateways.views.runtime import Applied
 from projections import sla
 from projections.sla import COLUMNS, HANDLED, RECEIVED, Bieu06, DossierFacts, Span, StepFacts, Sums, Window
@@ -425,11 +426,14 @@ class SlaReports:
     only), so a catalogue edit shows in the next report without a rebuild.
     """
 
-    def __init__(self, db: Database, catalogue: Catalogue, calendar: WorkingCalendar) -> None:
+    def __init__(
+        self, db: Database, catalogue: Catalogue, calendar: WorkingCalendar, cache: ReportCache | None = None
+    ) -> None:
         self.db = db
         self.catalogue = catalogue
         self.calendar = calendar
         self.tz = calendar.tz
+        self.cache = cache or ReportCache(db)
         db.executescript(SCHEMA)
 
     # -- ranges and agencies ----------------------------------------------------------------
@@ -573,7 +577,35 @@ class SlaReports:
         now: datetime | None = None,
     ) -> Bieu06Report:
         """Biểu 06 of the desk `agency_code` (and its children), judged at the end of `last`
-        (or at `now`, when the range is not over yet)."""
+        (or at `now`, when the range is not over yet). Cached by (query, view position)."""
+        asked, judged = self._window(first, last, now)
+        query = ("bieu06", agency_code, asked, judged, include_children, scope, include_imported)
+        return self.cache.answer(
+            VIEW,
+            query,
+            self.catalogue.hierarchy,
+            lambda: self._bieu06(
+                agency_code,
+                first,
+                last,
+                include_children=include_children,
+                scope=scope,
+                include_imported=include_imported,
+                now=now,
+            ),
+        )
+
+    def _bieu06(
+        self,
+        agency_code: str,
+        first: date | datetime,
+        last: date | datetime,
+        *,
+        include_children: bool = False,
+        scope: str = RECEIVED,
+        include_imported: bool = False,
+        now: datetime | None = None,
+    ) -> Bieu06Report:
         if scope not in sla.SCOPES:
             raise InvalidValue(f"scope must be one of {', '.join(sla.SCOPES)}")
         asked, judged = self._window(first, last, now)
@@ -602,7 +634,38 @@ class SlaReports:
         include_imported: bool = False,
         now: datetime | None = None,
     ) -> SlaReport:
-        """Biểu 06 counts per agency, level or procedure, plus the steps charged to each."""
+        """Biểu 06 counts per agency, level or procedure, plus the steps charged to each.
+        Cached by (query, view position)."""
+        asked, judged = self._window(first, last, now)
+        query = ("sla", group_by, agency_code, asked, judged, include_children, scope, include_imported)
+        return self.cache.answer(
+            VIEW,
+            query,
+            self.catalogue.hierarchy,
+            lambda: self._sla(
+                group_by,
+                first,
+                last,
+                agency_code=agency_code,
+                include_children=include_children,
+                scope=scope,
+                include_imported=include_imported,
+                now=now,
+            ),
+        )
+
+    def _sla(
+        self,
+        group_by: str,
+        first: date | datetime,
+        last: date | datetime,
+        *,
+        agency_code: str | None = None,
+        include_children: bool = True,
+        scope: str = RECEIVED,
+        include_imported: bool = False,
+        now: datetime | None = None,
+    ) -> SlaReport:
         if group_by not in GROUPS:
             raise InvalidValue(f"group_by must be one of {', '.join(GROUPS)}")
         if scope not in sla.SCOPES:
