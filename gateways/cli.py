@@ -20,8 +20,8 @@ from gateways.auth import ROLES, issue_token
 from gateways.bench.cli import bench
 from gateways.bootstrap import Container, bootstrap
 from gateways.interchange import cli as interchange_cli
+from gateways.report_cli import report
 from gateways.simulation.cli import simulate
-from gateways.views.sla_cli import report
 
 app = typer.Typer(help="lienthong: inter-level dossier routing (hồ sơ liên thông)", no_args_is_help=True)
 err = Console(stderr=True)
@@ -374,6 +374,9 @@ def projections_status() -> None:
 @projections.command("rebuild")
 def projections_rebuild(
     view: Annotated[list[str] | None, typer.Option(help="only these views (repeat); default all")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="processes folding shards of dossiers in parallel, then merged")
+    ] = 1,
 ) -> None:
     """Rebuild views from the event store, each in one transaction (readers see old or new, never half)."""
     container = bootstrap()
@@ -385,7 +388,14 @@ def projections_rebuild(
                 raise typer.Exit(2)
         started = time.perf_counter()
         with err.status("rebuilding…"):
-            results = container.feed.rebuild(view or None)
+            if workers > 1:
+                from gateways.views.parallel import rebuild_in_parallel
+
+                results = rebuild_in_parallel(
+                    container.settings, container.store, container.feed, view or None, workers
+                )
+            else:
+                results = container.feed.rebuild(view or None)
         for result in results:
             err.print(f"{result.view}: {result.events} events")
         err.print(f"rebuilt in {time.perf_counter() - started:.1f}s")

@@ -13,6 +13,7 @@ from typing import Any
 
 from gateways.sql import Database, Tx
 from gateways.views.runtime import Applied
+from gateways.views.toolkit import copy_rows, upsert
 from projections.dossier_index import DossierRow, fold_batch
 
 VIEW = "dossier_index"
@@ -29,11 +30,7 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS dossier_index_receipt ON dossier_index (receipt_code)",
     "CREATE INDEX IF NOT EXISTS dossier_index_holder ON dossier_index (holder_agency_code, status)",
 ]
-_UPSERT = (
-    f"INSERT INTO dossier_index ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))}) "
-    "ON CONFLICT (dossier_id) DO UPDATE SET "
-    + ", ".join(f"{f} = excluded.{f}" for f in _FIELDS if f != "dossier_id")
-)
+_UPSERT = upsert("dossier_index", _FIELDS, ("dossier_id",))
 
 
 def _to_sql(row: DossierRow) -> list[Any]:
@@ -75,6 +72,11 @@ class DossierIndexView:
 
     def clear(self, tx: Tx) -> None:
         tx.execute("DELETE FROM dossier_index")
+
+    def merge(self, tx: Tx, shards: Sequence[Database]) -> None:
+        """Add the rows of shards rebuilt apart (disjoint sets of dossiers)."""
+        for shard in shards:
+            copy_rows(tx, shard, "dossier_index", SCHEMA)
 
 
 class DossierIndex:

@@ -1,320 +1,35 @@
-"""Bottleneck view (điểm nghẽn): where dossiers wait, per agency, per route step and per edge.
-
-A pure fold: (flow | None, event) -> (flow | None, facts). The flow is what one
-dossier needs remembered — who holds it since when, and the handoff in transit.
-The facts are additive: counter changes on a local day (arrivals, completions, WIP
-deltas …), dwell and transit samples, and the rows of the drill-down lists. Storing
-them is a gateway's job; because every fact is a signed count, any day range is
-answered by summing, and a fact can be taken back by adding its negation.
-
-Rules (DOMAIN.md "Steps", "Returns and routes"):
-- A *stay* is the domain's step: an agency receives or accepts the dossier (an
-  arrival) and holds it until it hands it off, the result is ready, or the dossier
-  is closed (a completion). Its dwell is the step's working hours, carried by the
-  events (`step_used_working_hours`); a restart-policy supplement resets the step's
-  budget, not the time the agency spent, so the hours before it are carried over.
-  Calendar dwell is the wall-clock time of the same running segments: waiting for
-  the citizen and transit are charged to no agency on either clock.
-- A handoff completes the giver's stay at once; if the receiver returns it, the
-  stay reopens (DOMAIN: the giver's step reopens), so the completion and the dwell
-  sample are taken back and the stay finishes later with its whole dwell.
-- Transit runs from `HandedOff` to `HandoffAccepted` or `HandoffReturned`, on no
-  agency's step, and is sampled per edge (giver -> receiver) on the day it ends.
-- WIP counts dossiers *held* (a stay open, paused or not); dossiers in transit are
-  counted apart as `in_transit` at their receiver. `overdue` counts held dossiers
-  whose step is past its own due instant (off-route steps have none).
-
-The calendar is an explicit input: no event carries the working hours of a
-transit, so they are measured with the working calendar when the event is folded.
-Dwell needs no calendar (the events carry it). A change of days off therefore
-reaches transit hours of history only through a rebuild.
-
-Quantiles come from a log-scale histogram (see `bucket_of`): counts per bucket
-merge by adding, and a quantile read from it is within `RELATIVE_ERROR` of the
-exact nearest-rank value (values under `FLOOR_HOURS` read as 0).
-"""
+"""The bottleneck fold: one dossier's flow (who holds it since when, the handoff in transit)
+and the facts each event makes; `apply` event by event, `fold_batch` a batch at a time."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, tzinfo
-from enum import StrEnum
-from typing import NamedTuple, Protocol
+from datetime import datetime, timedelta
 
 from domain import events as ev
 from domain.calendar import WorkingCalendar
 from domain.procedures import SupplementPolicy
-
-# --- days and blocks ------------------------------------------------------------------
-
-# Day numbers count from a Monday, so a multiple of 7 starts an ISO week.
-EPOCH = date(1900, 1, 1)
-# Counters and histograms are kept per block of days: a day, an ISO week, and
-# aligned runs of 2, 4, … weeks. Any range of days is covered by a few blocks.
-SPANS: tuple[int, ...] = (1, 7, 14, 28, 56, 112, 224, 448, 896)
-
-
-def day_number(at: datetime, tz: tzinfo) -> int:
-    """The local day of an instant, as days since EPOCH."""
-    return (at.astimezone(tz).date() - EPOCH).days
-
-
-def day_of(number: int) -> date:
-    return EPOCH + timedelta(days=number)
-
-
-def number_of(day: date) -> int:
-    return (day - EPOCH).days
-
-
-def week_start(number: int) -> int:
-    """The Monday of the ISO week of a day number."""
-    return number - number % 7
-
-
-def blocks_of(number: int) -> list[tuple[int, int]]:
-    """(span, first day) of every block that contains the day."""
-    return [(span, number - number % span) for span in SPANS]
-
-
-def cover(first: int, last: int) -> list[tuple[int, int]]:
-    """Blocks that cover the days [first, last] exactly, each day once, largest first."""
-    blocks: list[tuple[int, int]] = []
-    day = first
-    while day <= last:
-        span = next(s for s in reversed(SPANS) if day % s == 0 and day + s - 1 <= last)
-        blocks.append((span, day))
-        day += span
-    return blocks
-
-
-# --- the histogram ---------------------------------------------------------------------
-
-FLOOR_HOURS = 1 / 60  # one minute: shorter values fall in bucket 0 and read as 0
-GROWTH = 1.1  # each bucket is 10 % wider than the one before
-RELATIVE_ERROR = (GROWTH - 1) / (GROWTH + 1)  # 4.76 %: the reading is mid-bucket (harmonic)
-_LOG_GROWTH = math.log(GROWTH)
-_MS_PER_HOUR = 3_600_000
-QUANTILES = (("p50", 500), ("p90", 900), ("p99", 990))  # per mille
-
-
-def bucket_of(milliseconds: int) -> int:
-    """Bucket k >= 1 holds [FLOOR * GROWTH**(k-1), FLOOR * GROWTH**k) hours; 0 holds less."""
-    hours = milliseconds / _MS_PER_HOUR
-    if hours < FLOOR_HOURS:
-        return 0
-    return int(math.log(hours / FLOOR_HOURS) / _LOG_GROWTH) + 1
-
-
-def bucket_value(bucket: int) -> float:
-    """The hours a bucket reads as: off by at most RELATIVE_ERROR from any value in it."""
-    if bucket <= 0:
-        return 0.0
-    low = FLOOR_HOURS * GROWTH ** (bucket - 1)
-    return low * 2 * GROWTH / (1 + GROWTH)
-
-
-def quantile(hist: Mapping[int, int], per_mille: int) -> float | None:
-    """Nearest-rank quantile: the value of the sample at rank ceil(q * n)."""
-    total = sum(hist.values())
-    if total <= 0:
-        return None
-    rank = max(1, (per_mille * total + 999) // 1000)
-    seen = 0
-    for bucket in sorted(hist):
-        seen += hist[bucket]
-        if seen >= rank:
-            return bucket_value(bucket)
-    return bucket_value(max(hist))  # pragma: no cover - counts never sum past total
-
-
-def quantiles(hist: Mapping[int, int]) -> dict[str, float | None]:
-    return {name: quantile(hist, q) for name, q in QUANTILES}
-
-
-def exact_quantile(values: list[float], per_mille: int) -> float | None:
-    """The same nearest-rank quantile over raw values (for short lists and checks)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, (per_mille * len(ordered) + 999) // 1000)
-    return ordered[rank - 1]
-
-
-# --- what the fold emits ------------------------------------------------------------------
-
-
-class Kind(StrEnum):
-    AGENCY = "agency"
-    EDGE = "edge"  # giver -> receiver
-    STEP = "step"  # a route step of a procedure, at the agency that worked it
-
-
-class Subject(NamedTuple):
-    """What a counter or a sample is about: an agency, an edge, or a route step.
-
-    A named tuple: subjects key every sum of a batch, and a tuple hashes in C.
-    """
-
-    kind: Kind
-    agency_code: str  # the agency; the giver of an edge
-    other: str = ""  # the receiver of an edge; the procedure of a step
-    route_step: int = -1  # the step's index in the route
-
-
-# Counter fields. WIP-like fields are deltas: their running sum is the level.
-ARRIVALS = "arrivals"
-COMPLETIONS = "completions"
-WIP = "wip"
-IN_TRANSIT = "in_transit"
-OVERDUE = "overdue"
-RETURNS = "returns"  # agency: its handoffs sent back to it; edge: returns over it
-SUPPLEMENTS = "supplements"
-CONSULTATIONS = "consultations"
-COUNTERS = (ARRIVALS, COMPLETIONS, WIP, IN_TRANSIT, OVERDUE, RETURNS, SUPPLEMENTS, CONSULTATIONS)
-LEVELS = (WIP, IN_TRANSIT, OVERDUE)
-
-
-@dataclass(frozen=True)
-class Tally:
-    subject: Subject
-    day: int
-    field: str
-    amount: int
-
-
-@dataclass(frozen=True)
-class Sample:
-    """A finished stay's dwell (agency, step) or a finished transit (edge); weight -1 takes it back."""
-
-    subject: Subject
-    day: int
-    working_ms: int
-    calendar_ms: int
-    weight: int = 1
-
-
-@dataclass(frozen=True)
-class StayRecord:
-    """The drill-down row of one stay, as it stands after the event."""
-
-    dossier_id: str
-    stay_no: int
-    agency_code: str
-    procedure_code: str
-    route_step: int | None
-    receipt_code: str
-    entered_at: datetime
-    left_at: datetime | None
-    left_day: int | None
-    working_ms: int  # of finished segments (the whole dwell once left)
-    calendar_ms: int
-    running_since: datetime | None  # the open segment's start; None while paused or left
-
-
-@dataclass(frozen=True)
-class TransitRecord:
-    dossier_id: str
-    handoff_seq: int
-    from_agency_code: str
-    to_agency_code: str
-    receipt_code: str
-    handed_at: datetime
-    off_route: bool
-    ended_at: datetime | None = None
-    end_day: int | None = None
-    outcome: str | None = None  # accepted | returned | cancelled (the dossier closed)
-    working_ms: int | None = None
-    calendar_ms: int | None = None
-
-
-Fact = Tally | Sample | StayRecord | TransitRecord
-
-
-class FactSink(Protocol):
-    """Where a fold puts its facts: a list of them (`apply`), or running sums (`Totals`)."""
-
-    def tally(self, subject: Subject, day: int, name: str, amount: int) -> None: ...
-
-    def sample(self, subject: Subject, day: int, working_ms: int, calendar_ms: int, weight: int) -> None: ...
-
-    def record(self, record: StayRecord | TransitRecord) -> None: ...
-
-
-class FactList:
-    """Every fact, in the order the fold made it."""
-
-    def __init__(self) -> None:
-        self.facts: list[Fact] = []
-
-    def tally(self, subject: Subject, day: int, name: str, amount: int) -> None:
-        self.facts.append(Tally(subject, day, name, amount))
-
-    def sample(self, subject: Subject, day: int, working_ms: int, calendar_ms: int, weight: int) -> None:
-        self.facts.append(Sample(subject, day, working_ms, calendar_ms, weight))
-
-    def record(self, record: StayRecord | TransitRecord) -> None:
-        self.facts.append(record)
-
-
-# A (subject, day)'s sums, in this order: the counters, then samples, working ms, calendar ms.
-SUM_FIELDS: tuple[str, ...] = (*COUNTERS, "samples", "working_ms", "calendar_ms")
-_SUM_INDEX = {name: index for index, name in enumerate(SUM_FIELDS)}
-_SAMPLES, _WORKING, _CALENDAR = (_SUM_INDEX[n] for n in ("samples", "working_ms", "calendar_ms"))
-
-
-class Totals:
-    """A batch's facts summed per (subject, local day) — counters and sample sums as one vector
-    (`SUM_FIELDS`), the dwell/transit histogram beside it — and the last drill-down row of each
-    stay and transit. A store sums facts anyway, so the totals of a batch equal the sums of
-    its facts one by one."""
-
-    def __init__(self) -> None:
-        self.sums: dict[tuple[Subject, int], list[int]] = {}
-        self.hists: dict[tuple[Subject, int], dict[int, int]] = {}
-        self.stays: dict[tuple[str, int], StayRecord] = {}
-        self.transits: dict[tuple[str, int], TransitRecord] = {}
-
-    def _vector(self, key: tuple[Subject, int]) -> list[int]:
-        vector = self.sums.get(key)
-        if vector is None:
-            vector = self.sums[key] = [0] * len(SUM_FIELDS)
-        return vector
-
-    def tally(self, subject: Subject, day: int, name: str, amount: int) -> None:
-        self._vector((subject, day))[_SUM_INDEX[name]] += amount
-
-    def sample(self, subject: Subject, day: int, working_ms: int, calendar_ms: int, weight: int) -> None:
-        key = (subject, day)
-        vector = self._vector(key)
-        vector[_SAMPLES] += weight
-        vector[_WORKING] += weight * working_ms
-        vector[_CALENDAR] += weight * calendar_ms
-        hist = self.hists.get(key)
-        if hist is None:
-            hist = self.hists[key] = {}
-        bucket = bucket_of(working_ms)
-        hist[bucket] = hist.get(bucket, 0) + weight
-
-    def record(self, record: StayRecord | TransitRecord) -> None:
-        if isinstance(record, StayRecord):
-            self.stays[(record.dossier_id, record.stay_no)] = record
-        else:
-            self.transits[(record.dossier_id, record.handoff_seq)] = record
-
-    def add(self, fact: Fact) -> None:
-        """One fact as `apply` gives it."""
-        if isinstance(fact, Tally):
-            self.tally(fact.subject, fact.day, fact.field, fact.amount)
-        elif isinstance(fact, Sample):
-            self.sample(fact.subject, fact.day, fact.working_ms, fact.calendar_ms, fact.weight)
-        else:
-            self.record(fact)
-
-
-# --- the per-dossier flow ------------------------------------------------------------------
+from projections.bottleneck.days import day_number
+from projections.bottleneck.facts import (
+    ARRIVALS,
+    COMPLETIONS,
+    CONSULTATIONS,
+    IN_TRANSIT,
+    OVERDUE,
+    RETURNS,
+    SUPPLEMENTS,
+    WIP,
+    Fact,
+    FactList,
+    FactSink,
+    Kind,
+    StayRecord,
+    Subject,
+    Totals,
+    TransitRecord,
+)
+from projections.bottleneck.histogram import _MS_PER_HOUR
 
 
 @dataclass(frozen=True)
