@@ -222,3 +222,28 @@ def test_inbound_receive_answers_201_and_repeats_the_result_for_the_same_key(con
     assert [e.type for e in events] == ["DossierReceived"]
     problem = orjson.loads(refused.value)
     assert problem["status"] == 401 and problem["problem"]["status"] == 401 and problem["dossier"] is None
+
+
+def test_stream_helpers_run_the_same_views_without_the_relay() -> None:
+    from gateways.kafka.processes import child_args
+
+    # The relay is a single leader: helpers never run it; they keep the parent's choice of views.
+    assert child_args(None, True, True) == ["stream", "--processes", "1", "--no-relay"]
+    assert child_args(["sla", "bottleneck"], True, False) == [
+        "stream",
+        "--processes",
+        "1",
+        "--no-relay",
+        "--view=sla",
+        "--view=bottleneck",
+        "--no-inbound",
+    ]
+
+
+def test_processes_of_the_same_views_share_a_group_and_a_subset_gets_its_own() -> None:
+    from gateways.kafka.projector import group_role
+
+    every = ["dossier_index", "sla", "bottleneck"]
+    assert group_role(["bottleneck", "dossier_index", "sla"], every) == "views"
+    assert group_role(["sla"], every) == "views.sla"
+    assert group_role(["sla", "bottleneck"], every) == "views.bottleneck+sla"
