@@ -175,7 +175,20 @@ class SlaReports:
             edges.extend((label, a, b) for a, b in part_edges)
         counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         if ranges:
-            for row in self._bucket_sums(scope, agencies, ranges, group, include_imported):
+            # Whole local days are read from the buckets, and cached by view position: a report
+            # judged now recounts only the part of today (and of a first day) that is not whole.
+            key = (
+                "buckets",
+                scope,
+                None if agencies is None else frozenset(agencies),
+                tuple((label, tuple(r)) for label, r in sorted(ranges.items())),
+                group,
+                include_imported,
+            )
+            rows = self.cache.answer(
+                VIEW, key, None, lambda: self._bucket_sums(scope, agencies, ranges, group, include_imported)
+            )
+            for row in rows:
                 counts[(row["part"], row["grp"] or "")].update({c: int(row[c] or 0) for c in COLUMNS})
         if edges:
             for row in self._edge_counts(scope, agencies, edges, group, include_imported):
@@ -259,12 +272,9 @@ class SlaReports:
         """Biểu 06 of the desk `agency_code` (and its children), judged at the end of `last`
         (or at `now`, when the range is not over yet). Cached by (query, view position)."""
         asked, judged = self._window(first, last, now)
-        query = ("bieu06", agency_code, asked, judged, include_children, scope, include_imported)
-        return self.cache.answer(
-            VIEW,
-            query,
-            self.catalogue.hierarchy,
-            lambda: self._bieu06(
+
+        def compute() -> Bieu06Report:
+            return self._bieu06(
                 agency_code,
                 first,
                 last,
@@ -272,8 +282,12 @@ class SlaReports:
                 scope=scope,
                 include_imported=include_imported,
                 now=now,
-            ),
-        )
+            )
+
+        if judged != asked:  # judged now: a new instant each time (its whole days are cached below)
+            return compute()
+        query = ("bieu06", agency_code, asked, include_children, scope, include_imported)
+        return self.cache.answer(VIEW, query, self.catalogue.hierarchy, compute)
 
     def _bieu06(
         self,
@@ -317,12 +331,9 @@ class SlaReports:
         """Biểu 06 counts per agency, level or procedure, plus the steps charged to each.
         Cached by (query, view position)."""
         asked, judged = self._window(first, last, now)
-        query = ("sla", group_by, agency_code, asked, judged, include_children, scope, include_imported)
-        return self.cache.answer(
-            VIEW,
-            query,
-            self.catalogue.hierarchy,
-            lambda: self._sla(
+
+        def compute() -> SlaReport:
+            return self._sla(
                 group_by,
                 first,
                 last,
@@ -331,8 +342,12 @@ class SlaReports:
                 scope=scope,
                 include_imported=include_imported,
                 now=now,
-            ),
-        )
+            )
+
+        if judged != asked:  # judged now: a new instant each time (its whole days are cached below)
+            return compute()
+        query = ("sla", group_by, agency_code, asked, include_children, scope, include_imported)
+        return self.cache.answer(VIEW, query, self.catalogue.hierarchy, compute)
 
     def _sla(
         self,
