@@ -185,13 +185,14 @@ def stream(
 
     container = _kafka_container()
     helpers.configure_logging(container.settings.log_level)
-    children = helpers.spawn(processes - 1, helpers.child_args(view, projectors, inbound))
     names = view if projectors else ["-none-"]
     side = build_stream(container, views=names, with_inbound=inbound, with_relay=relay)
     err.print(
         f"stream workers on {container.settings.kafka_bootstrap}: relay={'on' if side.relay else 'off'}, "
         f"views={[n for p in side.projectors for n in p.names]}, inbound={'on' if inbound else 'off'}"
+        + (f", {processes} processes" if processes > 1 else "")
     )
+    children = helpers.spawn(processes - 1, helpers.child_args(view, projectors, inbound))
     try:
         _until_interrupted(
             lambda stop: run_stream(side, stop, event_partitions=container.settings.kafka_event_partitions)
