@@ -169,11 +169,15 @@ class ViewRunner:
             changed,
         )
         now = _now()
+        # A position never moves back (only a reset forgets it): several projector processes
+        # write the notification high-water mark of their own partitions, and a view that is
+        # ahead may be fed records it has already seen.
         tx.executemany(
             "INSERT INTO projection_positions (view, feed, part, position, updated_at) "
             "VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (view, feed, part) DO UPDATE SET position = excluded.position, "
-            "updated_at = excluded.updated_at",
+            "ON CONFLICT (view, feed, part) DO UPDATE SET position = CASE "
+            "WHEN excluded.position > projection_positions.position THEN excluded.position "
+            "ELSE projection_positions.position END, updated_at = excluded.updated_at",
             [(self.name, feed, part, pos, now) for part, pos in positions.items()],
         )
         return BatchResult(applied=len(fresh), skipped=len(items) - len(fresh), positions=dict(positions))
