@@ -23,8 +23,8 @@ from gateways.documents.cli import print_form
 from gateways.interchange import cli as interchange_cli
 from gateways.keys_cli import keys
 from gateways.privacy_cli import privacy
+from gateways.report_cli import report
 from gateways.simulation.cli import simulate
-from gateways.views.sla_cli import report
 
 app = typer.Typer(help="lienthong: inter-level dossier routing (hồ sơ liên thông)", no_args_is_help=True)
 err = Console(stderr=True)
@@ -140,7 +140,7 @@ def run(
         side = build_stream(container)
         err.print(
             f"lienthong on http://{host}:{port} with Kafka {settings.kafka_bootstrap} "
-            f"(relay, {len(side.projectors)} view projectors, inbound commands)"
+            f"(relay, projector of {sum(len(p.runners) for p in side.projectors)} views, inbound commands)"
         )
 
         async def both() -> None:
@@ -193,8 +193,12 @@ def stream(
     metrics_port: Annotated[
         int | None, typer.Option(help="serve this process's Prometheus metrics on 127.0.0.1:PORT")
     ] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, help="projector processes sharing the partitions (the relay runs once)")
+    ] = 1,
 ) -> None:
     """Run the stream workers (relay, view projectors, inbound commands) until Ctrl-C."""
+    from gateways.kafka import processes as helpers
     from gateways.kafka.app import build_stream, run_stream
     from gateways.logs import configure
 
@@ -208,13 +212,16 @@ def stream(
         start_http_server(metrics_port, addr="127.0.0.1", registry=container.metrics.registry)
     err.print(
         f"stream workers on {container.settings.kafka_bootstrap}: relay={'on' if side.relay else 'off'}, "
-        f"views={[p.runner.name for p in side.projectors]}, inbound={'on' if inbound else 'off'}"
+        f"views={[n for p in side.projectors for n in p.names]}, inbound={'on' if inbound else 'off'}"
+        + (f", {processes} processes" if processes > 1 else "")
     )
+    children = helpers.spawn(processes - 1, helpers.child_args(view, projectors, inbound))
     try:
         _until_interrupted(
             lambda stop: run_stream(side, stop, event_partitions=container.settings.kafka_event_partitions)
         )
     finally:
+        helpers.stop(children)
         container.close()
 
 
@@ -394,6 +401,9 @@ def projections_status() -> None:
 @projections.command("rebuild")
 def projections_rebuild(
     view: Annotated[list[str] | None, typer.Option(help="only these views (repeat); default all")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="processes folding shards of dossiers in parallel, then merged")
+    ] = 1,
 ) -> None:
     """Rebuild views from the event store, each in one transaction (readers see old or new, never half)."""
     container = bootstrap()
@@ -405,7 +415,14 @@ def projections_rebuild(
                 raise typer.Exit(2)
         started = time.perf_counter()
         with err.status("rebuilding…"):
-            results = container.feed.rebuild(view or None)
+            if workers > 1:
+                from gateways.views.parallel import rebuild_in_parallel
+
+                results = rebuild_in_parallel(
+                    container.settings, container.store, container.feed, view or None, workers
+                )
+            else:
+                results = container.feed.rebuild(view or None)
         for result in results:
             err.print(f"{result.view}: {result.events} events")
         err.print(f"rebuilt in {time.perf_counter() - started:.1f}s")

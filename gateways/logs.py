@@ -38,6 +38,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,  # several stream processes may share a terminal
             "message": record.getMessage(),
         }
         context = request_context.get()
@@ -68,6 +69,9 @@ def log_config(level: str = "info") -> dict[str, Any]:
             "lienthong": {"handlers": ["stderr"], "level": lvl, "propagate": False},
             "uvicorn": {"handlers": ["stderr"], "level": lvl, "propagate": False},
             "uvicorn.error": {"level": lvl},
+            # One line per message or heartbeat at info: only warnings and errors.
+            "lienthong.faststream": {"level": "WARNING" if lvl in ("DEBUG", "INFO") else lvl},
+            "aiokafka": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
             "py.warnings": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
             # uvicorn's own access log prints the query string (the lookup secret): replaced by
             # lienthong.access (see gateways/http/observe.py), which never does.

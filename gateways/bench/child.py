@@ -2,6 +2,7 @@
 
 - `serve`: the HTTP API (uvicorn, loopback), so clients measure it from another process;
 - `stream`: the relay and the view projectors (`lienthong stream` without inbound);
+- `projectors`: the view projector alone (`lienthong stream --no-relay --no-inbound`);
 - `rebuild-rss`: rebuild every view and report the peak resident memory of doing so.
 
 `python -m gateways.bench.child MODE SETTINGS_JSON [PORT]`. The parent stops `serve` and
@@ -56,11 +57,11 @@ def _serve(settings: Settings, port: int) -> None:
         container.close()
 
 
-def _stream(settings: Settings) -> None:
+def _stream(settings: Settings, with_relay: bool = True) -> None:
     from gateways.kafka.app import build_stream, run_stream
 
     container = bootstrap(settings)
-    side = build_stream(container, with_inbound=False)
+    side = build_stream(container, with_inbound=False, with_relay=with_relay)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -148,6 +149,8 @@ def main(argv: list[str]) -> None:
         _serve(settings, int(argv[2]))
     elif mode == "stream":
         _stream(settings)
+    elif mode == "projectors":
+        _stream(settings, with_relay=False)
     elif mode == "rebuild-rss":
         _rebuild_rss(settings)
     else:

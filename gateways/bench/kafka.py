@@ -4,14 +4,16 @@ Both build a fresh simulated history (`lienthong simulate`'s province profile) i
 store (a fresh folder under var/bench), publish to topics with a fresh prefix, and compare:
 - relay: events/s from the event store to Kafka (acks=all, idempotent) vs. aiokafka
   `send_batch` of the same bytes, keys, headers and partitions with the same producer settings;
-- project-kafka: events/s through every view's projector (decode, apply, view rows and
-  offsets in one transaction per batch) vs. an aiokafka `getmany` loop over the same topic
-  with the same `max_records`, decode skipped.
+- project-kafka: events/s through the projector of every view (decode once, apply, view rows
+  and offsets in one transaction per batch) vs. an aiokafka `getmany` loop over the same topic
+  with the same `max_records`, decode skipped; then the same topic again from scratch with
+  two projector processes sharing the consumer group.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from gateways.bench.child import running, write_settings
 from gateways.bench.report import BenchResult
 from gateways.bench.workload import Workbench as SimulatedWorkbench
 from gateways.bench.workload import workbench as simulated_workbench
@@ -180,7 +183,8 @@ def bench_project_kafka(
                 await side.broker.stop()
 
         projector_seconds, raw_seconds = asyncio.run(run())
-        views = [p.runner.name for p in side.projectors]
+        views = [name for p in side.projectors for name in p.names]
+        two = _with_processes(bench, side.projectors, 2, ends=asyncio.run(end_offsets(kafka, topics.events)))
         return BenchResult(
             name="project-kafka",
             value=bench.events / projector_seconds,
@@ -198,17 +202,47 @@ def bench_project_kafka(
                 "projector_seconds": round(projector_seconds, 3),
                 "raw_seconds": round(raw_seconds, 3),
                 "dead_lettered": sum(p.dead for p in side.projectors),
+                "two_processes_events_per_s": round(bench.events / two[0]),
+                "two_processes_ratio": round(raw_seconds / two[0], 4),
+                "two_processes_seconds": round(two[0], 3),
+                "two_processes_after_first_batch_seconds": round(two[1], 3),
             },
         )
     finally:
         bench.close()
 
 
+def _with_processes(
+    bench: Workbench, projectors: list[ViewProjector], processes: int, ends: dict[int, int]
+) -> tuple[float, float]:
+    """The same topic projected again from scratch by `processes` projector processes sharing the
+    consumer group: (seconds from their start, seconds from the first committed batch)."""
+    container = bench.container
+    runners = [runner for projector in projectors for runner in projector.runners]
+    with container.view_db.transaction() as tx:
+        for runner in runners:
+            runner.reset(tx)  # rows, seen seqs and every position: the projectors start from the beginning
+    settings_file = write_settings(bench.simulated.settings, bench.simulated.work / "projectors.json")
+    started = time.perf_counter()
+    first: float | None = None
+    with contextlib.ExitStack() as stack:
+        children = [stack.enter_context(running("projectors", settings_file)) for _ in range(processes)]
+        while not _caught_up(projectors, bench.topics.events, ends):
+            if any(child.poll() is not None for child in children):
+                raise RuntimeError("a projector process exited before the views caught up")
+            if first is None and any(r.positions(KAFKA_FEED) for r in runners):
+                first = time.perf_counter()
+            time.sleep(0.05)
+        done = time.perf_counter()
+    return done - started, done - (first or started)
+
+
 def _caught_up(projectors: list[ViewProjector], topic: str, ends: dict[int, int]) -> bool:
     for projector in projectors:
-        stored = projector.runner.positions(KAFKA_FEED)
-        if any(stored.get(part_key(topic, p), 0) < end for p, end in ends.items()):
-            return False
+        for runner in projector.runners:
+            stored = runner.positions(KAFKA_FEED)
+            if any(stored.get(part_key(topic, p), 0) < end for p, end in ends.items()):
+                return False
     return True
 
 

@@ -1,5 +1,6 @@
 """`bench rebuild`: events/s rebuilding every view from the event store, against a loop that
-only reads the same records (same fetch size) and orjson-decodes them, in the same run."""
+only reads the same records (same fetch size) and orjson-decodes them, in the same run; then
+the same rebuild with two worker processes (`projections rebuild --workers 2`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from gateways.bench.report import BenchResult
 from gateways.bench.workload import workbench
 from gateways.eventstore.store import EventStore
 from gateways.settings import Settings
+from gateways.views.parallel import rebuild_in_parallel
 
 
 def read_only_loop(store: EventStore, batch: int) -> tuple[int, float]:
@@ -31,6 +33,9 @@ def bench_rebuild(settings: Settings, events: int, store_url: str | None = None)
         results = container.feed.rebuild()
         rebuild_seconds = time.perf_counter() - started
         _, second = read_only_loop(container.store, batch)
+        started = time.perf_counter()
+        rebuild_in_parallel(bench.settings, container.store, container.feed, None, workers=2)
+        two_workers_seconds = time.perf_counter() - started
         # The faster of two read passes (before and after) is the baseline: the cache is warm for both.
         read_seconds = min(first, second)
         kind = bench.store_kind
@@ -50,6 +55,9 @@ def bench_rebuild(settings: Settings, events: int, store_url: str | None = None)
             },
             extra={
                 "rebuild_seconds": round(rebuild_seconds, 3),
+                "two_workers_seconds": round(two_workers_seconds, 3),
+                "two_workers_events_per_s": round(read_events / two_workers_seconds),
+                "two_workers_ratio": round(read_seconds / two_workers_seconds, 4),
                 "read_seconds": round(read_seconds, 3),
                 "per_view_events": {r.view: r.events for r in results},
                 "workload_events_per_s": round(bench.events / bench.seconds) if bench.seconds else None,

@@ -18,7 +18,7 @@ from faststream.specification import AsyncAPI
 from gateways.kafka import inbound
 from gateways.kafka.contracts import CommandMessage, CommandResult, EventEnvelope
 from gateways.kafka.observe import StreamCollector, sample_partition_ends
-from gateways.kafka.projector import ViewProjector
+from gateways.kafka.projector import ViewProjector, group_role
 from gateways.kafka.relay import Relay
 from gateways.kafka.topics import Topics, ensure_topics
 
@@ -69,10 +69,11 @@ def build_stream(
         description="Records a consumer could not decode or apply: original key, value and headers "
         "plus x-error, x-source-topic, x-source-partition, x-source-offset, x-consumer-group.",
     )
-    for runner in container.runners:
-        if views and runner.name not in views:
-            continue
-        projector = ViewProjector(runner, topics, settings.projector_batch)
+    chosen = [r for r in container.runners if not views or r.name in views]
+    if chosen:
+        # One consumer for every view of this process: each record is decoded once.
+        role = group_role([r.name for r in chosen], [r.name for r in container.runners])
+        projector = ViewProjector(chosen, topics, settings.projector_batch, role)
         projector.register(broker)
         side.projectors.append(projector)
     if with_inbound:

@@ -1,11 +1,17 @@
-"""The Kafka projector: one consumer group per view, fed batches from the events topic.
+"""The Kafka projector: ONE consumer per process feeds every view of that process.
 
-Each batch goes through the same `ViewRunner` as the in-process feed: the view rows,
-the seen (dossier_id, seq) and the partition offsets are written in ONE database
-transaction, then the batch is acknowledged. A redelivered event is recognised by
-(dossier_id, seq) and skipped. On assignment each partition is moved to the offset the
-view store holds (the view store, not Kafka's committed offset, is the truth: a view
-store restored from a backup resumes where it stands).
+Each record is decoded once (in a worker thread, off the event loop) and the batch goes
+through the same `ViewRunner`s as the in-process feed: every view's rows, seen
+(dossier_id, seq) and partition offsets are written in ONE database transaction, then the
+batch is acknowledged. A redelivered event is recognised by (dossier_id, seq) and
+skipped. On assignment each partition is moved to the lowest offset the views hold for
+it (the view store, not Kafka's committed offset, is the truth: a view store restored
+from a backup resumes where it stands; a view that is ahead skips what it has seen).
+
+Processes scale out through Kafka's consumer group: every process of the same set of
+views joins the same group (`<prefix>.views`), so N processes share the partitions, and
+when one dies the group gives its partitions to the others, which resume from the
+offsets in the view store.
 
 A record that cannot be decoded (bad bytes, unknown event type, schema version from
 the future) or whose event the view cannot apply goes to the dead-letter topic with
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -87,45 +94,68 @@ def dead_letter_headers(record: Any, error: str, group: str) -> dict[str, str]:
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On assignment, move each partition to the offset the view store holds."""
+    """On assignment, move each partition to the lowest offset the views hold for it."""
 
-    def __init__(self, runner: ViewRunner, consumer: Callable[[], AIOKafkaConsumer | None]) -> None:
-        self.runner = runner
+    def __init__(
+        self, runners: Sequence[ViewRunner], consumer: Callable[[], AIOKafkaConsumer | None]
+    ) -> None:
+        self.runners = runners
         self.consumer = consumer
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        return None
+        log.info("partitions revoked: %s", sorted(part_key(tp.topic, tp.partition) for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         consumer = self.consumer()
         if consumer is None:
             return
-        stored = await asyncio.to_thread(self.runner.positions, KAFKA_FEED)
+        log.info("partitions assigned: %s", sorted(part_key(tp.topic, tp.partition) for tp in assigned))
+        stored = await asyncio.to_thread(lambda: [r.positions(KAFKA_FEED) for r in self.runners])
         for tp in assigned:
-            offset = stored.get(part_key(tp.topic, tp.partition))
-            if offset is not None:
-                consumer.seek(tp, offset)
+            key = part_key(tp.topic, tp.partition)
+            offsets = [positions.get(key) for positions in stored]
+            if offsets and all(offset is not None for offset in offsets):
+                consumer.seek(tp, min(o for o in offsets if o is not None))
             else:
                 await consumer.seek_to_beginning(tp)
 
 
-class ViewProjector:
-    """Feeds one view from the events topic (consumer group `<prefix>.view.<name>`)."""
+def group_role(names: Sequence[str], every: Sequence[str]) -> str:
+    """The consumer group of a set of views: `views` for all of them, else named after the set.
 
-    def __init__(self, runner: ViewRunner, topics: Topics, batch: int = 2000) -> None:
-        self.runner = runner
+    Processes that run the same views share one group (and so the partitions); a process
+    with another set must not take partitions away from them."""
+    chosen = sorted(set(names))
+    return "views" if chosen == sorted(set(every)) else "views." + "+".join(chosen)
+
+
+class ViewProjector:
+    """Feeds several views from the events topic with one consumer (group `<prefix>.views`)."""
+
+    def __init__(
+        self, runners: Sequence[ViewRunner], topics: Topics, batch: int = 2000, role: str = "views"
+    ) -> None:
+        if not runners:
+            raise ValueError("a projector needs at least one view")
+        self.runners = list(runners)
         self.topics = topics
         self.batch = batch
-        self.group = topics.group(f"view.{runner.name}")
-        self.applied = 0
-        self.skipped = 0
+        self.group = topics.group(role)
+        self.applied: dict[str, int] = {r.name: 0 for r in self.runners}
+        self.skipped: dict[str, int] = {r.name: 0 for r in self.runners}
+        self.records = 0  # records received (decoded or not)
         self.dead = 0
         self._notifications = 0
         self._broker: KafkaBroker | None = None
 
+    @property
+    def names(self) -> list[str]:
+        return [r.name for r in self.runners]
+
     def register(self, broker: KafkaBroker) -> None:
         self._broker = broker
         holder: dict[str, Any] = {}
+        names = ", ".join(self.names)
         subscriber = broker.subscriber(
             self.topics.events,
             group_id=self.group,
@@ -134,10 +164,10 @@ class ViewProjector:
             batch_timeout_ms=200,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
-            listener=_SeekToStored(self.runner, lambda: getattr(holder.get("s"), "consumer", None)),
+            listener=_SeekToStored(self.runners, lambda: getattr(holder.get("s"), "consumer", None)),
             decoder=_raw_body,
-            title=f"{self.topics.events}:view.{self.runner.name}",
-            description=f"Projector of the '{self.runner.name}' view (consumer group {self.group}).",
+            title=f"{self.topics.events}:{self.group}",
+            description=f"Projector of the views {names} (consumer group {self.group}).",
         )
         holder["s"] = subscriber
 
@@ -149,61 +179,86 @@ class ViewProjector:
             await self.handle(records)
             await message.ack()
 
-    async def handle(self, records: Sequence[Any]) -> BatchResult:
-        """Decode, dead-letter what cannot be read, apply the rest with the offsets."""
+    async def handle(self, records: Sequence[Any]) -> dict[str, BatchResult]:
+        """Decode once, dead-letter what cannot be read, apply the rest to every view with the offsets."""
         if not self._notifications:
-            self._notifications = await asyncio.to_thread(self.runner.position, KAFKA_FEED, STORE_PART)
+            self._notifications = await asyncio.to_thread(
+                lambda: min(r.position(KAFKA_FEED, STORE_PART) for r in self.runners)
+            )
         # Decoding runs in the worker thread, so the event loop keeps fetching meanwhile.
         items, undecodable, positions = await asyncio.to_thread(_decode_batch, records)
+        self.records += len(records)
         for record, exc in undecodable:
             await self._dead_letter(record, f"cannot decode: {exc}")
         for item in items:
             self._notifications = max(self._notifications, item.record.notification_id or 0)
         positions[STORE_PART] = self._notifications
-        result = await self._apply(items, positions, records)
-        self.applied += result.applied
-        self.skipped += result.skipped
-        return result
+        results = await self._apply(items, positions, records)
+        for name, result in results.items():
+            self.applied[name] += result.applied
+            self.skipped[name] += result.skipped
+        return results
+
+    def _apply_all(self, items: list[Applied], positions: dict[str, int]) -> dict[str, BatchResult]:
+        """Every view in one transaction (their rows, seen seqs and offsets move together)."""
+        by_db: dict[int, list[ViewRunner]] = {}
+        for runner in self.runners:
+            by_db.setdefault(id(runner.db), []).append(runner)
+        results: dict[str, BatchResult] = {}
+        for runners in by_db.values():
+            with ExitStack() as locks:
+                for runner in runners:
+                    locks.enter_context(runner.lock)
+                with runners[0].db.transaction() as tx:
+                    for runner in runners:
+                        results[runner.name] = runner.apply_in(tx, items, KAFKA_FEED, positions)
+        return results
 
     async def _apply(
         self, items: list[Applied], positions: dict[str, int], records: Sequence[Any]
-    ) -> BatchResult:
+    ) -> dict[str, BatchResult]:
         while True:
             try:
-                return await asyncio.to_thread(self.runner.apply, items, KAFKA_FEED, positions)
+                return await asyncio.to_thread(self._apply_all, items, positions)
             except _TRANSIENT as exc:
-                log.warning("view %s: store unavailable (%s); retrying", self.runner.name, exc)
+                log.warning("views %s: store unavailable (%s); retrying", self.names, exc)
                 await asyncio.sleep(TRANSIENT_RETRY_SECONDS)
-            except Exception as exc:  # a projection that cannot take some event: find it
-                log.error("view %s: batch failed (%s); applying one by one", self.runner.name, exc)
-                return await self._apply_one_by_one(items, positions, records)
+            except Exception as exc:  # some view cannot take some event: find it, view by view
+                log.error("views %s: batch failed (%s); applying view by view", self.names, exc)
+                return {r.name: await self._apply_view(r, items, positions, records) for r in self.runners}
 
-    async def _apply_one_by_one(
-        self, items: list[Applied], positions: dict[str, int], records: Sequence[Any]
+    async def _apply_view(
+        self, runner: ViewRunner, items: list[Applied], positions: dict[str, int], records: Sequence[Any]
     ) -> BatchResult:
+        try:
+            return await asyncio.to_thread(runner.apply, items, KAFKA_FEED, positions)
+        except _TRANSIENT:
+            raise
+        except Exception as exc:
+            log.error("view %s: batch failed (%s); applying one by one", runner.name, exc)
         source_of = {r.value: r for r in records if r.value is not None}
         total = BatchResult()
         for item in items:
             try:
-                done = await asyncio.to_thread(self.runner.apply, [item], KAFKA_FEED, {})
+                done = await asyncio.to_thread(runner.apply, [item], KAFKA_FEED, {})
             except _TRANSIENT:
                 raise
             except Exception as exc:
                 source = source_of.get(item.record.raw)
                 if source is not None:
-                    await self._dead_letter(source, f"cannot apply to view {self.runner.name}: {exc!r}")
+                    await self._dead_letter(source, f"cannot apply to view {runner.name}: {exc!r}")
                 continue
             total.applied += done.applied
             total.skipped += done.skipped
-        await asyncio.to_thread(self.runner.apply, [], KAFKA_FEED, positions)
+        await asyncio.to_thread(runner.apply, [], KAFKA_FEED, positions)
         return total
 
     async def _dead_letter(self, record: Any, error: str) -> None:
         assert self._broker is not None
         self.dead += 1
         log.error(
-            "view %s: %s:%s@%s -> %s: %s",
-            self.runner.name,
+            "views %s: %s:%s@%s -> %s: %s",
+            self.names,
             record.topic,
             record.partition,
             record.offset,

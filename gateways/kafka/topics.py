@@ -32,7 +32,7 @@ class Topics:
         )
 
     def group(self, role: str) -> str:
-        """Consumer group ids live beside the topics: `<prefix>.view.sla`, `<prefix>.commands`."""
+        """Consumer group ids live beside the topics: `<prefix>.views`, `<prefix>.commands`."""
         return self.events.removesuffix(".dossier-events.v1") + "." + role
 
 

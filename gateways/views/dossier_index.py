@@ -13,7 +13,8 @@ from typing import Any
 
 from gateways.sql import Database, Tx
 from gateways.views.runtime import Applied
-from projections.dossier_index import DossierRow, apply
+from gateways.views.toolkit import copy_rows, upsert
+from projections.dossier_index import DossierRow, fold_batch
 
 VIEW = "dossier_index"
 _FIELDS = [f.name for f in dataclasses.fields(DossierRow)]
@@ -29,11 +30,7 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS dossier_index_receipt ON dossier_index (receipt_code)",
     "CREATE INDEX IF NOT EXISTS dossier_index_holder ON dossier_index (holder_agency_code, status)",
 ]
-_UPSERT = (
-    f"INSERT INTO dossier_index ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))}) "
-    "ON CONFLICT (dossier_id) DO UPDATE SET "
-    + ", ".join(f"{f} = excluded.{f}" for f in _FIELDS if f != "dossier_id")
-)
+_UPSERT = upsert("dossier_index", _FIELDS, ("dossier_id",))
 
 
 def _to_sql(row: DossierRow) -> list[Any]:
@@ -64,19 +61,22 @@ class DossierIndexView:
 
     def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
         ids = sorted({item.dossier_id for item in batch})
-        rows: dict[str, DossierRow | None] = dict.fromkeys(ids)
+        before: dict[str, DossierRow | None] = {}
         for data in tx.select_in("SELECT * FROM dossier_index WHERE dossier_id IN ({marks})", ids):
-            rows[data["dossier_id"]] = row_from_sql(data)
-        changed: set[str] = set()
-        for item in batch:
-            new = apply(rows[item.dossier_id], item.dossier_id, item.seq, item.event)
-            if new is not rows[item.dossier_id]:
-                rows[item.dossier_id] = new
-                changed.add(item.dossier_id)
-        tx.executemany(_UPSERT, [_to_sql(row) for d in sorted(changed) if (row := rows[d]) is not None])
+            before[data["dossier_id"]] = row_from_sql(data)
+        after = fold_batch(before, ((item.dossier_id, item.seq, item.event) for item in batch))
+        tx.executemany(
+            _UPSERT,
+            [_to_sql(row) for d in ids if (row := after.get(d)) is not None and row != before.get(d)],
+        )
 
     def clear(self, tx: Tx) -> None:
         tx.execute("DELETE FROM dossier_index")
+
+    def merge(self, tx: Tx, shards: Sequence[Database]) -> None:
+        """Add the rows of shards rebuilt apart (disjoint sets of dossiers)."""
+        for shard in shards:
+            copy_rows(tx, shard, "dossier_index", SCHEMA)
 
 
 class DossierIndex:

@@ -44,20 +44,22 @@ STORE_FEED = "store"
 STORE_PART = "notifications"
 
 
-@dataclass(frozen=True)
 class Applied:
-    """One event handed to a view: the stored record and its decoded domain event."""
+    """One event handed to a view: the stored record and its decoded domain event.
 
-    record: RecordedEvent
-    event: DossierEvent
+    The dossier id and seq are read from the envelope once: every view of a batch asks.
+    """
 
-    @property
-    def dossier_id(self) -> str:
-        return self.record.dossier_id
+    __slots__ = ("dossier_id", "event", "record", "seq")
 
-    @property
-    def seq(self) -> int:
-        return self.record.seq
+    def __init__(self, record: RecordedEvent, event: DossierEvent) -> None:
+        self.record = record
+        self.event = event
+        self.dossier_id: str = record.dossier_id
+        self.seq: int = record.seq
+
+    def __repr__(self) -> str:
+        return f"Applied({self.dossier_id}#{self.seq} {type(self.event).__name__})"
 
 
 class View(Protocol):
@@ -97,7 +99,7 @@ class ViewRunner:
         self.db = db
         self.view = view
         self.name = view.name
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()  # one batch at a time per view in this process
         db.executescript([*SCHEMA, *view.schema])
 
     # -- positions -------------------------------------------------------------------------
@@ -122,7 +124,7 @@ class ViewRunner:
     # -- applying --------------------------------------------------------------------------
     def apply(self, items: Sequence[Applied], feed: str, positions: dict[str, int]) -> BatchResult:
         """Apply `items` and move the feed to `positions`, all or nothing."""
-        with self._lock, self.db.transaction() as tx:
+        with self.lock, self.db.transaction() as tx:
             return self.apply_in(tx, items, feed, positions)
 
     def _take(self, tx: Tx, rebuilt: bool = False) -> None:
@@ -167,11 +169,15 @@ class ViewRunner:
             changed,
         )
         now = _now()
+        # A position never moves back (only a reset forgets it): several projector processes
+        # write the notification high-water mark of their own partitions, and a view that is
+        # ahead may be fed records it has already seen.
         tx.executemany(
             "INSERT INTO projection_positions (view, feed, part, position, updated_at) "
             "VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (view, feed, part) DO UPDATE SET position = excluded.position, "
-            "updated_at = excluded.updated_at",
+            "ON CONFLICT (view, feed, part) DO UPDATE SET position = CASE "
+            "WHEN excluded.position > projection_positions.position THEN excluded.position "
+            "ELSE projection_positions.position END, updated_at = excluded.updated_at",
             [(self.name, feed, part, pos, now) for part, pos in positions.items()],
         )
         return BatchResult(applied=len(fresh), skipped=len(items) - len(fresh), positions=dict(positions))

@@ -26,11 +26,12 @@ from domain import commands as cmd
 from domain.dossier import TERMINAL, Dossier, Status, fold, working_hours_until
 from domain.events import Actor, Channel, DossierEvent
 from gateways.bootstrap import Container
+from gateways.http.report_presenters import sla_json
+from gateways.report_cli import render, report
 from gateways.seed.demo import seed_demo
 from gateways.views.feed import StoreFeed
 from gateways.views.runtime import ViewRunner
-from gateways.views.sla import TABLES, SlaReports, SlaView, sla_json
-from gateways.views.sla_cli import render, report
+from gateways.views.sla import TABLES, SlaReports, SlaView
 from projections import sla
 from tests.conftest import FakeClock
 

@@ -123,3 +123,18 @@ def test_a_failing_view_never_fails_an_accepted_command(make_container: Any, clo
     container.feed.catch_up()
     assert runner.position() == head
     assert sum(_counts(runner).values()) == head
+
+
+def test_a_position_never_moves_back(make_container: Any, backend_url: str) -> None:
+    # Two projector processes each write the notification high-water mark of their own
+    # partitions, and a view that is ahead may be fed records it has seen: neither moves it back.
+    container = make_container(backend_url)
+    bulk_seed(container, 3)
+    items, _ = decode(container.store.notifications(0, 10_000))
+    runner = ViewRunner(container.view_db, Counting())
+    runner.apply(items, "kafka", {"events:0": 40, STORE_PART: 30})
+    again = runner.apply(items[:5], "kafka", {"events:0": 12, STORE_PART: 7})
+    assert (again.applied, again.skipped) == (0, 5)
+    assert runner.positions("kafka") == {"events:0": 40, STORE_PART: 30}
+    runner.apply([], "kafka", {"events:0": 41})
+    assert runner.positions("kafka")["events:0"] == 41

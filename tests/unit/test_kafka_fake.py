@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ from gateways.kafka.app import StreamSide, build_stream
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
 from gateways.simulation.bulk import bulk_seed
+from gateways.sql import Tx
+from gateways.views.runtime import Applied, ViewRunner
 
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
 
@@ -72,21 +74,23 @@ def test_projector_applies_a_batch_and_skips_its_redelivery(container: Container
     for record in records:
         last_seq[record.dossier_id] = max(last_seq.get(record.dossier_id, 0), record.seq)
     side = build_stream(container, with_inbound=False, with_relay=False)
-    assert {p.runner.name for p in side.projectors} == {r.name for r in container.runners}
+    # One consumer for every view of the process: each record is decoded once for all of them.
+    [projector] = side.projectors
+    assert projector.names == [r.name for r in container.runners] and projector.group == "unit.views"
+    everywhere = dict.fromkeys(projector.names, len(records))
+    nowhere = dict.fromkeys(projector.names, 0)
 
     async def deliver_twice() -> None:
         async with TestKafkaBroker(side.broker) as broker:
             await broker.publish_batch(*[r.raw for r in records], topic=side.topics.events)
-            for projector in side.projectors:
-                assert (projector.applied, projector.skipped, projector.dead) == (len(records), 0, 0)
+            assert (projector.applied, projector.skipped, projector.dead) == (everywhere, nowhere, 0)
             first = (index_rows(container), seen_seqs(container))
             assert {r["dossier_id"]: r["last_seq"] for r in first[0]} == last_seq
             for runner in container.runners:
                 assert {r["dossier_id"]: r["seq"] for r in first[1] if r["view"] == runner.name} == last_seq
             # The same batch again (a redelivery after a crash before the ack): nothing counts twice.
             await broker.publish_batch(*[r.raw for r in records], topic=side.topics.events)
-            for projector in side.projectors:
-                assert (projector.applied, projector.skipped) == (len(records), len(records))
+            assert (projector.applied, projector.skipped) == (everywhere, everywhere)
             assert (index_rows(container), seen_seqs(container)) == first
 
     asyncio.run(deliver_twice())
@@ -114,24 +118,64 @@ def test_poison_records_go_to_the_dead_letter_topic(container: Container) -> Non
             await broker.publish_batch(*[r.raw for r in records], topic=side.topics.events)
 
     asyncio.run(deliver())
-    for projector in side.projectors:
-        assert (projector.dead, projector.applied) == (3, len(records))
-    # Each poison record is dead-lettered once per view (each view is its own consumer group).
-    assert len(dead) == 3 * len(side.projectors)
-    groups = {f"unit.view.{p.runner.name}" for p in side.projectors}
-    for n, (value, reason) in enumerate(poison):
-        letters = dead[n * len(groups) : (n + 1) * len(groups)]
-        headers = [{k: bytes(v).decode() for k, v in r.headers} for r in letters]
-        assert {h["x-consumer-group"] for h in headers} == groups
-        for record, h in zip(letters, headers, strict=True):
-            assert record.value == value and record.key == b"k-1"
-            assert reason in h["x-error"], h["x-error"]
-            assert h["x-source-topic"] == side.topics.events
-            assert h["x-source-partition"] == "0" and h["x-source-offset"] == "0"
-            assert h["origin"] == "test"  # the original headers travel along
+    [projector] = side.projectors
+    assert (projector.dead, projector.applied) == (3, dict.fromkeys(projector.names, len(records)))
+    # Each poison record is dead-lettered once: one consumer (group) reads for every view.
+    assert len(dead) == 3
+    for (value, reason), record in zip(poison, dead, strict=True):
+        h = {k: bytes(v).decode() for k, v in record.headers}
+        assert h["x-consumer-group"] == "unit.views"
+        assert record.value == value and record.key == b"k-1"
+        assert reason in h["x-error"], h["x-error"]
+        assert h["x-source-topic"] == side.topics.events
+        assert h["x-source-partition"] == "0" and h["x-source-offset"] == "0"
+        assert h["origin"] == "test"  # the original headers travel along
     assert [r["dossier_id"] for r in container.view_db.query("SELECT dossier_id FROM dossier_index")] == [
         records[0].dossier_id
     ]
+
+
+class Refusing:
+    """A view that cannot take one chosen event (a bug in one view must not stop the others)."""
+
+    name = "refusing"
+    schema = ("CREATE TABLE IF NOT EXISTS refusing (dossier_id TEXT NOT NULL, seq INTEGER NOT NULL)",)
+
+    def __init__(self, refuse: tuple[str, int]) -> None:
+        self.refuse = refuse
+
+    def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
+        for item in batch:
+            if (item.dossier_id, item.seq) == self.refuse:
+                raise RuntimeError("cannot take this one")
+            tx.execute("INSERT INTO refusing VALUES (?, ?)", (item.dossier_id, item.seq))
+
+    def clear(self, tx: Tx) -> None:
+        tx.execute("DELETE FROM refusing")
+
+
+def test_an_event_one_view_cannot_apply_is_dead_lettered_for_it_and_the_others_apply_it(
+    container: Container,
+) -> None:
+    bulk_seed(container, 3)
+    records = container.store.notifications(0, 1000)
+    bad = records[len(records) // 2]
+    container.runners.append(ViewRunner(container.view_db, Refusing((bad.dossier_id, bad.seq))))
+    side = build_stream(container, with_inbound=False, with_relay=False)
+    dead = capture(side, side.topics.dlq)
+    [projector] = side.projectors
+
+    async def deliver() -> None:
+        async with TestKafkaBroker(side.broker) as broker:
+            await broker.publish_batch(*[r.raw for r in records], topic=side.topics.events)
+
+    asyncio.run(deliver())
+    assert projector.dead == 1 and len(dead) == 1 and dead[0].value == bad.raw
+    assert "cannot apply to view refusing" in dict(dead[0].headers)["x-error"].decode()
+    assert projector.applied == {**dict.fromkeys(projector.names, len(records)), "refusing": len(records) - 1}
+    stored = container.view_db.query("SELECT dossier_id, seq FROM refusing")
+    assert len(stored) == len(records) - 1 and {"dossier_id": bad.dossier_id, "seq": bad.seq} not in stored
+    assert len(index_rows(container)) == 3  # the other views took every event, the refused one too
 
 
 def test_inbound_receive_answers_201_and_repeats_the_result_for_the_same_key(container: Container) -> None:
@@ -178,3 +222,28 @@ def test_inbound_receive_answers_201_and_repeats_the_result_for_the_same_key(con
     assert [e.type for e in events] == ["DossierReceived"]
     problem = orjson.loads(refused.value)
     assert problem["status"] == 401 and problem["problem"]["status"] == 401 and problem["dossier"] is None
+
+
+def test_stream_helpers_run_the_same_views_without_the_relay() -> None:
+    from gateways.kafka.processes import child_args
+
+    # The relay is a single leader: helpers never run it; they keep the parent's choice of views.
+    assert child_args(None, True, True) == ["stream", "--processes", "1", "--no-relay"]
+    assert child_args(["sla", "bottleneck"], True, False) == [
+        "stream",
+        "--processes",
+        "1",
+        "--no-relay",
+        "--view=sla",
+        "--view=bottleneck",
+        "--no-inbound",
+    ]
+
+
+def test_processes_of_the_same_views_share_a_group_and_a_subset_gets_its_own() -> None:
+    from gateways.kafka.projector import group_role
+
+    every = ["dossier_index", "sla", "bottleneck"]
+    assert group_role(["bottleneck", "dossier_index", "sla"], every) == "views"
+    assert group_role(["sla"], every) == "views.sla"
+    assert group_role(["sla", "bottleneck"], every) == "views.bottleneck+sla"

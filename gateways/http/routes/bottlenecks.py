@@ -1,6 +1,6 @@
 """Bottleneck reports for supervisors and inspectors: WIP, flow, dwell, transit, heat map, drill-down.
 
-Read from the bottleneck view (gateways/views/bottleneck.py); every answer carries
+Read from the bottleneck view (gateways/views/bottleneck/); every answer carries
 `view_position` (the last notification the view applied) and `lag` (how many
 recorded events it has not applied yet).
 """

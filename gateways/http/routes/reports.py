@@ -16,7 +16,8 @@ from gateways.auth import Principal
 from gateways.bootstrap import Container
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
-from gateways.views.sla import SlaReports, at_risk_json, bieu06_json, parse_range, sla_json
+from gateways.http.report_presenters import at_risk_json, bieu06_json, sla_json
+from gateways.views.sla import SlaReports, parse_range
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 

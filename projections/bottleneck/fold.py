@@ -1,236 +1,35 @@
-"""Bottleneck view (điểm nghẽn): where dossiers wait, per agency, per route step and per edge.
-
-A pure fold: (flow | None, event) -> (flow | None, facts). The flow is what one
-dossier needs remembered — who holds it since when, and the handoff in transit.
-The facts are additive: counter changes on a local day (arrivals, completions, WIP
-deltas …), dwell and transit samples, and the rows of the drill-down lists. Storing
-them is a gateway's job; because every fact is a signed count, any day range is
-answered by summing, and a fact can be taken back by adding its negation.
-
-Rules (DOMAIN.md "Steps", "Returns and routes"):
-- A *stay* is the domain's step: an agency receives or accepts the dossier (an
-  arrival) and holds it until it hands it off, the result is ready, or the dossier
-  is closed (a completion). Its dwell is the step's working hours, carried by the
-  events (`step_used_working_hours`); a restart-policy supplement resets the step's
-  budget, not the time the agency spent, so the hours before it are carried over.
-  Calendar dwell is the wall-clock time of the same running segments: waiting for
-  the citizen and transit are charged to no agency on either clock.
-- A handoff completes the giver's stay at once; if the receiver returns it, the
-  stay reopens (DOMAIN: the giver's step reopens), so the completion and the dwell
-  sample are taken back and the stay finishes later with its whole dwell.
-- Transit runs from `HandedOff` to `HandoffAccepted` or `HandoffReturned`, on no
-  agency's step, and is sampled per edge (giver -> receiver) on the day it ends.
-- WIP counts dossiers *held* (a stay open, paused or not); dossiers in transit are
-  counted apart as `in_transit` at their receiver. `overdue` counts held dossiers
-  whose step is past its own due instant (off-route steps have none).
-
-The calendar is an explicit input: no event carries the working hours of a
-transit, so they are measured with the working calendar when the event is folded.
-Dwell needs no calendar (the events carry it). A change of days off therefore
-reaches transit hours of history only through a rebuild.
-
-Quantiles come from a log-scale histogram (see `bucket_of`): counts per bucket
-merge by adding, and a quantile read from it is within `RELATIVE_ERROR` of the
-exact nearest-rank value (values under `FLOOR_HOURS` read as 0).
-"""
+"""The bottleneck fold: one dossier's flow (who holds it since when, the handoff in transit)
+and the facts each event makes; `apply` event by event, `fold_batch` a batch at a time."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, tzinfo
-from enum import StrEnum
+from datetime import datetime, timedelta
 
 from domain import events as ev
 from domain.calendar import WorkingCalendar
 from domain.procedures import SupplementPolicy
-
-# --- days and blocks ------------------------------------------------------------------
-
-# Day numbers count from a Monday, so a multiple of 7 starts an ISO week.
-EPOCH = date(1900, 1, 1)
-# Counters and histograms are kept per block of days: a day, an ISO week, and
-# aligned runs of 2, 4, … weeks. Any range of days is covered by a few blocks.
-SPANS: tuple[int, ...] = (1, 7, 14, 28, 56, 112, 224, 448, 896)
-
-
-def day_number(at: datetime, tz: tzinfo) -> int:
-    """The local day of an instant, as days since EPOCH."""
-    return (at.astimezone(tz).date() - EPOCH).days
-
-
-def day_of(number: int) -> date:
-    return EPOCH + timedelta(days=number)
-
-
-def number_of(day: date) -> int:
-    return (day - EPOCH).days
-
-
-def week_start(number: int) -> int:
-    """The Monday of the ISO week of a day number."""
-    return number - number % 7
-
-
-def blocks_of(number: int) -> list[tuple[int, int]]:
-    """(span, first day) of every block that contains the day."""
-    return [(span, number - number % span) for span in SPANS]
-
-
-def cover(first: int, last: int) -> list[tuple[int, int]]:
-    """Blocks that cover the days [first, last] exactly, each day once, largest first."""
-    blocks: list[tuple[int, int]] = []
-    day = first
-    while day <= last:
-        span = next(s for s in reversed(SPANS) if day % s == 0 and day + s - 1 <= last)
-        blocks.append((span, day))
-        day += span
-    return blocks
-
-
-# --- the histogram ---------------------------------------------------------------------
-
-FLOOR_HOURS = 1 / 60  # one minute: shorter values fall in bucket 0 and read as 0
-GROWTH = 1.1  # each bucket is 10 % wider than the one before
-RELATIVE_ERROR = (GROWTH - 1) / (GROWTH + 1)  # 4.76 %: the reading is mid-bucket (harmonic)
-_LOG_GROWTH = math.log(GROWTH)
-_MS_PER_HOUR = 3_600_000
-QUANTILES = (("p50", 500), ("p90", 900), ("p99", 990))  # per mille
-
-
-def bucket_of(milliseconds: int) -> int:
-    """Bucket k >= 1 holds [FLOOR * GROWTH**(k-1), FLOOR * GROWTH**k) hours; 0 holds less."""
-    hours = milliseconds / _MS_PER_HOUR
-    if hours < FLOOR_HOURS:
-        return 0
-    return int(math.log(hours / FLOOR_HOURS) / _LOG_GROWTH) + 1
-
-
-def bucket_value(bucket: int) -> float:
-    """The hours a bucket reads as: off by at most RELATIVE_ERROR from any value in it."""
-    if bucket <= 0:
-        return 0.0
-    low = FLOOR_HOURS * GROWTH ** (bucket - 1)
-    return low * 2 * GROWTH / (1 + GROWTH)
-
-
-def quantile(hist: Mapping[int, int], per_mille: int) -> float | None:
-    """Nearest-rank quantile: the value of the sample at rank ceil(q * n)."""
-    total = sum(hist.values())
-    if total <= 0:
-        return None
-    rank = max(1, (per_mille * total + 999) // 1000)
-    seen = 0
-    for bucket in sorted(hist):
-        seen += hist[bucket]
-        if seen >= rank:
-            return bucket_value(bucket)
-    return bucket_value(max(hist))  # pragma: no cover - counts never sum past total
-
-
-def quantiles(hist: Mapping[int, int]) -> dict[str, float | None]:
-    return {name: quantile(hist, q) for name, q in QUANTILES}
-
-
-def exact_quantile(values: list[float], per_mille: int) -> float | None:
-    """The same nearest-rank quantile over raw values (for short lists and checks)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, (per_mille * len(ordered) + 999) // 1000)
-    return ordered[rank - 1]
-
-
-# --- what the fold emits ------------------------------------------------------------------
-
-
-class Kind(StrEnum):
-    AGENCY = "agency"
-    EDGE = "edge"  # giver -> receiver
-    STEP = "step"  # a route step of a procedure, at the agency that worked it
-
-
-@dataclass(frozen=True)
-class Subject:
-    """What a counter or a sample is about: an agency, an edge, or a route step."""
-
-    kind: Kind
-    agency_code: str  # the agency; the giver of an edge
-    other: str = ""  # the receiver of an edge; the procedure of a step
-    route_step: int = -1  # the step's index in the route
-
-
-# Counter fields. WIP-like fields are deltas: their running sum is the level.
-ARRIVALS = "arrivals"
-COMPLETIONS = "completions"
-WIP = "wip"
-IN_TRANSIT = "in_transit"
-OVERDUE = "overdue"
-RETURNS = "returns"  # agency: its handoffs sent back to it; edge: returns over it
-SUPPLEMENTS = "supplements"
-CONSULTATIONS = "consultations"
-COUNTERS = (ARRIVALS, COMPLETIONS, WIP, IN_TRANSIT, OVERDUE, RETURNS, SUPPLEMENTS, CONSULTATIONS)
-LEVELS = (WIP, IN_TRANSIT, OVERDUE)
-
-
-@dataclass(frozen=True)
-class Tally:
-    subject: Subject
-    day: int
-    field: str
-    amount: int
-
-
-@dataclass(frozen=True)
-class Sample:
-    """A finished stay's dwell (agency, step) or a finished transit (edge); weight -1 takes it back."""
-
-    subject: Subject
-    day: int
-    working_ms: int
-    calendar_ms: int
-    weight: int = 1
-
-
-@dataclass(frozen=True)
-class StayRecord:
-    """The drill-down row of one stay, as it stands after the event."""
-
-    dossier_id: str
-    stay_no: int
-    agency_code: str
-    procedure_code: str
-    route_step: int | None
-    receipt_code: str
-    entered_at: datetime
-    left_at: datetime | None
-    left_day: int | None
-    working_ms: int  # of finished segments (the whole dwell once left)
-    calendar_ms: int
-    running_since: datetime | None  # the open segment's start; None while paused or left
-
-
-@dataclass(frozen=True)
-class TransitRecord:
-    dossier_id: str
-    handoff_seq: int
-    from_agency_code: str
-    to_agency_code: str
-    receipt_code: str
-    handed_at: datetime
-    off_route: bool
-    ended_at: datetime | None = None
-    end_day: int | None = None
-    outcome: str | None = None  # accepted | returned | cancelled (the dossier closed)
-    working_ms: int | None = None
-    calendar_ms: int | None = None
-
-
-Fact = Tally | Sample | StayRecord | TransitRecord
-
-
-# --- the per-dossier flow ------------------------------------------------------------------
+from projections.bottleneck.days import day_number
+from projections.bottleneck.facts import (
+    ARRIVALS,
+    COMPLETIONS,
+    CONSULTATIONS,
+    IN_TRANSIT,
+    OVERDUE,
+    RETURNS,
+    SUPPLEMENTS,
+    WIP,
+    Fact,
+    FactList,
+    FactSink,
+    Kind,
+    StayRecord,
+    Subject,
+    Totals,
+    TransitRecord,
+)
+from projections.bottleneck.histogram import _MS_PER_HOUR
 
 
 @dataclass(frozen=True)
@@ -279,15 +78,15 @@ def _hours_ms(hours: float) -> int:
 class _Fold:
     """One event's fold: the flow's parts as they change, and the facts the changes produce."""
 
-    def __init__(self, flow: Flow, calendar: WorkingCalendar, at: datetime) -> None:
+    def __init__(self, flow: Flow, calendar: WorkingCalendar, sink: FactSink) -> None:
         self.flow = flow
         self.stay = flow.stay
         self.transit = flow.transit
         self.stays = flow.stays
         self.calendar = calendar
-        self.at = at
-        self.today = day_number(at, calendar.tz)
-        self.facts: list[Fact] = []
+        self.sink = sink
+        self.at = datetime.min  # the event being folded: set by `_take`
+        self.today = 0
 
     def result(self) -> Flow:
         return replace(self.flow, stays=self.stays, stay=self.stay, transit=self.transit)
@@ -296,15 +95,14 @@ class _Fold:
         return day_number(at, self.calendar.tz)
 
     def tally(self, agency: str, name: str, amount: int = 1, day: int | None = None) -> None:
-        subject = Subject(Kind.AGENCY, agency)
-        self.facts.append(Tally(subject, self.today if day is None else day, name, amount))
+        self.sink.tally(Subject(Kind.AGENCY, agency), self.today if day is None else day, name, amount)
 
     # -- stays -----------------------------------------------------------------------------
     def record(self, stay: Stay) -> None:
         """The stay as it stands now becomes the open stay, and its drill-down row."""
         self.stay = stay
         f = self.flow
-        self.facts.append(
+        self.sink.record(
             StayRecord(
                 dossier_id=f.dossier_id,
                 stay_no=stay.no,
@@ -326,12 +124,10 @@ class _Fold:
         assert stay.left_at is not None
         day = self.day(stay.left_at)
         working = _hours_ms(stay.carried_hours + stay.used_hours)
-        self.facts.append(
-            Sample(Subject(Kind.AGENCY, stay.agency_code), day, working, stay.calendar_ms, weight)
-        )
+        self.sink.sample(Subject(Kind.AGENCY, stay.agency_code), day, working, stay.calendar_ms, weight)
         if stay.route_step is not None:
             step = Subject(Kind.STEP, stay.agency_code, self.flow.procedure_code, stay.route_step)
-            self.facts.append(Sample(step, day, working, stay.calendar_ms, weight))
+            self.sink.sample(step, day, working, stay.calendar_ms, weight)
         self.tally(stay.agency_code, COMPLETIONS, weight, day)
 
     def open(
@@ -402,7 +198,7 @@ class _Fold:
         self, t: Transit, outcome: str | None = None, times: tuple[int, int] | None = None
     ) -> None:
         ended = self.at if outcome else None
-        self.facts.append(
+        self.sink.record(
             TransitRecord(
                 dossier_id=self.flow.dossier_id,
                 handoff_seq=t.seq,
@@ -432,9 +228,9 @@ class _Fold:
                 _hours_ms(self.calendar.working_hours_between(t.handed_at, self.at)),
                 _ms(self.at - t.handed_at),
             )
-            self.facts.append(Sample(edge, self.today, *times))
+            self.sink.sample(edge, self.today, times[0], times[1], 1)
             if outcome == "returned":
-                self.facts.append(Tally(edge, self.today, RETURNS, 1))
+                self.sink.tally(edge, self.today, RETURNS, 1)
         self.transit_record(t, outcome, times)
         self.transit = None
         return t
@@ -448,22 +244,17 @@ def _start(dossier_id: str, event: ev.DossierEvent) -> Flow | None:
     return None
 
 
-def apply(
-    flow: Flow | None, dossier_id: str, seq: int, event: ev.DossierEvent, calendar: WorkingCalendar
-) -> tuple[Flow | None, list[Fact]]:
-    """The flow after `event` (None once the dossier is closed) and the facts it produces."""
-    if flow is None:
-        flow = _start(dossier_id, event)
-        if flow is None:
-            return None, []
+def _take(fold: _Fold, seq: int, event: ev.DossierEvent) -> bool:
+    """Fold one event into the dossier's flow; False once the dossier is closed (no flow)."""
     if isinstance(event, ev.DossierReceived):
-        flow = replace(
-            flow,
+        fold.flow = replace(
+            fold.flow,
             receipt_code=event.receipt_code,
             procedure_code=event.procedure_code,
             restart_on_supplement=event.supplement_policy == SupplementPolicy.RESTART,
         )
-    fold = _Fold(flow, calendar, event.occurred_at)
+    fold.at = event.occurred_at
+    fold.today = day_number(fold.at, fold.calendar.tz)
     match event:
         case ev.DossierReceived():
             fold.open(event.receiving_agency_code, 0, event.step_due_at, event.counting_from)
@@ -495,7 +286,7 @@ def apply(
                 fold.record(fold.stopped(held, event.step_used_working_hours, left=False))
         case ev.SupplementReceived() | ev.FeePaid():
             if (held := fold.open_stay()) is not None:
-                if isinstance(event, ev.SupplementReceived) and flow.restart_on_supplement:
+                if isinstance(event, ev.SupplementReceived) and fold.flow.restart_on_supplement:
                     # The step's budget starts again; the hours spent stay the agency's dwell.
                     held = replace(held, carried_hours=held.carried_hours + held.used_hours, used_hours=0.0)
                 fold.record(fold.running(held, event.step_due_at))
@@ -507,9 +298,53 @@ def apply(
         case ev.DossierWithdrawn() | ev.ProcessingStopped():
             fold.end_transit("cancelled")
             fold.leave(event.step_used_working_hours)
-            return None, fold.facts
+            return False
         case ev.DossierRefusedAtIntake() | ev.ResultReturned():
-            return None, fold.facts
+            return False
         case _:
             pass  # online submission, consultation answers, apologies, decisions, legacy activities
-    return fold.result(), fold.facts
+    return True
+
+
+def apply(
+    flow: Flow | None, dossier_id: str, seq: int, event: ev.DossierEvent, calendar: WorkingCalendar
+) -> tuple[Flow | None, list[Fact]]:
+    """The flow after `event` (None once the dossier is closed) and the facts it produces."""
+    if flow is None:
+        flow = _start(dossier_id, event)
+        if flow is None:
+            return None, []
+    sink = FactList()
+    fold = _Fold(flow, calendar, sink)
+    alive = _take(fold, seq, event)
+    return (fold.result() if alive else None), sink.facts
+
+
+def fold_batch(
+    flows: Mapping[str, Flow | None],
+    batch: Iterable[tuple[str, int, ev.DossierEvent]],
+    calendar: WorkingCalendar,
+    totals: Totals | None = None,
+) -> tuple[dict[str, Flow | None], Totals]:
+    """The flows after `batch` ((dossier_id, seq, event), in per-dossier order) for every dossier
+    it names, from the flows before it (absent: none), and the batch's facts summed in `totals`.
+
+    Each dossier is folded in one working copy and frozen once: the flows equal `apply`
+    event by event, and the totals the sums of its facts.
+    """
+    totals = totals if totals is not None else Totals()
+    folds: dict[str, _Fold | None] = {}
+    for dossier_id, seq, event in batch:
+        if dossier_id in folds:
+            fold = folds[dossier_id]
+        else:
+            known = flows.get(dossier_id)
+            fold = None if known is None else _Fold(known, calendar, totals)
+        if fold is None:
+            started = _start(dossier_id, event)
+            if started is None:
+                folds[dossier_id] = None
+                continue
+            fold = _Fold(started, calendar, totals)
+        folds[dossier_id] = fold if _take(fold, seq, event) else None
+    return {d: (f.result() if f is not None else None) for d, f in folds.items()}, totals

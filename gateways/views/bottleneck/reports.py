@@ -1,292 +1,18 @@
-"""The bottleneck view in SQL, and its reports: WIP, arrivals, completions, dwell, transit.
-
-The fold (projections/bottleneck.py) turns events into additive facts; here they
-are summed into *blocks* of days — a day, an ISO week, and aligned runs of 2, 4, …
-weeks — for every agency, edge and route step. A report over any day range reads
-the few blocks that cover it (about two per size), and a level such as WIP at the
-end of a day is the sum of the blocks from the first day to that one. So each
-report is a handful of indexed reads whatever the range or the number of dossiers.
-
-Tables (all rebuilt from events):
-- `bottleneck_counts`: one row per (subject, block): counter sums, dwell/transit
-  sums and a log-scale histogram (JSON list `[bucket, count, …]`), with the p50/p90
-  of week blocks for the heat map. A row whose numbers all came back to 0 (a count
-  taken back) is deleted; a missing row reads as zeros.
-- `bottleneck_flows`: the fold's memory of each open dossier (JSON).
-- `bottleneck_stays`, `bottleneck_transits`: one row per stay / handoff, for the
-  drill-down lists ("which dossiers?").
-
-Resolution is the local day: a report range is whole local days, and levels (WIP,
-in transit, overdue) are read at the end of a day.
-"""
+"""The bottleneck view's queries: per agency, edge and step, heat map, WIP series, drill-down."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
-
-import orjson
 
 from domain.calendar import WorkingCalendar
 from gateways.catalogue import Catalogue
-from gateways.sql import Database, Tx
-from gateways.views.runtime import Applied
+from gateways.sql import Database
+from gateways.views.bottleneck.schema import _MS_PER_HOUR, _SUM_COLUMNS, SCHEMA, VIEW
+from gateways.views.bottleneck.sums import _Sums
+from gateways.views.report_cache import ReportCache
 from projections import bottleneck as b
-
-VIEW = "bottleneck"
-_COUNTERS = b.COUNTERS
-_MS_PER_HOUR = 3_600_000
-
-# Columns as "name TYPE" lists: the DDL and the statements are made from the same text.
-_COUNT_TABLE = (
-    "key TEXT PRIMARY KEY, kind TEXT NOT NULL, agency_code TEXT NOT NULL, other TEXT NOT NULL, "
-    "route_step INTEGER NOT NULL, span INTEGER NOT NULL, start INTEGER NOT NULL, "
-    + "".join(f"{name} BIGINT NOT NULL, " for name in _COUNTERS)
-    + "samples BIGINT NOT NULL, working_ms BIGINT NOT NULL, calendar_ms BIGINT NOT NULL, "
-    "hist TEXT NOT NULL, p50_hours DOUBLE PRECISION, p90_hours DOUBLE PRECISION"
-)
-# Column names are the fields of StayRecord / TransitRecord, in order.
-_STAY_TABLE = (
-    "dossier_id TEXT NOT NULL, stay_no INTEGER NOT NULL, agency_code TEXT NOT NULL, "
-    "procedure_code TEXT NOT NULL, route_step INTEGER, receipt_code TEXT NOT NULL, "
-    "entered_at TEXT NOT NULL, left_at TEXT, left_day INTEGER, working_ms BIGINT NOT NULL, "
-    "calendar_ms BIGINT NOT NULL, running_since TEXT"
-)
-_TRANSIT_TABLE = (
-    "dossier_id TEXT NOT NULL, handoff_seq INTEGER NOT NULL, from_agency_code TEXT NOT NULL, "
-    "to_agency_code TEXT NOT NULL, receipt_code TEXT NOT NULL, handed_at TEXT NOT NULL, "
-    "off_route BOOLEAN NOT NULL, ended_at TEXT, end_day INTEGER, outcome TEXT, working_ms BIGINT, "
-    "calendar_ms BIGINT"
-)
-
-_CREATE = "CREATE TABLE IF NOT EXISTS"
-_INDEX = "CREATE INDEX IF NOT EXISTS"
-SCHEMA = [
-    f"{_CREATE} bottleneck_counts ({_COUNT_TABLE})",
-    f"{_INDEX} bottleneck_counts_block ON bottleneck_counts (kind, span, start)",
-    f"{_INDEX} bottleneck_counts_subject ON bottleneck_counts (kind, agency_code, span, start)",
-    f"{_CREATE} bottleneck_flows (dossier_id TEXT PRIMARY KEY, flow TEXT NOT NULL)",
-    f"{_CREATE} bottleneck_stays ({_STAY_TABLE}, PRIMARY KEY (dossier_id, stay_no))",
-    f"{_INDEX} bottleneck_stays_agency ON bottleneck_stays (agency_code, left_day, working_ms)",
-    f"{_CREATE} bottleneck_transits ({_TRANSIT_TABLE}, PRIMARY KEY (dossier_id, handoff_seq))",
-    f"{_INDEX} bottleneck_transits_edge "
-    "ON bottleneck_transits (from_agency_code, to_agency_code, end_day, working_ms)",
-]
-TABLES = ("bottleneck_counts", "bottleneck_flows", "bottleneck_stays", "bottleneck_transits")
-
-
-def _columns(table: str) -> list[str]:
-    return [column.split()[0] for column in table.split(", ")]
-
-
-def _upsert(table: str, columns: list[str], keys: int) -> str:
-    """INSERT … ON CONFLICT (the first `keys` columns) DO UPDATE SET the others."""
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-        f"ON CONFLICT ({', '.join(columns[:keys])}) DO UPDATE SET "
-        + ", ".join(f"{c} = excluded.{c}" for c in columns[keys:])
-    )
-
-
-_COUNT_COLUMNS = _columns(_COUNT_TABLE)
-_STAY_COLUMNS = _columns(_STAY_TABLE)
-_TRANSIT_COLUMNS = _columns(_TRANSIT_TABLE)
-_UPSERT_COUNT = _upsert("bottleneck_counts", _COUNT_COLUMNS, 1)
-_UPSERT_STAY = _upsert("bottleneck_stays", _STAY_COLUMNS, 2)
-_UPSERT_TRANSIT = _upsert("bottleneck_transits", _TRANSIT_COLUMNS, 2)
-
-
-def _utc(at: datetime | None) -> str | None:
-    """Instants are stored in UTC so that text order is time order."""
-    return at.astimezone(UTC).isoformat() if at is not None else None
-
-
-def _key(subject: b.Subject, span: int, start: int) -> str:
-    parts = (subject.kind.value, subject.agency_code, subject.other, subject.route_step, span, start)
-    return "\x1f".join(map(str, parts))
-
-
-# --- flows as JSON ---------------------------------------------------------------------
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def flow_to_json(flow: b.Flow) -> str:
-    return orjson.dumps(flow).decode()
-
-
-def flow_from_json(text: str) -> b.Flow:
-    data = orjson.loads(text)
-    stay, transit = data.pop("stay"), data.pop("transit")
-    if stay is not None:
-        for name in ("entered_at", "running_since", "working_since", "left_at", "overdue_from"):
-            stay[name] = _time(stay[name])
-        stay = b.Stay(**stay)
-    if transit is not None:
-        transit["handed_at"] = _time(transit["handed_at"])
-        transit = b.Transit(**transit)
-    return b.Flow(**data, stay=stay, transit=transit)
-
-
-# --- sums of one block ---------------------------------------------------------------------
-
-
-_SUM_COLUMNS = (*_COUNTERS, "samples", "working_ms", "calendar_ms")
-
-
-class _Sums:
-    """What one (subject, block) row holds, sparse: columns by name (absent is 0) and the
-    histogram's bucket counts. Adding two gives the row of their union."""
-
-    __slots__ = ("buckets", "columns")
-
-    def __init__(self) -> None:
-        self.columns: dict[str, int] = {}
-        self.buckets: dict[int, int] = {}
-
-    def add(self, other: _Sums) -> None:
-        columns, buckets = self.columns, self.buckets
-        for name, n in other.columns.items():
-            columns[name] = columns.get(name, 0) + n
-        for bucket, n in other.buckets.items():
-            buckets[bucket] = buckets.get(bucket, 0) + n
-
-    def add_row(self, row: dict[str, Any], names: Sequence[str] = _SUM_COLUMNS) -> None:
-        columns = self.columns
-        for name in names:
-            if value := row[name]:
-                columns[name] = columns.get(name, 0) + int(value)
-        if "hist" in row:
-            buckets = self.buckets
-            values = iter(orjson.loads(row["hist"]))
-            for bucket, n in zip(values, values, strict=True):
-                buckets[bucket] = buckets.get(bucket, 0) + n
-
-    def tally(self, name: str, amount: int) -> None:
-        self.columns[name] = self.columns.get(name, 0) + amount
-
-    def add_sample(self, sample: b.Sample) -> None:
-        w = sample.weight
-        self.tally("samples", w)
-        self.tally("working_ms", w * sample.working_ms)
-        self.tally("calendar_ms", w * sample.calendar_ms)
-        bucket = b.bucket_of(sample.working_ms)
-        self.buckets[bucket] = self.buckets.get(bucket, 0) + w
-
-    def of(self, name: str) -> int:
-        return self.columns.get(name, 0)
-
-    def hist(self) -> dict[int, int]:
-        return {bucket: n for bucket, n in self.buckets.items() if n}
-
-    def is_zero(self) -> bool:
-        return not any(self.columns.values()) and not any(self.buckets.values())
-
-    def hist_json(self) -> str:
-        hist = self.hist()
-        return orjson.dumps([x for bucket in sorted(hist) for x in (bucket, hist[bucket])]).decode()
-
-
-class BottleneckView:
-    """The bottleneck view for the view runtime (gateways/views/runtime.py).
-
-    It needs the working calendar: transit hours are measured when a transit ends.
-    """
-
-    name = VIEW
-    schema = SCHEMA
-
-    def __init__(self, calendar: WorkingCalendar) -> None:
-        self.calendar = calendar
-
-    def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
-        ids = sorted({item.dossier_id for item in batch})
-        flows: dict[str, b.Flow | None] = dict.fromkeys(ids)
-        for row in tx.select_in(
-            "SELECT dossier_id, flow FROM bottleneck_flows WHERE dossier_id IN ({marks})", ids
-        ):
-            flows[row["dossier_id"]] = flow_from_json(row["flow"])
-        # Facts are summed per (subject, day) first, then each day's sums go to its blocks once.
-        daily: dict[tuple[b.Subject, int], _Sums] = {}
-        stays: dict[tuple[str, int], b.StayRecord] = {}
-        transits: dict[tuple[str, int], b.TransitRecord] = {}
-        for item in batch:
-            flow, facts = b.apply(
-                flows[item.dossier_id], item.dossier_id, item.seq, item.event, self.calendar
-            )
-            flows[item.dossier_id] = flow
-            for fact in facts:
-                if isinstance(fact, b.Tally | b.Sample):
-                    s = daily.get((fact.subject, fact.day))
-                    if s is None:
-                        s = daily[(fact.subject, fact.day)] = _Sums()
-                    if isinstance(fact, b.Tally):
-                        s.tally(fact.field, fact.amount)
-                    else:
-                        s.add_sample(fact)
-                elif isinstance(fact, b.StayRecord):
-                    stays[(fact.dossier_id, fact.stay_no)] = fact
-                else:
-                    transits[(fact.dossier_id, fact.handoff_seq)] = fact
-        blocks: dict[tuple[b.Subject, int, int], _Sums] = {}
-        for (subject, day), day_sums in daily.items():
-            for span, start in b.blocks_of(day):
-                block = blocks.get((subject, span, start))
-                if block is None:
-                    block = blocks[(subject, span, start)] = _Sums()
-                block.add(day_sums)
-        self._write_sums(tx, blocks)
-        live = [(d, flow_to_json(f)) for d in ids if (f := flows[d]) is not None]
-        tx.executemany(
-            "INSERT INTO bottleneck_flows (dossier_id, flow) VALUES (?, ?) "
-            "ON CONFLICT (dossier_id) DO UPDATE SET flow = excluded.flow",
-            live,
-        )
-        tx.executemany(
-            "DELETE FROM bottleneck_flows WHERE dossier_id = ?", [(d,) for d in ids if flows[d] is None]
-        )
-        tx.executemany(_UPSERT_STAY, [_record_row(r, _STAY_COLUMNS) for _k, r in sorted(stays.items())])
-        tx.executemany(
-            _UPSERT_TRANSIT, [_record_row(r, _TRANSIT_COLUMNS) for _k, r in sorted(transits.items())]
-        )
-
-    def _write_sums(self, tx: Tx, blocks: dict[tuple[b.Subject, int, int], _Sums]) -> None:
-        sums = {_key(*block): (block, s) for block, s in blocks.items()}
-        keys = sorted(sums)
-        columns = ", ".join(("key", *_SUM_COLUMNS, "hist"))
-        for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", keys):
-            sums[row["key"]][1].add_row(row)
-        upserts: list[list[Any]] = []
-        deletes: list[tuple[str]] = []
-        for key in keys:
-            (subject, span, start), s = sums[key]
-            if s.is_zero():
-                deletes.append((key,))
-                continue
-            p50 = p90 = None
-            if span == 7:  # the heat map reads weeks: their medians are kept ready
-                hist = s.hist()
-                p50, p90 = b.quantile(hist, 500), b.quantile(hist, 900)
-            subject_columns = (subject.kind.value, subject.agency_code, subject.other, subject.route_step)
-            values = [s.of(name) for name in _SUM_COLUMNS]
-            upserts.append([key, *subject_columns, span, start, *values, s.hist_json(), p50, p90])
-        tx.executemany(_UPSERT_COUNT, upserts)
-        tx.executemany("DELETE FROM bottleneck_counts WHERE key = ?", deletes)
-
-    def clear(self, tx: Tx) -> None:
-        for table in TABLES:
-            tx.execute(f"DELETE FROM {table}")
-
-
-def _record_row(record: b.StayRecord | b.TransitRecord, columns: list[str]) -> list[Any]:
-    values = (getattr(record, column) for column in columns)
-    return [_utc(v) if isinstance(v, datetime) else v for v in values]
-
-
-# --- reports -------------------------------------------------------------------------------
 
 _HEAT_METRICS = ("dwell", "overdue_wip")
 
@@ -315,11 +41,18 @@ def _local(text: str | None, calendar: WorkingCalendar) -> str | None:
 class BottleneckReports:
     """Queries of the bottleneck view: per agency / edge / step, heat map, WIP series, drill-down."""
 
-    def __init__(self, db: Database, catalogue: Catalogue, calendar: WorkingCalendar) -> None:
+    def __init__(
+        self, db: Database, catalogue: Catalogue, calendar: WorkingCalendar, cache: ReportCache | None = None
+    ) -> None:
         self.db = db
         self.catalogue = catalogue
         self.calendar = calendar
+        self.cache = cache or ReportCache(db)
         db.executescript(SCHEMA)
+
+    def _cached(self, query: tuple[Any, ...], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A cached answer (by query and view position); a copy, since callers add to it."""
+        return dict(self.cache.answer(VIEW, query, self.catalogue.hierarchy, compute))
 
     # -- reading blocks -------------------------------------------------------------------------
     def _first_day(self) -> int | None:
@@ -367,6 +100,20 @@ class BottleneckReports:
 
     # -- the bottleneck report ------------------------------------------------------------------
     def bottlenecks(
+        self,
+        first: date,
+        last: date,
+        agencies: set[str] | None = None,
+        today: date | None = None,
+        steps: bool = False,
+    ) -> dict[str, Any]:
+        scope = frozenset(agencies) if agencies is not None else None
+        return self._cached(
+            ("bottlenecks", first, last, scope, today, steps),
+            lambda: self._bottlenecks(first, last, agencies, today, steps),
+        )
+
+    def _bottlenecks(
         self,
         first: date,
         last: date,
@@ -473,6 +220,20 @@ class BottleneckReports:
         agencies: set[str] | None = None,
         today: date | None = None,
     ) -> dict[str, Any]:
+        scope = frozenset(agencies) if agencies is not None else None
+        return self._cached(
+            ("heatmap", metric, first, last, scope, today),
+            lambda: self._heatmap(metric, first, last, agencies, today),
+        )
+
+    def _heatmap(
+        self,
+        metric: str,
+        first: date,
+        last: date,
+        agencies: set[str] | None = None,
+        today: date | None = None,
+    ) -> dict[str, Any]:
         """Agency x ISO week: the weeks that meet [first, last], whole, up to `today`'s week.
 
         dwell: p50 (and p90) working hours of the stays that ended that week;
@@ -552,6 +313,14 @@ class BottleneckReports:
 
     # -- WIP series ------------------------------------------------------------------------------
     def wip(
+        self, agency_code: str, first: date, last: date, bucket: str = "day", today: date | None = None
+    ) -> dict[str, Any]:
+        return self._cached(
+            ("wip", agency_code, first, last, bucket, today),
+            lambda: self._wip(agency_code, first, last, bucket, today),
+        )
+
+    def _wip(
         self, agency_code: str, first: date, last: date, bucket: str = "day", today: date | None = None
     ) -> dict[str, Any]:
         """Per day or ISO week: WIP, in transit and overdue at the end of it; arrivals and completions."""

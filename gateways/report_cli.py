@@ -23,15 +23,8 @@ from rich.table import Table
 
 from domain.errors import InvalidValue
 from gateways.catalogue import Catalogue
-from gateways.views.sla import (
-    Bieu06Report,
-    SlaReport,
-    SlaReports,
-    bieu06_json,
-    parse_range,
-    range_json,
-    sla_json,
-)
+from gateways.http.report_presenters import bieu06_json, range_json, sla_json
+from gateways.views.sla import Bieu06Report, SlaReport, SlaReports, parse_range
 from projections.sla import Bieu06
 
 FORMATS = ("table", "csv", "json", "xlsx")

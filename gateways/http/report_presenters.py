@@ -1,0 +1,75 @@
+"""JSON shaping of the report answers (SLA view): what the HTTP API returns and `lienthong report
+--format json` prints."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from gateways.views.sla import AtRisk, Bieu06Report, SlaReport
+from projections import sla
+from projections.sla import Window
+
+_US = timedelta(microseconds=1)
+
+
+def _local(at: datetime | None, tz: tzinfo) -> str | None:
+    return at.astimezone(tz).isoformat() if at is not None else None
+
+
+def range_json(w: Window, tz: tzinfo) -> dict[str, str]:
+    """The range as asked: whole local days as dates (`to` inclusive), else instants."""
+    start, end = w.start.astimezone(tz), w.end.astimezone(tz)
+    whole = start == sla.midnight(start.date(), tz) and end == sla.midnight(end.date(), tz)
+    if whole:
+        return {"from": start.date().isoformat(), "to": (end.date() - timedelta(days=1)).isoformat()}
+    return {"from": start.isoformat(), "to": (end - _US).isoformat()}
+
+
+def bieu06_json(report: Bieu06Report, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "agency_code": report.agency_code,
+        "include_children": report.include_children,
+        "scope": report.scope,
+        **range_json(report.window, tz),
+        "judged_at": _local(report.judged_at, tz),
+        "agencies": list(report.agencies),
+        **report.form.as_json(),
+    }
+
+
+def sla_json(report: SlaReport, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "group_by": report.group_by,
+        "scope": report.scope,
+        **range_json(report.window, tz),
+        "judged_at": _local(report.judged_at, tz),
+        "items": [
+            {"group": row.group, **row.form.as_json(), "late_attributed": row.late_attributed}
+            for row in report.rows
+        ],
+        "next_cursor": None,
+    }
+
+
+def at_risk_json(item: AtRisk, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": item.dossier_id,
+        "receipt_code": item.receipt_code,
+        "procedure_code": item.procedure_code,
+        "receiving_agency_code": item.receiving_agency_code,
+        "holder_agency_code": item.holder_agency_code,
+        "pending_handoff_to": item.pending_handoff_to,
+        "received_at": _local(item.received_at, tz),
+        "due_at": _local(item.due_at, tz),
+        "promised_at": _local(item.promised_at, tz),
+        "paused": item.paused,
+        "overdue": item.overdue,
+        "remaining_working_hours": round(item.remaining_working_hours, 4),
+        "step_due_at": _local(item.step_due_at, tz),
+        "step_remaining_working_hours": (
+            round(item.step_remaining_working_hours, 4)
+            if item.step_remaining_working_hours is not None
+            else None
+        ),
+    }

@@ -1,0 +1,100 @@
+"""What every view store shares: upserts, counters kept as additive deltas, and copying the
+rows of a shard's store into the view store (parallel rebuilds).
+
+A view writes each batch as sets: one `executemany` per table. Counters (per bucket of
+days) are never read back to be written: a batch adds its deltas with
+`INSERT … ON CONFLICT … DO UPDATE SET c = c + excluded.c`, and a row that falls back to
+zero in every column is deleted, so a live view and a rebuild hold the same rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from gateways.sql import Database, Tx
+
+
+def upsert(table: str, columns: Sequence[str], key: Sequence[str], add: bool = False) -> str:
+    """An insert that updates on conflict: sets the new values, or adds them (counters)."""
+    rest = [c for c in columns if c not in key]
+    sets = [f"{c} = {table}.{c} + excluded.{c}" if add else f"{c} = excluded.{c}" for c in rest]
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {', '.join(sets)}"
+    )
+
+
+class Counters:
+    """Deltas of a batch for one counter table: key -> a vector of column deltas."""
+
+    def __init__(self, table: str, key: Sequence[str], columns: Sequence[str]) -> None:
+        self.table = table
+        self.key = tuple(key)
+        self.columns = tuple(columns)
+        self.deltas: dict[tuple[Any, ...], list[int]] = {}
+        self._add = upsert(table, (*self.key, *self.columns), self.key, add=True)
+        self._delete_zero = (
+            f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = ?' for c in self.key)} AND "
+            + " AND ".join(f"{c} = 0" for c in self.columns)
+        )
+
+    def add(self, key: tuple[Any, ...], index: int, amount: int) -> None:
+        vector = self.deltas.get(key)
+        if vector is None:
+            vector = self.deltas[key] = [0] * len(self.columns)
+        vector[index] += amount
+
+    def write(self, tx: Tx) -> None:
+        """Add the deltas to the stored rows (one statement for all), then drop rows back at zero."""
+        moved: Mapping[tuple[Any, ...], list[int]] = {k: v for k, v in self.deltas.items() if any(v)}
+        tx.executemany(self._add, [[*key, *vector] for key, vector in moved.items()])
+        # Only a negative delta can bring a row back to zero.
+        tx.executemany(self._delete_zero, [list(key) for key, vector in moved.items() if min(vector) < 0])
+        self.deltas = {}
+
+
+def boolean_columns(schema: Sequence[str], table: str) -> frozenset[str]:
+    """The BOOLEAN columns of `table` in a view's DDL (SQLite hands them back as 0/1)."""
+    for statement in schema:
+        found = re.match(rf"\s*CREATE TABLE IF NOT EXISTS {table} \((.*)\)\s*$", statement, re.DOTALL)
+        if found:
+            return frozenset(re.findall(r"(\w+) BOOLEAN", found.group(1)))
+    return frozenset()
+
+
+def rows_of(source: Database, table: str, chunk: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every row of a table of a SQLite view store, a chunk at a time (memory stays flat)."""
+    last = 0
+    while True:
+        rows = source.query(
+            f"SELECT rowid AS rowid_, * FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, chunk)
+        )
+        if not rows:
+            return
+        last = int(rows[-1]["rowid_"])
+        for row in rows:
+            del row["rowid_"]
+            yield row
+
+
+def copy_rows(tx: Tx, source: Database, table: str, schema: Sequence[str], chunk: int = 5000) -> int:
+    """Append every row of `table` in a SQLite store to the same table through `tx`."""
+    booleans = boolean_columns(schema, table)
+    batch: list[list[Any]] = []
+    statement = ""
+    copied = 0
+    for row in rows_of(source, table, chunk):
+        if not statement:
+            columns = list(row)
+            statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        batch.append([bool(v) if k in booleans and v is not None else v for k, v in row.items()])
+        if len(batch) >= chunk:
+            tx.executemany(statement, batch)
+            copied += len(batch)
+            batch = []
+    if batch:
+        tx.executemany(statement, batch)
+        copied += len(batch)
+    return copied

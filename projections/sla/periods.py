@@ -1,0 +1,118 @@
+"""Report windows, reporting periods (15th to 14th) and the day/month/year buckets of the counters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+_ONE_DAY = timedelta(days=1)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """`[start, end)`: counts what happened from `start` on, judged at the instant `end`."""
+
+    start: datetime
+    end: datetime
+
+    def contains(self, at: datetime) -> bool:
+        return self.start <= at < self.end
+
+    def days(self, tz: tzinfo) -> tuple[date, date]:
+        """First and last local day the window touches."""
+        last = max(self.end - _ONE_MICROSECOND, self.start)
+        return self.start.astimezone(tz).date(), last.astimezone(tz).date()
+
+
+def midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(), tz)
+
+
+def window(first: date | datetime, last: date | datetime, tz: tzinfo) -> Window:
+    """A report range: a date is the whole local day (`last` inclusive); an instant is itself."""
+    if isinstance(first, datetime):
+        if first.tzinfo is None:
+            raise ValueError("an instant needs an offset, e.g. 2026-03-02T09:00:00+07:00")
+        start = first
+    else:
+        start = midnight(first, tz)
+    if isinstance(last, datetime):
+        if last.tzinfo is None:
+            raise ValueError("an instant needs an offset, e.g. 2026-03-02T09:00:00+07:00")
+        end = last + _ONE_MICROSECOND
+    else:
+        end = midnight(last + _ONE_DAY, tz)
+    if end <= start:
+        raise ValueError("the range ends before it starts")
+    return Window(start, end)
+
+
+def capped(w: Window, now: datetime) -> Window:
+    """A window judged no later than `now`: nothing after now has happened yet."""
+    return Window(min(w.start, now), min(w.end, now))
+
+
+def reporting_period(year: int, month: int) -> tuple[date, date]:
+    """Kỳ báo cáo: the 15th of the previous month to the 14th of `month`."""
+    previous = date(year, month, 1) - _ONE_DAY
+    return previous.replace(day=15), date(year, month, 14)
+
+
+def period_of(day: date) -> tuple[int, int]:
+    """The (year, month) of the reporting period containing `day`."""
+    if day.day < 15:
+        return day.year, day.month
+    return (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
+
+
+def bucket_ranges(first: date, stop: date) -> list[tuple[str, str, str]]:
+    """`[first, stop)` as few buckets as possible: `(grain, low, high)`, bucket keys inclusive.
+
+    Grains: `d` ("2025-07-14"), `m` ("2025-07"), `y` ("2025"). Leading days up to a month
+    boundary, months up to a year boundary, whole years, then months and days again: at most
+    five ranges, however long the range (a report "since ever" starts at year 1).
+    """
+    ranges: list[tuple[str, str, str]] = []
+
+    def add(grain: str, low: date, end: date) -> None:
+        width = {"d": 10, "m": 7, "y": 4}[grain]
+        low_key, high_key = low.isoformat()[:width], (end - _ONE_DAY).isoformat()[:width]
+        if ranges and ranges[-1][0] == grain:  # contiguous with the previous range
+            low_key = ranges.pop()[1]
+        ranges.append((grain, low_key, high_key))
+
+    day = first
+    if day < stop and day.day != 1:
+        end = min(_next_month(day), stop)
+        add("d", day, end)
+        day = end
+    if day < stop and day.month != 1:
+        end = min(date(day.year + 1, 1, 1), _month_start(stop))
+        if end > day:
+            add("m", day, end)
+            day = end
+    if day < stop and day.month == 1 and day.day == 1 and day.year < stop.year:
+        end = date(stop.year, 1, 1)
+        add("y", day, end)
+        day = end
+    if day < _month_start(stop):
+        add("m", day, _month_start(stop))
+        day = _month_start(stop)
+    if day < stop:
+        add("d", day, stop)
+    return ranges
+
+
+def buckets_of(day: date) -> tuple[tuple[str, str], ...]:
+    """The day, month and year buckets a tally on `day` is added to."""
+    key = day.isoformat()
+    return (("d", key), ("m", key[:7]), ("y", key[:4]))
