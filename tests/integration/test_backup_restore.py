@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from gateways.auth import read_token
 from gateways.bootstrap import bootstrap
 from gateways.cli import app
+from gateways.http.report_presenters import bieu06_json, sla_json
 from gateways.seed.demo import seed_demo
 from gateways.settings import Settings
-from gateways.views.sla import bieu06_json, sla_json
 
 pytestmark = pytest.mark.integration
 
