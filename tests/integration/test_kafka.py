@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -349,6 +350,23 @@ def _admin(statement: str) -> None:
         conn.execute(statement)
 
 
+def _drop(name: str) -> None:
+    """Drop a test database. A session of another role (the server's autovacuum on a freshly
+    filled database) cannot be ended by this role: wait until it is gone, then drop."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if time.monotonic() > deadline:
+                warnings.warn(
+                    f"test database {name} left behind: another role's session holds it", stacklevel=2
+                )
+                return
+            time.sleep(0.5)
+
+
 def _url(name: str) -> str:
     return PG_URL.rsplit("/", 1)[0] + "/" + name
 
@@ -403,7 +421,7 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         source.close()
         target.close()
     yield name
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _drop(name)
 
 
 @pytest.fixture
@@ -423,7 +441,7 @@ def pg_database() -> Iterator[Callable[[str | None], str]]:
 
     yield make
     for name in names:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop(name)
 
 
 def assert_exactly_once(records: list[ConsumerRecord[Any, Any]], store: EventStore, partitions: int) -> None:
