@@ -9,7 +9,7 @@ from fastapi_offline import FastAPIOffline
 
 from gateways import web
 from gateways.bootstrap import Container
-from gateways.http import problems, redact
+from gateways.http import contract, problems, redact
 from gateways.http.deps import EnforceDep
 from gateways.http.limits import BodyLimit
 from gateways.http.observe import Observe
@@ -28,6 +28,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     redact.install()  # no lookup secret in access logs
     problems.install(app)
+    contract.install(app)
     # Outermost, so nothing reads a body past the limit.
     app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)
     if container.settings.cors_allow_origins:
