@@ -57,6 +57,14 @@ def normalise_id_number(id_number: str) -> str:
     return re.sub(r"[\s.\-]", "", id_number).upper()
 
 
+def normalise_phone(phone: str) -> str:
+    """A Vietnamese phone number as typed: digits only, the country code +84/84 as a leading 0."""
+    digits = re.sub(r"\D", "", phone)
+    if digits.startswith("84") and len(digits) >= 11:
+        digits = "0" + digits[2:]
+    return digits
+
+
 @dataclass(frozen=True)
 class NewKey:
     key: bytes
@@ -141,6 +149,19 @@ class PiiVault:
         normalised = normalise_id_number(id_number)
         return hmac.new(self._index_key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
 
+    def phone_index(self, phone: str) -> str:
+        """The blind index of a phone number (its own namespace: never equal to an ID's)."""
+        normalised = "phone:" + normalise_phone(phone)
+        return hmac.new(self._index_key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def dossiers_of_phone(self, phone: str) -> list[str]:
+        """The dossiers whose applicant gave this phone number (and whose keys still exist)."""
+        rows = self._db.query(
+            "SELECT dossier_id FROM pii_blind_index WHERE digest = ? ORDER BY dossier_id",
+            (self.phone_index(phone),),
+        )
+        return [str(r["dossier_id"]) for r in rows]
+
     def dossiers_of(self, id_number: str) -> list[str]:
         """The dossiers whose applicant gave this ID number (and whose keys still exist)."""
         rows = self._db.query(
@@ -159,12 +180,16 @@ class PiiVault:
         )
         return [str(r["dossier_id"]) for r in rows]
 
-    def index(self, dossier_id: str, id_number: str) -> None:
-        self._db.execute(
-            "INSERT INTO pii_blind_index (digest, dossier_id) VALUES (?, ?) "
-            "ON CONFLICT (digest, dossier_id) DO NOTHING",
-            (self.blind_index(id_number), dossier_id),
-        )
+    def index(self, dossier_id: str, id_number: str | None, phone: str | None = None) -> None:
+        digests = [self.blind_index(id_number)] if id_number else []
+        if phone and normalise_phone(phone):
+            digests.append(self.phone_index(phone))
+        with self._db.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO pii_blind_index (digest, dossier_id) VALUES (?, ?) "
+                "ON CONFLICT (digest, dossier_id) DO NOTHING",
+                [(digest, dossier_id) for digest in digests],
+            )
 
     def has_key(self, dossier_id: str) -> bool:
         return bool(self._db.query("SELECT 1 AS x FROM dossier_keys WHERE dossier_id = ?", (dossier_id,)))
@@ -221,7 +246,7 @@ class PiiVault:
         # Another process may have won the race: use whichever key is stored.
         return self._data_key(dossier_id, create=False)
 
-    def new_key(self, dossier_id: str, id_number: str | None = None) -> NewKey:
+    def new_key(self, dossier_id: str, id_number: str | None = None, phone: str | None = None) -> NewKey:
         """A data key for a new dossier, and the rows that store it and the applicant's blind
         index, written by the caller in the transaction that creates the dossier (so no key
         is stored without its dossier)."""
@@ -235,12 +260,15 @@ class PiiVault:
             (dossier_id, wrapped),
         )
         rows = [row]
-        if id_number:
+        digests = [self.blind_index(id_number)] if id_number else []
+        if phone and normalise_phone(phone):
+            digests.append(self.phone_index(phone))
+        for digest in digests:
             rows.append(
                 (
                     "INSERT INTO pii_blind_index (digest, dossier_id) VALUES (?, ?) "
                     "ON CONFLICT (digest, dossier_id) DO NOTHING",
-                    (self.blind_index(id_number), dossier_id),
+                    (digest, dossier_id),
                 )
             )
         return NewKey(key, row, tuple(rows))

@@ -32,7 +32,7 @@ class EventLog(Protocol):
 class Keys(Protocol):
     """The PII vault as commands use it."""
 
-    def new_key(self, dossier_id: str, id_number: str | None = None) -> Any:
+    def new_key(self, dossier_id: str, id_number: str | None = None, phone: str | None = None) -> Any:
         """A data key, and the rows (key, blind index) that go into the creating transaction."""
         ...
 

@@ -38,7 +38,7 @@ class IndexedVault(Protocol):
 
     def open_sealed(self, dossier_id: str, sealed: dict[str, Any]) -> dict[str, Any] | None: ...
 
-    def index(self, dossier_id: str, id_number: str) -> None: ...
+    def index(self, dossier_id: str, id_number: str | None, phone: str | None = None) -> None: ...
 
 
 class History(Protocol):
@@ -94,8 +94,9 @@ def reindex(vault: IndexedVault, history: History) -> int:
             sealed = records[0].envelope.get("payload", {}).get("applicant") if records else None
             opened = vault.open_sealed(dossier_id, dict(sealed)) if isinstance(sealed, dict) else None
             number = opened.get("id_number") if opened else None
-            if number:
-                vault.index(dossier_id, str(number))
+            phone = opened.get("phone") if opened else None
+            if number or phone:
+                vault.index(dossier_id, str(number) if number else None, str(phone) if phone else None)
                 added += 1
         after = batch[-1]
     return added

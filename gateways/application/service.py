@@ -223,7 +223,10 @@ class DossierService:
         self.require_agency(desk, *(step.agency_code for step in procedure.route), at=occurred_at)
         secret = secrets.token_urlsafe(12)
         id_number = applicant.get("id_number")
-        new_key = self.vault.new_key(dossier_id, str(id_number) if id_number else None)
+        phone = applicant.get("phone")
+        new_key = self.vault.new_key(
+            dossier_id, str(id_number) if id_number else None, str(phone) if phone else None
+        )
         common: dict[str, Any] = {
             "actor": actor,
             "occurred_at": occurred_at,

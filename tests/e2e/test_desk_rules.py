@@ -107,3 +107,26 @@ def test_remaining_time_stops_at_the_result_and_a_late_step_shows_its_overrun(
     assert ready.status_code == 200 and ready.json()["remaining_working_hours"] is None
     clock.set("2026-09-30T09:00:00+07:00")
     assert api.get(f"/api/v1/dossiers/{dossier}").json()["remaining_working_hours"] is None
+
+
+def test_a_citizen_is_found_by_phone_number_through_the_blind_index_only(
+    make_container: Any, clock: FakeClock, tmp_path: Any
+) -> None:
+    container = make_container()
+    with serve(create_app(container)) as base:
+        for api in _provisioned(Api(base, SECRET, clock)):
+            clock.set("2026-08-28T09:00:00+07:00")
+            dossier = _receive(api).json()["id"]  # the applicant's phone: 0909000111
+            _receive(
+                api, applicant={"name": "Trần Thị Bình", "id_number": "079300004321", "phone": "0912345678"}
+            )
+            found = api.get("/api/v1/dossiers", role="officer", agency="W.01", phone="+84 909 000 111").json()
+            assert [d["id"] for d in found["items"]] == [dossier]
+            none = api.get("/api/v1/dossiers", role="officer", agency="W.01", phone="0909000112").json()
+            assert none["items"] == []
+            stored = b"".join(p.read_bytes() for p in (tmp_path / "var").rglob("*.sqlite*"))
+            assert b"0909000111" not in stored and b"909000111" not in stored
+            r = api.post("/api/v1/privacy/forget", {"dossier_id": dossier}, role="admin", agency=None)
+            assert r.status_code == 200, r.text
+            after = api.get("/api/v1/dossiers", role="officer", agency="W.01", phone="0909000111").json()
+            assert after["items"] == []

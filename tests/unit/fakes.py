@@ -105,7 +105,7 @@ class FakeVault:
     def __init__(self) -> None:
         self.keys: dict[str, bytes] = {}
 
-    def new_key(self, dossier_id: str, id_number: str | None = None) -> NewKey:
+    def new_key(self, dossier_id: str, id_number: str | None = None, phone: str | None = None) -> NewKey:
         key = os.urandom(32)
         row = FakeRow(self.keys, dossier_id, key, replace=True)
         return NewKey(key, row, (row,))  # type: ignore[arg-type]

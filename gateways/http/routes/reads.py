@@ -170,6 +170,10 @@ def search_dossiers(
         str | None,
         Query(max_length=40, description="the applicant's ID number (through the keyed blind index)"),
     ] = None,
+    phone: Annotated[
+        str | None,
+        Query(max_length=40, description="the applicant's phone number (through the keyed blind index)"),
+    ] = None,
     overdue: bool | None = None,
     received_from: Instant | None = None,
     received_to: Instant | None = None,
@@ -190,6 +194,10 @@ def search_dossiers(
     if id_number:
         # Only the HMAC of the number is stored; an erased person's dossiers are no longer found.
         ids = container.vault.dossiers_of(id_number) or [""]
+        where.append(f"dossier_id IN ({','.join('?' * len(ids))})")
+        params.extend(ids)
+    if phone:
+        ids = container.vault.dossiers_of_phone(phone) or [""]
         where.append(f"dossier_id IN ({','.join('?' * len(ids))})")
         params.extend(ids)
     if received_from:
