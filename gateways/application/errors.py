@@ -17,6 +17,7 @@ from gateways.eventstore.codec import DecodeError
 from gateways.eventstore.store import ConcurrencyConflict
 
 __all__ = [
+    "PROBLEM_BASE",
     "ConcurrencyConflict",
     "Failure",
     "IdempotencyKeyReused",
@@ -24,7 +25,28 @@ __all__ = [
     "Overloaded",
     "Refused",
     "describe",
+    "internal",
+    "problem_body",
 ]
+
+
+PROBLEM_BASE = "https://lienthong.gov.vn/problems/"
+
+
+def problem_body(
+    status: int, title: str, detail: str, slug: str = "", instance: str = "", **extra: Any
+) -> dict[str, Any]:
+    """An RFC 9457 problem, as HTTP answers it and Kafka inbound results carry it."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (slug or title.lower().replace(" ", "-")),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return body
 
 
 class Refused(Exception):
@@ -68,6 +90,14 @@ class Failure:
     slug: str
     extra: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+
+    def body(self, instance: str = "") -> dict[str, Any]:
+        return problem_body(self.status, self.title, self.detail, self.slug, instance, **self.extra)
+
+
+def internal(detail: str) -> Failure:
+    """What a crash answers (its cause is logged, not told)."""
+    return Failure(500, "Internal error", detail, "internal")
 
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [

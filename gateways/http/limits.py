@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 from starlette.exceptions import HTTPException
 
+from gateways.application.errors import problem_body
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 
@@ -64,13 +66,13 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, send: Any) -> None:
         body = orjson.dumps(
-            {
-                "type": "https://lienthong.gov.vn/problems/too-large",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": f"bodies are limited to {self.limit // 1024} KiB",
-                "instance": scope.get("path", ""),
-            }
+            problem_body(
+                413,
+                "Request body too large",
+                f"bodies are limited to {self.limit // 1024} KiB",
+                "too-large",
+                scope.get("path", ""),
+            )
         )
         await send(
             {

@@ -12,7 +12,14 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError
-from gateways.application.errors import ConcurrencyConflict, Overloaded, Refused, validation_detail
+from gateways.application.errors import (
+    ConcurrencyConflict,
+    Overloaded,
+    Refused,
+    internal,
+    problem_body,
+    validation_detail,
+)
 from gateways.application.errors import describe as failure_of
 from gateways.auth import AuthError
 from gateways.eventstore.codec import DecodeError
@@ -20,28 +27,10 @@ from gateways.eventstore.codec import DecodeError
 log = logging.getLogger("lienthong.http")
 
 PROBLEM = "application/problem+json"
-_BASE = "https://lienthong.gov.vn/problems/"
 
 
-class Problem(Exception):
-    def __init__(self, status: int, title: str, detail: str, slug: str = "", **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.slug, self.extra = status, title, detail, slug, extra
-
-
-def problem_body(
-    status: int, title: str, detail: str, slug: str = "", instance: str = "", **extra: Any
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": _BASE + (slug or title.lower().replace(" ", "-")),
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if instance:
-        body["instance"] = instance
-    body.update(extra)
-    return body
+class Problem(Refused):
+    """A route refuses the request (403, 404, 422, …): answered like every refused use case."""
 
 
 def problem_response(
@@ -56,29 +45,11 @@ def problem_response(
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def describe(exc: BaseException, instance: str = "") -> dict[str, Any] | None:
-    """The problem+json body for an error a caller caused (any gateway), or None for a crash."""
-    if isinstance(exc, Problem):
-        return problem_body(exc.status, exc.title, exc.detail, exc.slug, instance, **exc.extra)
-    failure = failure_of(exc)
-    if failure is None:
-        return None
-    return problem_body(
-        failure.status, failure.title, failure.detail, failure.slug, instance, **failure.extra
-    )
-
-
 def _failure_response(request: Request, exc: BaseException) -> Response:
     failure = failure_of(exc)
     if failure is None:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem_response(
-            500,
-            "Internal error",
-            "the request failed unexpectedly; it was logged",
-            "internal",
-            request.url.path,
-        )
+        failure = internal("the request failed unexpectedly; it was logged")
     response = problem_response(
         failure.status, failure.title, failure.detail, failure.slug, request.url.path, **failure.extra
     )
@@ -87,10 +58,6 @@ def _failure_response(request: Request, exc: BaseException) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> Response:
-        return problem_response(exc.status, exc.title, exc.detail, exc.slug, request.url.path, **exc.extra)
-
     for kind in (
         DomainError,
         ConcurrencyConflict,

@@ -18,7 +18,7 @@ import orjson
 from pydantic import ValidationError
 
 from gateways.application.commands import COMMANDS, RECEIVE, DossierCreate, Timed
-from gateways.application.errors import InvalidCommand, describe
+from gateways.application.errors import InvalidCommand, describe, internal
 from gateways.application.handler import CommandRequest, response_body
 from gateways.application.writer import Answer
 from gateways.auth import Principal, read_token
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from gateways.bootstrap import Container
 
 log = logging.getLogger("lienthong.inbound")
-
-_BASE = "https://lienthong.gov.vn/problems/"
 
 
 def _result(
@@ -42,20 +40,8 @@ def _problem(exc: BaseException) -> dict[str, Any]:
     failure = describe(exc)
     if failure is None:
         log.error("inbound command failed", exc_info=exc)
-        return {
-            "type": _BASE + "internal",
-            "title": "Internal error",
-            "status": 500,
-            "detail": "the command failed unexpectedly; it was logged",
-        }
-    body = {
-        "type": _BASE + failure.slug,
-        "title": failure.title,
-        "status": failure.status,
-        "detail": failure.detail,
-    }
-    body.update(failure.extra)
-    return body
+        failure = internal("the command failed unexpectedly; it was logged")
+    return failure.body()
 
 
 def _failure(key: str, exc: BaseException) -> dict[str, Any]:
