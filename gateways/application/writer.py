@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -316,7 +316,7 @@ class GroupCommitWriter:
                         idem.scope,
                         idem.request_hash,
                         answer.status,
-                        _body_bytes(answer),
+                        orjson.dumps(answer.body),
                         answer.sealed_secret,
                         answer.dossier_id,
                         now,
@@ -340,8 +340,8 @@ class GroupCommitWriter:
                     outcomes.append((job, exc))
                 staged = []
                 records = []
-            for dossier_id, head in heads.items():
-                if staged:
+            if staged:
+                for dossier_id, head in heads.items():
                     self.cache.put(dossier_id, head)
             if records:
                 self._after([r for batch in records for r in batch])
@@ -355,7 +355,7 @@ class GroupCommitWriter:
                 if job.idempotency.request_hash != leader.idempotency.request_hash:
                     outcomes.append((job, IdempotencyKeyReused()))
                 else:
-                    outcomes.append((job, _replayed(lead)))
+                    outcomes.append((job, replace(lead, replayed=True)))
             else:
                 outcomes.append((job, lead if lead is not None else ConcurrencyConflict("retry")))
         for job, outcome in outcomes:
@@ -439,19 +439,3 @@ class GroupCommitWriter:
             self.idempotency.purge(self.clock())
         except Exception:
             log.exception("purging expired idempotency records failed")
-
-
-def _body_bytes(answer: Answer) -> bytes:
-    return orjson.dumps(answer.body)
-
-
-def _replayed(answer: Answer) -> Answer:
-    return Answer(
-        answer.status,
-        answer.body,
-        answer.dossier_id,
-        answer.version,
-        answer.secret,
-        answer.sealed_secret,
-        replayed=True,
-    )
