@@ -260,8 +260,9 @@ def history(
     import orjson
     from rich.table import Table
 
+    from gateways.application.representation import dossier_json
     from gateways.audit import verify_chains
-    from gateways.http.presenter import dossier_json, event_json
+    from gateways.http.presenter import event_json
 
     at = None
     if as_of:

@@ -1,13 +1,11 @@
-"""Representations the API returns (dossier, events, control sheet)."""
+"""Representations the API returns beside the dossier (whose shape the application owns,
+`gateways/application/representation.py`): events."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateways.application.representation import dossier_json
 from gateways.eventstore.store import RecordedEvent
-
-__all__ = ["dossier_json", "event_json"]
 
 
 def event_json(record: RecordedEvent) -> dict[str, Any]:

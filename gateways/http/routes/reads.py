@@ -11,11 +11,12 @@ from pydantic import BaseModel, Field
 
 from domain.dossier import Dossier, working_hours_until
 from gateways.application.commands import Instant, LocalInstant
+from gateways.application.representation import dossier_json
 from gateways.application.service import secret_hash
 from gateways.auth import Principal
 from gateways.bootstrap import Container
 from gateways.http.deps import ContainerDep, PrincipalDep
-from gateways.http.presenter import dossier_json, event_json
+from gateways.http.presenter import event_json
 from gateways.http.problems import Problem
 from projections import control_sheet
 
