@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from domain.calendar import WorkingCalendar
 from domain.dossier import working_hours_until
@@ -19,6 +19,8 @@ from gateways.views.report_cache import ReportCache
 from gateways.views.sla.schema import GROUPS, SCHEMA, VIEW, _at, _us
 from projections import sla
 from projections.sla import COLUMNS, HANDLED, RECEIVED, Bieu06, Sums, Window
+
+T = TypeVar("T")
 
 # --- queries -------------------------------------------------------------------------------
 
@@ -258,6 +260,13 @@ class SlaReports:
         return [r for r in self.db.query(" UNION ALL ".join(selects), params) if r["k"]]
 
     # -- reports ----------------------------------------------------------------------------
+    def _cached(self, judged_now: bool, query: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """The answer cached by (query, view position). A range judged now is judged at a new
+        instant each time: computed afresh (its whole days come from the cached bucket sums)."""
+        if judged_now:
+            return compute()
+        return self.cache.answer(VIEW, query, self.catalogue.hierarchy, compute)
+
     def bieu06(
         self,
         agency_code: str,
@@ -272,9 +281,10 @@ class SlaReports:
         """Biểu 06 of the desk `agency_code` (and its children), judged at the end of `last`
         (or at `now`, when the range is not over yet). Cached by (query, view position)."""
         asked, judged = self._window(first, last, now)
-
-        def compute() -> Bieu06Report:
-            return self._bieu06(
+        return self._cached(
+            judged != asked,
+            ("bieu06", agency_code, asked, include_children, scope, include_imported),
+            lambda: self._bieu06(
                 agency_code,
                 first,
                 last,
@@ -282,12 +292,8 @@ class SlaReports:
                 scope=scope,
                 include_imported=include_imported,
                 now=now,
-            )
-
-        if judged != asked:  # judged now: a new instant each time (its whole days are cached below)
-            return compute()
-        query = ("bieu06", agency_code, asked, include_children, scope, include_imported)
-        return self.cache.answer(VIEW, query, self.catalogue.hierarchy, compute)
+            ),
+        )
 
     def _bieu06(
         self,
@@ -331,9 +337,10 @@ class SlaReports:
         """Biểu 06 counts per agency, level or procedure, plus the steps charged to each.
         Cached by (query, view position)."""
         asked, judged = self._window(first, last, now)
-
-        def compute() -> SlaReport:
-            return self._sla(
+        return self._cached(
+            judged != asked,
+            ("sla", group_by, agency_code, asked, include_children, scope, include_imported),
+            lambda: self._sla(
                 group_by,
                 first,
                 last,
@@ -342,12 +349,8 @@ class SlaReports:
                 scope=scope,
                 include_imported=include_imported,
                 now=now,
-            )
-
-        if judged != asked:  # judged now: a new instant each time (its whole days are cached below)
-            return compute()
-        query = ("sla", group_by, agency_code, asked, include_children, scope, include_imported)
-        return self.cache.answer(VIEW, query, self.catalogue.hierarchy, compute)
+            ),
+        )
 
     def _sla(
         self,
