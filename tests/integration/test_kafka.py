@@ -560,6 +560,21 @@ def rows(db: Database, table: str, where: str = "", params: tuple[Any, ...] = ()
     return sorted((tuple(sorted(r.items())) for r in found), key=repr)
 
 
+def published(
+    containers: Callable[[Settings], Container], settings: Settings, kafka_bootstrap: str
+) -> tuple[Container, Topics, int]:
+    """A container on the seeded store whose whole history the relay has published:
+    (container, topics, the last notification id)."""
+    live = containers(settings)
+    topics = Topics.with_prefix(settings.kafka_topic_prefix)
+    head = live.store.max_notification_id()
+    relay = Relay(live.store, live.db, kafka_bootstrap, topics, partitions=settings.kafka_event_partitions)
+    started = time.perf_counter()
+    assert asyncio.run(relay.drain()) == head
+    print(f"relay.drain: {head} events in {time.perf_counter() - started:.1f}s")
+    return live, topics, head
+
+
 def test_projector_killed_mid_stream_resumes_and_equals_a_rebuild(
     seeded_template: str,
     pg_database: Callable[[str | None], str],
@@ -570,14 +585,8 @@ def test_projector_killed_mid_stream_resumes_and_equals_a_rebuild(
     prefix: str,
 ) -> None:
     settings = kafka_settings(tmp_path / "var", pg_database(seeded_template), kafka_bootstrap, prefix)
-    live = containers(settings)
-    topics = Topics.with_prefix(settings.kafka_topic_prefix)
-    head = live.store.max_notification_id()
+    live, topics, head = published(containers, settings, kafka_bootstrap)
     assert head >= 50_000
-    relay = Relay(live.store, live.db, kafka_bootstrap, topics, partitions=settings.kafka_event_partitions)
-    started = time.perf_counter()
-    assert asyncio.run(relay.drain()) == head
-    print(f"relay.drain: {head} events in {time.perf_counter() - started:.1f}s")
     ends = asyncio.run(end_offsets(kafka_bootstrap, topics.events))
     assert sum(ends.values()) == head
 
@@ -656,11 +665,7 @@ def test_two_projector_processes_share_the_partitions_and_the_survivor_of_a_kill
     prefix: str,
 ) -> None:
     settings = kafka_settings(tmp_path / "var", pg_database(seeded_template), kafka_bootstrap, prefix)
-    live = containers(settings)
-    topics = Topics.with_prefix(settings.kafka_topic_prefix)
-    head = live.store.max_notification_id()
-    relay = Relay(live.store, live.db, kafka_bootstrap, topics, partitions=settings.kafka_event_partitions)
-    assert asyncio.run(relay.drain()) == head
+    live, topics, head = published(containers, settings, kafka_bootstrap)
     ends = asyncio.run(end_offsets(kafka_bootstrap, topics.events))
     every = set(range(settings.kafka_event_partitions))
 
