@@ -15,6 +15,26 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+# One PostgreSQL advisory lock key for every process's schema statements: concurrent
+# CREATE TABLE IF NOT EXISTS in two sessions fails with "tuple concurrently updated".
+SCHEMA_LOCK_KEY = 0x6C74_5343  # "ltSC"
+
+
+@contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Hold the schema lock (PostgreSQL only) while another library creates its tables."""
+    if urlsplit(url).scheme not in ("postgresql", "postgres"):
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
 
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
@@ -90,7 +110,10 @@ class Database:
             tx.execute(statement, params)
 
     def executescript(self, statements: Sequence[str]) -> None:
+        """Schema statements, serialised across processes on PostgreSQL."""
         with self.transaction() as tx:
+            if self.is_postgres:
+                tx.query("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_KEY,))
             for statement in statements:
                 tx.execute(statement)
 

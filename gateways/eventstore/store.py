@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from eventsourcing.persistence import (
 from domain.events import DossierEvent
 from gateways.eventstore.codec import DecodeError, decode_event, event_payload, to_jsonable
 from gateways.eventstore.recorders import POSTGRES_TOPIC, SQLITE_TOPIC, Row
+from gateways.sql import schema_lock
 
 SCHEMA_VERSION = 1
 GENESIS_HASH = "0" * 64
@@ -160,8 +162,14 @@ def encode(append: StreamAppend, recorded_at: datetime | None) -> Encoded:
     return Encoded(append, records, stored)
 
 
-def recorder_env(url: str) -> dict[str, str]:
+def recorder_env(url: str, *, create_tables: bool = True) -> dict[str, str]:
     """Environment for eventsourcing's InfrastructureFactory from a database URL."""
+    env = _recorder_env(url)
+    env["CREATE_TABLE"] = "yes" if create_tables else "no"
+    return env
+
+
+def _recorder_env(url: str) -> dict[str, str]:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         # sqlite:///relative/path and sqlite:////absolute/path
@@ -193,10 +201,13 @@ def recorder_env(url: str) -> dict[str, str]:
 class EventStore:
     """Append and read dossier streams; follow the notification log."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create_tables: bool = True) -> None:
+        """`create_tables=False` for readers started beside a process that already made them:
+        PostgreSQL refuses concurrent CREATE TABLE IF NOT EXISTS ("tuple concurrently updated")."""
         self.url = url
-        self._factory = InfrastructureFactory.construct(recorder_env(url))
-        self.recorder: ApplicationRecorder = self._factory.application_recorder()
+        self._factory = InfrastructureFactory.construct(recorder_env(url, create_tables=create_tables))
+        with schema_lock(url) if create_tables else nullcontext():
+            self.recorder: ApplicationRecorder = self._factory.application_recorder()
 
     def close(self) -> None:
         self._factory.close()

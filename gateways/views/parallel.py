@@ -62,7 +62,7 @@ def fold_shard(job: ShardJob) -> ShardDone:
     """In a worker process: fold one shard's events into its own SQLite store."""
     started = time.perf_counter()
     settings = Settings(**job.settings)
-    store = EventStore(settings.resolved_event_store_url)
+    store = EventStore(settings.resolved_event_store_url, create_tables=False)
     db = Database(f"sqlite:///{job.path}")
     try:
         runners = [ViewRunner(db, v) for v in build_views(build_calendar(settings)) if v.name in job.views]
