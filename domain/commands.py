@@ -66,6 +66,9 @@ class HandOff(Command):
     name = "handoff"
     to_agency_code: str
     note: str = ""
+    # Ended agencies `to_agency_code` acts for on this day (its predecessors): a route step
+    # addressed to one of them is the receiver's step (DOMAIN.md, succession).
+    succeeds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

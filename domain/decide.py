@@ -144,6 +144,7 @@ def _received_event(
         due_at=calendar.add_working_hours(counting_from, procedure.deadline_working_hours),
         step_due_at=calendar.add_working_hours(counting_from, route[0].budget_working_hours),
         imported=imported,
+        procedure_version=procedure.valid_from,
     )
 
 
@@ -296,7 +297,7 @@ def _handoff(state: Dossier, c: cmd.HandOff, cal: WorkingCalendar) -> list[ev.Do
             actor=actor,
             from_agency_code=state.holder_agency_code,
             to_agency_code=to,
-            route_step=state.next_route_step_for(to),
+            route_step=state.next_route_step_for(to, c.succeeds),
             note=c.note.strip(),
             step_used_working_hours=used,
             step_timeliness=timeliness,
