@@ -13,6 +13,7 @@ from typing import Any
 
 from domain.events import Actor, Channel, Outcome
 from domain.procedures import Procedure
+from domain.succession import Heir
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,3 +164,12 @@ class RecordLegacyActivity(Command):
     agency_code: str
     resource: str = ""
     attributes: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordSuccession(Command):
+    """At a cutover: move the dossier's parts at ended agencies to their heirs (system only)."""
+
+    name = "succession"
+    heirs: tuple[Heir, ...]
+    reason: str = ""

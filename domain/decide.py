@@ -20,6 +20,7 @@ from domain.calendar import WorkingCalendar
 from domain.dossier import PAUSED, TERMINAL, Dossier, Status, classify
 from domain.errors import ActorNotAllowed, InvalidValue, RuleViolated, UnknownDossier
 from domain.procedures import Procedure, RouteStep
+from domain.succession import decide_succession
 
 INTEGRATION = "integration"
 WRITER_ROLES = frozenset({"officer", INTEGRATION})
@@ -572,6 +573,10 @@ def _legacy(state: Dossier, c: cmd.RecordLegacyActivity, cal: WorkingCalendar) -
     ]
 
 
+def _succession(state: Dossier, c: cmd.RecordSuccession, cal: WorkingCalendar) -> list[ev.DossierEvent]:
+    return decide_succession(state, c.heirs, c.occurred_at, cal, c.actor, c.reason)
+
+
 _Handler = Callable[[Dossier, cmd.Command, WorkingCalendar], list[ev.DossierEvent]]
 
 _HANDLERS: dict[type[cmd.Command], _Handler] = {
@@ -593,6 +598,7 @@ _HANDLERS: dict[type[cmd.Command], _Handler] = {
     cmd.Withdraw: _withdraw,  # type: ignore[dict-item]
     cmd.StopProcessing: _stop,  # type: ignore[dict-item]
     cmd.RecordLegacyActivity: _legacy,  # type: ignore[dict-item]
+    cmd.RecordSuccession: _succession,  # type: ignore[dict-item]
 }
 
 
