@@ -354,7 +354,7 @@ def _succeeded(state: Dossier, event: ev.HolderSucceeded) -> Dossier:
     old, new, at = event.from_agency_code, event.to_agency_code, event.occurred_at
     steps = state.steps
     current = state.current_step
-    if event.holder and current is not None:
+    if event.step_split and current is not None:
         closed = replace(
             current,
             left_at=at,

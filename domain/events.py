@@ -241,6 +241,7 @@ class HolderSucceeded(DossierEvent):
     pending: bool = False
     desk: bool = False
     consulted: bool = False
+    step_split: bool = False  # the holder's step was open: it splits at the cutover
     step_used_working_hours: float = 0.0  # the ended agency's part of the open step
     step_timeliness: Timeliness | None = None  # of that part: late only if it had overrun
     successor_budget_working_hours: float | None = None  # None: nothing left, no budget of its own

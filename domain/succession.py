@@ -110,6 +110,7 @@ def _succession(
         pending=state.pending_handoff_to == heir.ended,
         desk=state.receiving_agency_code == heir.ended,
         consulted=heir.ended in state.open_consultations,
+        step_split=step is not None,
         step_used_working_hours=used,
         step_timeliness=timeliness,
         successor_budget_working_hours=remaining,

@@ -301,9 +301,30 @@ def _take(fold: _Fold, seq: int, event: ev.DossierEvent) -> bool:
             return False
         case ev.DossierRefusedAtIntake() | ev.ResultReturned():
             return False
+        case ev.HolderSucceeded():
+            _succeeded(fold, event)
         case _:
             pass  # online submission, consultation answers, apologies, decisions, legacy activities
     return True
+
+
+def _succeeded(fold: _Fold, event: ev.HolderSucceeded) -> None:
+    """The ended agency's open stay ends at the cutover and the successor's begins (stopped
+    if the clock was); a pending handoff now awaits the successor."""
+    new = event.to_agency_code
+    if event.step_split and (held := fold.open_stay()) is not None:
+        was_running = held.running_since is not None
+        fold.leave(event.step_used_working_hours)
+        budget = event.successor_budget_working_hours
+        route_step = held.route_step if budget is not None else None
+        fold.open(new, route_step, event.step_due_at if budget is not None else None)
+        if not was_running and (stay := fold.open_stay()) is not None:
+            fold.record(fold.stopped(stay, 0.0, left=False))
+    if event.pending and (t := fold.transit) is not None:
+        fold.tally(t.to_agency_code, IN_TRANSIT, -1)
+        fold.tally(new, IN_TRANSIT, 1)
+        fold.transit = replace(t, to_agency_code=new)
+        fold.transit_record(fold.transit)
 
 
 def apply(

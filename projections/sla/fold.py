@@ -178,6 +178,44 @@ def _reopened(facts: DossierFacts, event: ev.HandoffReturned) -> Change:
     return change
 
 
+def _successor_part(n: int, current: StepFacts, event: ev.HolderSucceeded, paused: bool) -> StepFacts:
+    """The successor's part of a step split at the cutover: the rest of the budget, the same due
+    instant (no budget of its own when nothing was left); stopped while the citizen is awaited."""
+    at, budget = event.occurred_at, event.successor_budget_working_hours
+    due = event.step_due_at if budget is not None else None
+    return StepFacts(
+        n=n,
+        agency_code=event.to_agency_code,
+        route_index=current.route_index if budget is not None else None,
+        entered_at=at,
+        budget_working_hours=budget,
+        due_at=due,
+        running_since=None if paused else at,
+        spans=() if paused else _run_towards((), due, at),
+    )
+
+
+def _succeeded(facts: DossierFacts, event: ev.HolderSucceeded) -> Change:
+    """Biểu 06 stays with the desk that received the dossier; the holding moves, and an open
+    step splits at the cutover: the ended agency's part is judged, the successor's opens."""
+    change: Change = {}
+    if event.holder:
+        change["holder_agency_code"] = event.to_agency_code
+    if event.pending:
+        change["pending_handoff_to"] = event.to_agency_code
+    current = facts.current_step
+    if event.step_split and current is not None:
+        closed = replace(
+            current,
+            **_leave(  # type: ignore[arg-type]
+                event.occurred_at, event.step_used_working_hours, event.step_timeliness, False, current.spans
+            ),
+        )
+        part = _successor_part(len(facts.steps), current, event, facts.paused is not None)
+        change["steps"] = (*facts.steps[:-1], closed, part)
+    return change
+
+
 def _start(dossier_id: str, seq: int, event: ev.DossierEvent) -> DossierFacts | None:
     match event:
         case ev.DossierSubmittedOnline():
@@ -261,6 +299,8 @@ def _change(facts: DossierFacts, event: ev.DossierEvent) -> Change:
                 "pending_handoff_to": None,
                 "spans": _end_span(facts.spans, at),
             }
+        case ev.HolderSucceeded():
+            return _succeeded(facts, event)
     return {}  # consultations, decisions, legacy activities: nothing Biểu 06 counts
 
 
@@ -417,6 +457,17 @@ class _Builder:
                     pending_handoff_to=None,
                     spans=_end_span(self.spans(facts), at),
                 )
+            case ev.HolderSucceeded():
+                if event.holder:
+                    facts["holder_agency_code"] = event.to_agency_code
+                if event.pending:
+                    facts["pending_handoff_to"] = event.to_agency_code
+                current = self.current()
+                if event.step_split and current is not None:
+                    frozen = StepFacts(**current)  # type: ignore[arg-type]
+                    self.left(at, event.step_used_working_hours, event.step_timeliness, closed=False)
+                    part = _successor_part(len(self.steps), frozen, event, facts["paused"] is not None)
+                    self.steps.append(_thaw_step(part))
             case _:
                 pass
 
