@@ -222,12 +222,15 @@ class Hierarchy:
         """Every successor any version of `code` names, in order."""
         return [s for version in self._versions.get(code, ()) for s in version.successors]
 
-    def predecessors_ever(self, code: str) -> set[str]:
-        """Agencies that were succeeded by `code`, directly or through a chain."""
+    def predecessors_ever(self, code: str, default_heir_only: bool = False) -> set[str]:
+        """Agencies that were succeeded by `code`, directly or through a chain; with
+        `default_heir_only`, only those whose default heir (first successor) it is, so that
+        each ended agency rolls up under exactly one successor."""
         direct: dict[str, set[str]] = {}
         for history in self._versions.values():
             for version in history:
-                for successor in version.successors:
+                named = version.successors[:1] if default_heir_only else version.successors
+                for successor in named:
                     direct.setdefault(successor.code, set()).add(version.code)
         result: set[str] = set()
         todo = [code]
