@@ -22,7 +22,7 @@ from domain.decide import decide
 from domain.dossier import Dossier, fold
 from domain.errors import InvalidValue, UnknownDossier
 from domain.events import Actor, Channel
-from domain.procedures import Procedure
+from domain.procedures import Procedure, RouteStep
 from gateways.application.ports import EventLog, Keys
 from gateways.application.writer import Answer, GroupCommitWriter, Job
 from gateways.catalogue import Catalogue
@@ -133,12 +133,21 @@ class DossierService:
         hierarchy = self.catalogue.hierarchy
         day = self._day(at)
         desk = desk or hierarchy.successor_on(procedure.receiving_agency_code, day)
-        route = tuple(
+        resolved = [
             replace(step, agency_code=hierarchy.heir_on(step.agency_code, day, prefer=[desk]))
             for step in procedure.route
-        )
-        if route != procedure.route:
-            procedure = replace(procedure, route=route)
+        ]
+        # Two steps that now fall to one agency are one step (the ward took over the district
+        # office's work): their budgets add up, the deadline stays.
+        route: list[RouteStep] = []
+        for step in resolved:
+            if route and route[-1].agency_code == step.agency_code:
+                merged = route.pop().budget_working_hours + step.budget_working_hours
+                route.append(replace(step, budget_working_hours=merged))
+            else:
+                route.append(step)
+        if tuple(route) != procedure.route:
+            procedure = replace(procedure, route=tuple(route))
         return procedure, desk
 
     def addressee(self, code: str, at: datetime, state: Dossier) -> tuple[str, tuple[str, ...]]:
