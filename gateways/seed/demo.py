@@ -74,7 +74,9 @@ class Walker:
 
     def walk(self, procedure_code: str, arrival: datetime) -> Dossier | None:
         rng = self.rng
-        procedure = self.service.catalogue.procedure(procedure_code)
+        # The version in force on the day it arrives (procedures are dated).
+        day = arrival.astimezone(self.cal.tz).date()
+        procedure = self.service.catalogue.procedure(procedure_code, day)
         assert procedure is not None
         dossier_id = f"{rng.getrandbits(128):032x}"
         dossier_id = (
