@@ -341,6 +341,8 @@ def _return(state: Dossier, c: cmd.ReturnHandoff, cal: WorkingCalendar) -> list[
         if giver.budget_working_hours is not None:
             left = giver.budget_working_hours - giver.used_before
             step_due = cal.add_working_hours(c.occurred_at, left) if left > 0 else giver.due_at
+            if left <= 0 and giver.agency_code != state.holder_agency_code:
+                step_due = None  # the ended giver's overrun stays its own: no budget for the heir
     return [
         ev.HandoffReturned(
             occurred_at=c.occurred_at,

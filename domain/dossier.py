@@ -256,7 +256,7 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
             )
         case ev.HandoffReturned():
             # The giver's last step reopens where it left off.
-            steps = _replace_current_closed(state, event.step_due_at, at)
+            steps = _replace_current_closed(state, event.step_due_at, at, event.to_agency_code)
             return replace(
                 state,
                 steps=steps,
@@ -385,10 +385,26 @@ def _succeeded(state: Dossier, event: ev.HolderSucceeded) -> Dossier:
     )
 
 
-def _replace_current_closed(state: Dossier, step_due_at: datetime | None, at: datetime) -> tuple[Step, ...]:
+def _replace_current_closed(
+    state: Dossier, step_due_at: datetime | None, at: datetime, giver: str | None = None
+) -> tuple[Step, ...]:
     if not state.steps:
         return state.steps
     last = state.steps[-1]
+    if giver is not None and last.agency_code != giver:
+        # The giver ended while its handoff was in transit: its successor takes the step back
+        # with what was left of the budget (the ended agency's part stays closed).
+        left = None if last.budget_working_hours is None else last.budget_working_hours - last.used_before
+        budgeted = left is not None and left > 0
+        successor_part = Step(
+            agency_code=giver,
+            route_index=last.route_index if budgeted else None,
+            entered_at=at,
+            budget_working_hours=left if budgeted else None,
+            due_at=step_due_at if budgeted else None,
+            segment_start=at,
+        )
+        return (*state.steps, successor_part)
     reopened = replace(last, left_at=None, timeliness=None, segment_start=at, due_at=step_due_at)
     return (*state.steps[:-1], reopened)
 

@@ -273,7 +273,12 @@ def _take(fold: _Fold, seq: int, event: ev.DossierEvent) -> bool:
         case ev.HandoffReturned():
             fold.end_transit("returned")
             stay = fold.stay
-            if stay is not None and stay.left_at is not None:
+            if stay is not None and stay.left_at is not None and stay.agency_code != event.to_agency_code:
+                # The giver ended in transit: its successor takes the dossier back, a new stay.
+                fold.tally(event.to_agency_code, RETURNS)
+                heir_step = stay.route_step if event.step_due_at is not None else None
+                fold.open(event.to_agency_code, heir_step, event.step_due_at)
+            elif stay is not None and stay.left_at is not None:
                 # The giver's step reopens: its completion and dwell sample are taken back.
                 fold.samples(stay, -1)
                 fold.tally(stay.agency_code, RETURNS)

@@ -160,10 +160,30 @@ def _resumed(facts: DossierFacts, at: datetime, due: datetime, step_due: datetim
     return change
 
 
+def _heir_takes_back(last: StepFacts, n: int, event: ev.HandoffReturned) -> StepFacts:
+    """A handoff returned to a giver that ended in transit: its successor gets the step back with
+    what was left of the budget (the ended agency's part stays as it was judged)."""
+    left = None if last.budget_working_hours is None else last.budget_working_hours - last.used_working_hours
+    budgeted = left is not None and left > 0
+    due = event.step_due_at if budgeted else None
+    return StepFacts(
+        n=n,
+        agency_code=event.to_agency_code,
+        route_index=last.route_index if budgeted else None,
+        entered_at=event.occurred_at,
+        budget_working_hours=left if budgeted else None,
+        due_at=due,
+        running_since=event.occurred_at,
+        spans=_run_towards((), due, event.occurred_at),
+    )
+
+
 def _reopened(facts: DossierFacts, event: ev.HandoffReturned) -> Change:
     """The giver's step reopens and runs towards its (recomputed) due instant."""
     change: Change = {"holder_agency_code": event.to_agency_code, "pending_handoff_to": None}
-    if facts.steps:
+    if facts.steps and facts.steps[-1].agency_code != event.to_agency_code:
+        change["steps"] = (*facts.steps, _heir_takes_back(facts.steps[-1], len(facts.steps), event))
+    elif facts.steps:
         last = facts.steps[-1]
         reopened = replace(
             last,
@@ -420,7 +440,10 @@ class _Builder:
             case ev.HandoffReturned():
                 facts["holder_agency_code"] = event.to_agency_code
                 facts["pending_handoff_to"] = None
-                if self.steps:
+                if self.steps and self.steps[-1]["agency_code"] != event.to_agency_code:
+                    frozen = StepFacts(**self.steps[-1])  # type: ignore[arg-type]
+                    self.steps.append(_thaw_step(_heir_takes_back(frozen, len(self.steps), event)))
+                elif self.steps:
                     last = self.steps[-1]
                     last.update(
                         left_at=None,

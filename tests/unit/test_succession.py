@@ -209,3 +209,21 @@ def test_only_the_system_records_a_succession() -> None:
     )
     with pytest.raises(ActorNotAllowed):
         decide(walk.state, command, CAL)
+
+
+def test_a_handoff_returned_to_an_ended_giver_goes_back_to_its_successor() -> None:
+    walk = Rec(at="2025-06-30T08:00")
+    walk.run(c.HandOff(actor=officer(WARD), occurred_at=t("2025-06-30T09:00"), to_agency_code=DISTRICT))
+    walk.run(c.AcceptHandoff(actor=officer(DISTRICT), occurred_at=t("2025-06-30T10:00")))
+    walk.run(c.HandOff(actor=officer(DISTRICT), occurred_at=t("2025-06-30T14:00"), to_agency_code=DEPT))
+    (event,) = _succession(walk, Heir(DISTRICT, NEW_WARD))
+    assert (event.holder, event.step_split) == (True, False)  # its step had closed at the handoff
+    walk.run(c.ReturnHandoff(actor=officer(DEPT), occurred_at=t("2025-07-01T08:00"), reason="sai nơi"))
+    s = walk.state
+    assert s is not None and s.holder_agency_code == NEW_WARD
+    district, heir = s.steps[-2], s.steps[-1]
+    assert (district.agency_code, district.is_open) == (DISTRICT, False)  # stays the district's
+    # 10:00-11:30 and 13:00-14:00: 2.5 of 16 h used; the heir has the other 13.5 h.
+    assert (heir.agency_code, heir.route_index, heir.budget_working_hours) == (NEW_WARD, 1, 13.5)
+    walk.run(c.HandOff(actor=officer(NEW_WARD), occurred_at=t("2025-07-01T09:00"), to_agency_code=DEPT))
+    assert walk.state.done_route_indices() == {0, 1}
