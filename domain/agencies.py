@@ -241,6 +241,14 @@ class Hierarchy:
                     todo.append(predecessor)
         return result
 
+    def rollup_ever(self, root: str) -> set[str]:
+        """`subtree_ever(root)` and the ended agencies whose default heir is in it (directly or
+        by chain): what a supervisor of `root` sees, each ended agency under one successor."""
+        found = self.subtree_ever(root)
+        for code in list(found):
+            found |= self.predecessors_ever(code, default_heir_only=True)
+        return found
+
     def cutover_days(self) -> list[date]:
         """Every day on which some agency hands over to a successor, in order."""
         return sorted({s.valid_from for a in self for s in a.successors})

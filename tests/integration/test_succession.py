@@ -176,6 +176,14 @@ def test_a_dossier_in_transit_at_the_cutover_returns_to_the_successor_ward(offic
     assert _bieu06(o, LAND_BRANCH, *june, scope="handled") == sla.Bieu06(direct=1, early=1)
     assert _bieu06(o, AGRI_DEPT, *june, scope="handled") == sla.Bieu06(direct=1, early=1)
 
+    # Bottlenecks: the branch's work before the cutover rolls up under the department that
+    # succeeded it (and, for a supervisor of An Khánh, the old ward's under An Khánh).
+    hierarchy = o.container.catalogue.hierarchy
+    assert {LAND_BRANCH, AGRI_DEPT} <= hierarchy.rollup_ever(AGRI_DEPT)
+    assert THAO_DIEN in hierarchy.rollup_ever(AN_KHANH) and THU_DUC not in hierarchy.rollup_ever(AN_KHANH)
+    rows = o.container.bottlenecks.bottlenecks(*june, agencies=hierarchy.rollup_ever(AGRI_DEPT))["agencies"]
+    assert {row["agency_code"] for row in rows} == {LAND_BRANCH, AGRI_DEPT}
+
     # Bottleneck view: the branch's stay ended at the cutover, the department's began there.
     def stays(agency: str, day: date) -> list[tuple[str | None, str | None]]:
         items = o.container.bottlenecks.stays(agency, day, day, o.clock())["items"]
