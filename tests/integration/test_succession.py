@@ -270,3 +270,33 @@ def test_a_dossier_keeps_the_procedure_version_it_was_received_under(office: Off
     # ward's successor, the office's step falls to the ward, one step with both budgets.
     ht = o.receive("2025-07-02T08:00", AN_KHANH, "HT.04")["id"]
     assert o.get(f"/api/v1/dossiers/{ht}")["route"] == [{"agency_code": AN_KHANH, "budget_working_hours": 24}]
+
+
+def test_successors_are_put_and_read_through_the_catalogue_api(office: Office) -> None:
+    o = office
+    token = issue_token(
+        SECRET, role="admin", sub="admin", agency_code=None, now=o.clock(), ttl=timedelta(days=3650)
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {
+        "name": "Ủy ban nhân dân phường Bình Khánh",
+        "level": "commune",
+        "parent_code": "000.00.62.H29",
+        "valid_to": "2020-12-31",
+        "successors": [{"code": "000.04.62.H29", "valid_from": "2021-01-01", "share": 1}],
+        "basis": "Thành lập thành phố Thủ Đức",
+    }
+    r = o.http.put("/api/v1/agencies/000.05.62.H29", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["successors"] == [{"code": "000.04.62.H29", "valid_from": "2021-01-01", "share": 1.0}]
+    assert o.get("/api/v1/agencies/000.05.62.H29")["basis"] == "Thành lập thành phố Thủ Đức"
+    assert o.container.catalogue.hierarchy.successor_on("000.05.62.H29", date(2025, 7, 2)) == AN_KHANH
+    for wrong, status in (
+        ({"successors": [{"code": "NO.SUCH", "valid_from": "2021-01-01"}]}, 422),  # unknown agency
+        ({"successors": [{"code": AN_KHANH, "valid_from": "2020-12-31"}]}, 422),  # before it ended
+        ({"valid_to": None}, 422),  # an agency that does not end has no successors
+    ):
+        r = o.http.put("/api/v1/agencies/000.05.62.H29", json={**body, **wrong}, headers=headers)
+        assert r.status_code == status and r.headers["content-type"].startswith("application/problem+json"), (
+            r.text
+        )
