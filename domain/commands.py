@@ -13,6 +13,7 @@ from typing import Any
 
 from domain.events import Actor, Channel, Outcome
 from domain.procedures import Procedure
+from domain.succession import Heir
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +67,9 @@ class HandOff(Command):
     name = "handoff"
     to_agency_code: str
     note: str = ""
+    # Ended agencies `to_agency_code` acts for on this day (its predecessors): a route step
+    # addressed to one of them is the receiver's step (DOMAIN.md, succession).
+    succeeds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,3 +164,12 @@ class RecordLegacyActivity(Command):
     agency_code: str
     resource: str = ""
     attributes: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordSuccession(Command):
+    """At a cutover: move the dossier's parts at ended agencies to their heirs (system only)."""
+
+    name = "succession"
+    heirs: tuple[Heir, ...]
+    reason: str = ""

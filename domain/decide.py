@@ -20,6 +20,7 @@ from domain.calendar import WorkingCalendar
 from domain.dossier import PAUSED, TERMINAL, Dossier, Status, classify
 from domain.errors import ActorNotAllowed, InvalidValue, RuleViolated, UnknownDossier
 from domain.procedures import Procedure, RouteStep
+from domain.succession import decide_succession
 
 INTEGRATION = "integration"
 WRITER_ROLES = frozenset({"officer", INTEGRATION})
@@ -144,6 +145,7 @@ def _received_event(
         due_at=calendar.add_working_hours(counting_from, procedure.deadline_working_hours),
         step_due_at=calendar.add_working_hours(counting_from, route[0].budget_working_hours),
         imported=imported,
+        procedure_version=procedure.valid_from,
     )
 
 
@@ -296,7 +298,7 @@ def _handoff(state: Dossier, c: cmd.HandOff, cal: WorkingCalendar) -> list[ev.Do
             actor=actor,
             from_agency_code=state.holder_agency_code,
             to_agency_code=to,
-            route_step=state.next_route_step_for(to),
+            route_step=state.next_route_step_for(to, c.succeeds),
             note=c.note.strip(),
             step_used_working_hours=used,
             step_timeliness=timeliness,
@@ -339,6 +341,8 @@ def _return(state: Dossier, c: cmd.ReturnHandoff, cal: WorkingCalendar) -> list[
         if giver.budget_working_hours is not None:
             left = giver.budget_working_hours - giver.used_before
             step_due = cal.add_working_hours(c.occurred_at, left) if left > 0 else giver.due_at
+            if left <= 0 and giver.agency_code != state.holder_agency_code:
+                step_due = None  # the ended giver's overrun stays its own: no budget for the heir
     return [
         ev.HandoffReturned(
             occurred_at=c.occurred_at,
@@ -571,6 +575,10 @@ def _legacy(state: Dossier, c: cmd.RecordLegacyActivity, cal: WorkingCalendar) -
     ]
 
 
+def _succession(state: Dossier, c: cmd.RecordSuccession, cal: WorkingCalendar) -> list[ev.DossierEvent]:
+    return decide_succession(state, c.heirs, c.occurred_at, cal, c.actor, c.reason)
+
+
 _Handler = Callable[[Dossier, cmd.Command, WorkingCalendar], list[ev.DossierEvent]]
 
 _HANDLERS: dict[type[cmd.Command], _Handler] = {
@@ -592,6 +600,7 @@ _HANDLERS: dict[type[cmd.Command], _Handler] = {
     cmd.Withdraw: _withdraw,  # type: ignore[dict-item]
     cmd.StopProcessing: _stop,  # type: ignore[dict-item]
     cmd.RecordLegacyActivity: _legacy,  # type: ignore[dict-item]
+    cmd.RecordSuccession: _succession,  # type: ignore[dict-item]
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from enum import StrEnum
 
 from domain import events as ev
@@ -113,6 +113,10 @@ class Dossier:
     paused_at: datetime | None = None
     remaining_working_hours: float | None = None  # dossier budget left when paused
     imported: bool = False
+    procedure_version: date | None = None  # the catalogue version received under
+    # Ended agencies each current agency stands for (successor -> its predecessors here), so a
+    # route step addressed to an ended agency is its successor's (DOMAIN.md, succession).
+    succeeded: tuple[tuple[str, str], ...] = ()
 
     @property
     def status_code(self) -> int:
@@ -141,14 +145,17 @@ class Dossier:
     def done_route_indices(self) -> set[int]:
         return {s.route_index for s in self.steps if s.route_index is not None and not s.is_open}
 
-    def next_route_step_for(self, agency_code: str) -> int | None:
-        """First not-yet-done route step whose agency is `agency_code`."""
+    def next_route_step_for(self, agency_code: str, succeeds: Iterable[str] = ()) -> int | None:
+        """First not-yet-done route step whose agency is `agency_code`, or an ended agency it
+        succeeds (`succeeds`, and the successions recorded on this dossier)."""
         done = self.done_route_indices()
         current = self.current_step
         if current is not None and current.route_index is not None:
             done.add(current.route_index)
+        names = {agency_code, *succeeds}
+        names |= {ended for successor, ended in self.succeeded if successor in names}
         for index, step in enumerate(self.route):
-            if index not in done and step.agency_code == agency_code:
+            if index not in done and step.agency_code in names:
                 return index
         return None
 
@@ -249,7 +256,7 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
             )
         case ev.HandoffReturned():
             # The giver's last step reopens where it left off.
-            steps = _replace_current_closed(state, event.step_due_at, at)
+            steps = _replace_current_closed(state, event.step_due_at, at, event.to_agency_code)
             return replace(
                 state,
                 steps=steps,
@@ -337,13 +344,67 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
             )
         case ev.LegacyActivityRecorded():
             return replace(state, status=_after_processing(state))
+        case ev.HolderSucceeded():
+            return _succeeded(state, event)
     raise TypeError(f"evolve: unexpected event {type(event).__name__} for an existing dossier")
 
 
-def _replace_current_closed(state: Dossier, step_due_at: datetime | None, at: datetime) -> tuple[Step, ...]:
+def _succeeded(state: Dossier, event: ev.HolderSucceeded) -> Dossier:
+    """The ended agency's parts pass to its successor; an open step splits at the cutover."""
+    old, new, at = event.from_agency_code, event.to_agency_code, event.occurred_at
+    steps = state.steps
+    current = state.current_step
+    if event.step_split and current is not None:
+        closed = replace(
+            current,
+            left_at=at,
+            used_before=event.step_used_working_hours,
+            segment_start=None,
+            timeliness=event.step_timeliness,
+        )
+        budget = event.successor_budget_working_hours
+        successor_part = Step(
+            agency_code=new,
+            route_index=current.route_index if budget is not None else None,
+            entered_at=at,
+            budget_working_hours=budget,
+            due_at=event.step_due_at if budget is not None else None,
+            segment_start=None if state.status in PAUSED else at,
+        )
+        steps = (*steps[:-1], closed, successor_part)
+    return replace(
+        state,
+        steps=steps,
+        holder_agency_code=new if event.holder else state.holder_agency_code,
+        pending_handoff_to=new if event.pending else state.pending_handoff_to,
+        receiving_agency_code=new if event.desk else state.receiving_agency_code,
+        open_consultations=(state.open_consultations - {old}) | {new}
+        if event.consulted
+        else state.open_consultations,
+        succeeded=(*state.succeeded, (new, old)),
+    )
+
+
+def _replace_current_closed(
+    state: Dossier, step_due_at: datetime | None, at: datetime, giver: str | None = None
+) -> tuple[Step, ...]:
     if not state.steps:
         return state.steps
     last = state.steps[-1]
+    if giver is not None and last.agency_code != giver:
+        # The giver ended while its handoff was in transit: its successor takes the step back
+        # with what was left of the budget (the ended agency's part stays closed).
+        left = None if last.budget_working_hours is None else last.budget_working_hours - last.used_before
+        budgeted = left is not None and left > 0
+        successor_part = Step(
+            agency_code=giver,
+            route_index=last.route_index if budgeted else None,
+            entered_at=at,
+            budget_working_hours=left if budgeted else None,
+            due_at=step_due_at if budgeted else None,
+            segment_start=at,
+        )
+        return (*state.steps, successor_part)
     reopened = replace(last, left_at=None, timeliness=None, segment_start=at, due_at=step_due_at)
     return (*state.steps[:-1], reopened)
 
@@ -406,6 +467,7 @@ def _received(state: Dossier, event: ev.DossierReceived) -> Dossier:
         supplement_policy=event.supplement_policy,
         steps=(first,),
         imported=event.imported,
+        procedure_version=event.procedure_version,
     )
 
 

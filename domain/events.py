@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -80,6 +80,9 @@ class DossierReceived(DossierEvent):
     due_at: datetime
     step_due_at: datetime
     imported: bool = False
+    # The catalogue version received under (Procedure.valid_from); None: the undated version
+    # (or a dossier recorded before procedures were dated).
+    procedure_version: date | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,6 +222,32 @@ class LegacyActivityRecorded(DossierEvent):
     attributes: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, kw_only=True)
+class HolderSucceeded(DossierEvent):
+    """Kế thừa: at a cutover the ended agency's part in the dossier passes to its successor.
+
+    Recorded by the system at the cutover instant (the successor's `valid_from`, 00:00 local).
+    The flags say which part moved: the holding (the open step splits here: the ended
+    agency's part closes with the hours it used, the successor's opens with what is left of
+    the budget), the pending handoff, the receiving desk, an open consultation. `due_at`
+    never changes.
+    """
+
+    from_agency_code: str
+    to_agency_code: str
+    basis: str  # legal basis (căn cứ pháp lý) of the ending
+    reason: str = ""
+    holder: bool = False
+    pending: bool = False
+    desk: bool = False
+    consulted: bool = False
+    step_split: bool = False  # the holder's step was open: it splits at the cutover
+    step_used_working_hours: float = 0.0  # the ended agency's part of the open step
+    step_timeliness: Timeliness | None = None  # of that part: late only if it had overrun
+    successor_budget_working_hours: float | None = None  # None: nothing left, no budget of its own
+    step_due_at: datetime | None = None  # the open step's due instant (unchanged)
+
+
 EVENT_TYPES: dict[str, type[DossierEvent]] = {
     cls.__name__: cls
     for cls in (
@@ -241,5 +270,6 @@ EVENT_TYPES: dict[str, type[DossierEvent]] = {
         DossierWithdrawn,
         ProcessingStopped,
         LegacyActivityRecorded,
+        HolderSucceeded,
     )
 }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from domain.errors import InvalidValue
@@ -30,7 +32,14 @@ class RouteStep:
 
 @dataclass(frozen=True)
 class Procedure:
-    """A procedure of the catalogue. The first route step receives, the last returns."""
+    """One version of a procedure of the catalogue. The first route step receives, the last
+    returns.
+
+    A procedure is versioned by `valid_from` (inclusive; None = since ever): a new version
+    with a later `valid_from` changes its route, budgets, fee, field (and components) from
+    that day on. A dossier keeps the version in force on the day it was received
+    (`DossierReceived.procedure_version`), so later versions never rewrite it.
+    """
 
     code: str
     name: str
@@ -38,12 +47,16 @@ class Procedure:
     deadline_working_hours: float
     supplement_policy: SupplementPolicy
     route: tuple[RouteStep, ...]
+    valid_from: date | None = None
+    fee_vnd: int = 0  # lệ phí, per dossier; 0 = free
 
     def __post_init__(self) -> None:
         if not self.code.strip():
             raise InvalidValue("procedure code must not be empty")
         if self.deadline_working_hours <= 0:
             raise InvalidValue(f"procedure {self.code}: deadline must be positive")
+        if self.fee_vnd < 0:
+            raise InvalidValue(f"procedure {self.code}: the fee must not be negative")
         if not self.route:
             raise InvalidValue(f"procedure {self.code}: the route needs at least one step")
         total = sum(step.budget_working_hours for step in self.route)
@@ -60,3 +73,13 @@ class Procedure:
     @property
     def is_inter_level(self) -> bool:
         return len({step.agency_code for step in self.route}) > 1
+
+
+def version_on(versions: Iterable[Procedure], day: date) -> Procedure | None:
+    """The version in force on `day`: the latest whose `valid_from` is on or before it."""
+    best: Procedure | None = None
+    for version in versions:
+        start = version.valid_from or date.min
+        if start <= day and (best is None or start >= (best.valid_from or date.min)):
+            best = version
+    return best

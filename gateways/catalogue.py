@@ -1,4 +1,11 @@
-"""The catalogue (agencies with their versions, procedures) in the project's database."""
+"""The catalogue (agencies with their versions and successors, procedure versions) in the
+project's database.
+
+The JSON shape of an agency version (seed files, the HTTP API) is described in
+`domain/agencies.py`; `agency_to_json` / `agency_from_json` are its one reader and writer.
+A procedure version is `procedure_to_json`'s shape, with `valid_from` (null = since ever)
+and `fee_vnd`.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +16,79 @@ from typing import Any
 
 import orjson
 
-from domain.agencies import Agency, AgencyLevel, Hierarchy
-from domain.procedures import Procedure, RouteStep, SupplementPolicy
+from domain.agencies import Agency, AgencyLevel, Hierarchy, Successor
+from domain.procedures import Procedure, RouteStep, SupplementPolicy, version_on
 from gateways.sql import Database
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS agencies (code TEXT NOT NULL, valid_from TEXT NOT NULL, "
     "name TEXT NOT NULL, level TEXT NOT NULL, parent_code TEXT, valid_to TEXT, "
     "PRIMARY KEY (code, valid_from))",
+    # Successors and legal basis of an ended agency version (own table: no ALTER of agencies).
+    "CREATE TABLE IF NOT EXISTS agency_successions (code TEXT NOT NULL, valid_from TEXT NOT NULL, "
+    "body TEXT NOT NULL, PRIMARY KEY (code, valid_from))",
+    # `procedures` held one version per code before procedures were dated; its rows are
+    # copied once into `procedure_versions` as versions "since ever", then it is emptied.
     "CREATE TABLE IF NOT EXISTS procedures (code TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS procedure_versions (code TEXT NOT NULL, valid_from TEXT NOT NULL, "
+    "body TEXT NOT NULL, PRIMARY KEY (code, valid_from))",
+    "INSERT INTO procedure_versions (code, valid_from, body) SELECT code, '0001-01-01', body "
+    "FROM procedures WHERE code NOT IN (SELECT code FROM procedure_versions)",
+    "DELETE FROM procedures",
     "CREATE TABLE IF NOT EXISTS catalogue_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)",
 ]
 # valid_from NULL ("since ever") is stored as this sentinel so it can be part of the key.
 _SINCE_EVER = "0001-01-01"
 
 
-def agency_from_row(row: dict[str, Any]) -> Agency:
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _share(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def successors_to_json(successors: tuple[Successor, ...]) -> list[dict[str, Any]]:
+    return [{"code": s.code, "valid_from": s.valid_from.isoformat(), "share": s.share} for s in successors]
+
+
+def successors_from_json(items: list[dict[str, Any]] | None) -> tuple[Successor, ...]:
+    return tuple(
+        Successor(
+            code=s["code"], valid_from=date.fromisoformat(s["valid_from"]), share=_share(s.get("share"))
+        )
+        for s in items or ()
+    )
+
+
+def agency_to_json(a: Agency) -> dict[str, Any]:
+    return {
+        "code": a.code,
+        "name": a.name,
+        "level": a.level.value,
+        "parent_code": a.parent_code,
+        "valid_from": a.valid_from.isoformat() if a.valid_from else None,
+        "valid_to": a.valid_to.isoformat() if a.valid_to else None,
+        "successors": successors_to_json(a.successors),
+        "basis": a.basis,
+    }
+
+
+def agency_from_json(body: dict[str, Any]) -> Agency:
+    return Agency(
+        code=body["code"],
+        name=body["name"],
+        level=AgencyLevel(body["level"]),
+        parent_code=body.get("parent_code"),
+        valid_from=_day(body.get("valid_from")),
+        valid_to=_day(body.get("valid_to")),
+        successors=successors_from_json(body.get("successors")),
+        basis=body.get("basis") or "",
+    )
+
+
+def agency_from_row(row: dict[str, Any], succession: dict[str, Any] | None = None) -> Agency:
     valid_from = None if row["valid_from"] == _SINCE_EVER else date.fromisoformat(row["valid_from"])
     return Agency(
         code=row["code"],
@@ -33,6 +97,8 @@ def agency_from_row(row: dict[str, Any]) -> Agency:
         parent_code=row["parent_code"],
         valid_from=valid_from,
         valid_to=date.fromisoformat(row["valid_to"]) if row["valid_to"] else None,
+        successors=successors_from_json((succession or {}).get("successors")),
+        basis=(succession or {}).get("basis") or "",
     )
 
 
@@ -46,6 +112,8 @@ def procedure_to_json(p: Procedure) -> dict[str, Any]:
         "route": [
             {"agency_code": s.agency_code, "budget_working_hours": s.budget_working_hours} for s in p.route
         ],
+        "valid_from": p.valid_from.isoformat() if p.valid_from else None,
+        "fee_vnd": p.fee_vnd,
     }
 
 
@@ -60,6 +128,8 @@ def procedure_from_json(body: dict[str, Any]) -> Procedure:
             RouteStep(agency_code=s["agency_code"], budget_working_hours=float(s["budget_working_hours"]))
             for s in body["route"]
         ),
+        valid_from=_day(body.get("valid_from")),
+        fee_vnd=int(body.get("fee_vnd", 0)),
     )
 
 
@@ -92,7 +162,7 @@ class Catalogue:
         db.executescript(SCHEMA)
         self._loaded_version = -1
         self._hierarchy = Hierarchy()
-        self._procedures: dict[str, Procedure] = {}
+        self._procedures: dict[str, list[Procedure]] = {}
 
     def _stored_version(self) -> int:
         rows = self._db.query("SELECT version FROM catalogue_version WHERE id = 1")
@@ -106,11 +176,19 @@ class Catalogue:
                 return  # another thread refreshed while this one waited
             version = self._stored_version()
             if version != self._loaded_version:
-                agencies = [agency_from_row(r) for r in self._db.query("SELECT * FROM agencies")]
-                procedures = {
-                    r["code"]: procedure_from_json(orjson.loads(r["body"]))
-                    for r in self._db.query("SELECT code, body FROM procedures")
+                successions = {
+                    (r["code"], r["valid_from"]): orjson.loads(r["body"])
+                    for r in self._db.query("SELECT code, valid_from, body FROM agency_successions")
                 }
+                agencies = [
+                    agency_from_row(r, successions.get((r["code"], r["valid_from"])))
+                    for r in self._db.query("SELECT * FROM agencies")
+                ]
+                procedures: dict[str, list[Procedure]] = {}
+                for r in self._db.query("SELECT code, valid_from, body FROM procedure_versions"):
+                    procedures.setdefault(r["code"], []).append(procedure_from_json(orjson.loads(r["body"])))
+                for versions in procedures.values():
+                    versions.sort(key=lambda p: p.valid_from or date.min)
                 self._hierarchy = Hierarchy(agencies)
                 self._procedures = procedures
                 self._loaded_version = version
@@ -128,13 +206,25 @@ class Catalogue:
         self._refresh()
         return self._hierarchy
 
-    def procedures(self) -> list[Procedure]:
+    def procedures(self, on: date | None = None) -> list[Procedure]:
+        """One version per procedure: the latest, or the one in force `on` a day."""
         self._refresh()
-        return sorted(self._procedures.values(), key=lambda p: p.code)
+        found = (self._pick(versions, on) for versions in self._procedures.values())
+        return sorted((p for p in found if p is not None), key=lambda p: p.code)
 
-    def procedure(self, code: str) -> Procedure | None:
+    @staticmethod
+    def _pick(versions: list[Procedure], on: date | None) -> Procedure | None:
+        return versions[-1] if on is None else version_on(versions, on)
+
+    def procedure(self, code: str, on: date | None = None) -> Procedure | None:
+        """The latest version of `code`, or the one in force `on` a day (None if none was)."""
         self._refresh()
-        return self._procedures.get(code)
+        versions = self._procedures.get(code)
+        return self._pick(versions, on) if versions else None
+
+    def procedure_versions(self, code: str) -> list[Procedure]:
+        self._refresh()
+        return list(self._procedures.get(code, ()))
 
     def put_agency(self, agency: Agency) -> bool:
         """Insert or replace the version with this valid_from; True if it was new."""
@@ -153,16 +243,29 @@ class Catalogue:
                     agency.valid_to.isoformat() if agency.valid_to else None,
                 ),
             )
+            tx.execute("DELETE FROM agency_successions WHERE code = ? AND valid_from = ?", key)
+            if agency.successors or agency.basis:
+                body = {"successors": successors_to_json(agency.successors), "basis": agency.basis}
+                tx.execute(
+                    "INSERT INTO agency_successions (code, valid_from, body) VALUES (?, ?, ?)",
+                    (*key, orjson.dumps(body).decode()),
+                )
             self._bump(tx)
         self._checked_at = float("-inf")
         return not existed
 
     def put_procedure(self, procedure: Procedure) -> bool:
+        """Insert or replace the version with this valid_from; True if it was new."""
         body = orjson.dumps(procedure_to_json(procedure)).decode()
+        key = (procedure.code, procedure.valid_from.isoformat() if procedure.valid_from else _SINCE_EVER)
         with self._db.transaction() as tx:
-            existed = bool(tx.query("SELECT 1 AS x FROM procedures WHERE code = ?", (procedure.code,)))
-            tx.execute("DELETE FROM procedures WHERE code = ?", (procedure.code,))
-            tx.execute("INSERT INTO procedures (code, body) VALUES (?, ?)", (procedure.code, body))
+            existed = bool(
+                tx.query("SELECT 1 AS x FROM procedure_versions WHERE code = ? AND valid_from = ?", key)
+            )
+            tx.execute("DELETE FROM procedure_versions WHERE code = ? AND valid_from = ?", key)
+            tx.execute(
+                "INSERT INTO procedure_versions (code, valid_from, body) VALUES (?, ?, ?)", (*key, body)
+            )
             self._bump(tx)
         self._checked_at = float("-inf")
         return not existed

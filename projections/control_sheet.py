@@ -26,6 +26,8 @@ class ControlRow:
     step_used_working_hours: float = 0.0
     off_route: bool = False
     note: str = ""
+    succession: bool = False  # a row of its own for a holder succeeded at a cutover
+    succeeded_by: str | None = None  # a pending handoff's receiver ended: its successor takes it
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,32 @@ def build(dossier_id: str, events: Iterable[tuple[int, ev.DossierEvent]]) -> Con
                 sheet = replace(sheet, resolved_at=at, timeliness=event.timeliness.value)
             case ev.ResultReturned():
                 sheet = replace(sheet, returned_at=at)
+            case ev.HolderSucceeded():
+                sheet = _succeeded(sheet, seq, event)
             case _:
                 pass
     return sheet
+
+
+def _succeeded(sheet: ControlSheet, seq: int, event: ev.HolderSucceeded) -> ControlSheet:
+    """A holder succeeded with its step open is a row (given and received at the cutover, the
+    ended agency's part judged); a pending receiver succeeded marks the pending row."""
+    rows = sheet.rows
+    if event.pending and rows and rows[-1].accepted_at is None and rows[-1].returned_at is None:
+        rows = (*rows[:-1], replace(rows[-1], succeeded_by=event.to_agency_code))
+    if event.step_split:
+        note = f"Kế thừa: {event.basis}" if event.basis else "Kế thừa"
+        row = ControlRow(
+            seq=seq,
+            from_agency_code=event.from_agency_code,
+            to_agency_code=event.to_agency_code,
+            handed_at=event.occurred_at,
+            accepted_at=event.occurred_at,
+            step_timeliness=event.step_timeliness.value if event.step_timeliness else None,
+            step_used_working_hours=event.step_used_working_hours,
+            off_route=event.successor_budget_working_hours is None,
+            note=note,
+            succession=True,
+        )
+        rows = (*rows, row)
+    return replace(sheet, rows=rows)

@@ -119,6 +119,14 @@ def apply(row: DossierRow | None, dossier_id: str, seq: int, event: ev.DossierEv
             row = replace(_status(row, Status.WITHDRAWN), closed_at=at, pending_handoff_to=None)
         case ev.ProcessingStopped():
             row = replace(_status(row, Status.STOPPED), closed_at=at, pending_handoff_to=None)
+        case ev.HolderSucceeded():
+            # The status stays what it was (as in the domain's fold); the ended agency's parts move.
+            row = replace(
+                row,
+                holder_agency_code=event.to_agency_code if event.holder else row.holder_agency_code,
+                pending_handoff_to=event.to_agency_code if event.pending else row.pending_handoff_to,
+                receiving_agency_code=event.to_agency_code if event.desk else row.receiving_agency_code,
+            )
         case _:
             row = _processing(row)
     return row
@@ -184,6 +192,13 @@ def _fold_into(row: dict[str, Any], event: ev.DossierEvent) -> None:
             _set_status(row, Status.STOPPED)
             row["closed_at"] = at
             row["pending_handoff_to"] = None
+        case ev.HolderSucceeded():
+            if event.holder:
+                row["holder_agency_code"] = event.to_agency_code
+            if event.pending:
+                row["pending_handoff_to"] = event.to_agency_code
+            if event.desk:
+                row["receiving_agency_code"] = event.to_agency_code
         case _:
             if row["status"] == Status.RECEIVED.value:
                 _set_status(row, Status.IN_PROCESS)

@@ -103,7 +103,11 @@ class FeeIn(Timed):
 class CommandContext(Protocol):
     """What building a domain command may look up (the service)."""
 
-    def procedure(self, code: str) -> Procedure: ...
+    def procedure(self, code: str, at: datetime | None = None) -> Procedure: ...
+
+    def procedure_for_receipt(self, code: str, at: datetime, desk: str | None) -> tuple[Procedure, str]: ...
+
+    def addressee(self, code: str, at: datetime, state: Dossier) -> tuple[str, tuple[str, ...]]: ...
 
     @property
     def hierarchy(self) -> Hierarchy: ...
@@ -148,7 +152,7 @@ class Empty(Timed):
 
 def _intake(b: Empty, s: Dossier, a: Actor, t: datetime, c: CommandContext) -> cmd.Command:
     try:
-        procedure = c.procedure(s.procedure_code)
+        procedure, _desk = c.procedure_for_receipt(s.procedure_code, t, s.receiving_agency_code)
     except InvalidValue as exc:
         raise InvalidValue(f"procedure '{s.procedure_code}' is no longer catalogued") from exc
     return cmd.AcceptIntake(actor=a, occurred_at=t, procedure=procedure)
@@ -168,13 +172,14 @@ _spec(
 
 
 def _handoff(b: HandoffIn, s: Dossier, a: Actor, t: datetime, c: CommandContext) -> cmd.Command:
-    c.require_agency(b.to_agency_code, at=t)
-    return cmd.HandOff(actor=a, occurred_at=t, to_agency_code=b.to_agency_code, note=b.note)
+    # An ended agency's successor takes a handoff addressed to it (DOMAIN.md, succession).
+    to, succeeds = c.addressee(b.to_agency_code, t, s)
+    return cmd.HandOff(actor=a, occurred_at=t, to_agency_code=to, note=b.note, succeeds=succeeds)
 
 
 def _consult(b: ConsultIn, s: Dossier, a: Actor, t: datetime, c: CommandContext) -> cmd.Command:
-    c.require_agency(b.agency_code, at=t)
-    return cmd.RequestConsultation(actor=a, occurred_at=t, agency_code=b.agency_code, question=b.question)
+    agency, _ended = c.addressee(b.agency_code, t, s)
+    return cmd.RequestConsultation(actor=a, occurred_at=t, agency_code=agency, question=b.question)
 
 
 _spec("handoff", "/handoffs", HandoffIn, _handoff, "Hand the dossier to another agency")

@@ -5,7 +5,7 @@ tests pass in-memory fakes."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from domain.agencies import Hierarchy
@@ -45,7 +45,7 @@ class CatalogueReader(Protocol):
     @property
     def hierarchy(self) -> Hierarchy: ...
 
-    def procedure(self, code: str) -> Procedure | None: ...
+    def procedure(self, code: str, on: date | None = None) -> Procedure | None: ...
 
 
 class IdempotencyRecords(Protocol):

@@ -11,8 +11,8 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Any
 
 from domain import commands as cmd
@@ -22,7 +22,7 @@ from domain.decide import decide
 from domain.dossier import Dossier, fold
 from domain.errors import InvalidValue, UnknownDossier
 from domain.events import Actor, Channel
-from domain.procedures import Procedure
+from domain.procedures import Procedure, RouteStep
 from gateways.application.ports import EventLog, Keys
 from gateways.application.writer import Answer, GroupCommitWriter, Job
 from gateways.catalogue import Catalogue
@@ -111,11 +111,58 @@ class DossierService:
     def hierarchy(self) -> Hierarchy:
         return self.catalogue.hierarchy
 
-    def procedure(self, code: str) -> Procedure:
-        procedure = self.catalogue.procedure(code)
+    def _day(self, at: datetime) -> date:
+        return at.astimezone(self.calendar.tz).date()
+
+    def procedure(self, code: str, at: datetime | None = None) -> Procedure:
+        """The procedure's latest version, or the version in force on the local day of `at`."""
+        procedure = self.catalogue.procedure(code, self._day(at) if at is not None else None)
         if procedure is None:
+            if at is not None and self.catalogue.procedure(code) is not None:
+                raise InvalidValue(
+                    f"procedure '{code[:100]}' was not in force on {self._day(at).isoformat()}"
+                )
             raise InvalidValue(f"unknown procedure '{code[:100]}'")
         return procedure
+
+    def procedure_for_receipt(self, code: str, at: datetime, desk: str | None) -> tuple[Procedure, str]:
+        """The version in force on the day of receipt, its route steps addressed to ended
+        agencies resolved to their successors that day, and the desk (default: the first
+        step's agency, or its successor)."""
+        procedure = self.procedure(code, at)
+        hierarchy = self.catalogue.hierarchy
+        day = self._day(at)
+        desk = desk or hierarchy.successor_on(procedure.receiving_agency_code, day)
+        resolved = [
+            replace(step, agency_code=hierarchy.heir_on(step.agency_code, day, prefer=[desk]))
+            for step in procedure.route
+        ]
+        # Two steps that now fall to one agency are one step (the ward took over the district
+        # office's work): their budgets add up, the deadline stays.
+        route: list[RouteStep] = []
+        for step in resolved:
+            if route and route[-1].agency_code == step.agency_code:
+                merged = route.pop().budget_working_hours + step.budget_working_hours
+                route.append(replace(step, budget_working_hours=merged))
+            else:
+                route.append(step)
+        if tuple(route) != procedure.route:
+            procedure = replace(procedure, route=tuple(route))
+        return procedure, desk
+
+    def addressee(self, code: str, at: datetime, state: Dossier) -> tuple[str, tuple[str, ...]]:
+        """The agency a handoff (or consultation) addressed to `code` goes to on the day of
+        `at` — `code`, or its successor if it has ended (the successor of the dossier's own
+        desk preferred) — and the ended agencies that one stands for."""
+        hierarchy = self.catalogue.hierarchy
+        day = self._day(at)
+        if code in hierarchy and hierarchy.on(code, day) is None:
+            code = hierarchy.heir_on(
+                code, day, prefer=[state.receiving_agency_code, state.holder_agency_code]
+            )
+        self.require_agency(code, at=at)
+        ended = sorted(p for p in hierarchy.predecessors_ever(code) if hierarchy.on(p, day) is None)
+        return code, tuple(ended)
 
     def require_agency(self, *codes: str, at: datetime) -> None:
         """Each agency is catalogued and in force on the local day of `at`."""
@@ -218,8 +265,7 @@ class DossierService:
     ) -> tuple[cmd.Command, Any, str]:
         """The command that creates a dossier, the new data key (its row goes into the same
         transaction) and the lookup secret to give the citizen once."""
-        procedure = self.procedure(procedure_code)
-        desk = receiving_agency_code or procedure.receiving_agency_code
+        procedure, desk = self.procedure_for_receipt(procedure_code, occurred_at, receiving_agency_code)
         self.require_agency(desk, *(step.agency_code for step in procedure.route), at=occurred_at)
         secret = secrets.token_urlsafe(12)
         id_number = applicant.get("id_number")

@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
 import orjson
 
 from domain import commands as cmd
-from domain.agencies import Agency, AgencyLevel
 from domain.calendar import WorkingCalendar
 from domain.dossier import Dossier, Status
 from domain.errors import DomainError
 from domain.events import Actor, Channel, Outcome
 from gateways.application.bulk import BufferedService
 from gateways.application.service import DossierService
-from gateways.catalogue import Catalogue, procedure_from_json
+from gateways.catalogue import Catalogue, agency_from_json, procedure_from_json
 
 # A department that is slow, so the demo has a real bottleneck to find.
 SLOW_AGENCIES = {"000.00.21.H29": 1.6}
@@ -46,16 +45,7 @@ NAMES = [
 def load_catalogue(catalogue: Catalogue) -> int:
     data = orjson.loads(resources.files("gateways.seed").joinpath("demo_catalogue.json").read_bytes())
     for a in data["agencies"]:
-        catalogue.put_agency(
-            Agency(
-                code=a["code"],
-                name=a["name"],
-                level=AgencyLevel(a["level"]),
-                parent_code=a["parent_code"],
-                valid_from=date.fromisoformat(a["valid_from"]) if a["valid_from"] else None,
-                valid_to=date.fromisoformat(a["valid_to"]) if a["valid_to"] else None,
-            )
-        )
+        catalogue.put_agency(agency_from_json(a))
     for p in data["procedures"]:
         catalogue.put_procedure(procedure_from_json(p))
     return len(data["procedures"])
@@ -84,7 +74,9 @@ class Walker:
 
     def walk(self, procedure_code: str, arrival: datetime) -> Dossier | None:
         rng = self.rng
-        procedure = self.service.catalogue.procedure(procedure_code)
+        # The version in force on the day it arrives (procedures are dated).
+        day = arrival.astimezone(self.cal.tz).date()
+        procedure = self.service.catalogue.procedure(procedure_code, day)
         assert procedure is not None
         dossier_id = f"{rng.getrandbits(128):032x}"
         dossier_id = (

@@ -99,6 +99,20 @@ class DossierIndex:
         )
         return [row_from_sql(r) for r in rows]
 
+    def open_involving(self, agency_codes: list[str]) -> list[str]:
+        """Ids of dossiers not closed that one of `agency_codes` holds, awaits in transit or
+        received at its desk (a result ready at the desk included), in id order."""
+        if not agency_codes:
+            return []
+        marks = ",".join("?" * len(agency_codes))
+        rows = self.db.query(
+            "SELECT dossier_id FROM dossier_index WHERE closed_at IS NULL AND ("
+            f"holder_agency_code IN ({marks}) OR pending_handoff_to IN ({marks}) "
+            f"OR receiving_agency_code IN ({marks})) ORDER BY dossier_id",
+            [*agency_codes, *agency_codes, *agency_codes],
+        )
+        return [str(r["dossier_id"]) for r in rows]
+
     def search(self, where: list[str], params: list[Any], limit: int, after: str | None) -> list[DossierRow]:
         clauses = list(where)
         args = list(params)

@@ -273,7 +273,12 @@ def _take(fold: _Fold, seq: int, event: ev.DossierEvent) -> bool:
         case ev.HandoffReturned():
             fold.end_transit("returned")
             stay = fold.stay
-            if stay is not None and stay.left_at is not None:
+            if stay is not None and stay.left_at is not None and stay.agency_code != event.to_agency_code:
+                # The giver ended in transit: its successor takes the dossier back, a new stay.
+                fold.tally(event.to_agency_code, RETURNS)
+                heir_step = stay.route_step if event.step_due_at is not None else None
+                fold.open(event.to_agency_code, heir_step, event.step_due_at)
+            elif stay is not None and stay.left_at is not None:
                 # The giver's step reopens: its completion and dwell sample are taken back.
                 fold.samples(stay, -1)
                 fold.tally(stay.agency_code, RETURNS)
@@ -301,9 +306,30 @@ def _take(fold: _Fold, seq: int, event: ev.DossierEvent) -> bool:
             return False
         case ev.DossierRefusedAtIntake() | ev.ResultReturned():
             return False
+        case ev.HolderSucceeded():
+            _succeeded(fold, event)
         case _:
             pass  # online submission, consultation answers, apologies, decisions, legacy activities
     return True
+
+
+def _succeeded(fold: _Fold, event: ev.HolderSucceeded) -> None:
+    """The ended agency's open stay ends at the cutover and the successor's begins (stopped
+    if the clock was); a pending handoff now awaits the successor."""
+    new = event.to_agency_code
+    if event.step_split and (held := fold.open_stay()) is not None:
+        was_running = held.running_since is not None
+        fold.leave(event.step_used_working_hours)
+        budget = event.successor_budget_working_hours
+        route_step = held.route_step if budget is not None else None
+        fold.open(new, route_step, event.step_due_at if budget is not None else None)
+        if not was_running and (stay := fold.open_stay()) is not None:
+            fold.record(fold.stopped(stay, 0.0, left=False))
+    if event.pending and (t := fold.transit) is not None:
+        fold.tally(t.to_agency_code, IN_TRANSIT, -1)
+        fold.tally(new, IN_TRANSIT, 1)
+        fold.transit = replace(t, to_agency_code=new)
+        fold.transit_record(fold.transit)
 
 
 def apply(

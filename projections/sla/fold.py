@@ -160,10 +160,30 @@ def _resumed(facts: DossierFacts, at: datetime, due: datetime, step_due: datetim
     return change
 
 
+def _heir_takes_back(last: StepFacts, n: int, event: ev.HandoffReturned) -> StepFacts:
+    """A handoff returned to a giver that ended in transit: its successor gets the step back with
+    what was left of the budget (the ended agency's part stays as it was judged)."""
+    left = None if last.budget_working_hours is None else last.budget_working_hours - last.used_working_hours
+    budgeted = left is not None and left > 0
+    due = event.step_due_at if budgeted else None
+    return StepFacts(
+        n=n,
+        agency_code=event.to_agency_code,
+        route_index=last.route_index if budgeted else None,
+        entered_at=event.occurred_at,
+        budget_working_hours=left if budgeted else None,
+        due_at=due,
+        running_since=event.occurred_at,
+        spans=_run_towards((), due, event.occurred_at),
+    )
+
+
 def _reopened(facts: DossierFacts, event: ev.HandoffReturned) -> Change:
     """The giver's step reopens and runs towards its (recomputed) due instant."""
     change: Change = {"holder_agency_code": event.to_agency_code, "pending_handoff_to": None}
-    if facts.steps:
+    if facts.steps and facts.steps[-1].agency_code != event.to_agency_code:
+        change["steps"] = (*facts.steps, _heir_takes_back(facts.steps[-1], len(facts.steps), event))
+    elif facts.steps:
         last = facts.steps[-1]
         reopened = replace(
             last,
@@ -175,6 +195,44 @@ def _reopened(facts: DossierFacts, event: ev.HandoffReturned) -> Change:
             spans=_run_towards(last.spans, event.step_due_at, event.occurred_at),
         )
         change["steps"] = (*facts.steps[:-1], reopened)
+    return change
+
+
+def _successor_part(n: int, current: StepFacts, event: ev.HolderSucceeded, paused: bool) -> StepFacts:
+    """The successor's part of a step split at the cutover: the rest of the budget, the same due
+    instant (no budget of its own when nothing was left); stopped while the citizen is awaited."""
+    at, budget = event.occurred_at, event.successor_budget_working_hours
+    due = event.step_due_at if budget is not None else None
+    return StepFacts(
+        n=n,
+        agency_code=event.to_agency_code,
+        route_index=current.route_index if budget is not None else None,
+        entered_at=at,
+        budget_working_hours=budget,
+        due_at=due,
+        running_since=None if paused else at,
+        spans=() if paused else _run_towards((), due, at),
+    )
+
+
+def _succeeded(facts: DossierFacts, event: ev.HolderSucceeded) -> Change:
+    """Biểu 06 stays with the desk that received the dossier; the holding moves, and an open
+    step splits at the cutover: the ended agency's part is judged, the successor's opens."""
+    change: Change = {}
+    if event.holder:
+        change["holder_agency_code"] = event.to_agency_code
+    if event.pending:
+        change["pending_handoff_to"] = event.to_agency_code
+    current = facts.current_step
+    if event.step_split and current is not None:
+        closed = replace(
+            current,
+            **_leave(  # type: ignore[arg-type]
+                event.occurred_at, event.step_used_working_hours, event.step_timeliness, False, current.spans
+            ),
+        )
+        part = _successor_part(len(facts.steps), current, event, facts.paused is not None)
+        change["steps"] = (*facts.steps[:-1], closed, part)
     return change
 
 
@@ -261,6 +319,8 @@ def _change(facts: DossierFacts, event: ev.DossierEvent) -> Change:
                 "pending_handoff_to": None,
                 "spans": _end_span(facts.spans, at),
             }
+        case ev.HolderSucceeded():
+            return _succeeded(facts, event)
     return {}  # consultations, decisions, legacy activities: nothing Biểu 06 counts
 
 
@@ -380,7 +440,10 @@ class _Builder:
             case ev.HandoffReturned():
                 facts["holder_agency_code"] = event.to_agency_code
                 facts["pending_handoff_to"] = None
-                if self.steps:
+                if self.steps and self.steps[-1]["agency_code"] != event.to_agency_code:
+                    frozen = StepFacts(**self.steps[-1])  # type: ignore[arg-type]
+                    self.steps.append(_thaw_step(_heir_takes_back(frozen, len(self.steps), event)))
+                elif self.steps:
                     last = self.steps[-1]
                     last.update(
                         left_at=None,
@@ -417,6 +480,17 @@ class _Builder:
                     pending_handoff_to=None,
                     spans=_end_span(self.spans(facts), at),
                 )
+            case ev.HolderSucceeded():
+                if event.holder:
+                    facts["holder_agency_code"] = event.to_agency_code
+                if event.pending:
+                    facts["pending_handoff_to"] = event.to_agency_code
+                current = self.current()
+                if event.step_split and current is not None:
+                    frozen = StepFacts(**current)  # type: ignore[arg-type]
+                    self.left(at, event.step_used_working_hours, event.step_timeliness, closed=False)
+                    part = _successor_part(len(self.steps), frozen, event, facts["paused"] is not None)
+                    self.steps.append(_thaw_step(part))
             case _:
                 pass
 

@@ -24,13 +24,17 @@ def boundary_days(hierarchy: Hierarchy, codes: Collection[str], first: date, las
 def agencies_during(
     hierarchy: Hierarchy, root: str, first: date, last: date, include_children: bool
 ) -> frozenset[str]:
-    """`root`, and with `include_children` every agency below it on some day of `[first, last]`."""
+    """`root`, and with `include_children` every agency below it on some day of `[first, last]`
+    and the ended agencies it (or one below it) is the default heir of (their history rolls up
+    under it: DOMAIN.md, succession)."""
     if not include_children:
         return frozenset({root})
     candidates = hierarchy.subtree_ever(root)
     found: set[str] = {root}
     for day in [first, *boundary_days(hierarchy, hierarchy.codes(), first, last)]:
         found |= {code for code in candidates if hierarchy.is_within(code, root, day)}
+    for code in list(found):
+        found |= hierarchy.predecessors_ever(code, default_heir_only=True)
     return frozenset(found)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from domain.agencies import Agency, Hierarchy
-from domain.procedures import Procedure
+from domain.procedures import Procedure, version_on
 from gateways.application.errors import ConcurrencyConflict
 from gateways.application.idempotency import IdempotencyScope, StoredResponse
 from gateways.eventstore.store import Encoded, RecordedEvent
@@ -134,7 +134,7 @@ class FakeVault:
 class FakeCatalogue:
     def __init__(self) -> None:
         self._agencies: list[Agency] = []
-        self._procedures: dict[str, Procedure] = {}
+        self._procedures: dict[tuple[str, date | None], Procedure] = {}
         self._hierarchy = Hierarchy()
 
     @property
@@ -150,14 +150,18 @@ class FakeCatalogue:
         return True
 
     def put_procedure(self, procedure: Procedure) -> bool:
-        self._procedures[procedure.code] = procedure
+        self._procedures[(procedure.code, procedure.valid_from)] = procedure
         return True
 
-    def procedure(self, code: str) -> Procedure | None:
-        return self._procedures.get(code)
+    def procedure(self, code: str, on: date | None = None) -> Procedure | None:
+        versions = [p for (c, _), p in self._procedures.items() if c == code]
+        if not versions:
+            return None
+        return version_on(versions, on or date.max)
 
     def procedures(self) -> list[Procedure]:
-        return sorted(self._procedures.values(), key=lambda p: p.code)
+        codes = sorted({c for c, _ in self._procedures})
+        return [p for p in (self.procedure(c) for c in codes) if p is not None]
 
     def is_empty(self) -> bool:
         return not self._agencies

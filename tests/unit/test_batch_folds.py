@@ -22,6 +22,7 @@ from domain.decide import allowed_actions, decide
 from domain.dossier import Dossier, evolve
 from domain.errors import DomainError
 from domain.events import Actor, Channel, DossierEvent, Outcome
+from domain.succession import SYSTEM, Heir, involves
 from projections import bottleneck as b
 from projections import dossier_index, sla
 from tests.unit.test_dossier import CAL, DEPT, DISTRICT, WARD, procedure, t
@@ -29,6 +30,7 @@ from tests.unit.test_dossier import CAL, DEPT, DISTRICT, WARD, procedure, t
 OFF_ROUTE = "T"
 AGENCIES = (WARD, DISTRICT, DEPT, OFF_ROUTE)
 PORTAL = Actor("", "portal", "integration")
+CUTOVER = Actor("", "cutover", SYSTEM)
 
 ENDINGS = frozenset({"withdraw", "stop", "refuse"})
 Item = tuple[str, int, DossierEvent]  # (dossier_id, seq, event) as a feed delivers it
@@ -122,6 +124,15 @@ def history(dossier_id: str, online: bool, start: datetime, moves: Sequence[Move
         actions = allowed_actions(state, None, at)
         if not actions:
             break
+        ended = AGENCIES[move.action % len(AGENCIES)]
+        if move.pick % 7 == 3 and involves(state, ended):
+            # A cutover: the agency ends and its successor takes its parts (holder, transit, desk).
+            heir = Heir(ended, ended + "-successor", "basis")
+            made = decide(state, c.RecordSuccession(actor=CUTOVER, occurred_at=at, heirs=(heir,)), CAL)
+            for event in made:
+                state = evolve(state, event)
+                events.append(event)
+            continue
         if move.pick % 8:  # endings (withdrawal, stop, refusal) only now and then: longer lives
             actions = [a for a in actions if a not in ENDINGS] or actions
         command = _command(actions[move.action % len(actions)], at, move)
@@ -169,6 +180,8 @@ def test_walks_produce_rich_histories() -> None:
     events = history("d0", False, t("2026-03-02T08:00"), [Move(a, 90, p) for a in range(20) for p in (1, 2)])
     names = {type(e).__name__ for e in events}
     assert {"DossierReceived", "HandedOff"} <= names and len(events) > 5
+    walked = history("d0", False, t("2026-03-02T08:00"), [Move(a, 90, 3 + 7 * a) for a in range(8)])
+    assert "HolderSucceeded" in {type(e).__name__ for e in walked}
 
 
 @settings(max_examples=150, deadline=None)

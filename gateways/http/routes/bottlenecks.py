@@ -63,10 +63,11 @@ def _known(container: Container, code: str, name: str) -> None:
 
 
 def _own(container: Container, principal: Principal) -> set[str] | None:
-    """The agencies the caller may read: a supervisor its subtree (any version), others all."""
+    """The agencies the caller may read: a supervisor its subtree (any version) and the ended
+    agencies it succeeded (docs/decisions.md entry 60), others all."""
     require_role(principal, *READERS)
     if principal.role == "supervisor":
-        return container.catalogue.hierarchy.subtree_ever(principal.agency_code or "")
+        return container.catalogue.hierarchy.rollup_ever(principal.agency_code or "")
     return None
 
 
@@ -87,7 +88,7 @@ def _scope(container: Container, principal: Principal, agency_code: str | None) 
         return own
     _known(container, agency_code, "agency_code")
     _may_see(own, principal, agency_code)
-    subtree = container.catalogue.hierarchy.subtree_ever(agency_code)
+    subtree = container.catalogue.hierarchy.rollup_ever(agency_code)
     return subtree if own is None else subtree & own
 
 

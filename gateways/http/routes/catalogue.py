@@ -8,13 +8,19 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from domain.agencies import Agency, AgencyLevel
+from domain.agencies import Agency, AgencyLevel, Successor
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
-from gateways.catalogue import parent_cycle, procedure_to_json
+from gateways.catalogue import agency_to_json, parent_cycle, procedure_to_json
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+
+
+class SuccessorIn(BaseModel):
+    code: str = Field(min_length=1)
+    valid_from: date
+    share: float = Field(default=1.0, gt=0, le=1)
 
 
 class AgencyPut(BaseModel):
@@ -23,6 +29,8 @@ class AgencyPut(BaseModel):
     parent_code: str | None = None
     valid_from: date | None = None
     valid_to: date | None = None
+    successors: list[SuccessorIn] = Field(default_factory=list)
+    basis: str = ""
 
 
 class RouteStepIn(BaseModel):
@@ -36,17 +44,12 @@ class ProcedurePut(BaseModel):
     deadline_working_hours: float = Field(gt=0)
     supplement_policy: Literal["restart", "pause"] = "restart"
     route: list[RouteStepIn] = Field(min_length=1)
+    valid_from: date | None = None
+    fee_vnd: int = Field(default=0, ge=0)
 
 
 def agency_json(a: Agency) -> dict[str, Any]:
-    return {
-        "code": a.code,
-        "name": a.name,
-        "level": a.level.value,
-        "parent_code": a.parent_code,
-        "valid_from": a.valid_from.isoformat() if a.valid_from else None,
-        "valid_to": a.valid_to.isoformat() if a.valid_to else None,
-    }
+    return agency_to_json(a)
 
 
 @router.put("/agencies/{code}")
@@ -61,6 +64,14 @@ def put_agency(
             f"parent_code '{body.parent_code}' is not in the catalogue",
             "unknown-agency",
         )
+    unknown = [s.code for s in body.successors if s.code not in container.catalogue.hierarchy]
+    if unknown:
+        raise Problem(
+            422,
+            "Unknown successor agency",
+            f"successors name agencies not in the catalogue: {', '.join(unknown)}",
+            "unknown-agency",
+        )
     agency = Agency(
         code=code,
         name=body.name,
@@ -68,6 +79,8 @@ def put_agency(
         parent_code=body.parent_code,
         valid_from=body.valid_from,
         valid_to=body.valid_to,
+        successors=tuple(Successor(s.code, s.valid_from, s.share) for s in body.successors),
+        basis=body.basis,
     )
     cycle = parent_cycle(container.catalogue.hierarchy, agency)
     if cycle:
@@ -126,6 +139,8 @@ def put_procedure(
         deadline_working_hours=body.deadline_working_hours,
         supplement_policy=SupplementPolicy(body.supplement_policy),
         route=tuple(RouteStep(s.agency_code, s.budget_working_hours) for s in body.route),
+        valid_from=body.valid_from,
+        fee_vnd=body.fee_vnd,
     )
     created = container.catalogue.put_procedure(procedure)
     response.status_code = 201 if created else 200
@@ -133,13 +148,19 @@ def put_procedure(
 
 
 @router.get("/procedures")
-def list_procedures(principal: PrincipalDep, container: ContainerDep) -> dict[str, Any]:
-    return {"items": [procedure_to_json(p) for p in container.catalogue.procedures()], "next_cursor": None}
+def list_procedures(
+    principal: PrincipalDep, container: ContainerDep, on: date | None = None
+) -> dict[str, Any]:
+    items = [procedure_to_json(p) for p in container.catalogue.procedures(on)]
+    return {"items": items, "next_cursor": None}
 
 
 @router.get("/procedures/{code}")
-def get_procedure(code: str, principal: PrincipalDep, container: ContainerDep) -> dict[str, Any]:
-    procedure = container.catalogue.procedure(code)
+def get_procedure(
+    code: str, principal: PrincipalDep, container: ContainerDep, on: date | None = None
+) -> dict[str, Any]:
+    procedure = container.catalogue.procedure(code, on)
     if procedure is None:
         raise Problem(404, "Unknown procedure", f"no procedure '{code}'", "unknown-procedure")
-    return procedure_to_json(procedure)
+    versions = [procedure_to_json(p) for p in container.catalogue.procedure_versions(code)]
+    return {**procedure_to_json(procedure), "versions": versions}

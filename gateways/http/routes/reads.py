@@ -128,6 +128,8 @@ def get_control_sheet(dossier_id: str, principal: PrincipalDep, container: Conta
                 **_giving_step(loaded.state, row.from_agency_code, row.handed_at),
                 "off_route": row.off_route,
                 "note": row.note,
+                "succession": row.succession,
+                "succeeded_by": row.succeeded_by,
             }
             for row in sheet.rows
         ],

@@ -79,7 +79,7 @@ def _agency(
                 "forbidden",
             )
         return code, False
-    if code not in hierarchy.subtree_ever(own):
+    if code not in hierarchy.rollup_ever(own):  # below it, or an ended agency it succeeded
         raise Problem(403, "Forbidden", f"agency {code} is not {own} nor below it", "forbidden")
     return code, default if children is None else children
 

@@ -77,6 +77,7 @@ const vi = {
   'event.DossierWithdrawn': 'Công dân rút hồ sơ',
   'event.ProcessingStopped': 'Dừng xử lý',
   'event.LegacyActivityRecorded': 'Hoạt động từ hệ thống cũ',
+  'event.HolderSucceeded': 'Chuyển cho cơ quan kế thừa (sắp xếp tổ chức)',
 
   'action.intake': 'Tiếp nhận hồ sơ trực tuyến',
   'action.refuse': 'Từ chối tiếp nhận',
@@ -421,6 +422,7 @@ const en = {
   'event.DossierWithdrawn': 'Withdrawn by the citizen',
   'event.ProcessingStopped': 'Processing stopped',
   'event.LegacyActivityRecorded': 'Legacy activity',
+  'event.HolderSucceeded': 'Moved to the successor agency (reorganisation)',
 
   'action.intake': 'Accept the online submission',
   'action.refuse': 'Refuse at intake',
