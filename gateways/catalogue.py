@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -156,6 +157,31 @@ class Catalogue:
             self._bump(tx)
         self._checked_at = float("-inf")
         return not existed
+
+    def put_agencies(self, agencies: Iterable[Agency]) -> int:
+        """Insert or replace many versions in one transaction (the whole country is ~14k);
+        returns how many were written."""
+        rows = [
+            (
+                a.code,
+                a.valid_from.isoformat() if a.valid_from else _SINCE_EVER,
+                a.name,
+                a.level.value,
+                a.parent_code,
+                a.valid_to.isoformat() if a.valid_to else None,
+            )
+            for a in agencies
+        ]
+        with self._db.transaction() as tx:
+            tx.executemany("DELETE FROM agencies WHERE code = ? AND valid_from = ?", [r[:2] for r in rows])
+            tx.executemany(
+                "INSERT INTO agencies (code, valid_from, name, level, parent_code, valid_to) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            self._bump(tx)
+        self._checked_at = float("-inf")
+        return len(rows)
 
     def put_procedure(self, procedure: Procedure) -> bool:
         body = orjson.dumps(procedure_to_json(procedure)).decode()

@@ -59,10 +59,15 @@ class Unit:
     statistics_code: str
     successors: tuple[Successor, ...] = ()
 
+    @property
+    def agency_name(self) -> str:
+        """The agency is the unit's People's Committee (Ủy ban nhân dân)."""
+        return f"Ủy ban nhân dân {inline_name(self.name)}"
+
     def agency(self) -> Agency:
         return Agency(
             code=self.code,
-            name=self.name,
+            name=self.agency_name,
             level=self.level,
             parent_code=self.parent_code,
             valid_from=self.valid_from,
@@ -93,6 +98,17 @@ class Country:
 
     def province(self, code: str) -> Unit | None:
         return next((p for p in self.provinces if p.code == code), None)
+
+
+def inline_name(name: str) -> str:
+    """'Phường Sài Gòn' -> 'phường Sài Gòn' after a noun; 'Quận 1' and 'Thành phố …' (a city
+    under the central government) keep their capital, as the committees write them."""
+    words = name.split()
+    if name.startswith("Thành phố") and len(words) > 2 and not words[2][:1].islower():
+        return name
+    if len(words) > 1 and words[-1].isdigit():
+        return name
+    return name[:1].lower() + name[1:]
 
 
 def province_code(text: str) -> str:
@@ -140,9 +156,7 @@ def load_country() -> Country:
     for p in current:
         code = province_code(p["code"])
         name = _province_name(p["division_type"], p["name"])
-        country.provinces.append(
-            Unit(code, name, AgencyLevel.PROVINCE, None, REFORM_DAY, None, code)
-        )
+        country.provinces.append(Unit(code, name, AgencyLevel.PROVINCE, None, REFORM_DAY, None, code))
         for w in p["wards"]:
             ward = f"{int(w['code']):05d}"
             country.communes.append(
@@ -175,7 +189,9 @@ def load_country() -> Country:
     for new_province, olds in converter["DICT_PROVINCE_WARD_DIVIDED"].items():
         for old, parts in olds.items():
             ranked = sorted(parts, key=lambda part: not part["isDefaultNewWard"])
-            heirs[old] = [(key_to_code[(new_province, part["newWardKey"])], part["isDefaultNewWard"]) for part in ranked]
+            heirs[old] = [
+                (key_to_code[(new_province, part["newWardKey"])], part["isDefaultNewWard"]) for part in ranked
+            ]
 
     legacy = _rows(
         "SELECT province, provinceKey, provinceCode, district, districtKey, districtCode, "
