@@ -17,16 +17,14 @@ from gateways.bootstrap import Container
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
 from gateways.http.report_presenters import at_risk_json, bieu06_json, sla_json
-from gateways.views.sla import SlaReports, parse_range
+from gateways.views.sla import PERIOD_HELP, SlaReports, parse_range
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 READERS = ("officer", "supervisor", "inspector", "admin")
 From = Annotated[str | None, Query(alias="from", description="first day (2026-02-15) or instant with offset")]
 To = Annotated[str | None, Query(description="last day, inclusive (2026-03-14), or instant with offset")]
-Period = Annotated[
-    str | None, Query(description="reporting period YYYY-MM: the 15th of the month before to the 14th")
-]
+Period = Annotated[str | None, Query(description=PERIOD_HELP)]
 Scope = Annotated[
     Literal["received", "handled"],
     Query(description="received: dossiers received at the desk; handled: the agency's own steps"),
