@@ -168,13 +168,13 @@ def load_country() -> Country:
     for r in _rows("SELECT provinceKey, provinceCode, ward, wardKey, wardCode FROM admin_units"):
         code = province_code(r["provinceCode"])
         new_province_code[r["provinceKey"]] = code
-        ward = by_name.get((code, r["ward"]))
-        if ward is None:
+        found = by_name.get((code, r["ward"]))
+        if found is None:
             folded = by_fold.get((code, _fold(r["ward"])), [])
-            ward = folded[0] if len(folded) == 1 else (r["wardCode"] if r["wardCode"] in folded else None)
-        if ward is None:
+            found = folded[0] if len(folded) == 1 else (r["wardCode"] if r["wardCode"] in folded else None)
+        if found is None:
             raise LookupError(f"{r['ward']} ({code}) of vietnamadminunits is not in vietnam-provinces")
-        key_to_code[(r["provinceKey"], r["wardKey"])] = f"{code}.{ward}"
+        key_to_code[(r["provinceKey"], r["wardKey"])] = f"{code}.{found}"
 
     converter = _converter()
     old_to_new_province = {

@@ -119,6 +119,12 @@ def test_bieu06_of_the_ward_for_a_reporting_period(api: Api, march: dict[str, st
     early = api.get("/api/v1/reports/bieu06", agency_code=WARD, **{"from": "2026-03-01", "to": "2026-03-06"})
     assert early.json()["in_process"] == {"within_due": 2, "overdue": 0, "total": 2}
     assert early.json()["on_time_rate"] is None  # nothing resolved yet
+    # The quarter (15 Dec 2025 to 14 Mar 2026) holds the same two; the half-year is not over.
+    quarter = api.get("/api/v1/reports/bieu06", agency_code=WARD, period="2026-Q1").json()
+    assert (quarter["from"], quarter["to"], quarter["period"]) == ("2025-12-15", "2026-03-14", "2026-Q1")
+    assert quarter["received"] == body["received"] and quarter["resolved"] == body["resolved"]
+    year = api.get("/api/v1/reports/bieu06", agency_code=WARD, period="2025").json()
+    assert (year["from"], year["to"], year["received"]["total"]) == ("2024-12-15", "2025-12-14", 0)
     # The department's own steps (scope handled): one, late.
     dept = api.get("/api/v1/reports/bieu06", agency_code=DEPT, period="2026-03", scope="handled").json()
     assert dept["resolved"] == {"early": 0, "on_time": 0, "late": 1, "total": 1}

@@ -5,6 +5,7 @@ before their first month (a year: 15 December of the year before)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -43,7 +44,7 @@ def test_months_quarters_and_halves_tile_the_year_without_gap_or_overlap() -> No
         for kind, count in (("month", 12), ("quarter", 4), ("half", 2)):
             parts = [sla.period(kind, year, n) for n in range(1, count + 1)]
             assert parts[0].first == whole.first and parts[-1].last == whole.last
-            for before, after in zip(parts, parts[1:], strict=False):
+            for before, after in pairwise(parts):
                 assert after.first == before.last + timedelta(days=1)
         # A year's end and the next year's start meet: 14 December, then 15 December.
         assert sla.period("year", year + 1).first == whole.last + timedelta(days=1)
