@@ -100,6 +100,23 @@ def seed(
 
 
 @app.command()
+def country(
+    out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
+) -> None:
+    """Every province and commune before and after 2025-07-01, with successors, as catalogue JSON."""
+    import orjson
+
+    from gateways.country.divisions import load_country
+
+    data = orjson.dumps(load_country().catalogue_json(), option=orjson.OPT_INDENT_2) + b"\n"
+    if out is None:
+        typer.echo(data.decode(), nl=False)
+    else:
+        out.write_bytes(data)
+        err.print(f"written: {out}")
+
+
+@app.command()
 def run(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,

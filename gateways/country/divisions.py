@@ -23,14 +23,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
-from importlib import resources
+from importlib import metadata, resources
 from typing import Any
 
 import orjson
 
 from domain.agencies import Agency, AgencyLevel
 
-REFORM_DAY = date(2025, 7, 1)  # the district level ends; 34 provinces (Resolution 202/2025/QH15)
+REFORM_DAY = date(2025, 7, 1)  # the district level ends; 34 provinces
+# The National Assembly's resolution that merged the provinces (of 12 June 2025). The communes
+# were rearranged by one resolution of its Standing Committee per province, which the packages
+# do not name: those endings carry no basis.
+PROVINCES_BASIS = "Nghị quyết số 202/2025/QH15 của Quốc hội về sắp xếp đơn vị hành chính cấp tỉnh"
 LAST_DAY_BEFORE = REFORM_DAY - timedelta(days=1)
 SOURCES = ("vietnam-provinces", "vietnamadminunits")
 
@@ -58,11 +62,31 @@ class Unit:
     valid_to: date | None
     statistics_code: str
     successors: tuple[Successor, ...] = ()
+    basis: str = ""  # legal basis of the ending, where it is known (căn cứ pháp lý)
 
     @property
     def agency_name(self) -> str:
         """The agency is the unit's People's Committee (Ủy ban nhân dân)."""
         return f"Ủy ban nhân dân {inline_name(self.name)}"
+
+    def catalogue_json(self) -> dict[str, Any]:
+        """This version in the catalogue's JSON format for agencies with successors (the
+        `succession` branch's seed files and `PUT /api/v1/agencies/{code}`)."""
+        body: dict[str, Any] = {
+            "code": self.code,
+            "name": self.agency_name,
+            "level": self.level.value,
+            "parent_code": self.parent_code,
+            "valid_from": self.valid_from.isoformat() if self.valid_from else None,
+            "valid_to": self.valid_to.isoformat() if self.valid_to else None,
+        }
+        if self.successors:
+            body["successors"] = [
+                {"code": s.code, "valid_from": s.valid_from.isoformat(), "share": s.share}
+                for s in self.successors
+            ]
+            body["basis"] = self.basis
+        return body
 
     def agency(self) -> Agency:
         return Agency(
@@ -95,6 +119,13 @@ class Country:
     def agencies(self) -> Iterator[Agency]:
         for unit in self.units():
             yield unit.agency()
+
+    def catalogue_json(self) -> dict[str, Any]:
+        """Every version, with successors, and where the data came from."""
+        return {
+            "source": {name: metadata.version(name) for name in SOURCES},
+            "agencies": [unit.catalogue_json() for unit in self.units()],
+        }
 
     def province(self, code: str) -> Unit | None:
         return next((p for p in self.provinces if p.code == code), None)
@@ -216,6 +247,7 @@ def load_country() -> Country:
                     LAST_DAY_BEFORE,
                     old_province,
                     () if old_province in surviving else (Successor(heir, REFORM_DAY, 1.0),),
+                    "" if old_province in surviving else PROVINCES_BASIS,
                 )
             )
         district = f"{old_province}.{r['districtCode']}"

@@ -136,3 +136,23 @@ def test_seed_a_province_other_than_ho_chi_minh_city(tmp_path: Path, monkeypatch
     unknown = runner.invoke(app, ["seed", "--province", "63", "--dossiers", "1"])
     assert unknown.exit_code == 2
     assert "no province with code '63'" in unknown.output
+
+
+def test_the_country_as_catalogue_json_with_successors_and_provenance(tmp_path: Path) -> None:
+    out = tmp_path / "country.json"
+    done = CliRunner().invoke(app, ["country", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["source"] == {"vietnam-provinces": "2025.10.1", "vietnamadminunits": "1.0.4"}
+    versions = {(a["code"], a["valid_from"]): a for a in data["agencies"]}
+    binh_duong = versions[("74", None)]
+    assert binh_duong["valid_to"] == "2025-06-30"
+    assert binh_duong["successors"] == [{"code": "79", "valid_from": "2025-07-01", "share": 1.0}]
+    assert "202/2025/QH15" in binh_duong["basis"]
+    quan_1 = versions[("79.760", None)]
+    shares = [s["share"] for s in quan_1["successors"]]
+    assert shares == sorted(shares, reverse=True)  # the first, the default heir, took the most
+    assert {s["code"] for s in quan_1["successors"]} <= {code for code, _ in versions}
+    hcmc = [a for (code, _), a in versions.items() if code == "79"]
+    assert [(a["valid_from"], a["valid_to"]) for a in hcmc] == [(None, "2025-06-30"), ("2025-07-01", None)]
+    assert "successors" not in hcmc[0]  # the city goes on under its own code
