@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -192,6 +193,21 @@ class Catalogue:
             self._bump(tx)
         self._checked_at = float("-inf")
         return not existed
+
+    def home(self) -> str | None:
+        """The top agency (no parent) that the procedures' route steps fall under most: the
+        province a demo or a deployment works in, among the country's hundred top agencies."""
+        self._refresh()
+        hierarchy, counts = self._hierarchy, Counter[str]()
+        for procedure in self._procedures.values():
+            for step in procedure.route:
+                latest = hierarchy.latest(step.agency_code)
+                if latest is None:
+                    continue
+                day = latest.valid_from or date.min
+                chain = [step.agency_code, *hierarchy.ancestors_on(step.agency_code, day)]
+                counts[chain[-1]] += 1
+        return counts.most_common(1)[0][0] if counts else None
 
     def is_empty(self) -> bool:
         return not self._db.query("SELECT 1 AS x FROM agencies LIMIT 1")

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from domain.agencies import AgencyLevel
+from gateways.bootstrap import bootstrap
 from gateways.cli import app
 from gateways.country.divisions import load_country
 from gateways.seed.demo import load_whole_country
@@ -133,6 +134,12 @@ def test_seed_a_province_other_than_ho_chi_minh_city(tmp_path: Path, monkeypatch
     assert sum(received.values()) > 0
     # Every desk that received a dossier is a commune or department of Cao Bằng (04).
     assert all(code.startswith("04.") for code in received), received
+    # Among the hundred top agencies, the dashboard and the demo sign-in start on Cao Bằng's.
+    container = bootstrap()
+    try:
+        assert container.catalogue.home() == "04"
+    finally:
+        container.close()
     unknown = runner.invoke(app, ["seed", "--province", "63", "--dossiers", "1"])
     assert unknown.exit_code == 2
     assert "no province with code '63'" in unknown.output
