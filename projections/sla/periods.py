@@ -91,13 +91,15 @@ class ReportingPeriod:
     @property
     def label(self) -> str:
         """As the form names it (kỳ báo cáo)."""
-        return {
-            "month": f"Tháng {self.number} năm {self.year}",
-            "quarter": f"Quý {('I', 'II', 'III', 'IV')[self.number - 1]} năm {self.year}",
-            "half": f"6 tháng {'đầu' if self.number == 1 else 'cuối'} năm {self.year}",
-            "nine_months": f"9 tháng năm {self.year}",
-            "year": f"Năm {self.year}",
-        }[self.kind]
+        if self.kind == "month":
+            return f"Tháng {self.number} năm {self.year}"
+        if self.kind == "quarter":
+            return f"Quý {('I', 'II', 'III', 'IV')[self.number - 1]} năm {self.year}"
+        if self.kind == "half":
+            return f"6 tháng {'đầu' if self.number == 1 else 'cuối'} năm {self.year}"
+        if self.kind == "nine_months":
+            return f"9 tháng năm {self.year}"
+        return f"Năm {self.year}"
 
 
 def _closing(year: int, first_month: int, last_month: int) -> tuple[date, date]:

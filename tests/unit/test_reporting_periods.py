@@ -19,6 +19,7 @@ from projections import sla
     [
         ("2026-03", date(2026, 2, 15), date(2026, 3, 14), "Tháng 3 năm 2026"),
         ("2026-01", date(2025, 12, 15), date(2026, 1, 14), "Tháng 1 năm 2026"),
+        ("2026-12", date(2026, 11, 15), date(2026, 12, 14), "Tháng 12 năm 2026"),
         ("2026-Q1", date(2025, 12, 15), date(2026, 3, 14), "Quý I năm 2026"),
         ("2026-Q2", date(2026, 3, 15), date(2026, 6, 14), "Quý II năm 2026"),
         ("2026-q3", date(2026, 6, 15), date(2026, 9, 14), "Quý III năm 2026"),
@@ -41,8 +42,10 @@ def test_each_kind_of_period_runs_from_the_15th_to_the_14th(
 def test_months_quarters_and_halves_tile_the_year_without_gap_or_overlap() -> None:
     for year in (2025, 2026, 2028):
         whole = sla.period("year", year)
+        assert whole.label == f"Năm {year}"
         for kind, count in (("month", 12), ("quarter", 4), ("half", 2)):
             parts = [sla.period(kind, year, n) for n in range(1, count + 1)]
+            assert all(part.label.endswith(f"năm {year}") for part in parts)
             assert parts[0].first == whole.first and parts[-1].last == whole.last
             for before, after in pairwise(parts):
                 assert after.first == before.last + timedelta(days=1)
