@@ -26,7 +26,7 @@ from domain.events import Actor, Channel, Outcome
 from gateways.application.bulk import BufferedService
 from gateways.application.service import DossierService
 from gateways.catalogue import Catalogue, procedure_from_json
-from gateways.country.divisions import LAST_DAY_BEFORE, Unit, inline_name, load_country
+from gateways.country.divisions import LAST_DAY_BEFORE, REFORM_DAY, Unit, inline_name, load_country
 
 # A department that is slow, so the demo has a real bottleneck to find.
 # (In another province's demo the department's code is "<province>.000.00.21".)
@@ -79,9 +79,10 @@ def demo_catalogue(province: str | None = None) -> dict[str, Any]:
     if unit is None:
         codes = ", ".join(p.code for p in country.provinces)
         raise InvalidValue(f"no province with code '{province}' after 2025-07-01 (codes: {codes})")
-    former = {p.code for p in country.former_provinces if p.code == province}
-    former |= {p.code for p in country.former_provinces if any(s.code == province for s in p.successors)}
-    districts = [d for d in country.former_districts if d.parent_code in former]
+    # Every province code after the reform is one of the former provinces' codes: the demo's history
+    # before the reform stays in that former province, so its routes never cross a province line.
+    former = next(p for p in country.former_provinces if p.code == province)
+    districts = [d for d in country.former_districts if d.parent_code == province]
     wards_of: dict[str, list[Unit]] = {}
     for ward in country.former_communes:
         wards_of.setdefault(ward.parent_code or "", []).append(ward)
@@ -113,7 +114,9 @@ def demo_catalogue(province: str | None = None) -> dict[str, Any]:
     for a in data["agencies"]:
         if a["code"] in code_map:
             continue
-        name = a["name"].replace(hcmc, unit.name).replace(district_name, inline_name(district.name))
+        ended_before = a["valid_to"] is not None and a["valid_to"] < REFORM_DAY.isoformat()
+        place = inline_name(former.name) if ended_before else unit.name
+        name = a["name"].replace(hcmc, place).replace(district_name, inline_name(district.name))
         valid_to = a["valid_to"]
         if a["parent_code"] in _DEMO_UNITS["districts"]:
             valid_to = valid_to or LAST_DAY_BEFORE.isoformat()
@@ -122,8 +125,14 @@ def demo_catalogue(province: str | None = None) -> dict[str, Any]:
                 **a,
                 "code": code(a["code"]),
                 "name": name,
-                "parent_code": code(a["parent_code"]),
+                "parent_code": code(a["parent_code"]) if a["parent_code"] else None,
                 "valid_to": valid_to,
+                # Successors (catalogue JSON with succession) follow the same re-coding.
+                **(
+                    {"successors": [{**s, "code": code(s["code"])} for s in a["successors"]]}
+                    if a.get("successors")
+                    else {}
+                ),
             }
         )
     procedures = [
@@ -349,7 +358,7 @@ def seed_demo(
     """Seed the catalogue of `province` (None: the demo file's) and `dossiers` demo dossiers,
     with the whole country's units first when `country`; returns counts by final status."""
     rng = random.Random(seed)
-    if country:
+    if country or province not in (None, DEMO_PROVINCE):  # another province's demo stands on it
         load_whole_country(service.catalogue)
     load_catalogue(service.catalogue, province)
     service = BufferedService(service)  # decided in memory, appended in batches

@@ -13,13 +13,24 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from domain.agencies import AgencyLevel
+from domain.agencies import Agency, AgencyLevel, Hierarchy
 from gateways.bootstrap import bootstrap
 from gateways.cli import app
 from gateways.country.divisions import load_country
-from gateways.seed.demo import load_whole_country
+from gateways.seed.demo import demo_catalogue, load_whole_country
 
 BEFORE, AFTER = date(2025, 6, 30), date(2025, 7, 1)
+
+
+def agency_from_demo(a: dict[str, Any]) -> Agency:
+    return Agency(
+        code=a["code"],
+        name=a["name"],
+        level=AgencyLevel(a["level"]),
+        parent_code=a["parent_code"],
+        valid_from=date.fromisoformat(a["valid_from"]) if a["valid_from"] else None,
+        valid_to=date.fromisoformat(a["valid_to"]) if a["valid_to"] else None,
+    )
 
 
 def _in_force(catalogue: Any, level: AgencyLevel, day: date) -> dict[str, str]:
@@ -163,3 +174,17 @@ def test_the_country_as_catalogue_json_with_successors_and_provenance(tmp_path: 
     hcmc = [a for (code, _), a in versions.items() if code == "79"]
     assert [(a["valid_from"], a["valid_to"]) for a in hcmc] == [(None, "2025-06-30"), ("2025-07-01", None)]
     assert "successors" not in hcmc[0]  # the city goes on under its own code
+
+
+@pytest.mark.parametrize("province", [p.code for p in load_country().provinces])
+def test_the_demo_of_every_province_routes_through_that_provinces_own_agencies(province: str) -> None:
+    data = demo_catalogue(province)
+    hierarchy = Hierarchy([*load_country().agencies(), *(agency_from_demo(a) for a in data["agencies"])])
+    root = "000.00.00.H29" if province == "79" else province  # HCMC's demo keeps its own codes
+    for procedure in data["procedures"]:
+        # The demo walks the "-2025" procedures after the reform, the others in early 2025.
+        day = AFTER if procedure["code"].endswith("-2025") else date(2025, 2, 1)
+        for step in procedure["route"]:
+            code = step["agency_code"]
+            assert hierarchy.on(code, day) is not None, (province, procedure["code"], code, day)
+            assert hierarchy.is_within(code, root, day), (province, procedure["code"], code)
