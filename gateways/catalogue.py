@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -254,6 +256,45 @@ class Catalogue:
         self._checked_at = float("-inf")
         return not existed
 
+    def put_agencies(self, agencies: Iterable[Agency]) -> int:
+        """Insert or replace many versions in one transaction (the whole country is ~14k);
+        returns how many were written."""
+        versions = list(agencies)
+        rows = [
+            (
+                a.code,
+                a.valid_from.isoformat() if a.valid_from else _SINCE_EVER,
+                a.name,
+                a.level.value,
+                a.parent_code,
+                a.valid_to.isoformat() if a.valid_to else None,
+            )
+            for a in versions
+        ]
+        successions = [
+            (
+                *row[:2],
+                orjson.dumps({"successors": successors_to_json(a.successors), "basis": a.basis}).decode(),
+            )
+            for a, row in zip(versions, rows, strict=True)
+            if a.successors or a.basis
+        ]
+        with self._db.transaction() as tx:
+            keys = [r[:2] for r in rows]
+            tx.executemany("DELETE FROM agencies WHERE code = ? AND valid_from = ?", keys)
+            tx.executemany(
+                "INSERT INTO agencies (code, valid_from, name, level, parent_code, valid_to) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            tx.executemany("DELETE FROM agency_successions WHERE code = ? AND valid_from = ?", keys)
+            tx.executemany(
+                "INSERT INTO agency_successions (code, valid_from, body) VALUES (?, ?, ?)", successions
+            )
+            self._bump(tx)
+        self._checked_at = float("-inf")
+        return len(rows)
+
     def put_procedure(self, procedure: Procedure) -> bool:
         """Insert or replace the version with this valid_from; True if it was new."""
         body = orjson.dumps(procedure_to_json(procedure)).decode()
@@ -269,6 +310,21 @@ class Catalogue:
             self._bump(tx)
         self._checked_at = float("-inf")
         return not existed
+
+    def home(self) -> str | None:
+        """The top agency (no parent) that the procedures' route steps fall under most: the
+        province a demo or a deployment works in, among the country's hundred top agencies."""
+        self._refresh()
+        hierarchy, counts = self._hierarchy, Counter[str]()
+        for procedure in self._procedures.values():
+            for step in procedure.route:
+                latest = hierarchy.latest(step.agency_code)
+                if latest is None:
+                    continue
+                day = latest.valid_from or date.min
+                chain = [step.agency_code, *hierarchy.ancestors_on(step.agency_code, day)]
+                counts[chain[-1]] += 1
+        return counts.most_common(1)[0][0] if counts else None
 
     def is_empty(self) -> bool:
         return not self._db.query("SELECT 1 AS x FROM agencies LIMIT 1")

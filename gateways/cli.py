@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidValue
 from gateways.audit.cli import audit_checkpoint, audit_verify
 from gateways.auth import ROLES, issue_token
 from gateways.bench.cli import bench
@@ -69,19 +69,52 @@ def token(
 def seed(
     dossiers: Annotated[int, typer.Option(help="how many demo dossiers")] = 400,
     random_seed: Annotated[int, typer.Option("--seed", help="same seed, same demo")] = 2012,
+    province: Annotated[
+        str, typer.Option(help="province code after 2025-07-01 (79: Ho Chi Minh City, 01: Hà Nội, …)")
+    ] = "79",
+    country: Annotated[
+        bool, typer.Option(help="load every province and commune, before and after 2025")
+    ] = True,
 ) -> None:
-    """Load the demo catalogue (HCMC) and walk demo dossiers through it."""
+    """Load the whole country's units, the demo catalogue of a province and walk demo dossiers."""
     from gateways.seed.demo import seed_demo
 
     container = bootstrap()
     try:
-        with err.status(f"seeding {dossiers} demo dossiers…"):
-            counts = seed_demo(container.service, container.service.now(), dossiers, random_seed)
+        with err.status(f"seeding {dossiers} demo dossiers (province {province})…"):
+            counts = seed_demo(
+                container.service,
+                container.service.now(),
+                dossiers,
+                random_seed,
+                province=province,
+                country=country,
+            )
+    except InvalidValue as exc:
+        err.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(2) from exc
         if not container.settings.kafka_bootstrap:
             container.feed.catch_up()  # embedded mode: return only when the views are current
     finally:
         container.close()
     err.print("seeded: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+@app.command()
+def country(
+    out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
+) -> None:
+    """Every province and commune before and after 2025-07-01, with successors, as catalogue JSON."""
+    import orjson
+
+    from gateways.country.divisions import load_country
+
+    data = orjson.dumps(load_country().catalogue_json(), option=orjson.OPT_INDENT_2) + b"\n"
+    if out is None:
+        typer.echo(data.decode(), nl=False)
+    else:
+        out.write_bytes(data)
+        err.print(f"written: {out}")
 
 
 @app.command()
@@ -106,7 +139,9 @@ def run(
         from gateways.seed.demo import seed_demo
 
         with err.status("first start: seeding the demo (HCMC catalogue and dossiers)…"):
-            counts = seed_demo(container.service, container.service.now(), container.settings.seed_dossiers)
+            counts = seed_demo(
+                container.service, container.service.now(), container.settings.seed_dossiers, country=True
+            )
         err.print("seeded: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     settings = container.settings
     # Signed checkpoints at intervals, also when traffic stops.

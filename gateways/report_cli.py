@@ -18,16 +18,19 @@ import typer
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 from rich.console import Console
 from rich.table import Table
 
 from domain.errors import InvalidValue
 from gateways.catalogue import Catalogue
+from gateways.documents import bieu06 as bieu06_form
 from gateways.http.report_presenters import bieu06_json, range_json, sla_json
-from gateways.views.sla import Bieu06Report, SlaReport, SlaReports, parse_range
+from gateways.views.sla import PERIOD_HELP, Bieu06Report, SlaReport, SlaReports, parse_period, parse_range
+from gateways.views.sla.official import OfficialBieu06, official_bieu06
 from projections.sla import Bieu06
 
-FORMATS = ("table", "csv", "json", "xlsx")
+FORMATS = ("table", "csv", "json", "xlsx", "pdf")
 LEVEL_NAMES = {
     "commune": "Cấp xã",
     "district": "Cấp huyện",
@@ -146,6 +149,14 @@ def _xlsx(report: Report, catalogue: Catalogue, tz: tzinfo) -> bytes:
     sheet = book.active
     assert sheet is not None
     sheet.title = "Biểu 06"
+    _detail(sheet, report, catalogue, tz)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _detail(sheet: Worksheet, report: Report, catalogue: Catalogue, tz: tzinfo) -> None:
+    """The counts with every channel and the closed dossiers apart, one line per agency or group."""
     late = isinstance(report, SlaReport)
     # No., name, the column groups, closed without result, on-time rate (, late steps).
     width = 2 + sum(len(cols) for _, cols in COLUMN_GROUPS) + 2 + (1 if late else 0)
@@ -217,9 +228,6 @@ def _xlsx(report: Report, catalogue: Catalogue, tz: tzinfo) -> bytes:
     sheet.column_dimensions["B"].width = 42
     for index in range(3, width + 1):
         sheet.column_dimensions[get_column_letter(index)].width = 12
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def _table(report: Report, catalogue: Catalogue, tz: tzinfo) -> bytes:
@@ -246,10 +254,24 @@ def _table(report: Report, catalogue: Catalogue, tz: tzinfo) -> bytes:
     return console.export_text().encode("utf-8")
 
 
-def render(report: Report, fmt: str, catalogue: Catalogue, tz: tzinfo | None = None) -> bytes:
-    """The report in one of FORMATS, as bytes ready for a file or standard output."""
+def render(
+    report: Report,
+    fmt: str,
+    catalogue: Catalogue,
+    tz: tzinfo | None = None,
+    official: OfficialBieu06 | None = None,
+) -> bytes:
+    """The report in one of FORMATS, as bytes ready for a file or standard output. With
+    `official` (Biểu 06 by field), xlsx is the official form with the detail on a second sheet,
+    and pdf is the official form."""
     zone = tz or report.window.start.tzinfo
     assert zone is not None
+    if official is not None and fmt == "xlsx":
+        return bieu06_form.xlsx(official, zone, detail=lambda sheet: _detail(sheet, report, catalogue, zone))
+    if fmt == "pdf":
+        if official is None:
+            raise InvalidValue("pdf is the official Biểu 06 form: report bieu06 --format pdf")
+        return bieu06_form.pdf(official, zone)
     if fmt == "csv":
         return _csv(report, catalogue, zone)
     if fmt == "json":
@@ -266,15 +288,21 @@ def report(
     agency: Annotated[str | None, typer.Option(help="agency code (bieu06: required; sla: restricts)")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="first day (2026-02-15) or instant")] = None,
     to: Annotated[str | None, typer.Option(help="last day, inclusive (2026-03-14), or instant")] = None,
-    period: Annotated[str | None, typer.Option(help="reporting period YYYY-MM: 15th to 14th")] = None,
+    period: Annotated[str | None, typer.Option(help=PERIOD_HELP)] = None,
     include_children: Annotated[bool, typer.Option(help="count the agencies below too")] = False,
     group_by: Annotated[str, typer.Option(help="sla: agency, level or procedure")] = "agency",
     scope: Annotated[str, typer.Option(help="received (at the desk) or handled (own steps)")] = "received",
     include_imported: Annotated[bool, typer.Option(help="count imported legacy history too")] = False,
-    format_: Annotated[str, typer.Option("--format", help="table, csv, json or xlsx")] = "table",
+    format_: Annotated[
+        str,
+        typer.Option(
+            "--format", help="table, csv, json, xlsx (the official form for bieu06) or pdf (bieu06)"
+        ),
+    ] = "table",
     out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
 ) -> None:
-    """Biểu 06 (Circular 01/2020) or the SLA report by agency, level or procedure."""
+    """Biểu 06 (Circular 01/2020) or the SLA report by agency, level or procedure; bieu06 as xlsx
+    or pdf is the official form, in rows by field."""
     from gateways.bootstrap import bootstrap
 
     err = Console(stderr=True)
@@ -284,9 +312,23 @@ def report(
             container.feed.catch_up()  # embedded mode: the views follow the store right here
         reports: SlaReports = container.sla
         now = container.service.now()
-        first, last, _ = parse_range(from_, to, period, now.date())
+        first, last, code = parse_range(from_, to, period, now.date())
         result: Report
-        if kind == "bieu06":
+        official: OfficialBieu06 | None = None
+        if kind == "bieu06" and agency and format_ in ("xlsx", "pdf"):
+            official = official_bieu06(
+                reports,
+                agency,
+                first,
+                last,
+                period=parse_period(code) if code else None,
+                include_children=include_children,
+                scope=scope,
+                include_imported=include_imported,
+                now=now,
+            )
+            result = official.report
+        elif kind == "bieu06":
             if not agency:
                 raise InvalidValue("bieu06 needs --agency CODE")
             result = reports.bieu06(
@@ -311,7 +353,7 @@ def report(
             )
         else:
             raise InvalidValue("the report kind is bieu06 or sla")
-        data = render(result, format_, container.catalogue, container.calendar.tz)
+        data = render(result, format_, container.catalogue, container.calendar.tz, official)
     except InvalidValue as exc:
         err.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(2) from exc

@@ -115,6 +115,7 @@ _TABLE: dict[tuple[str, str], Policy] = {
     (GET, f"{V1}/events/stream"): SIGNED_IN_FILTERED,
     # reports
     (GET, f"{V1}/reports/bieu06"): REPORTS,
+    (GET, f"{V1}/reports/bieu06/form"): REPORTS,
     (GET, f"{V1}/reports/sla"): REPORTS,
     (GET, f"{V1}/reports/at-risk"): REPORTS,
     (GET, f"{V1}/reports/bottlenecks"): FLOW_REPORTS,

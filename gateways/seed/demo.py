@@ -20,14 +20,16 @@ import orjson
 from domain import commands as cmd
 from domain.calendar import WorkingCalendar
 from domain.dossier import Dossier, Status
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidValue
 from domain.events import Actor, Channel, Outcome
 from gateways.application.bulk import BufferedService
 from gateways.application.service import DossierService
 from gateways.catalogue import Catalogue, agency_from_json, procedure_from_json
+from gateways.country.divisions import LAST_DAY_BEFORE, REFORM_DAY, Unit, inline_name, load_country
 
 # A department that is slow, so the demo has a real bottleneck to find.
-SLOW_AGENCIES = {"000.00.21.H29": 1.6}
+# (In another province's demo the department's code is "<province>.000.00.21".)
+SLOW_AGENCIES = {"000.00.21": 1.6}
 NAMES = [
     "Nguyễn Văn An",
     "Trần Thị Bình",
@@ -42,13 +44,116 @@ NAMES = [
 ]
 
 
-def load_catalogue(catalogue: Catalogue) -> int:
-    data = orjson.loads(resources.files("gateways.seed").joinpath("demo_catalogue.json").read_bytes())
+DEMO_PROVINCE = "79"  # the demo file's province (Ho Chi Minh City, document-system codes .H29)
+# The demo file's territorial units, which another province's demo takes from the country data.
+_DEMO_UNITS = {
+    "province": ["000.00.00.H29"],
+    "districts": ["000.00.62.H29", "000.00.63.H29"],  # Quận 2, then thành phố Thủ Đức
+    "former_communes": ["000.01.62.H29", "000.02.62.H29", "000.03.62.H29", "000.04.62.H29"],
+    "communes": ["000.01.99.H29", "000.21.99.H29", "000.22.99.H29", "000.23.99.H29", "000.30.99.H29"],
+}
+
+
+def _demo_file() -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(
+        resources.files("gateways.seed").joinpath("demo_catalogue.json").read_bytes()
+    )
+    return data
+
+
+def demo_catalogue(province: str | None = None) -> dict[str, Any]:
+    """The demo catalogue (agencies and procedures as JSON) for `province`.
+
+    None or the demo file's own province: the file as it is. Any other province code (of the 34):
+    the same departments, procedures and routes, with the file's wards and districts replaced by
+    real units of that province from the country data — its largest former district, four of
+    that district's former communes and five communes after the reform (the district's
+    successors first) — and the departments renamed and re-coded under that province.
+    """
+    data = _demo_file()
+    if province is None or province == DEMO_PROVINCE:
+        return data
+    country = load_country()
+    unit = country.province(province)
+    if unit is None:
+        codes = ", ".join(p.code for p in country.provinces)
+        raise InvalidValue(f"no province with code '{province}' after 2025-07-01 (codes: {codes})")
+    # Every province code after the reform is one of the former provinces' codes: the demo's history
+    # before the reform stays in that former province, so its routes never cross a province line.
+    former = next(p for p in country.former_provinces if p.code == province)
+    districts = [d for d in country.former_districts if d.parent_code == province]
+    wards_of: dict[str, list[Unit]] = {}
+    for ward in country.former_communes:
+        wards_of.setdefault(ward.parent_code or "", []).append(ward)
+    district = max(districts, key=lambda d: (len(wards_of.get(d.code, [])), d.code))
+    communes = [c for c in country.communes if c.parent_code == province]
+    heirs = [s.code for s in district.successors]
+    ordered = heirs + sorted(c.code for c in communes if c.code not in heirs)
+    units = {c.code: c for c in communes}
+    code_map: dict[str, Unit] = {_DEMO_UNITS["province"][0]: unit}
+    code_map.update(dict.fromkeys(_DEMO_UNITS["districts"], district))
+    code_map.update(zip(_DEMO_UNITS["former_communes"], wards_of[district.code], strict=False))
+    code_map.update(zip(_DEMO_UNITS["communes"], (units[c] for c in ordered), strict=False))
+    hcmc, district_name = "Thành phố Hồ Chí Minh", "thành phố Thủ Đức"
+
+    def code(old: str) -> str:
+        return code_map[old].code if old in code_map else f"{province}.{old.removesuffix('.H29')}"
+
+    agencies: list[dict[str, Any]] = [
+        {
+            "code": u.code,
+            "name": u.agency_name,
+            "level": u.level.value,
+            "parent_code": u.parent_code,
+            "valid_from": u.valid_from.isoformat() if u.valid_from else None,
+            "valid_to": u.valid_to.isoformat() if u.valid_to else None,
+        }
+        for u in {id(u): u for u in code_map.values()}.values()
+    ]
+    for a in data["agencies"]:
+        if a["code"] in code_map:
+            continue
+        ended_before = a["valid_to"] is not None and a["valid_to"] < REFORM_DAY.isoformat()
+        place = inline_name(former.name) if ended_before else unit.name
+        name = a["name"].replace(hcmc, place).replace(district_name, inline_name(district.name))
+        valid_to = a["valid_to"]
+        if a["parent_code"] in _DEMO_UNITS["districts"]:
+            valid_to = valid_to or LAST_DAY_BEFORE.isoformat()
+        agencies.append(
+            {
+                **a,
+                "code": code(a["code"]),
+                "name": name,
+                "parent_code": code(a["parent_code"]) if a["parent_code"] else None,
+                "valid_to": valid_to,
+                # Successors (catalogue JSON with succession) follow the same re-coding.
+                **(
+                    {"successors": [{**s, "code": code(s["code"])} for s in a["successors"]]}
+                    if a.get("successors")
+                    else {}
+                ),
+            }
+        )
+    procedures = [
+        {**p, "route": [{**step, "agency_code": code(step["agency_code"])} for step in p["route"]]}
+        for p in data["procedures"]
+    ]
+    return {"province": province, "agencies": agencies, "procedures": procedures}
+
+
+def load_catalogue(catalogue: Catalogue, province: str | None = None) -> int:
+    """Put the demo catalogue of `province` (None: the demo file's) into `catalogue`."""
+    data = demo_catalogue(province)
     for a in data["agencies"]:
         catalogue.put_agency(agency_from_json(a))
     for p in data["procedures"]:
         catalogue.put_procedure(procedure_from_json(p))
     return len(data["procedures"])
+
+
+def load_whole_country(catalogue: Catalogue) -> int:
+    """Every province and commune, before and after the 2025 reform; returns the versions written."""
+    return catalogue.put_agencies(load_country().agencies())
 
 
 @dataclass
@@ -99,7 +204,7 @@ class Walker:
         for index in range(len(route)):
             assert state is not None
             step = route[index]
-            slowness = SLOW_AGENCIES.get(step.agency_code, 1.0)
+            slowness = _slowness(step.agency_code)
             share = rng.uniform(0.2, 0.9) * slowness
             if late_step and index == len(route) // 2:
                 share = rng.uniform(1.2, 2.0)
@@ -223,6 +328,11 @@ class Walker:
         return state
 
 
+def _slowness(code: str) -> float:
+    bare = code.removesuffix(".H29")
+    return next((factor for dept, factor in SLOW_AGENCIES.items() if bare.endswith(dept)), 1.0)
+
+
 def _arrival(rng: random.Random, cal: WorkingCalendar, start: datetime, end: datetime) -> datetime:
     span = (end - start).total_seconds()
     at = start + timedelta(seconds=rng.uniform(0, span))
@@ -230,11 +340,19 @@ def _arrival(rng: random.Random, cal: WorkingCalendar, start: datetime, end: dat
 
 
 def seed_demo(
-    service: DossierService, now: datetime, dossiers: int = 400, seed: int = 2012
+    service: DossierService,
+    now: datetime,
+    dossiers: int = 400,
+    seed: int = 2012,
+    province: str | None = None,
+    country: bool = False,
 ) -> dict[str, int]:
-    """Seed the catalogue and `dossiers` demo dossiers; returns counts by final status."""
+    """Seed the catalogue of `province` (None: the demo file's) and `dossiers` demo dossiers,
+    with the whole country's units first when `country`; returns counts by final status."""
     rng = random.Random(seed)
-    load_catalogue(service.catalogue)
+    if country or province not in (None, DEMO_PROVINCE):  # another province's demo stands on it
+        load_whole_country(service.catalogue)
+    load_catalogue(service.catalogue, province)
     service = BufferedService(service)  # decided in memory, appended in batches
     post = [p.code for p in service.catalogue.procedures() if p.code.endswith("-2025")]
     pre = ["DD.01", "DD.02", "HT.01", "HT.02", "HT.04", "BTXH.01", "CT.01"]

@@ -32,11 +32,14 @@ from projections.sla.fold import apply, fold, fold_batch
 from projections.sla.form import COLUMNS, Bieu06, Sums, bieu06
 from projections.sla.hierarchy import agencies_during, boundary_days, level_during, level_on
 from projections.sla.periods import (
+    PERIOD_KINDS,
+    ReportingPeriod,
     Window,
     bucket_ranges,
     buckets_of,
     capped,
     midnight,
+    period,
     period_of,
     reporting_period,
     window,
@@ -47,10 +50,12 @@ from projections.sla.tallies import Tally, tallies
 __all__ = [
     "COLUMNS",
     "HANDLED",
+    "PERIOD_KINDS",
     "RECEIVED",
     "SCOPES",
     "Bieu06",
     "DossierFacts",
+    "ReportingPeriod",
     "Span",
     "StepFacts",
     "Sums",
@@ -70,6 +75,7 @@ __all__ = [
     "level_during",
     "level_on",
     "midnight",
+    "period",
     "period_of",
     "reporting_period",
     "sums_between",

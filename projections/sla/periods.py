@@ -59,6 +59,71 @@ def reporting_period(year: int, month: int) -> tuple[date, date]:
     return previous.replace(day=15), date(year, month, 14)
 
 
+# Longer reporting periods (chốt số liệu báo cáo định kỳ) end on the 14th of their last month and
+# start on the 15th of the month before their first: a quarter from 15 Dec/Mar/Jun/Sep to 14
+# Mar/Jun/Sep/Dec, the six-month report from 15 Dec of the year before to 14 Jun, nine months
+# to 14 Sep, the year from 15 Dec of the year before to 14 Dec (docs/decisions.md).
+PERIOD_KINDS = ("month", "quarter", "half", "nine_months", "year")
+
+
+@dataclass(frozen=True)
+class ReportingPeriod:
+    """One reporting period: `kind` of PERIOD_KINDS, `number` its month, quarter or half (1 for
+    nine months and the year), `first` and `last` its days (inclusive)."""
+
+    kind: str
+    year: int
+    number: int
+    first: date
+    last: date
+
+    @property
+    def code(self) -> str:
+        """As the API and the CLI take it: 2026-03, 2026-Q1, 2026-H1, 2026-9M, 2026."""
+        return {
+            "month": f"{self.year:04d}-{self.number:02d}",
+            "quarter": f"{self.year:04d}-Q{self.number}",
+            "half": f"{self.year:04d}-H{self.number}",
+            "nine_months": f"{self.year:04d}-9M",
+            "year": f"{self.year:04d}",
+        }[self.kind]
+
+    @property
+    def label(self) -> str:
+        """As the form names it (kỳ báo cáo)."""
+        if self.kind == "month":
+            return f"Tháng {self.number} năm {self.year}"
+        if self.kind == "quarter":
+            return f"Quý {('I', 'II', 'III', 'IV')[self.number - 1]} năm {self.year}"
+        if self.kind == "half":
+            return f"6 tháng {'đầu' if self.number == 1 else 'cuối'} năm {self.year}"
+        if self.kind == "nine_months":
+            return f"9 tháng năm {self.year}"
+        return f"Năm {self.year}"
+
+
+def _closing(year: int, first_month: int, last_month: int) -> tuple[date, date]:
+    """From the 15th of the month before `first_month` to the 14th of `last_month`."""
+    return reporting_period(year, first_month)[0], date(year, last_month, 14)
+
+
+def period(kind: str, year: int, number: int = 1) -> ReportingPeriod:
+    """The reporting period `number` of `kind` in `year` (ValueError when there is none)."""
+    if kind == "month" and 1 <= number <= 12:
+        first, last = reporting_period(year, number)
+    elif kind == "quarter" and 1 <= number <= 4:
+        first, last = _closing(year, 3 * number - 2, 3 * number)
+    elif kind == "half" and number in (1, 2):
+        first, last = _closing(year, 6 * number - 5, 6 * number)
+    elif kind == "nine_months" and number == 1:
+        first, last = _closing(year, 1, 9)
+    elif kind == "year" and number == 1:
+        first, last = _closing(year, 1, 12)
+    else:
+        raise ValueError(f"no reporting period {kind} {number} in a year")
+    return ReportingPeriod(kind, year, number, first, last)
+
+
 def period_of(day: date) -> tuple[int, int]:
     """The (year, month) of the reporting period containing `day`."""
     if day.day < 15:

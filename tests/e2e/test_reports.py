@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 
 from gateways.bootstrap import Container
@@ -119,6 +121,22 @@ def test_bieu06_of_the_ward_for_a_reporting_period(api: Api, march: dict[str, st
     early = api.get("/api/v1/reports/bieu06", agency_code=WARD, **{"from": "2026-03-01", "to": "2026-03-06"})
     assert early.json()["in_process"] == {"within_due": 2, "overdue": 0, "total": 2}
     assert early.json()["on_time_rate"] is None  # nothing resolved yet
+    # The quarter (15 Dec 2025 to 14 Mar 2026) holds the same two; the half-year is not over.
+    quarter = api.get("/api/v1/reports/bieu06", agency_code=WARD, period="2026-Q1").json()
+    assert (quarter["from"], quarter["to"], quarter["period"]) == ("2025-12-15", "2026-03-14", "2026-Q1")
+    assert quarter["received"] == body["received"] and quarter["resolved"] == body["resolved"]
+    year = api.get("/api/v1/reports/bieu06", agency_code=WARD, period="2025").json()
+    assert (year["from"], year["to"], year["received"]["total"]) == ("2024-12-15", "2025-12-14", 0)
+    # The official form of the same quarter: a spreadsheet whose total row is the JSON report's.
+    form = api.get("/api/v1/reports/bieu06/form", agency_code=WARD, period="2026-Q1")
+    assert form.status_code == 200, form.text
+    assert form.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert 'filename="bieu06-' in form.headers["content-disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(form.content))["Biểu 06"]
+    rows = [[c for c in r if c is not None] for r in sheet.iter_rows(values_only=True)]
+    assert any("Kỳ báo cáo: Quý I năm 2026" in str(c) for r in rows for c in r)
+    total = next(r for r in rows if r and r[0] == "Tổng cộng")
+    assert total[1:5] == [2, 1, 1, 0] and total[5:9] == [1, 0, 0, 1]
     # The department's own steps (scope handled): one, late.
     dept = api.get("/api/v1/reports/bieu06", agency_code=DEPT, period="2026-03", scope="handled").json()
     assert dept["resolved"] == {"early": 0, "on_time": 0, "late": 1, "total": 1}

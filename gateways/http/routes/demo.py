@@ -82,4 +82,10 @@ def demo_agencies(container: ContainerDep) -> dict[str, Any]:
         latest = hierarchy.latest(code)
         if latest is not None:
             items.append(agency_json(latest))
-    return {"items": items, "roles": list(ROLES), "agency_roles": list(AGENCY_ROLES), "next_cursor": None}
+    return {
+        "items": items,
+        "home": container.catalogue.home(),  # the agency the picker starts on
+        "roles": list(ROLES),
+        "agency_roles": list(AGENCY_ROLES),
+        "next_cursor": None,
+    }

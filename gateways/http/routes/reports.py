@@ -9,24 +9,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from domain.errors import InvalidValue
 from gateways.auth import Principal
 from gateways.bootstrap import Container
+from gateways.documents import bieu06 as bieu06_document
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
 from gateways.http.report_presenters import at_risk_json, bieu06_json, sla_json
-from gateways.views.sla import SlaReports, parse_range
+from gateways.views.sla import PERIOD_HELP, SlaReports, parse_period, parse_range
+from gateways.views.sla.official import official_bieu06
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 READERS = ("officer", "supervisor", "inspector", "admin")
 From = Annotated[str | None, Query(alias="from", description="first day (2026-02-15) or instant with offset")]
 To = Annotated[str | None, Query(description="last day, inclusive (2026-03-14), or instant with offset")]
-Period = Annotated[
-    str | None, Query(description="reporting period YYYY-MM: the 15th of the month before to the 14th")
-]
+Period = Annotated[str | None, Query(description=PERIOD_HELP)]
 Scope = Annotated[
     Literal["received", "handled"],
     Query(description="received: dossiers received at the desk; handled: the agency's own steps"),
@@ -120,6 +120,50 @@ def bieu06(
         now=container.service.now(),
     )
     return {**bieu06_json(report, container.calendar.tz), "period": label, **_freshness(container)}
+
+
+FORM_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+@router.get("/bieu06/form")
+def bieu06_form(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    agency_code: str | None = None,
+    from_: From = None,
+    to: To = None,
+    period: Period = None,
+    include_children: Children = None,
+    scope: Scope = "received",
+    include_imported: bool = False,
+    format: Annotated[Literal["xlsx", "pdf"], Query(description="the official form as xlsx or PDF")] = "xlsx",
+) -> Response:
+    """Biểu 06 as the official form (Biểu số 06/VPCP/KSTT): rows by field with a total row, the
+    reporting and receiving unit; the same numbers as `GET /reports/bieu06`."""
+    code, children = _agency(container, principal, agency_code, include_children, default=False)
+    if code is None:
+        raise Problem(422, "Missing agency_code", "Biểu 06 is per agency: give agency_code", "invalid-value")
+    first, last, label = _range(container, from_, to, period)
+    official = official_bieu06(
+        _reports(container),
+        code,
+        first,
+        last,
+        period=parse_period(label) if label else None,
+        include_children=children,
+        scope=scope,
+        include_imported=include_imported,
+        now=container.service.now(),
+    )
+    tz = container.calendar.tz
+    body = bieu06_document.xlsx(official, tz) if format == "xlsx" else bieu06_document.pdf(official, tz)
+    name = f"bieu06-{code}-{label or 'range'}.{format}"
+    return Response(
+        body, media_type=FORM_TYPES[format], headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @router.get("/sla")

@@ -18,13 +18,14 @@ The package: `schema` (tables), `store` (the view's write side), `reports` (quer
 the HTTP presenters' (gateways/http/report_presenters.py).
 """
 
-from gateways.views.sla.ranges import parse_range
+from gateways.views.sla.ranges import PERIOD_HELP, parse_period, parse_range
 from gateways.views.sla.reports import AtRisk, Bieu06Report, SlaReport, SlaReports, SlaRow
 from gateways.views.sla.schema import GROUPS, SCHEMA, TABLES, VIEW
 from gateways.views.sla.store import SlaView
 
 __all__ = [
     "GROUPS",
+    "PERIOD_HELP",
     "SCHEMA",
     "TABLES",
     "VIEW",
@@ -34,5 +35,6 @@ __all__ = [
     "SlaReports",
     "SlaRow",
     "SlaView",
+    "parse_period",
     "parse_range",
 ]

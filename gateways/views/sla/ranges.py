@@ -10,7 +10,30 @@ from projections import sla
 
 # --- what the HTTP API and the CLI share: ranges in, JSON out -------------------------------
 
-_PERIOD = re.compile(r"(\d{4})-(\d{2})")
+_PERIODS = (
+    (re.compile(r"(\d{4})-(\d{2})"), "month"),
+    (re.compile(r"(\d{4})-[Qq]([1-4])"), "quarter"),
+    (re.compile(r"(\d{4})-[Hh]([12])"), "half"),
+    (re.compile(r"(\d{4})-9[Mm]()"), "nine_months"),
+    (re.compile(r"(\d{4})()"), "year"),
+)
+PERIOD_HELP = (
+    "reporting period, 15th to 14th: YYYY-MM (month: 2026-03 is 15 Feb to 14 Mar), YYYY-Qn "
+    "(quarter: 2026-Q1 is 15 Dec 2025 to 14 Mar 2026), YYYY-H1 / YYYY-H2 (six months), "
+    "YYYY-9M (nine months) or YYYY (year: 15 Dec of the year before to 14 Dec)"
+)
+
+
+def parse_period(text: str) -> sla.ReportingPeriod:
+    """`2026-03`, `2026-Q1`, `2026-H1`, `2026-9M` or `2026` as a reporting period."""
+    for pattern, kind in _PERIODS:
+        match = pattern.fullmatch(text.strip())
+        if match is not None:
+            try:
+                return sla.period(kind, int(match.group(1)), int(match.group(2) or 1))
+            except ValueError:
+                break
+    raise InvalidValue(f"period must be one of: {PERIOD_HELP}; not '{text}'")
 
 
 def _bound(text: str, name: str) -> date | datetime:
@@ -33,19 +56,17 @@ def _bound(text: str, name: str) -> date | datetime:
 def parse_range(
     first: str | None, last: str | None, period: str | None, today: date
 ) -> tuple[date | datetime, date | datetime, str | None]:
-    """`from`/`to` (dates or instants), or `period=YYYY-MM`; neither: the current period."""
+    """`from`/`to` (dates or instants), or a reporting `period` (parse_period); neither: the
+    current monthly period. The third value is the period's code, None for a range."""
     if period is not None and (first is not None or last is not None):
-        raise InvalidValue("give either period=YYYY-MM or from and to, not both")
+        raise InvalidValue("give either period or from and to, not both")
     if (first is None) != (last is None):
-        raise InvalidValue("from and to go together (or give period=YYYY-MM)")
+        raise InvalidValue("from and to go together (or give a period such as 2026-03 or 2026-Q1)")
     if first is not None and last is not None:
         return _bound(first, "from"), _bound(last, "to"), None
     if period is None:
         year, month = sla.period_of(today)
+        chosen = sla.period("month", year, month)
     else:
-        match = _PERIOD.fullmatch(period.strip())
-        if match is None or not 1 <= int(match.group(2)) <= 12:
-            raise InvalidValue(f"period must be YYYY-MM (e.g. 2026-03: 15 Feb to 14 Mar), not '{period}'")
-        year, month = int(match.group(1)), int(match.group(2))
-    start, end = sla.reporting_period(year, month)
-    return start, end, f"{year:04d}-{month:02d}"
+        chosen = parse_period(period)
+    return chosen.first, chosen.last, chosen.code

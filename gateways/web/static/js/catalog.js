@@ -5,8 +5,10 @@ let agencies = new Map();
 let procedures = new Map();
 const onDay = new Map();
 let loaded = null;
+let home;
 
 export function resetCatalog() {
+  home = undefined;
   agencies = new Map();
   procedures = new Map();
   onDay.clear();
@@ -34,6 +36,29 @@ export function allAgencies() {
   return [...agencies.values()];
 }
 
+// The top agency the procedures' routes run under (the demo's province): with the whole country in
+// the catalogue, a hundred agencies have no parent, and the first of them by code is not the one
+// anybody works in. Without procedures, the first top agency.
+export function homeRoot() {
+  if (home !== undefined) return home;
+  const counts = new Map();
+  for (const p of procedures.values()) {
+    for (const step of p.route || []) {
+      let at = step.agency_code;
+      const seen = new Set();
+      while (at && !seen.has(at) && agencies.get(at)?.parent_code) {
+        seen.add(at);
+        at = agencies.get(at).parent_code;
+      }
+      if (at && agencies.has(at) && !agencies.get(at).parent_code) counts.set(at, (counts.get(at) || 0) + 1);
+    }
+  }
+  let best = null;
+  for (const [code, n] of counts) if (best === null || n > counts.get(best)) best = code;
+  home = best || ([...agencies.values()].find((a) => !a.parent_code) || {}).code || null;
+  return home;
+}
+
 export function agencyName(code) {
   if (!code) return '–';
   return agencies.get(code)?.name || code;
@@ -41,7 +66,7 @@ export function agencyName(code) {
 
 // The province's own name ends most names below it; charts leave it out.
 function placeSuffix() {
-  const root = [...agencies.values()].find((a) => !a.parent_code);
+  const root = agencies.get(homeRoot());
   if (!root) return null;
   return root.name.replace(/^Ủy ban nhân dân\s+/i, '');
 }

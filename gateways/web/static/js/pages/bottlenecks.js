@@ -3,7 +3,7 @@
 // agency, cell or edge one clicks.
 import { api } from '../api.js';
 import { session } from '../auth.js';
-import { agency, agencyName, allAgencies, shortName } from '../catalog.js';
+import { agency, agencyName, allAgencies, homeRoot, shortName } from '../catalog.js';
 import { COLORS, draw } from '../charts.js';
 import { h, replace, section, table } from '../dom.js';
 import { env } from '../env.js';
@@ -47,7 +47,7 @@ function triple(q, keys = ['p50', 'p90', 'p99']) {
 export async function render(main, params, ctx) {
   const s = session();
   const today = localDay(env().now);
-  const root = s.agency || (allAgencies().find((a) => !a.parent_code) || {}).code || '';
+  const root = s.agency || homeRoot() || '';
   const state = {
     agency: params.agency || root,
     from: /^\d{4}-\d{2}-\d{2}$/.test(params.from || '') ? params.from : addDays(today, -55),

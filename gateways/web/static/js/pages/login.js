@@ -61,8 +61,8 @@ function demoSection(params, ctx) {
         h('option', { value: '' }, t('login.agency.none')),
         agencyOptions(body.items),
       );
-      const top = body.items.find((a) => !a.parent_code);
-      if (top) agency.value = top.code;
+      const top = body.home || body.items.find((a) => !a.parent_code)?.code;
+      if (top) agency.value = top;
       const go = async (r, code) => {
         replace(status);
         try {

@@ -10,6 +10,7 @@ import {
   branchOf,
   childrenOf,
   hierarchyOn,
+  homeRoot,
   procedureName,
   shortName,
 } from '../catalog.js';
@@ -59,8 +60,7 @@ function periodLabel(period, current) {
 
 function rootOf(s) {
   if (s.agency) return s.agency;
-  const top = allAgencies().find((a) => !a.parent_code);
-  return top ? top.code : null;
+  return homeRoot();
 }
 
 function emptyForm() {
