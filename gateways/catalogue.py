@@ -316,7 +316,7 @@ class Catalogue:
         province a demo or a deployment works in, among the country's hundred top agencies."""
         self._refresh()
         hierarchy, counts = self._hierarchy, Counter[str]()
-        for procedure in self._procedures.values():
+        for procedure in (version for versions in self._procedures.values() for version in versions):
             for step in procedure.route:
                 latest = hierarchy.latest(step.agency_code)
                 if latest is None:
