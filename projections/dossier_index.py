@@ -119,6 +119,8 @@ def apply(row: DossierRow | None, dossier_id: str, seq: int, event: ev.DossierEv
             row = replace(_status(row, Status.WITHDRAWN), closed_at=at, pending_handoff_to=None)
         case ev.ProcessingStopped():
             row = replace(_status(row, Status.STOPPED), closed_at=at, pending_handoff_to=None)
+        case ev.DocumentAttached():
+            pass  # a file does not move the dossier on
         case _:
             row = _processing(row)
     return row
@@ -184,6 +186,8 @@ def _fold_into(row: dict[str, Any], event: ev.DossierEvent) -> None:
             _set_status(row, Status.STOPPED)
             row["closed_at"] = at
             row["pending_handoff_to"] = None
+        case ev.DocumentAttached():
+            pass  # a file does not move the dossier on
         case _:
             if row["status"] == Status.RECEIVED.value:
                 _set_status(row, Status.IN_PROCESS)

@@ -117,6 +117,16 @@ class DossierService:
             raise InvalidValue(f"unknown procedure '{code[:100]}'")
         return procedure
 
+    def required_components(self, state: Dossier) -> tuple[str, ...]:
+        """The components (names) the dossier's procedure required on the local day it was
+        received (or submitted): a dossier keeps the procedure version of that day. Empty when
+        the procedure lists none or is no longer catalogued."""
+        procedure = self.catalogue.procedure(state.procedure_code)
+        at = state.received_at or state.submitted_at
+        if procedure is None or at is None:
+            return ()
+        return tuple(c.name.strip() for c in procedure.components_on(at.astimezone(self.calendar.tz).date()))
+
     def require_agency(self, *codes: str, at: datetime) -> None:
         """Each agency is catalogued and in force on the local day of `at`."""
         hierarchy = self.catalogue.hierarchy

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from domain.agencies import Agency, AgencyLevel
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
-from gateways.catalogue import parent_cycle, procedure_to_json
+from gateways.catalogue import component_from_json, parent_cycle, procedure_to_json
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
 
@@ -30,12 +30,24 @@ class RouteStepIn(BaseModel):
     budget_working_hours: float = Field(gt=0)
 
 
+class ComponentIn(BaseModel):
+    """A required component (thành phần hồ sơ): copies to give and in what form, in force
+    from `effective_from` to `effective_to` (dates, inclusive; empty: open-ended)."""
+
+    name: str = Field(min_length=1, max_length=300)
+    copies: int = Field(default=1, ge=1, le=100)
+    form: Literal["original", "copy", "original_or_copy"] = "original"
+    effective_from: date | None = None
+    effective_to: date | None = None
+
+
 class ProcedurePut(BaseModel):
     name: str = Field(min_length=1)
     field: str = ""
     deadline_working_hours: float = Field(gt=0)
     supplement_policy: Literal["restart", "pause"] = "restart"
     route: list[RouteStepIn] = Field(min_length=1)
+    components: list[ComponentIn] = Field(default_factory=list, max_length=200)
 
 
 def agency_json(a: Agency) -> dict[str, Any]:
@@ -126,6 +138,7 @@ def put_procedure(
         deadline_working_hours=body.deadline_working_hours,
         supplement_policy=SupplementPolicy(body.supplement_policy),
         route=tuple(RouteStep(s.agency_code, s.budget_working_hours) for s in body.route),
+        components=tuple(component_from_json(c.model_dump(mode="json")) for c in body.components),
     )
     created = container.catalogue.put_procedure(procedure)
     response.status_code = 201 if created else 200
