@@ -159,6 +159,15 @@ def test_attach_list_download_and_every_component_digitized(served: tuple[Api, C
     path = container.settings.data_dir / "blobs" / "sha256" / document["sha256"][:2] / document["sha256"][2:4]
     assert (path / document["sha256"]).read_bytes() == PDF
     assert (path / document["sha256"]).stat().st_mode & 0o777 == 0o600
+    # Biểu 06 and the search count the dossiers whose every component is digitized.
+    incomplete = _receive(api)["id"]
+    assert _upload(api, incomplete, PNG).status_code == 201
+    api.clock.set("2026-08-28T15:00:00+07:00")  # the report counts up to now, exclusive
+    report = api.get("/api/v1/reports/bieu06", agency_code=WARD, period="2026-09").json()
+    assert report["received"]["total"] == 2 and report["components_digitized"] == 1
+    found = api.get("/api/v1/dossiers", digitized="true").json()["items"]
+    assert [i["id"] for i in found] == [dossier]
+    assert [i["id"] for i in api.get("/api/v1/dossiers", digitized="false").json()["items"]] == [incomplete]
 
 
 def test_refused_uploads_store_nothing_and_say_why(served: tuple[Api, Container]) -> None:
