@@ -48,7 +48,8 @@ def missing_components(names: tuple[str, ...], required: tuple[str, ...]) -> tup
         unknown = [n for n in cleaned if n not in required]
         if unknown:
             raise InvalidValue(
-                f"not a component of this procedure: {', '.join(unknown)} (its components: {'; '.join(required)})"
+                f"not a component of this procedure: {', '.join(unknown)} "
+                f"(its components: {'; '.join(required)})"
             )
     return cleaned
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from itertools import pairwise
 
 from domain.errors import InvalidValue
 
@@ -93,7 +94,7 @@ class Procedure:
             in_force.setdefault(component.name.strip(), []).append(component)
         for name, versions in in_force.items():
             spans = sorted((c.effective_from or date.min, c.effective_to or date.max) for c in versions)
-            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            for (_, end), (start, _) in pairwise(spans):
                 if start <= end:
                     raise InvalidValue(f"procedure {self.code}: component '{name}' has overlapping versions")
 

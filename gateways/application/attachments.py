@@ -40,7 +40,9 @@ SCHEMA = [
     "erased_at TEXT, PRIMARY KEY (dossier_id, sha256))",
     "CREATE INDEX IF NOT EXISTS dossier_files_sha ON dossier_files (sha256)",
 ]
-_REF = "INSERT INTO dossier_files (dossier_id, sha256) VALUES (?, ?) ON CONFLICT (dossier_id, sha256) DO NOTHING"
+_REF = (
+    "INSERT INTO dossier_files (dossier_id, sha256) VALUES (?, ?) ON CONFLICT (dossier_id, sha256) DO NOTHING"
+)
 _PLACEHOLDER = "0" * 64  # a hash for the dry run before the upload
 MAX_FILE_NAME = 255
 
@@ -272,7 +274,9 @@ class Attachments:
             if d.attached.sha256 == sha256 and (purpose is None or d.attached.purpose == purpose)
         ]
         if not found:
-            raise Refused(404, "Unknown file", f"dossier {state.receipt_code} has no file {sha256[:64]}", "unknown-file")
+            raise Refused(
+                404, "Unknown file", f"dossier {state.receipt_code} has no file {sha256[:64]}", "unknown-file"
+            )
         return Download(found[-1], self._open(state.id, sha256))
 
     def _open(self, dossier_id: str, sha256: str) -> Iterator[bytes]:
@@ -336,19 +340,22 @@ class Attachments:
             return 0
         ids = list(dossier_ids)
         with self.db.transaction() as tx:
-            mine = tx.select_in("SELECT DISTINCT sha256 FROM dossier_files WHERE dossier_id IN ({marks})", ids)
+            mine = tx.select_in(
+                "SELECT DISTINCT sha256 FROM dossier_files WHERE dossier_id IN ({marks})", ids
+            )
             for start in range(0, len(ids), 500):
                 part = ids[start : start + 500]
                 tx.execute(
-                    f"UPDATE dossier_files SET erased_at = ? WHERE dossier_id IN ({','.join('?' * len(part))}) "
-                    "AND erased_at IS NULL",
+                    "UPDATE dossier_files SET erased_at = ? "
+                    f"WHERE dossier_id IN ({','.join('?' * len(part))}) AND erased_at IS NULL",
                     [at.isoformat(), *part],
                 )
             shas = [r["sha256"] for r in mine]
             kept = {
                 r["sha256"]
                 for r in tx.select_in(
-                    "SELECT DISTINCT sha256 FROM dossier_files WHERE erased_at IS NULL AND sha256 IN ({marks})",
+                    "SELECT DISTINCT sha256 FROM dossier_files "
+                    "WHERE erased_at IS NULL AND sha256 IN ({marks})",
                     shas,
                 )
             }

@@ -56,7 +56,11 @@ class Forgotten:
     files_erased: int = 0  # stored files (scans, results) deleted with them
 
     def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"erased": self.erased, "already_erased": self.already, "count": len(self.erased)}
+        body: dict[str, Any] = {
+            "erased": self.erased,
+            "already_erased": self.already,
+            "count": len(self.erased),
+        }
         if self.files_erased:
             body["files_erased"] = self.files_erased
         return body

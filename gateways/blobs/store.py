@@ -250,7 +250,9 @@ class _PostgresWriter:
                 (sha, self._count.size, self._n),
             ).fetchone()
             if inserted:
-                self._conn.execute("UPDATE blob_chunks SET blob_key = %s WHERE blob_key = %s", (sha, self._key))
+                self._conn.execute(
+                    "UPDATE blob_chunks SET blob_key = %s WHERE blob_key = %s", (sha, self._key)
+                )
             else:
                 self._conn.execute("DELETE FROM blob_chunks WHERE blob_key = %s", (self._key,))
             self._conn.commit()
@@ -344,5 +346,6 @@ def open_blob_store(url: str, data_dir: Path) -> BlobStore:
     if scheme in ("postgresql", "postgres"):
         return PostgresBlobStore(url)
     raise ValueError(
-        f"unsupported blob store URL '{scheme}://…' (file: or postgresql:; S3 is not built, see docs/decisions.md)"
+        f"unsupported blob store URL '{scheme}://…' (file: or postgresql:; "
+        "S3 is not built, see docs/decisions.md)"
     )

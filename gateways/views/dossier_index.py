@@ -35,7 +35,8 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS dossier_digitized (dossier_id TEXT PRIMARY KEY, digitized_at TEXT NOT NULL)",
 ]
 _DIGITIZED = (
-    "INSERT INTO dossier_digitized (dossier_id, digitized_at) VALUES (?, ?) ON CONFLICT (dossier_id) DO NOTHING"
+    "INSERT INTO dossier_digitized (dossier_id, digitized_at) VALUES (?, ?) "
+    "ON CONFLICT (dossier_id) DO NOTHING"
 )
 _UPSERT = upsert("dossier_index", _FIELDS, ("dossier_id",))
 
@@ -133,7 +134,8 @@ class DossierIndex:
         return sum(
             1
             for r in rows
-            if (include_imported or not r["imported"]) and start <= datetime.fromisoformat(r["received_at"]) < end
+            if (include_imported or not r["imported"])
+            and start <= datetime.fromisoformat(r["received_at"]) < end
         )
 
     def search(self, where: list[str], params: list[Any], limit: int, after: str | None) -> list[DossierRow]:

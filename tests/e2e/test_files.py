@@ -216,7 +216,9 @@ def test_a_changed_file_is_detected_by_its_hash_and_not_served(served: tuple[Api
     sha = _upload(api, dossier, PDF).json()["document"]["sha256"]
     stored = container.settings.data_dir / "blobs" / "sha256" / sha[:2] / sha[2:4] / sha
     stored.write_bytes(PDF.replace(b"Catalog", b"Katalog", 1))
-    r = assert_problem(api.http.get(f"/api/v1/dossiers/{dossier}/files/{sha}", headers=api.token("officer", WARD)), 409)
+    r = assert_problem(
+        api.http.get(f"/api/v1/dossiers/{dossier}/files/{sha}", headers=api.token("officer", WARD)), 409
+    )
     assert "no longer matches the SHA-256" in r["detail"]
     stored.unlink()
     missing = api.http.get(f"/api/v1/dossiers/{dossier}/files/{sha}", headers=api.token("officer", WARD))
@@ -261,9 +263,12 @@ def test_the_result_file_is_attached_once_decided_and_the_citizen_downloads_it(
     assert got.status_code == 200 and got.content == result, got.text
     assert "GCN-ket-hon.pdf" in got.headers["content-disposition"]
     wrong = api.http.post("/api/v1/lookup/result-file", json={**citizen, "secret": "guess"})
-    assert assert_problem(wrong, 404)["detail"] == assert_problem(
-        api.http.post("/api/v1/lookup/result-file", json={**citizen, "receipt_code": "X-1"}), 404
-    )["detail"]
+    assert (
+        assert_problem(wrong, 404)["detail"]
+        == assert_problem(
+            api.http.post("/api/v1/lookup/result-file", json={**citizen, "receipt_code": "X-1"}), 404
+        )["detail"]
+    )
     # Components can no longer be attached once the result is ready.
     assert_problem(_upload(api, dossier, PDF, agency=DEPT), 409)
 
@@ -274,7 +279,7 @@ def _chunked_upload(api: Api, path: str, offered: int) -> tuple[bytes, int]:
     token = api.token("officer", WARD)["Authorization"]
     boundary = "lienthongboundary"
     start = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.pdf\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\n'
         "Content-Type: application/pdf\r\n\r\n%PDF-1.7\n"
     ).encode()
     chunk = b"0" * 65536
@@ -284,7 +289,8 @@ def _chunked_upload(api: Api, path: str, offered: int) -> tuple[bytes, int]:
         sock.sendall(
             (
                 f"POST {path} HTTP/1.1\r\nHost: lienthong\r\nAuthorization: {token}\r\n"
-                f"Content-Type: multipart/form-data; boundary={boundary}\r\nTransfer-Encoding: chunked\r\n\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n"
             ).encode()
             + b"%x\r\n" % len(start)
             + start
@@ -306,7 +312,9 @@ def _chunked_upload(api: Api, path: str, offered: int) -> tuple[bytes, int]:
     return answer, sent
 
 
-def test_an_oversize_upload_is_refused_while_it_streams_and_leaves_nothing(served: tuple[Api, Container]) -> None:
+def test_an_oversize_upload_is_refused_while_it_streams_and_leaves_nothing(
+    served: tuple[Api, Container],
+) -> None:
     api, container = served
     dossier = _receive(api)["id"]
     component = quote(FORM)
@@ -326,14 +334,20 @@ def test_an_oversize_upload_is_refused_while_it_streams_and_leaves_nothing(serve
     assert _version(api, dossier) == 2
 
 
-def test_erasing_a_person_erases_their_files_but_not_content_others_hold(served: tuple[Api, Container]) -> None:
-    api, container = served
-    theirs, someone_else = _receive(api)["id"], None
+def test_erasing_a_person_erases_their_files_but_not_content_others_hold(
+    served: tuple[Api, Container],
+) -> None:
+    api = served[0]
+    theirs = _receive(api)["id"]
     sha = _upload(api, theirs, PDF, name=f"{CITIZEN['name']}.pdf").json()["document"]["sha256"]
     private = _upload(api, theirs, PNG, component=PAPER).json()["document"]["sha256"]
     other = api.post(
         "/api/v1/dossiers",
-        {"procedure_code": "HT.03", "channel": "direct", "applicant": {"name": "Lê Văn Tám", "id_number": "079100000008"}},
+        {
+            "procedure_code": "HT.03",
+            "channel": "direct",
+            "applicant": {"name": "Lê Văn Tám", "id_number": "079100000008"},
+        },
     ).json()["id"]
     someone_else = _upload(api, other, PDF).json()["document"]["sha256"]  # the same blank form
     assert someone_else == sha

@@ -39,7 +39,11 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             d = Demo(base, container, httpx.Client(base_url=base, timeout=30))
             made = d.post(
                 "/api/v1/dossiers",
-                {"procedure_code": "CT.01-2025", "channel": "direct", "applicant": {"name": "Võ Thị Sáu", "id_number": "079100000006"}},
+                {
+                    "procedure_code": "CT.01-2025",
+                    "channel": "direct",
+                    "applicant": {"name": "Võ Thị Sáu", "id_number": "079100000006"},
+                },
                 role="officer",
                 agency=SAI_GON,
             )
@@ -53,7 +57,10 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 @pytest.fixture
 def page(browser: Any, desk: Demo) -> Iterator[Any]:
     context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", accept_downloads=True
+        viewport={"width": 1280, "height": 900},
+        locale="vi-VN",
+        timezone_id="Asia/Ho_Chi_Minh",
+        accept_downloads=True,
     )
     tab = context.new_page()
     errors: list[str] = []
@@ -75,7 +82,9 @@ def test_the_desk_attaches_checks_and_downloads_components_from_the_dossier_page
     page.goto(f"{desk.base}/#/dossier/{dossier}")
     files = page.get_by_test_id("files")
     components = files.get_by_test_id("files-components")
-    expect(components.locator(f"tr[data-component='{ORIGINAL}'] [data-digitized]")).to_have_attribute("data-digitized", "false")
+    expect(components.locator(f"tr[data-component='{ORIGINAL}'] [data-digitized]")).to_have_attribute(
+        "data-digitized", "false"
+    )
     expect(files).to_contain_text("Chưa có tệp nào")
 
     # A text file named like a PDF is refused, with the reason, and nothing is listed.
@@ -86,10 +95,14 @@ def test_the_desk_attaches_checks_and_downloads_components_from_the_dossier_page
     files.get_by_test_id("files-submit").click()
     expect(files.get_by_test_id("files-status")).to_contain_text("not a PDF")
 
-    for n, (component, name) in enumerate(((ORIGINAL, "ban-chinh.pdf"), (COPY, "bản sao.pdf"), (COPY, "lan-2.pdf"))):
+    for n, (component, name) in enumerate(
+        ((ORIGINAL, "ban-chinh.pdf"), (COPY, "bản sao.pdf"), (COPY, "lan-2.pdf"))
+    ):
         files = page.get_by_test_id("files")
         files.get_by_test_id("files-component").select_option(component)
-        files.get_by_test_id("files-input").set_input_files({"name": name, "mimeType": "application/pdf", "buffer": SCAN})
+        files.get_by_test_id("files-input").set_input_files(
+            {"name": name, "mimeType": "application/pdf", "buffer": SCAN}
+        )
         files.get_by_test_id("files-submit").click()
         expect(page.get_by_test_id("files-list").locator("tbody tr")).to_have_count(min(n + 1, 2))
     # The third was the same content for the same component: nothing new, and the page says so.

@@ -112,7 +112,9 @@ def test_the_service_keeps_files_in_postgresql_when_told_to(tmp_path: Path) -> N
         pytest.fail("LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`")
     url = _fresh_pg_url()
     clock = FakeClock(datetime.fromisoformat("2026-08-28T09:00:00+07:00"))
-    settings = Settings(data_dir=tmp_path / "var", event_store_url=url, blob_store_url=url, jwt_secret="s" * 40)
+    settings = Settings(
+        data_dir=tmp_path / "var", event_store_url=url, blob_store_url=url, jwt_secret="s" * 40
+    )
     container = bootstrap(settings, clock=clock)
     try:
         load_catalogue(container.catalogue)
@@ -148,7 +150,9 @@ def test_the_service_keeps_files_in_postgresql_when_told_to(tmp_path: Path) -> N
         download = container.attachments.download(loaded, blob.sha256)
         assert b"".join(download.chunks) == data and download.document.file_name == "ban-sao.jpg"
         with psycopg.connect(url) as conn:
-            assert conn.execute("SELECT size FROM blobs WHERE sha256 = %s", (blob.sha256,)).fetchone() == (len(data),)
+            assert conn.execute("SELECT size FROM blobs WHERE sha256 = %s", (blob.sha256,)).fetchone() == (
+                len(data),
+            )
         assert not (tmp_path / "var" / "blobs").exists()
     finally:
         container.close()

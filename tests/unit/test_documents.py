@@ -117,7 +117,9 @@ def test_missing_components_of_a_supplement_request_are_the_procedures() -> None
 
 def test_components_in_force_by_date_and_through_the_catalogue_json() -> None:
     old = Component("Sổ hộ khẩu", 1, ComponentForm.COPY, effective_to=date(2025, 6, 30))
-    new = Component("Giấy xác nhận cư trú", 2, ComponentForm.ORIGINAL_OR_COPY, effective_from=date(2025, 7, 1))
+    new = Component(
+        "Giấy xác nhận cư trú", 2, ComponentForm.ORIGINAL_OR_COPY, effective_from=date(2025, 7, 1)
+    )
     proc = Procedure("P", "p", "f", 8, SupplementPolicy.RESTART, (RouteStep(WARD, 8),), (old, new))
     assert proc.components_on(date(2025, 6, 30)) == (old,)
     assert proc.components_on(date(2025, 7, 1)) == (new,)

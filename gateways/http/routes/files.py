@@ -96,7 +96,7 @@ class _Upload:
     def on_part_end(self) -> None:
         self.in_file = False
 
-    def callbacks(self) -> dict[str, Any]:
+    def callbacks(self) -> Any:  # python-multipart's MultipartCallbacks
         return {
             "on_part_begin": self.on_part_begin,
             "on_header_field": self.on_header_field,
