@@ -11,6 +11,7 @@ before the body is read. Decisions: docs/decisions.md, "Dossier files".
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -233,7 +234,8 @@ def _stream(download: Download) -> Response:
         headers={
             "Content-Length": str(document.attached.size_bytes),
             "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
-            "Digest": f"sha-256={document.attached.sha256}",
+            # RFC 9530: the representation's SHA-256, base64 between colons.
+            "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(document.attached.sha256)).decode()}:",
             "ETag": f'"{document.attached.sha256}"',
             "Cache-Control": "no-store",  # personal data
             "X-Content-Type-Options": "nosniff",
