@@ -122,3 +122,46 @@ def test_the_desk_attaches_checks_and_downloads_components_from_the_dossier_page
     # The API says the same as the page.
     listing = desk.get(f"/api/v1/dossiers/{dossier}/files", desk.auth("officer", SAI_GON))
     assert listing["all_components_digitized"] is True and len(listing["items"]) == 2
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_citizen_downloads_the_result_file_from_the_lookup_page(
+    page: Any, desk: Demo, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    made = desk.post(
+        "/api/v1/dossiers",
+        {
+            "procedure_code": "CT.01-2025",
+            "channel": "direct",
+            "applicant": {"name": "Lê Thị Riêng", "id_number": "079100000007"},
+        },
+        role="officer",
+        agency=SAI_GON,
+    )
+    dossier, officer = made["id"], desk.auth("officer", SAI_GON)
+    desk.post(f"/api/v1/dossiers/{dossier}/decision", {"outcome": "approved"}, role="officer", agency=SAI_GON)
+    result = b"%PDF-1.7\nBan sao da chung thuc\n%%EOF\n"
+    r = desk.http.post(
+        f"/api/v1/dossiers/{dossier}/files",
+        params={"purpose": "result"},
+        files={"file": ("ban-sao-chung-thuc.pdf", result, "application/pdf")},
+        headers=officer,
+    )
+    assert r.status_code == 201, r.text
+    page.goto(f"{desk.base}/#/lookup")
+    page.get_by_test_id("lookup-code").fill(made["receipt_code"])
+    page.get_by_test_id("lookup-secret").fill(made["lookup_secret"])
+    page.get_by_test_id("lookup-submit").click()
+    expect(page.get_by_test_id("lookup-result")).to_be_visible()
+    expect(page.get_by_test_id("lookup-file")).to_have_count(0)  # not before the result is ready
+    desk.post(f"/api/v1/dossiers/{dossier}/result-ready", {}, role="officer", agency=SAI_GON)
+    page.get_by_test_id("lookup-submit").click()
+    with page.expect_download() as downloading:
+        page.get_by_test_id("lookup-file").click()
+    saved = tmp_path / "result.pdf"
+    downloading.value.save_as(saved)
+    assert saved.read_bytes() == result and downloading.value.suggested_filename == "ban-sao-chung-thuc.pdf"
+    shot(page, "14-lookup-result-file")
