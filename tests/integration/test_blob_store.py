@@ -5,6 +5,7 @@ to its name; a write past its limit or aborted leaves nothing behind."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -16,6 +17,7 @@ import pytest
 
 from domain.events import Actor, Channel
 from gateways.auth import Principal
+from gateways.backup import backup, restore_data
 from gateways.blobs import BlobCorrupted, BlobMissing, BlobStore, BlobTooLarge, open_blob_store
 from gateways.blobs.store import CHUNK, FileBlobStore, PostgresBlobStore, put_bytes
 from gateways.bootstrap import bootstrap
@@ -156,3 +158,24 @@ def test_the_service_keeps_files_in_postgresql_when_told_to(tmp_path: Path) -> N
         assert not (tmp_path / "var" / "blobs").exists()
     finally:
         container.close()
+
+
+def test_a_backup_carries_the_files_and_a_restore_puts_them_back(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var", jwt_secret="s" * 40)
+    container = bootstrap(settings, clock=FakeClock(datetime.fromisoformat("2026-08-28T09:00:00+07:00")))
+    try:
+        blob = put_bytes(container.blobs, b"%PDF-1.7\nscan\n%%EOF\n")
+        kept = container.blobs
+        assert isinstance(kept, FileBlobStore)
+        path = kept.path(blob.sha256)
+    finally:
+        container.close()
+    out = tmp_path / "backup"
+    manifest = backup(settings, out, events=0, checkpoints=0)
+    assert manifest["files"] == 1
+    copied = out / "blobs" / "sha256" / blob.sha256[:2] / blob.sha256[2:4] / blob.sha256
+    assert copied.read_bytes() == path.read_bytes() and copied.stat().st_mode & 0o777 == 0o600
+    shutil.rmtree(settings.data_dir)
+    restore_data(settings, out)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == blob.sha256
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
