@@ -20,6 +20,7 @@ from gateways.auth import ROLES, issue_token
 from gateways.bench.cli import bench
 from gateways.bootstrap import Container, bootstrap
 from gateways.documents.cli import print_form
+from gateways.files_cli import files
 from gateways.interchange import cli as interchange_cli
 from gateways.keys_cli import keys
 from gateways.privacy_cli import privacy
@@ -334,6 +335,7 @@ app.add_typer(audit, name="audit")
 audit.command("verify")(audit_verify)
 audit.command("checkpoint")(audit_checkpoint)
 app.add_typer(privacy, name="privacy")
+app.add_typer(files, name="files")
 app.add_typer(keys, name="keys")
 
 projections = typer.Typer(help="The views: lag per view and partition, rebuilds.", no_args_is_help=True)

@@ -366,6 +366,18 @@ class Attachments:
         return deleted
 
 
+def sweep(blobs: BlobStore, db: Database, cutoff: datetime) -> list[str]:
+    """Delete the blobs stored before `cutoff` that no dossier records (uploads whose attach
+    was refused after they were stored). The grace period before `cutoff` covers uploads
+    whose event is still being written: their blob exists before the row naming it."""
+    deleted = []
+    for sha in blobs.stored_before(cutoff):
+        recorded = db.query("SELECT 1 AS x FROM dossier_files WHERE sha256 = ? LIMIT 1", (sha,))
+        if not recorded and blobs.delete(sha):
+            deleted.append(sha)
+    return deleted
+
+
 def _sealed_names(records: Sequence[RecordedEvent]) -> dict[int, dict[str, Any]]:
     out = {}
     for r in records:

@@ -16,6 +16,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlsplit
@@ -65,6 +66,10 @@ class BlobStore(Protocol):
         ...
 
     def delete(self, sha256: str) -> bool: ...
+
+    def stored_before(self, cutoff: datetime) -> Iterator[str]:
+        """The names of blobs stored before `cutoff`."""
+        ...
 
     def close(self) -> None: ...
 
@@ -131,7 +136,10 @@ class _FileWriter:
         private_dir(final.parent.parent)
         private_dir(final.parent)
         if final.exists():
-            self._path.unlink(missing_ok=True)  # the same content is stored already
+            # The same content is stored already; stored "now" again, so a sweep of unrecorded
+            # files (whose grace period counts from the last store) spares it while it is attached.
+            self._path.unlink(missing_ok=True)
+            os.utime(final)
         else:
             os.replace(self._path, final)
         return StoredBlob(sha, self._count.size)
@@ -184,6 +192,12 @@ class FileBlobStore:
         path.unlink(missing_ok=True)
         return existed
 
+    def stored_before(self, cutoff: datetime) -> Iterator[str]:
+        limit = cutoff.timestamp()
+        for path in (self.root / "sha256").glob("*/*/*"):
+            if path.is_file() and _HEX64.match(path.name) and path.stat().st_mtime < limit:
+                yield path.name
+
     def close(self) -> None:
         pass
 
@@ -198,7 +212,7 @@ def _chunks(handle: BinaryIO) -> Iterator[bytes]:
 
 PG_SCHEMA = [
     "CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, size BIGINT NOT NULL, "
-    "chunks INTEGER NOT NULL)",
+    "chunks INTEGER NOT NULL, stored_at TIMESTAMPTZ NOT NULL DEFAULT now())",
     "CREATE TABLE IF NOT EXISTS blob_chunks (blob_key TEXT NOT NULL, n INTEGER NOT NULL, "
     "data BYTEA NOT NULL, PRIMARY KEY (blob_key, n))",
 ]
@@ -253,8 +267,9 @@ class _PostgresWriter:
                 self._conn.execute(
                     "UPDATE blob_chunks SET blob_key = %s WHERE blob_key = %s", (sha, self._key)
                 )
-            else:
+            else:  # stored already: drop the copy, and count its grace period from now (sweep)
                 self._conn.execute("DELETE FROM blob_chunks WHERE blob_key = %s", (self._key,))
+                self._conn.execute("UPDATE blobs SET stored_at = now() WHERE sha256 = %s", (sha,))
             self._conn.commit()
         except BaseException:
             self.abort()
@@ -330,6 +345,12 @@ class PostgresBlobStore:
             existed = gone.fetchone() is not None
             conn.execute("DELETE FROM blob_chunks WHERE blob_key = %s", (sha256,))
         return existed
+
+    def stored_before(self, cutoff: datetime) -> Iterator[str]:
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT sha256 FROM blobs WHERE stored_at < %s", (cutoff.astimezone(UTC),))
+            names = [str(r[0]) for r in rows.fetchall()]
+        yield from names
 
     def close(self) -> None:
         self.pool.close()

@@ -5,10 +5,11 @@ to its name; a write past its limit or aborted leaves nothing behind."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ import psycopg
 import pytest
 
 from domain.events import Actor, Channel
+from gateways.application.attachments import SCHEMA as FILES_SCHEMA
+from gateways.application.attachments import sweep
 from gateways.auth import Principal
 from gateways.backup import backup, restore_data
 from gateways.blobs import BlobCorrupted, BlobMissing, BlobStore, BlobTooLarge, open_blob_store
@@ -23,6 +26,7 @@ from gateways.blobs.store import CHUNK, FileBlobStore, PostgresBlobStore, put_by
 from gateways.bootstrap import bootstrap
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
+from gateways.sql import Database
 from tests.conftest import PG_URL, FakeClock, _fresh_pg_url
 
 STORES = ["files", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.integration])]
@@ -179,3 +183,39 @@ def test_a_backup_carries_the_files_and_a_restore_puts_them_back(tmp_path: Path)
     restore_data(settings, out)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == blob.sha256
     assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_the_sweep_deletes_only_old_files_no_dossier_records(store: BlobStore, tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'refs.sqlite'}")
+    db.executescript(FILES_SCHEMA)
+    recorded = put_bytes(store, b"%PDF-1.7\nrecorded\n").sha256
+    orphan = put_bytes(store, b"%PDF-1.7\nrefused after upload\n").sha256
+    db.execute("INSERT INTO dossier_files (dossier_id, sha256) VALUES (?, ?)", (str(uuid.uuid4()), recorded))
+    before = datetime.now(UTC) - timedelta(hours=1)
+    assert sweep(store, db, before) == []  # within the grace period: an attach may be under way
+    assert sweep(store, db, datetime.now(UTC) + timedelta(seconds=5)) == [orphan]
+    assert store.exists(recorded) and not store.exists(orphan)
+    db.close()
+
+
+def test_storing_known_content_again_restarts_its_grace_period(store: BlobStore, tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'refs.sqlite'}")
+    db.executescript(FILES_SCHEMA)
+    data = b"%PDF-1.7\nuploaded twice\n"
+    sha = put_bytes(store, data).sha256
+    cutoff = datetime.now(UTC) - timedelta(hours=1)
+    _age(store, sha, cutoff - timedelta(hours=1))
+    assert list(store.stored_before(cutoff)) == [sha]  # an old unrecorded file: the sweep's
+    put_bytes(store, data)  # a second upload of the same content, its attach under way
+    assert sweep(store, db, cutoff) == [] and store.exists(sha)
+    db.close()
+
+
+def _age(store: BlobStore, sha: str, at: datetime) -> None:
+    """Pretend the blob was stored at `at`."""
+    if isinstance(store, FileBlobStore):
+        os.utime(store.path(sha), (at.timestamp(), at.timestamp()))
+        return
+    assert isinstance(store, PostgresBlobStore)
+    with store.pool.connection() as conn:
+        conn.execute("UPDATE blobs SET stored_at = %s WHERE sha256 = %s", (at, sha))
