@@ -162,6 +162,9 @@ def test_attach_list_download_and_every_component_digitized(served: tuple[Api, C
     path = container.settings.data_dir / "blobs" / "sha256" / document["sha256"][:2] / document["sha256"][2:4]
     assert (path / document["sha256"]).read_bytes() == PDF
     assert (path / document["sha256"]).stat().st_mode & 0o777 == 0o600
+    # An agency system (integration role) attaches for the holder: a rescan is a second file.
+    rescan = _upload(api, dossier, PNG, name="to-khai-quet-lai.png", role="integration", agency="")
+    assert rescan.status_code == 201 and rescan.json()["document"]["agency_code"] == WARD, rescan.text
     # Biểu 06 and the search count the dossiers whose every component is digitized.
     incomplete = _receive(api)["id"]
     assert _upload(api, incomplete, PNG).status_code == 201
