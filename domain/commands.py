@@ -60,6 +60,7 @@ class RefuseIntake(Command):
     name = "refuse"
     reason: str
     missing_components: tuple[str, ...] = ()
+    required_components: tuple[str, ...] = ()  # the procedure's list; empty: names are free
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +102,7 @@ class RequestSupplement(Command):
     name = "request_supplement"
     reason: str
     missing_components: tuple[str, ...] = ()
+    required_components: tuple[str, ...] = ()  # the procedure's list; empty: names are free
     # The period after receipt within which the desk may ask (working hours; None: no limit).
     within_working_hours: float | None = None
 
@@ -173,3 +175,19 @@ class RecordSuccession(Command):
     name = "succession"
     heirs: tuple[Heir, ...]
     reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttachDocument(Command):
+    """Attach a stored file to the dossier (domain/documents.py decides)."""
+
+    name = "attach"
+    purpose: str  # "component" or "result"
+    component: str
+    file_name: Mapping[str, Any]  # sealed by the gateway
+    media_type: str
+    size_bytes: int
+    sha256: str
+    # The components the procedure required on the day the dossier was received (names);
+    # empty when the procedure lists none.
+    required_components: tuple[str, ...] = ()

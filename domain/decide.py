@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from domain import commands as cmd
+from domain import documents
 from domain import events as ev
 from domain.calendar import WorkingCalendar
 from domain.dossier import PAUSED, TERMINAL, Dossier, Status, classify
@@ -268,18 +269,11 @@ def _refuse(state: Dossier, c: cmd.RefuseIntake, cal: WorkingCalendar) -> list[e
             occurred_at=c.occurred_at,
             actor=actor,
             reason=_text(c.reason, "reason"),
-            missing_components=_components(c.missing_components),
+            missing_components=documents.missing_components(c.missing_components, c.required_components),
             step_used_working_hours=used,
             step_timeliness=timeliness,
         )
     ]
-
-
-def _components(names: tuple[str, ...]) -> tuple[str, ...]:
-    cleaned = tuple(n.strip() for n in names if n.strip())
-    if len(cleaned) != len(names):
-        raise InvalidValue("a missing component must be named (no empty names)")
-    return cleaned
 
 
 def _handoff(state: Dossier, c: cmd.HandOff, cal: WorkingCalendar) -> list[ev.DossierEvent]:
@@ -417,7 +411,7 @@ def _request_supplement(
             occurred_at=c.occurred_at,
             actor=actor,
             reason=_text(c.reason, "reason"),
-            missing_components=_components(c.missing_components),
+            missing_components=documents.missing_components(c.missing_components, c.required_components),
             policy=state.supplement_policy,
             step_used_working_hours=_step_so_far(state, cal, c.occurred_at),
             remaining_working_hours=_remaining(state, cal, c.occurred_at),
@@ -579,6 +573,17 @@ def _succession(state: Dossier, c: cmd.RecordSuccession, cal: WorkingCalendar) -
     return decide_succession(state, c.heirs, c.occurred_at, cal, c.actor, c.reason)
 
 
+def _attach(state: Dossier, c: cmd.AttachDocument, cal: WorkingCalendar) -> list[ev.DossierEvent]:
+    actor = _holder(state, c.actor, "attach files to this dossier")
+    return documents.attach(
+        state.documents,
+        c,
+        decided=state.outcome is not None,
+        result_ready=state.status == Status.RESULT_READY,
+        actor=actor,
+    )
+
+
 _Handler = Callable[[Dossier, cmd.Command, WorkingCalendar], list[ev.DossierEvent]]
 
 _HANDLERS: dict[type[cmd.Command], _Handler] = {
@@ -601,6 +606,7 @@ _HANDLERS: dict[type[cmd.Command], _Handler] = {
     cmd.StopProcessing: _stop,  # type: ignore[dict-item]
     cmd.RecordLegacyActivity: _legacy,  # type: ignore[dict-item]
     cmd.RecordSuccession: _succession,  # type: ignore[dict-item]
+    cmd.AttachDocument: _attach,  # type: ignore[dict-item]
 }
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from domain import events as ev
 from domain.calendar import WorkingCalendar
+from domain.documents import AttachedDocument
 from domain.procedures import RouteStep, SupplementPolicy
 
 
@@ -117,6 +118,8 @@ class Dossier:
     # Ended agencies each current agency stands for (successor -> its predecessors here), so a
     # route step addressed to an ended agency is its successor's (DOMAIN.md, succession).
     succeeded: tuple[tuple[str, str], ...] = ()
+    documents: tuple[AttachedDocument, ...] = ()
+    all_components_digitized: bool = False
 
     @property
     def status_code(self) -> int:
@@ -346,6 +349,22 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
             return replace(state, status=_after_processing(state))
         case ev.HolderSucceeded():
             return _succeeded(state, event)
+        case ev.DocumentAttached():
+            document = AttachedDocument(
+                seq=state.version,
+                purpose=event.purpose,
+                component=event.component,
+                media_type=event.media_type,
+                size_bytes=event.size_bytes,
+                sha256=event.sha256,
+                attached_at=at,
+                agency_code=event.actor.agency_code,
+            )
+            return replace(
+                state,
+                documents=(*state.documents, document),
+                all_components_digitized=state.all_components_digitized or event.all_components_digitized,
+            )
     raise TypeError(f"evolve: unexpected event {type(event).__name__} for an existing dossier")
 
 

@@ -273,3 +273,32 @@ EVENT_TYPES: dict[str, type[DossierEvent]] = {
         HolderSucceeded,
     )
 }
+
+
+# --- dossier documents (thành phần hồ sơ and the result file) -----------------------------
+
+
+class DocumentPurpose(StrEnum):
+    COMPONENT = "component"  # a required component of the dossier, digitized
+    RESULT = "result"  # the result (kết quả giải quyết) the citizen receives
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocumentAttached(DossierEvent):
+    """A file attached to the dossier: its content is in the blob store under `sha256`.
+
+    `file_name` is sealed with the dossier's data key (a file name often names the
+    applicant); `all_components_digitized` is the fact measured when it happened: every
+    component the procedure required on the day of receipt has a file now.
+    """
+
+    purpose: DocumentPurpose
+    component: str
+    file_name: Mapping[str, Any]  # sealed (ciphertext) — never clear
+    media_type: str
+    size_bytes: int
+    sha256: str
+    all_components_digitized: bool = False
+
+
+EVENT_TYPES[DocumentAttached.__name__] = DocumentAttached

@@ -12,7 +12,10 @@ the checkpoint key no new checkpoint continues the signed chain.
   tools of the Debian postgresql-client package, same major version as the server or newer).
 
 A backup directory: `manifest.json`, `lienthong.sqlite` or `lienthong.pgdump`, `keys/`
-(0700, files 0600: it holds secrets; keep the backup as carefully as the keys).
+(0700, files 0600: it holds secrets; keep the backup as carefully as the keys), and `blobs/`:
+the dossiers' files when they are kept as files (`LIENTHONG_BLOB_STORE_URL` empty or `file:`;
+a `postgresql:` blob store in the event store's database is inside its dump; in another
+database it is backed up with that database).
 """
 
 from __future__ import annotations
@@ -77,6 +80,35 @@ def _copy_keys(source: Path, target: Path) -> list[str]:
     return names
 
 
+def _file_blobs(settings: Settings) -> Path | None:
+    """The folder of the dossiers' files, when they are kept as files."""
+    url = settings.blob_store_url
+    if not url:
+        return settings.data_dir / "blobs"
+    if url.startswith("file:"):
+        return Path(url[len("file://") :] if url.startswith("file://") else url[len("file:") :])
+    return None
+
+
+def _copy_blobs(source: Path, target: Path) -> int:
+    """Copy the content-addressed files (`sha256/ab/cd/<hex>`), folders 0700, files 0600."""
+    copied = 0
+    root = source / "sha256"
+    if not root.is_dir():
+        return 0
+    for item in sorted(root.rglob("*")):
+        if not item.is_file():
+            continue
+        dest = target / "sha256" / item.relative_to(root)
+        for folder in (target, target / "sha256", dest.parent.parent, dest.parent):
+            _private_dir(folder)
+        if not dest.exists():
+            shutil.copyfile(item, dest)
+            dest.chmod(0o600)
+        copied += 1
+    return copied
+
+
 def _run(args: list[str]) -> None:
     try:
         done = subprocess.run(args, capture_output=True, text=True, check=False)
@@ -109,6 +141,8 @@ def backup(settings: Settings, out: Path, *, events: int, checkpoints: int) -> d
         target.chmod(0o600)
         data = PG_FILE
     keys = _copy_keys(settings.keys_dir, out / "keys")
+    blobs = _file_blobs(settings)
+    files = _copy_blobs(blobs, out / "blobs") if blobs is not None else 0
     manifest = {
         "format": FORMAT,
         "created_at": datetime.now(UTC).isoformat(),
@@ -117,6 +151,7 @@ def backup(settings: Settings, out: Path, *, events: int, checkpoints: int) -> d
         "keys": keys,
         "events": events,
         "checkpoints": checkpoints,
+        "files": files,
     }
     (out / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return manifest
@@ -167,6 +202,9 @@ def restore_data(settings: Settings, source: Path) -> dict[str, Any]:
             ]
         )
     _copy_keys(source / "keys", settings.keys_dir)
+    blobs = _file_blobs(settings)
+    if blobs is not None and (source / "blobs").is_dir():
+        _copy_blobs(source / "blobs", blobs)
     return manifest
 
 

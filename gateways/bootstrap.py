@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from domain.calendar import WorkingCalendar
+from gateways.application.attachments import Attachments
 from gateways.application.handler import CommandHandler
 from gateways.application.idempotency import IdempotencyStore
 from gateways.application.receipts import ReceiptNumbers
@@ -15,6 +16,7 @@ from gateways.application.service import DossierService
 from gateways.application.state import StateCache
 from gateways.application.writer import GroupCommitWriter
 from gateways.audit import Checkpointer
+from gateways.blobs import BlobStore, open_blob_store
 from gateways.calendar_factory import build_calendar
 from gateways.catalogue import Catalogue
 from gateways.eventstore.store import EventStore, RecordedEvent
@@ -60,6 +62,8 @@ class Container:
     sla: SlaReports
     bottlenecks: BottleneckReports
     clock: Callable[[], datetime]
+    blobs: BlobStore
+    attachments: Attachments
     metrics: Metrics = field(default_factory=Metrics)
     _closed: bool = field(default=False, repr=False)
 
@@ -76,6 +80,7 @@ class Container:
             self.view_db.close()
         self.db.close()
         self.store.close()
+        self.blobs.close()
 
 
 def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = system_clock) -> Container:
@@ -139,6 +144,13 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         max_delay_seconds=settings.checkpoint_max_delay_seconds,
         retired_keys=keyring.checkpoint_retired_keys,
     )
+    blobs = open_blob_store(settings.blob_store_url, settings.data_dir)
+
+    def find_receipt(code: str) -> str | None:
+        row = index.find_by_receipt(code)
+        return row.dossier_id if row else None
+
+    attachments = Attachments(service, blobs, db, settings.max_upload_bytes, find_receipt)
     metrics = Metrics()
     writer.on_batch = metrics.observe_batch
     commands.observe = metrics.observe_command
@@ -162,6 +174,8 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         sla=SlaReports(view_db, catalogue, calendar),
         bottlenecks=BottleneckReports(view_db, catalogue, calendar),
         clock=clock,
+        blobs=blobs,
+        attachments=attachments,
         metrics=metrics,
     )
     metrics.add(StoreCollector(container))

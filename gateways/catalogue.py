@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from domain.agencies import Agency, AgencyLevel, Hierarchy, Successor
-from domain.procedures import Procedure, RouteStep, SupplementPolicy, version_on
+from domain.procedures import Component, ComponentForm, Procedure, RouteStep, SupplementPolicy, version_on
 from gateways.sql import Database
 
 SCHEMA = [
@@ -116,7 +116,29 @@ def procedure_to_json(p: Procedure) -> dict[str, Any]:
         ],
         "valid_from": p.valid_from.isoformat() if p.valid_from else None,
         "fee_vnd": p.fee_vnd,
+        "components": [component_to_json(c) for c in p.components],
     }
+
+
+def component_to_json(c: Component) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "copies": c.copies,
+        "form": c.form.value,
+        "effective_from": c.effective_from.isoformat() if c.effective_from else None,
+        "effective_to": c.effective_to.isoformat() if c.effective_to else None,
+    }
+
+
+def component_from_json(body: dict[str, Any]) -> Component:
+    start, end = body.get("effective_from"), body.get("effective_to")
+    return Component(
+        name=str(body["name"]).strip(),
+        copies=int(body.get("copies", 1)),
+        form=ComponentForm(body.get("form", "original")),
+        effective_from=date.fromisoformat(start) if start else None,
+        effective_to=date.fromisoformat(end) if end else None,
+    )
 
 
 def procedure_from_json(body: dict[str, Any]) -> Procedure:
@@ -132,6 +154,7 @@ def procedure_from_json(body: dict[str, Any]) -> Procedure:
         ),
         valid_from=_day(body.get("valid_from")),
         fee_vnd=int(body.get("fee_vnd", 0)),
+        components=tuple(component_from_json(c) for c in body.get("components", ())),
     )
 
 

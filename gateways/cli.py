@@ -21,6 +21,7 @@ from gateways.bench.cli import bench
 from gateways.bootstrap import Container, bootstrap
 from gateways.catalogue_cli import catalogue
 from gateways.documents.cli import print_form
+from gateways.files_cli import files
 from gateways.interchange import cli as interchange_cli
 from gateways.keys_cli import keys
 from gateways.privacy_cli import privacy
@@ -371,6 +372,7 @@ audit.command("verify")(audit_verify)
 audit.command("checkpoint")(audit_checkpoint)
 app.add_typer(privacy, name="privacy")
 app.add_typer(catalogue, name="catalogue")
+app.add_typer(files, name="files")
 app.add_typer(keys, name="keys")
 
 projections = typer.Typer(help="The views: lag per view and partition, rebuilds.", no_args_is_help=True)

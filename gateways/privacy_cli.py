@@ -38,6 +38,7 @@ def forget(
             at=container.clock(),
             id_number=id_number,
             dossier_id=dossier,
+            files=container.attachments,
         )
     except DomainError as exc:
         err.print(f"[red]{exc.detail}[/red]")

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # Where citizens reach the dashboard (the receipt's QR code); default: the request's own URL.
     public_url: str | None = None
     max_body_bytes: int = 256 * 1024
+    # Dossier files: where their content lives (empty: files under <data_dir>/blobs; or
+    # file:///path, or postgresql://…) and how large one upload may be.
+    blob_store_url: str = ""
+    max_upload_bytes: int = 20 * 1024 * 1024
     idempotency_ttl_seconds: int = 24 * 3600
     # An event's occurred_at may be at most this far ahead of the server's clock (422 beyond).
     clock_skew_seconds: int = 120

@@ -127,6 +127,8 @@ def apply(row: DossierRow | None, dossier_id: str, seq: int, event: ev.DossierEv
                 pending_handoff_to=event.to_agency_code if event.pending else row.pending_handoff_to,
                 receiving_agency_code=event.to_agency_code if event.desk else row.receiving_agency_code,
             )
+        case ev.DocumentAttached():
+            pass  # a file does not move the dossier on
         case _:
             row = _processing(row)
     return row
@@ -199,6 +201,8 @@ def _fold_into(row: dict[str, Any], event: ev.DossierEvent) -> None:
                 row["pending_handoff_to"] = event.to_agency_code
             if event.desk:
                 row["receiving_agency_code"] = event.to_agency_code
+        case ev.DocumentAttached():
+            pass  # a file does not move the dossier on
         case _:
             if row["status"] == Status.RECEIVED.value:
                 _set_status(row, Status.IN_PROCESS)

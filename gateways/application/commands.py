@@ -114,6 +114,8 @@ class CommandContext(Protocol):
 
     def require_agency(self, *codes: str, at: datetime) -> None: ...
 
+    def required_components(self, state: Dossier) -> tuple[str, ...]: ...
+
     @property
     def supplement_window_working_hours(self) -> float | None: ...
 
@@ -164,8 +166,12 @@ _spec(
     "refuse",
     "/refusal",
     DeskRefusalIn,
-    lambda b, s, a, t, _c: cmd.RefuseIntake(
-        actor=a, occurred_at=t, reason=b.reason, missing_components=tuple(b.missing_components)
+    lambda b, s, a, t, c: cmd.RefuseIntake(
+        actor=a,
+        occurred_at=t,
+        reason=b.reason,
+        missing_components=tuple(b.missing_components),
+        required_components=c.required_components(s),
     ),
     "Refuse the dossier at the desk: an online submission, or one brought in, before it moves on",
 )
@@ -214,6 +220,7 @@ _spec(
         occurred_at=t,
         reason=b.reason,
         missing_components=tuple(b.missing_components),
+        required_components=c.required_components(s),
         within_working_hours=c.supplement_window_working_hours,
     ),
     "Ask the citizen to supplement the dossier (once, within the period after receipt)",

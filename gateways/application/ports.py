@@ -40,6 +40,14 @@ class Keys(Protocol):
 
     def open_sealed(self, dossier_id: str, sealed: dict[str, Any]) -> dict[str, Any] | None: ...
 
+    def seal(self, dossier_id: str, applicant: dict[str, Any]) -> dict[str, str]:
+        """Seal with the dossier's own key (files' names)."""
+        ...
+
+    def has_key(self, dossier_id: str) -> bool:
+        """False once the dossier's personal data was erased."""
+        ...
+
 
 class CatalogueReader(Protocol):
     @property

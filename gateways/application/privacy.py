@@ -41,6 +41,10 @@ class IndexedVault(Protocol):
     def index(self, dossier_id: str, id_number: str | None, phone: str | None = None) -> None: ...
 
 
+class Files(Protocol):
+    def forget(self, dossier_ids: Sequence[str], at: datetime) -> int: ...
+
+
 class History(Protocol):
     def load(self, dossier_id: str, *, upto_seq: int | None = None) -> list[Any]: ...
 
@@ -49,9 +53,17 @@ class History(Protocol):
 class Forgotten:
     erased: list[str]  # dossiers whose keys were destroyed now
     already: list[str]  # named, but erased before
+    files_erased: int = 0  # stored files (scans, results) deleted with them
 
     def as_json(self) -> dict[str, Any]:
-        return {"erased": self.erased, "already_erased": self.already, "count": len(self.erased)}
+        body: dict[str, Any] = {
+            "erased": self.erased,
+            "already_erased": self.already,
+            "count": len(self.erased),
+        }
+        if self.files_erased:
+            body["files_erased"] = self.files_erased
+        return body
 
 
 def forget(
@@ -63,8 +75,10 @@ def forget(
     at: datetime,
     id_number: str | None = None,
     dossier_id: str | None = None,
+    files: Files | None = None,
 ) -> Forgotten:
-    """Erase the applicant data of one dossier, or of every dossier of one ID number."""
+    """Erase the applicant data of one dossier, or of every dossier of one ID number, and
+    the files attached to those dossiers (they are the person's papers)."""
     if role not in ERASERS:
         raise ActorNotAllowed(f"role '{role}' may not erase personal data (needs admin)")
     if (id_number is None) == (dossier_id is None):
@@ -81,7 +95,10 @@ def forget(
         # The number itself is never recorded: the erasure names its dossiers only.
         ids, basis = vault.dossiers_of(id_number), "id_number"
     result = vault.forget(ids, basis=basis, requested_by=subject, at=at)
-    return Forgotten(list(result.dossier_ids), list(result.already))
+    erased, already = list(result.dossier_ids), list(result.already)
+    # Files of dossiers erased before are looked at again: a deletion cut short is finished.
+    deleted = files.forget([*erased, *already], at) if files is not None else 0
+    return Forgotten(erased, already, deleted)
 
 
 def reindex(vault: IndexedVault, history: History) -> int:

@@ -164,6 +164,19 @@ class DossierService:
         ended = sorted(p for p in hierarchy.predecessors_ever(code) if hierarchy.on(p, day) is None)
         return code, tuple(ended)
 
+    def required_components(self, state: Dossier) -> tuple[str, ...]:
+        """The components (names) the dossier's procedure required on the local day it was
+        received (or submitted): a dossier keeps the procedure version of that day. Empty when
+        the procedure lists none or is no longer catalogued."""
+        at = state.received_at or state.submitted_at
+        if at is None:
+            return ()
+        day = at.astimezone(self.calendar.tz).date()
+        procedure = self.catalogue.procedure(state.procedure_code, on=state.procedure_version or day)
+        if procedure is None:
+            return ()
+        return tuple(c.name.strip() for c in procedure.components_on(day))
+
     def require_agency(self, *codes: str, at: datetime) -> None:
         """Each agency is catalogued and in force on the local day of `at`."""
         hierarchy = self.catalogue.hierarchy

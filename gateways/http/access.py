@@ -125,6 +125,11 @@ _TABLE: dict[tuple[str, str], Policy] = {
     # printed forms
     (GET, f"{V1}/dossiers/{{dossier_id}}/documents/{{kind}}"): READ_DOSSIER,
     (GET, f"{V1}/agencies/{{agency_code}}/documents/register"): REPORTS,
+    # dossier files (thành phần hồ sơ, the result)
+    (POST, f"{V1}/dossiers/{{dossier_id}}/files"): COMMAND,
+    (GET, f"{V1}/dossiers/{{dossier_id}}/files"): READ_DOSSIER,
+    (GET, f"{V1}/dossiers/{{dossier_id}}/files/{{sha256}}"): READ_DOSSIER,
+    (POST, f"{V1}/lookup/result-file"): LOOKUP,
     # erasure of a person's data
     (POST, f"{V1}/privacy/forget"): ADMIN,
     # audit

@@ -15,6 +15,8 @@ from gateways.http.limits import BodyLimit
 from gateways.http.observe import Observe
 from gateways.http.routes import audit, bottlenecks, catalogue, demo, dossiers, reads, reports, system
 from gateways.http.routes.documents import router as documents_router
+from gateways.http.routes.files import MULTIPART_SLACK, UPLOAD_PATH
+from gateways.http.routes.files import router as files_router
 from gateways.http.routes.privacy import router as privacy_router
 
 
@@ -30,7 +32,11 @@ def create_app(container: Container) -> FastAPI:
     problems.install(app)
     contract.install(app)
     # Outermost, so nothing reads a body past the limit.
-    app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=container.settings.max_body_bytes,
+        overrides=[("POST", UPLOAD_PATH, container.settings.max_upload_bytes + MULTIPART_SLACK)],
+    )
     if container.settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -47,6 +53,7 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(module.router, dependencies=[EnforceDep])
 
     app.include_router(documents_router, dependencies=[EnforceDep])
+    app.include_router(files_router, dependencies=[EnforceDep])
     app.include_router(privacy_router, dependencies=[EnforceDep])
     app.include_router(demo.router, dependencies=[EnforceDep])
     app.include_router(web.router, dependencies=[EnforceDep])

@@ -38,7 +38,9 @@ _WHY = {
     403: "The token's role or agency may not do this",
     404: "No such resource",
     409: "A domain rule or a version (If-Match) conflict",
+    410: "The file was erased with the applicant's personal data",
     413: "Body larger than the limit",
+    415: "Not multipart/form-data, or a file type that is not allowed (judged by its content)",
     422: "Invalid value",
     429: "Rate limit reached (see Retry-After)",
     503: "Overloaded or the store is busy; nothing was recorded (see Retry-After)",
@@ -53,6 +55,9 @@ def _problems(method: str, path: str, policy: access.Policy) -> dict[str, Any]:
         statuses += [400, 409, 413]
     if policy.limit:
         statuses.append(429)
+    if "/files" in path or path.endswith("/result-file"):
+        # Files: a damaged or missing stored file (409), erased (410), a type not allowed (415).
+        statuses += [409, 410] + ([415] if method == "POST" else [])
     ref = {"$ref": "#/components/schemas/Problem"}
     return {
         str(status): {"description": _WHY[status], "content": {PROBLEM: {"schema": ref}}}

@@ -7,6 +7,8 @@ upload is never buffered.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -27,17 +29,28 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    def __init__(self, app: Any, limit: int) -> None:
+    """`limit` for every body; `overrides` (method, path pattern, limit) for the few routes
+    that take more (file uploads, which also check their own file size as it streams)."""
+
+    def __init__(self, app: Any, limit: int, overrides: Sequence[tuple[str, str, int]] = ()) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.overrides = [(method, re.compile(pattern), size) for method, pattern, size in overrides]
+
+    def _limit_for(self, scope: Scope) -> int:
+        for method, pattern, size in self.overrides:
+            if scope.get("method") == method and pattern.fullmatch(scope.get("path", "")):
+                return size
+        return self.default
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_for(scope)
         declared = _content_length(scope)
-        if declared is not None and declared > self.limit:
-            await self._refuse(scope, send)
+        if declared is not None and declared > limit:
+            await self._refuse(scope, send, limit)
             return
         seen = 0
         started = False
@@ -47,8 +60,8 @@ class BodyLimit:
             message: Message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -62,14 +75,14 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await self._refuse(scope, send)
+            await self._refuse(scope, send, limit)
 
-    async def _refuse(self, scope: Scope, send: Any) -> None:
+    async def _refuse(self, scope: Scope, send: Any, limit: int) -> None:
         body = orjson.dumps(
             problem_body(
                 413,
                 "Request body too large",
-                f"bodies are limited to {self.limit // 1024} KiB",
+                f"bodies are limited to {limit // 1024} KiB",
                 "too-large",
                 scope.get("path", ""),
             )

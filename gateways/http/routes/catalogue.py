@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from domain.agencies import Agency, AgencyLevel, Successor
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
-from gateways.catalogue import agency_to_json, parent_cycle, procedure_to_json
+from gateways.catalogue import agency_to_json, component_from_json, parent_cycle, procedure_to_json
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
 
@@ -38,6 +38,17 @@ class RouteStepIn(BaseModel):
     budget_working_hours: float = Field(gt=0)
 
 
+class ComponentIn(BaseModel):
+    """A required component (thành phần hồ sơ): copies to give and in what form, in force
+    from `effective_from` to `effective_to` (dates, inclusive; empty: open-ended)."""
+
+    name: str = Field(min_length=1, max_length=300)
+    copies: int = Field(default=1, ge=1, le=100)
+    form: Literal["original", "copy", "original_or_copy"] = "original"
+    effective_from: date | None = None
+    effective_to: date | None = None
+
+
 class ProcedurePut(BaseModel):
     name: str = Field(min_length=1)
     field: str = ""
@@ -46,6 +57,7 @@ class ProcedurePut(BaseModel):
     route: list[RouteStepIn] = Field(min_length=1)
     valid_from: date | None = None
     fee_vnd: int = Field(default=0, ge=0)
+    components: list[ComponentIn] = Field(default_factory=list, max_length=200)
 
 
 def agency_json(a: Agency) -> dict[str, Any]:
@@ -141,6 +153,7 @@ def put_procedure(
         route=tuple(RouteStep(s.agency_code, s.budget_working_hours) for s in body.route),
         valid_from=body.valid_from,
         fee_vnd=body.fee_vnd,
+        components=tuple(component_from_json(c.model_dump(mode="json")) for c in body.components),
     )
     created = container.catalogue.put_procedure(procedure)
     response.status_code = 201 if created else 200

@@ -30,5 +30,6 @@ def forget(body: ForgetIn, principal: PrincipalDep, container: ContainerDep) -> 
         at=container.clock(),
         id_number=body.id_number,
         dossier_id=body.dossier_id,
+        files=container.attachments,
     )
     return result.as_json()

@@ -178,6 +178,9 @@ def search_dossiers(
         Query(max_length=40, description="the applicant's phone number (through the keyed blind index)"),
     ] = None,
     overdue: bool | None = None,
+    digitized: Annotated[
+        bool | None, Query(description="only dossiers whose every required component has a file (or not)")
+    ] = None,
     received_from: Instant | None = None,
     received_to: Instant | None = None,
     cursor: Annotated[str | None, Query(max_length=100, description="the previous next_cursor")] = None,
@@ -203,6 +206,8 @@ def search_dossiers(
         ids = container.vault.dossiers_of_phone(phone) or [""]
         where.append(f"dossier_id IN ({','.join('?' * len(ids))})")
         params.extend(ids)
+    if digitized is not None:
+        where.append(f"dossier_id {'' if digitized else 'NOT '}IN (SELECT dossier_id FROM dossier_digitized)")
     if received_from:
         where.append("received_at >= ?")
         params.append(received_from.isoformat())

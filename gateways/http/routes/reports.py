@@ -119,7 +119,13 @@ def bieu06(
         include_imported=include_imported,
         now=container.service.now(),
     )
-    return {**bieu06_json(report, container.calendar.tz), "period": label, **_freshness(container)}
+    body = {**bieu06_json(report, container.calendar.tz), "period": label, **_freshness(container)}
+    if scope == "received":
+        # Of the dossiers received in the window, those whose every required component has a file.
+        body["components_digitized"] = container.index.count_digitized(
+            report.agencies, report.window.start, report.window.end, include_imported
+        )
+    return body
 
 
 FORM_TYPES = {

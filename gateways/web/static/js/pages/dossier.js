@@ -4,6 +4,7 @@
 import { openActions } from '../actions.js';
 import { api } from '../api.js';
 import { documentButtons } from '../documents.js';
+import { filesSection } from '../files.js';
 import { agency, agencyName, procedureName, shortName } from '../catalog.js';
 import { debounce, h, replace, section, table } from '../dom.js';
 import { env, loadEnv } from '../env.js';
@@ -356,6 +357,7 @@ export async function render(main, params, ctx) {
       section(t('dossier.summary'), summary(d), actionsRow),
       section(t('dossier.verify'), verifyEl),
       section(t('dossier.sheet'), controlSheet(sheet)),
+      section(t('files.title'), filesSection(id, d)),
       section(t('docs.title'), documentButtons(id, events.items)),
       section(t('dossier.slider'), slider(id, d, events.items, timelineEl)),
       section(t('dossier.timeline'), timelineEl),

@@ -5,7 +5,29 @@ import { dateTime } from '../format.js';
 import { t } from '../i18n.js';
 import { problemBox, statusChip } from '../widgets.js';
 
-function result(body) {
+// The result file (POST /api/v1/lookup/result-file, the secret in the body): saved by the browser.
+async function downloadResult(code, secret, status) {
+  status.textContent = '';
+  const res = await fetch('/api/v1/lookup/result-file', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ receipt_code: code, secret }),
+  });
+  if (!res.ok) {
+    status.textContent = res.status === 404 ? t('lookup.file.none') : t('lookup.file.failed', { status: res.status });
+    return;
+  }
+  const disposition = res.headers.get('Content-Disposition') || '';
+  const match = /filename\*=UTF-8''([^;]+)/.exec(disposition);
+  const url = URL.createObjectURL(await res.blob());
+  const link = h('a', { href: url, download: match ? decodeURIComponent(match[1]) : `${code}.pdf` });
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+function result(body, secret) {
   const rows = [
     [t('common.procedure'), body.procedure_name || body.procedure_code],
     [t('common.status'), statusChip(body.status)],
@@ -16,11 +38,17 @@ function result(body) {
     body.promised_at ? [t('lookup.promised'), dateTime(body.promised_at)] : null,
     body.resolved_at ? [t('lookup.resolved'), dateTime(body.resolved_at)] : null,
   ].filter(Boolean);
+  const status = h('p', { class: 'muted', 'data-testid': 'lookup-file-status' });
+  const ready = body.status === 'result_ready' || body.status === 'returned';
   return h(
     'div',
     { class: 'lookup-result notice ok', 'data-testid': 'lookup-result', role: 'status' },
     h('h3', {}, body.receipt_code),
     h('dl', {}, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    ready
+      ? h('button', { type: 'button', 'data-testid': 'lookup-file', onclick: () => downloadResult(body.receipt_code, secret, status) }, t('lookup.file'))
+      : null,
+    status,
   );
 }
 
@@ -40,7 +68,7 @@ export async function render(main, params) {
             auth: false,
             params: { secret: secret.value.trim() },
           });
-          replace(out, result(body));
+          replace(out, result(body, secret.value.trim()));
         } catch (err) {
           if (err.status === 404 && err.problem?.type?.endsWith('lookup-failed'))
             replace(out, h('p', { class: 'notice error', role: 'alert', 'data-testid': 'lookup-refused' }, t('lookup.refused')));

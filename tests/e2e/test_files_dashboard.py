@@ -1,0 +1,167 @@
+"""The desk officer attaches and checks a dossier's components from the dossier page, and
+downloads a file back (Debian's chromium through Playwright, on the demo catalogue)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateways.bootstrap import bootstrap
+from gateways.http.app import create_app
+from gateways.seed.demo import load_catalogue
+from gateways.settings import Settings
+from tests.conftest import VN, FakeClock
+from tests.e2e.test_dashboard import Demo, browser, shot, sign_in
+from tests.serving import serve
+
+__all__ = ["browser"]  # the fixture, shared with the dashboard's tests
+
+SECRET = "test-secret-of-at-least-thirty-two-bytes"
+SAI_GON = "000.01.99.H29"  # UBND phường Sài Gòn: desk of CT.01-2025 (chứng thực bản sao)
+ORIGINAL, COPY = "Bản chính giấy tờ, văn bản làm cơ sở để chứng thực", "Bản sao cần chứng thực"
+SCAN = b"%PDF-1.7\n" + b"4 0 obj << /Length 10 >> stream\nBT ET\nendstream\n" * 50 + b"%%EOF\n"
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    clock = FakeClock(datetime(2026, 11, 18, 9, 0, tzinfo=VN))
+    settings = Settings(data_dir=tmp_path_factory.mktemp("files") / "var", jwt_secret=SECRET, demo_login=True)
+    container = bootstrap(settings, clock=clock)
+    load_catalogue(container.catalogue)
+    try:
+        with serve(create_app(container)) as base:
+            d = Demo(base, container, httpx.Client(base_url=base, timeout=30))
+            made = d.post(
+                "/api/v1/dossiers",
+                {
+                    "procedure_code": "CT.01-2025",
+                    "channel": "direct",
+                    "applicant": {"name": "Võ Thị Sáu", "id_number": "079100000006"},
+                },
+                role="officer",
+                agency=SAI_GON,
+            )
+            d.ids["copy"] = made["id"]
+            yield d
+            d.http.close()
+    finally:
+        container.close()
+
+
+@pytest.fixture
+def page(browser: Any, desk: Demo) -> Iterator[Any]:
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900},
+        locale="vi-VN",
+        timezone_id="Asia/Ho_Chi_Minh",
+        accept_downloads=True,
+    )
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_desk_attaches_checks_and_downloads_components_from_the_dossier_page(
+    page: Any, desk: Demo, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    dossier = desk.ids["copy"]
+    sign_in(page, desk, "officer", SAI_GON)
+    page.goto(f"{desk.base}/#/dossier/{dossier}")
+    files = page.get_by_test_id("files")
+    components = files.get_by_test_id("files-components")
+    expect(components.locator(f"tr[data-component='{ORIGINAL}'] [data-digitized]")).to_have_attribute(
+        "data-digitized", "false"
+    )
+    expect(files).to_contain_text("Chưa có tệp nào")
+
+    # A text file named like a PDF is refused, with the reason, and nothing is listed.
+    files.get_by_test_id("files-component").select_option(COPY)
+    files.get_by_test_id("files-input").set_input_files(
+        {"name": "ban-sao.pdf", "mimeType": "application/pdf", "buffer": b"not really a pdf"}
+    )
+    files.get_by_test_id("files-submit").click()
+    expect(files.get_by_test_id("files-status")).to_contain_text("not a PDF")
+
+    for n, (component, name) in enumerate(
+        ((ORIGINAL, "ban-chinh.pdf"), (COPY, "bản sao.pdf"), (COPY, "lan-2.pdf"))
+    ):
+        files = page.get_by_test_id("files")
+        files.get_by_test_id("files-component").select_option(component)
+        files.get_by_test_id("files-input").set_input_files(
+            {"name": name, "mimeType": "application/pdf", "buffer": SCAN}
+        )
+        files.get_by_test_id("files-submit").click()
+        expect(page.get_by_test_id("files-list").locator("tbody tr")).to_have_count(min(n + 1, 2))
+    # The third was the same content for the same component: nothing new, and the page says so.
+    expect(page.get_by_test_id("files-status")).to_contain_text("Tệp này đã được đính kèm trước đó")
+    files = page.get_by_test_id("files")
+    expect(files).to_have_attribute("data-complete", "true")
+    expect(files.get_by_test_id("files-complete")).to_be_visible()
+    expect(files.get_by_test_id("files-list").locator("tbody tr")).to_have_count(2)
+    shot(page, "09-dossier-files")
+
+    with page.expect_download() as downloading:
+        files.get_by_test_id("files-download").first.click()
+    saved = tmp_path / "download.pdf"
+    downloading.value.save_as(saved)
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == hashlib.sha256(SCAN).hexdigest()
+    assert downloading.value.suggested_filename == "ban-chinh.pdf"
+    # The API says the same as the page.
+    listing = desk.get(f"/api/v1/dossiers/{dossier}/files", desk.auth("officer", SAI_GON))
+    assert listing["all_components_digitized"] is True and len(listing["items"]) == 2
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_citizen_downloads_the_result_file_from_the_lookup_page(
+    page: Any, desk: Demo, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    made = desk.post(
+        "/api/v1/dossiers",
+        {
+            "procedure_code": "CT.01-2025",
+            "channel": "direct",
+            "applicant": {"name": "Lê Thị Riêng", "id_number": "079100000007"},
+        },
+        role="officer",
+        agency=SAI_GON,
+    )
+    dossier, officer = made["id"], desk.auth("officer", SAI_GON)
+    desk.post(f"/api/v1/dossiers/{dossier}/decision", {"outcome": "approved"}, role="officer", agency=SAI_GON)
+    result = b"%PDF-1.7\nBan sao da chung thuc\n%%EOF\n"
+    r = desk.http.post(
+        f"/api/v1/dossiers/{dossier}/files",
+        params={"purpose": "result"},
+        files={"file": ("ban-sao-chung-thuc.pdf", result, "application/pdf")},
+        headers=officer,
+    )
+    assert r.status_code == 201, r.text
+    page.goto(f"{desk.base}/#/lookup")
+    page.get_by_test_id("lookup-code").fill(made["receipt_code"])
+    page.get_by_test_id("lookup-secret").fill(made["lookup_secret"])
+    page.get_by_test_id("lookup-submit").click()
+    expect(page.get_by_test_id("lookup-result")).to_be_visible()
+    expect(page.get_by_test_id("lookup-file")).to_have_count(0)  # not before the result is ready
+    desk.post(f"/api/v1/dossiers/{dossier}/result-ready", {}, role="officer", agency=SAI_GON)
+    page.get_by_test_id("lookup-submit").click()
+    with page.expect_download() as downloading:
+        page.get_by_test_id("lookup-file").click()
+    saved = tmp_path / "result.pdf"
+    downloading.value.save_as(saved)
+    assert saved.read_bytes() == result and downloading.value.suggested_filename == "ban-sao-chung-thuc.pdf"
+    shot(page, "14-lookup-result-file")
