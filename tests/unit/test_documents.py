@@ -120,12 +120,12 @@ def test_components_in_force_by_date_and_through_the_catalogue_json() -> None:
     new = Component(
         "Giấy xác nhận cư trú", 2, ComponentForm.ORIGINAL_OR_COPY, effective_from=date(2025, 7, 1)
     )
-    proc = Procedure("P", "p", "f", 8, SupplementPolicy.RESTART, (RouteStep(WARD, 8),), (old, new))
+    proc = Procedure("P", "p", "f", 8, SupplementPolicy.RESTART, (RouteStep(WARD, 8),), components=(old, new))
     assert proc.components_on(date(2025, 6, 30)) == (old,)
     assert proc.components_on(date(2025, 7, 1)) == (new,)
     assert procedure_from_json(procedure_to_json(proc)) == proc
     with pytest.raises(InvalidValue, match="overlapping"):
-        Procedure("P", "p", "f", 8, SupplementPolicy.RESTART, (RouteStep(WARD, 8),), (new, new))
+        Procedure("P", "p", "f", 8, SupplementPolicy.RESTART, (RouteStep(WARD, 8),), components=(new, new))
     with pytest.raises(InvalidValue, match="copies"):
         Component("x", 0)
 
