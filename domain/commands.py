@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.events import Actor, Channel, Outcome
+from domain.events import Actor, Channel, Outcome, Satisfaction
 from domain.procedures import Procedure
 
 
@@ -160,3 +160,11 @@ class RecordLegacyActivity(Command):
     agency_code: str
     resource: str = ""
     attributes: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordSatisfaction(Command):
+    """The citizen's rating, taken by the desk or given by the citizen through the lookup."""
+
+    name = "satisfaction"
+    rating: Satisfaction

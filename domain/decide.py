@@ -20,6 +20,7 @@ from domain.calendar import WorkingCalendar
 from domain.dossier import PAUSED, TERMINAL, Dossier, Status, classify
 from domain.errors import ActorNotAllowed, InvalidValue, RuleViolated, UnknownDossier
 from domain.procedures import Procedure, RouteStep
+from domain.satisfaction import record_satisfaction, satisfaction_actions
 
 INTEGRATION = "integration"
 WRITER_ROLES = frozenset({"officer", INTEGRATION})
@@ -592,6 +593,7 @@ _HANDLERS: dict[type[cmd.Command], _Handler] = {
     cmd.Withdraw: _withdraw,  # type: ignore[dict-item]
     cmd.StopProcessing: _stop,  # type: ignore[dict-item]
     cmd.RecordLegacyActivity: _legacy,  # type: ignore[dict-item]
+    cmd.RecordSatisfaction: record_satisfaction,  # type: ignore[dict-item]
 }
 
 
@@ -631,7 +633,7 @@ _DESK_ACTIONS = ("intake", "refuse", "supplement_received", "fee_paid", "result_
 def allowed_actions(state: Dossier, agency_code: str | None, now: datetime) -> list[str]:
     """Actions the agency (None: the integration role) could take now, in a stable order."""
     if state.status in TERMINAL:
-        return []
+        return satisfaction_actions(state, agency_code)
     actions: list[str] = []
     s = state.status
     in_transit = state.pending_handoff_to is not None

@@ -219,6 +219,24 @@ class LegacyActivityRecorded(DossierEvent):
     attributes: Mapping[str, str] = field(default_factory=dict)
 
 
+class Satisfaction(StrEnum):
+    """The citizen's answer when the result is returned (mức độ hài lòng): the project's
+    three-level scale (docs/decisions.md #NEW-IND-1), not a legal one."""
+
+    VERY_SATISFIED = "very_satisfied"  # rất hài lòng
+    SATISFIED = "satisfied"  # hài lòng
+    NOT_SATISFIED = "not_satisfied"  # không hài lòng
+
+
+@dataclass(frozen=True, kw_only=True)
+class SatisfactionRecorded(DossierEvent):
+    """Đánh giá mức độ hài lòng: the citizen's rating of the service, once, at or after the
+    result was returned (at the desk, or by the citizen through the lookup). No free text:
+    a comment could carry personal data onto every topic and view."""
+
+    rating: Satisfaction
+
+
 EVENT_TYPES: dict[str, type[DossierEvent]] = {
     cls.__name__: cls
     for cls in (
@@ -241,5 +259,6 @@ EVENT_TYPES: dict[str, type[DossierEvent]] = {
         DossierWithdrawn,
         ProcessingStopped,
         LegacyActivityRecorded,
+        SatisfactionRecorded,
     )
 }
