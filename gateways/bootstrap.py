@@ -28,6 +28,7 @@ from gateways.sql import Database
 from gateways.views.bottleneck import BottleneckReports
 from gateways.views.dossier_index import DossierIndex
 from gateways.views.feed import StoreFeed
+from gateways.views.indicators import IndicatorsReports
 from gateways.views.registry import build_views
 from gateways.views.runtime import ViewRunner
 from gateways.views.sla import SlaReports
@@ -59,6 +60,7 @@ class Container:
     checkpoints: Checkpointer
     sla: SlaReports
     bottlenecks: BottleneckReports
+    indicators: IndicatorsReports
     clock: Callable[[], datetime]
     metrics: Metrics = field(default_factory=Metrics)
     _closed: bool = field(default=False, repr=False)
@@ -161,6 +163,7 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         checkpoints=checkpoints,
         sla=SlaReports(view_db, catalogue, calendar),
         bottlenecks=BottleneckReports(view_db, catalogue, calendar),
+        indicators=IndicatorsReports(view_db, catalogue, calendar),
         clock=clock,
         metrics=metrics,
     )

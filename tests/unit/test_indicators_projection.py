@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 
 from domain import commands as c
 from domain.decide import decide
@@ -13,6 +14,32 @@ from tests.unit.test_dossier import CAL, WARD, procedure, t
 
 PORTAL = Actor("", "portal", "integration")
 CITIZEN = Actor("", "citizen", "citizen")
+
+
+def _command(action: str, at: datetime) -> c.Command:
+    who = CITIZEN if action.startswith("rate") else PORTAL
+    match action:
+        case "intake":
+            return c.AcceptIntake(actor=who, occurred_at=at, procedure=procedure())
+        case "refuse":
+            return c.RefuseIntake(actor=who, occurred_at=at, reason="thiếu giấy tờ")
+        case "decide":
+            return c.DecideDossier(actor=who, occurred_at=at, outcome=Outcome.APPROVED)
+        case "ready":
+            return c.MarkResultReady(actor=who, occurred_at=at)
+        case "return":
+            return c.ReturnResult(actor=who, occurred_at=at)
+        case "withdraw":
+            return c.Withdraw(actor=who, occurred_at=at, reason="rút")
+        case "fee":
+            return c.RequestFee(actor=who, occurred_at=at, amount_vnd=30_000)
+        case "paid":
+            return c.PayFee(actor=who, occurred_at=at)
+        case "rate_very":
+            return c.RecordSatisfaction(actor=who, occurred_at=at, rating=Satisfaction.VERY_SATISFIED)
+        case "rate_not":
+            return c.RecordSatisfaction(actor=who, occurred_at=at, rating=Satisfaction.NOT_SATISFIED)
+    raise ValueError(action)
 
 
 def history(dossier_id: str, channel: Channel | None, steps: list[tuple[str, str]]) -> list[DossierEvent]:
@@ -36,19 +63,7 @@ def history(dossier_id: str, channel: Channel | None, steps: list[tuple[str, str
     for e in events:
         state = evolve(state, e)
     for action, at in steps[1:]:
-        when = {"actor": CITIZEN if action.startswith("rate") else PORTAL, "occurred_at": t(at)}
-        command: c.Command = {
-            "intake": lambda: c.AcceptIntake(**when, procedure=procedure()),
-            "refuse": lambda: c.RefuseIntake(**when, reason="thiếu giấy tờ"),
-            "decide": lambda: c.DecideDossier(**when, outcome=Outcome.APPROVED),
-            "ready": lambda: c.MarkResultReady(**when),
-            "return": lambda: c.ReturnResult(**when),
-            "withdraw": lambda: c.Withdraw(**when, reason="rút"),
-            "fee": lambda: c.RequestFee(**when, amount_vnd=30_000),
-            "paid": lambda: c.PayFee(**when),
-            "rate_very": lambda: c.RecordSatisfaction(**when, rating=Satisfaction.VERY_SATISFIED),
-            "rate_not": lambda: c.RecordSatisfaction(**when, rating=Satisfaction.NOT_SATISFIED),
-        }[action]()
+        command = _command(action, t(at))
         for e in decide(state, command, CAL):
             state = evolve(state, e)
             events.append(e)
@@ -59,13 +74,15 @@ def small_batch() -> list[tuple[str, int, DossierEvent]]:
     dossiers = {
         # direct, resolved the same day (early against a 40 working-hour deadline), returned, rated
         "d1": history("d1", Channel.DIRECT, [("receive", "2026-03-02T08:00"), ("decide", "2026-03-02T09:00"),
-              ("ready", "2026-03-02T09:30"), ("return", "2026-03-02T10:00"), ("rate_very", "2026-03-02T10:05")]),
+              ("ready", "2026-03-02T09:30"), ("return", "2026-03-02T10:00"),
+              ("rate_very", "2026-03-02T10:05")]),
         # online, taken in, resolved after its due day (late), returned, rated not satisfied
         "d2": history("d2", None, [("submit", "2026-03-03T08:00"), ("intake", "2026-03-03T08:30"),
-              ("decide", "2026-03-12T09:00"), ("ready", "2026-03-12T15:00"), ("return", "2026-03-13T08:00"),
-              ("rate_not", "2026-03-13T09:00")]),
+              ("decide", "2026-03-12T09:00"), ("ready", "2026-03-12T15:00"),
+              ("return", "2026-03-13T08:00"), ("rate_not", "2026-03-13T09:00")]),
         # postal, withdrawn: closed without result
-        "d3": history("d3", Channel.POSTAL, [("receive", "2026-03-04T08:00"), ("withdraw", "2026-03-05T08:00")]),
+        "d3": history("d3", Channel.POSTAL, [("receive", "2026-03-04T08:00"),
+              ("withdraw", "2026-03-05T08:00")]),
         # online submission refused at the desk: never received, closed without result
         "d4": history("d4", None, [("submit", "2026-03-04T09:00"), ("refuse", "2026-03-04T10:00")]),
         # direct, a fee requested and paid, still in process

@@ -6,9 +6,9 @@ import pytest
 
 from domain import commands as c
 from domain.decide import allowed_actions
+from domain.dossier import Status
 from domain.errors import ActorNotAllowed, RuleViolated
 from domain.events import Actor, Outcome, Satisfaction, SatisfactionRecorded
-from domain.dossier import Status
 from tests.unit.test_dossier import DISTRICT, WARD, Walk, officer, t
 
 CITIZEN = Actor(agency_code="", user="citizen:R1", role="citizen")
@@ -71,5 +71,7 @@ def test_the_integration_role_is_recorded_as_the_desk() -> None:
 
 
 def test_the_event_names_its_rating() -> None:
-    event = SatisfactionRecorded(occurred_at=t("2026-03-02T10:05"), actor=CITIZEN, rating=Satisfaction.SATISFIED)
+    event = SatisfactionRecorded(
+        occurred_at=t("2026-03-02T10:05"), actor=CITIZEN, rating=Satisfaction.SATISFIED
+    )
     assert event.rating.value == "satisfied"
