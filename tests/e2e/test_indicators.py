@@ -70,9 +70,9 @@ def test_the_citizen_rates_once_after_the_result_was_returned(api: Api, clock: F
     assert "already recorded" in _problem(again, 409)
     early = api.post(f"/api/v1/dossiers/{b['id']}/satisfaction", {"rating": "satisfied"})
     assert "once the result was returned" in _problem(early, 409)
-    events = api.get(f"/api/v1/dossiers/{a['id']}/events").json()
-    rated = events["items"][-1] if isinstance(events, dict) else events[-1]
+    rated = api.get(f"/api/v1/dossiers/{a['id']}/events").json()["items"][-1]
     assert rated["type"] == "SatisfactionRecorded" and rated["agency_code"] == WARD
+    assert rated["actor"]["role"] == "citizen" and rated["payload"]["rating"] == "very_satisfied"
 
 
 def test_indicators_hand_computed_per_agency_and_level(api: Api, clock: FakeClock) -> None:
