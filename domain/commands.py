@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.events import Actor, Channel, Outcome
+from domain.events import Actor, Channel, Outcome, Satisfaction
 from domain.procedures import Procedure
 from domain.succession import Heir
 
@@ -191,3 +191,11 @@ class AttachDocument(Command):
     # The components the procedure required on the day the dossier was received (names);
     # empty when the procedure lists none.
     required_components: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordSatisfaction(Command):
+    """The citizen's rating, taken by the desk or given by the citizen through the lookup."""
+
+    name = "satisfaction"
+    rating: Satisfaction

@@ -22,6 +22,7 @@ from domain.dossier import PAUSED, TERMINAL, Dossier, Status, classify
 from domain.errors import ActorNotAllowed, InvalidValue, RuleViolated, UnknownDossier
 from domain.procedures import Procedure, RouteStep
 from domain.succession import decide_succession
+from domain.satisfaction import record_satisfaction, satisfaction_actions
 
 INTEGRATION = "integration"
 WRITER_ROLES = frozenset({"officer", INTEGRATION})
@@ -607,6 +608,7 @@ _HANDLERS: dict[type[cmd.Command], _Handler] = {
     cmd.RecordLegacyActivity: _legacy,  # type: ignore[dict-item]
     cmd.RecordSuccession: _succession,  # type: ignore[dict-item]
     cmd.AttachDocument: _attach,  # type: ignore[dict-item]
+    cmd.RecordSatisfaction: record_satisfaction,  # type: ignore[dict-item]
 }
 
 
@@ -646,7 +648,7 @@ _DESK_ACTIONS = ("intake", "refuse", "supplement_received", "fee_paid", "result_
 def allowed_actions(state: Dossier, agency_code: str | None, now: datetime) -> list[str]:
     """Actions the agency (None: the integration role) could take now, in a stable order."""
     if state.status in TERMINAL:
-        return []
+        return satisfaction_actions(state, agency_code)
     actions: list[str] = []
     s = state.status
     in_transit = state.pending_handoff_to is not None

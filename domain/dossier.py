@@ -120,6 +120,7 @@ class Dossier:
     succeeded: tuple[tuple[str, str], ...] = ()
     documents: tuple[AttachedDocument, ...] = ()
     all_components_digitized: bool = False
+    satisfaction: ev.Satisfaction | None = None  # the citizen's rating, once returned
 
     @property
     def status_code(self) -> int:
@@ -365,6 +366,8 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
                 documents=(*state.documents, document),
                 all_components_digitized=state.all_components_digitized or event.all_components_digitized,
             )
+        case ev.SatisfactionRecorded():
+            return replace(state, satisfaction=event.rating)
     raise TypeError(f"evolve: unexpected event {type(event).__name__} for an existing dossier")
 
 

@@ -246,6 +246,22 @@ class HolderSucceeded(DossierEvent):
     step_timeliness: Timeliness | None = None  # of that part: late only if it had overrun
     successor_budget_working_hours: float | None = None  # None: nothing left, no budget of its own
     step_due_at: datetime | None = None  # the open step's due instant (unchanged)
+class Satisfaction(StrEnum):
+    """The citizen's answer when the result is returned (mức độ hài lòng): the project's
+    three-level scale (docs/decisions.md entry 80), not a legal one."""
+
+    VERY_SATISFIED = "very_satisfied"  # rất hài lòng
+    SATISFIED = "satisfied"  # hài lòng
+    NOT_SATISFIED = "not_satisfied"  # không hài lòng
+
+
+@dataclass(frozen=True, kw_only=True)
+class SatisfactionRecorded(DossierEvent):
+    """Đánh giá mức độ hài lòng: the citizen's rating of the service, once, at or after the
+    result was returned (at the desk, or by the citizen through the lookup). No free text:
+    a comment could carry personal data onto every topic and view."""
+
+    rating: Satisfaction
 
 
 EVENT_TYPES: dict[str, type[DossierEvent]] = {
@@ -271,6 +287,7 @@ EVENT_TYPES: dict[str, type[DossierEvent]] = {
         ProcessingStopped,
         LegacyActivityRecorded,
         HolderSucceeded,
+        SatisfactionRecorded,
     )
 }
 

@@ -30,6 +30,7 @@ from gateways.sql import Database
 from gateways.views.bottleneck import BottleneckReports
 from gateways.views.dossier_index import DossierIndex
 from gateways.views.feed import StoreFeed
+from gateways.views.indicators import IndicatorsReports
 from gateways.views.registry import build_views
 from gateways.views.runtime import ViewRunner
 from gateways.views.sla import SlaReports
@@ -61,6 +62,7 @@ class Container:
     checkpoints: Checkpointer
     sla: SlaReports
     bottlenecks: BottleneckReports
+    indicators: IndicatorsReports
     clock: Callable[[], datetime]
     blobs: BlobStore
     attachments: Attachments
@@ -173,6 +175,7 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         checkpoints=checkpoints,
         sla=SlaReports(view_db, catalogue, calendar),
         bottlenecks=BottleneckReports(view_db, catalogue, calendar),
+        indicators=IndicatorsReports(view_db, catalogue, calendar),
         clock=clock,
         blobs=blobs,
         attachments=attachments,

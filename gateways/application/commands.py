@@ -19,7 +19,7 @@ from domain import commands as cmd
 from domain.agencies import Hierarchy
 from domain.dossier import Dossier
 from domain.errors import InvalidValue
-from domain.events import Actor, Outcome
+from domain.events import Actor, Outcome, Satisfaction
 from domain.procedures import Procedure
 
 # Instants this service reasons about: the working-time calendar knows the holidays of these
@@ -98,6 +98,12 @@ class DecisionIn(Timed):
 
 class FeeIn(Timed):
     amount_vnd: int = Field(gt=0, le=MAX_AMOUNT_VND)
+
+
+class SatisfactionIn(Timed):
+    rating: Literal["very_satisfied", "satisfied", "not_satisfied"] = Field(
+        description="rất hài lòng / hài lòng / không hài lòng (docs/decisions.md entry 80)"
+    )
 
 
 class CommandContext(Protocol):
@@ -289,4 +295,11 @@ _spec(
     ReasonIn,
     lambda b, s, a, t, _c: cmd.StopProcessing(actor=a, occurred_at=t, reason=b.reason),
     "Stop processing by law",
+)
+_spec(
+    "satisfaction",
+    "/satisfaction",
+    SatisfactionIn,
+    lambda b, s, a, t, _c: cmd.RecordSatisfaction(actor=a, occurred_at=t, rating=Satisfaction(b.rating)),
+    "Record the citizen's satisfaction (once, after the result was returned)",
 )

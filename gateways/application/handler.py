@@ -19,10 +19,12 @@ from typing import Any
 
 import orjson
 
+from domain.commands import RecordSatisfaction
 from domain.decide import decide
 from domain.dossier import Dossier
 from domain.errors import ActorNotAllowed, InvalidValue, UnknownDossier
-from domain.events import Actor, Channel
+from domain.events import Actor, Channel, Satisfaction
+from domain.satisfaction import CITIZEN
 from gateways.application.commands import COMMANDS, RECEIVE, DossierCreate, Timed, new_dossier_id
 from gateways.application.errors import InvalidCommand
 from gateways.application.errors import describe as describe_failure
@@ -162,6 +164,36 @@ class CommandHandler:
             idempotency=idem,
             metadata=_metadata(principal, request),
         )
+
+    def citizen_satisfaction(self, dossier_id: str, rating: Satisfaction) -> Answer:
+        """The citizen rates the service through the lookup. The caller has checked the receipt
+        code and its secret; the domain records it on behalf of the receiving desk."""
+        service = self.service
+        at = service.now()
+        actor = Actor(agency_code="", user="citizen", role=CITIZEN)
+        command = RecordSatisfaction(actor=actor, occurred_at=at, rating=rating)
+
+        def decide_on(state: Dossier | None) -> Any:
+            if state is None:
+                raise UnknownDossier(f"no dossier {dossier_id}")
+            return decide(state, command, service.calendar)
+
+        def respond(state: Dossier, _records: list[RecordedEvent]) -> Answer:
+            body = {
+                "receipt_code": state.receipt_code,
+                "rating": rating.value,
+                "recorded_at": at.isoformat(),
+            }
+            return Answer(201, body, state.id, state.version)
+
+        started = time.perf_counter()
+        try:
+            answer = service.writer.run(Job(dossier_id, decide_on, respond, self._replay), self.wait_seconds)
+        except Exception as exc:
+            self._observed("satisfaction", exc, started)
+            raise
+        self._observed("satisfaction", answer, started)
+        return answer
 
     # -- parts -----------------------------------------------------------------------------
     def _occurred_at(self, principal: Principal, body: Timed) -> datetime:

@@ -93,6 +93,7 @@ _TABLE: dict[tuple[str, str], Policy] = {
     (GET, f"{V1}/calendar/working-time"): PUBLIC,
     (GET, f"{V1}/lookup/{{receipt_code}}"): LOOKUP,
     (POST, f"{V1}/lookup"): LOOKUP,
+    (POST, f"{V1}/lookup/satisfaction"): LOOKUP,
     (GET, f"{V1}/audit/public-key"): PUBLIC,
     (POST, f"{V1}/demo/token"): PUBLIC,  # 404 unless the demo login is on
     (GET, f"{V1}/demo/agencies"): PUBLIC,
@@ -118,6 +119,7 @@ _TABLE: dict[tuple[str, str], Policy] = {
     (GET, f"{V1}/reports/bieu06/form"): REPORTS,
     (GET, f"{V1}/reports/sla"): REPORTS,
     (GET, f"{V1}/reports/at-risk"): REPORTS,
+    (GET, f"{V1}/reports/indicators"): REPORTS,
     (GET, f"{V1}/reports/bottlenecks"): FLOW_REPORTS,
     (GET, f"{V1}/reports/heatmap"): FLOW_REPORTS,
     (GET, f"{V1}/reports/wip"): FLOW_REPORTS,

@@ -6,9 +6,10 @@ from __future__ import annotations
 from domain.calendar import WorkingCalendar
 from gateways.views.bottleneck import BottleneckView
 from gateways.views.dossier_index import DossierIndexView
+from gateways.views.indicators import IndicatorsView
 from gateways.views.runtime import View
 from gateways.views.sla import SlaView
 
 
 def build_views(calendar: WorkingCalendar) -> list[View]:
-    return [DossierIndexView(), SlaView(calendar.tz), BottleneckView(calendar)]
+    return [DossierIndexView(), SlaView(calendar.tz), BottleneckView(calendar), IndicatorsView(calendar.tz)]

@@ -21,10 +21,10 @@ from domain import commands as c
 from domain.decide import allowed_actions, decide
 from domain.dossier import Dossier, evolve
 from domain.errors import DomainError
-from domain.events import Actor, Channel, DossierEvent, Outcome
+from domain.events import Actor, Channel, DossierEvent, Outcome, Satisfaction
 from domain.succession import SYSTEM, Heir, involves
 from projections import bottleneck as b
-from projections import dossier_index, sla
+from projections import dossier_index, indicators, sla
 from tests.unit.test_dossier import CAL, DEPT, DISTRICT, WARD, procedure, t
 
 OFF_ROUTE = "T"
@@ -84,6 +84,8 @@ def _command(name: str, at: datetime, move: Move) -> c.Command | None:
             return c.Withdraw(**common, reason="rút")
         case "stop":
             return c.StopProcessing(**common, reason="dừng")
+        case "satisfaction":
+            return c.RecordSatisfaction(**common, rating=list(Satisfaction)[move.pick % len(Satisfaction)])
     return None
 
 
@@ -236,3 +238,24 @@ def test_bottleneck_batch_fold_equals_event_by_event(feed: tuple[list[Item], lis
     assert batched == flows
     assert _nonzero(totals) == _nonzero(expected)
     assert totals.stays == expected.stays and totals.transits == expected.transits
+
+
+@settings(max_examples=150, deadline=None)
+@given(feeds())
+def test_indicators_batch_fold_equals_event_by_event(feed: tuple[list[Item], list[int]]) -> None:
+    items, cuts = feed
+    one: dict[str, indicators.DossierFacts | None] = {}
+    one_tallies: list[indicators.Tally] = []
+    for dossier_id, seq, event in items:
+        one[dossier_id], made = indicators.apply(one.get(dossier_id), dossier_id, seq, event)
+        one_tallies.extend(made)
+    many: dict[str, indicators.DossierFacts | None] = {}
+    many_tallies: list[indicators.Tally] = []
+    for batch in batches(items, cuts):
+        after, made = indicators.fold_batch(many, batch)
+        many.update(after)
+        many_tallies.extend(made)
+        # A redelivered batch (already applied) counts nothing more.
+        assert indicators.fold_batch(many, batch) == ({d: many[d] for d in after}, [])
+    assert many == one
+    assert many_tallies == one_tallies

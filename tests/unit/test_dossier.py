@@ -241,7 +241,7 @@ def test_full_inter_level_walk_and_delay_attribution() -> None:
     assert (
         s.status == Status.RETURNED
         and s.status_code == 10
-        and allowed_actions(s, WARD, t("2026-03-06T15:00")) == []
+        and allowed_actions(s, WARD, t("2026-03-06T15:00")) == ["satisfaction"]  # only the rating is left
     )
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from domain.dossier import Dossier, working_hours_until
+from domain.events import Satisfaction
 from gateways.application.commands import Instant, LocalInstant
 from gateways.application.representation import dossier_json
 from gateways.application.service import secret_hash
@@ -278,6 +279,22 @@ class LookupIn(BaseModel):
 def lookup_post(body: LookupIn, container: ContainerDep) -> dict[str, Any]:
     """The citizen lookup with the secret in the body (kept out of URLs, proxies and logs)."""
     return _lookup(container, body.receipt_code, body.secret)
+
+
+class SatisfactionLookupIn(LookupIn):
+    rating: Literal["very_satisfied", "satisfied", "not_satisfied"] = Field(
+        description="rất hài lòng / hài lòng / không hài lòng"
+    )
+
+
+@router.post("/lookup/satisfaction", tags=["citizen"], status_code=201)
+def lookup_satisfaction(body: SatisfactionLookupIn, container: ContainerDep) -> dict[str, Any]:
+    """The citizen rates the service once the result was returned (once per dossier: a second
+    rating is 409), with the receipt code and its secret as for the lookup."""
+    row = container.index.find_by_receipt(body.receipt_code)
+    if row is None or not hmac.compare_digest(row.lookup_secret_hash, secret_hash(body.secret)):
+        raise Problem(404, "Not found", "no dossier with this receipt code and secret", "lookup-failed")
+    return container.commands.citizen_satisfaction(row.dossier_id, Satisfaction(body.rating)).body
 
 
 @router.get("/lookup/{receipt_code}", tags=["citizen"])

@@ -1,4 +1,5 @@
-"""Reports from the SLA view: Biểu 06, SLA by agency/level/procedure, the at-risk list.
+"""Reports from the SLA view: Biểu 06, SLA by agency/level/procedure, the at-risk list; and
+the service indicators from the indicators view.
 
 Who may read: inspectors and admins everything; a supervisor its agency and the agencies
 below it; an officer its own agency. Every report says how current it is: `view_position`
@@ -18,8 +19,11 @@ from gateways.documents import bieu06 as bieu06_document
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
 from gateways.http.report_presenters import at_risk_json, bieu06_json, sla_json
+from gateways.views.indicators import VIEW as INDICATORS_VIEW
+from gateways.views.indicators import IndicatorRow
 from gateways.views.sla import PERIOD_HELP, SlaReports, parse_period, parse_range
 from gateways.views.sla.official import official_bieu06
+from projections.indicators import NOT_MEASURABLE, Indicator
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -232,4 +236,74 @@ def at_risk(
         "items": [at_risk_json(item, tz) for item in items],
         "next_cursor": None,
         **_freshness(container),
+    }
+
+
+def _indicator_json(i: Indicator) -> dict[str, Any]:
+    return {
+        "key": i.key,
+        "group": i.group,
+        "title": i.title,
+        "numerator": i.numerator,
+        "denominator": i.denominator,
+        "value": None if i.value is None else round(i.value, 6),
+    }
+
+
+def _indicator_row_json(row: IndicatorRow) -> dict[str, Any]:
+    return {
+        "group": row.group,
+        "counts": row.counts,
+        "indicators": {i.key: _indicator_json(i) for i in row.indicators},
+    }
+
+
+@router.get("/indicators")
+def indicators_report(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    group_by: Literal["agency", "level"] = "agency",
+    agency_code: str | None = None,
+    from_: From = None,
+    to: To = None,
+    period: Period = None,
+    include_children: Children = None,
+    include_imported: bool = False,
+) -> dict[str, Any]:
+    """Service indicators (Decision 766/QĐ-TTg of 2022) measured from the dossier events, per
+    receiving desk or per level, over whole local days: on-time handling, resolved per received,
+    online share, satisfaction. Indicators the events cannot measure yet are listed with the
+    reason; no composite score (the official weights are unconfirmed)."""
+    code, children = _agency(container, principal, agency_code, include_children, default=True)
+    first, last, label = _range(container, from_, to, period)
+    try:
+        report = container.indicators.report(
+            first,
+            last,
+            group_by=group_by,
+            agency_code=code,
+            include_children=children,
+            include_imported=include_imported,
+        )
+    except InvalidValue as exc:
+        raise Problem(422, "Invalid report range", exc.detail, "invalid-range") from exc
+    position = container.view_position(INDICATORS_VIEW)
+    return {
+        "group_by": report.group_by,
+        "agency_code": code,
+        "include_children": children,
+        "period": label,
+        "from": report.first.isoformat(),
+        "to": report.last.isoformat(),
+        "scope": "received",
+        "rows": [_indicator_row_json(row) for row in report.rows],
+        "total": _indicator_row_json(report.total),
+        "not_measurable": [{"group": k, "reason": v} for k, v in NOT_MEASURABLE.items()],
+        "composite_score": None,
+        "composite_note": (
+            "No composite score: the weights of Decision 766/QĐ-TTg's annex could not be confirmed "
+            "from the official text (docs/decisions.md)."
+        ),
+        "view_position": position,
+        "lag": max(0, container.store.max_notification_id() - position),
     }

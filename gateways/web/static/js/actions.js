@@ -28,7 +28,10 @@ export const ACTIONS = {
   result_returned: { path: '/result-returned', fields: [] },
   withdraw: { path: '/withdrawal', fields: ['reason'] },
   stop: { path: '/stop', fields: ['reason'] },
+  satisfaction: { path: '/satisfaction', fields: ['rating'] },
 };
+
+const RATINGS = ['very_satisfied', 'satisfied', 'not_satisfied'];
 
 function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -87,6 +90,15 @@ function field(name, dossier) {
         h('legend', {}, t('field.outcome')),
         ['approved', 'rejected'].map((v, i) =>
           h('label', {}, h('input', { type: 'radio', name, value: v, checked: i === 0 }), ' ', label('outcome', v)),
+        ),
+      );
+    case 'rating':
+      return h(
+        'fieldset',
+        { class: 'field' },
+        h('legend', {}, t('field.rating')),
+        RATINGS.map((v) =>
+          h('label', {}, h('input', { type: 'radio', name, value: v, required: true, 'data-testid': `rating-${v}` }), ' ', label('rating', v)),
         ),
       );
     default:

@@ -13,6 +13,7 @@ const ROUTES = [
   { pattern: /^\/lookup$/, page: 'lookup', open: true },
   { pattern: /^\/overview$/, page: 'overview' },
   { pattern: /^\/bottlenecks$/, page: 'bottlenecks' },
+  { pattern: /^\/indicators$/, page: 'indicators' },
   { pattern: /^\/inbox$/, page: 'inbox' },
   { pattern: /^\/search$/, page: 'search' },
   { pattern: /^\/dossier\/([^/]+)\/print$/, page: 'dossier', view: 'print' },
@@ -24,6 +25,7 @@ const LOADERS = {
   lookup: () => import('./pages/lookup.js'),
   overview: () => import('./pages/overview.js'),
   bottlenecks: () => import('./pages/bottlenecks.js'),
+  indicators: () => import('./pages/indicators.js'),
   inbox: () => import('./pages/inbox.js'),
   search: () => import('./pages/search.js'),
   dossier: () => import('./pages/dossier.js'),
@@ -71,6 +73,7 @@ function navItems() {
   const items = [];
   if (can('overview')) items.push(['/overview', t('nav.overview')]);
   if (can('bottlenecks')) items.push(['/bottlenecks', t('nav.bottlenecks')]);
+  if (can('indicators')) items.push(['/indicators', t('nav.indicators')]);
   if (can('inbox')) items.push(['/inbox', t('nav.inbox')]);
   if (can('search')) items.push(['/search', t('nav.search')]);
   items.push(['/lookup', t('nav.lookup')]);

@@ -51,6 +51,7 @@ export function can(page) {
   const readers = {
     overview: ['supervisor', 'inspector', 'admin', 'officer'],
     bottlenecks: ['supervisor', 'inspector', 'admin'],
+    indicators: ['supervisor', 'inspector', 'admin', 'officer'],
     inbox: ['officer', 'supervisor'],
     search: ['officer', 'supervisor', 'inspector', 'admin', 'integration'],
   };

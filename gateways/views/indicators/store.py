@@ -1,0 +1,68 @@
+"""The indicators view's write side: each batch's tallies added to their desk's local day."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import tzinfo
+from zoneinfo import ZoneInfo
+
+from gateways.sql import Database, Tx
+from gateways.views.indicators.schema import DOSSIER_COLUMNS, SCHEMA, TABLES, TOTAL_KEY, VIEW
+from gateways.views.runtime import Applied
+from gateways.views.toolkit import Counters, copy_rows, rows_of, upsert
+from projections import indicators
+from projections.indicators import COLUMNS, DossierFacts
+
+_INDEX = {column: i for i, column in enumerate(COLUMNS)}
+
+
+class IndicatorsView:
+    """Service indicators as a view of the runtime (gateways/views/runtime.py). `tz` is the
+    office clock's zone: it decides the local day of a tally."""
+
+    name = VIEW
+    schema = SCHEMA
+
+    def __init__(self, tz: tzinfo | None = None) -> None:
+        self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
+
+    def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, DossierFacts]:
+        rows = tx.select_in("SELECT * FROM ind_dossiers WHERE dossier_id IN ({marks})", ids)
+        return {
+            r["dossier_id"]: DossierFacts(
+                r["dossier_id"], int(r["last_seq"]), r["agency_code"], bool(r["imported"])
+            )
+            for r in rows
+        }
+
+    def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
+        ids = sorted({item.dossier_id for item in batch})
+        before = self.load(tx, ids)
+        after, tallies = indicators.fold_batch(before, ((i.dossier_id, i.seq, i.event) for i in batch))
+        changed = [f for d, f in after.items() if f is not None and f != before.get(d)]
+        tx.executemany(
+            upsert("ind_dossiers", DOSSIER_COLUMNS, ("dossier_id",)),
+            [[f.dossier_id, f.last_seq, f.agency_code, f.imported] for f in changed],
+        )
+        totals = Counters("ind_totals", TOTAL_KEY, COLUMNS)
+        tz = self.tz
+        for tally in tallies:
+            day = tally.at.astimezone(tz).date().isoformat()
+            totals.add((tally.agency_code, day, tally.imported), _INDEX[tally.column], 1)
+        totals.write(tx)
+
+    def clear(self, tx: Tx) -> None:
+        for table in TABLES:
+            tx.execute(f"DELETE FROM {table}")
+
+    def merge(self, tx: Tx, shards: Sequence[Database]) -> None:
+        """Add the rows of shards rebuilt apart (disjoint dossiers): facts copied, counters summed."""
+        totals = Counters("ind_totals", TOTAL_KEY, COLUMNS)
+        for shard in shards:
+            copy_rows(tx, shard, "ind_dossiers", SCHEMA)
+            for row in rows_of(shard, "ind_totals"):
+                key = (row["agency_code"], row["day"], bool(row["imported"]))
+                for column in COLUMNS:
+                    if row[column]:
+                        totals.add(key, _INDEX[column], int(row[column]))
+        totals.write(tx)
