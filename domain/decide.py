@@ -21,8 +21,8 @@ from domain.calendar import WorkingCalendar
 from domain.dossier import PAUSED, TERMINAL, Dossier, Status, classify
 from domain.errors import ActorNotAllowed, InvalidValue, RuleViolated, UnknownDossier
 from domain.procedures import Procedure, RouteStep
-from domain.succession import decide_succession
 from domain.satisfaction import record_satisfaction, satisfaction_actions
+from domain.succession import decide_succession
 
 INTEGRATION = "integration"
 WRITER_ROLES = frozenset({"officer", INTEGRATION})

@@ -246,6 +246,8 @@ class HolderSucceeded(DossierEvent):
     step_timeliness: Timeliness | None = None  # of that part: late only if it had overrun
     successor_budget_working_hours: float | None = None  # None: nothing left, no budget of its own
     step_due_at: datetime | None = None  # the open step's due instant (unchanged)
+
+
 class Satisfaction(StrEnum):
     """The citizen's answer when the result is returned (mức độ hài lòng): the project's
     three-level scale (docs/decisions.md entry 80), not a legal one."""

@@ -22,6 +22,8 @@ class DossierFacts:
     last_seq: int
     agency_code: str  # the receiving desk: every indicator is the desk's (Biểu 06's scope)
     imported: bool = False
+    digitized: bool = False  # every required component has a file (counted once)
+    result_digitized: bool = False  # the result has a file (counted once)
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,17 @@ def columns_of(event: ev.DossierEvent) -> tuple[str, ...]:
             return ("fees_paid",)
         case ev.SatisfactionRecorded():
             return ("rated", _RATED[event.rating])
-        # Digitization (số hóa hồ sơ, kết quả): the file attachment events being added on
-        # another branch (…Attached…) are counted here once they are on main — a column per
-        # digitized component and result, and the indicator leaves NOT_MEASURABLE.
     return ()
+
+
+def _digitization(facts: DossierFacts | _Builder, event: ev.DossierEvent) -> tuple[str, ...]:
+    """Số hóa hồ sơ, kết quả: the first file that completes the dossier's components, and the
+    first result file, each counted once per dossier (a later replacement counts nothing)."""
+    if not isinstance(event, ev.DocumentAttached):
+        return ()
+    if event.purpose == ev.DocumentPurpose.RESULT:
+        return () if facts.result_digitized else ("result_digitized",)
+    return ("digitized",) if event.all_components_digitized and not facts.digitized else ()
 
 
 def _start(dossier_id: str, seq: int, event: ev.DossierEvent) -> DossierFacts | None:
@@ -80,8 +89,8 @@ def _start(dossier_id: str, seq: int, event: ev.DossierEvent) -> DossierFacts | 
     return None  # a stream never starts otherwise; nothing to count
 
 
-def _tallies(facts: DossierFacts, event: ev.DossierEvent) -> list[Tally]:
-    return [Tally(facts.agency_code, facts.imported, c, event.occurred_at) for c in columns_of(event)]
+def _tallies(facts: DossierFacts, columns: tuple[str, ...], event: ev.DossierEvent) -> list[Tally]:
+    return [Tally(facts.agency_code, facts.imported, c, event.occurred_at) for c in columns]
 
 
 def apply(
@@ -91,26 +100,41 @@ def apply(
     event counts nothing."""
     if facts is None:
         started = _start(dossier_id, seq, event)
-        return started, ([] if started is None else _tallies(started, event))
+        return started, ([] if started is None else _tallies(started, columns_of(event), event))
     if seq <= facts.last_seq:
         return facts, []
     if isinstance(event, ev.DossierReceived):  # intake of an online submission
         facts = replace(facts, imported=event.imported)
-    facts = replace(facts, last_seq=seq)
-    return facts, _tallies(facts, event)
+    files = _digitization(facts, event)
+    facts = replace(
+        facts,
+        last_seq=seq,
+        digitized=facts.digitized or "digitized" in files,
+        result_digitized=facts.result_digitized or "result_digitized" in files,
+    )
+    return facts, _tallies(facts, columns_of(event) + files, event)
 
 
 class _Builder:
-    __slots__ = ("agency_code", "dossier_id", "imported", "last_seq")
+    __slots__ = ("agency_code", "digitized", "dossier_id", "imported", "last_seq", "result_digitized")
 
     def __init__(self, facts: DossierFacts) -> None:
         self.dossier_id = facts.dossier_id
         self.last_seq = facts.last_seq
         self.agency_code = facts.agency_code
         self.imported = facts.imported
+        self.digitized = facts.digitized
+        self.result_digitized = facts.result_digitized
 
     def freeze(self) -> DossierFacts:
-        return DossierFacts(self.dossier_id, self.last_seq, self.agency_code, self.imported)
+        return DossierFacts(
+            self.dossier_id,
+            self.last_seq,
+            self.agency_code,
+            self.imported,
+            self.digitized,
+            self.result_digitized,
+        )
 
 
 def fold_batch(
@@ -130,13 +154,16 @@ def fold_batch(
             started = _start(dossier_id, seq, event)
             if started is not None:
                 open_facts[dossier_id] = _Builder(started)
-                tallies.extend(_tallies(started, event))
+                tallies.extend(_tallies(started, columns_of(event), event))
             continue
         if seq <= builder.last_seq:
             continue
         builder.last_seq = seq
         if isinstance(event, ev.DossierReceived):
             builder.imported = event.imported
+        files = _digitization(builder, event)
+        builder.digitized = builder.digitized or "digitized" in files
+        builder.result_digitized = builder.result_digitized or "result_digitized" in files
         at = event.occurred_at
-        tallies.extend(Tally(builder.agency_code, builder.imported, c, at) for c in columns_of(event))
+        tallies.extend(Tally(builder.agency_code, builder.imported, c, at) for c in columns_of(event) + files)
     return {d: (None if b is None else b.freeze()) for d, b in open_facts.items()}, tallies

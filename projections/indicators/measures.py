@@ -30,6 +30,8 @@ COLUMNS = (
     "rated_very_satisfied",
     "rated_satisfied",
     "rated_not_satisfied",
+    "digitized",
+    "result_digitized",
 )
 
 PROGRESS = "progress"  # tiến độ, kết quả giải quyết
@@ -72,6 +74,20 @@ DEFINITIONS = (
         "dossiers received online / dossiers received",
     ),
     Definition(
+        "digitization_rate",
+        DIGITIZATION,
+        ("digitized",),
+        ("received",),
+        "dossiers whose every required component got a file / dossiers received in the same range",
+    ),
+    Definition(
+        "result_digitization_rate",
+        DIGITIZATION,
+        ("result_digitized",),
+        ("resolved",),
+        "results with a result file / dossiers resolved in the same range",
+    ),
+    Definition(
         "satisfaction_rate",
         SATISFACTION,
         ("rated_very_satisfied", "rated_satisfied"),
@@ -92,10 +108,6 @@ NOT_MEASURABLE: Mapping[str, str] = {
         "FeePaid records that a requested fee was paid, not how (online or at the desk): the share "
         "paid online cannot be measured until the payment event says how it was paid. The counts "
         "of fees requested and paid are shown."
-    ),
-    DIGITIZATION: (
-        "No event records a dossier's files yet: the attachment events (…Attached…) are not on "
-        "main. The fold has a hook for them (projections/indicators/fold.py, columns_of)."
     ),
     PUBLICITY: (
         "Publication of procedures (công khai, minh bạch) is a fact of the procedure catalogue, "

@@ -94,6 +94,8 @@ def test_indicators_hand_computed_per_agency_and_level(api: Api, clock: FakeCloc
         "online_rate": (1, 2, 0.5),  # B
         "satisfaction_rate": (0, 1, 0.0),  # A: not satisfied
         "rating_coverage": (1, 1, 1.0),
+        "digitization_rate": (0, 2, 0.0),  # no files attached
+        "result_digitization_rate": (0, 1, 0.0),
     }
     assert values(by[OTHER]) == {
         "on_time_rate": (0, 0, None),  # nothing resolved: no value, not 0 %
@@ -101,6 +103,8 @@ def test_indicators_hand_computed_per_agency_and_level(api: Api, clock: FakeCloc
         "online_rate": (0, 1, 0.0),
         "satisfaction_rate": (0, 0, None),
         "rating_coverage": (0, 0, None),
+        "digitization_rate": (0, 1, 0.0),
+        "result_digitization_rate": (0, 0, None),
     }
     assert by[OTHER]["counts"]["closed_without_result"] == 1
     assert (
@@ -108,7 +112,7 @@ def test_indicators_hand_computed_per_agency_and_level(api: Api, clock: FakeCloc
         and body["total"]["indicators"]["online_rate"]["value"] == 0.333333
     )
     assert body["composite_score"] is None
-    assert {m["group"] for m in body["not_measurable"]} == {"online_payment", "digitization", "publicity"}
+    assert {m["group"] for m in body["not_measurable"]} == {"online_payment", "publicity"}
     assert body["view_position"] > 0 and body["lag"] == 0
     levels = api.get(PATH, group_by="level", period="2026-03").json()["rows"]
     assert [(row["group"], row["counts"]["received"], row["counts"]["resolved"]) for row in levels] == [

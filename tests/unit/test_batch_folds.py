@@ -32,6 +32,7 @@ AGENCIES = (WARD, DISTRICT, DEPT, OFF_ROUTE)
 PORTAL = Actor("", "portal", "integration")
 CUTOVER = Actor("", "cutover", SYSTEM)
 
+COMPONENTS = ("Tờ khai", "CCCD")
 ENDINGS = frozenset({"withdraw", "stop", "refuse"})
 Item = tuple[str, int, DossierEvent]  # (dossier_id, seq, event) as a feed delivers it
 
@@ -135,6 +136,27 @@ def history(dossier_id: str, online: bool, start: datetime, moves: Sequence[Move
                 state = evolve(state, event)
                 events.append(event)
             continue
+        if move.pick % 7 == 5:
+            # A file: a component scan (two make the dossier digitized) or, once decided, the result.
+            attach = c.AttachDocument(
+                actor=PORTAL,
+                occurred_at=at,
+                purpose="result" if move.action % 3 == 0 else "component",
+                component=COMPONENTS[move.action % 2],
+                file_name={"sealed": "x"},
+                media_type="application/pdf",
+                size_bytes=1,
+                sha256=f"{move.minutes % 16:x}" * 64,
+                required_components=COMPONENTS,
+            )
+            try:
+                made = decide(state, attach, CAL)
+            except DomainError:
+                made = []
+            for event in made:
+                state = evolve(state, event)
+                events.append(event)
+            continue
         if move.pick % 8:  # endings (withdrawal, stop, refusal) only now and then: longer lives
             actions = [a for a in actions if a not in ENDINGS] or actions
         command = _command(actions[move.action % len(actions)], at, move)
@@ -184,6 +206,9 @@ def test_walks_produce_rich_histories() -> None:
     assert {"DossierReceived", "HandedOff"} <= names and len(events) > 5
     walked = history("d0", False, t("2026-03-02T08:00"), [Move(a, 90, 3 + 7 * a) for a in range(8)])
     assert "HolderSucceeded" in {type(e).__name__ for e in walked}
+    scanned = history("d0", False, t("2026-03-02T08:00"), [Move(a, 30 + a, 5 + 7 * a) for a in range(6)])
+    attached = [e for e in scanned if type(e).__name__ == "DocumentAttached"]
+    assert attached and any(getattr(e, "all_components_digitized", False) for e in attached)
 
 
 @settings(max_examples=150, deadline=None)

@@ -39,7 +39,18 @@ def _command(action: str, at: datetime) -> c.Command:
             return c.RecordSatisfaction(actor=who, occurred_at=at, rating=Satisfaction.VERY_SATISFIED)
         case "rate_not":
             return c.RecordSatisfaction(actor=who, occurred_at=at, rating=Satisfaction.NOT_SATISFIED)
+    if action.startswith(("attach:", "result:")):
+        purpose, _, rest = action.partition(":")
+        component, _, digest = rest.partition("#")
+        return c.AttachDocument(
+            actor=who, occurred_at=at, purpose="result" if purpose == "result" else "component",
+            component=component, file_name={"sealed": "x"}, media_type="application/pdf", size_bytes=10,
+            sha256=(digest or "a") * 64, required_components=REQUIRED,
+        )  # fmt: skip
     raise ValueError(action)
+
+
+REQUIRED = ("Tờ khai", "CCCD")
 
 
 def history(dossier_id: str, channel: Channel | None, steps: list[tuple[str, str]]) -> list[DossierEvent]:
@@ -73,9 +84,12 @@ def history(dossier_id: str, channel: Channel | None, steps: list[tuple[str, str
 def small_batch() -> list[tuple[str, int, DossierEvent]]:
     dossiers = {
         # direct, resolved the same day (early against a 40 working-hour deadline), returned, rated
-        "d1": history("d1", Channel.DIRECT, [("receive", "2026-03-02T08:00"), ("decide", "2026-03-02T09:00"),
-              ("ready", "2026-03-02T09:30"), ("return", "2026-03-02T10:00"),
-              ("rate_very", "2026-03-02T10:05")]),
+        # its two components scanned (the second completes it, a rescan counts nothing), a result file
+        "d1": history("d1", Channel.DIRECT, [("receive", "2026-03-02T08:00"),
+              ("attach:Tờ khai", "2026-03-02T08:10"), ("attach:CCCD#b", "2026-03-02T08:20"),
+              ("attach:Tờ khai#c", "2026-03-02T08:30"), ("decide", "2026-03-02T09:00"),
+              ("result:#d", "2026-03-02T09:10"), ("ready", "2026-03-02T09:30"),
+              ("return", "2026-03-02T10:00"), ("rate_very", "2026-03-02T10:05")]),
         # online, taken in, resolved after its due day (late), returned, rated not satisfied
         "d2": history("d2", None, [("submit", "2026-03-03T08:00"), ("intake", "2026-03-03T08:30"),
               ("decide", "2026-03-12T09:00"), ("ready", "2026-03-12T15:00"),
@@ -85,8 +99,10 @@ def small_batch() -> list[tuple[str, int, DossierEvent]]:
               ("withdraw", "2026-03-05T08:00")]),
         # online submission refused at the desk: never received, closed without result
         "d4": history("d4", None, [("submit", "2026-03-04T09:00"), ("refuse", "2026-03-04T10:00")]),
-        # direct, a fee requested and paid, still in process
-        "d5": history("d5", Channel.DIRECT, [("receive", "2026-03-05T08:00"), ("fee", "2026-03-05T09:00"),
+        # direct, one of its two components scanned (not digitized), a fee requested and paid,
+        # still in process
+        "d5": history("d5", Channel.DIRECT, [("receive", "2026-03-05T08:00"),
+              ("attach:CCCD", "2026-03-05T08:30"), ("fee", "2026-03-05T09:00"),
               ("paid", "2026-03-06T09:00")]),
     }  # fmt: skip
     return [(d, seq, e) for d, events in dossiers.items() for seq, e in enumerate(events, start=1)]
@@ -114,6 +130,8 @@ def test_small_batch_hand_computed() -> None:
         "rated": 2,
         "rated_very_satisfied": 1,
         "rated_not_satisfied": 1,
+        "digitized": 1,  # d1, once (the rescan after it was complete counts nothing)
+        "result_digitized": 1,  # d1
     }
     values = {i.key: (i.numerator, i.denominator, i.value) for i in indicators.indicators(counts)}
     assert values == {
@@ -122,6 +140,8 @@ def test_small_batch_hand_computed() -> None:
         "online_rate": (1, 4, 0.25),
         "satisfaction_rate": (1, 2, 0.5),
         "rating_coverage": (2, 2, 1.0),
+        "digitization_rate": (1, 4, 0.25),
+        "result_digitization_rate": (1, 2, 0.5),
     }
     # Each tally is dated by its event: d2's late resolution on 12 March.
     late = [tally for tally in tallies if tally.column == "resolved_late"]
@@ -141,5 +161,5 @@ def test_a_replayed_batch_counts_nothing() -> None:
 
 
 def test_what_cannot_be_measured_says_why() -> None:
-    assert set(indicators.NOT_MEASURABLE) == {"online_payment", "digitization", "publicity"}
+    assert set(indicators.NOT_MEASURABLE) == {"online_payment", "publicity"}
     assert "how" in indicators.NOT_MEASURABLE["online_payment"]

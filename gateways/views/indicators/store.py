@@ -30,7 +30,12 @@ class IndicatorsView:
         rows = tx.select_in("SELECT * FROM ind_dossiers WHERE dossier_id IN ({marks})", ids)
         return {
             r["dossier_id"]: DossierFacts(
-                r["dossier_id"], int(r["last_seq"]), r["agency_code"], bool(r["imported"])
+                r["dossier_id"],
+                int(r["last_seq"]),
+                r["agency_code"],
+                bool(r["imported"]),
+                bool(r["digitized"]),
+                bool(r["result_digitized"]),
             )
             for r in rows
         }
@@ -42,7 +47,10 @@ class IndicatorsView:
         changed = [f for d, f in after.items() if f is not None and f != before.get(d)]
         tx.executemany(
             upsert("ind_dossiers", DOSSIER_COLUMNS, ("dossier_id",)),
-            [[f.dossier_id, f.last_seq, f.agency_code, f.imported] for f in changed],
+            [
+                [f.dossier_id, f.last_seq, f.agency_code, f.imported, f.digitized, f.result_digitized]
+                for f in changed
+            ],
         )
         totals = Counters("ind_totals", TOTAL_KEY, COLUMNS)
         tz = self.tz
