@@ -14,9 +14,12 @@ SQLITE_PREFIX = "sqlite:///"
 
 
 def private_dir(path: Path) -> Path:
+    """Create `path` 0700, or narrow it to 0700 — keeping a search bit (x) others already had:
+    it lists nothing, and the project's PostgreSQL (user `postgres`) reaches its data dir under
+    `var/postgres` through it (deploy/postgres/start.sh grants it)."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     with contextlib.suppress(PermissionError):
-        os.chmod(path, 0o700)
+        os.chmod(path, 0o700 | (path.stat().st_mode & 0o011))
     return path
 
 
