@@ -160,3 +160,4 @@ class RecordLegacyActivity(Command):
     agency_code: str
     resource: str = ""
     attributes: Mapping[str, str] | None = None
+    original: Mapping[str, Any] | None = None  # the XES attributes as written (domain.legacy)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from domain import commands as cmd
 from domain import events as ev
+from domain import legacy
 from domain.calendar import WorkingCalendar
 from domain.dossier import PAUSED, TERMINAL, Dossier, Status, classify
 from domain.errors import ActorNotAllowed, InvalidValue, RuleViolated, UnknownDossier
@@ -567,6 +568,7 @@ def _legacy(state: Dossier, c: cmd.RecordLegacyActivity, cal: WorkingCalendar) -
             agency_code=c.agency_code,
             resource=c.resource,
             attributes=dict(c.attributes or {}),
+            original=dict(c.original or {}),
         )
     ]
 
@@ -592,6 +594,7 @@ _HANDLERS: dict[type[cmd.Command], _Handler] = {
     cmd.Withdraw: _withdraw,  # type: ignore[dict-item]
     cmd.StopProcessing: _stop,  # type: ignore[dict-item]
     cmd.RecordLegacyActivity: _legacy,  # type: ignore[dict-item]
+    legacy.RecordLegacyCase: legacy.record_case,  # type: ignore[dict-item]
 }
 
 

@@ -113,6 +113,7 @@ class Dossier:
     paused_at: datetime | None = None
     remaining_working_hours: float | None = None  # dossier budget left when paused
     imported: bool = False
+    external_case_id: str | None = None  # the case id in the legacy log it was imported from
 
     @property
     def status_code(self) -> int:
@@ -337,6 +338,8 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
             )
         case ev.LegacyActivityRecorded():
             return replace(state, status=_after_processing(state))
+        case ev.LegacyCaseRecorded():
+            return replace(state, external_case_id=event.case_id)
     raise TypeError(f"evolve: unexpected event {type(event).__name__} for an existing dossier")
 
 
