@@ -242,19 +242,22 @@ def check_xes(path: Path) -> int:
     otherwise malformed file is refused before anything is written.
     """
     traces = 0
-    root_seen = False
+    depth = 0
+    root: Any = None
     try:
         for kind, elem in etree.iterparse(str(path), events=("start", "end"), huge_tree=True):
-            if not root_seen:
-                root_seen = True
-                if _local(elem.tag) != "log":
-                    raise NotXes(
-                        f"{path.name} is not an XES log: its root element is <{_local(elem.tag)}>, "
-                        "an XES log's is <log>"
-                    )
-                root = elem
+            if kind == "start":
+                depth += 1
+                if root is None:
+                    if _local(elem.tag) != "log":
+                        raise NotXes(
+                            f"{path.name} is not an XES log: its root element is <{_local(elem.tag)}>, "
+                            "an XES log's is <log>"
+                        )
+                    root = elem
                 continue
-            if kind == "end" and elem.getparent() is root:
+            depth -= 1
+            if depth == 1:
                 traces += _local(elem.tag) == "trace"
                 root.clear()
     except etree.XMLSyntaxError as exc:

@@ -176,9 +176,9 @@ def test_receipt_log_becomes_one_dossier_per_trace_with_every_event(receipt_stor
     assert (expected.traces, expected.events) == (1434, 8577)
     assert report.traces_read == report.dossiers_created == 1434
     assert report.events_read == 8577
-    # Every event is the receipt (the first of each trace) or a legacy step: 1,434 + 7,143.
-    assert report.mapped == 1434
-    assert report.mapped + report.legacy == report.events_accounted == 8577
+    # Every event is recorded as it is, the first of each trace too; nothing is dropped.
+    assert report.mapped == 0
+    assert report.legacy == report.events_accounted == 8577
     assert report.dropped == report.events_in_skipped == 0
     assert report.channels_defaulted == Counter({"e-mail": 21, "Intern": 1})
     # A receipt-phase log never says how the procedure ended: every dossier stays open.
@@ -188,9 +188,11 @@ def test_receipt_log_becomes_one_dossier_per_trace_with_every_event(receipt_stor
     assert stored.traces == 1434
     # online = Internet; direct = Desk 109 + e-mail 21 + Intern 1 = 131; postal = Post 53
     assert stored.channels == Counter({"online": 1250, "direct": 131, "postal": 53})
-    # Written: each event once, plus a HandedOff + HandoffAccepted per group change.
+    # Written: each event once, a synthesized receipt and the case record per trace, and a
+    # synthesized HandedOff + HandoffAccepted per group change.
     assert report.handoffs_inferred == sum(expected.edges.values())
-    assert stored.events == report.events_written == 8577 + 2 * report.handoffs_inferred
+    assert report.synthesized == 1434 + 2 * report.handoffs_inferred
+    assert stored.events == report.events_written == 8577 + 2 * 1434 + 2 * report.handoffs_inferred
     assert stored.edges == expected.edges
     assert stored.dwell_stats() == expected.dwell_stats()
     assert "EMPTY" not in agency_names(container).values()  # no group recorded is not a unit
@@ -233,15 +235,16 @@ def test_exported_xes_imports_back_to_the_same_handoffs_and_dwell(
     with exported.open("w", encoding="utf-8", newline="") as out:
         summary = export(ExportFormat.XES, out, source.store, source.catalogue, Selection())
     seconds = time.perf_counter() - started
-    assert (summary.dossiers, summary.events) == (1434, receipt_store.report.events_written)
+    # What happened in the legacy system, without what the import synthesized.
+    assert (summary.dossiers, summary.events) == (1434, 8577)
     print(f"\nXES export: {summary.events} events in {seconds:.2f} s ({summary.events / seconds:.0f}/s)")
 
     target = make_container(f"sqlite:///{tmp_path / 'again.sqlite'}")
     report = import_xes(exported, cli.bulk_service(target))
     assert report.dossiers_created == 1434
-    # Handoffs come back as the lifecycle events they were, not re-inferred from groups.
-    assert report.handoffs_inferred == 0
-    assert report.events_written == report.events_read == summary.events
+    # The same log again: the same handoffs are read off its groups, the same events written.
+    assert report.handoffs_inferred == receipt_store.report.handoffs_inferred
+    assert report.events_written == receipt_store.report.events_written
     # Agencies keep their codes both ways (the export names them by code).
     first, second = store_flow(source.store), store_flow(target.store)
     assert sum(second.edges.values()) > 3000  # the comparison below is about real traffic
@@ -252,7 +255,7 @@ def test_exported_xes_imports_back_to_the_same_handoffs_and_dwell(
 def test_ocel_export_relates_every_event_to_its_dossier(receipt_store: Imported) -> None:
     container = receipt_store.container
     started = time.perf_counter()
-    log = json.loads(_export(container, ExportFormat.OCEL))
+    log = json.loads(_export(container, ExportFormat.OCEL, Selection(synthesized=True)))
     seconds = time.perf_counter() - started
     assert [t["name"] for t in log["objectTypes"]] == ["dossier", "agency", "procedure"]
     objects = {o["id"]: o for o in log["objects"]}
@@ -268,9 +271,9 @@ def test_ocel_export_relates_every_event_to_its_dossier(receipt_store: Imported)
         assert {a["name"] for a in event["attributes"]} <= declared[event["type"]]
     handed = next(e for e in log["events"] if e["type"] == "HandedOff")
     qualifiers = {r["qualifier"]: objects[r["objectId"]]["type"] for r in handed["relationships"]}
+    # The acting agency is the one handing off: one relation, under the specific qualifier.
     assert qualifiers == {
         "dossier": "dossier",
-        "acting agency": "agency",
         "from agency": "agency",
         "to agency": "agency",
         "procedure": "procedure",
@@ -283,7 +286,7 @@ def test_csv_export_has_a_bom_and_one_row_per_event(receipt_store: Imported) -> 
     text = _export(container, ExportFormat.CSV)
     assert text.encode("utf-8")[:3] == b"\xef\xbb\xbf"
     rows = list(csv.DictReader(io.StringIO(text[1:])))
-    assert len(rows) == receipt_store.report.events_written
+    assert len(rows) == receipt_store.report.legacy == 8577  # synthesized events left out
     assert len({r["dossier_id"] for r in rows}) == 1434
     legacy = [r for r in rows if r["type"] == "LegacyActivityRecorded"]
     assert len(legacy) == receipt_store.report.legacy
@@ -303,7 +306,9 @@ def test_export_filters_by_event_time_and_agency(receipt_store: Imported) -> Non
     container = receipt_store.container
     tz = container.calendar.tz
     window = Selection(
-        start=parse_bound("2011-11-01", tz, end=False), end=parse_bound("2011-11-30", tz, end=True)
+        start=parse_bound("2011-11-01", tz, end=False),
+        end=parse_bound("2011-11-30", tz, end=True),
+        synthesized=True,
     )
     rows = list(csv.DictReader(io.StringIO(_export(container, ExportFormat.CSV, window)[1:])))
     start, end = window.start, window.end
@@ -327,7 +332,7 @@ def test_export_filters_by_event_time_and_agency(receipt_store: Imported) -> Non
                 _attrs(e).get("org:group") == "Group 12" for e in elem.iter(NS + "event")
             )
             elem.clear()
-    only = Selection(agency="GROUP-12")
+    only = Selection(agency="GROUP-12", synthesized=True)
     rows = list(csv.DictReader(io.StringIO(_export(container, ExportFormat.CSV, only)[1:])))
     assert 0 < len({r["dossier_id"] for r in rows}) == traces_with_group_12
     for dossier_id in {r["dossier_id"] for r in rows}:
