@@ -17,7 +17,7 @@ from rich.table import Table
 from domain.errors import DomainError
 from gateways.application.service import DossierService
 from gateways.bootstrap import Container, bootstrap
-from gateways.interchange.export import ExportFormat
+from gateways.interchange.export import ExportFormat, export_database
 from gateways.interchange.export import export as run_export
 from gateways.interchange.mapping import GroupMapping
 from gateways.interchange.selection import Selection, parse_bound
@@ -51,7 +51,12 @@ def _output(out: Path | None) -> Iterator[TextIO]:
 
 
 def export(
-    format: Annotated[ExportFormat, typer.Argument(help="xes (IEEE 1849), ocel (OCEL 2.0 JSON) or csv")],
+    format: Annotated[
+        ExportFormat,
+        typer.Argument(
+            help="xes (IEEE 1849), ocel (OCEL 2.0 JSON), ocel-sqlite (OCEL 2.0 SQLite; needs --out) or csv"
+        ),
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", help="file to write (default: standard output)")
     ] = None,
@@ -86,8 +91,17 @@ def export(
         except DomainError as exc:
             err.print(f"[red]{exc.detail}[/red]")
             raise typer.Exit(2) from exc
-        with _output(out) as stream:
-            summary = run_export(format, stream, container.store, container.catalogue, selection)
+        if format == ExportFormat.OCEL_SQLITE:
+            if out is None:
+                err.print("[red]ocel-sqlite writes a database file: give it with --out FILE[/red]")
+                raise typer.Exit(2)
+            part = out.with_name(out.name + ".part")
+            part.unlink(missing_ok=True)
+            summary = export_database(part, container.store, container.catalogue, selection)
+            part.replace(out)
+        else:
+            with _output(out) as stream:
+                summary = run_export(format, stream, container.store, container.catalogue, selection)
     finally:
         container.close()
     rate = summary.events / summary.seconds if summary.seconds > 0 else 0.0

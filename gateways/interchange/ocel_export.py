@@ -47,7 +47,7 @@ _COMMON = [
     {"name": "resource", "type": "string"},
     {"name": "role", "type": "string"},
 ]
-OBJECT_TYPES = [
+OBJECT_TYPES: list[dict[str, Any]] = [
     {
         "name": "dossier",
         "attributes": [

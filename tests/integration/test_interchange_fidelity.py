@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from gateways.bootstrap import Container, bootstrap
 from gateways.interchange import cli
-from gateways.interchange.export import ExportFormat, export
+from gateways.interchange.export import ExportFormat, export, export_database
 from gateways.interchange.selection import Selection, dossier_ids
 from gateways.interchange.xes import NotXes
 from gateways.interchange.xes_import import import_xes
@@ -329,6 +329,17 @@ def test_ocel_exports_validate_and_pm4py_finds_every_activity(
     assert len(ocel.events) == 8
     assert ocel.events["cost"].dropna().tolist() == [12.5]  # typed as declared
 
+    database = tmp_path / "log.sqlite"
+    summary = export_database(database, container.store, container.catalogue, Selection())
+    assert (summary.dossiers, summary.events) == (3, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        relational = pm4py.read_ocel2_sqlite(str(database))
+    assert sorted(relational.events["ocel:activity"]) == sorted(ocel.events["ocel:activity"])
+    assert relational.events["cost"].dropna().tolist() == [12.5]
+    assert len(relational.relations) == len(ocel.relations)
+    assert set(relational.objects["ocel:type"]) == {"dossier", "agency", "procedure"}
+
 
 BAD_FILES = {
     "page.xes": "<!DOCTYPE html>\n<html><head><title>Log</title></head><body><p>Log</p></body></html>\n",
@@ -386,6 +397,10 @@ def test_files_that_are_not_xes_logs_exit_non_zero_and_write_nothing(
     result = runner.invoke(app, ["import-xes", str(good)])
     assert result.exit_code == 0, result.output
     assert "case-1 (2)" in result.output  # the report names the renamed trace
+    result = runner.invoke(app, ["export", "ocel-sqlite"])
+    assert result.exit_code == 2 and "--out" in result.output
+    result = runner.invoke(app, ["export", "ocel-sqlite", "--out", str(tmp_path / "log.sqlite")])
+    assert result.exit_code == 0 and (tmp_path / "log.sqlite").stat().st_size > 0
     result = runner.invoke(app, ["export", "xes", "--synthesized"])
     assert (
         result.exit_code == 0
