@@ -65,6 +65,12 @@ def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
+# Element tag (plain or in the XES namespace) -> attribute type: one dict lookup per element.
+_TYPE_OF = {t: t for t in ATTRIBUTE_TAGS} | {f"{{{XES_NAMESPACE}}}{t}": t for t in ATTRIBUTE_TAGS}
+_TRACE_TAGS = ("trace", f"{{{XES_NAMESPACE}}}trace")
+_EVENT_TAGS = frozenset({"event", f"{{{XES_NAMESPACE}}}event"})
+
+
 def parse_instant(text: str) -> datetime | None:
     """An xs:dateTime as an aware datetime; None when it has no offset or is malformed."""
     try:
@@ -108,7 +114,11 @@ def _scalar(tag: str, raw: str, problems: Counter[str]) -> dict[str, Any]:
 
 def typed_value(elem: Any, problems: Counter[str]) -> dict[str, Any]:
     """The typed value of one attribute element, its nested attributes included."""
-    tag = _local(elem.tag)
+    tag = _TYPE_OF.get(elem.tag) or _local(elem.tag)
+    if tag == "string" and not len(elem):  # the common case, kept short
+        raw = elem.get("value")
+        if raw is not None:
+            return {"type": "string", "value": raw}
     children: dict[str, Any] = {}
     if tag in ("list", "container"):
         items: list[dict[str, Any]] = []
@@ -128,9 +138,10 @@ def typed_value(elem: Any, problems: Counter[str]) -> dict[str, Any]:
             problems[NO_VALUE] += 1
             raw = ""
         value = _scalar(tag, raw, problems)
-        for child in elem:
-            if _local(child.tag) in ATTRIBUTE_TAGS and (key := child.get("key")) is not None:
-                children[key] = typed_value(child, problems)
+        if len(elem):
+            for child in elem:
+                if child.tag in _TYPE_OF and (key := child.get("key")) is not None:
+                    children[key] = typed_value(child, problems)
     if children:
         value["children"] = children
     return value
@@ -144,14 +155,14 @@ def attributes_of(elem: Any, problems: Counter[str]) -> dict[str, dict[str, Any]
     """The element's own attributes (key -> typed value), in the order written."""
     out: dict[str, dict[str, Any]] = {}
     for child in elem:
-        tag = _local(child.tag)
-        if tag in ATTRIBUTE_TAGS:
+        tag = child.tag
+        if tag in _TYPE_OF:
             key = child.get("key")
             if key is None:
                 problems[NO_KEY] += 1
                 continue
             out[key] = typed_value(child, problems)
-        elif tag not in ("event", "") and isinstance(child.tag, str):
+        elif tag not in _EVENT_TAGS and isinstance(tag, str):
             problems[UNKNOWN_ELEMENT] += 1
     return out
 
@@ -204,35 +215,33 @@ class XesLog:
         return (text_of(self.attributes.get(NAME)) or "").strip() or self.path.stem
 
     def traces(self) -> Iterator[XesTrace]:
-        depth = 0
-        root: Any = None
         position = 0
         problems = self.problems
-        for kind, elem in etree.iterparse(
-            str(self.path), events=("start", "end"), remove_comments=True, huge_tree=True
+        header = True
+        # lxml hands over only the ends of traces (the filter runs in C); a trace is then
+        # read whole from its element, and dropped with what came before it: constant memory.
+        for _kind, elem in etree.iterparse(
+            str(self.path), events=("end",), tag=_TRACE_TAGS, remove_comments=True, huge_tree=True
         ):
-            if kind == "start":
-                depth += 1
-                if root is None:
-                    root = elem
-                continue
-            depth -= 1
-            if depth != 1:
-                continue
-            tag = _local(elem.tag)
-            if tag in ATTRIBUTE_TAGS:
-                key = elem.get("key")
-                if key is not None:
-                    self.attributes[key] = typed_value(elem, problems)
-            elif tag == "trace":
-                position += 1
-                events = [
-                    XesEvent(attributes_of(child, problems), index)
-                    for index, child in enumerate(c for c in elem if _local(c.tag) == "event")
-                ]
-                yield XesTrace(attributes_of(elem, problems), events, position)
-            # Drop everything read so far (this trace and the header): constant memory.
-            root.clear()
+            parent = elem.getparent()
+            if parent is None or parent.getparent() is not None:
+                continue  # a trace inside something else is not one of the log's
+            if header:
+                header = False
+                for child in parent:  # the log's attributes, written before its traces
+                    if child is elem:
+                        break
+                    if child.tag in _TYPE_OF and (key := child.get("key")) is not None:
+                        self.attributes[key] = typed_value(child, problems)
+            position += 1
+            events = [
+                XesEvent(attributes_of(child, problems), index)
+                for index, child in enumerate(c for c in elem if c.tag in _EVENT_TAGS)
+            ]
+            yield XesTrace(attributes_of(elem, problems), events, position)
+            elem.clear()
+            while elem.getprevious() is not None:
+                del parent[0]
 
 
 def check_xes(path: Path) -> int:

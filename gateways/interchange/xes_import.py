@@ -50,6 +50,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,7 @@ def dossier_id_for(log_name: str, trace_name: str) -> str:
     return str(uuid.uuid5(IMPORT_NAMESPACE, f"{log_name}\n{trace_name}"))
 
 
+@cache
 def procedure_code_for(log_name: str) -> str:
     return "IMPORTED-" + code_for(log_name, max_length=55)
 
