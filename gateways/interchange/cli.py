@@ -174,6 +174,7 @@ def print_report(report: ImportReport, console: Console) -> None:
         ("  in skipped traces", report.events_in_skipped),
         ("events synthesized (receipts, handoffs; not in the log)", report.synthesized),
         ("  of which handoffs read off org:group", report.handoffs_inferred),
+        ("case records (each trace's id and attributes)", report.cases_recorded),
         ("events written", report.events_written),
         ("dossiers left open (the log does not end them)", report.left_open),
         ("time", f"{report.seconds:.1f} s ({rate:,.0f} events/s)"),

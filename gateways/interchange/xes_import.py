@@ -143,6 +143,7 @@ class ImportReport:
     dropped: int = 0  # events that could not be imported (see unmapped)
     events_in_skipped: int = 0  # events of traces already imported or refused
     synthesized: int = 0  # events the import added: receipts and handoffs (not in the log)
+    cases_recorded: int = 0  # LegacyCaseRecorded: each trace's case id and attributes
     handoffs_inferred: int = 0
     left_open: int = 0
     agencies_created: list[str] = field(default_factory=list)
@@ -429,6 +430,7 @@ class XesImporter:
             report.mapped += 1
         else:
             report.synthesized += 1
+        report.cases_recorded += 1
         return self._execute(
             dossier_id,
             RecordLegacyCase(

@@ -282,6 +282,7 @@ def test_synthesized_events_are_marked_and_left_out_unless_asked_for(
     report = import_xes(rich_log, cli.bulk_service(container))
     # A receipt per dossier, and a handoff + acceptance per move between units.
     assert report.synthesized == 3 + 2 * report.handoffs_inferred and report.handoffs_inferred > 0
+    assert report.events_written == report.legacy + report.synthesized + report.cases_recorded
     plain = export_to(container, ExportFormat.XES, tmp_path / "plain.xes")
     full = export_to(container, ExportFormat.XES, tmp_path / "full.xes", Selection(synthesized=True))
     assert_valid_xes(full)
