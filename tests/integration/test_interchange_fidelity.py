@@ -238,9 +238,9 @@ def rich_log(tmp_path: Path) -> Path:
 
 
 def test_every_event_and_attribute_of_a_rich_log_survives_the_round_trip(
-    rich_log: Path, make_container: Any, tmp_path: Path
+    rich_log: Path, backend_url: str, make_container: Any, tmp_path: Path
 ) -> None:
-    container = make_container(f"sqlite:///{tmp_path / 'rich.sqlite'}")
+    container = make_container(backend_url)  # SQLite and PostgreSQL keep the same values
     report = import_xes(rich_log, cli.bulk_service(container))
     # Every event recorded as it is, the first of each trace too; nothing dropped or merged.
     assert (report.traces_read, report.dossiers_created, report.events_read) == (3, 3, 8)
