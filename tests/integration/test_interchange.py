@@ -508,6 +508,7 @@ def test_lifecycle_of_exported_dossiers_replays_on_import(
     exported = tmp_path / "demo.xes"
     with exported.open("w", encoding="utf-8", newline="") as out:
         export(ExportFormat.XES, out, source.store, source.catalogue, Selection())
+    assert_valid_xes(exported)  # lienthong's own history too
     target = make_container(f"sqlite:///{tmp_path / 'again.sqlite'}")
     report = import_xes(exported, cli.bulk_service(target))
     assert report.dossiers_created == 25 and report.handoffs_inferred == 0
