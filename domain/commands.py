@@ -166,6 +166,7 @@ class RecordLegacyActivity(Command):
     agency_code: str
     resource: str = ""
     attributes: Mapping[str, str] | None = None
+    original: Mapping[str, Any] | None = None  # the XES attributes as written (domain.legacy)
 
 
 @dataclass(frozen=True, kw_only=True)

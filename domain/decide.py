@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from domain import commands as cmd
 from domain import documents
 from domain import events as ev
+from domain import legacy
 from domain.calendar import WorkingCalendar
 from domain.dossier import PAUSED, TERMINAL, Dossier, Status, classify
 from domain.errors import ActorNotAllowed, InvalidValue, RuleViolated, UnknownDossier
@@ -566,6 +567,7 @@ def _legacy(state: Dossier, c: cmd.RecordLegacyActivity, cal: WorkingCalendar) -
             agency_code=c.agency_code,
             resource=c.resource,
             attributes=dict(c.attributes or {}),
+            original=dict(c.original or {}),
         )
     ]
 
@@ -609,6 +611,7 @@ _HANDLERS: dict[type[cmd.Command], _Handler] = {
     cmd.RecordSuccession: _succession,  # type: ignore[dict-item]
     cmd.AttachDocument: _attach,  # type: ignore[dict-item]
     cmd.RecordSatisfaction: record_satisfaction,  # type: ignore[dict-item]
+    legacy.RecordLegacyCase: legacy.record_case,  # type: ignore[dict-item]
 }
 
 

@@ -220,6 +220,18 @@ class LegacyActivityRecorded(DossierEvent):
     agency_code: str
     resource: str = ""
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # The event as the log wrote it (every XES attribute, time:timestamp too, in order):
+    # key -> typed value (see domain.legacy). Empty in events recorded before it existed.
+    original: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LegacyCaseRecorded(DossierEvent):
+    """The case of an imported legacy log this dossier is: its id there and its attributes
+    as the log wrote them (key -> typed value, see domain.legacy)."""
+
+    case_id: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -290,6 +302,7 @@ EVENT_TYPES: dict[str, type[DossierEvent]] = {
         LegacyActivityRecorded,
         HolderSucceeded,
         SatisfactionRecorded,
+        LegacyCaseRecorded,
     )
 }
 

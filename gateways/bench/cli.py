@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from gateways.bench import BENCHES, NEEDS_KAFKA, BenchUnavailable, run_bench
+from gateways.bench.mining import KeyMissing
 from gateways.bench.report import BenchResult
 from gateways.bench.workload import bench_dir
 from gateways.settings import Settings
@@ -41,6 +42,7 @@ def run_named(
     store_url: str | None = None,
     clients: list[int] | None = None,
     xes: Path | None = None,
+    key: str | None = None,
 ) -> BenchResult:
     """Run benchmark `name` with the options only some benchmarks take."""
     if name == "append":
@@ -55,6 +57,10 @@ def run_named(
         from gateways.bench.import_xes import bench_import
 
         return bench_import(settings, events, store_url, xes)
+    if name == "mining":
+        from gateways.bench.mining import DEFAULT_KEY, bench_mining
+
+        return bench_mining(settings, events, store_url, xes, key or DEFAULT_KEY)
     return run_bench(name, settings, events, kafka=kafka, store_url=store_url)
 
 
@@ -73,7 +79,14 @@ def bench(
         Path | None,
         typer.Option(
             dir_okay=False,
-            help="import: the real XES log (default: ../shared/data/receipt.xes of the repository)",
+            help="import: the real XES log (default: ../shared/data/receipt.xes of the repository); "
+            "mining: any XES log (default: an export of a simulated history)",
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="mining: the attribute the DFG is on: concept:name, org:group (default), org:resource…"
         ),
     ] = None,
 ) -> None:
@@ -87,10 +100,13 @@ def bench(
     try:
         with err.status(f"bench {name}: {events:,} events…"):
             result = run_named(
-                name, settings, events, kafka=server, store_url=store_url, clients=counts, xes=xes
+                name, settings, events, kafka=server, store_url=store_url, clients=counts, xes=xes, key=key
             )
     except BenchUnavailable as exc:
         err.print(f"[yellow]bench {name} {exc}[/yellow]")
         return
+    except KeyMissing as exc:
+        err.print(f"[red]bench {name}: {exc}[/red]")
+        raise typer.Exit(2) from exc
     result.print(Console())
     err.print(f"wrote {result.save(bench_dir(settings))}")

@@ -67,6 +67,7 @@ class FileRun:
             "file_events": r.events_read,
             "traces": r.traces_read,
             "events_written": r.events_written,
+            "synthesized": r.synthesized,
             "import_seconds": round(self.seconds, 3),
             "file_events_per_s": round(self.rate, 1),
             "written_events_per_s": round(r.events_written / self.seconds, 1),

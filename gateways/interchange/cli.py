@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import io
 import sys
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
+from lxml import etree
 from rich.console import Console
 from rich.table import Table
 
 from domain.errors import DomainError
 from gateways.application.service import DossierService
 from gateways.bootstrap import Container, bootstrap
-from gateways.interchange.export import ExportFormat
+from gateways.interchange.export import ExportFormat, export_database
 from gateways.interchange.export import export as run_export
 from gateways.interchange.mapping import GroupMapping
 from gateways.interchange.selection import Selection, parse_bound
@@ -51,7 +51,12 @@ def _output(out: Path | None) -> Iterator[TextIO]:
 
 
 def export(
-    format: Annotated[ExportFormat, typer.Argument(help="xes (IEEE 1849), ocel (OCEL 2.0 JSON) or csv")],
+    format: Annotated[
+        ExportFormat,
+        typer.Argument(
+            help="xes (IEEE 1849), ocel (OCEL 2.0 JSON), ocel-sqlite (OCEL 2.0 SQLite; needs --out) or csv"
+        ),
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", help="file to write (default: standard output)")
     ] = None,
@@ -64,6 +69,13 @@ def export(
     agency: Annotated[
         str | None, typer.Option("--agency", help="only dossiers this agency took part in (by code)")
     ] = None,
+    synthesized: Annotated[
+        bool,
+        typer.Option(
+            "--synthesized/--no-synthesized",
+            help="include the events an XES import added (receipts, handoffs read off org:group)",
+        ),
+    ] = False,
 ) -> None:
     """Export dossier history for process-mining tools and spreadsheets (no applicant data)."""
     container = bootstrap()
@@ -71,13 +83,25 @@ def export(
         tz = container.calendar.tz
         try:
             selection = Selection(
-                start=parse_bound(from_, tz, end=False), end=parse_bound(to, tz, end=True), agency=agency
+                start=parse_bound(from_, tz, end=False),
+                end=parse_bound(to, tz, end=True),
+                agency=agency,
+                synthesized=synthesized,
             )
         except DomainError as exc:
             err.print(f"[red]{exc.detail}[/red]")
             raise typer.Exit(2) from exc
-        with _output(out) as stream:
-            summary = run_export(format, stream, container.store, container.catalogue, selection)
+        if format == ExportFormat.OCEL_SQLITE:
+            if out is None:
+                err.print("[red]ocel-sqlite writes a database file: give it with --out FILE[/red]")
+                raise typer.Exit(2)
+            part = out.with_name(out.name + ".part")
+            part.unlink(missing_ok=True)
+            summary = export_database(part, container.store, container.catalogue, selection)
+            part.replace(out)
+        else:
+            with _output(out) as stream:
+                summary = run_export(format, stream, container.store, container.catalogue, selection)
     finally:
         container.close()
     rate = summary.events / summary.seconds if summary.seconds > 0 else 0.0
@@ -118,7 +142,7 @@ def import_xes(
                         )
 
                 report = run_import(file, bulk_service(container), groups, progress)
-        except ET.ParseError as exc:
+        except etree.XMLSyntaxError as exc:
             err.print(f"[red]{file.name} is not well-formed XML: {exc}[/red]")
             raise typer.Exit(2) from exc
         except DomainError as exc:
@@ -144,11 +168,13 @@ def print_report(report: ImportReport, console: Console) -> None:
         ("dossiers created", report.dossiers_created),
         ("skipped (already imported)", report.skipped_existing),
         ("events read", report.events_read),
-        ("  mapped to lifecycle events", report.mapped),
-        ("  recorded as legacy activities", report.legacy),
+        ("  recorded as they are (legacy activities, every attribute)", report.legacy),
+        ("  replayed as lienthong lifecycle events", report.mapped),
         ("  not imported", report.dropped),
         ("  in skipped traces", report.events_in_skipped),
-        ("handoffs inferred from org:group", report.handoffs_inferred),
+        ("events synthesized (receipts, handoffs; not in the log)", report.synthesized),
+        ("  of which handoffs read off org:group", report.handoffs_inferred),
+        ("case records (each trace's id and attributes)", report.cases_recorded),
         ("events written", report.events_written),
         ("dossiers left open (the log does not end them)", report.left_open),
         ("time", f"{report.seconds:.1f} s ({rate:,.0f} events/s)"),
@@ -162,6 +188,15 @@ def print_report(report: ImportReport, console: Console) -> None:
         for reason, count in report.unmapped.most_common():
             reasons.add_row(reason, f"{count:,}")
         console.print(reasons)
+    if report.renamed:
+        renamed = Table(title="Trace names met again: imported under another case id", show_header=True)
+        renamed.add_column("trace name")
+        renamed.add_column("case id")
+        for name, case_id in report.renamed[:50]:
+            renamed.add_row(name, case_id)
+        if len(report.renamed) > 50:
+            renamed.add_row("…", f"{len(report.renamed) - 50:,} more")
+        console.print(renamed)
     if report.channels_defaulted:
         channels = Table(title="Channels taken as direct", show_header=True)
         channels.add_column("channel in the log")

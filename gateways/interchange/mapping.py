@@ -57,6 +57,13 @@ def code_for(text: str, max_length: int = _MAX_CODE) -> str:
     return code
 
 
+def distinct_code(text: str, max_length: int = _MAX_CODE) -> str:
+    """A code for `text` that differs from `code_for` of any other text: `code_for(text)` with
+    a hash of the exact text appended (for groups that differ only in case or punctuation)."""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8].upper()
+    return code_for(text, max_length - 9).rstrip("-") + "-" + digest
+
+
 @dataclass(frozen=True)
 class GroupAgency:
     """The agency one group stands for."""

@@ -1,12 +1,18 @@
-"""Write dossier history as an OCEL 2.0 JSON log (object-centric).
+"""Write dossier history as an OCEL 2.0 JSON log (object-centric), valid against the
+standard's JSON schema (`schemas/ocel20-schema-json.json`).
 
-Object types: `dossier`, `agency`, `procedure`. Every event is related to its
-dossier, the agencies it names (acting, receiving, from, to, consulted) and the
-dossier's procedure, with qualifiers. A dossier object carries its status and
-holder over time. Events are written as they are read; dossier objects go to a
-temporary file meanwhile (the JSON has them in another array) and are copied
-after the events, so memory holds one dossier. Agencies and procedures come from
-the catalogue at the end (their number is the catalogue's, not the log's).
+Event type = what happened: the activity of an imported legacy step as the log named it,
+else the lienthong event type. Attribute values are strings (the schema's rule), their
+types (`string`, `time`, `integer`, `float`, `boolean`) declared per event type; an
+imported step carries the legacy log's attributes (lists and nested values as JSON text).
+Object types: `dossier` (with the legacy case id of imported history), `agency`,
+`procedure`. Every event is related to its dossier, the agencies it names and the
+dossier's procedure, one qualifier per object: the most specific role (receiving, from,
+to, consulted agency) over the acting one. Events an import synthesized are left out
+unless the selection asks for them. Events are written as they are read; dossier objects
+go to a temporary file meanwhile and are copied after the events, and the types, known
+only once every event is written, come last (JSON members have no order), so memory
+holds one dossier. Agencies and procedures come from the catalogue at the end.
 """
 
 from __future__ import annotations
@@ -19,14 +25,21 @@ from typing import Any, TextIO
 import orjson
 
 from domain.dossier import Dossier, evolve
-from domain.events import EVENT_TYPES
 from gateways.catalogue import Catalogue
 from gateways.eventstore.codec import DecodeError
 from gateways.interchange.fields import activity_of, payload_fields
 from gateways.interchange.selection import Trace
 
 EPOCH = "1970-01-01T00:00:00+00:00"  # OCEL's time for values that never changed
-_KINDS = {"string": "string", "date": "time", "int": "integer", "float": "float", "boolean": "boolean"}
+_KINDS = {
+    "string": "string",
+    "id": "string",
+    "date": "time",
+    "int": "integer",
+    "float": "float",
+    "boolean": "boolean",
+}
+_SKIPPED_ORIGINAL = frozenset({"concept:name", "time:timestamp"})  # the event's type and time
 _COMMON = [
     {"name": "activity", "type": "string"},
     {"name": "seq", "type": "integer"},
@@ -34,11 +47,12 @@ _COMMON = [
     {"name": "resource", "type": "string"},
     {"name": "role", "type": "string"},
 ]
-OBJECT_TYPES = [
+OBJECT_TYPES: list[dict[str, Any]] = [
     {
         "name": "dossier",
         "attributes": [
             {"name": "receipt_code", "type": "string"},
+            {"name": "case_id", "type": "string"},
             {"name": "channel", "type": "string"},
             {"name": "imported", "type": "boolean"},
             {"name": "status", "type": "string"},
@@ -60,13 +74,24 @@ OBJECT_TYPES = [
         ],
     },
 ]
-# Which agency an event names, under which qualifier.
+# Which agency an event names, under which qualifier (the first role named wins).
 _AGENCY_ROLES = (
     ("receiving_agency_code", "receiving agency"),
     ("from_agency_code", "from agency"),
     ("to_agency_code", "to agency"),
     ("consulted_agency_code", "consulted agency"),
 )
+
+
+def ocel_value(value: Any) -> str:
+    """An attribute value as the OCEL 2.0 JSON schema wants it: a string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict | list):
+        return _json(value)
+    return str(value)
 
 
 def dossier_object_id(dossier_id: str) -> str:
@@ -81,14 +106,11 @@ def procedure_object_id(code: str) -> str:
     return f"procedure:{code}"
 
 
-def event_types() -> list[dict[str, Any]]:
-    return [
-        {
-            "name": name,
-            "attributes": _COMMON + [{"name": f, "type": _KINDS[kind]} for f, kind in payload_fields(name)],
-        }
-        for name in EVENT_TYPES
-    ]
+def native_attribute_types(type_name: str) -> dict[str, str]:
+    """The attributes (name -> OCEL type) an event of a lienthong type carries."""
+    kinds = {a["name"]: a["type"] for a in _COMMON}
+    kinds.update({f: _KINDS[kind] for f, kind in payload_fields(type_name)})
+    return kinds
 
 
 def _json(value: Any) -> str:
@@ -105,10 +127,11 @@ class OcelWriter:
         self._procedures: set[str] = set()
         self._objects = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - see close()
         self._first_object = True
+        # Event type -> attribute -> OCEL type, as met (bounded by the activities).
+        self._types: dict[str, dict[str, str]] = {}
 
     def start(self) -> None:
-        self.out.write('{"objectTypes":' + _json(OBJECT_TYPES) + ',"eventTypes":' + _json(event_types()))
-        self.out.write(',"events":[')
+        self.out.write('{"events":[')
 
     def trace(self, trace: Trace) -> None:
         for record in trace.events:
@@ -117,26 +140,55 @@ class OcelWriter:
         self._object(self._dossier(trace))
         self.traces += 1
 
+    def _declare(self, type_name: str, name: str, kind: str) -> None:
+        declared = self._types.setdefault(type_name, {})
+        known = declared.setdefault(name, kind)
+        if known != kind:
+            declared[name] = "string"  # one name, several types: the text is what they share
+
     def _event(self, e: dict[str, Any], trace: Trace) -> dict[str, Any]:
         payload = e.get("payload") or {}
         actor = e.get("actor") or {}
-        attributes: list[dict[str, Any]] = [
-            {"name": "activity", "value": activity_of(e)},
-            {"name": "seq", "value": e["seq"]},
-            {"name": "hash", "value": e["hash"]},
-            {"name": "resource", "value": actor.get("user") or ""},
-            {"name": "role", "value": actor.get("role") or ""},
-        ]
-        attributes += [
-            {"name": f, "value": payload[f]}
-            for f, _kind in payload_fields(e["type"])
-            if payload.get(f) is not None
-        ]
+        activity = activity_of(e)
+        original = payload.get("original") if e["type"] == "LegacyActivityRecorded" else None
+        attributes: list[dict[str, Any]] = []
+        self._types.setdefault(activity, {})
+        if original:
+            # The legacy log's attributes, as it typed them.
+            for key, typed in original.items():
+                if key in _SKIPPED_ORIGINAL:
+                    continue
+                kind = _KINDS.get(str(typed.get("type")), "string")
+                nested = typed.get("type") in ("list", "container") or typed.get("children")
+                value = typed.get("value")
+                if nested:
+                    kind, value = "string", typed
+                elif typed.get("type") == "float" and isinstance(value, str):
+                    kind = "string"  # INF / NaN as written
+                self._declare(activity, key, kind)
+                attributes.append({"name": key, "value": ocel_value(value)})
+        else:
+            values: dict[str, Any] = {
+                "activity": activity,
+                "seq": e["seq"],
+                "hash": e["hash"],
+                "resource": actor.get("user") or "",
+                "role": actor.get("role") or "",
+            }
+            values.update(
+                {f: payload[f] for f, _kind in payload_fields(e["type"]) if payload.get(f) is not None}
+            )
+            kinds = native_attribute_types(e["type"])
+            for name, value in values.items():
+                self._declare(activity, name, kinds[name])
+                attributes.append({"name": name, "value": ocel_value(value)})
         relationships = [{"objectId": dossier_object_id(trace.dossier_id), "qualifier": "dossier"}]
-        named = [(e.get("agency_code"), "acting agency")]
-        named += [(payload.get(key), qualifier) for key, qualifier in _AGENCY_ROLES]
+        named = [(payload.get(key), qualifier) for key, qualifier in _AGENCY_ROLES]
+        named.append((e.get("agency_code"), "acting agency"))
+        related: set[str] = set()
         for code, qualifier in named:
-            if code:
+            if code and str(code) not in related:
+                related.add(str(code))
                 self._agencies.add(str(code))
                 relationships.append({"objectId": agency_object_id(str(code)), "qualifier": qualifier})
         if trace.procedure_code:
@@ -146,7 +198,7 @@ class OcelWriter:
             )
         return {
             "id": e["event_id"],
-            "type": e["type"],
+            "type": activity,
             "time": e["occurred_at"],
             "attributes": attributes,
             "relationships": relationships,
@@ -156,8 +208,10 @@ class OcelWriter:
         attributes: list[dict[str, Any]] = [
             {"name": "receipt_code", "time": EPOCH, "value": trace.receipt_code},
             {"name": "channel", "time": EPOCH, "value": trace.channel},
-            {"name": "imported", "time": EPOCH, "value": trace.imported},
+            {"name": "imported", "time": EPOCH, "value": ocel_value(trace.imported)},
         ]
+        if trace.case_id is not None:
+            attributes.insert(1, {"name": "case_id", "time": EPOCH, "value": trace.case_id})
         state: Dossier | None = None
         for record in trace.stream:
             try:
@@ -236,7 +290,7 @@ class OcelWriter:
                         {
                             "name": "deadline_working_hours",
                             "time": EPOCH,
-                            "value": procedure.deadline_working_hours,
+                            "value": ocel_value(float(procedure.deadline_working_hours)),
                         },
                         {
                             "name": "supplement_policy",
@@ -259,7 +313,12 @@ class OcelWriter:
         self.out.write('],"objects":[')
         self._objects.seek(0)
         shutil.copyfileobj(self._objects, self.out)
-        self.out.write("]}\n")
+        event_types = [
+            {"name": name, "attributes": [{"name": a, "type": kind} for a, kind in declared.items()]}
+            for name, declared in self._types.items()
+        ]
+        self.out.write('],"objectTypes":' + _json(OBJECT_TYPES) + ',"eventTypes":' + _json(event_types))
+        self.out.write("}\n")
 
     def close(self) -> None:
         self._objects.close()

@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from domain.errors import InvalidValue
+from domain.legacy import is_synthesized
 from gateways.eventstore.codec import DecodeError
 from gateways.eventstore.store import EventStore, RecordedEvent
 
@@ -65,17 +66,22 @@ def agencies_named(envelope: dict[str, Any]) -> set[str]:
 
 @dataclass(frozen=True)
 class Selection:
-    """Events with `start <= occurred_at <= end`, of dossiers `agency` took part in."""
+    """Events with `start <= occurred_at <= end`, of dossiers `agency` took part in; the
+    events an import synthesized (its receipts, handoffs, case records) only with
+    `synthesized` (what happened in the legacy system is what a miner wants by default)."""
 
     start: datetime | None = None
     end: datetime | None = None
     agency: str | None = None
+    synthesized: bool = False
 
     def __post_init__(self) -> None:
         if self.start and self.end and self.end < self.start:
             raise InvalidValue("--to is before --from")
 
     def in_window(self, record: RecordedEvent) -> bool:
+        if not self.synthesized and is_synthesized(record.envelope.get("actor")):
+            return False
         if self.start is None and self.end is None:
             return True
         at = datetime.fromisoformat(str(record.envelope["occurred_at"]))
@@ -99,6 +105,8 @@ class Trace:
     imported: bool
     events: list[RecordedEvent]  # the selected ones
     stream: list[RecordedEvent]  # the whole history, for facts as of each event
+    case_id: str | None = None  # the case id in the legacy log it was imported from
+    case_attributes: dict[str, Any] | None = None  # that case's attributes (typed values)
 
 
 def dossier_ids(store: EventStore) -> Iterator[str]:
@@ -142,6 +150,7 @@ class History:
                 continue
             opening = records[0].envelope["payload"]
             received = next((r.envelope["payload"] for r in records if r.type == "DossierReceived"), opening)
+            case = next((r.envelope["payload"] for r in records if r.type == "LegacyCaseRecorded"), None)
             yield Trace(
                 dossier_id=dossier_id,
                 receipt_code=str(opening.get("receipt_code", "")),
@@ -150,4 +159,6 @@ class History:
                 imported=bool(received.get("imported", False)),
                 events=kept,
                 stream=records,
+                case_id=str(case["case_id"]) if case else None,
+                case_attributes=dict(case.get("attributes") or {}) if case else None,
             )

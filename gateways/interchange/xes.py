@@ -1,17 +1,29 @@
-"""XES (IEEE 1849) vocabulary and a streaming reader.
+"""XES (IEEE 1849) vocabulary and a streaming reader that keeps every attribute typed.
 
-The reader walks the file with `iterparse` and hands over one trace at a time,
+The reader walks the file with lxml's `iterparse` and hands over one trace at a time,
 clearing what it has read, so memory holds one trace whatever the log's size.
 Namespaced (`xmlns="http://www.xes-standard.org/"`) and plain files both read.
+Attributes come as typed values (`domain.legacy`): string, date, int, float, boolean,
+id, list and container, with their nested attributes, in the order written.
+
+`check_xes` reads a file once without keeping anything, so an import can refuse a file
+that is not XES (not XML, another root element, truncated, no trace) before it writes.
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import math
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from domain.errors import InvalidValue
+from domain.legacy import text_of
 
 XES_NAMESPACE = "http://www.xes-standard.org/"
 
@@ -33,11 +45,30 @@ STANDARD_EVENT_KEYS = frozenset({NAME, TIMESTAMP, GROUP, RESOURCE, TRANSITION})
 # Attributes of lienthong's own exports (they describe the record in the exporting store).
 LIENTHONG_PREFIX = "lienthong:"
 
-_ATTRIBUTE_TAGS = frozenset({"string", "date", "int", "float", "boolean", "id", "list", "container"})
+ATTRIBUTE_TAGS = frozenset({"string", "date", "int", "float", "boolean", "id", "list", "container"})
+
+# Why a value was not kept as its declared type (keys of the problems counter).
+BAD_INT = "int attribute that is not an integer: kept as a string"
+BAD_FLOAT = "float attribute that is not a number: kept as a string"
+BAD_BOOLEAN = "boolean attribute that is not true/false: kept as a string"
+BAD_DATE = "date attribute that is not an xs:dateTime: kept as a string"
+NO_KEY = "attribute without a key: not imported"
+NO_VALUE = "attribute without a value: read as empty"
+UNKNOWN_ELEMENT = "element XES does not define inside a trace or event: not imported"
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+class NotXes(InvalidValue):
+    """The file cannot be imported as an XES log (the message says why)."""
+
+
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+# Element tag (plain or in the XES namespace) -> attribute type: one dict lookup per element.
+_TYPE_OF = {t: t for t in ATTRIBUTE_TAGS} | {f"{{{XES_NAMESPACE}}}{t}": t for t in ATTRIBUTE_TAGS}
+_TRACE_TAGS = ("trace", f"{{{XES_NAMESPACE}}}trace")
+_EVENT_TAGS = frozenset({"event", f"{{{XES_NAMESPACE}}}event"})
 
 
 def parse_instant(text: str) -> datetime | None:
@@ -49,32 +80,125 @@ def parse_instant(text: str) -> datetime | None:
     return value if value.tzinfo is not None else None
 
 
+def _scalar(tag: str, raw: str, problems: Counter[str]) -> dict[str, Any]:
+    """A typed value from an attribute element's tag and text (kept as a string if invalid)."""
+    if tag == "int":
+        try:
+            return {"type": "int", "value": int(raw.strip())}
+        except ValueError:
+            problems[BAD_INT] += 1
+    elif tag == "float":
+        try:
+            number = float(raw.strip())
+        except ValueError:
+            problems[BAD_FLOAT] += 1
+        else:
+            # INF and NaN have no JSON number: they keep their text, still typed float.
+            return {"type": "float", "value": number if math.isfinite(number) else raw.strip()}
+    elif tag == "boolean":
+        flag = raw.strip().lower()
+        if flag in ("true", "1", "false", "0"):
+            return {"type": "boolean", "value": flag in ("true", "1")}
+        problems[BAD_BOOLEAN] += 1
+    elif tag == "date":
+        try:
+            datetime.fromisoformat(raw.strip())
+        except ValueError:
+            problems[BAD_DATE] += 1
+        else:
+            return {"type": "date", "value": raw}
+    else:  # string, id
+        return {"type": tag, "value": raw}
+    return {"type": "string", "value": raw}
+
+
+def typed_value(elem: Any, problems: Counter[str]) -> dict[str, Any]:
+    """The typed value of one attribute element, its nested attributes included."""
+    tag = _TYPE_OF.get(elem.tag) or _local(elem.tag)
+    if tag == "string" and not len(elem):  # the common case, kept short
+        raw = elem.get("value")
+        if raw is not None:
+            return {"type": "string", "value": raw}
+    children: dict[str, Any] = {}
+    if tag in ("list", "container"):
+        items: list[dict[str, Any]] = []
+        for child in elem:
+            kind = _local(child.tag)
+            if kind == "values":
+                items.extend(_keyed(c, problems) for c in child if _local(c.tag) in ATTRIBUTE_TAGS)
+            elif kind in ATTRIBUTE_TAGS:
+                if tag == "container":
+                    items.append(_keyed(child, problems))
+                elif (key := child.get("key")) is not None:
+                    children[key] = typed_value(child, problems)
+        value: dict[str, Any] = {"type": tag, "value": items}
+    else:
+        raw = elem.get("value")
+        if raw is None:
+            problems[NO_VALUE] += 1
+            raw = ""
+        value = _scalar(tag, raw, problems)
+        if len(elem):
+            for child in elem:
+                if child.tag in _TYPE_OF and (key := child.get("key")) is not None:
+                    children[key] = typed_value(child, problems)
+    if children:
+        value["children"] = children
+    return value
+
+
+def _keyed(elem: Any, problems: Counter[str]) -> dict[str, Any]:
+    return {"key": elem.get("key", ""), **typed_value(elem, problems)}
+
+
+def attributes_of(elem: Any, problems: Counter[str]) -> dict[str, dict[str, Any]]:
+    """The element's own attributes (key -> typed value), in the order written."""
+    out: dict[str, dict[str, Any]] = {}
+    for child in elem:
+        tag = child.tag
+        if tag in _TYPE_OF:
+            key = child.get("key")
+            if key is None:
+                problems[NO_KEY] += 1
+                continue
+            out[key] = typed_value(child, problems)
+        elif tag not in _EVENT_TAGS and isinstance(tag, str):
+            problems[UNKNOWN_ELEMENT] += 1
+    return out
+
+
 @dataclass(frozen=True)
 class XesEvent:
-    """One event's top-level attributes (key -> text as written)."""
+    """One event's attributes (key -> typed value, in the order written)."""
 
-    attributes: dict[str, str]
+    typed: dict[str, dict[str, Any]]
     position: int  # order in the trace as written
+
+    def text(self, key: str) -> str | None:
+        return text_of(self.typed.get(key))
 
     @property
     def activity(self) -> str:
-        return self.attributes.get(NAME, "").strip()
+        return (self.text(NAME) or "").strip()
 
     @property
     def timestamp(self) -> datetime | None:
-        text = self.attributes.get(TIMESTAMP)
+        text = self.text(TIMESTAMP)
         return parse_instant(text) if text else None
 
 
 @dataclass(frozen=True)
 class XesTrace:
-    attributes: dict[str, str]
+    typed: dict[str, dict[str, Any]]
     events: list[XesEvent]
     position: int  # 1-based order in the log
 
+    def text(self, key: str) -> str | None:
+        return text_of(self.typed.get(key))
+
     @property
     def name(self) -> str:
-        return self.attributes.get(NAME, "").strip()
+        return (self.text(NAME) or "").strip()
 
 
 @dataclass
@@ -82,50 +206,71 @@ class XesLog:
     """A log read one trace at a time; `attributes` fills in as the header is read."""
 
     path: Path
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: Counter[str] = field(default_factory=Counter)
 
     @property
     def name(self) -> str:
         """The log's concept:name, else the file's stem."""
-        return self.attributes.get(NAME, "").strip() or self.path.stem
+        return (text_of(self.attributes.get(NAME)) or "").strip() or self.path.stem
 
     def traces(self) -> Iterator[XesTrace]:
-        depth = 0
-        root: ET.Element | None = None
         position = 0
-        for kind, elem in ET.iterparse(self.path, events=("start", "end")):
+        problems = self.problems
+        header = True
+        # lxml hands over only the ends of traces (the filter runs in C); a trace is then
+        # read whole from its element, and dropped with what came before it: constant memory.
+        for _kind, elem in etree.iterparse(
+            str(self.path), events=("end",), tag=_TRACE_TAGS, remove_comments=True, huge_tree=True
+        ):
+            parent = elem.getparent()
+            if parent is None or parent.getparent() is not None:
+                continue  # a trace inside something else is not one of the log's
+            if header:
+                header = False
+                for child in parent:  # the log's attributes, written before its traces
+                    if child is elem:
+                        break
+                    if child.tag in _TYPE_OF and (key := child.get("key")) is not None:
+                        self.attributes[key] = typed_value(child, problems)
+            position += 1
+            events = [
+                XesEvent(attributes_of(child, problems), index)
+                for index, child in enumerate(c for c in elem if c.tag in _EVENT_TAGS)
+            ]
+            yield XesTrace(attributes_of(elem, problems), events, position)
+            elem.clear()
+            while elem.getprevious() is not None:
+                del parent[0]
+
+
+def check_xes(path: Path) -> int:
+    """The number of traces in the XES log at `path`; `NotXes` says why it is not one.
+
+    Reads the whole file once, holding one trace at a time, so that a truncated or
+    otherwise malformed file is refused before anything is written.
+    """
+    traces = 0
+    depth = 0
+    root: Any = None
+    try:
+        for kind, elem in etree.iterparse(str(path), events=("start", "end"), huge_tree=True):
             if kind == "start":
                 depth += 1
                 if root is None:
+                    if _local(elem.tag) != "log":
+                        raise NotXes(
+                            f"{path.name} is not an XES log: its root element is <{_local(elem.tag)}>, "
+                            "an XES log's is <log>"
+                        )
                     root = elem
                 continue
             depth -= 1
-            if depth != 1:
-                continue
-            tag = _local(elem.tag)
-            if tag in _ATTRIBUTE_TAGS:
-                key = elem.get("key")
-                if key is not None:
-                    self.attributes[key] = elem.get("value", "")
-            elif tag == "trace":
-                position += 1
-                yield _trace(elem, position)
-                # Drop everything read so far (this trace and the header): constant memory.
-                assert root is not None
+            if depth == 1:
+                traces += _local(elem.tag) == "trace"
                 root.clear()
-
-
-def _attributes_of(elem: ET.Element) -> dict[str, str]:
-    return {
-        key: child.get("value", "")
-        for child in elem
-        if _local(child.tag) in _ATTRIBUTE_TAGS and (key := child.get("key")) is not None
-    }
-
-
-def _trace(elem: ET.Element, position: int) -> XesTrace:
-    events = [
-        XesEvent(_attributes_of(child), index)
-        for index, child in enumerate(child for child in elem if _local(child.tag) == "event")
-    ]
-    return XesTrace(_attributes_of(elem), events, position)
+    except etree.XMLSyntaxError as exc:
+        raise NotXes(f"{path.name} is not well-formed XML: {exc}") from exc
+    if traces == 0:
+        raise NotXes(f"{path.name} holds no trace: nothing to import")
+    return traces

@@ -1,18 +1,27 @@
-"""Write dossier history as an XES (IEEE 1849) log, one trace per dossier.
+"""Write dossier history as an XES log (IEEE 1849-2016), one trace per dossier.
 
-Written element by element as the store is read: nothing is built in memory
-beyond the current trace. Per event: `concept:name` (the event type, or the
-legacy step's activity), `time:timestamp` (with its offset), `org:group` (the
-agency that acted), `org:resource` (the user), `lifecycle:transition`
-(`complete`: lienthong records facts once done), and `lienthong:*` attributes
-(seq, hash, type, procedure and the event's scalar fields), from which a
-lienthong import replays handoffs and results.
+Written element by element as the store is read: nothing is built in memory beyond
+the current trace. The file follows the standard's XML schema (`schemas/`), which has
+no target namespace, so the elements carry none; `xes.version` is the decimal 1849.2016.
+
+Imported history is written as the legacy log had it: the trace's case id and
+attributes, and each `LegacyActivityRecorded` with every attribute it was imported with
+(types, order, timestamp text, lists and nested attributes), plus the trace attributes
+`lienthong:dossier_id` and `lienthong:procedure`, from which an import finds the same
+dossier again. So export -> import -> export writes the same bytes. Events an import
+synthesized are left out unless the selection asks for them.
+
+Other events: `concept:name` (the event type, or the legacy step's activity),
+`time:timestamp` (with its offset), `org:group` (the agency that acted), `org:resource`
+(the user), `lifecycle:transition` (`complete`: lienthong records facts once done), and
+`lienthong:*` attributes (seq, hash, type, procedure and the event's scalar fields), from
+which a lienthong import replays handoffs and results.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 from xml.sax.saxutils import quoteattr
 
@@ -26,10 +35,10 @@ from gateways.interchange.xes import (
     RESOURCE,
     TIMESTAMP,
     TRANSITION,
-    XES_NAMESPACE,
 )
 
 LOG_NAME = "lienthong export"
+XES_VERSION = "1849.2016"  # xs:decimal, as the standard's schema requires
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -43,6 +52,36 @@ def _attribute(kind: str, key: str, value: Any) -> str:
     return f"<{kind} key={_q(key)} value={_q(str(value))}/>"
 
 
+def _lexical(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def typed_xml(key: str, typed: Mapping[str, Any], indent: str) -> str:
+    """One typed value (`domain.legacy`) as its XES element, nested attributes included."""
+    kind = str(typed.get("type", "string"))
+    children = typed.get("children") or {}
+    inner = "".join(typed_xml(k, v, indent + "\t") for k, v in children.items())
+    if kind in ("list", "container"):
+        items = "".join(
+            typed_xml(str(i.get("key", "")), i, indent + "\t\t") for i in typed.get("value") or []
+        )
+        if kind == "list":
+            values = (
+                f"{indent}\t<values>\n{items}{indent}\t</values>\n" if items else f"{indent}\t<values/>\n"
+            )
+            return f"{indent}<list key={_q(key)}>\n{inner}{values}{indent}</list>\n"
+        items = "".join(typed_xml(str(i.get("key", "")), i, indent + "\t") for i in typed.get("value") or [])
+        return f"{indent}<container key={_q(key)}>\n{items}{indent}</container>\n"
+    head = f"{indent}<{kind} key={_q(key)} value={_q(_lexical(typed.get('value', '')))}"
+    if inner:
+        return f"{head}>\n{inner}{indent}</{kind}>\n"
+    return head + "/>\n"
+
+
 class XesWriter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
@@ -52,22 +91,16 @@ class XesWriter:
     def start(self, log_attributes: dict[str, str]) -> None:
         w = self.out.write
         w('<?xml version="1.0" encoding="UTF-8"?>\n')
-        w(f'<log xes.version="1849-2016" xmlns="{XES_NAMESPACE}">\n')
+        w(f'<log xes.version="{XES_VERSION}" xes.features="nested-attributes">\n')
         for prefix, (name, uri) in EXTENSIONS.items():
             w(f"\t<extension name={_q(name)} prefix={_q(prefix)} uri={_q(uri)}/>\n")
+        # Only what every trace and event has is global (a missing resource stays missing).
         w('\t<global scope="trace">\n\t\t' + _attribute("string", NAME, "__INVALID__") + "\n\t</global>\n")
         w('\t<global scope="event">\n')
-        for kind, key, default in (
-            ("string", NAME, "__INVALID__"),
-            ("date", TIMESTAMP, "1970-01-01T00:00:00.000+00:00"),
-            ("string", GROUP, "__INVALID__"),
-            ("string", RESOURCE, "__INVALID__"),
-            ("string", TRANSITION, "complete"),
-        ):
-            w("\t\t" + _attribute(kind, key, default) + "\n")
+        w("\t\t" + _attribute("string", NAME, "__INVALID__") + "\n")
+        w("\t\t" + _attribute("date", TIMESTAMP, "1970-01-01T00:00:00.000+00:00") + "\n")
         w("\t</global>\n")
         w(f'\t<classifier name="Activity" keys="{NAME}"/>\n')
-        w(f'\t<classifier name="Agency" keys="{GROUP}"/>\n')
         w("\t" + _attribute("string", NAME, LOG_NAME) + "\n")
         for key, value in log_attributes.items():
             w("\t" + _attribute("string", LIENTHONG_PREFIX + key, value) + "\n")
@@ -75,22 +108,41 @@ class XesWriter:
     def trace(self, trace: Trace) -> None:
         w = self.out.write
         w("\t<trace>\n")
-        w("\t\t" + _attribute("string", NAME, trace.receipt_code or trace.dossier_id) + "\n")
-        for kind, key, value in (
-            ("string", "lienthong:dossier_id", trace.dossier_id),
-            ("string", "lienthong:procedure", trace.procedure_code),
-            ("string", "channel", trace.channel),
-            ("boolean", "lienthong:imported", trace.imported),
-        ):
-            w("\t\t" + _attribute(kind, key, value) + "\n")
+        if trace.case_id is not None:
+            attributes = dict(trace.case_attributes or {})
+            if NAME not in attributes:
+                w("\t\t" + _attribute("string", NAME, trace.case_id) + "\n")
+            for key, typed in attributes.items():
+                w(typed_xml(key, typed, "\t\t"))
+            for name, text in (("dossier_id", trace.dossier_id), ("procedure", trace.procedure_code)):
+                w("\t\t" + _attribute("string", LIENTHONG_PREFIX + name, text) + "\n")
+        else:
+            w("\t\t" + _attribute("string", NAME, trace.receipt_code or trace.dossier_id) + "\n")
+            for kind, key, value in (
+                ("string", "lienthong:dossier_id", trace.dossier_id),
+                ("string", "lienthong:procedure", trace.procedure_code),
+                ("string", "channel", trace.channel),
+                ("boolean", "lienthong:imported", trace.imported),
+            ):
+                w("\t\t" + _attribute(kind, key, value) + "\n")
         for record in trace.events:
+            if record.type == "LegacyCaseRecorded":
+                continue  # the trace's own attributes, written above
             self._event(record.envelope, trace.procedure_code)
         w("\t</trace>\n")
         self.traces += 1
 
     def _event(self, e: dict[str, Any], procedure_code: str) -> None:
-        actor = e.get("actor") or {}
         payload = e.get("payload") or {}
+        original = payload.get("original") if e["type"] == "LegacyActivityRecorded" else None
+        if original:
+            body = "".join(typed_xml(key, typed, "\t\t\t") for key, typed in original.items())
+            if TIMESTAMP not in original:
+                body += "\t\t\t" + _attribute("date", TIMESTAMP, e["occurred_at"]) + "\n"
+            self.out.write("\t\t<event>\n" + body + "\t\t</event>\n")
+            self.events += 1
+            return
+        actor = e.get("actor") or {}
         lines = [
             _attribute("string", NAME, activity_of(e)),
             _attribute("date", TIMESTAMP, e["occurred_at"]),
@@ -109,7 +161,7 @@ class XesWriter:
                 lines.append(_attribute(kind, LIENTHONG_PREFIX + name, value))
         written = {NAME, TIMESTAMP, GROUP, RESOURCE, TRANSITION}
         for key, value in (payload.get("attributes") or {}).items():
-            # What a legacy log said beyond the standard keys (e.g. concept:instance).
+            # What a legacy log said beyond the standard keys (imports before `original`).
             if key not in written and not key.startswith(LIENTHONG_PREFIX):
                 lines.append(_attribute("string", key, value))
         self.out.write("\t\t<event>\n\t\t\t" + "\n\t\t\t".join(lines) + "\n\t\t</event>\n")

@@ -1,38 +1,44 @@
-"""Import an XES event log of a legacy system as imported dossier history.
+"""Import an XES event log of a legacy system as imported dossier history, losslessly.
 
-Streaming: one trace is in memory at a time (see `gateways.interchange.xes`).
-Everything is written through `DossierService` as the integration role with the
-log's own times, so the domain's rules and the hash chain apply as for any dossier.
+The file is read twice: once to refuse, before anything is written, a file that is not
+an XES log (not XML, truncated, another root element, no trace; `NotXes`), then trace by
+trace (one batch of traces in memory, see `gateways.interchange.xes`). Everything is
+decided in memory and appended in batches through `BufferedService` as the integration
+role with the log's own times, so the domain's rules and the hash chain apply.
 
 How a log becomes history (the choices a reader could make two ways):
 
-- **Dossier** = trace. Its id is a UUID derived from the log's name (its
-  `concept:name`, else the file's stem) and the trace's `concept:name`, so running
-  the same import again finds the dossier and skips the trace (reported).
+- **Dossier** = trace. Its id is a UUID derived from the log's name (its `concept:name`,
+  else the file's stem) and the trace's `concept:name` (a trace exported by lienthong
+  keeps its `lienthong:dossier_id`), so running the same import again finds the dossier
+  and skips the trace (reported). A trace name met again in the same log is imported
+  under a disambiguated case id, `name (2)`, and reported.
+- **Case**: `LegacyCaseRecorded` keeps the trace's case id and every trace attribute,
+  typed, as the log wrote them.
+- **Events**: every event of the log is one `LegacyActivityRecorded` carrying all its
+  attributes typed and in order (`original`: activity, lifecycle transition, resource,
+  group, timestamp as written, lists, nested attributes); nothing is invented (a missing
+  resource stays missing). An activity named like a lienthong lifecycle event with its
+  `lienthong:type` (a log exported by lienthong) is replayed as that event instead.
+- **Synthesized** (actor `domain.legacy.SYNTHESIZED_USER`, left out of exports unless
+  asked for): the receipt (`DossierReceived`, imported) at the first event's time, since
+  a dossier starts with one, and a `HandedOff` + `HandoffAccepted` at an event's time
+  when its `org:group` differs from the holder's, so the views see which unit held it.
 - **Agencies** = `org:group` values, created in the catalogue when missing (see
-  `gateways.interchange.mapping`). A group value meaning "no group recorded"
-  (`EMPTY`) is not a unit: the event stays with the agency holding the dossier, no
-  handoff is invented. A trace whose first events name no group is received at the
-  first group it names; a trace that names none at all is held by `UNRECORDED`.
-- **Procedure** `IMPORTED-<log name>`: one step at the receiving agency with the
-  whole deadline, so every handoff of the history is off route (the log has no
-  route). Deadline = the most common `deadline - startdate` of the log's traces in
+  `gateways.interchange.mapping`); groups differing only in case get distinct codes. A
+  group value meaning "no group recorded" (`EMPTY`) is not a unit: the event stays with
+  the agency holding the dossier (the value stays in the event). A trace naming no group
+  at all is held by `UNRECORDED`.
+- **Procedure** `IMPORTED-<log name>` (or the `lienthong:procedure` of an exported trace
+  that names an imported one): one step at the receiving agency with the whole deadline.
+  Deadline = the most common `deadline - startdate` of the first batch's traces in
   calendar days, converted at 5 working days per 7; without those attributes,
   `DEFAULT_DEADLINE_WORKING_HOURS` (15 working days, a common statutory term).
-- **Events**, in time order: the first is the receipt (`DossierReceived`,
-  imported) at the first agency; a change of `org:group` between events is a
-  `HandedOff` + `HandoffAccepted` at the later event's time (such a log records
-  no transit); an activity named like a lienthong lifecycle event (a log exported
-  by lienthong) is replayed as that event, from its `lienthong:*` attributes; any
-  other activity becomes `LegacyActivityRecorded` (activity, agency, resource, its
-  other attributes). Events exported by lienthong (they carry `lienthong:type`)
-  state their handoffs, so their `org:group` is who acted and infers no handoff.
 - **End**: a dossier ends only when the log says so with a lifecycle activity
-  (`ResultReturned`, `DossierWithdrawn`, `ProcessingStopped`). A log of one phase
-  (such as a receipt phase) says nothing about the outcome, so the dossier stays
-  open where the log left it, flagged imported; the report counts them.
-- **Channel**: trace attribute `channel` Internet/online → online, Desk/direct →
-  direct, Post/postal → postal; anything else → direct, and reported.
+  (`ResultReturned`, `DossierWithdrawn`, `ProcessingStopped`); otherwise it stays open,
+  flagged imported; the report counts them.
+- **Channel**: trace attribute `channel` Internet/online -> online, Desk/direct -> direct,
+  Post/postal -> postal; anything else -> direct, and reported.
 """
 
 from __future__ import annotations
@@ -44,7 +50,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from domain import commands as cmd
 from domain.agencies import Agency
@@ -52,24 +60,24 @@ from domain.decide import INTEGRATION
 from domain.dossier import Dossier
 from domain.errors import DomainError, InvalidValue
 from domain.events import Actor, Channel, Outcome
+from domain.legacy import SYNTHESIZED_USER, RecordLegacyCase
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
 from gateways.application.bulk import BufferedService
 from gateways.application.service import DossierService
-from gateways.interchange.mapping import DEFAULT_LEVEL, GroupAgency, GroupMapping, code_for
+from gateways.interchange.mapping import DEFAULT_LEVEL, GroupAgency, GroupMapping, code_for, distinct_code
 from gateways.interchange.xes import (
     GROUP,
     LIENTHONG_PREFIX,
     RESOURCE,
-    STANDARD_EVENT_KEYS,
-    TRANSITION,
     XesEvent,
     XesLog,
     XesTrace,
+    check_xes,
     parse_instant,
 )
 
 IMPORT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:lienthong:xes-import")
-IMPORT_USER = "xes-import"  # the user of events the importer infers (handoffs)
+IMPORT_USER = SYNTHESIZED_USER  # the user of the events the importer synthesizes
 DEFAULT_DEADLINE_WORKING_HOURS = 120.0
 UNRECORDED = GroupAgency(code="UNRECORDED", name="No unit recorded (imported history)", level=DEFAULT_LEVEL)
 """Holds a dossier whose trace names no group at all (at the mapping's default level)."""
@@ -84,16 +92,28 @@ CHANNELS = {
 }
 
 # Why an event or trace did not map one to one (keys of ImportReport.unmapped).
-LEGACY = "activity maps to no lifecycle event: recorded as LegacyActivityRecorded"
-NO_GROUP = "no org:group recorded: kept at the agency holding the dossier"
+NO_GROUP = "no org:group recorded (or EMPTY): event kept at the agency holding the dossier"
 TRACE_NO_GROUP = "trace names no org:group: dossier held by UNRECORDED"
-NO_TIME = "event without a valid time:timestamp: not imported"
+NO_TIME = "event without a valid time:timestamp (with its UTC offset): not imported"
 NO_TRACE_NAME = "trace without concept:name: named by its position in the log"
-NO_ACTIVITY = "event without concept:name: recorded as legacy activity '(unnamed)'"
+NO_ACTIVITY = "event without concept:name: recorded as activity '(unnamed)'"
 NO_EVENTS = "trace without timed events: no dossier"
 TRACE_REFUSED = "trace refused by the rules: no dossier"
-HANDOFF_REFUSED = "org:group change refused by the rules: recorded as legacy at the new group"
+HANDOFF_REFUSED = "org:group change refused by the rules: no handoff synthesized"
+DUPLICATE_NAME = "trace name already met in the log: imported under a disambiguated case id"
 
+LIFECYCLE_TYPES = frozenset(
+    {
+        "HandedOff",
+        "HandoffAccepted",
+        "HandoffReturned",
+        "DossierDecided",
+        "ResultReady",
+        "ResultReturned",
+        "DossierWithdrawn",
+        "ProcessingStopped",
+    }
+)
 
 FLUSH_EVERY = 200  # traces per transaction
 
@@ -103,6 +123,7 @@ def dossier_id_for(log_name: str, trace_name: str) -> str:
     return str(uuid.uuid5(IMPORT_NAMESPACE, f"{log_name}\n{trace_name}"))
 
 
+@cache
 def procedure_code_for(log_name: str) -> str:
     return "IMPORTED-" + code_for(log_name, max_length=55)
 
@@ -117,14 +138,17 @@ class ImportReport:
     skipped_existing: int = 0
     events_read: int = 0
     events_written: int = 0
-    mapped: int = 0  # events that became a lifecycle event (the first one: the receipt)
-    legacy: int = 0  # events recorded as LegacyActivityRecorded
+    mapped: int = 0  # events replayed as the lienthong lifecycle event they name
+    legacy: int = 0  # events recorded as they are (LegacyActivityRecorded, every attribute)
     dropped: int = 0  # events that could not be imported (see unmapped)
     events_in_skipped: int = 0  # events of traces already imported or refused
+    synthesized: int = 0  # events the import added: receipts and handoffs (not in the log)
+    cases_recorded: int = 0  # LegacyCaseRecorded: each trace's case id and attributes
     handoffs_inferred: int = 0
     left_open: int = 0
     agencies_created: list[str] = field(default_factory=list)
     unmapped: Counter[str] = field(default_factory=Counter)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (trace name, case id given)
     channels_defaulted: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
@@ -135,7 +159,10 @@ class ImportReport:
 
 
 def _actor(user: str) -> Actor:
-    return Actor(agency_code="", user=user or IMPORT_USER, role=INTEGRATION)
+    return Actor(agency_code="", user=user, role=INTEGRATION)
+
+
+SYNTHESIZED = _actor(SYNTHESIZED_USER)
 
 
 @dataclass(frozen=True)
@@ -147,13 +174,22 @@ class _Step:
     group: str | None  # the agency code, None when no group was recorded
 
 
+@dataclass(frozen=True)
+class _Case:
+    """A trace with the case id and dossier id it is imported under."""
+
+    trace: XesTrace
+    case_id: str
+    dossier_id: str
+
+
 def _attr(event: XesEvent, name: str, default: str = "") -> str:
-    return event.attributes.get(LIENTHONG_PREFIX + name, "").strip() or default
+    return (event.text(LIENTHONG_PREFIX + name) or "").strip() or default
 
 
-def _exported_by_lienthong(event: XesEvent) -> bool:
-    """A lienthong export states its handoffs; there `org:group` is who acted, not a move."""
-    return LIENTHONG_PREFIX + "type" in event.attributes
+def _lienthong_type(event: XesEvent) -> str | None:
+    """The event type of an event exported by lienthong (None for a legacy log's event)."""
+    return event.text(LIENTHONG_PREFIX + "type")
 
 
 def _outcome(event: XesEvent) -> Outcome:
@@ -161,6 +197,23 @@ def _outcome(event: XesEvent) -> Outcome:
         return Outcome(_attr(event, "outcome"))
     except ValueError as exc:
         raise InvalidValue("DossierDecided without a valid lienthong:outcome") from exc
+
+
+def _without_lienthong(typed: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What the log said, less what a lienthong export adds about its own store."""
+    if not any(key.startswith(LIENTHONG_PREFIX) for key in typed):
+        return typed
+    return {k: v for k, v in typed.items() if not k.startswith(LIENTHONG_PREFIX)}
+
+
+def _exported_dossier_id(trace: XesTrace) -> str | None:
+    text = trace.text(LIENTHONG_PREFIX + "dossier_id")
+    if not text:
+        return None
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        return None
 
 
 class XesImporter:
@@ -182,7 +235,9 @@ class XesImporter:
         self.progress = progress
         self.report = ImportReport()
         self._codes: dict[str, str] = {}  # group value -> agency code (bounded by the groups)
-        self._procedure: Procedure | None = None
+        self._claimed: dict[str, str] = {}  # agency code -> the group value it stands for
+        self._procedures: dict[str, Procedure] = {}
+        self._names: Counter[str] = Counter()  # trace names met (for duplicates)
 
     # --- catalogue -----------------------------------------------------------------------
     def _ensure_agency(self, agency: GroupAgency) -> str:
@@ -197,45 +252,63 @@ class XesImporter:
     def _agency_code(self, group: str) -> str:
         code = self._codes.get(group)
         if code is None:
-            code = self._codes[group] = self._ensure_agency(self.mapping.agency_for(group))
+            code = self._codes[group] = self._ensure_agency(self._agency_for(group))
+            self._claimed[code] = group
         return code
 
+    def _agency_for(self, group: str) -> GroupAgency:
+        """The group's agency; a group whose derived code another group already has (they
+        differ only in case or punctuation) gets a code of its own."""
+        agency = self.mapping.agency_for(group)
+        plain = group.strip()
+        if plain in self.mapping.groups or agency.code == plain:
+            return agency  # mapped explicitly, or already a code (a lienthong export)
+        claimed = self._claimed.get(agency.code)
+        known = self.service.catalogue.hierarchy.latest(agency.code)
+        if (claimed is not None and claimed.strip() != plain) or (
+            claimed is None and known is not None and known.name != agency.name
+        ):
+            return replace(agency, code=distinct_code(plain))
+        return agency
+
     def _group_of(self, event: XesEvent) -> str | None:
-        value = event.attributes.get(GROUP)
+        value = event.text(GROUP)
         if value is None or self.mapping.is_no_group(value):
             return None
         return self._agency_code(value)
 
-    def _ensure_procedure(self, log: XesLog, desk: str) -> Procedure:
-        if self._procedure is not None:
-            return self._procedure
+    def _procedure_for(self, log: XesLog, trace: XesTrace, desk: str) -> Procedure:
         code = procedure_code_for(log.name)
-        existing = self.service.catalogue.procedure(code)
-        if existing is None:
+        named = (trace.text(LIENTHONG_PREFIX + "procedure") or "").strip()
+        if named and (named.startswith("IMPORTED-") or self.service.catalogue.procedure(named) is not None):
+            code = named  # an exported trace of imported history keeps its procedure
+        procedure = self._procedures.get(code)
+        if procedure is not None:
+            return procedure
+        procedure = self.service.catalogue.procedure(code)
+        if procedure is None:
             hours = self._deadline
-            existing = Procedure(
+            procedure = Procedure(
                 code=code,
-                name=f"Imported history: {log.name}"[:200],
+                name=f"Imported history: {log.name if code == procedure_code_for(log.name) else code}"[:200],
                 field="imported",
                 deadline_working_hours=hours,
                 supplement_policy=SupplementPolicy.RESTART,
                 route=(RouteStep(agency_code=desk, budget_working_hours=hours),),
             )
-            self.service.catalogue.put_procedure(existing)
+            self.service.catalogue.put_procedure(procedure)
             self.report.procedure_created = True
-        self._procedure = existing
-        return existing
-
-    @staticmethod
-    def _dossier_id(log: XesLog, trace: XesTrace) -> str:
-        return dossier_id_for(log.name, trace.name or f"#{trace.position}")
+        self._procedures[code] = procedure
+        if not self.report.procedure_code:
+            self.report.procedure_code = code
+        return procedure
 
     def _deadline_hours(self, traces: Iterable[XesTrace]) -> float:
         """The most common `deadline - startdate` (whole calendar days) as working hours."""
         days: Counter[int] = Counter()
         for trace in traces:
-            start = parse_instant(trace.attributes.get("startdate", ""))
-            deadline = parse_instant(trace.attributes.get("deadline", ""))
+            start = parse_instant(trace.text("startdate") or "")
+            deadline = parse_instant(trace.text("deadline") or "")
             if start is not None and deadline is not None and deadline > start:
                 days[round((deadline - start).total_seconds() / 86400)] += 1
         if not days:
@@ -246,9 +319,22 @@ class XesImporter:
         return working_days * self.service.calendar.hours_per_day
 
     # --- the log -------------------------------------------------------------------------
+    def _case(self, log: XesLog, trace: XesTrace) -> _Case:
+        name = trace.name
+        case_id = name or f"#{trace.position}"
+        self._names[case_id] += 1
+        seen = self._names[case_id]
+        if seen > 1:
+            case_id = f"{case_id} ({seen})"
+            self.report.unmapped[DUPLICATE_NAME] += 1
+            self.report.renamed.append((name, case_id))
+        dossier_id = _exported_dossier_id(trace) or dossier_id_for(log.name, case_id)
+        return _Case(trace, case_id, dossier_id)
+
     def run(self, path: Path) -> ImportReport:
         started = time.perf_counter()
         report = self.report
+        check_xes(path)  # refuses a file that is not an XES log before anything is written
         log = XesLog(path)
         traces = log.traces()
         first = True
@@ -258,27 +344,29 @@ class XesImporter:
                 # the log is parsed once and memory stays bounded (docs/decisions.md #31).
                 self._deadline = self._deadline_hours(chunk)
                 first = False
+            cases = deque(self._case(log, trace) for trace in _draining(chunk))
             # Which of the batch's dossiers an earlier import wrote: one query per batch.
-            self._existing = self.service.store.existing([self._dossier_id(log, t) for t in chunk])
-            for trace in _draining(chunk):
+            self._existing = self.service.store.existing([c.dossier_id for c in cases])
+            for case in _draining(cases):
                 report.log_name = log.name
-                self._trace(log, trace)
+                self._trace(log, case)
                 if self.progress is not None:
                     self.progress(report)
             self.service.flush()
         self.service.wait()
         report.log_name = log.name
-        report.procedure_code = procedure_code_for(log.name)
+        report.procedure_code = report.procedure_code or procedure_code_for(log.name)
+        report.unmapped.update(log.problems)
         report.seconds = time.perf_counter() - started
         return report
 
-    def _trace(self, log: XesLog, trace: XesTrace) -> None:
+    def _trace(self, log: XesLog, case: _Case) -> None:
         report = self.report
+        trace, dossier_id = case.trace, case.dossier_id
         report.traces_read += 1
         report.events_read += len(trace.events)
         if not trace.name:
             report.unmapped[NO_TRACE_NAME] += 1
-        dossier_id = self._dossier_id(log, trace)
         if dossier_id in self._existing or self.service.buffered(dossier_id):
             report.skipped_existing += 1
             report.events_in_skipped += len(trace.events)
@@ -300,115 +388,127 @@ class XesImporter:
         if desk is None:
             desk = self._ensure_agency(replace(UNRECORDED, level=self.mapping.default_level))
             report.unmapped[TRACE_NO_GROUP] += 1
+        # A lienthong export states its handoffs: none is read off its groups.
+        states_handoffs = any(_lienthong_type(s.event) is not None for s in steps)
         try:
-            state = self._receive(log, trace, dossier_id, desk, steps[0])
+            state = self._receive(log, case, dossier_id, desk, steps[0])
         except DomainError:
             report.unmapped[TRACE_REFUSED] += 1
             report.events_in_skipped += len(steps)
             return
-        for step in steps[1:]:
-            state = self._replay(dossier_id, state, step)
+        if _lienthong_type(steps[0].event) == "DossierReceived":
+            steps = steps[1:]  # the receipt was that event
+        for step in steps:
+            state = self._replay(dossier_id, state, step, states_handoffs)
         if not state.is_terminal:
             report.left_open += 1
 
-    def _receive(self, log: XesLog, trace: XesTrace, dossier_id: str, desk: str, first: _Step) -> Dossier:
+    def _receive(self, log: XesLog, case: _Case, dossier_id: str, desk: str, first: _Step) -> Dossier:
         report = self.report
-        procedure = self._ensure_procedure(log, desk)
-        raw = trace.attributes.get("channel", "").strip()
+        trace = case.trace
+        procedure = self._procedure_for(log, trace, desk)
+        raw = (trace.text("channel") or "").strip()
         channel = CHANNELS.get(raw.lower())
         if channel is None:
             channel = Channel.DIRECT
             report.channels_defaulted[raw or "(none)"] += 1
-        created = self.service.create(
+        exported_receipt = _lienthong_type(first.event) == "DossierReceived"
+        actor = _actor(first.event.text(RESOURCE) or "") if exported_receipt else SYNTHESIZED
+        self.service.create(
             dossier_id=dossier_id,
             procedure_code=procedure.code,
             channel=channel,
             applicant={},  # a legacy log names no applicant
             receiving_agency_code=desk,
-            actor=_actor(first.event.attributes.get(RESOURCE, "")),
+            actor=actor,
             occurred_at=first.at,
             imported=True,
         )
-        if first.group is None:
-            report.unmapped[NO_GROUP] += 1
         report.dossiers_created += 1
-        report.mapped += 1
         report.events_written += 1
-        return created.state
+        if exported_receipt:
+            report.mapped += 1
+        else:
+            report.synthesized += 1
+        report.cases_recorded += 1
+        return self._execute(
+            dossier_id,
+            RecordLegacyCase(
+                actor=SYNTHESIZED,
+                occurred_at=first.at,
+                case_id=case.case_id,
+                attributes=_without_lienthong(trace.typed),
+            ),
+        )
 
     def _execute(self, dossier_id: str, command: cmd.Command) -> Dossier:
         state = self.service.execute(dossier_id, lambda _state: command)
         self.report.events_written += 1
         return state
 
-    def _replay(self, dossier_id: str, state: Dossier, step: _Step) -> Dossier:
+    def _replay(self, dossier_id: str, state: Dossier, step: _Step, states_handoffs: bool) -> Dossier:
         report = self.report
         event = step.event
-        resource = event.attributes.get(RESOURCE, "")
-        try:
-            command = self._lifecycle_command(event, _actor(resource), step.at)
-        except DomainError:
-            command = None
-            report.unmapped[f"{event.activity} without the attributes to replay it: recorded as legacy"] += 1
-        if command is not None:
+        exported_type = _lienthong_type(event)
+        if exported_type in LIFECYCLE_TYPES:
             try:
-                state = self._execute(dossier_id, command)
+                command = self._lifecycle_command(event, _actor(event.text(RESOURCE) or ""), step.at)
             except DomainError:
-                report.unmapped[f"{event.activity} refused by the rules: recorded as legacy"] += 1
-            else:
-                report.mapped += 1
-                return state
-        elif step.group not in (None, state.holder_agency_code) and not _exported_by_lienthong(event):
+                command = None
+                report.unmapped[
+                    f"{event.activity} without the attributes to replay it: recorded as legacy"
+                ] += 1
+            if command is not None:
+                try:
+                    state = self._execute(dossier_id, command)
+                except DomainError:
+                    report.unmapped[f"{event.activity} refused by the rules: recorded as legacy"] += 1
+                else:
+                    report.mapped += 1
+                    return state
+        elif step.group not in (None, state.holder_agency_code) and not states_handoffs:
             assert step.group is not None
             state = self._follow_group(dossier_id, state, step.group, step.at)
         if step.group is None:
             report.unmapped[NO_GROUP] += 1
-        return self._legacy(dossier_id, state, step, resource)
+        return self._legacy(dossier_id, state, step)
 
     def _follow_group(self, dossier_id: str, state: Dossier, group: str, at: datetime) -> Dossier:
-        """The dossier moved to another unit: hand off and accept at this event's time."""
-        importer = _actor(IMPORT_USER)
+        """The dossier moved to another unit: hand off and accept at this event's time
+        (synthesized: the log records no transit)."""
         try:
             if state.pending_handoff_to is None:
                 state = self._execute(
-                    dossier_id, cmd.HandOff(actor=importer, occurred_at=at, to_agency_code=group)
+                    dossier_id, cmd.HandOff(actor=SYNTHESIZED, occurred_at=at, to_agency_code=group)
                 )
                 self.report.handoffs_inferred += 1
+                self.report.synthesized += 1
             if state.pending_handoff_to == group:
-                state = self._execute(dossier_id, cmd.AcceptHandoff(actor=importer, occurred_at=at))
+                state = self._execute(dossier_id, cmd.AcceptHandoff(actor=SYNTHESIZED, occurred_at=at))
+                self.report.synthesized += 1
         except DomainError:
             self.report.unmapped[HANDOFF_REFUSED] += 1
         return state
 
-    def _legacy(self, dossier_id: str, state: Dossier, step: _Step, resource: str) -> Dossier:
+    def _legacy(self, dossier_id: str, state: Dossier, step: _Step) -> Dossier:
         report = self.report
         event = step.event
         activity = event.activity
         if not activity:
             activity = "(unnamed)"
             report.unmapped[NO_ACTIVITY] += 1
-        else:
-            report.unmapped[LEGACY] += 1
-        attributes = {
-            key: value
-            for key, value in event.attributes.items()
-            if key not in STANDARD_EVENT_KEYS and not key.startswith(LIENTHONG_PREFIX)
-        }
-        raw_group = event.attributes.get(GROUP)
-        if step.group is None and raw_group:
-            attributes[GROUP] = raw_group  # keep what the log said ("EMPTY")
-        transition = event.attributes.get(TRANSITION, "complete")
-        if transition != "complete":
-            attributes[TRANSITION] = transition
+        resource = event.text(RESOURCE) or ""
+        # The importer's own user marks synthesized events: a log's user of that name is not one.
+        user = resource if resource != SYNTHESIZED_USER else f"{resource} (legacy log)"
         state = self._execute(
             dossier_id,
             cmd.RecordLegacyActivity(
-                actor=_actor(resource),
+                actor=_actor(user),
                 occurred_at=step.at,
                 activity=activity,
                 agency_code=step.group or state.holder_agency_code,
                 resource=resource,
-                attributes=attributes,
+                original=_without_lienthong(event.typed),
             ),
         )
         report.legacy += 1
@@ -416,7 +516,7 @@ class XesImporter:
 
     def _lifecycle_command(self, event: XesEvent, actor: Actor, at: datetime) -> cmd.Command | None:
         """The command that replays a lienthong lifecycle activity (a log lienthong exported)."""
-        match event.activity:
+        match _lienthong_type(event):
             case "HandedOff":
                 target = _attr(event, "to_agency_code")
                 if not target:
@@ -465,12 +565,13 @@ def import_xes(
     """Import the XES log at `path` as imported dossiers; see the module docstring.
 
     `progress` is called with the report so far after each trace; `flush_every` traces are
-    appended per transaction (what the import holds in memory at most).
+    appended per transaction (what the import holds in memory at most). Raises `NotXes`
+    (writing nothing) when the file is not an XES log holding a trace.
     """
     return XesImporter(service, mapping, progress, flush_every).run(path)
 
 
-def _draining(items: deque[XesTrace]) -> Iterator[XesTrace]:
+def _draining(items: deque[Any]) -> Iterator[Any]:
     """The items, each let go of as soon as it is handed out."""
     while items:
         yield items.popleft()

@@ -133,7 +133,11 @@ def test_import_against_pm4py_on_the_same_files(settings: Settings) -> None:
     simulated = files["simulated"]
     assert simulated["file_events"] == simulated["pm4py_events"] == result.params["simulated_events"]
     assert 1000 <= simulated["file_events"] <= 2000  # about the 1,500 asked for
-    assert simulated["events_written"] == simulated["file_events"]  # a lienthong export maps one to one
+    # A lienthong export maps one to one, plus a case record per trace and the receipts the
+    # import synthesized where a dossier's stream starts with its online submission.
+    assert simulated["events_written"] == (
+        simulated["file_events"] + simulated["traces"] + simulated["synthesized"]
+    )
     for run in files.values():
         assert run["ratio"] == pytest.approx(run["file_events_per_s"] / run["pm4py_events_per_s"], rel=1e-3)
     assert result.value == pytest.approx(receipt["file_events_per_s"], abs=0.1)
@@ -175,6 +179,43 @@ def test_mining_agrees_with_pm4py_before_comparing_time(settings: Settings) -> N
     result = run_bench("mining", settings, 1500)
     assert_ratio(result, settings)
     assert result.extra["numbers_agree"] is True and result.extra["edges"] > 5
+
+
+@pytest.mark.parametrize("key", ["concept:name", "org:group", "org:resource"])
+def test_mining_on_any_log_and_key_agrees_with_pm4py(settings: Settings, key: str) -> None:
+    pytest.importorskip("pm4py")
+    if not RECEIPT_XES.is_file():
+        pytest.skip(f"no shared receipt log at {RECEIPT_XES}")
+    result = run_named("mining", settings, 0, xes=RECEIPT_XES, key=key)
+    assert_ratio(result, settings)
+    assert result.params["activity"] == key and result.params["events"] == 8577
+    # The data README: 27 activity labels, 10 groups, 48 resources: edges between them.
+    assert result.extra["numbers_agree"] is True and result.extra["edges"] > 10
+
+
+def test_mining_says_when_the_log_lacks_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pm4py")
+    monkeypatch.setenv("LIENTHONG_DATA_DIR", str(tmp_path / "var"))
+    log = tmp_path / "no-groups.xes"
+    log.write_text(
+        '<?xml version="1.0"?>\n<log xes.version="1.0"><trace><string key="concept:name" value="c1"/>'
+        + "".join(
+            f'<event><string key="concept:name" value="a{i}"/>'
+            f'<date key="time:timestamp" value="2011-01-0{i + 1}T10:00:00+01:00"/></event>'
+            for i in range(3)
+        )
+        + "</trace></log>\n",
+        encoding="utf-8",
+    )
+    app = typer.Typer()
+    app.command()(bench)
+    result = CliRunner().invoke(app, ["mining", "--xes", str(log)])
+    assert result.exit_code == 2
+    assert "no event has the attribute 'org:group'" in result.output.replace("\n", " ")
+    result = CliRunner().invoke(app, ["mining", "--xes", str(log), "--key", "concept:name"])
+    assert result.exit_code == 0, result.output
+    body = orjson.loads((tmp_path / "var" / "bench" / "mining.json").read_bytes())
+    assert body["extra"]["edges"] == 2 and body["params"]["events"] == 3
 
 
 def test_bench_command_prints_and_saves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

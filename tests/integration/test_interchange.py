@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -31,13 +32,20 @@ from domain.agencies import AgencyLevel
 from gateways.bootstrap import Container, bootstrap
 from gateways.eventstore.store import EventStore
 from gateways.interchange import cli
-from gateways.interchange.export import ExportFormat, export
+from gateways.interchange.export import ExportFormat, export, export_database
 from gateways.interchange.mapping import GroupMapping
 from gateways.interchange.selection import Selection, dossier_ids, parse_bound
 from gateways.interchange.xes_import import UNRECORDED, ImportReport, import_xes
 from gateways.seed.demo import seed_demo
 from gateways.settings import Settings
 from tests.conftest import VN, FakeClock
+from tests.integration.test_interchange_fidelity import (
+    OCEL_SCHEMA,
+    assert_same_mining,
+    assert_valid_xes,
+    case_ids,
+    typed_traces,
+)
 
 RECEIPT = Path(__file__).parents[2].parent / "shared" / "data" / "receipt.xes"
 NS = "{http://www.xes-standard.org/}"
@@ -176,9 +184,9 @@ def test_receipt_log_becomes_one_dossier_per_trace_with_every_event(receipt_stor
     assert (expected.traces, expected.events) == (1434, 8577)
     assert report.traces_read == report.dossiers_created == 1434
     assert report.events_read == 8577
-    # Every event is the receipt (the first of each trace) or a legacy step: 1,434 + 7,143.
-    assert report.mapped == 1434
-    assert report.mapped + report.legacy == report.events_accounted == 8577
+    # Every event is recorded as it is, the first of each trace too; nothing is dropped.
+    assert report.mapped == 0
+    assert report.legacy == report.events_accounted == 8577
     assert report.dropped == report.events_in_skipped == 0
     assert report.channels_defaulted == Counter({"e-mail": 21, "Intern": 1})
     # A receipt-phase log never says how the procedure ended: every dossier stays open.
@@ -188,9 +196,11 @@ def test_receipt_log_becomes_one_dossier_per_trace_with_every_event(receipt_stor
     assert stored.traces == 1434
     # online = Internet; direct = Desk 109 + e-mail 21 + Intern 1 = 131; postal = Post 53
     assert stored.channels == Counter({"online": 1250, "direct": 131, "postal": 53})
-    # Written: each event once, plus a HandedOff + HandoffAccepted per group change.
+    # Written: each event once, a synthesized receipt and the case record per trace, and a
+    # synthesized HandedOff + HandoffAccepted per group change.
     assert report.handoffs_inferred == sum(expected.edges.values())
-    assert stored.events == report.events_written == 8577 + 2 * report.handoffs_inferred
+    assert report.synthesized == 1434 + 2 * report.handoffs_inferred
+    assert stored.events == report.events_written == 8577 + 2 * 1434 + 2 * report.handoffs_inferred
     assert stored.edges == expected.edges
     assert stored.dwell_stats() == expected.dwell_stats()
     assert "EMPTY" not in agency_names(container).values()  # no group recorded is not a unit
@@ -233,27 +243,49 @@ def test_exported_xes_imports_back_to_the_same_handoffs_and_dwell(
     with exported.open("w", encoding="utf-8", newline="") as out:
         summary = export(ExportFormat.XES, out, source.store, source.catalogue, Selection())
     seconds = time.perf_counter() - started
-    assert (summary.dossiers, summary.events) == (1434, receipt_store.report.events_written)
+    # What happened in the legacy system, without what the import synthesized.
+    assert (summary.dossiers, summary.events) == (1434, 8577)
     print(f"\nXES export: {summary.events} events in {seconds:.2f} s ({summary.events / seconds:.0f}/s)")
 
     target = make_container(f"sqlite:///{tmp_path / 'again.sqlite'}")
     report = import_xes(exported, cli.bulk_service(target))
     assert report.dossiers_created == 1434
-    # Handoffs come back as the lifecycle events they were, not re-inferred from groups.
-    assert report.handoffs_inferred == 0
-    assert report.events_written == report.events_read == summary.events
+    # The same log again: the same handoffs are read off its groups, the same events written.
+    assert report.handoffs_inferred == receipt_store.report.handoffs_inferred
+    assert report.events_written == receipt_store.report.events_written
     # Agencies keep their codes both ways (the export names them by code).
     first, second = store_flow(source.store), store_flow(target.store)
     assert sum(second.edges.values()) > 3000  # the comparison below is about real traffic
     assert second.edges == first.edges
     assert second.dwell_stats() == first.dwell_stats()
 
+    # What a process miner sees: the log as it was (case ids, every attribute by type and
+    # value), valid against the standard's schema, PM4Py's DFG and performance DFG on
+    # activities and on groups unchanged; and export -> import -> export is a fixed point.
+    assert_valid_xes(exported)
+    assert case_ids(exported) == case_ids(RECEIPT)
+    assert typed_traces(exported) == typed_traces(RECEIPT)
+    assert_same_mining(RECEIPT, exported)
+    again = tmp_path / "again.xes"
+    with again.open("w", encoding="utf-8", newline="") as out:
+        export(ExportFormat.XES, out, target.store, target.catalogue, Selection())
+    assert again.read_bytes() == exported.read_bytes()
+
 
 def test_ocel_export_relates_every_event_to_its_dossier(receipt_store: Imported) -> None:
     container = receipt_store.container
     started = time.perf_counter()
-    log = json.loads(_export(container, ExportFormat.OCEL))
+    log = json.loads(_export(container, ExportFormat.OCEL, Selection(synthesized=True)))
     seconds = time.perf_counter() - started
+    # Native events (receipts, handoffs) and imported steps alike follow the standard's schema:
+    # every type and kind of object checked on one of each (the whole takes the validator ~8 s).
+    sample = {
+        **log,
+        "events": list({e["type"]: e for e in log["events"]}.values()),
+        "objects": list({o["type"]: o for o in log["objects"]}.values()),
+    }
+    assert len(sample["events"]) == len(log["eventTypes"]) > 27  # 27 activities + lienthong's types
+    jsonschema.validate(sample, json.loads(OCEL_SCHEMA.read_text(encoding="utf-8")))
     assert [t["name"] for t in log["objectTypes"]] == ["dossier", "agency", "procedure"]
     objects = {o["id"]: o for o in log["objects"]}
     assert len(objects) == len(log["objects"])  # ids are unique
@@ -268,9 +300,9 @@ def test_ocel_export_relates_every_event_to_its_dossier(receipt_store: Imported)
         assert {a["name"] for a in event["attributes"]} <= declared[event["type"]]
     handed = next(e for e in log["events"] if e["type"] == "HandedOff")
     qualifiers = {r["qualifier"]: objects[r["objectId"]]["type"] for r in handed["relationships"]}
+    # The acting agency is the one handing off: one relation, under the specific qualifier.
     assert qualifiers == {
         "dossier": "dossier",
-        "acting agency": "agency",
         "from agency": "agency",
         "to agency": "agency",
         "procedure": "procedure",
@@ -283,19 +315,23 @@ def test_csv_export_has_a_bom_and_one_row_per_event(receipt_store: Imported) -> 
     text = _export(container, ExportFormat.CSV)
     assert text.encode("utf-8")[:3] == b"\xef\xbb\xbf"
     rows = list(csv.DictReader(io.StringIO(text[1:])))
-    assert len(rows) == receipt_store.report.events_written
+    assert len(rows) == receipt_store.report.legacy == 8577  # synthesized events left out
     assert len({r["dossier_id"] for r in rows}) == 1434
     legacy = [r for r in rows if r["type"] == "LegacyActivityRecorded"]
     assert len(legacy) == receipt_store.report.legacy
     assert Counter(r["activity"] for r in legacy)["T02 Check confirmation of receipt"] == 1368  # README
 
 
-def test_no_export_carries_the_applicant(receipt_store: Imported) -> None:
+def test_no_export_carries_the_applicant(receipt_store: Imported, tmp_path: Path) -> None:
     container = receipt_store.container
     first = container.store.load(next(dossier_ids(container.store)))[0]
     assert "ciphertext" in first.envelope["payload"]["applicant"]  # it is in the store, sealed
-    for fmt in ExportFormat:
-        text = _export(container, fmt)
+    database = tmp_path / "log.sqlite"
+    export_database(database, container.store, container.catalogue, Selection())
+    dump = "\n".join(sqlite3.connect(database).iterdump())
+    for _fmt, text in [(f, _export(container, f)) for f in ExportFormat if f != ExportFormat.OCEL_SQLITE] + [
+        (ExportFormat.OCEL_SQLITE, dump)
+    ]:
         assert "applicant" not in text and "ciphertext" not in text and "lookup_secret" not in text
 
 
@@ -303,7 +339,9 @@ def test_export_filters_by_event_time_and_agency(receipt_store: Imported) -> Non
     container = receipt_store.container
     tz = container.calendar.tz
     window = Selection(
-        start=parse_bound("2011-11-01", tz, end=False), end=parse_bound("2011-11-30", tz, end=True)
+        start=parse_bound("2011-11-01", tz, end=False),
+        end=parse_bound("2011-11-30", tz, end=True),
+        synthesized=True,
     )
     rows = list(csv.DictReader(io.StringIO(_export(container, ExportFormat.CSV, window)[1:])))
     start, end = window.start, window.end
@@ -327,7 +365,7 @@ def test_export_filters_by_event_time_and_agency(receipt_store: Imported) -> Non
                 _attrs(e).get("org:group") == "Group 12" for e in elem.iter(NS + "event")
             )
             elem.clear()
-    only = Selection(agency="GROUP-12")
+    only = Selection(agency="GROUP-12", synthesized=True)
     rows = list(csv.DictReader(io.StringIO(_export(container, ExportFormat.CSV, only)[1:])))
     assert 0 < len({r["dossier_id"] for r in rows}) == traces_with_group_12
     for dossier_id in {r["dossier_id"] for r in rows}:
@@ -481,6 +519,7 @@ def test_lifecycle_of_exported_dossiers_replays_on_import(
     exported = tmp_path / "demo.xes"
     with exported.open("w", encoding="utf-8", newline="") as out:
         export(ExportFormat.XES, out, source.store, source.catalogue, Selection())
+    assert_valid_xes(exported)  # lienthong's own history too
     target = make_container(f"sqlite:///{tmp_path / 'again.sqlite'}")
     report = import_xes(exported, cli.bulk_service(target))
     assert report.dossiers_created == 25 and report.handoffs_inferred == 0
