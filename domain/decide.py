@@ -15,9 +15,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from domain import commands as cmd
-from domain import documents
+from domain import documents, legacy
 from domain import events as ev
-from domain import legacy
 from domain.calendar import WorkingCalendar
 from domain.dossier import PAUSED, TERMINAL, Dossier, Status, classify
 from domain.errors import ActorNotAllowed, InvalidValue, RuleViolated, UnknownDossier

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import select
 import socket
 import zipfile
@@ -17,13 +18,17 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+import jsonschema
 import pytest
+from lxml import etree
 
 from gateways.bootstrap import Container, bootstrap
 from gateways.http.app import create_app
+from gateways.interchange.export import ExportFormat
 from gateways.settings import Settings
 from tests.conftest import FakeClock
 from tests.e2e.test_api import DEPT, OTHER, WARD, Api, _provisioned, assert_problem
+from tests.integration.test_interchange_fidelity import OCEL_SCHEMA, XSD, export_to
 from tests.serving import serve
 
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
@@ -174,6 +179,15 @@ def test_attach_list_download_and_every_component_digitized(served: tuple[Api, C
     found = api.get("/api/v1/dossiers", digitized="true").json()["items"]
     assert [i["id"] for i in found] == [dossier]
     assert [i["id"] for i in api.get("/api/v1/dossiers", digitized="false").json()["items"]] == [incomplete]
+    # The interchange exports of a history with files stay valid and name no file in clear.
+    xes = export_to(container, ExportFormat.XES, container.settings.data_dir / "files.xes")
+    etree.XMLSchema(etree.parse(str(XSD))).assertValid(etree.parse(str(xes)))
+    ocel = export_to(container, ExportFormat.OCEL, container.settings.data_dir / "files.jsonocel")
+    log = json.loads(ocel.read_text(encoding="utf-8"))
+    jsonschema.validate(log, json.loads(OCEL_SCHEMA.read_text(encoding="utf-8")))
+    assert "DocumentAttached" in {e["type"] for e in log["events"]}
+    for exported in (xes, ocel):
+        assert "Tờ khai kết hôn.pdf" not in exported.read_text(encoding="utf-8")
 
 
 def test_refused_uploads_store_nothing_and_say_why(served: tuple[Api, Container]) -> None:
