@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from gateways.entropy import random_bytes
 from gateways.sql import Database
 
 SCHEMA = [
@@ -103,7 +103,7 @@ class PiiVault:
     # -- wrapping data keys under a master key ------------------------------------------------
     def _wrap(self, dossier_id: str, key: bytes, master: AESGCM | None = None, kid: str | None = None) -> str:
         """`<master key id>:<base64 of nonce + ciphertext>`, bound to the dossier id."""
-        nonce = os.urandom(12)
+        nonce = random_bytes(12)
         sealed = nonce + (master or self._master).encrypt(nonce, key, dossier_id.encode())
         return f"{kid or self.key_id}:{_b64(sealed)}"
 
@@ -236,7 +236,7 @@ class PiiVault:
             return self._unwrap(dossier_id, rows[0]["wrapped_key"])
         if not create:
             return None
-        key = AESGCM.generate_key(bit_length=256)
+        key = random_bytes(32)
         wrapped = self._wrap(dossier_id, key)
         conflict = "ON CONFLICT (dossier_id) DO NOTHING"
         self._db.execute(
@@ -250,7 +250,7 @@ class PiiVault:
         """A data key for a new dossier, and the rows that store it and the applicant's blind
         index, written by the caller in the transaction that creates the dossier (so no key
         is stored without its dossier)."""
-        key = AESGCM.generate_key(bit_length=256)
+        key = random_bytes(32)
         wrapped = self._wrap(dossier_id, key)
         # A new stream's transaction fails as a whole if the dossier exists, so replacing a
         # key here can only replace an orphan left by an older release.
@@ -275,7 +275,7 @@ class PiiVault:
 
     @staticmethod
     def seal_with(key: bytes, dossier_id: str, data: dict[str, Any]) -> dict[str, str]:
-        nonce = os.urandom(12)
+        nonce = random_bytes(12)
         ciphertext = AESGCM(key).encrypt(nonce, orjson.dumps(data), dossier_id.encode())
         return {"alg": "AES-256-GCM", "kid": dossier_id, "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
 
@@ -294,7 +294,7 @@ class PiiVault:
     def seal(self, dossier_id: str, applicant: dict[str, Any]) -> dict[str, str]:
         key = self._data_key(dossier_id, create=True)
         assert key is not None
-        nonce = os.urandom(12)
+        nonce = random_bytes(12)
         ciphertext = AESGCM(key).encrypt(nonce, orjson.dumps(applicant), dossier_id.encode())
         return {"alg": "AES-256-GCM", "kid": dossier_id, "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
 

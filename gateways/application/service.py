@@ -8,7 +8,6 @@ adds authorization, idempotency and the answer.
 from __future__ import annotations
 
 import hashlib
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,6 +25,7 @@ from domain.procedures import Procedure, RouteStep
 from gateways.application.ports import EventLog, Keys
 from gateways.application.writer import Answer, GroupCommitWriter, Job
 from gateways.catalogue import Catalogue
+from gateways.entropy import token_urlsafe
 from gateways.eventstore.store import GENESIS_HASH, RecordedEvent
 
 Clock = Callable[[], datetime]
@@ -280,7 +280,7 @@ class DossierService:
         transaction) and the lookup secret to give the citizen once."""
         procedure, desk = self.procedure_for_receipt(procedure_code, occurred_at, receiving_agency_code)
         self.require_agency(desk, *(step.agency_code for step in procedure.route), at=occurred_at)
-        secret = secrets.token_urlsafe(12)
+        secret = token_urlsafe(12)
         id_number = applicant.get("id_number")
         phone = applicant.get("phone")
         new_key = self.vault.new_key(
