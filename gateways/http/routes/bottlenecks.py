@@ -14,8 +14,10 @@ from fastapi import APIRouter, Query
 
 from gateways.auth import Principal
 from gateways.bootstrap import Container
+from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
+from gateways.http.schemas import answers
 from gateways.views.bottleneck import VIEW, BottleneckReports, InvalidCursor
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -102,7 +104,7 @@ def _with_position(container: Container, body: dict[str, Any]) -> dict[str, Any]
     return body
 
 
-@router.get("/bottlenecks")
+@router.get("/bottlenecks", **answers(schemas.Bottlenecks))
 def bottlenecks(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -121,7 +123,7 @@ def bottlenecks(
     return _with_position(container, body)
 
 
-@router.get("/heatmap")
+@router.get("/heatmap", **answers(schemas.Heatmap))
 def heatmap(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -137,7 +139,7 @@ def heatmap(
     return _with_position(container, body)
 
 
-@router.get("/wip")
+@router.get("/wip", **answers(schemas.Wip))
 def wip(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -159,7 +161,7 @@ def wip(
     return _with_position(container, body)
 
 
-@router.get("/bottlenecks/dossiers")
+@router.get("/bottlenecks/dossiers", **answers(schemas.BottleneckDossiers))
 def bottleneck_dossiers(
     principal: PrincipalDep,
     container: ContainerDep,

@@ -14,9 +14,11 @@ from fastapi import APIRouter, Query
 from domain.errors import InvalidValue
 from gateways.auth import Principal
 from gateways.bootstrap import Container
+from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
 from gateways.http.report_presenters import at_risk_json, bieu06_json, sla_json
+from gateways.http.schemas import answers
 from gateways.views.sla import SlaReports, parse_range
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -93,7 +95,7 @@ def _range(
         raise Problem(422, "Invalid report range", exc.detail, "invalid-range") from exc
 
 
-@router.get("/bieu06")
+@router.get("/bieu06", **answers(schemas.Bieu06))
 def bieu06(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -122,7 +124,7 @@ def bieu06(
     return {**bieu06_json(report, container.calendar.tz), "period": label, **_freshness(container)}
 
 
-@router.get("/sla")
+@router.get("/sla", **answers(schemas.SlaReport))
 def sla_report(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -157,7 +159,7 @@ def sla_report(
     }
 
 
-@router.get("/at-risk")
+@router.get("/at-risk", **answers(schemas.AtRisk))
 def at_risk(
     principal: PrincipalDep,
     container: ContainerDep,
