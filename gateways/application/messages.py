@@ -320,7 +320,9 @@ DETAILS: Mapping[str, str] = {
 
 def _compile(template: str) -> re.Pattern[str]:
     parts = re.split(r"\{(\w+)\}", template)
-    pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+    # A value never spans "; " (that separates the field errors of one detail).
+    value = "(?:(?!; ).)+?"
+    pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>{value})" for i, p in enumerate(parts))
     return re.compile(pattern, re.DOTALL)
 
 
@@ -359,6 +361,8 @@ def _detail(detail: str) -> str | None:
         for name in _TRANSLATED_VALUES:
             if name in values:
                 values[name] = _WORDS.get(values[name], values[name])
+        if "choices" in values:
+            values["choices"] = values["choices"].replace("' or '", "' hoặc '")
         return vi.format(**values)
     return None
 

@@ -333,7 +333,9 @@ class AtRiskItem(Model):
     received_at: datetime | None
     due_at: datetime | None
     promised_at: datetime | None
-    paused: Literal["supplement", "fee"] | None = Field(description="waiting for the citizen: the clock stops")
+    paused: Literal["supplement", "fee"] | None = Field(
+        description="waiting for the citizen: the clock stops"
+    )
     overdue: bool
     remaining_working_hours: float
     step_due_at: datetime | None

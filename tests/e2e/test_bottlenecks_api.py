@@ -31,7 +31,9 @@ WEEK = {"from": "2026-03-02", "to": "2026-03-06"}
 
 class Api:
     def __init__(self, base: str, clock: FakeClock) -> None:
-        self.http = httpx.Client(base_url=base, timeout=20)
+        self.http = httpx.Client(
+            base_url=base, timeout=20, headers={"Accept-Language": "en"}
+        )  # English problems
         self.clock = clock
 
     def auth(self, role: str, agency: str | None) -> dict[str, str]:

@@ -1,12 +1,13 @@
 """The OpenAPI document against the real server: Schemathesis generates requests for every
 operation the document lists, with the token of each role (and none), sends them to uvicorn
 on 127.0.0.1 serving the embedded demo, and checks each answer: never a 5xx, and the status
-code, media type and body are the ones the document declares.
+code, media type and body are the ones the document declares. A route added to the API is in
+the document, so it is checked too.
 
-Bounded: `EXAMPLES` generated cases per (operation, role), derandomized (the same cases on
+Bounded: `EXAMPLES` generated cases per (operation, caller), derandomized (the same cases on
 every run); past `BUDGET_SECONDS` each remaining pair gets one case, so the run stays within a
-few minutes on a busy machine. `LIENTHONG_SCHEMATHESIS_EXAMPLES` / `_BUDGET` raise both to
-explore further by hand. A route added to the API is in the document, so it is checked too.
+few minutes on a busy machine. To explore further by hand: `LIENTHONG_SCHEMATHESIS_EXAMPLES`,
+`LIENTHONG_SCHEMATHESIS_BUDGET`, and `LIENTHONG_SCHEMATHESIS_RANDOM=1` (new cases each run).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ LAND = "DD.01-2025"
 
 EXAMPLES = int(os.environ.get("LIENTHONG_SCHEMATHESIS_EXAMPLES", "10"))
 BUDGET_SECONDS = float(os.environ.get("LIENTHONG_SCHEMATHESIS_BUDGET", "150"))
+# Set to explore new cases by hand (CI runs the same derandomized cases every time).
+RANDOM = os.environ.get("LIENTHONG_SCHEMATHESIS_RANDOM", "") == "1"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # A stream that stays open (server-sent events) is not a request/response Schemathesis can judge;
 # tests/e2e covers it. Anything else the document lists is checked.
@@ -139,6 +142,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             "n": [1],
             "from": ["2026-10-01", "2026-09-15T00:00:00+07:00"],
             "to": ["2026-11-17", "2026-11-18T09:00:00+07:00"],
+            "checkpoint": [1],
             "start": ["2026-11-16T08:00:00+07:00"],
             "kind": ["receipt", "control-sheet"],
             "role": ["officer", "supervisor", "inspector", "integration", "admin"],
@@ -156,7 +160,7 @@ class Tally:
     by_status: Counter[int] = field(default_factory=Counter)
     ok_operations: set[str] = field(default_factory=set)
     failures: dict[str, str] = field(default_factory=dict)
-    seconds: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _with_known(case: Any, served: Served, data: st.DataObject) -> None:
@@ -168,7 +172,11 @@ def _with_known(case: Any, served: Served, data: st.DataObject) -> None:
         case.query = {}
     if isinstance(case.query, dict):
         for name in declared:
-            if name in served.known and name not in case.query and data.draw(st.booleans(), label=f"add {name}"):
+            if (
+                name in served.known
+                and name not in case.query
+                and data.draw(st.booleans(), label=f"add {name}")
+            ):
                 case.query[name] = data.draw(st.sampled_from(served.known[name]), label=name)
     for where in (case.path_parameters, case.query, case.body):
         if not isinstance(where, dict):
@@ -200,7 +208,7 @@ def _exercise(operation: Any, caller: str, served: Served, tally: Tally, example
     @settings(
         max_examples=examples,
         deadline=None,
-        derandomize=True,
+        derandomize=not RANDOM,
         database=None,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
@@ -211,7 +219,7 @@ def _exercise(operation: Any, caller: str, served: Served, tally: Tally, example
         headers = dict(served.headers[caller])
         sent = time.monotonic()
         response = case.call(base_url=served.base, headers=headers, timeout=120)
-        tally.seconds[label] += time.monotonic() - sent
+        tally.seconds[label] = tally.seconds.get(label, 0.0) + time.monotonic() - sent
         tally.requests += 1
         tally.by_status[response.status_code] += 1
         if 200 <= response.status_code < 300:
@@ -229,7 +237,7 @@ def _operations(base: str) -> list[Any]:
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
     operations = []
     for result in schema.get_all_operations():
-        operation = result.ok()
+        operation = result.ok()  # type: ignore[union-attr]  # an invalid schema raises here
         ok = operation.definition.raw.get("responses", {}).get("200", {})
         if any(media in ok.get("content", {}) for media in STREAMS):
             continue
@@ -252,17 +260,17 @@ def test_every_operation_for_every_role_answers_as_the_document_says(served: Ser
         f"\nschemathesis: {tally.requests} requests to {len(operations)} operations x {len(CALLERS)} callers"
         f" in {seconds:.0f} s; statuses {dict(sorted(tally.by_status.items()))};"
         f" {len(tally.ok_operations)} operations answered 2xx; slowest"
-        f" {[(k, round(v)) for k, v in tally.seconds.most_common(5)]}; never 2xx:"
+        f" {sorted(((round(v), k) for k, v in tally.seconds.items()), reverse=True)[:5]}; never 2xx:"
         f" {sorted({f'{o.method.upper()} {o.path}' for o in operations} - tally.ok_operations)}"
     )
     found = "\n".join(tally.failures)
     assert not tally.failures, found + "\n\n" + "\n\n".join(f"{k}\n{v}" for k, v in tally.failures.items())
-    assert tally.by_status[500] == 0
-    # The generated cases reach real resources: most operations answered 2xx at least once,
-    # so their response schemas were checked against real bodies.
-    assert len(tally.ok_operations) >= len(operations) * 0.6, sorted(
-        f"{o.method.upper()} {o.path}" for o in operations
-    )
+    # The cases reach real resources: every read answered 2xx at least once, so its declared
+    # body was checked against real ones (commands share the dossier's model with the create
+    # that answered 201; test_contract walks them).
+    reads = {f"GET {o.path}" for o in operations if o.method.lower() == "get"}
+    assert not reads - tally.ok_operations, sorted(reads - tally.ok_operations)
+    assert "POST /api/v1/dossiers" in tally.ok_operations
 
 
 def test_a_method_the_document_does_not_list_is_405_with_allow(served: Served) -> None:
