@@ -141,6 +141,14 @@ def _is_transient_store_error(exc: Exception) -> bool:
     ) or (module.startswith("eventsourcing") and name in ("OperationalError", "InterfaceError"))
 
 
+def _is_unstorable_value(exc: Exception) -> bool:
+    """PostgreSQL refuses a value the caller sent (a NUL in text, a number out of a column's
+    range): psycopg's DataError and its subclasses. SQLite stores such values as they are."""
+    return any(
+        cls.__module__.startswith("psycopg") and cls.__name__ == "DataError" for cls in type(exc).__mro__
+    )
+
+
 def describe(exc: BaseException) -> Failure | None:
     """The problem for an error a caller caused or may retry, or None for a crash (a bug)."""
     if isinstance(exc, Refused):
@@ -170,6 +178,16 @@ def describe(exc: BaseException) -> Failure | None:
     if isinstance(exc, DecodeError):
         return Failure(
             500, "Stored history is damaged", f"{exc}; run the audit verification", "damaged-history"
+        )
+    if isinstance(exc, Exception) and _is_unstorable_value(exc):
+        nul = "NUL" in str(exc)
+        return Failure(
+            422,
+            "Invalid value",
+            "text must not contain NUL (0x00) characters"
+            if nul
+            else "a value in the request cannot be stored (out of the range the store handles)",
+            "invalid-value",
         )
     if isinstance(exc, Exception) and _is_transient_store_error(exc):
         return Failure(

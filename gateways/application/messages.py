@@ -214,6 +214,10 @@ DETAILS: Mapping[str, str] = {
         "bộ ghi đang chậm; chưa ghi nhận gì, hãy thử lại sau ít phút"
     ),
     "the request failed unexpectedly; it was logged": "yêu cầu gặp lỗi ngoài dự kiến; lỗi đã được ghi lại",
+    "text must not contain NUL (0x00) characters": "văn bản không được chứa ký tự NUL (0x00)",
+    "a value in the request cannot be stored (out of the range the store handles)": (
+        "một giá trị trong yêu cầu không lưu được (ngoài phạm vi kho dữ liệu xử lý)"
+    ),
     "a value is out of the range this service handles: {why}": "một giá trị nằm ngoài phạm vi hệ thống xử lý: {why}",
     # signing in and access
     "send 'Authorization: Bearer <token>' (see `lienthong token`)": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,7 +83,18 @@ def _failure_response(request: Request, exc: BaseException) -> Response:
     return response
 
 
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """The stores' own errors: a value the store refuses (422) or a busy store (503)."""
+    import psycopg
+    import psycopg_pool
+    from eventsourcing.persistence import PersistenceError
+
+    return (sqlite3.Error, psycopg.Error, psycopg_pool.PoolTimeout, PersistenceError)
+
+
 def install(app: FastAPI) -> None:
+    # Each kind the application describes is handled by class: Starlette's handler for
+    # `Exception` answers and then re-raises, which makes uvicorn drop the connection.
     for kind in (
         DomainError,
         ConcurrencyConflict,
@@ -91,6 +103,7 @@ def install(app: FastAPI) -> None:
         Refused,
         Overloaded,
         OverflowError,
+        *_store_errors(),
     ):
         app.add_exception_handler(kind, _failure_response)
     app.add_exception_handler(Exception, _failure_response)

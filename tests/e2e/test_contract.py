@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from gateways.http import access, schemas
 from gateways.http.app import create_app
-from tests.conftest import FakeClock
+from tests.conftest import PG_URL, FakeClock, _fresh_pg_url
 from tests.e2e.test_api import DEPT, WARD, Api, _provisioned, _receive
 from tests.serving import serve
 
@@ -169,3 +169,33 @@ def test_every_operation_declares_the_body_of_its_success(api: Api) -> None:
                     assert components[name].get("additionalProperties") is False, name
                 else:
                     assert schema.get("type") == "string", (method, path, media)
+
+
+@pytest.mark.postgres
+@pytest.mark.integration
+def test_a_value_postgresql_cannot_store_is_a_422_not_a_500(make_container: Any, clock: FakeClock) -> None:
+    """Found probing with generated values: a NUL character in a path, a query or a body reached
+    PostgreSQL (which refuses it in text) and answered 500, and the server then dropped the
+    keep-alive connection (the client's next request on it was reset)."""
+    if not PG_URL:
+        pytest.fail("LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`")
+    with serve(create_app(make_container(_fresh_pg_url()))) as base:
+        api = Api(base, SECRET, clock)
+        answers = [
+            api.http.put(
+                "/api/v1/agencies/%00", json={"name": "x", "level": "commune"}, headers=api.token("admin")
+            ),
+            api.http.put(
+                "/api/v1/agencies/A.1",
+                json={"name": "x\x00y", "level": "commune"},
+                headers=api.token("admin"),
+            ),
+            api.get("/api/v1/dossiers", status="\x00"),
+            api.http.get("/api/v1/lookup/%00", params={"secret": "x"}),
+        ]
+        for r in answers:
+            assert r.status_code == 422, r.text
+            body = r.json()
+            assert body["type"].endswith("/invalid-value")
+            assert body["detail"] == "text must not contain NUL (0x00) characters"
+        api.http.close()
