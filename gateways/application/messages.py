@@ -266,6 +266,9 @@ DETAILS: Mapping[str, str] = {
     "'{name}': no agency '{code}' in the catalogue": "'{name}': không có cơ quan '{code}' trong danh mục",
     "{codes} is outside the agencies supervised by {own}": "{codes} nằm ngoài các cơ quan do {own} quản lý",
     "'agency_code' is required: the agency whose WIP to chart": "cần 'agency_code': cơ quan cần vẽ biểu đồ tồn đọng",
+    "a report covers at most {days} days (about ten years)": (
+        "một báo cáo bao quát tối đa {days} ngày (khoảng mười năm)"
+    ),
     "a daily series is limited to {days} days; ask with bucket=week": (
         "chuỗi theo ngày giới hạn {days} ngày; hãy dùng bucket=week"
     ),
