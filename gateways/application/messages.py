@@ -308,7 +308,11 @@ DETAILS: Mapping[str, str] = {
     "{field}: Input should be a valid list": "{field}: phải là danh sách",
     "{field}: Input should be a valid dictionary": "{field}: phải là đối tượng",
     "{field}: Input should be a valid dictionary or object to extract fields from": "{field}: phải là đối tượng",
-    "{field}: Input should be {choices}": "{field}: phải là {choices}",
+    "{field}: Input should be '{choices}": "{field}: phải là '{choices}",
+    "{field}: Input should be a valid datetime or date, {why}": (
+        "{field}: phải là thời điểm hoặc ngày hợp lệ, {why}"
+    ),
+    "{field}: Input should have timezone info": "{field}: phải có múi giờ",
     "{field}: String should have at least {n} character": "{field}: chuỗi phải có ít nhất {n} ký tự",
     "{field}: String should have at least {n} characters": "{field}: chuỗi phải có ít nhất {n} ký tự",
     "{field}: String should have at most {n} characters": "{field}: chuỗi có nhiều nhất {n} ký tự",
