@@ -4,10 +4,12 @@ on 127.0.0.1 serving the embedded demo, and checks each answer: never a 5xx, and
 code, media type and body are the ones the document declares. A route added to the API is in
 the document, so it is checked too.
 
-Bounded: `EXAMPLES` generated cases per (operation, caller), derandomized (a fixed sequence of
-draws; ids and what earlier cases changed still vary a little between runs); past `BUDGET_SECONDS` each remaining pair gets one case, so the run stays within a
-few minutes on a busy machine. To explore further by hand: `LIENTHONG_SCHEMATHESIS_EXAMPLES`,
-`LIENTHONG_SCHEMATHESIS_BUDGET`, and `LIENTHONG_SCHEMATHESIS_RANDOM=1` (new cases each run).
+Bounded: `EXAMPLES` generated cases per (operation, caller), derandomized (a fixed sequence
+of draws; ids and what earlier cases changed still vary a little between runs); past
+`BUDGET_SECONDS` each remaining pair gets one case, so the run stays within a few minutes on a
+busy machine. To explore further by hand: `LIENTHONG_SCHEMATHESIS_EXAMPLES`,
+`LIENTHONG_SCHEMATHESIS_BUDGET`, `LIENTHONG_SCHEMATHESIS_RANDOM=1` (new cases each run) and
+`LIENTHONG_SCHEMATHESIS_ONLY="GET /api/v1/reports"` (only the operations whose label has it).
 """
 
 from __future__ import annotations
