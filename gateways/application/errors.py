@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from domain.errors import ActorNotAllowed, DomainError, InvalidValue, RuleViolated, UnknownDossier
+from gateways.application import messages
 from gateways.auth import AuthError
 from gateways.eventstore.codec import DecodeError
 from gateways.eventstore.store import ConcurrencyConflict
@@ -34,15 +35,19 @@ PROBLEM_BASE = "https://lienthong.gov.vn/problems/"
 
 
 def problem_body(
-    status: int, title: str, detail: str, slug: str = "", instance: str = "", **extra: Any
+    status: int,
+    title: str,
+    detail: str,
+    slug: str = "",
+    instance: str = "",
+    language: str = messages.EN,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """An RFC 9457 problem, as HTTP answers it and Kafka inbound results carry it."""
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + (slug or title.lower().replace(" ", "-")),
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
+    """An RFC 9457 problem, as HTTP answers it and Kafka inbound results carry it: `title` and
+    `detail` in `language` (gateways/application/messages.py); `type` the same in every one."""
+    kind = PROBLEM_BASE + (slug or title.lower().replace(" ", "-"))
+    title, detail = messages.localize(title, detail, language)
+    body: dict[str, Any] = {"type": kind, "title": title, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
     body.update(extra)
@@ -91,8 +96,8 @@ class Failure:
     extra: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
 
-    def body(self, instance: str = "") -> dict[str, Any]:
-        return problem_body(self.status, self.title, self.detail, self.slug, instance, **self.extra)
+    def body(self, instance: str = "", language: str = messages.EN) -> dict[str, Any]:
+        return problem_body(self.status, self.title, self.detail, self.slug, instance, language, **self.extra)
 
 
 def internal(detail: str) -> Failure:
@@ -136,6 +141,14 @@ def _is_transient_store_error(exc: Exception) -> bool:
     ) or (module.startswith("eventsourcing") and name in ("OperationalError", "InterfaceError"))
 
 
+def _is_unstorable_value(exc: Exception) -> bool:
+    """PostgreSQL refuses a value the caller sent (a NUL in text, a number out of a column's
+    range): psycopg's DataError and its subclasses. SQLite stores such values as they are."""
+    return any(
+        cls.__module__.startswith("psycopg") and cls.__name__ == "DataError" for cls in type(exc).__mro__
+    )
+
+
 def describe(exc: BaseException) -> Failure | None:
     """The problem for an error a caller caused or may retry, or None for a crash (a bug)."""
     if isinstance(exc, Refused):
@@ -165,6 +178,16 @@ def describe(exc: BaseException) -> Failure | None:
     if isinstance(exc, DecodeError):
         return Failure(
             500, "Stored history is damaged", f"{exc}; run the audit verification", "damaged-history"
+        )
+    if isinstance(exc, Exception) and _is_unstorable_value(exc):
+        nul = "NUL" in str(exc)
+        return Failure(
+            422,
+            "Invalid value",
+            "text must not contain NUL (0x00) characters"
+            if nul
+            else "a value in the request cannot be stored (out of the range the store handles)",
+            "invalid-value",
         )
     if isinstance(exc, Exception) and _is_transient_store_error(exc):
         return Failure(

@@ -65,6 +65,12 @@ def _problems(method: str, path: str, policy: access.Policy) -> dict[str, Any]:
     }
 
 
+def _own_body(content: dict[str, Any]) -> bool:
+    """A body the route declared itself (not FastAPI's validation error)."""
+    refs = [str(media.get("schema", {}).get("$ref", "")) for media in content.values()]
+    return bool(refs) and not any(ref.endswith("/HTTPValidationError") for ref in refs)
+
+
 def install(app: FastAPI) -> None:
     """Replace `app.openapi` with one that adds the bearer scheme and the problem answers."""
 
@@ -91,8 +97,13 @@ def install(app: FastAPI) -> None:
                     operation["security"] = [{"bearer": []}]
                 responses = operation.setdefault("responses", {})
                 for status, answer in _problems(method.upper(), path, policy).items():
-                    # FastAPI's own 422 (a JSON validation error) is a problem here.
-                    responses[status] = answer
+                    declared = responses.get(status, {}).get("content", {})
+                    if _own_body(declared):
+                        # The route answers this status with a body of its own too (`/readyz`: 503).
+                        declared.update(answer["content"])
+                    else:
+                        # FastAPI's own 422 (a JSON validation error) is a problem here.
+                        responses[status] = answer
         app.openapi_schema = document
         return document
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from starlette.exceptions import HTTPException
 
+from gateways.application import messages
 from gateways.application.errors import problem_body
 
 Scope = dict[str, Any]
@@ -78,6 +79,10 @@ class BodyLimit:
             await self._refuse(scope, send, limit)
 
     async def _refuse(self, scope: Scope, send: Any, limit: int) -> None:
+        accept = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"accept-language"), None
+        )
+        language = messages.negotiate(accept)
         body = orjson.dumps(
             problem_body(
                 413,
@@ -85,6 +90,7 @@ class BodyLimit:
                 f"bodies are limited to {limit // 1024} KiB",
                 "too-large",
                 scope.get("path", ""),
+                language,
             )
         )
         await send(
@@ -93,6 +99,8 @@ class BodyLimit:
                 "status": 413,
                 "headers": [
                     (b"content-type", b"application/problem+json"),
+                    (b"content-language", language.encode()),
+                    (b"vary", b"Accept-Language"),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],

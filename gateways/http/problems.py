@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -12,6 +14,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError
+from gateways.application import messages
 from gateways.application.errors import (
     ConcurrencyConflict,
     Overloaded,
@@ -33,15 +36,32 @@ class Problem(Refused):
     """A route refuses the request (403, 404, 422, …): answered like every refused use case."""
 
 
+def language_of(headers: Mapping[str, str]) -> str:
+    """The language problems are told in: Vietnamese unless Accept-Language prefers English."""
+    return messages.negotiate(headers.get("accept-language"))
+
+
+def language_headers(language: str) -> dict[str, str]:
+    return {"Content-Language": language, "Vary": "Accept-Language"}
+
+
 def problem_response(
-    status: int, title: str, detail: str, slug: str = "", instance: str = "", **extra: Any
+    status: int,
+    title: str,
+    detail: str,
+    slug: str = "",
+    instance: str = "",
+    language: str = messages.DEFAULT,
+    **extra: Any,
 ) -> Response:
-    body = problem_body(status, title, detail, slug, instance, **extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    body = problem_body(status, title, detail, slug, instance, language, **extra)
+    headers = language_headers(language)
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     if status == 503:
-        headers = {"Retry-After": "1"}
+        headers["Retry-After"] = "1"
     if status == 429:
-        headers = {"Retry-After": str(extra.get("retry_after", 1))}
+        headers["Retry-After"] = str(extra.get("retry_after", 1))
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -51,13 +71,30 @@ def _failure_response(request: Request, exc: BaseException) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         failure = internal("the request failed unexpectedly; it was logged")
     response = problem_response(
-        failure.status, failure.title, failure.detail, failure.slug, request.url.path, **failure.extra
+        failure.status,
+        failure.title,
+        failure.detail,
+        failure.slug,
+        request.url.path,
+        language_of(request.headers),
+        **failure.extra,
     )
     response.headers.update(failure.headers)
     return response
 
 
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """The stores' own errors: a value the store refuses (422) or a busy store (503)."""
+    import psycopg
+    import psycopg_pool
+    from eventsourcing.persistence import PersistenceError
+
+    return (sqlite3.Error, psycopg.Error, psycopg_pool.PoolTimeout, PersistenceError)
+
+
 def install(app: FastAPI) -> None:
+    # Each kind the application describes is handled by class: Starlette's handler for
+    # `Exception` answers and then re-raises, which makes uvicorn drop the connection.
     for kind in (
         DomainError,
         ConcurrencyConflict,
@@ -66,6 +103,7 @@ def install(app: FastAPI) -> None:
         Refused,
         Overloaded,
         OverflowError,
+        *_store_errors(),
     ):
         app.add_exception_handler(kind, _failure_response)
     app.add_exception_handler(Exception, _failure_response)
@@ -80,17 +118,29 @@ def install(app: FastAPI) -> None:
                 "the body is not valid JSON",
                 "malformed-body",
                 request.url.path,
+                language_of(request.headers),
             )
         detail, invalid = validation_detail(errors)
         return problem_response(
-            422, "Invalid request", detail, "invalid-request", request.url.path, errors=invalid
+            422,
+            "Invalid request",
+            detail,
+            "invalid-request",
+            request.url.path,
+            language_of(request.headers),
+            errors=invalid,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
         response = problem_response(
-            exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail), "", request.url.path
+            exc.status_code,
+            titles.get(exc.status_code, "HTTP error"),
+            str(exc.detail),
+            "",
+            request.url.path,
+            language_of(request.headers),
         )
         if exc.status_code == 405:
             # Every method some route takes at this path (the framework names only the first route's).

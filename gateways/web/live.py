@@ -106,7 +106,16 @@ async def _events(
         await asyncio.sleep(POLL_SECONDS)
 
 
-@router.get("/events/stream", response_class=StreamingResponse)
+@router.get(
+    "/events/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "one `dossier-event` per new event (id: its notification id), for a bounded time",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def events_stream(
     request: Request,
     principal: PrincipalDep,

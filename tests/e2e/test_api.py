@@ -22,7 +22,8 @@ WARD, DEPT, OTHER = "W.01", "S.01", "W.02"
 
 class Api:
     def __init__(self, base: str, secret: str, clock: FakeClock) -> None:
-        self.http = httpx.Client(base_url=base, timeout=20)
+        # Problems in English: these tests read the English messages (Vietnamese is the default).
+        self.http = httpx.Client(base_url=base, timeout=20, headers={"Accept-Language": "en"})
         self.secret = secret
         self.clock = clock
 

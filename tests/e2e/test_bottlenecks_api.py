@@ -31,7 +31,9 @@ WEEK = {"from": "2026-03-02", "to": "2026-03-06"}
 
 class Api:
     def __init__(self, base: str, clock: FakeClock) -> None:
-        self.http = httpx.Client(base_url=base, timeout=20)
+        self.http = httpx.Client(
+            base_url=base, timeout=20, headers={"Accept-Language": "en"}
+        )  # English problems
         self.clock = clock
 
     def auth(self, role: str, agency: str | None) -> dict[str, str]:
@@ -241,6 +243,8 @@ def test_who_may_read_and_what_is_refused(api: Api) -> None:
         ({"from": "2026-03-02T08:00:00", "to": "2026-03-06"}, "offset"),
         ({"to": "2026-03-06"}, "'from' is required"),
         ({**WEEK, "agency_code": "X.99"}, "no agency"),
+        # Centuries kept the server busy for minutes (a week per cell); now refused at once.
+        ({"from": "0001-01-01", "to": "9999-12-31"}, "at most 3660 days"),
     ):
         r = api.get(path, **params)
         assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), (
@@ -248,6 +252,8 @@ def test_who_may_read_and_what_is_refused(api: Api) -> None:
         )
         assert words in r.json()["detail"]
     assert api.get("/api/v1/reports/heatmap", metric="speed", **WEEK).status_code == 422
+    centuries = api.get("/api/v1/reports/heatmap", **{"from": "0001-01-01", "to": "9999-12-31"})
+    assert centuries.status_code == 422 and "at most 3660 days" in centuries.json()["detail"]
     assert "agency_code" in api.get("/api/v1/reports/wip", **WEEK).json()["detail"]
     r = api.get(
         "/api/v1/reports/wip", agency_code=DEPT, bucket="day", **{"from": "2020-01-01", "to": "2026-01-01"}

@@ -531,7 +531,7 @@ def test_without_demo_login_no_token_is_issued_and_the_page_still_serves(make_co
     assert container.settings.demo_login is False
     with (
         serve(create_app(container)) as base,
-        httpx.Client(base_url=base) as client,
+        httpx.Client(base_url=base, headers={"Accept-Language": "en"}) as client,
     ):
         for method, path in (("POST", "/api/v1/demo/token"), ("GET", "/api/v1/demo/agencies")):
             r = client.request(method, path, json={"role": "admin"} if method == "POST" else None)

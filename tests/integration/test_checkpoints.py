@@ -376,7 +376,7 @@ def _client(audited: Audited) -> TestClient:
     app.state.container = audited.container
     problems.install(app)
     app.include_router(audit_routes.router)
-    return TestClient(app)
+    return TestClient(app, headers={"Accept-Language": "en"})  # the tests read English problems
 
 
 def _auth(audited: Audited, role: str, agency: str | None = None) -> dict[str, str]:

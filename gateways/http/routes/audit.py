@@ -14,8 +14,10 @@ from gateways.audit import (
     UnknownCheckpoint,
     UnknownEvent,
 )
+from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
+from gateways.http.schemas import answers
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -39,7 +41,7 @@ def _dossier_id(text: str) -> str:
         ) from exc
 
 
-@router.get("/audit/verify")
+@router.get("/audit/verify", **answers(schemas.Verification))
 def audit_verify(
     principal: PrincipalDep, checkpoints: CheckpointsDep, dossier_id: str | None = None
 ) -> dict[str, Any]:
@@ -52,7 +54,7 @@ def audit_verify(
     return result.as_json()
 
 
-@router.get("/audit/checkpoints")
+@router.get("/audit/checkpoints", **answers(schemas.CheckpointPage))
 def list_checkpoints(
     principal: PrincipalDep,
     checkpoints: CheckpointsDep,
@@ -67,7 +69,7 @@ def list_checkpoints(
     return {"items": [cp.as_json() for cp in items], "next_cursor": str(items[-1].n) if more else None}
 
 
-@router.get("/audit/checkpoints/{n}")
+@router.get("/audit/checkpoints/{n}", **answers(schemas.Checkpoint))
 def get_checkpoint(n: int, principal: PrincipalDep, checkpoints: CheckpointsDep) -> dict[str, Any]:
     cp = checkpoints.get(n)
     if cp is None:
@@ -77,13 +79,13 @@ def get_checkpoint(n: int, principal: PrincipalDep, checkpoints: CheckpointsDep)
     return cp.as_json()
 
 
-@router.get("/audit/public-key")
+@router.get("/audit/public-key", **answers(schemas.PublicKey))
 def public_key(checkpoints: CheckpointsDep) -> dict[str, Any]:
     """The key that signs checkpoints. Public on purpose: anyone may check a checkpoint or a proof."""
     return checkpoints.public_key_json()
 
 
-@router.get("/dossiers/{dossier_id}/events/{seq}/proof")
+@router.get("/dossiers/{dossier_id}/events/{seq}/proof", **answers(schemas.InclusionProof))
 def event_proof(
     dossier_id: str,
     seq: int,

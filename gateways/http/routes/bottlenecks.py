@@ -14,14 +14,18 @@ from fastapi import APIRouter, Query
 
 from gateways.auth import Principal
 from gateways.bootstrap import Container
+from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
+from gateways.http.schemas import answers
 from gateways.views.bottleneck import VIEW, BottleneckReports, InvalidCursor
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 READERS = ("supervisor", "inspector", "admin")
 MAX_DAYS = 1100  # a daily WIP series longer than about three years is asked for by week
+# Any report range: a heat map or weekly series over centuries took the server minutes.
+MAX_RANGE_DAYS = 3660
 
 
 def _invalid(detail: str) -> Problem:
@@ -54,6 +58,8 @@ def _range(container: Container, start: str | None, end: str | None) -> tuple[da
     first, last = _day(start, "from", container), _day(end, "to", container)
     if last < first:
         raise _invalid(f"'to' ({last.isoformat()}) is before 'from' ({first.isoformat()})")
+    if (last - first).days >= MAX_RANGE_DAYS:
+        raise _invalid(f"a report covers at most {MAX_RANGE_DAYS} days (about ten years)")
     return first, last
 
 
@@ -103,7 +109,7 @@ def _with_position(container: Container, body: dict[str, Any]) -> dict[str, Any]
     return body
 
 
-@router.get("/bottlenecks")
+@router.get("/bottlenecks", **answers(schemas.Bottlenecks))
 def bottlenecks(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -122,7 +128,7 @@ def bottlenecks(
     return _with_position(container, body)
 
 
-@router.get("/heatmap")
+@router.get("/heatmap", **answers(schemas.Heatmap))
 def heatmap(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -138,7 +144,7 @@ def heatmap(
     return _with_position(container, body)
 
 
-@router.get("/wip")
+@router.get("/wip", **answers(schemas.Wip))
 def wip(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -160,7 +166,7 @@ def wip(
     return _with_position(container, body)
 
 
-@router.get("/bottlenecks/dossiers")
+@router.get("/bottlenecks/dossiers", **answers(schemas.BottleneckDossiers))
 def bottleneck_dossiers(
     principal: PrincipalDep,
     container: ContainerDep,

@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 from domain.agencies import Agency, AgencyLevel, Successor
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
 from gateways.catalogue import agency_to_json, component_from_json, parent_cycle, procedure_to_json
+from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
+from gateways.http.schemas import answers
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 
@@ -64,7 +66,14 @@ def agency_json(a: Agency) -> dict[str, Any]:
     return agency_to_json(a)
 
 
-@router.put("/agencies/{code}")
+@router.put(
+    "/agencies/{code}",
+    response_model=None,
+    responses={
+        200: {"model": schemas.AgencyVersions, "description": "updated"},
+        201: {"model": schemas.AgencyVersions, "description": "created"},
+    },
+)
 def put_agency(
     code: str, body: AgencyPut, principal: PrincipalDep, container: ContainerDep, response: Response
 ) -> dict[str, Any]:
@@ -110,7 +119,7 @@ def put_agency(
     }
 
 
-@router.get("/agencies")
+@router.get("/agencies", **answers(schemas.AgencyPage))
 def list_agencies(principal: PrincipalDep, container: ContainerDep, on: date | None = None) -> dict[str, Any]:
     hierarchy = container.catalogue.hierarchy
     items = []
@@ -121,7 +130,7 @@ def list_agencies(principal: PrincipalDep, container: ContainerDep, on: date | N
     return {"items": items, "next_cursor": None}
 
 
-@router.get("/agencies/{code}")
+@router.get("/agencies/{code}", **answers(schemas.AgencyVersions))
 def get_agency(code: str, principal: PrincipalDep, container: ContainerDep) -> dict[str, Any]:
     hierarchy = container.catalogue.hierarchy
     latest = hierarchy.latest(code)
@@ -130,7 +139,14 @@ def get_agency(code: str, principal: PrincipalDep, container: ContainerDep) -> d
     return {**agency_json(latest), "versions": [agency_json(a) for a in hierarchy.history(code)]}
 
 
-@router.put("/procedures/{code}")
+@router.put(
+    "/procedures/{code}",
+    response_model=None,
+    responses={
+        200: {"model": schemas.Procedure, "description": "updated"},
+        201: {"model": schemas.Procedure, "description": "created"},
+    },
+)
 def put_procedure(
     code: str, body: ProcedurePut, principal: PrincipalDep, container: ContainerDep, response: Response
 ) -> dict[str, Any]:
@@ -160,7 +176,7 @@ def put_procedure(
     return procedure_to_json(procedure)
 
 
-@router.get("/procedures")
+@router.get("/procedures", **answers(schemas.ProcedurePage))
 def list_procedures(
     principal: PrincipalDep, container: ContainerDep, on: date | None = None
 ) -> dict[str, Any]:
@@ -168,7 +184,7 @@ def list_procedures(
     return {"items": items, "next_cursor": None}
 
 
-@router.get("/procedures/{code}")
+@router.get("/procedures/{code}", **answers(schemas.Procedure))
 def get_procedure(
     code: str, principal: PrincipalDep, container: ContainerDep, on: date | None = None
 ) -> dict[str, Any]:

@@ -14,9 +14,11 @@ from pydantic import BaseModel, Field
 
 from gateways.auth import AGENCY_ROLES, ROLES, issue_token
 from gateways.bootstrap import Container, system_clock
+from gateways.http import schemas
 from gateways.http.deps import ContainerDep
 from gateways.http.problems import Problem
 from gateways.http.routes.catalogue import agency_json
+from gateways.http.schemas import answers
 
 router = APIRouter(prefix="/api/v1/demo", tags=["demo"])
 
@@ -36,7 +38,7 @@ def _require_demo(container: Container) -> None:
         )
 
 
-@router.post("/token")
+@router.post("/token", **answers(schemas.DemoToken))
 def demo_token(body: DemoLogin, container: ContainerDep) -> dict[str, Any]:
     """A signed token for the chosen role (and agency), as `lienthong token` would print."""
     _require_demo(container)
@@ -72,7 +74,7 @@ def demo_token(body: DemoLogin, container: ContainerDep) -> dict[str, Any]:
     }
 
 
-@router.get("/agencies")
+@router.get("/agencies", **answers(schemas.DemoAgencies))
 def demo_agencies(container: ContainerDep) -> dict[str, Any]:
     """Every agency (its latest version), for the sign-in page's picker before anyone has a token."""
     _require_demo(container)

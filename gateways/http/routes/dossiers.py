@@ -9,8 +9,10 @@ from fastapi import APIRouter, Header, Response
 from gateways.application.commands import COMMANDS, RECEIVE, CommandSpec, DossierCreate
 from gateways.application.handler import CommandRequest, response_body
 from gateways.application.writer import Answer
+from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
+from gateways.http.schemas import answers
 from gateways.logs import annotate
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["commands"])
@@ -46,7 +48,7 @@ def _render(answer: Answer) -> Response:
     )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, **answers(schemas.DossierAnswer, 201))
 def create_dossier(
     body: DossierCreate, principal: PrincipalDep, container: ContainerDep, idem: IdemKey = None
 ) -> Response:
@@ -67,7 +69,13 @@ def _route(spec: CommandSpec) -> None:
         return _render(container.commands.run(principal, request))
 
     endpoint.__name__ = "cmd_" + spec.name
-    router.add_api_route("/{dossier_id}" + spec.path, endpoint, methods=["POST"], summary=spec.summary)
+    router.add_api_route(
+        "/{dossier_id}" + spec.path,
+        endpoint,
+        methods=["POST"],
+        summary=spec.summary,
+        **answers(schemas.DossierAnswer),
+    )
 
 
 for _spec in COMMANDS.values():

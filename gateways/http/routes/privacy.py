@@ -8,7 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from gateways.application.privacy import forget as forget_person
+from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
+from gateways.http.schemas import answers
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
@@ -18,7 +20,7 @@ class ForgetIn(BaseModel):
     dossier_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 
-@router.post("/forget")
+@router.post("/forget", **answers(schemas.Forgotten))
 def forget(body: ForgetIn, principal: PrincipalDep, container: ContainerDep) -> dict[str, Any]:
     """Destroy the data keys of one dossier or of every dossier of one ID number (admin).
     Statistics and the audit trail are unchanged; the erasure itself is recorded."""

@@ -16,9 +16,11 @@ from gateways.application.representation import dossier_json
 from gateways.application.service import secret_hash
 from gateways.auth import Principal
 from gateways.bootstrap import Container
+from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.presenter import event_json
 from gateways.http.problems import Problem
+from gateways.http.schemas import answers
 from projections import control_sheet
 
 router = APIRouter(prefix="/api/v1", tags=["reads"])
@@ -68,7 +70,7 @@ def _load(container: Container, principal: Principal, dossier_id: str, as_of: da
     return loaded
 
 
-@router.get("/dossiers/{dossier_id}")
+@router.get("/dossiers/{dossier_id}", **answers(schemas.DossierState))
 def get_dossier(
     dossier_id: str, principal: PrincipalDep, container: ContainerDep, as_of: LocalInstant | None = None
 ) -> dict[str, Any]:
@@ -86,7 +88,7 @@ def get_dossier(
     return body
 
 
-@router.get("/dossiers/{dossier_id}/events")
+@router.get("/dossiers/{dossier_id}/events", **answers(schemas.EventPage))
 def get_events(dossier_id: str, principal: PrincipalDep, container: ContainerDep) -> dict[str, Any]:
     loaded = _load(container, principal, dossier_id)
     return {"items": [event_json(r) for r in loaded.records], "next_cursor": None}
@@ -96,7 +98,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-@router.get("/dossiers/{dossier_id}/control-sheet")
+@router.get("/dossiers/{dossier_id}/control-sheet", **answers(schemas.ControlSheet))
 def get_control_sheet(dossier_id: str, principal: PrincipalDep, container: ContainerDep) -> dict[str, Any]:
     loaded = _load(container, principal, dossier_id)
     tz = container.calendar.tz
@@ -162,7 +164,7 @@ def _row_json(row: Any, container: Container, now: datetime) -> dict[str, Any]:
     }
 
 
-@router.get("/dossiers")
+@router.get("/dossiers", **answers(schemas.DossierPage))
 def search_dossiers(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -242,7 +244,7 @@ def search_dossiers(
     return {"items": items[:limit], "next_cursor": next_cursor, "view_position": container.view_position()}
 
 
-@router.get("/agencies/{code}/inbox")
+@router.get("/agencies/{code}/inbox", **answers(schemas.InboxPage))
 def inbox(
     code: str,
     principal: PrincipalDep,
@@ -275,7 +277,7 @@ class LookupIn(BaseModel):
     secret: str = Field(min_length=1, max_length=200)
 
 
-@router.post("/lookup", tags=["citizen"])
+@router.post("/lookup", tags=["citizen"], **answers(schemas.Lookup))
 def lookup_post(body: LookupIn, container: ContainerDep) -> dict[str, Any]:
     """The citizen lookup with the secret in the body (kept out of URLs, proxies and logs)."""
     return _lookup(container, body.receipt_code, body.secret)
@@ -297,7 +299,7 @@ def lookup_satisfaction(body: SatisfactionLookupIn, container: ContainerDep) -> 
     return container.commands.citizen_satisfaction(row.dossier_id, Satisfaction(body.rating)).body
 
 
-@router.get("/lookup/{receipt_code}", tags=["citizen"])
+@router.get("/lookup/{receipt_code}", tags=["citizen"], **answers(schemas.Lookup))
 def lookup(receipt_code: str, container: ContainerDep, secret: str = Query(min_length=1)) -> dict[str, Any]:
     """Kept for existing clients; prefer `POST /api/v1/lookup` (access logs redact `secret`)."""
     return _lookup(container, receipt_code, secret)

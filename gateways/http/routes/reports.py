@@ -16,9 +16,11 @@ from domain.errors import InvalidValue
 from gateways.auth import Principal
 from gateways.bootstrap import Container
 from gateways.documents import bieu06 as bieu06_document
+from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
 from gateways.http.report_presenters import at_risk_json, bieu06_json, sla_json
+from gateways.http.schemas import answers
 from gateways.views.indicators import VIEW as INDICATORS_VIEW
 from gateways.views.indicators import IndicatorRow
 from gateways.views.sla import PERIOD_HELP, SlaReports, parse_period, parse_range
@@ -97,7 +99,7 @@ def _range(
         raise Problem(422, "Invalid report range", exc.detail, "invalid-range") from exc
 
 
-@router.get("/bieu06")
+@router.get("/bieu06", **answers(schemas.Bieu06))
 def bieu06(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -176,7 +178,7 @@ def bieu06_form(
     )
 
 
-@router.get("/sla")
+@router.get("/sla", **answers(schemas.SlaReport))
 def sla_report(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -211,7 +213,7 @@ def sla_report(
     }
 
 
-@router.get("/at-risk")
+@router.get("/at-risk", **answers(schemas.AtRisk))
 def at_risk(
     principal: PrincipalDep,
     container: ContainerDep,

@@ -8,14 +8,16 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from gateways.application.commands import LocalInstant
+from gateways.http import schemas
 from gateways.http.deps import ContainerDep
 from gateways.http.problems import Problem
+from gateways.http.schemas import answers
 from gateways.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/api/v1/calendar/working-time")
+@router.get("/api/v1/calendar/working-time", **answers(schemas.WorkingTime))
 def working_time(
     container: ContainerDep,
     start: LocalInstant,
@@ -44,12 +46,19 @@ def working_time(
     )
 
 
-@router.get("/healthz")
+@router.get("/healthz", **answers(schemas.Health))
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=None,
+    responses={
+        200: {"model": schemas.Readiness},
+        503: {"model": schemas.Readiness, "description": "the event store is unreachable"},
+    },
+)
 def readyz(container: ContainerDep, response: Response) -> dict[str, Any]:
     ok = container.store.is_reachable()
     response.status_code = 200 if ok else 503
@@ -75,7 +84,16 @@ def _kafka_state(bootstrap: str | None) -> str:
     return f"unreachable ({bootstrap}); events wait in the outbox"
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def metrics(container: ContainerDep) -> Response:
     """Prometheus text format (the series are described in gateways/metrics.py)."""
     return Response(container.metrics.render(), media_type=CONTENT_TYPE)

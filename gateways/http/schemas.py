@@ -1,0 +1,585 @@
+"""The typed contract of every JSON answer: what the OpenAPI document declares for each 2xx.
+
+The routes still build plain dicts and answer them with orjson (no second validation per
+request); these models only describe the bodies. That they describe them truly is tested:
+Schemathesis checks every answer of the real server against the document, and
+`tests/e2e/test_contract.py` checks that every JSON operation declares one of these models.
+Fields are closed (`additionalProperties: false`): a field a route starts to return must be
+declared here first, or the contract tests fail.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal[
+    "submitted",
+    "received",
+    "refused",
+    "in_process",
+    "awaiting_supplement",
+    "awaiting_fee",
+    "result_ready",
+    "returned",
+    "withdrawn",
+    "stopped",
+]
+ChannelName = Literal["online", "direct", "postal"]
+TimelinessName = Literal["early", "on_time", "late"]
+Cursor = str | None
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def answers(model: type[BaseModel], status: int = 200, description: str = "") -> dict[str, Any]:
+    """Decorator arguments that declare `model` as the body of the route's success answer
+    without FastAPI validating and re-serialising every body against it at run time."""
+    answer: dict[str, Any] = {"model": model}
+    if description:
+        answer["description"] = description
+    return {"response_model": None, "responses": {status: answer}}
+
+
+# --- dossiers -----------------------------------------------------------------------------------
+
+
+class Step(Model):
+    agency_code: str
+    route_step: int | None = Field(description="index in the procedure's route; null off route")
+    off_route: bool
+    entered_at: datetime
+    left_at: datetime | None
+    due_at: datetime | None
+    budget_working_hours: float | None
+    used_working_hours: float
+    timeliness: TimelinessName | None
+
+
+class RouteStep(Model):
+    agency_code: str
+    budget_working_hours: float
+
+
+class Dossier(Model):
+    """The dossier representation (API.md) that commands answer and reads show."""
+
+    id: str = Field(description="a UUID")
+    receipt_code: str
+    procedure_code: str
+    procedure_name: str | None
+    channel: ChannelName
+    status: Status
+    status_code: int = Field(ge=1, le=10)
+    receiving_agency_code: str | None
+    holder_agency_code: str | None
+    submitted_at: datetime | None
+    received_at: datetime | None
+    due_at: datetime | None
+    promised_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    outcome: Literal["approved", "rejected"] | None
+    decision_number: str | None
+    timeliness: TimelinessName | None
+    overdue: bool
+    remaining_working_hours: float | None
+    imported: bool
+    version: int
+    steps: list[Step]
+    route: list[RouteStep]
+    pending_handoff_to: str | None
+    open_consultations: list[str]
+    allowed_actions: list[str] = Field(description="commands the caller may send now (writers only)")
+
+
+class DossierAnswer(Dossier):
+    """A command's answer: the dossier; a new dossier's carries its lookup secret, once."""
+
+    lookup_secret: str | None = Field(default=None, description="only in the answer that created it")
+    lookup_secret_note: str | None = None
+
+
+class DossierState(Dossier):
+    as_of: datetime | None = Field(description="the instant asked for, null for now")
+
+
+class DossierSummary(Model):
+    """A row of search results (from the dossier index)."""
+
+    id: str
+    receipt_code: str
+    procedure_code: str
+    channel: str
+    status: Status
+    status_code: int
+    receiving_agency_code: str | None
+    holder_agency_code: str | None
+    pending_handoff_to: str | None
+    received_at: datetime | None
+    due_at: datetime | None
+    promised_at: datetime | None
+    resolved_at: datetime | None
+    timeliness: TimelinessName | None
+    overdue: bool
+    remaining_working_hours: float | None
+    version: int
+
+
+class InboxItem(DossierSummary):
+    incoming: bool = Field(description="handed to this agency, not accepted yet")
+
+
+class DossierPage(Model):
+    items: list[DossierSummary]
+    next_cursor: Cursor
+    view_position: int
+
+
+class InboxPage(Model):
+    items: list[InboxItem]
+    next_cursor: Cursor
+    view_position: int
+
+
+class Event(Model):
+    event_id: str
+    seq: int
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    agency_code: str | None
+    actor: dict[str, Any]
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+    schema_version: int
+
+
+class EventPage(Model):
+    items: list[Event]
+    next_cursor: Cursor
+
+
+class ControlSheetRow(Model):
+    seq: int
+    from_agency_code: str
+    to_agency_code: str
+    handed_at: datetime | None
+    accepted_at: datetime | None
+    returned_at: datetime | None
+    return_reason: str | None
+    step_timeliness: str | None
+    step_used_working_hours: float
+    step_budget_working_hours: float | None
+    step_overrun_working_hours: float | None
+    off_route: bool
+    note: str | None
+
+
+class ControlSheet(Model):
+    """Phiếu kiểm soát quá trình giải quyết hồ sơ."""
+
+    dossier_id: str
+    receipt_code: str | None
+    procedure_code: str | None
+    received_at: datetime | None
+    due_at: datetime | None
+    promised_at: datetime | None
+    resolved_at: datetime | None
+    returned_at: datetime | None
+    timeliness: str | None
+    rows: list[ControlSheetRow]
+
+
+class WhereNow(Model):
+    agency_code: str | None
+    agency_name: str | None
+
+
+class Lookup(Model):
+    """What the citizen sees with the receipt code and the secret."""
+
+    receipt_code: str
+    procedure_code: str
+    procedure_name: str | None
+    status: Status
+    status_code: int
+    received_at: datetime | None
+    due_at: datetime | None
+    promised_at: datetime | None
+    resolved_at: datetime | None
+    where: WhereNow
+    in_transit_to: str | None
+
+
+# --- catalogue ----------------------------------------------------------------------------------
+
+AgencyLevelName = Literal["central", "province", "province_department", "district", "commune"]
+
+
+class Agency(Model):
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    valid_from: date | None
+    valid_to: date | None
+
+
+class AgencyVersions(Agency):
+    versions: list[Agency] = Field(description="every version, oldest first")
+
+
+class AgencyPage(Model):
+    items: list[Agency]
+    next_cursor: Cursor
+
+
+class Procedure(Model):
+    code: str
+    name: str
+    field: str
+    deadline_working_hours: float
+    supplement_policy: Literal["restart", "pause"]
+    route: list[RouteStep]
+
+
+class ProcedurePage(Model):
+    items: list[Procedure]
+    next_cursor: Cursor
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+class Received(Model):
+    online: int
+    direct: int
+    postal: int
+    carried_over: int
+    total: int
+
+
+class Resolved(Model):
+    early: int
+    on_time: int
+    late: int
+    total: int
+
+
+class InProcess(Model):
+    within_due: int
+    overdue: int
+    total: int
+
+
+class Freshness(Model):
+    view_position: int = Field(description="the last event the view applied")
+    lag: int = Field(description="events recorded but not applied to the view yet")
+
+
+class Bieu06(Freshness):
+    """Biểu 06 (Circular 01/2020) of one desk."""
+
+    agency_code: str
+    include_children: bool
+    scope: Literal["received", "handled"]
+    from_: str = Field(alias="from", description="a date, or an instant with offset")
+    to: str
+    period: str | None
+    judged_at: datetime | None
+    agencies: list[str]
+    received: Received
+    resolved: Resolved
+    in_process: InProcess
+    closed_without_result: int
+    on_time_rate: float | None = Field(ge=0, le=1)
+
+
+class SlaRow(Model):
+    group: str
+    received: Received
+    resolved: Resolved
+    in_process: InProcess
+    closed_without_result: int
+    on_time_rate: float | None = Field(ge=0, le=1)
+    late_attributed: int
+
+
+class SlaReport(Freshness):
+    group_by: Literal["agency", "level", "procedure"]
+    scope: Literal["received", "handled"]
+    agency_code: str | None
+    from_: str = Field(alias="from")
+    to: str
+    period: str | None
+    judged_at: datetime | None
+    items: list[SlaRow]
+    next_cursor: Cursor
+
+
+class AtRiskItem(Model):
+    id: str
+    receipt_code: str
+    procedure_code: str
+    receiving_agency_code: str | None
+    holder_agency_code: str | None
+    pending_handoff_to: str | None
+    received_at: datetime | None
+    due_at: datetime | None
+    promised_at: datetime | None
+    paused: Literal["supplement", "fee"] | None = Field(
+        description="waiting for the citizen: the clock stops"
+    )
+    overdue: bool
+    remaining_working_hours: float
+    step_due_at: datetime | None
+    step_remaining_working_hours: float | None
+
+
+class AtRisk(Freshness):
+    agency_code: str | None
+    within_hours: float
+    now: datetime
+    items: list[AtRiskItem]
+    next_cursor: Cursor
+
+
+class Quantiles(Model):
+    p50: float | None
+    p90: float | None
+    p99: float | None
+
+
+class BottleneckAgency(Model):
+    group: str
+    agency_code: str
+    agency_name: str | None
+    wip: int
+    in_transit: int
+    overdue_wip: int
+    arrivals: int
+    completions: int
+    returns: int
+    supplements: int
+    consultations: int
+    stays: int
+    dwell_hours: Quantiles
+    mean_dwell_hours: float | None
+    mean_dwell_calendar_hours: float | None
+
+
+class BottleneckEdge(Model):
+    group: str
+    from_agency_code: str
+    to_agency_code: str
+    count: int
+    returns: int
+    transit_hours: Quantiles
+    mean_transit_hours: float | None
+    mean_transit_calendar_hours: float | None
+
+
+class BottleneckStep(Model):
+    group: str
+    procedure_code: str
+    route_step: int
+    agency_code: str
+    stays: int
+    dwell_hours: Quantiles
+    mean_dwell_hours: float | None
+
+
+class Bottlenecks(Freshness):
+    from_: date = Field(alias="from")
+    to: date
+    levels_at: date = Field(description="WIP levels are those at the start of this day")
+    quantile_relative_error: float
+    agencies: list[BottleneckAgency]
+    edges: list[BottleneckEdge]
+    steps: list[BottleneckStep] | None = Field(default=None, description="with steps=true")
+
+
+class HeatCell(Model):
+    week: str
+    week_start: date
+    value: float | None
+    p90: float | None = None
+    count: int | None = None
+    wip: int | None = None
+
+
+class HeatRow(Model):
+    group: str
+    agency_name: str | None
+    cells: list[HeatCell]
+
+
+class Heatmap(Freshness):
+    metric: Literal["dwell", "overdue_wip"]
+    from_: date = Field(alias="from")
+    to: date
+    weeks: list[str]
+    rows: list[HeatRow]
+
+
+class WipPoint(Model):
+    period: str
+    start: date
+    arrivals: int
+    completions: int
+    wip: int
+    in_transit: int
+    overdue_wip: int
+
+
+class Wip(Freshness):
+    agency_code: str
+    agency_name: str | None
+    bucket: Literal["day", "week"]
+    from_: date = Field(alias="from")
+    to: date
+    items: list[WipPoint]
+
+
+class Stay(Model):
+    dossier_id: str
+    receipt_code: str | None
+    procedure_code: str | None
+    route_step: int | None
+    agency_code: str
+    entered_at: datetime | None
+    left_at: datetime | None
+    dwell_hours: float | None
+    dwell_calendar_hours: float | None
+
+
+class Transit(Model):
+    dossier_id: str
+    receipt_code: str | None
+    from_agency_code: str
+    to_agency_code: str
+    handed_at: datetime | None
+    ended_at: datetime | None
+    outcome: str | None
+    off_route: bool
+    transit_hours: float | None
+    transit_calendar_hours: float | None
+
+
+class BottleneckDossiers(Freshness):
+    items: list[Stay] | list[Transit]
+    next_cursor: Cursor
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+
+class Fault(BaseModel):
+    dossier_id: str | None
+    seq: int | None
+    reason: str
+
+
+class Verification(Model):
+    ok: bool
+    checked_events: int
+    checkpoints_checked: int
+    last_checkpoint: int | None
+    covered_events: int
+    uncovered_events: int
+    first_bad: Fault | None = None
+
+
+class Checkpoint(Model):
+    n: int
+    size: int
+    last_notification_id: int
+    root: str
+    created_at: datetime
+    signature: str
+    signature_algorithm: Literal["Ed25519"]
+    key_id: str
+    signed_message: str
+
+
+class CheckpointPage(Model):
+    items: list[Checkpoint]
+    next_cursor: Cursor
+
+
+class RetiredKey(Model):
+    key_id: str
+    public_key_base64: str
+
+
+class PublicKey(Model):
+    algorithm: Literal["Ed25519"]
+    key_id: str
+    public_key_pem: str
+    public_key_base64: str
+    retired_keys: list[RetiredKey]
+    signed_message_format: str
+    leaf_encoding: str
+    tree: str
+
+
+class InclusionProof(Model):
+    dossier_id: str
+    seq: int
+    event_hash: str
+    leaf_hash: str
+    leaf_encoding: str
+    leaf_index: int
+    tree_size: int
+    path: list[str]
+    checkpoint_n: int
+    checkpoint: Checkpoint
+
+
+# --- system, privacy, demo ----------------------------------------------------------------------
+
+
+class WorkingTime(Model):
+    start: datetime
+    hours: float | None = None
+    due_at: datetime | None = None
+    end: datetime | None = None
+    working_hours: float | None = None
+
+
+class Health(Model):
+    status: Literal["ok"]
+
+
+class Readiness(Model):
+    status: str
+    event_store: Literal["ok", "unreachable"]
+    kafka: str
+    view_position: int
+
+
+class Forgotten(Model):
+    erased: list[str]
+    already_erased: list[str]
+    count: int
+
+
+class DemoToken(Model):
+    token: str
+    token_type: Literal["Bearer"]
+    role: str
+    agency_code: str | None
+    expires_at: datetime
+
+
+class DemoAgencies(Model):
+    items: list[Agency]
+    roles: list[str]
+    agency_roles: list[str]
+    next_cursor: Cursor
