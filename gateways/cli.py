@@ -88,16 +88,27 @@ def run(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     no_seed: Annotated[bool, typer.Option("--no-seed", help="do not seed the demo on first start")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="API processes on the same port (SO_REUSEPORT), each with its own writer"),
+    ] = 1,
+    reuse_port: Annotated[bool, typer.Option("--reuse-port", hidden=True)] = False,
 ) -> None:
     """Serve the API (and docs at /docs). Seeds the demo the first time.
 
     With LIENTHONG_KAFKA_BOOTSTRAP set, the relay, the view projectors and the inbound
     command consumer run in the same process, and Ctrl-C stops them all.
+
+    With --workers N, N - 1 more copies of this command listen on the same port (the kernel
+    shares the connections among them). Each has its own group-commit writer; optimistic
+    concurrency on the event store keeps them correct (a conflicting If-Match gets 409), the
+    projectors share the topic's partitions, and one relay publishes while the others stand by.
     """
     import uvicorn
 
     from gateways.audit import CheckpointTimer
     from gateways.http.app import create_app
+    from gateways.kafka import processes as helpers
     from gateways.logs import log_config
 
     container = bootstrap()
@@ -129,11 +140,14 @@ def run(
         timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
+    sockets = [helpers.shared_socket(host, port)] if workers > 1 or reuse_port else None
+    # Seeded (above) before the others start, so they never seed it again.
+    children = helpers.spawn(workers - 1, helpers.api_child_args(host, port))
     try:
         if not settings.kafka_bootstrap:
             container.feed.catch_up()
             err.print(f"lienthong on http://{host}:{port}  (dashboard: /, API docs: /docs)")
-            server.run()
+            server.run(sockets=sockets)
             return
         from gateways.kafka.app import build_stream, run_stream
 
@@ -149,13 +163,14 @@ def run(
                 run_stream(side, stop, event_partitions=settings.kafka_event_partitions)
             )
             try:
-                await server.serve()
+                await server.serve(sockets=sockets)
             finally:
                 stop.set()
                 await stream
 
         asyncio.run(both())
     finally:
+        helpers.stop(children)
         timer.stop()
         container.close()
 
