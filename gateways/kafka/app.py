@@ -20,7 +20,7 @@ from gateways.kafka.contracts import CommandMessage, CommandResult, EventEnvelop
 from gateways.kafka.observe import StreamCollector, sample_partition_ends
 from gateways.kafka.projector import ViewProjector, group_role
 from gateways.kafka.relay import Relay
-from gateways.kafka.topics import Topics, ensure_topics
+from gateways.kafka.topics import Topics, ensure_topics, servers
 
 if TYPE_CHECKING:
     from gateways.bootstrap import Container
@@ -58,7 +58,7 @@ def build_stream(
     topics = topics_of(container)
     # Results and dead letters are acknowledged by every in-sync replica, sent once.
     broker = KafkaBroker(
-        server,
+        servers(server),
         client_id="lienthong",
         acks="all",
         enable_idempotence=True,

@@ -32,7 +32,7 @@ from aiokafka.errors import KafkaError
 
 from gateways.eventstore.store import EventStore, Outgoing, RecordedEvent
 from gateways.kafka.leadership import Leadership, LeadershipLost, lock_key
-from gateways.kafka.topics import NOTIFICATION_HEADER, Topics, ensure_topics, partition_for
+from gateways.kafka.topics import NOTIFICATION_HEADER, Topics, ensure_topics, partition_for, servers
 from gateways.sql import Database
 
 log = logging.getLogger("lienthong.relay")
@@ -155,7 +155,7 @@ class Relay:
 
     async def _session(self, stop: asyncio.Event, until_idle: bool = False) -> None:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
+            bootstrap_servers=servers(self.bootstrap),
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
@@ -249,7 +249,7 @@ class Relay:
     async def _published_heads(self, partitions: int) -> dict[int, int]:
         """partition -> notification id of the last record on it."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, request_timeout_ms=15000
+            bootstrap_servers=servers(self.bootstrap), enable_auto_commit=False, request_timeout_ms=15000
         )
         await consumer.start()
         try:

@@ -36,6 +36,12 @@ class Topics:
         return self.events.removesuffix(".dossier-events.v1") + "." + role
 
 
+def servers(bootstrap: str) -> list[str]:
+    """ "h1:p1,h2:p2" (LIENTHONG_KAFKA_BOOTSTRAP of a cluster) -> the list aiokafka expects;
+    it would take the whole string for one host name."""
+    return [part.strip() for part in bootstrap.split(",") if part.strip()]
+
+
 def partition_for(dossier_id: str, partitions: int) -> int:
     """Kafka's default key partitioner (murmur2), computed here so the relay knows the
     partition of every event before sending it."""
@@ -65,7 +71,7 @@ def topic_specs(topics: Topics, event_partitions: int, replication: int = 1) -> 
 
 async def ensure_topics(bootstrap: str, topics: Topics, event_partitions: int, replication: int = 1) -> None:
     """Create the topics that are missing (idempotent)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers(bootstrap), request_timeout_ms=15000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -85,7 +91,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10000
+        bootstrap_servers=servers(bootstrap), enable_auto_commit=False, request_timeout_ms=10000
     )
     await consumer.start()
     try:
