@@ -93,6 +93,10 @@ def run(
         typer.Option(min=1, help="API processes on the same port (SO_REUSEPORT), each with its own writer"),
     ] = 1,
     reuse_port: Annotated[bool, typer.Option("--reuse-port", hidden=True)] = False,
+    stream: Annotated[
+        bool,
+        typer.Option(help="with Kafka: also run the relay, projectors and inbound commands in this process"),
+    ] = True,
 ) -> None:
     """Serve the API (and docs at /docs). Seeds the demo the first time.
 
@@ -142,8 +146,13 @@ def run(
     server = uvicorn.Server(config)
     sockets = [helpers.shared_socket(host, port)] if workers > 1 or reuse_port else None
     # Seeded (above) before the others start, so they never seed it again.
-    children = helpers.spawn(workers - 1, helpers.api_child_args(host, port))
+    children = helpers.spawn(workers - 1, helpers.api_child_args(host, port, stream))
     try:
+        if settings.kafka_bootstrap and not stream:
+            # The API alone (a Kubernetes API Deployment): the stream workers run elsewhere.
+            err.print(f"lienthong API on http://{host}:{port} (views fed by `lienthong stream` elsewhere)")
+            server.run(sockets=sockets)
+            return
         if not settings.kafka_bootstrap:
             container.feed.catch_up()
             err.print(f"lienthong on http://{host}:{port}  (dashboard: /, API docs: /docs)")
@@ -206,8 +215,11 @@ def stream(
     projectors: Annotated[bool, typer.Option(help="run the view projectors")] = True,
     inbound: Annotated[bool, typer.Option(help="run the inbound command consumer")] = True,
     metrics_port: Annotated[
-        int | None, typer.Option(help="serve this process's Prometheus metrics on 127.0.0.1:PORT")
+        int | None, typer.Option(help="serve this process's Prometheus metrics on METRICS_HOST:PORT")
     ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="address of the metrics server (0.0.0.0 in a container)")
+    ] = "127.0.0.1",
     processes: Annotated[
         int, typer.Option(min=1, help="projector processes sharing the partitions (the relay runs once)")
     ] = 1,
@@ -224,7 +236,7 @@ def stream(
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr="127.0.0.1", registry=container.metrics.registry)
+        start_http_server(metrics_port, addr=metrics_host, registry=container.metrics.registry)
     err.print(
         f"stream workers on {container.settings.kafka_bootstrap}: relay={'on' if side.relay else 'off'}, "
         f"views={[n for p in side.projectors for n in p.names]}, inbound={'on' if inbound else 'off'}"

@@ -28,9 +28,10 @@ def child_args(views: Sequence[str] | None, projectors: bool, inbound: bool) -> 
     return args
 
 
-def api_child_args(host: str, port: int) -> list[str]:
+def api_child_args(host: str, port: int, stream: bool = True) -> list[str]:
     """The `lienthong run` options of an extra API worker: same address, never seeds."""
-    return ["run", "--no-seed", "--host", host, "--port", str(port), "--reuse-port"]
+    args = ["run", "--no-seed", "--host", host, "--port", str(port), "--reuse-port"]
+    return args if stream else [*args, "--no-stream"]
 
 
 def shared_socket(host: str, port: int) -> socket.socket:
