@@ -253,6 +253,40 @@ def stream(
 
 
 @app.command()
+def soak(
+    kafka: Annotated[str, typer.Option(help="bootstrap list of the three-broker cluster (make cluster-up)")],
+    store_url: Annotated[
+        str, typer.Option(help="a PostgreSQL URL whose role may create databases (a fresh one is made)")
+    ],
+    dossiers: Annotated[int, typer.Option(help="dossiers of the province profile to walk")] = 1500,
+    minutes: Annotated[float, typer.Option(help="the profile's period compressed into this long")] = 4.0,
+    clients: Annotated[int, typer.Option(help="dossiers walked at the same time")] = 24,
+    seed: Annotated[int, typer.Option(help="same seed: same world, arrivals and fault moments")] = 2025,
+    out: Annotated[Path, typer.Option(help="where soak.json goes")] = Path("var/bench"),
+) -> None:
+    """Province-year soak on the cluster, with a broker, a projector and an API process killed."""
+    from gateways.soak import Soak, SoakFailed
+
+    run = Soak(
+        kafka,
+        store_url,
+        out,
+        Path("var/soak") / time.strftime("%Y%m%dT%H%M%S"),
+        dossiers,
+        minutes,
+        clients,
+        seed,
+    )
+    try:
+        result = run.execute(err.print)
+    except SoakFailed as exc:
+        err.print(f"[red]soak FAILED: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    result.print(err)
+    err.print(f"written: {result.save(out)}")
+
+
+@app.command()
 def asyncapi(
     out: Annotated[Path | None, typer.Option(help="write here (default: standard output)")] = None,
 ) -> None:
