@@ -10,14 +10,18 @@ The holder checks its lock connection before each position save and while idle: 
 connection is gone, it stops publishing. Events a fenced-off relay still had in flight are
 duplicates on the topic, never gaps; consumers deduplicate by (dossier_id, seq).
 
-SQLite is the embedded single-process store: there is no other relay, the lock is a no-op.
+On SQLite (one machine) the same rule is an exclusive `flock` on a file beside the database,
+released by the kernel when the holder's process ends: `lienthong run --workers N` on SQLite
+still has one active relay.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import zlib
 from typing import Any
 
@@ -43,13 +47,11 @@ class Leadership:
         self.key = key
         self.poll = poll
         self._conn: Any = None
+        self._file: int | None = None
         self.held = False
 
     async def acquire(self, stop: asyncio.Event) -> bool:
         """Wait until this process holds the lock (True) or `stop` is set (False)."""
-        if not self.is_postgres:
-            self.held = True
-            return True
         announced = False
         while not stop.is_set():
             try:
@@ -68,6 +70,8 @@ class Leadership:
         return False
 
     def _try(self) -> bool:
+        if not self.is_postgres:
+            return self._try_file()
         import psycopg
 
         if self._conn is None or self._conn.closed:
@@ -83,6 +87,20 @@ class Leadership:
             )
         row = self._conn.execute("SELECT pg_try_advisory_lock(%s, %s)", self.key).fetchone()
         return bool(row and row[0])
+
+    def _try_file(self) -> bool:
+        path = self.url.removeprefix("sqlite:///")
+        if path == ":memory:":
+            return True  # a store no other process can open
+        if self._file is None:
+            self._file = os.open(
+                f"{path}.relay-{self.key[1] & 0xFFFFFFFF:08x}.lock", os.O_RDWR | os.O_CREAT, 0o600
+            )
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
     def check(self) -> None:
         """Raise LeadershipLost unless the lock connection is alive (so the lock is held)."""
@@ -106,6 +124,9 @@ class Leadership:
         self._close()
 
     def _close(self) -> None:
+        if self._file is not None:
+            os.close(self._file)  # releases the flock
+            self._file = None
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 self._conn.close()
