@@ -69,7 +69,7 @@ test: install lint ## start PostgreSQL, Kafka and the three-broker cluster, then
 	  url="$$(deploy/postgres/start.sh | tail -n 1)"; \
 	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
 	  trap 'deploy/kafka/cluster.sh down' EXIT; \
-	  cluster="$$(deploy/kafka/cluster.sh up | tail -n 1)"; \
+	  cluster="$$(deploy/kafka/cluster.sh up)" || exit 1; \
 	  echo "PostgreSQL: $$url  Kafka: $$kafka  cluster: $$cluster"; \
 	  LIENTHONG_TEST_PG_URL="$$url" LIENTHONG_TEST_KAFKA="$$kafka" LIENTHONG_TEST_KAFKA_CLUSTER="$$cluster" \
 	    $(BIN)/pytest -q -p no:cacheprovider
@@ -78,7 +78,7 @@ test-cluster: install ## the three-broker cluster tests only (starts PostgreSQL,
 	@url="$$(deploy/postgres/start.sh | tail -n 1)"; \
 	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
 	  trap 'deploy/kafka/cluster.sh down' EXIT; \
-	  cluster="$$(deploy/kafka/cluster.sh up | tail -n 1)"; \
+	  cluster="$$(deploy/kafka/cluster.sh up)" || exit 1; \
 	  LIENTHONG_TEST_PG_URL="$$url" LIENTHONG_TEST_KAFKA="$$kafka" LIENTHONG_TEST_KAFKA_CLUSTER="$$cluster" \
 	    $(BIN)/pytest -q -p no:cacheprovider -m cluster tests/integration
 
@@ -88,7 +88,7 @@ manifests-check: install ## validate deploy/k8s against the Kubernetes schemas (
 soak: install ## province-year soak on the three-broker cluster with faults (long); summary in var/bench/soak.json
 	@url="$$(deploy/postgres/start.sh | tail -n 1)"; \
 	  trap 'deploy/kafka/cluster.sh down' EXIT; \
-	  cluster="$$(deploy/kafka/cluster.sh up | tail -n 1)"; \
+	  cluster="$$(deploy/kafka/cluster.sh up)" || exit 1; \
 	  $(BIN)/lienthong soak --kafka "$$cluster" --store-url "$$url" $(SOAK_ARGS)
 
 pg-up: ## start the project's PostgreSQL on 127.0.0.1:54329 (data under var/postgres)

@@ -55,8 +55,7 @@ class Leadership:
         announced = False
         while not stop.is_set():
             try:
-                if await asyncio.to_thread(self._try):
-                    self.held = True
+                if await asyncio.to_thread(self.try_acquire):
                     log.info("relay: this process is the active relay")
                     return True
                 if not announced:
@@ -69,9 +68,12 @@ class Leadership:
                 await asyncio.wait_for(stop.wait(), self.poll)
         return False
 
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free (True), without waiting."""
+        self.held = self._try_file() if not self.is_postgres else self._try()
+        return self.held
+
     def _try(self) -> bool:
-        if not self.is_postgres:
-            return self._try_file()
         import psycopg
 
         if self._conn is None or self._conn.closed:

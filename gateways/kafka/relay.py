@@ -44,6 +44,10 @@ SCHEMA = [
 _CONTENT_TYPE = ("content-type", b"application/json")
 
 
+class RelayBusy(Exception):
+    """Another process holds the relay lock."""
+
+
 @dataclass
 class RelayStats:
     published: int = 0
@@ -146,12 +150,20 @@ class Relay:
             await asyncio.to_thread(self.leadership.release)
 
     async def drain(self) -> int:
-        """Publish everything recorded so far, then return (tools, tests, benchmarks)."""
-        await ensure_topics(self.bootstrap, self.topics, self.partitions, self.replication)
-        stop = asyncio.Event()
-        before = self.stats.published
-        await self._session(stop, until_idle=True)
-        return self.stats.published - before
+        """Publish everything recorded so far, then return (tools, tests, benchmarks).
+
+        Takes the relay lock for the while; RelayBusy if another relay holds it."""
+        if not self.leadership.held and not await asyncio.to_thread(self.leadership.try_acquire):
+            await asyncio.to_thread(self.leadership.release)
+            raise RelayBusy("another relay is active on this event store; it publishes everything")
+        try:
+            await ensure_topics(self.bootstrap, self.topics, self.partitions, self.replication)
+            stop = asyncio.Event()
+            before = self.stats.published
+            await self._session(stop, until_idle=True)
+            return self.stats.published - before
+        finally:
+            await asyncio.to_thread(self.leadership.release)
 
     async def _session(self, stop: asyncio.Event, until_idle: bool = False) -> None:
         producer = AIOKafkaProducer(
