@@ -134,6 +134,13 @@ def _cluster(*args: str) -> str:
     return done.stdout.strip()
 
 
+def _drop_database(admin_url: str, url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
 def _new_database(admin_url: str) -> str:
     import psycopg
 
@@ -156,6 +163,7 @@ class Soak:
         seed: int,
     ) -> None:
         self.kafka = kafka
+        self.admin_url = admin_url
         self.store_url = _new_database(admin_url)
         self.out_dir = out_dir
         self.work = work_dir
@@ -189,6 +197,7 @@ class Soak:
             }
         )
         self.run = Run()
+        self.databases_to_drop: list[str] = []  # only once every check passed (kept for a post-mortem)
         self.apis: list[Process] = []
         self.streams: list[Process] = []
         self.started = 0.0
@@ -435,6 +444,8 @@ class Soak:
         finally:
             for process in [*self.apis, *self.streams]:
                 process.stop()
+        for url in self.databases_to_drop:
+            _drop_database(self.admin_url, url)
         return self._result(drove, checks)
 
     def _check(self, say: Any) -> dict[str, Any]:
@@ -470,6 +481,7 @@ class Soak:
             self._views_caught_up(container, topics, ends)
             self._views_equal_rebuild(container, head)
             say("soak: the topic has every event once; the views equal a rebuild")
+            self.databases_to_drop.append(self.store_url)
         finally:
             container.close()
         verify = subprocess.run(
@@ -547,11 +559,13 @@ class Soak:
     def _views_equal_rebuild(self, container: Container, head: int) -> None:
         import re
 
+        views_url = _new_database(self.admin_url)
+        self.databases_to_drop.append(views_url)
         rebuilt = bootstrap(
             Settings(
                 data_dir=self.work / "rebuild",
                 event_store_url=self.store_url,
-                view_store_url=_new_database(self.store_url),
+                view_store_url=views_url,
                 jwt_secret=self.secret,
             )
         )

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import pytest
 from gateways.bootstrap import bootstrap
 from gateways.seed.demo import load_catalogue
 from tests.conftest import PG_URL, _fresh_pg_url
+from tests.integration.test_kafka import _drop
 from tests.integration.test_write_path import (
     DEPT,
     LIENTHONG,
@@ -42,7 +44,7 @@ ROUNDS = 12
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
+def store_url(tmp_path: Path) -> Iterator[str]:
     if not PG_URL:
         pytest.fail(
             "LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL"
@@ -51,7 +53,8 @@ def store_url(tmp_path: Path) -> str:
     setup = bootstrap(_settings(tmp_path, url))
     load_catalogue(setup.catalogue)
     setup.close()
-    return url
+    yield url
+    _drop(url.rsplit("/", 1)[1])
 
 
 def _post(

@@ -35,6 +35,7 @@ from tests.integration.test_kafka import (
     SECRET,
     StreamThread,
     Writer,
+    _drop,
     assert_exactly_once,
     caught_up,
     delete_topics,
@@ -83,7 +84,7 @@ def store(tmp_path: Path, cluster: str) -> Iterator[tuple[Settings, Container]]:
         pytest.fail("LIENTHONG_TEST_PG_URL is not set")
     settings = Settings(
         data_dir=tmp_path / "var",
-        event_store_url=_fresh_pg_url(),
+        event_store_url=(url := _fresh_pg_url()),
         kafka_bootstrap=cluster,
         kafka_topic_prefix=new_prefix(),
         kafka_replication_factor=3,
@@ -94,6 +95,7 @@ def store(tmp_path: Path, cluster: str) -> Iterator[tuple[Settings, Container]]:
     yield settings, container
     container.close()
     asyncio.run(delete_topics(cluster, Topics.with_prefix(settings.kafka_topic_prefix)))
+    _drop(url.rsplit("/", 1)[1])
 
 
 def test_kill_9_of_a_partition_leader_under_writes_loses_nothing_and_duplicates_nothing(
@@ -154,11 +156,12 @@ def test_kill_9_of_a_partition_leader_under_writes_loses_nothing_and_duplicates_
     )
     positions = kafka_position(container, topics)
     assert all(sum(p.values()) == head for p in positions.values()), positions
+    views_url = _fresh_pg_url()
     rebuilt = bootstrap(
         Settings(
             data_dir=tmp_path / "rebuild",
             event_store_url=settings.event_store_url,
-            view_store_url=_fresh_pg_url(),
+            view_store_url=views_url,
             jwt_secret=SECRET,
         )
     )
@@ -169,3 +172,4 @@ def test_kill_9_of_a_partition_leader_under_writes_loses_nothing_and_duplicates_
         assert rows(container.view_db, "projection_seqs") == rows(rebuilt.view_db, "projection_seqs")
     finally:
         rebuilt.close()
+        _drop(views_url.rsplit("/", 1)[1])
