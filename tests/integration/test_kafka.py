@@ -1240,12 +1240,19 @@ def test_relay_standby_takes_over_from_a_killed_leader_with_no_gap(
 
         wait_for(sending, 30, "the leader to be in the middle of a batch", every=0)
         leader.kill()
+        killed_at = time.perf_counter()
         at_kill = relay.position()
         assert 0 < at_kill < seeded, f"the leader was at {at_kill} of {seeded} when killed: not mid-way"
         wait_for(
             lambda: "this process is the active relay" in standby.log.read_text(),
             90,
             "the standby to take over",
+        )
+        took_over = time.perf_counter() - killed_at
+        wait_for(lambda: relay.position() > at_kill, 90, "the standby to save a position")
+        print(
+            f"standby active {took_over:.1f}s after the kill; "
+            f"its first batch saved after {time.perf_counter() - killed_at:.1f}s"
         )
         wait_for(lambda: relay.position() >= seeded, 120, "the standby to publish the seeded events")
     finally:
