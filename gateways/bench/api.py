@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateways.auth import issue_token
-from gateways.bench.child import free_port, running, wait_for_http, write_settings
+from gateways.bench.child import free_port, running, stop, wait_for_http, write_settings
 from gateways.bench.workload import Workbench, derive
 from gateways.settings import Settings
 
@@ -159,13 +157,7 @@ def serving_bare(url: str, row_size: int) -> Iterator[str]:
         wait_for_http(base, child)
         yield base
     finally:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(child.pid, signal.SIGKILL)
-                child.wait()
+        stop(child)
 
 
 def _serve_bare(url: str, port: int, row_size: int) -> None:

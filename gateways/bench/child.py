@@ -119,13 +119,18 @@ def running(mode: str, settings_file: Path, *args: str) -> Iterator[subprocess.P
     try:
         yield child
     finally:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(child.pid, signal.SIGKILL)
-                child.wait()
+        stop(child)
+
+
+def stop(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 20 s; nothing if it has already ended."""
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait()
 
 
 def wait_for_http(base: str, child: subprocess.Popen[bytes], timeout: float = 60.0) -> None:

@@ -225,18 +225,33 @@ class ViewProjector:
                 await asyncio.sleep(TRANSIENT_RETRY_SECONDS)
             except Exception as exc:  # some view cannot take some event: find it, view by view
                 log.error("views %s: batch failed (%s); applying view by view", self.names, exc)
-                return {r.name: await self._apply_view(r, items, positions, records) for r in self.runners}
+                return await self._apply_apart(items, positions, records)
+
+    async def _apply_apart(
+        self, items: list[Applied], positions: dict[str, int], records: Sequence[Any]
+    ) -> dict[str, BatchResult]:
+        """Each view alone, then event by event where it fails. A record no view can take is
+        dead-lettered ONCE (naming every view that refused it) before any offset moves."""
+        refused: dict[bytes, list[str]] = {}
+        results = {r.name: await self._apply_view(r, items, refused) for r in self.runners}
+        source_of = {r.value: r for r in records if r.value is not None}
+        for raw, reasons in refused.items():
+            source = source_of.get(raw)
+            if source is not None:
+                await self._dead_letter(source, "; ".join(reasons))
+        for runner in self.runners:
+            await asyncio.to_thread(runner.apply, [], KAFKA_FEED, positions)
+        return results
 
     async def _apply_view(
-        self, runner: ViewRunner, items: list[Applied], positions: dict[str, int], records: Sequence[Any]
+        self, runner: ViewRunner, items: list[Applied], refused: dict[bytes, list[str]]
     ) -> BatchResult:
         try:
-            return await asyncio.to_thread(runner.apply, items, KAFKA_FEED, positions)
+            return await asyncio.to_thread(runner.apply, items, KAFKA_FEED, {})
         except _TRANSIENT:
             raise
         except Exception as exc:
             log.error("view %s: batch failed (%s); applying one by one", runner.name, exc)
-        source_of = {r.value: r for r in records if r.value is not None}
         total = BatchResult()
         for item in items:
             try:
@@ -244,13 +259,10 @@ class ViewProjector:
             except _TRANSIENT:
                 raise
             except Exception as exc:
-                source = source_of.get(item.record.raw)
-                if source is not None:
-                    await self._dead_letter(source, f"cannot apply to view {runner.name}: {exc!r}")
+                refused.setdefault(item.record.raw, []).append(f"cannot apply to view {runner.name}: {exc!r}")
                 continue
             total.applied += done.applied
             total.skipped += done.skipped
-        await asyncio.to_thread(runner.apply, [], KAFKA_FEED, positions)
         return total
 
     async def _dead_letter(self, record: Any, error: str) -> None:

@@ -10,12 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from gateways.eventstore.store import EventStore
-from gateways.views.runtime import STORE_FEED, STORE_PART, ViewRunner, decode
+from gateways.views.runtime import STORE_FEED, STORE_PART, Applied, ViewRunner, decode
 
 log = logging.getLogger("lienthong.views")
+
+
+class ViewsBehind(RuntimeError):
+    """Some views could not apply the log and stay at their positions."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class RebuildResult:
 
 class StoreFeed:
     def __init__(self, store: EventStore, runners: Sequence[ViewRunner], batch: int = 2000) -> None:
+        if len({id(r.db) for r in runners}) > 1:
+            raise ValueError("the in-process feed moves every view in one transaction: one view store")
         self.store = store
         self.runners = list(runners)
         self.batch = batch
@@ -38,15 +45,25 @@ class StoreFeed:
         raise KeyError(f"no view '{name}' (views: {', '.join(r.name for r in self.runners)})")
 
     def catch_up(self) -> int:
-        """Apply every event recorded so far to every view; returns events read."""
+        """Apply every event recorded so far to every view; returns events read.
+
+        Each batch moves every view's rows and positions in ONE transaction, so a reader
+        (or a crash) never sees one view ahead of another. If that fails, the batch is
+        applied view by view: a view that cannot take it stays behind (and is named in
+        the error raised at the end) while the others go on.
+        """
         read = 0
+        failed: dict[str, Exception] = {}
         with self._lock:
             positions = {r.name: r.position() for r in self.runners}
-            while self.runners:
-                start = min(positions.values())
+            while True:
+                active = [r for r in self.runners if r.name not in failed]
+                if not active:
+                    break
+                start = min(positions[r.name] for r in active)
                 records = self.store.notifications(start, self.batch)
                 if not records:
-                    return read
+                    break
                 read += len(records)
                 items, bad = decode(records)
                 for record, exc in bad:
@@ -55,13 +72,35 @@ class StoreFeed:
                         "skipping undecodable stored event %s#%s: %s", record.dossier_id, record.seq, exc
                     )
                 last = records[-1].notification_id or start
-                for runner in self.runners:
-                    mine = positions[runner.name]
-                    if mine >= last:
-                        continue
-                    fresh = [i for i in items if (i.record.notification_id or 0) > mine]
-                    runner.apply(fresh, STORE_FEED, {STORE_PART: last})
-                    positions[runner.name] = last
+                behind = [r for r in active if positions[r.name] < last]
+
+                fresh: dict[str, list[Applied]] = {
+                    r.name: [i for i in items if (i.record.notification_id or 0) > positions[r.name]]
+                    for r in behind
+                }
+                try:
+                    with ExitStack() as held:
+                        for runner in behind:
+                            held.enter_context(runner.lock)
+                        tx = held.enter_context(self.runners[0].db.transaction())
+                        for runner in behind:
+                            runner.apply_in(tx, fresh[runner.name], STORE_FEED, {STORE_PART: last})
+                except Exception as exc:  # find the view that cannot take this batch
+                    log.error("views: batch up to %s failed (%s); applying view by view", last, exc)
+                    for runner in behind:
+                        try:
+                            runner.apply(fresh[runner.name], STORE_FEED, {STORE_PART: last})
+                        except Exception as one:
+                            log.error("view %s stays at %s: %s", runner.name, positions[runner.name], one)
+                            failed[runner.name] = one
+                for runner in behind:
+                    if runner.name not in failed:
+                        positions[runner.name] = last
+        if failed:
+            names = ", ".join(sorted(failed))
+            raise ViewsBehind(f"views {names} could not apply the log; the others caught up") from next(
+                iter(failed.values())
+            )
         return read
 
     def rebuild(self, names: Sequence[str] | None = None) -> list[RebuildResult]:

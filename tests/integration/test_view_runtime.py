@@ -10,6 +10,7 @@ import pytest
 
 from gateways.simulation.bulk import bulk_seed
 from gateways.sql import Tx
+from gateways.views.feed import ViewsBehind
 from gateways.views.runtime import STORE_FEED, STORE_PART, Applied, ViewRunner, decode
 
 
@@ -119,6 +120,9 @@ def test_a_failing_view_never_fails_an_accepted_command(make_container: Any, clo
     head = container.store.max_notification_id()
     assert head > 0 and runner.position() == 0
     assert container.view_position("dossier_index") == head  # the other views kept up
+    with pytest.raises(ViewsBehind, match="counting"):  # the feed names the view left behind
+        container.feed.catch_up()
+    assert container.view_position("dossier_index") == head
     view.refuse = None
     container.feed.catch_up()
     assert runner.position() == head
@@ -138,3 +142,41 @@ def test_a_position_never_moves_back(make_container: Any, backend_url: str) -> N
     assert runner.positions("kafka") == {"events:0": 40, STORE_PART: 30}
     runner.apply([], "kafka", {"events:0": 41})
     assert runner.positions("kafka")["events:0"] == 41
+
+
+class Crash(BaseException):
+    """A process dying in the middle of a batch (not an error a view could recover from)."""
+
+
+def test_the_in_process_feed_moves_every_view_in_one_transaction(
+    make_container: Any, backend_url: str
+) -> None:
+    container = make_container(backend_url)
+    bulk_seed(container, 10)
+    container.feed.catch_up()
+    before = {r.name: r.position() for r in container.runners}
+    views, container.feed.runners = container.feed.runners, []  # the views fall behind
+    more = bulk_seed(container, 4, seed=99)
+    container.feed.runners = views
+    assert more.events > 0 and {r.position() for r in views} == set(before.values())
+    fresh, _ = decode(container.store.notifications(max(before.values()), 10_000))
+    last = fresh[-1]
+    counting = Counting()
+
+    def apply(tx: Tx, batch: Sequence[Applied]) -> None:
+        Counting.apply(counting, tx, batch)
+        if any((i.dossier_id, i.seq) == (last.dossier_id, last.seq) for i in batch):
+            raise Crash
+
+    counting.apply = apply  # type: ignore[method-assign]
+    runner = ViewRunner(container.view_db, counting)
+    container.feed.runners.append(runner)  # the last view: every other one has applied the batch
+    with pytest.raises(Crash):
+        container.feed.catch_up()
+    # The crash came after every other view applied the batch in the same transaction: none moved.
+    assert {r.name: r.position() for r in container.runners} == before
+    assert runner.position() == 0 and _counts(runner) == {}
+    counting.apply = lambda tx, batch: Counting.apply(counting, tx, batch)  # type: ignore[method-assign]
+    container.feed.catch_up()
+    head = container.store.max_notification_id()
+    assert {r.position() for r in container.feed.runners} == {head}

@@ -138,20 +138,19 @@ def test_poison_records_go_to_the_dead_letter_topic(container: Container) -> Non
 class Refusing:
     """A view that cannot take one chosen event (a bug in one view must not stop the others)."""
 
-    name = "refusing"
-    schema = ("CREATE TABLE IF NOT EXISTS refusing (dossier_id TEXT NOT NULL, seq INTEGER NOT NULL)",)
-
-    def __init__(self, refuse: tuple[str, int]) -> None:
+    def __init__(self, refuse: tuple[str, int], name: str = "refusing") -> None:
         self.refuse = refuse
+        self.name = name
+        self.schema = (f"CREATE TABLE IF NOT EXISTS {name} (dossier_id TEXT NOT NULL, seq INTEGER NOT NULL)",)
 
     def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
         for item in batch:
             if (item.dossier_id, item.seq) == self.refuse:
                 raise RuntimeError("cannot take this one")
-            tx.execute("INSERT INTO refusing VALUES (?, ?)", (item.dossier_id, item.seq))
+            tx.execute(f"INSERT INTO {self.name} VALUES (?, ?)", (item.dossier_id, item.seq))
 
     def clear(self, tx: Tx) -> None:
-        tx.execute("DELETE FROM refusing")
+        tx.execute(f"DELETE FROM {self.name}")
 
 
 def test_an_event_one_view_cannot_apply_is_dead_lettered_for_it_and_the_others_apply_it(
@@ -176,6 +175,28 @@ def test_an_event_one_view_cannot_apply_is_dead_lettered_for_it_and_the_others_a
     stored = container.view_db.query("SELECT dossier_id, seq FROM refusing")
     assert len(stored) == len(records) - 1 and {"dossier_id": bad.dossier_id, "seq": bad.seq} not in stored
     assert len(index_rows(container)) == 3  # the other views took every event, the refused one too
+
+
+def test_an_event_two_views_cannot_apply_is_dead_lettered_once_naming_both(container: Container) -> None:
+    bulk_seed(container, 3)
+    records = container.store.notifications(0, 1000)
+    bad = records[len(records) // 3]
+    first = Refusing((bad.dossier_id, bad.seq))
+    second = Refusing((bad.dossier_id, bad.seq), name="refusing_too")
+    container.runners.append(ViewRunner(container.view_db, first))
+    container.runners.append(ViewRunner(container.view_db, second))
+    side = build_stream(container, with_inbound=False, with_relay=False)
+    dead = capture(side, side.topics.dlq)
+    [projector] = side.projectors
+
+    async def deliver() -> None:
+        async with TestKafkaBroker(side.broker) as broker:
+            await broker.publish_batch(*[r.raw for r in records], topic=side.topics.events)
+
+    asyncio.run(deliver())
+    assert projector.dead == 1 and len(dead) == 1 and dead[0].value == bad.raw
+    error = dict(dead[0].headers)["x-error"].decode()
+    assert "view refusing:" in error and "view refusing_too:" in error
 
 
 def test_inbound_receive_answers_201_and_repeats_the_result_for_the_same_key(container: Container) -> None:
