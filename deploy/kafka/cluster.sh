@@ -154,12 +154,18 @@ wait_nodes() {  # node...: wait until each runs and answers as a broker of the c
     done
 }
 
-stop_node() {  # node
-    local n="$1" pid deadline
+signal_node() {  # node: SIGTERM to its process group (controlled shutdown)
+    local n="$1" pid
     pid="$(node_pid "$n")"
     [ -n "$pid" ] || return 0
     log "stopping node $n (pid $pid)"
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+}
+
+stop_node() {  # node, already signalled: wait for it, SIGKILL after STOP_TIMEOUT
+    local n="$1" pid deadline
+    pid="$(node_pid "$n")"
+    [ -n "$pid" ] || return 0
     deadline=$(( SECONDS + STOP_TIMEOUT ))
     while kill -0 "$pid" 2>/dev/null; do
         if [ "$SECONDS" -ge "$deadline" ]; then
@@ -195,6 +201,8 @@ case "$command" in
         wipe=0
         [ "${1:-}" = "--wipe" ] && wipe=1
         kafka_lock
+        # All at once: the last node alone would wait for a quorum it no longer has.
+        for n in "${NODES[@]}"; do signal_node "$n"; done
         for n in "${NODES[@]}"; do stop_node "$n"; done
         if [ "$wipe" -eq 1 ]; then
             log "wiping $CLUSTER_VAR"
