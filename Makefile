@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run run-kafka bench-large seed test test-unit lint fmt clean pg-up pg-down kafka-fetch kafka-up kafka-down kafka-wipe services-up services-down asyncapi bench
+.PHONY: help install run run-kafka bench-large seed test test-unit test-cluster lint fmt clean pg-up pg-down kafka-fetch kafka-up kafka-down kafka-wipe services-up services-down asyncapi bench cluster-up cluster-down cluster-wipe soak manifests-check
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -64,12 +64,32 @@ fmt: install ## format and autofix
 test-unit: install ## fast unit tests only (no servers)
 	$(BIN)/pytest -q tests/unit
 
-test: install lint ## start PostgreSQL and Kafka, then run every test (unit, contract, integration, e2e)
+test: install lint ## start PostgreSQL, Kafka and the three-broker cluster, then run every test (unit, contract, integration, e2e, cluster)
 	@deploy/browser/install.sh; \
 	  url="$$(deploy/postgres/start.sh | tail -n 1)"; \
 	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
-	  echo "PostgreSQL: $$url  Kafka: $$kafka"; \
-	  LIENTHONG_TEST_PG_URL="$$url" LIENTHONG_TEST_KAFKA="$$kafka" $(BIN)/pytest -q -p no:cacheprovider
+	  trap 'deploy/kafka/cluster.sh down' EXIT; \
+	  cluster="$$(deploy/kafka/cluster.sh up)" || exit 1; \
+	  echo "PostgreSQL: $$url  Kafka: $$kafka  cluster: $$cluster"; \
+	  LIENTHONG_TEST_PG_URL="$$url" LIENTHONG_TEST_KAFKA="$$kafka" LIENTHONG_TEST_KAFKA_CLUSTER="$$cluster" \
+	    $(BIN)/pytest -q -p no:cacheprovider
+
+test-cluster: install ## the three-broker cluster tests only (starts PostgreSQL, Kafka and the cluster; stops the cluster)
+	@url="$$(deploy/postgres/start.sh | tail -n 1)"; \
+	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
+	  trap 'deploy/kafka/cluster.sh down' EXIT; \
+	  cluster="$$(deploy/kafka/cluster.sh up)" || exit 1; \
+	  LIENTHONG_TEST_PG_URL="$$url" LIENTHONG_TEST_KAFKA="$$kafka" LIENTHONG_TEST_KAFKA_CLUSTER="$$cluster" \
+	    $(BIN)/pytest -q -p no:cacheprovider -m cluster tests/integration
+
+manifests-check: install ## validate deploy/k8s against the Kubernetes schemas (kubernetes-validate)
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_manifests.py
+
+soak: install ## province-year soak on the three-broker cluster with faults (long); summary in var/bench/soak.json
+	@url="$$(deploy/postgres/start.sh | tail -n 1)"; \
+	  trap 'deploy/kafka/cluster.sh down' EXIT; \
+	  cluster="$$(deploy/kafka/cluster.sh up)" || exit 1; \
+	  $(BIN)/lienthong soak --kafka "$$cluster" --store-url "$$url" $(SOAK_ARGS)
 
 pg-up: ## start the project's PostgreSQL on 127.0.0.1:54329 (data under var/postgres)
 	deploy/postgres/start.sh
@@ -83,10 +103,17 @@ kafka-down: ## stop it
 	deploy/kafka/stop.sh
 kafka-wipe: ## stop it and delete its data
 	deploy/kafka/stop.sh --wipe
+cluster-up: ## start a three-broker KRaft cluster on 127.0.0.1:19092-19094 (data under var/kafka-cluster)
+	deploy/kafka/cluster.sh up
+cluster-down: ## stop it
+	deploy/kafka/cluster.sh down
+cluster-wipe: ## stop it and delete its data
+	deploy/kafka/cluster.sh down --wipe
 services-up: pg-up kafka-up ## start PostgreSQL and Kafka
 services-down: kafka-down pg-down ## stop both
 
 clean: ## stop the servers and delete var/ and .venv/
+	-deploy/kafka/cluster.sh down
 	-deploy/kafka/stop.sh
 	-deploy/postgres/stop.sh
 	rm -rf var $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -123,16 +123,31 @@ def run(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     no_seed: Annotated[bool, typer.Option("--no-seed", help="do not seed the demo on first start")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="API processes on the same port (SO_REUSEPORT), each with its own writer"),
+    ] = 1,
+    reuse_port: Annotated[bool, typer.Option("--reuse-port", hidden=True)] = False,
+    stream: Annotated[
+        bool,
+        typer.Option(help="with Kafka: also run the relay, projectors and inbound commands in this process"),
+    ] = True,
 ) -> None:
     """Serve the API (and docs at /docs). Seeds the demo the first time.
 
     With LIENTHONG_KAFKA_BOOTSTRAP set, the relay, the view projectors and the inbound
     command consumer run in the same process, and Ctrl-C stops them all.
+
+    With --workers N, N - 1 more copies of this command listen on the same port (the kernel
+    shares the connections among them). Each has its own group-commit writer; optimistic
+    concurrency on the event store keeps them correct (a conflicting If-Match gets 409), the
+    projectors share the topic's partitions, and one relay publishes while the others stand by.
     """
     import uvicorn
 
     from gateways.audit import CheckpointTimer
     from gateways.http.app import create_app
+    from gateways.kafka import processes as helpers
     from gateways.logs import log_config
 
     container = bootstrap()
@@ -166,11 +181,19 @@ def run(
         timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
+    sockets = [helpers.shared_socket(host, port)] if workers > 1 or reuse_port else None
+    # Seeded (above) before the others start, so they never seed it again.
+    children = helpers.spawn(workers - 1, helpers.api_child_args(host, port, stream))
     try:
+        if settings.kafka_bootstrap and not stream:
+            # The API alone (a Kubernetes API Deployment): the stream workers run elsewhere.
+            err.print(f"lienthong API on http://{host}:{port} (views fed by `lienthong stream` elsewhere)")
+            server.run(sockets=sockets)
+            return
         if not settings.kafka_bootstrap:
             container.feed.catch_up()
             err.print(f"lienthong on http://{host}:{port}  (dashboard: /, API docs: /docs)")
-            server.run()
+            server.run(sockets=sockets)
             return
         from gateways.kafka.app import build_stream, run_stream
 
@@ -186,13 +209,14 @@ def run(
                 run_stream(side, stop, event_partitions=settings.kafka_event_partitions)
             )
             try:
-                await server.serve()
+                await server.serve(sockets=sockets)
             finally:
                 stop.set()
                 await stream
 
         asyncio.run(both())
     finally:
+        helpers.stop(children)
         timer.stop()
         container.close()
 
@@ -228,8 +252,11 @@ def stream(
     projectors: Annotated[bool, typer.Option(help="run the view projectors")] = True,
     inbound: Annotated[bool, typer.Option(help="run the inbound command consumer")] = True,
     metrics_port: Annotated[
-        int | None, typer.Option(help="serve this process's Prometheus metrics on 127.0.0.1:PORT")
+        int | None, typer.Option(help="serve this process's Prometheus metrics on METRICS_HOST:PORT")
     ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="address of the metrics server (0.0.0.0 in a container)")
+    ] = "127.0.0.1",
     processes: Annotated[
         int, typer.Option(min=1, help="projector processes sharing the partitions (the relay runs once)")
     ] = 1,
@@ -246,7 +273,7 @@ def stream(
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr="127.0.0.1", registry=container.metrics.registry)
+        start_http_server(metrics_port, addr=metrics_host, registry=container.metrics.registry)
     err.print(
         f"stream workers on {container.settings.kafka_bootstrap}: relay={'on' if side.relay else 'off'}, "
         f"views={[n for p in side.projectors for n in p.names]}, inbound={'on' if inbound else 'off'}"
@@ -260,6 +287,40 @@ def stream(
     finally:
         helpers.stop(children)
         container.close()
+
+
+@app.command()
+def soak(
+    kafka: Annotated[str, typer.Option(help="bootstrap list of the three-broker cluster (make cluster-up)")],
+    store_url: Annotated[
+        str, typer.Option(help="a PostgreSQL URL whose role may create databases (a fresh one is made)")
+    ],
+    dossiers: Annotated[int, typer.Option(help="dossiers of the province profile to walk")] = 1500,
+    minutes: Annotated[float, typer.Option(help="the profile's period compressed into this long")] = 4.0,
+    clients: Annotated[int, typer.Option(help="dossiers walked at the same time")] = 24,
+    seed: Annotated[int, typer.Option(help="same seed: same world, arrivals and fault moments")] = 2025,
+    out: Annotated[Path, typer.Option(help="where soak.json goes")] = Path("var/bench"),
+) -> None:
+    """Province-year soak on the cluster, with a broker, a projector and an API process killed."""
+    from gateways.soak import Soak, SoakFailed
+
+    run = Soak(
+        kafka,
+        store_url,
+        out,
+        Path("var/soak") / time.strftime("%Y%m%dT%H%M%S"),
+        dossiers,
+        minutes,
+        clients,
+        seed,
+    )
+    try:
+        result = run.execute(err.print)
+    except SoakFailed as exc:
+        err.print(f"[red]soak FAILED: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    result.print(err)
+    err.print(f"written: {result.save(out)}")
 
 
 @app.command()

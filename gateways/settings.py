@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # Topic names are "<prefix>.dossier-events.v1" etc.; tests and side-by-side installs change the prefix.
     kafka_topic_prefix: str = "lienthong"
     kafka_event_partitions: int = 12
+    # Replicas of every topic the project creates: 1 on the single local broker, 3 on a
+    # cluster (then min.insync.replicas=2, so an acks=all write survives one broker's loss).
+    kafka_replication_factor: int = 1
     relay_batch: int = 1000
     relay_idle_ms: int = 50
     projector_batch: int = 2000

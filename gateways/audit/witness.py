@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateways.audit.chains import examine
 from gateways.eventstore.store import EventStore
+from gateways.kafka.topics import servers
 
 
 class NoWitness(Exception):
@@ -73,7 +74,7 @@ async def read_published(
 ) -> list[Published] | dict[str, Published]:
     """Heads per dossier (only=None), or every record of the dossiers in `only`."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=15000
+        bootstrap_servers=servers(bootstrap), enable_auto_commit=False, request_timeout_ms=15000
     )
     await consumer.start()
     heads: dict[str, Published] = {}

@@ -20,7 +20,7 @@ from gateways.kafka.contracts import CommandMessage, CommandResult, EventEnvelop
 from gateways.kafka.observe import StreamCollector, sample_partition_ends
 from gateways.kafka.projector import ViewProjector, group_role
 from gateways.kafka.relay import Relay
-from gateways.kafka.topics import Topics, ensure_topics
+from gateways.kafka.topics import Topics, ensure_topics, servers
 
 if TYPE_CHECKING:
     from gateways.bootstrap import Container
@@ -41,6 +41,7 @@ class StreamSide:
     projectors: list[ViewProjector] = field(default_factory=list)
     relay: Relay | None = None
     metrics: Metrics | None = None
+    replication: int = 1
 
 
 def build_stream(
@@ -55,8 +56,15 @@ def build_stream(
     settings = container.settings
     server = bootstrap or settings.kafka_bootstrap or "127.0.0.1:9092"
     topics = topics_of(container)
-    broker = KafkaBroker(server, client_id="lienthong", logger=logging.getLogger("lienthong.faststream"))
-    side = StreamSide(broker, topics, server)
+    # Results and dead letters are acknowledged by every in-sync replica, sent once.
+    broker = KafkaBroker(
+        servers(server),
+        client_id="lienthong",
+        acks="all",
+        enable_idempotence=True,
+        logger=logging.getLogger("lienthong.faststream"),
+    )
+    side = StreamSide(broker, topics, server, replication=settings.kafka_replication_factor)
     broker.publisher(
         topics.events,
         schema=EventEnvelope,
@@ -87,6 +95,7 @@ def build_stream(
             partitions=settings.kafka_event_partitions,
             batch=settings.relay_batch,
             idle_ms=settings.relay_idle_ms,
+            replication=settings.kafka_replication_factor,
         )
     side.metrics = container.metrics
     container.metrics.add(StreamCollector(side))
@@ -147,7 +156,7 @@ async def _raw_body(message: Any) -> Any:
 
 async def run_stream(side: StreamSide, stop: asyncio.Event, *, event_partitions: int = 12) -> None:
     """Run the broker's consumers and the relay until `stop` is set."""
-    await ensure_topics(side.bootstrap, side.topics, event_partitions)
+    await ensure_topics(side.bootstrap, side.topics, event_partitions, side.replication)
     await side.broker.start()
     tasks = [asyncio.create_task(side.relay.run(stop))] if side.relay else []
     if side.metrics is not None:

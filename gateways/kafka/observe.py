@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from gateways.kafka.topics import end_offsets
@@ -43,6 +43,12 @@ class StreamCollector(Collector):
             )
             published.add_metric([], self.side.relay.stats.published)
             yield published
+            leader = GaugeMetricFamily(
+                "lienthong_relay_active",
+                "1 if this process's relay holds the relay lock and publishes, 0 if it stands by.",
+            )
+            leader.add_metric([], 1.0 if self.side.relay.stats.leader else 0.0)
+            yield leader
 
 
 async def sample_partition_ends(side: StreamSide, metrics: Metrics, stop: asyncio.Event) -> None:

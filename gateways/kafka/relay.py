@@ -11,6 +11,10 @@ an event only if its own partition already holds its notification id or a later 
 Within one partition the producer keeps order, so that partition holds every earlier
 event of its dossiers; another partition that lagged behind is filled in. Consumers still
 deduplicate by (dossier_id, seq), never by offset.
+
+Only one relay publishes at a time: the holder of a PostgreSQL advisory lock
+(leadership.py). The others are standbys; when the holder dies its lock is released and a
+standby starts a session by the same restart rule, so the topic has no gap.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +31,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from gateways.eventstore.store import EventStore, Outgoing, RecordedEvent
-from gateways.kafka.topics import NOTIFICATION_HEADER, Topics, ensure_topics, partition_for
+from gateways.kafka.leadership import Leadership, LeadershipLost, lock_key
+from gateways.kafka.topics import NOTIFICATION_HEADER, Topics, ensure_topics, partition_for, servers
 from gateways.sql import Database
 
 log = logging.getLogger("lienthong.relay")
@@ -38,11 +44,16 @@ SCHEMA = [
 _CONTENT_TYPE = ("content-type", b"application/json")
 
 
+class RelayBusy(Exception):
+    """Another process holds the relay lock."""
+
+
 @dataclass
 class RelayStats:
     published: int = 0
     skipped: int = 0  # already on the topic after a crash
     sessions: int = 0
+    leader: bool = False  # this process holds the relay lock
 
 
 def headers_for(record: RecordedEvent | Outgoing) -> list[tuple[str, bytes]]:
@@ -72,6 +83,8 @@ class Relay:
         batch: int = 1000,
         idle_ms: int = 50,
         name: str = "relay",
+        replication: int = 1,
+        standby_poll_seconds: float = 1.0,
     ) -> None:
         self.store = store
         self.db = db
@@ -81,7 +94,11 @@ class Relay:
         self.batch = batch
         self.idle = idle_ms / 1000
         self.name = name
+        self.replication = replication
         self.stats = RelayStats()
+        self.leadership = Leadership(
+            db.url, db.is_postgres, lock_key(name, topics.events), poll=standby_poll_seconds
+        )
         self._partitions: dict[str, int] = {}
         db.executescript(SCHEMA)
 
@@ -102,32 +119,55 @@ class Relay:
 
     # -- running ----------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish until `stop` is set, reconnecting with backoff when the broker is away."""
+        """Publish until `stop` is set, reconnecting with backoff when the broker is away.
+
+        Waits as a standby while another process holds the relay lock."""
         backoff = 0.5
-        while not stop.is_set():
-            try:
-                await ensure_topics(self.bootstrap, self.topics, self.partitions)
-                await self._session(stop)
-                return
-            except (TimeoutError, KafkaError, OSError) as exc:
-                log.warning("relay: broker unavailable (%s); retrying in %.1fs", exc, backoff)
-            except Exception:
-                # The store may be away too; the outbox keeps every event, so retrying loses nothing.
-                log.exception("relay: session failed; retrying in %.1fs", backoff)
-            await _sleep_or_stop(stop, backoff)
-            backoff = min(backoff * 2, 10.0)
+        try:
+            while not stop.is_set():
+                if not self.leadership.held:
+                    self.stats.leader = False
+                    if not await self.leadership.acquire(stop):
+                        return
+                    self.stats.leader = True
+                try:
+                    await ensure_topics(self.bootstrap, self.topics, self.partitions, self.replication)
+                    await self._session(stop)
+                    return
+                except LeadershipLost as exc:
+                    log.warning("relay: lost the relay lock (%s); standing by", exc)
+                    self.leadership.release()
+                    continue
+                except (TimeoutError, KafkaError, OSError) as exc:
+                    log.warning("relay: broker unavailable (%s); retrying in %.1fs", exc, backoff)
+                except Exception:
+                    # The store may be away too; the outbox keeps every event, so retrying loses nothing.
+                    log.exception("relay: session failed; retrying in %.1fs", backoff)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 10.0)
+        finally:
+            self.stats.leader = False
+            await asyncio.to_thread(self.leadership.release)
 
     async def drain(self) -> int:
-        """Publish everything recorded so far, then return (tools, tests, benchmarks)."""
-        await ensure_topics(self.bootstrap, self.topics, self.partitions)
-        stop = asyncio.Event()
-        before = self.stats.published
-        await self._session(stop, until_idle=True)
-        return self.stats.published - before
+        """Publish everything recorded so far, then return (tools, tests, benchmarks).
+
+        Takes the relay lock for the while; RelayBusy if another relay holds it."""
+        if not self.leadership.held and not await asyncio.to_thread(self.leadership.try_acquire):
+            await asyncio.to_thread(self.leadership.release)
+            raise RelayBusy("another relay is active on this event store; it publishes everything")
+        try:
+            await ensure_topics(self.bootstrap, self.topics, self.partitions, self.replication)
+            stop = asyncio.Event()
+            before = self.stats.published
+            await self._session(stop, until_idle=True)
+            return self.stats.published - before
+        finally:
+            await asyncio.to_thread(self.leadership.release)
 
     async def _session(self, stop: asyncio.Event, until_idle: bool = False) -> None:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
+            bootstrap_servers=servers(self.bootstrap),
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
@@ -142,11 +182,15 @@ class Relay:
             heads = await self._published_heads(count)
             position = await asyncio.to_thread(self.position)
             reading = asyncio.create_task(asyncio.to_thread(self.store.outbox, position, self.batch))
+            checked = time.monotonic()
             while not stop.is_set():
                 records = await reading
                 if not records:
                     if until_idle:
                         return
+                    if time.monotonic() - checked >= 1.0:
+                        await asyncio.to_thread(self.leadership.check)
+                        checked = time.monotonic()
                     await _sleep_or_stop(stop, self.idle)
                     reading = asyncio.create_task(asyncio.to_thread(self.store.outbox, position, self.batch))
                     continue
@@ -169,6 +213,9 @@ class Relay:
                 await asyncio.gather(*sends)
                 self.stats.published += sum(len(chunk) for chunk in by_partition.values())
                 position = after
+                # Still the leader? (A relay that lost its lock stops before saving.)
+                await asyncio.to_thread(self.leadership.check)
+                checked = time.monotonic()
                 await asyncio.to_thread(self._save, position)
             reading.cancel()
         finally:
@@ -214,7 +261,7 @@ class Relay:
     async def _published_heads(self, partitions: int) -> dict[int, int]:
         """partition -> notification id of the last record on it."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, request_timeout_ms=15000
+            bootstrap_servers=servers(self.bootstrap), enable_auto_commit=False, request_timeout_ms=15000
         )
         await consumer.start()
         try:

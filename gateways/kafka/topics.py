@@ -36,34 +36,46 @@ class Topics:
         return self.events.removesuffix(".dossier-events.v1") + "." + role
 
 
+def servers(bootstrap: str) -> list[str]:
+    """ "h1:p1,h2:p2" (LIENTHONG_KAFKA_BOOTSTRAP of a cluster) -> the list aiokafka expects;
+    it would take the whole string for one host name."""
+    return [part.strip() for part in bootstrap.split(",") if part.strip()]
+
+
 def partition_for(dossier_id: str, partitions: int) -> int:
     """Kafka's default key partitioner (murmur2), computed here so the relay knows the
     partition of every event before sending it."""
     return int(murmur2(dossier_id.encode()) & 0x7FFFFFFF) % partitions
 
 
-def topic_specs(topics: Topics, event_partitions: int) -> list[NewTopic]:
+def min_insync(replication: int) -> int:
+    """2 of 3 replicas must confirm an acks=all write; one broker may be down."""
+    return max(1, min(2, replication - 1))
+
+
+def topic_specs(topics: Topics, event_partitions: int, replication: int = 1) -> list[NewTopic]:
     # Events are the durable backbone: never compacted, never expired.
+    durable = {"min.insync.replicas": str(min_insync(replication))}
     return [
         NewTopic(
             topics.events,
             event_partitions,
-            1,
-            topic_configs={"cleanup.policy": "delete", "retention.ms": "-1"},
+            replication,
+            topic_configs={"cleanup.policy": "delete", "retention.ms": "-1", **durable},
         ),
-        NewTopic(topics.commands, 3, 1, topic_configs={"retention.ms": str(7 * DAY_MS)}),
-        NewTopic(topics.results, 3, 1, topic_configs={"retention.ms": str(7 * DAY_MS)}),
-        NewTopic(topics.dlq, 1, 1, topic_configs={"retention.ms": str(30 * DAY_MS)}),
+        NewTopic(topics.commands, 3, replication, topic_configs={"retention.ms": str(7 * DAY_MS), **durable}),
+        NewTopic(topics.results, 3, replication, topic_configs={"retention.ms": str(7 * DAY_MS), **durable}),
+        NewTopic(topics.dlq, 1, replication, topic_configs={"retention.ms": str(30 * DAY_MS), **durable}),
     ]
 
 
-async def ensure_topics(bootstrap: str, topics: Topics, event_partitions: int) -> None:
+async def ensure_topics(bootstrap: str, topics: Topics, event_partitions: int, replication: int = 1) -> None:
     """Create the topics that are missing (idempotent)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers(bootstrap), request_timeout_ms=15000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in topic_specs(topics, event_partitions) if t.name not in existing]
+        missing = [t for t in topic_specs(topics, event_partitions, replication) if t.name not in existing]
         if missing:
             try:
                 await admin.create_topics(missing)
@@ -79,7 +91,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10000
+        bootstrap_servers=servers(bootstrap), enable_auto_commit=False, request_timeout_ms=10000
     )
     await consumer.start()
     try:

@@ -128,6 +128,11 @@ class Simulation:
                 speed[code] = p.slow_factor * rng.uniform(0.85, 1.15)
         return speed
 
+    def plans(self) -> Iterator[Plan]:
+        """The planned dossiers in arrival order (which procedure, at which desk, their fate),
+        without walking them: `lienthong soak` walks them through the HTTP API instead."""
+        return self._plans()
+
     def _plans(self) -> Iterator[Plan]:
         p, w, rng = self.profile, self.world, self._fate_rng
         times = arrivals(self._arrival_rng, self.calendar, p.start, p.end, p.dossiers)

@@ -150,12 +150,14 @@ class TopicSink:
     ) -> None:
         from aiokafka import AIOKafkaProducer
 
+        from gateways.kafka.topics import servers
+
         self.topic = topic
         self.partitions = partitions
         self._seal = DerivedSeal(master_key)
         self._loop = asyncio.new_event_loop()
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5
+            bootstrap_servers=servers(bootstrap), enable_idempotence=True, acks="all", linger_ms=5
         )
         self._loop.run_until_complete(self._producer.start())
         self._batch = batch

@@ -1196,3 +1196,77 @@ def test_asyncapi_document_and_projection_status(
     after = lags()
     after.pop(("(relay)", "notifications"))
     assert after == {(v, str(p)): (end, end, 0) for v in views for p, end in ends.items()}
+
+
+# -- 9. two relays: the standby takes over from a killed leader -------------------------------------
+def test_relay_standby_takes_over_from_a_killed_leader_with_no_gap(
+    seeded_template: str,
+    pg_database: Callable[[str | None], str],
+    containers: Callable[[Settings], Container],
+    workers: Workers,
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    prefix: str,
+) -> None:
+    """Two relay processes on one event store: one publishes (it holds the PostgreSQL advisory
+    lock), the other stands by; kill -9 the active one mid-batch while a writer goes on, and the
+    standby publishes the rest: every stored event on the topic exactly once."""
+    settings = kafka_settings(
+        tmp_path / "var", pg_database(seeded_template), kafka_bootstrap, prefix, relay_batch=5000
+    )
+    container = containers(settings)
+    topics = Topics.with_prefix(settings.kafka_topic_prefix)
+    seeded = container.store.max_notification_id()
+    relay = Relay(container.store, container.db, kafka_bootstrap, topics)  # reads the stored position
+    pair = [workers.start(settings, "--no-projectors", "--no-inbound", log_level="info") for _ in range(2)]
+
+    def roles() -> tuple[Worker, Worker] | None:
+        for worker in pair:
+            assert worker.alive(), f"a relay exited:\n{worker.tail()}"
+        active = [w for w in pair if "this process is the active relay" in w.log.read_text()]
+        standby = [w for w in pair if "standing by" in w.log.read_text()]
+        if len(active) == 1 and len(standby) == 1 and active != standby:
+            return active[0], standby[0]
+        return None
+
+    leader, standby = wait_for(roles, 90, "one active relay and one standby")
+    wait_for(lambda: relay.position() >= seeded // 5, 90, "the leader to publish a fifth", every=0.02)
+    writer = Writer(container)
+    writer.start()
+    try:
+
+        def sending() -> bool:
+            return sum(asyncio.run(end_offsets(kafka_bootstrap, topics.events)).values()) > relay.position()
+
+        wait_for(sending, 30, "the leader to be in the middle of a batch", every=0)
+        leader.kill()
+        killed_at = time.perf_counter()
+        at_kill = relay.position()
+        assert 0 < at_kill < seeded, f"the leader was at {at_kill} of {seeded} when killed: not mid-way"
+        wait_for(
+            lambda: "this process is the active relay" in standby.log.read_text(),
+            90,
+            "the standby to take over",
+        )
+        took_over = time.perf_counter() - killed_at
+        wait_for(lambda: relay.position() > at_kill, 90, "the standby to save a position")
+        print(
+            f"standby active {took_over:.1f}s after the kill; "
+            f"its first batch saved after {time.perf_counter() - killed_at:.1f}s"
+        )
+        wait_for(lambda: relay.position() >= seeded, 120, "the standby to publish the seeded events")
+    finally:
+        writer.halt.set()
+        writer.join(30)
+    assert not writer.errors, writer.errors
+    head = container.store.max_notification_id()
+    assert head > seeded, "the writer wrote nothing during the failover"
+    wait_for(lambda: relay.position() == head, 120, f"the standby to reach notification {head}")
+    print(f"leader killed at {at_kill} of {seeded}; standby published up to {head}")
+    assert standby.alive()
+    standby.stop()
+    assert_exactly_once(
+        asyncio.run(read_topic(kafka_bootstrap, topics.events)),
+        container.store,
+        settings.kafka_event_partitions,
+    )
