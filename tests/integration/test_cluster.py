@@ -63,7 +63,7 @@ def cluster_sh(*args: str) -> str:
 @pytest.fixture
 def cluster() -> str:
     if not CLUSTER:
-        pytest.skip("no three-broker cluster: `make test-cluster` (or `make soak`) runs this test")
+        pytest.fail("LIENTHONG_TEST_KAFKA_CLUSTER is not set: run the suite with `make test`, which starts the cluster")
     return CLUSTER
 
 
