@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.events import Actor, Channel, Outcome, Satisfaction
 from domain.procedures import Procedure
-from domain.succession import Heir
+
+if TYPE_CHECKING:  # domain.succession folds dossiers, whose module needs the commands
+    from domain.succession import Heir
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,10 +16,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from domain import commands as cmd
 from domain import events as ev
 from domain.errors import InvalidValue, RuleViolated
+
+if TYPE_CHECKING:  # domain.dossier imports this module; commands import the succession fold
+    from domain import commands as cmd
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 RESULT_COMPONENT = "kết quả giải quyết"  # the component name a result file is recorded under
