@@ -411,6 +411,19 @@ DETAILS: Mapping[str, str] = {
     "bodies are limited to {n} KiB": "nội dung yêu cầu giới hạn {n} KiB",
     "Not Found": "không tìm thấy",
     "Method Not Allowed": "phương thức không được hỗ trợ tại địa chỉ này",
+    "kind must be one of {kinds}, not {kind}": "kind phải là một trong {kinds}, không phải {kind}",
+    "no agency {code}": "không có cơ quan {code}",
+    "`to` must be after `from`": "`to` phải sau `from`",
+    "{n} dossiers; print at most {limit}": "{n} hồ sơ; chỉ in tối đa {limit} hồ sơ",
+    "agency {own} may not read the register of {code}": (
+        "cơ quan {own} không được xem sổ theo dõi hồ sơ của {code}"
+    ),
+    "role must be one of {roles}, not '{role}'": "role phải là một trong {roles}, không phải '{role}'",
+    "a {role} acts for an agency: give agency_code": "vai trò {role} thao tác cho một cơ quan: hãy nêu agency_code",
+    "no agency '{code}' in the catalogue": "không có cơ quan '{code}' trong danh mục",
+    "scope must be one of {scopes}": "scope phải là một trong {scopes}",
+    "group_by must be one of {groups}": "group_by phải là một trong {groups}",
+    "within_hours must not be negative": "within_hours không được âm",
     # field errors (pydantic's messages after the field's name)
     "{field}: Field required": "{field}: bắt buộc",
     "{field}: Extra inputs are not permitted": "{field}: không được phép có trường này",
