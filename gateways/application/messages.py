@@ -29,6 +29,7 @@ TITLES: Mapping[str, str] = {
     "File damaged": "Tệp bị hỏng",
     "File erased": "Tệp đã bị xóa",
     "File missing from storage": "Tệp không còn trong kho lưu trữ",
+    "File too large": "Tệp quá lớn",
     "Forbidden": "Không có quyền",
     "Give hours or end": "Cần số giờ hoặc thời điểm kết thúc",
     "HTTP error": "Lỗi HTTP",
@@ -74,6 +75,7 @@ TITLES: Mapping[str, str] = {
     "Unknown procedure": "Không có thủ tục này",
     "Unknown role": "Vai trò không hợp lệ",
     "Unknown successor agency": "Không có cơ quan kế thừa này",
+    "Unsupported file type": "Kiểu tệp không được chấp nhận",
     "Value out of range": "Giá trị ngoài phạm vi",
     "Version conflict": "Xung đột phiên bản",
     "Wrong lookup secret": "Mã tra cứu không đúng",
@@ -270,6 +272,10 @@ DETAILS: Mapping[str, str] = {
     "a file is named by its SHA-256 (64 hex digits)": "tệp được nêu bằng mã SHA-256 (64 chữ số thập lục phân)",
     "the form has no part named `file`": "biểu mẫu không có phần nào tên là `file`",
     "the file is empty": "tệp rỗng",
+    "the file is not a PDF, PNG, JPEG, TIFF, Word (DOCX) or Excel (XLSX) file (judged by its content, not its name)": (
+        "tệp không phải là tệp PDF, PNG, JPEG, TIFF, Word (DOCX) hay Excel (XLSX) (xét theo nội dung, không theo tên tệp)"
+    ),
+    "a file may be at most {limit} bytes ({mib} MiB)": "mỗi tệp tối đa {limit} byte ({mib} MiB)",
     "id_number is empty": "id_number đang để trống",
     # interchange (domain/legacy.py)
     "a legacy case belongs only to imported history": "mã hồ sơ hệ thống cũ chỉ thuộc lịch sử được nhập",
