@@ -25,6 +25,11 @@ TITLES: Mapping[str, str] = {
     "Demo login is off": "Đăng nhập thử nghiệm đang tắt",
     "Domain rule violated": "Vi phạm quy tắc nghiệp vụ",
     "Dossier state does not allow this": "Trạng thái hồ sơ không cho phép thao tác này",
+    "Empty file": "Tệp rỗng",
+    "File damaged": "Tệp bị hỏng",
+    "File erased": "Tệp đã bị xóa",
+    "File missing from storage": "Tệp không còn trong kho lưu trữ",
+    "File too large": "Tệp quá lớn",
     "Forbidden": "Không có quyền",
     "Give hours or end": "Cần số giờ hoặc thời điểm kết thúc",
     "HTTP error": "Lỗi HTTP",
@@ -43,6 +48,7 @@ TITLES: Mapping[str, str] = {
     "Malformed request body": "Nội dung yêu cầu sai định dạng",
     "Method not allowed": "Phương thức không được hỗ trợ",
     "Missing agency_code": "Thiếu agency_code",
+    "No file": "Không có tệp",
     "No such document": "Không có biểu mẫu này",
     "Not allowed for this actor": "Người thực hiện không được phép",
     "Not authenticated": "Chưa xác thực",
@@ -52,7 +58,9 @@ TITLES: Mapping[str, str] = {
     "Overloaded": "Hệ thống đang quá tải",
     "Parent cycle": "Vòng lặp cơ quan cấp trên",
     "Period too long": "Khoảng thời gian quá dài",
+    "Personal data erased": "Dữ liệu cá nhân đã bị xóa",
     "Request body too large": "Nội dung yêu cầu quá lớn",
+    "Send multipart/form-data": "Hãy gửi multipart/form-data",
     "Store busy": "Kho dữ liệu đang bận",
     "Stored history is damaged": "Lịch sử lưu trữ bị hỏng",
     "Too many requests": "Quá nhiều yêu cầu",
@@ -62,9 +70,12 @@ TITLES: Mapping[str, str] = {
     "Unknown document": "Không có biểu mẫu này",
     "Unknown dossier": "Không có hồ sơ này",
     "Unknown event": "Không có sự kiện này",
+    "Unknown file": "Không có tệp này",
     "Unknown parent agency": "Không có cơ quan cấp trên này",
     "Unknown procedure": "Không có thủ tục này",
     "Unknown role": "Vai trò không hợp lệ",
+    "Unknown successor agency": "Không có cơ quan kế thừa này",
+    "Unsupported file type": "Kiểu tệp không được chấp nhận",
     "Value out of range": "Giá trị ngoài phạm vi",
     "Version conflict": "Xung đột phiên bản",
     "Wrong lookup secret": "Mã tra cứu không đúng",
@@ -189,6 +200,114 @@ DETAILS: Mapping[str, str] = {
     "agency {code}: name must not be empty": "cơ quan {code}: tên không được để trống",
     "agency {code} cannot be its own parent": "cơ quan {code} không thể là cấp trên của chính nó",
     "agency {code}: valid_to is before valid_from": "cơ quan {code}: valid_to trước valid_from",
+    # succession and dated procedures (domain/agencies.py, succession.py, procedures.py)
+    "successor code must not be empty": "mã cơ quan kế thừa không được để trống",
+    "successor {code}: share must be in (0, 1]": "cơ quan kế thừa {code}: tỷ lệ phải trong khoảng (0, 1]",
+    "agency {code}: only an agency that ends (valid_to) has successors": (
+        "cơ quan {code}: chỉ cơ quan chấm dứt hoạt động (có valid_to) mới có cơ quan kế thừa"
+    ),
+    "agency {code} cannot succeed itself": "cơ quan {code} không thể kế thừa chính nó",
+    "agency {code}: a successor is named twice": "cơ quan {code}: một cơ quan kế thừa được nêu hai lần",
+    "agency {code}: a successor starts on or before valid_to": (
+        "cơ quan {code}: có cơ quan kế thừa bắt đầu vào hoặc trước valid_to"
+    ),
+    "agency {code}: successors' shares sum to more than 1": (
+        "cơ quan {code}: tổng tỷ lệ của các cơ quan kế thừa lớn hơn 1"
+    ),
+    "a succession names the ended agency and its successor": (
+        "việc kế thừa phải nêu cơ quan chấm dứt hoạt động và cơ quan kế thừa"
+    ),
+    "succession events are recorded by the system only": "chỉ hệ thống được ghi nhận sự kiện kế thừa",
+    "successors name agencies not in the catalogue: {codes}": (
+        "cơ quan kế thừa không có trong danh mục: {codes}"
+    ),
+    "a component needs a name": "thành phần hồ sơ phải có tên",
+    "component '{name}': copies must be at least 1": "thành phần '{name}': số bản phải ít nhất là 1",
+    "component '{name}': effective_to is before effective_from": (
+        "thành phần '{name}': effective_to trước effective_from"
+    ),
+    "procedure {code}: the fee must not be negative": "thủ tục {code}: lệ phí không được âm",
+    "procedure {code}: component '{name}' has overlapping versions": (
+        "thủ tục {code}: thành phần '{name}' có các phiên bản chồng lấn thời gian hiệu lực"
+    ),
+    "procedure '{code}' was not in force on {day}": "thủ tục '{code}' chưa có hoặc hết hiệu lực vào ngày {day}",
+    # dossier files (domain/documents.py, the attachments)
+    "sha256 must be 64 lowercase hexadecimal digits": "sha256 phải gồm 64 chữ số thập lục phân viết thường",
+    "an empty file cannot be attached": "không thể đính kèm tệp rỗng",
+    "the file's media type is unknown": "không xác định được kiểu tệp",
+    "not a component of this procedure: {names} (its components: {components})": (
+        "không phải thành phần hồ sơ của thủ tục này: {names} (các thành phần: {components})"
+    ),
+    "purpose must be 'component' or 'result', not '{purpose}'": (
+        "purpose phải là 'component' hoặc 'result', không phải '{purpose}'"
+    ),
+    "the result file can be attached only once the dossier is decided": (
+        "chỉ được đính kèm tệp kết quả sau khi hồ sơ đã có quyết định"
+    ),
+    "the result is ready: components can no longer be attached": (
+        "đã có kết quả: không thể đính kèm thêm thành phần hồ sơ"
+    ),
+    "name the component the file is (thành phần hồ sơ)": "hãy nêu tệp là thành phần hồ sơ nào",
+    "'{name}' is not a component of this procedure (its components: {components})": (
+        "'{name}' không phải thành phần hồ sơ của thủ tục này (các thành phần: {components})"
+    ),
+    "no result file for this receipt code and secret (yet)": (
+        "(chưa) có tệp kết quả cho mã biên nhận và mã tra cứu này"
+    ),
+    "the applicant's data of this dossier was erased; no file can be attached to it": (
+        "dữ liệu của người nộp hồ sơ này đã bị xóa; không thể đính kèm tệp vào hồ sơ"
+    ),
+    "dossier {receipt_code} has no file {sha256}": "hồ sơ {receipt_code} không có tệp {sha256}",
+    "the file is recorded on the dossier but absent from the file store; an administrator must restore it from backup": (
+        "tệp được ghi nhận trong hồ sơ nhưng không còn trong kho tệp; quản trị viên phải khôi phục từ bản sao lưu"
+    ),
+    "the stored file no longer matches the SHA-256 recorded when it was attached; it is not served. An administrator must restore it from backup": (
+        "tệp đang lưu không còn khớp với mã SHA-256 ghi nhận khi đính kèm nên không được cung cấp; "
+        "quản trị viên phải khôi phục từ bản sao lưu"
+    ),
+    "this file was erased with the applicant's personal data": "tệp này đã bị xóa cùng dữ liệu cá nhân của người nộp",
+    "upload the file as multipart/form-data with one part named `file`": (
+        "hãy tải tệp lên dạng multipart/form-data với một phần tên là `file`"
+    ),
+    "a file is named by its SHA-256 (64 hex digits)": "tệp được nêu bằng mã SHA-256 (64 chữ số thập lục phân)",
+    "the form has no part named `file`": "biểu mẫu không có phần nào tên là `file`",
+    "the file is empty": "tệp rỗng",
+    "the file is not a PDF, PNG, JPEG, TIFF, Word (DOCX) or Excel (XLSX) file (judged by its content, not its name)": (
+        "tệp không phải là tệp PDF, PNG, JPEG, TIFF, Word (DOCX) hay Excel (XLSX) (xét theo nội dung, không theo tên tệp)"
+    ),
+    "a file may be at most {limit} bytes ({mib} MiB)": "mỗi tệp tối đa {limit} byte ({mib} MiB)",
+    "id_number is empty": "id_number đang để trống",
+    # interchange (domain/legacy.py)
+    "a legacy case belongs only to imported history": "mã hồ sơ hệ thống cũ chỉ thuộc lịch sử được nhập",
+    "the dossier already names its legacy case": "hồ sơ đã có mã hồ sơ hệ thống cũ",
+    "case_id is required": "cần case_id",
+    # satisfaction and indicators (domain/satisfaction.py)
+    "only the receiving desk {agency} records the citizen's satisfaction; you act for {acting}": (
+        "chỉ bộ phận tiếp nhận {agency} được ghi nhận mức độ hài lòng của người dân; bạn đang thực hiện cho {acting}"
+    ),
+    "role '{role}' may not record the citizen's satisfaction": (
+        "vai trò '{role}' không được ghi nhận mức độ hài lòng của người dân"
+    ),
+    "satisfaction is recorded once the result was returned; dossier {receipt_code} is {status}": (
+        "chỉ ghi nhận mức độ hài lòng sau khi đã trả kết quả; hồ sơ {receipt_code} {status}"
+    ),
+    "the citizen's satisfaction with dossier {receipt_code} was already recorded ({rating}); it is recorded once": (
+        "mức độ hài lòng của người dân với hồ sơ {receipt_code} đã được ghi nhận ({rating}); chỉ ghi nhận một lần"
+    ),
+    "group_by must be one of {choices}, not '{value}'": "group_by phải là một trong {choices}, không phải '{value}'",
+    "indicators are counted per local day: give dates (2026-03-14) or a period": (
+        "chỉ số được tính theo ngày (giờ địa phương): hãy nêu ngày (2026-03-14) hoặc kỳ báo cáo"
+    ),
+    "the range ends before it starts": "khoảng thời gian kết thúc trước khi bắt đầu",
+    # reporting periods (months, quarters, halves, years)
+    "period must be one of: {help}; not '{text}'": "period phải có một trong các dạng: {help}; không phải '{text}'",
+    "give either period or from and to, not both": "nêu period hoặc from và to, không nêu cả hai",
+    "from and to go together (or give a period such as 2026-03 or 2026-Q1)": (
+        "from và to phải đi cùng nhau (hoặc nêu kỳ báo cáo như 2026-03 hay 2026-Q1)"
+    ),
+    "occurred_at {at} lies in the future (the server's clock says {now}, allowing {skew} s of clock skew)": (
+        "occurred_at {at} ở tương lai (đồng hồ máy chủ là {now}, cho phép lệch {skew} giây)"
+    ),
     # the use cases
     "'{id}' is not a dossier id (a UUID)": "'{id}' không phải mã hồ sơ (UUID)",
     "unknown procedure '{code}'": "không có thủ tục '{code}'",
@@ -298,6 +417,19 @@ DETAILS: Mapping[str, str] = {
     "bodies are limited to {n} KiB": "nội dung yêu cầu giới hạn {n} KiB",
     "Not Found": "không tìm thấy",
     "Method Not Allowed": "phương thức không được hỗ trợ tại địa chỉ này",
+    "kind must be one of {kinds}, not {kind}": "kind phải là một trong {kinds}, không phải {kind}",
+    "no agency {code}": "không có cơ quan {code}",
+    "`to` must be after `from`": "`to` phải sau `from`",
+    "{n} dossiers; print at most {limit}": "{n} hồ sơ; chỉ in tối đa {limit} hồ sơ",
+    "agency {own} may not read the register of {code}": (
+        "cơ quan {own} không được xem sổ theo dõi hồ sơ của {code}"
+    ),
+    "role must be one of {roles}, not '{role}'": "role phải là một trong {roles}, không phải '{role}'",
+    "a {role} acts for an agency: give agency_code": "vai trò {role} thao tác cho một cơ quan: hãy nêu agency_code",
+    "no agency '{code}' in the catalogue": "không có cơ quan '{code}' trong danh mục",
+    "scope must be one of {scopes}": "scope phải là một trong {scopes}",
+    "group_by must be one of {groups}": "group_by phải là một trong {groups}",
+    "within_hours must not be negative": "within_hours không được âm",
     # field errors (pydantic's messages after the field's name)
     "{field}: Field required": "{field}: bắt buộc",
     "{field}: Extra inputs are not permitted": "{field}: không được phép có trường này",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -12,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from domain.errors import DomainError
 from gateways.application import messages
@@ -151,9 +154,16 @@ def install(app: FastAPI) -> None:
 def allowed_methods(request: Request) -> list[str]:
     route = request.scope.get("route")  # the route that matched the path but not the method
     methods = set(getattr(route, "methods", None) or ())
-    template = getattr(route, "path", None)
-    if template:
-        # Other routes at the same path (GET and PUT /agencies/{code} are two routes).
-        operations = request.app.openapi().get("paths", {}).get(template, {})
-        methods |= {m.upper() for m in operations if m in ("get", "put", "post", "delete", "patch")}
+    # Every documented operation whose path takes this one: GET and PUT /agencies/{code} are
+    # two routes, and POST /lookup/result-file sits beside GET /lookup/{receipt_code} (the
+    # framework names only the first route that matched the path).
+    path = request.scope.get("path", "")
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if _template_regex(template).match(path):
+            methods |= {m.upper() for m in operations if m in ("get", "put", "post", "delete", "patch")}
     return sorted(methods)
+
+
+@lru_cache(maxsize=512)
+def _template_regex(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]

@@ -179,6 +179,10 @@ class ControlSheetRow(Model):
     step_overrun_working_hours: float | None
     off_route: bool
     note: str | None
+    succession: bool = Field(
+        description="the row is a succession (the ended agency's part moved to its heir)"
+    )
+    succeeded_by: str | None = Field(description="the agency that succeeded the giver, when it ended")
 
 
 class ControlSheet(Model):
@@ -222,6 +226,12 @@ class Lookup(Model):
 AgencyLevelName = Literal["central", "province", "province_department", "district", "commune"]
 
 
+class Successor(Model):
+    code: str
+    valid_from: date
+    share: float | None = Field(description="share of the territory taken over; null: not known")
+
+
 class Agency(Model):
     code: str
     name: str
@@ -229,6 +239,8 @@ class Agency(Model):
     parent_code: str | None
     valid_from: date | None
     valid_to: date | None
+    successors: list[Successor] = Field(description="who takes over once it ends (valid_to)")
+    basis: str = Field(description="legal basis of the ending (căn cứ pháp lý); empty if none")
 
 
 class AgencyVersions(Agency):
@@ -240,6 +252,16 @@ class AgencyPage(Model):
     next_cursor: Cursor
 
 
+class Component(Model):
+    """A required component (thành phần hồ sơ) of a procedure."""
+
+    name: str
+    copies: int
+    form: Literal["original", "copy", "original_or_copy"]
+    effective_from: date | None
+    effective_to: date | None
+
+
 class Procedure(Model):
     code: str
     name: str
@@ -247,6 +269,15 @@ class Procedure(Model):
     deadline_working_hours: float
     supplement_policy: Literal["restart", "pause"]
     route: list[RouteStep]
+    valid_from: date | None = Field(description="the version is in force from this day; null: since ever")
+    fee_vnd: int = Field(description="lệ phí per dossier, in đồng; 0: free")
+    components: list[Component]
+
+
+class ProcedureVersions(Procedure):
+    """The version asked for (in force `on` a day, else the latest) and every version."""
+
+    versions: list[Procedure] = Field(description="every version, oldest first")
 
 
 class ProcedurePage(Model):
@@ -299,6 +330,10 @@ class Bieu06(Freshness):
     in_process: InProcess
     closed_without_result: int
     on_time_rate: float | None = Field(ge=0, le=1)
+    components_digitized: int | None = Field(
+        default=None,
+        description="scope=received: dossiers received whose every required component has a file",
+    )
 
 
 class SlaRow(Model):
@@ -568,6 +603,7 @@ class Forgotten(Model):
     erased: list[str]
     already_erased: list[str]
     count: int
+    files_erased: int = Field(default=0, description="stored files deleted with them (absent: none)")
 
 
 class DemoToken(Model):
@@ -580,6 +616,96 @@ class DemoToken(Model):
 
 class DemoAgencies(Model):
     items: list[Agency]
+    home: str | None = Field(description="the agency the picker starts on")
     roles: list[str]
     agency_roles: list[str]
     next_cursor: Cursor
+
+
+# --- dossier files --------------------------------------------------------------------------------
+
+
+class Document(Model):
+    """A file attached to a dossier (a component, or the result)."""
+
+    seq: int = Field(description="the event that attached it")
+    purpose: Literal["component", "result"]
+    component: str
+    file_name: str | None = Field(description="null once the applicant's personal data was erased")
+    media_type: str
+    size_bytes: int
+    sha256: str
+    attached_at: datetime
+    agency_code: str
+    href: str
+
+
+class Attached(Model):
+    dossier_id: str
+    version: int
+    document: Document
+    all_components_digitized: bool
+    already_attached: bool = Field(description="this content was attached before: nothing recorded")
+
+
+class ComponentFiles(Model):
+    name: str
+    copies: int
+    form: Literal["original", "copy", "original_or_copy"]
+    files: int
+    digitized: bool
+
+
+class DossierFiles(Model):
+    dossier_id: str
+    receipt_code: str
+    version: int
+    items: list[Document]
+    components: list[ComponentFiles] = Field(description="the procedure's components in force for it")
+    all_components_digitized: bool
+
+
+# --- indicators and satisfaction ------------------------------------------------------------------
+
+
+class SatisfactionRecorded(Model):
+    receipt_code: str
+    rating: Literal["very_satisfied", "satisfied", "not_satisfied"]
+    recorded_at: datetime
+
+
+class IndicatorValue(Model):
+    key: str
+    group: str
+    title: str
+    numerator: int
+    denominator: int
+    value: float | None = Field(description="numerator / denominator; null when nothing was counted")
+
+
+class IndicatorRow(Model):
+    group: str
+    counts: dict[str, int]
+    indicators: dict[str, IndicatorValue]
+
+
+class NotMeasurable(Model):
+    group: str
+    reason: str
+
+
+class Indicators(Freshness):
+    """Service indicators (Decision 766/QĐ-TTg of 2022)."""
+
+    group_by: Literal["agency", "level"]
+    agency_code: str | None
+    include_children: bool
+    period: str | None
+    from_: date = Field(alias="from")
+    to: date
+    scope: Literal["received"]
+    rows: list[IndicatorRow]
+    total: IndicatorRow
+    not_measurable: list[NotMeasurable]
+    composite_score: None
+    composite_note: str

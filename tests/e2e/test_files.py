@@ -28,6 +28,7 @@ from gateways.interchange.export import ExportFormat
 from gateways.settings import Settings
 from tests.conftest import FakeClock
 from tests.e2e.test_api import DEPT, OTHER, WARD, Api, _provisioned, assert_problem
+from tests.e2e.test_contract import assert_conforms
 from tests.integration.test_interchange_fidelity import OCEL_SCHEMA, XSD, export_to
 from tests.serving import serve
 
@@ -36,6 +37,7 @@ LIMIT = 256 * 1024  # the upload limit these tests run with
 FORM, PAPER = "Tờ khai đăng ký kết hôn", "Giấy xác nhận tình trạng hôn nhân"
 PDF = b"%PDF-1.7\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 200 + b"%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+FILES = "/api/v1/dossiers/{dossier_id}/files"
 CITIZEN = {"name": "Trần Thị Bích Ngọc", "id_number": "079199955501", "phone": "0912000555"}
 
 
@@ -126,6 +128,7 @@ def test_attach_list_download_and_every_component_digitized(served: tuple[Api, C
     dossier = _receive(api)["id"]
     r = _upload(api, dossier, PDF, name="Tờ khai kết hôn.pdf")
     assert r.status_code == 201, r.text
+    assert_conforms(api.http, r, "POST", FILES)
     document = r.json()["document"]
     assert document["component"] == FORM and document["media_type"] == "application/pdf"
     assert document["sha256"] == hashlib.sha256(PDF).hexdigest() and document["size_bytes"] == len(PDF)
@@ -134,9 +137,12 @@ def test_attach_list_download_and_every_component_digitized(served: tuple[Api, C
     version = _version(api, dossier)
     again = _upload(api, dossier, PDF, name="again.pdf")
     assert again.status_code == 200 and again.json()["already_attached"] is True, again.text
+    assert_conforms(api.http, again, "POST", FILES)
     assert _version(api, dossier) == version
     # The list names the procedure's components in force on the day of receipt.
-    listing = api.get(f"/api/v1/dossiers/{dossier}/files", role="officer", agency=WARD).json()
+    listed = api.get(f"/api/v1/dossiers/{dossier}/files", role="officer", agency=WARD)
+    assert_conforms(api.http, listed, "GET", FILES)
+    listing = listed.json()
     assert [(c["name"], c["digitized"]) for c in listing["components"]] == [(FORM, True), (PAPER, False)]
     assert [i["sha256"] for i in listing["items"]] == [document["sha256"]]
     # A Word document named as a picture is recorded as what it is.
@@ -148,6 +154,7 @@ def test_attach_list_download_and_every_component_digitized(served: tuple[Api, C
     # Download: the same bytes, named, typed, with the hash.
     got = api.http.get(document["href"], headers=api.token("officer", WARD))
     assert got.status_code == 200 and got.content == PDF
+    assert_conforms(api.http, got, "GET", FILES + "/{sha256}")
     assert got.headers["content-type"] == "application/pdf"
     assert (
         got.headers["repr-digest"] == f"sha-256=:{base64.b64encode(hashlib.sha256(PDF).digest()).decode()}:"
@@ -174,7 +181,9 @@ def test_attach_list_download_and_every_component_digitized(served: tuple[Api, C
     incomplete = _receive(api)["id"]
     assert _upload(api, incomplete, PNG).status_code == 201
     api.clock.set("2026-08-28T15:00:00+07:00")  # the report counts up to now, exclusive
-    report = api.get("/api/v1/reports/bieu06", agency_code=WARD, period="2026-09").json()
+    answered = api.get("/api/v1/reports/bieu06", agency_code=WARD, period="2026-09")
+    assert_conforms(api.http, answered, "GET", "/api/v1/reports/bieu06")
+    report = answered.json()
     assert report["received"]["total"] == 2 and report["components_digitized"] == 1
     found = api.get("/api/v1/dossiers", digitized="true").json()["items"]
     assert [i["id"] for i in found] == [dossier]
@@ -281,6 +290,7 @@ def test_the_result_file_is_attached_once_decided_and_the_citizen_downloads_it(
     api.post(f"/api/v1/dossiers/{dossier}/result-ready", {}, agency=DEPT).raise_for_status()
     got = api.http.post("/api/v1/lookup/result-file", json=citizen)
     assert got.status_code == 200 and got.content == result, got.text
+    assert_conforms(api.http, got, "POST", "/api/v1/lookup/result-file")
     assert "GCN-ket-hon.pdf" in got.headers["content-disposition"]
     wrong = api.http.post("/api/v1/lookup/result-file", json={**citizen, "secret": "guess"})
     assert (
@@ -373,10 +383,13 @@ def test_erasing_a_person_erases_their_files_but_not_content_others_hold(
     assert someone_else == sha
     r = api.post("/api/v1/privacy/forget", {"dossier_id": theirs}, role="admin", agency=None)
     assert r.status_code == 200 and r.json()["files_erased"] == 1, r.text
+    assert_conforms(api.http, r, "POST", "/api/v1/privacy/forget")
     headers = api.token("officer", WARD)
     gone = api.http.get(f"/api/v1/dossiers/{theirs}/files/{private}", headers=headers)
     assert assert_problem(gone, 410)["type"].endswith("erased")
-    listing = api.get(f"/api/v1/dossiers/{theirs}/files").json()
+    listed = api.get(f"/api/v1/dossiers/{theirs}/files")
+    assert_conforms(api.http, listed, "GET", FILES)
+    listing = listed.json()
     assert [i["file_name"] for i in listing["items"]] == [None, None]
     # The other person's copy of the same content stays.
     assert api.http.get(f"/api/v1/dossiers/{other}/files/{sha}", headers=headers).content == PDF

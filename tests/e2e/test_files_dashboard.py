@@ -93,7 +93,7 @@ def test_the_desk_attaches_checks_and_downloads_components_from_the_dossier_page
         {"name": "ban-sao.pdf", "mimeType": "application/pdf", "buffer": b"not really a pdf"}
     )
     files.get_by_test_id("files-submit").click()
-    expect(files.get_by_test_id("files-status")).to_contain_text("not a PDF")
+    expect(files.get_by_test_id("files-status")).to_contain_text("không phải là tệp PDF")
 
     for n, (component, name) in enumerate(
         ((ORIGINAL, "ban-chinh.pdf"), (COPY, "bản sao.pdf"), (COPY, "lan-2.pdf"))

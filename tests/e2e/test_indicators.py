@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.conftest import FakeClock
 from tests.e2e.test_api import APPLICANT, Api
+from tests.e2e.test_contract import assert_conforms
 from tests.e2e.test_reports import OTHER, WARD, _at, _problem, api
 
 __all__ = ["api"]  # the fixture, provisioned as for the SLA reports
@@ -59,6 +60,7 @@ def test_the_citizen_rates_once_after_the_result_was_returned(api: Api, clock: F
     _problem(api.http.post("/api/v1/lookup/satisfaction", json={**rate, "rating": "5 stars"}), 422)
     r = api.http.post("/api/v1/lookup/satisfaction", json=rate)  # no token: the secret is the proof
     assert r.status_code == 201, r.text
+    assert_conforms(api.http, r, "POST", "/api/v1/lookup/satisfaction")
     assert r.json() == {
         "receipt_code": a["receipt_code"],
         "rating": "very_satisfied",
@@ -78,9 +80,13 @@ def test_the_citizen_rates_once_after_the_result_was_returned(api: Api, clock: F
 def test_indicators_hand_computed_per_agency_and_level(api: Api, clock: FakeClock) -> None:
     d = _batch(api, clock)
     # The ward's officer takes the rating at the desk.
-    _at(api, clock, "2026-03-03T10:30:00+07:00", f"/api/v1/dossiers/{d['a']['id']}/satisfaction",
-        {"rating": "not_satisfied"})  # fmt: skip
-    body = api.get(PATH, group_by="agency", period="2026-03").json()
+    clock.set("2026-03-03T10:30:00+07:00")
+    rated = api.post(f"/api/v1/dossiers/{d['a']['id']}/satisfaction", {"rating": "not_satisfied"})
+    assert rated.status_code == 200, rated.text
+    assert_conforms(api.http, rated, "POST", "/api/v1/dossiers/{dossier_id}/satisfaction")
+    answered = api.get(PATH, group_by="agency", period="2026-03")
+    assert_conforms(api.http, answered, "GET", PATH)
+    body = answered.json()
     assert (body["from"], body["to"], body["period"]) == ("2026-02-15", "2026-03-14", "2026-03")
     by = {row["group"]: row for row in body["rows"]}
     assert set(by) == {WARD, OTHER}

@@ -29,6 +29,7 @@ from gateways.http.app import create_app
 from gateways.seed.demo import load_catalogue
 from projections import sla
 from tests.conftest import FakeClock
+from tests.e2e.test_contract import assert_conforms
 from tests.serving import serve
 
 THAO_DIEN = "000.01.62.H29"
@@ -71,11 +72,14 @@ class Office:
         body = {"procedure_code": procedure, "channel": "direct", "applicant": APPLICANT}
         return self.ok(at, agency, "/api/v1/dossiers", body)
 
-    def get(self, path: str) -> dict[str, Any]:
+    def read(self, path: str) -> httpx.Response:
         token = issue_token(
             SECRET, role="inspector", sub="i", agency_code=None, now=self.clock(), ttl=timedelta(days=3650)
         )
-        r = self.http.get(path, headers={"Authorization": f"Bearer {token}"})
+        return self.http.get(path, headers={"Authorization": f"Bearer {token}"})
+
+    def get(self, path: str) -> dict[str, Any]:
+        r = self.read(path)
         assert r.status_code == 200, r.text
         result: dict[str, Any] = r.json()
         return result
@@ -149,7 +153,9 @@ def test_a_dossier_in_transit_at_the_cutover_returns_to_the_successor_ward(offic
         assert state.done_route_indices() == set(range(len(state.route)))  # every step closed
         assert o.get(f"/api/v1/dossiers/{d}")["due_at"] == received[d]["due_at"]  # never moved
     assert o.container.service.load(a).state.route[2].agency_code == HOME_AFFAIRS  # type: ignore[union-attr]
-    sheet = o.get(f"/api/v1/dossiers/{b}/control-sheet")["rows"]
+    answered = o.read(f"/api/v1/dossiers/{b}/control-sheet")
+    assert_conforms(o.http, answered, "GET", "/api/v1/dossiers/{dossier_id}/control-sheet")
+    sheet = answered.json()["rows"]
     assert [
         (r["from_agency_code"], r["to_agency_code"], r["step_timeliness"], r["succession"]) for r in sheet
     ] == [
@@ -288,6 +294,7 @@ def test_successors_are_put_and_read_through_the_catalogue_api(office: Office) -
     }
     r = o.http.put("/api/v1/agencies/000.05.62.H29", json=body, headers=headers)
     assert r.status_code == 201, r.text
+    assert_conforms(o.http, r, "PUT", "/api/v1/agencies/{code}")
     assert r.json()["successors"] == [{"code": "000.04.62.H29", "valid_from": "2021-01-01", "share": 1.0}]
     assert o.get("/api/v1/agencies/000.05.62.H29")["basis"] == "Thành lập thành phố Thủ Đức"
     assert o.container.catalogue.hierarchy.successor_on("000.05.62.H29", date(2025, 7, 2)) == AN_KHANH

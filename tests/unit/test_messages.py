@@ -81,9 +81,26 @@ def _calls(folder: str, names: set[str]) -> list[tuple[str, int, ast.Call]]:
             if isinstance(node, ast.Call):
                 func = node.func
                 name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-                if name in names:
+                if name in names or _problem_subclass_init(node, names):
                     found.append((str(path.relative_to(ROOT)), node.lineno, node))
     return found
+
+
+def _problem_subclass_init(call: ast.Call, names: set[str]) -> bool:
+    """`super().__init__(415, "Unsupported file type", ...)` in a subclass of a problem maker:
+    a status first, then the title."""
+    func = call.func
+    return (
+        names is PROBLEM_MAKERS
+        and isinstance(func, ast.Attribute)
+        and func.attr == "__init__"
+        and isinstance(func.value, ast.Call)
+        and isinstance(func.value.func, ast.Name)
+        and func.value.func.id == "super"
+        and len(call.args) >= 3
+        and isinstance(call.args[0], ast.Constant)
+        and isinstance(call.args[0].value, int)
+    )
 
 
 def _sample(template: str) -> str:

@@ -184,7 +184,7 @@ def list_procedures(
     return {"items": items, "next_cursor": None}
 
 
-@router.get("/procedures/{code}", **answers(schemas.Procedure))
+@router.get("/procedures/{code}", **answers(schemas.ProcedureVersions))
 def get_procedure(
     code: str, principal: PrincipalDep, container: ContainerDep, on: date | None = None
 ) -> dict[str, Any]:

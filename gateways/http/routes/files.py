@@ -27,9 +27,11 @@ from gateways.application.errors import Refused
 from gateways.blobs import BlobTooLarge, BlobWriter, StoredBlob
 from gateways.blobs.sniff import ALLOWED, HEAD_BYTES, sniff
 from gateways.bootstrap import Container
+from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
 from gateways.http.routes.reads import LookupIn, _load
+from gateways.http.schemas import answers
 
 router = APIRouter(prefix="/api/v1", tags=["files"])
 
@@ -177,7 +179,17 @@ async def _receive_file(request: Request, container: Container) -> tuple[StoredB
     return blob, media_type, upload.file_name
 
 
-@router.post("/dossiers/{dossier_id}/files", status_code=201, openapi_extra=_UPLOAD_BODY)
+@router.post(
+    "/dossiers/{dossier_id}/files",
+    status_code=201,
+    openapi_extra=_UPLOAD_BODY,
+    response_model=None,
+    response_class=Response,
+    responses={
+        201: {"model": schemas.Attached, "description": "attached"},
+        200: {"model": schemas.Attached, "description": "this content was already attached there"},
+    },
+)
 async def upload_file(
     dossier_id: str,
     request: Request,
@@ -214,7 +226,7 @@ async def upload_file(
     )
 
 
-@router.get("/dossiers/{dossier_id}/files")
+@router.get("/dossiers/{dossier_id}/files", **answers(schemas.DossierFiles))
 def list_files(dossier_id: str, principal: PrincipalDep, container: ContainerDep) -> dict[str, Any]:
     """The dossier's files, and the procedure's components with whether each has a file."""
     return container.attachments.listing(_load(container, principal, dossier_id))

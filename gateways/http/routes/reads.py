@@ -289,7 +289,9 @@ class SatisfactionLookupIn(LookupIn):
     )
 
 
-@router.post("/lookup/satisfaction", tags=["citizen"], status_code=201)
+@router.post(
+    "/lookup/satisfaction", tags=["citizen"], status_code=201, **answers(schemas.SatisfactionRecorded, 201)
+)
 def lookup_satisfaction(body: SatisfactionLookupIn, container: ContainerDep) -> dict[str, Any]:
     """The citizen rates the service once the result was returned (once per dossier: a second
     rating is 409), with the receipt code and its secret as for the lookup."""

@@ -140,7 +140,16 @@ FORM_TYPES = {
 }
 
 
-@router.get("/bieu06/form")
+@router.get(
+    "/bieu06/form",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the official form as an xlsx workbook or a PDF",
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in FORM_TYPES.values()},
+        }
+    },
+)
 def bieu06_form(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -260,7 +269,7 @@ def _indicator_row_json(row: IndicatorRow) -> dict[str, Any]:
     }
 
 
-@router.get("/indicators")
+@router.get("/indicators", **answers(schemas.Indicators))
 def indicators_report(
     principal: PrincipalDep,
     container: ContainerDep,
