@@ -63,7 +63,7 @@ def cluster_sh(*args: str) -> str:
 @pytest.fixture
 def cluster() -> str:
     if not CLUSTER:
-        pytest.fail("LIENTHONG_TEST_KAFKA_CLUSTER is not set: run the suite with `make test`, which starts the cluster")
+        pytest.fail("LIENTHONG_TEST_KAFKA_CLUSTER is not set: `make test` starts the cluster and sets it")
     return CLUSTER
 
 
