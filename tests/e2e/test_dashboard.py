@@ -417,6 +417,26 @@ def test_citizen_lookup_refuses_a_wrong_secret_and_answers_the_right_one(page: A
 
 @pytest.mark.browser
 @pytest.mark.integration
+def test_problems_come_in_the_language_chosen_on_the_page_not_the_browsers(page: Any, demo: Demo) -> None:
+    page.goto(f"{demo.base}/#/lookup")
+    refused = """async (chosen) => {
+        localStorage.setItem('lienthong.lang', chosen);
+        const { api } = await import('/ui/js/api.js');
+        try {
+            const body = { receipt_code: 'NO-SUCH', secret: 'x' };
+            await api('/api/v1/lookup', { method: 'POST', body, auth: false });
+        } catch (err) {
+            return [err.status, err.problem.title];
+        }
+        return null;
+    }"""
+    browser_language = page.evaluate("navigator.language")
+    assert page.evaluate(refused, "vi") == [404, "Không tìm thấy"], browser_language
+    assert page.evaluate(refused, "en") == [404, "Not found"]
+
+
+@pytest.mark.browser
+@pytest.mark.integration
 def test_bottlenecks_show_the_heat_map_and_flow_and_the_dossiers_behind_an_agency(
     page: Any, demo: Demo
 ) -> None:

@@ -1,7 +1,7 @@
 // Calls to the public API with the signed-in token; every failure becomes an ApiError
 // carrying the RFC 9457 problem the server sent (or one made up for a network failure).
 import { signOut, token } from './auth.js';
-import { t } from './i18n.js';
+import { lang, t } from './i18n.js';
 
 export class ApiError extends Error {
   constructor(status, problem) {
@@ -16,7 +16,8 @@ export async function api(path, { method = 'GET', body, params, headers = {}, au
   for (const [name, value] of Object.entries(params || {})) {
     if (value !== null && value !== undefined && value !== '') url.searchParams.set(name, String(value));
   }
-  const init = { method, headers: { Accept: 'application/json', ...headers } };
+  // Problems come back in the language the user chose on the page, not the browser's.
+  const init = { method, headers: { Accept: 'application/json', 'Accept-Language': lang(), ...headers } };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);

@@ -3,7 +3,7 @@
 // tab. A reprinted receipt carries no lookup secret (it is known only at creation).
 import { token } from './auth.js';
 import { h } from './dom.js';
-import { t } from './i18n.js';
+import { lang, t } from './i18n.js';
 
 // kind -> the event type that makes the form exist
 const FORMS = [
@@ -24,7 +24,11 @@ async function openForm(id, kind, format, status) {
   status.textContent = '';
   try {
     const res = await fetch(`/api/v1/dossiers/${encodeURIComponent(id)}/documents/${kind}`, {
-      headers: { Authorization: `Bearer ${token()}`, Accept: format === 'html' ? 'text/html' : 'application/pdf' },
+      headers: {
+        Authorization: `Bearer ${token()}`,
+        Accept: format === 'html' ? 'text/html' : 'application/pdf',
+        'Accept-Language': lang(),
+      },
     });
     if (!res.ok) {
       let detail = res.statusText;

@@ -6,7 +6,7 @@ import { session, token } from './auth.js';
 import { agencyName } from './catalog.js';
 import { h, replace, table } from './dom.js';
 import { dateTime, num } from './format.js';
-import { t } from './i18n.js';
+import { lang, t } from './i18n.js';
 
 async function problemDetail(res) {
   try {
@@ -19,7 +19,7 @@ async function problemDetail(res) {
 
 async function download(item, status) {
   status.textContent = '';
-  const res = await fetch(item.href, { headers: { Authorization: `Bearer ${token()}` } });
+  const res = await fetch(item.href, { headers: { Authorization: `Bearer ${token()}`, 'Accept-Language': lang() } });
   if (!res.ok) {
     status.textContent = t('files.download.failed', { detail: await problemDetail(res) });
     return;
@@ -61,7 +61,8 @@ function uploadForm(id, d, listing, status, onDone) {
         url.searchParams.set('purpose', purpose.value);
         if (purpose.value === 'component') url.searchParams.set('component', component.value);
         try {
-          const res = await fetch(url, { method: 'POST', body, headers: { Authorization: `Bearer ${token()}` } });
+          const headers = { Authorization: `Bearer ${token()}`, 'Accept-Language': lang() };
+          const res = await fetch(url, { method: 'POST', body, headers });
           if (!res.ok) {
             status.textContent = t('files.attach.failed', { detail: await problemDetail(res) });
             return;
