@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI
@@ -35,3 +37,32 @@ def serve(app: FastAPI, startup_seconds: float = 20, log_level: str = "warning")
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def stream_chunked(base: str, head: str, first: bytes, offered: int, chunk: bytes) -> tuple[bytes, int]:
+    """Send a request (`head`: request line and headers, without Transfer-Encoding) with a
+    chunked body — `first`, then `chunk` again and again up to `offered` bytes — over a raw
+    socket, stopping as soon as the server answers. Returns the answer's first bytes and how
+    many body bytes went out."""
+    parts = urlsplit(base)
+    sent = 0
+    answer = b""
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=60) as sock:
+        opening = (head + "Transfer-Encoding: chunked\r\n\r\n").encode()
+        if first:
+            opening += b"%x\r\n" % len(first) + first + b"\r\n"
+        sock.sendall(opening)
+        while sent < offered:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                answer = sock.recv(65536)
+                break
+            try:
+                sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        if not answer:
+            sock.settimeout(60)
+            answer = sock.recv(65536)
+    return answer, sent

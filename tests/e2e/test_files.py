@@ -9,13 +9,11 @@ import base64
 import hashlib
 import io
 import json
-import select
-import socket
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import jsonschema
@@ -30,7 +28,7 @@ from tests.conftest import FakeClock
 from tests.e2e.test_api import DEPT, OTHER, WARD, Api, _provisioned, assert_problem
 from tests.e2e.test_contract import assert_conforms
 from tests.integration.test_interchange_fidelity import OCEL_SCHEMA, XSD, export_to
-from tests.serving import serve
+from tests.serving import serve, stream_chunked
 
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
 LIMIT = 256 * 1024  # the upload limit these tests run with
@@ -305,41 +303,17 @@ def test_the_result_file_is_attached_once_decided_and_the_citizen_downloads_it(
 
 def _chunked_upload(api: Api, path: str, offered: int) -> tuple[bytes, int]:
     """POST a multipart body in chunks over a raw socket; stop when the server answers."""
-    parts = urlsplit(str(api.http.base_url))
     token = api.token("officer", WARD)["Authorization"]
     boundary = "lienthongboundary"
     start = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\n'
         "Content-Type: application/pdf\r\n\r\n%PDF-1.7\n"
     ).encode()
-    chunk = b"0" * 65536
-    sent = 0
-    answer = b""
-    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=60) as sock:
-        sock.sendall(
-            (
-                f"POST {path} HTTP/1.1\r\nHost: lienthong\r\nAuthorization: {token}\r\n"
-                f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
-                "Transfer-Encoding: chunked\r\n\r\n"
-            ).encode()
-            + b"%x\r\n" % len(start)
-            + start
-            + b"\r\n"
-        )
-        while sent < offered:
-            readable, _, _ = select.select([sock], [], [], 0)
-            if readable:
-                answer = sock.recv(65536)
-                break
-            try:
-                sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            sent += len(chunk)
-        if not answer:
-            sock.settimeout(60)
-            answer = sock.recv(65536)
-    return answer, sent
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: lienthong\r\nAuthorization: {token}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+    )
+    return stream_chunked(str(api.http.base_url), head, start, offered, b"0" * 65536)
 
 
 def test_an_oversize_upload_is_refused_while_it_streams_and_leaves_nothing(

@@ -3,18 +3,15 @@ bodies past the limit (refused while they stream in), and overload (503, never 5
 
 from __future__ import annotations
 
-import select
-import socket
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from gateways.http.app import create_app
 from tests.conftest import FakeClock
 from tests.e2e.test_api import WARD, Api, _provisioned, _receive, assert_problem
-from tests.serving import serve
+from tests.serving import serve, stream_chunked
 
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
 
@@ -61,32 +58,13 @@ def test_out_of_range_values_get_422_or_400_never_500(api: Api, clock: FakeClock
 
 def test_a_chunked_body_past_the_limit_is_refused_while_it_streams(api: Api) -> None:
     """200 MiB offered in chunks: 413 arrives long before the client could finish sending."""
-    parts = urlsplit(str(api.http.base_url))
     token = api.token("officer", WARD)["Authorization"]
     offered = 200 * 1024 * 1024
-    sent = 0
-    chunk = b"x" * 65536
-    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=60) as sock:
-        sock.sendall(
-            (
-                "POST /api/v1/dossiers HTTP/1.1\r\nHost: lienthong\r\nContent-Type: application/json\r\n"
-                f"Authorization: {token}\r\nTransfer-Encoding: chunked\r\n\r\n"
-            ).encode()
-        )
-        answer = b""
-        while sent < offered:
-            readable, _, _ = select.select([sock], [], [], 0)
-            if readable:
-                answer = sock.recv(65536)
-                break
-            try:
-                sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            sent += len(chunk)
-        if not answer:
-            sock.settimeout(60)
-            answer = sock.recv(65536)
+    head = (
+        "POST /api/v1/dossiers HTTP/1.1\r\nHost: lienthong\r\nContent-Type: application/json\r\n"
+        f"Authorization: {token}\r\n"
+    )
+    answer, sent = stream_chunked(str(api.http.base_url), head, b"", offered, b"x" * 65536)
     head = answer.split(b"\r\n", 1)[0]
     assert b" 413 " in head, answer[:300]
     assert b"application/problem+json" in answer
