@@ -99,6 +99,22 @@ def _range(
         raise Problem(422, "Invalid report range", exc.detail, "invalid-range") from exc
 
 
+def _bieu06_scope(
+    container: Container,
+    principal: Principal,
+    agency_code: str | None,
+    include_children: bool | None,
+    first: str | None,
+    last: str | None,
+    period: str | None,
+) -> tuple[str, bool, Any, Any, Any]:
+    """The desk (Biểu 06 is per agency), whether its children count, and the range."""
+    code, children = _agency(container, principal, agency_code, include_children, default=False)
+    if code is None:
+        raise Problem(422, "Missing agency_code", "Biểu 06 is per agency: give agency_code", "invalid-value")
+    return (code, children, *_range(container, first, last, period))
+
+
 @router.get("/bieu06", **answers(schemas.Bieu06))
 def bieu06(
     principal: PrincipalDep,
@@ -112,10 +128,9 @@ def bieu06(
     include_imported: bool = False,
 ) -> dict[str, Any]:
     """Biểu 06 (Circular 01/2020) of one desk: received, resolved, in process, on-time rate."""
-    code, children = _agency(container, principal, agency_code, include_children, default=False)
-    if code is None:
-        raise Problem(422, "Missing agency_code", "Biểu 06 is per agency: give agency_code", "invalid-value")
-    first, last, label = _range(container, from_, to, period)
+    code, children, first, last, label = _bieu06_scope(
+        container, principal, agency_code, include_children, from_, to, period
+    )
     report = _reports(container).bieu06(
         code,
         first,
@@ -164,10 +179,9 @@ def bieu06_form(
 ) -> Response:
     """Biểu 06 as the official form (Biểu số 06/VPCP/KSTT): rows by field with a total row, the
     reporting and receiving unit; the same numbers as `GET /reports/bieu06`."""
-    code, children = _agency(container, principal, agency_code, include_children, default=False)
-    if code is None:
-        raise Problem(422, "Missing agency_code", "Biểu 06 is per agency: give agency_code", "invalid-value")
-    first, last, label = _range(container, from_, to, period)
+    code, children, first, last, label = _bieu06_scope(
+        container, principal, agency_code, include_children, from_, to, period
+    )
     official = official_bieu06(
         _reports(container),
         code,
