@@ -15,83 +15,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from domain import commands as cmd
-from domain import documents, legacy
+from domain import documents, handoffs, legacy
 from domain import events as ev
+from domain import guards as g
 from domain.calendar import WorkingCalendar
-from domain.dossier import PAUSED, TERMINAL, Dossier, Status, classify
+from domain.dossier import TERMINAL, Dossier, Status, classify
 from domain.errors import ActorNotAllowed, InvalidValue, RuleViolated, UnknownDossier
 from domain.procedures import Procedure, RouteStep
 from domain.satisfaction import record_satisfaction, satisfaction_actions
 from domain.succession import decide_succession
-
-INTEGRATION = "integration"
-WRITER_ROLES = frozenset({"officer", INTEGRATION})
-
-
-def _act_as(actor: ev.Actor, agency_code: str, what: str) -> ev.Actor:
-    """The actor as recorded: integration acts for `agency_code`; officers must be it."""
-    if actor.role == INTEGRATION:
-        return replace(actor, agency_code=agency_code)
-    if actor.role not in WRITER_ROLES:
-        raise ActorNotAllowed(f"role '{actor.role}' may not {what}")
-    if actor.agency_code != agency_code:
-        raise ActorNotAllowed(
-            f"only agency {agency_code} may {what}; you act for {actor.agency_code or 'no agency'}"
-        )
-    return actor
-
-
-def _require_open(state: Dossier) -> None:
-    if state.status in TERMINAL:
-        raise RuleViolated(
-            f"dossier {state.receipt_code} is closed ({state.status.value}); no further action"
-        )
-
-
-def _require_not_in_transit(state: Dossier) -> None:
-    if state.pending_handoff_to is not None:
-        raise RuleViolated(
-            f"dossier is in transit to {state.pending_handoff_to}; that agency must accept or return it first"
-        )
-
-
-def _require_running(state: Dossier, what: str) -> None:
-    if state.status in PAUSED:
-        raise RuleViolated(f"cannot {what} while the dossier is {state.status.value}")
-    if state.status in (Status.SUBMITTED, Status.RESULT_READY):
-        raise RuleViolated(f"cannot {what} while the dossier is {state.status.value}")
-
-
-def _holder(state: Dossier, actor: ev.Actor, what: str) -> ev.Actor:
-    _require_open(state)
-    return _act_as(actor, state.holder_agency_code, what)
-
-
-def _desk(state: Dossier, actor: ev.Actor, what: str) -> ev.Actor:
-    _require_open(state)
-    return _act_as(actor, state.receiving_agency_code, what)
-
-
-def _text(value: str, what: str) -> str:
-    if not value.strip():
-        raise InvalidValue(f"{what} must not be empty")
-    return value.strip()
-
-
-def _step_so_far(state: Dossier, calendar: WorkingCalendar, at: datetime) -> float:
-    step = state.current_step
-    return step.used_working_hours(calendar, at) if step is not None else 0.0
-
-
-def _step_outcome(
-    state: Dossier, calendar: WorkingCalendar, at: datetime
-) -> tuple[float, ev.Timeliness | None]:
-    step = state.current_step
-    if step is None:
-        return 0.0, None
-    used = step.used_working_hours(calendar, at)
-    timeliness = classify(at, step.due_at, calendar.tz) if step.due_at is not None else None
-    return used, timeliness
 
 
 def _route_for(procedure: Procedure, receiving_agency_code: str) -> tuple[RouteStep, ...]:
@@ -189,7 +121,7 @@ def _remaining(state: Dossier, calendar: WorkingCalendar, at: datetime) -> float
 def _submit(state: Dossier | None, c: cmd.SubmitOnline, cal: WorkingCalendar) -> list[ev.DossierEvent]:
     if state is not None:
         raise RuleViolated(f"dossier {c.dossier_id} already exists")
-    if c.actor.role != INTEGRATION:
+    if c.actor.role != g.INTEGRATION:
         raise ActorNotAllowed("only the integration role (the national portal) records online submissions")
     return [
         ev.DossierSubmittedOnline(
@@ -208,7 +140,7 @@ def _submit(state: Dossier | None, c: cmd.SubmitOnline, cal: WorkingCalendar) ->
 def _receive(state: Dossier | None, c: cmd.ReceiveDossier, cal: WorkingCalendar) -> list[ev.DossierEvent]:
     if state is not None:
         raise RuleViolated(f"dossier {c.dossier_id} already exists")
-    actor = _act_as(c.actor, c.receiving_agency_code, "receive dossiers at this desk")
+    actor = g.act_as(c.actor, c.receiving_agency_code, "receive dossiers at this desk")
     return [
         _received_event(
             dossier_id=c.dossier_id,
@@ -227,7 +159,7 @@ def _receive(state: Dossier | None, c: cmd.ReceiveDossier, cal: WorkingCalendar)
 
 
 def _intake(state: Dossier, c: cmd.AcceptIntake, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _desk(state, c.actor, "accept this online submission")
+    actor = g.desk(state, c.actor, "accept this online submission")
     if state.status != Status.SUBMITTED:
         raise RuleViolated("only an online submission awaiting intake can be accepted")
     if c.procedure.code != state.procedure_code:
@@ -252,7 +184,7 @@ def _intake(state: Dossier, c: cmd.AcceptIntake, cal: WorkingCalendar) -> list[e
 def _refuse(state: Dossier, c: cmd.RefuseIntake, cal: WorkingCalendar) -> list[ev.DossierEvent]:
     """Từ chối tiếp nhận: an online submission at intake, or a dossier brought to the desk
     while it is still there, before any handoff (DOMAIN.md, desk rules)."""
-    actor = _desk(state, c.actor, "refuse this dossier")
+    actor = g.desk(state, c.actor, "refuse this dossier")
     at_desk = (
         state.status == Status.RECEIVED
         and state.holder_agency_code == state.receiving_agency_code
@@ -264,12 +196,12 @@ def _refuse(state: Dossier, c: cmd.RefuseIntake, cal: WorkingCalendar) -> list[e
             "a dossier can be refused only at the desk that received it, before it was handed on "
             f"(it is {state.status.value})"
         )
-    used, timeliness = _step_outcome(state, cal, c.occurred_at)
+    used, timeliness = g.step_outcome(state, cal, c.occurred_at)
     return [
         ev.DossierRefusedAtIntake(
             occurred_at=c.occurred_at,
             actor=actor,
-            reason=_text(c.reason, "reason"),
+            reason=g.text(c.reason, "reason"),
             missing_components=documents.missing_components(c.missing_components, c.required_components),
             step_used_working_hours=used,
             step_timeliness=timeliness,
@@ -277,127 +209,12 @@ def _refuse(state: Dossier, c: cmd.RefuseIntake, cal: WorkingCalendar) -> list[e
     ]
 
 
-def _handoff(state: Dossier, c: cmd.HandOff, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _holder(state, c.actor, "hand off this dossier")
-    _require_not_in_transit(state)
-    _require_running(state, "hand off")
-    to = c.to_agency_code.strip()
-    if not to:
-        raise InvalidValue("to_agency_code must not be empty")
-    if to == state.holder_agency_code:
-        raise InvalidValue("a dossier cannot be handed off to the agency that holds it")
-    used, timeliness = _step_outcome(state, cal, c.occurred_at)
-    return [
-        ev.HandedOff(
-            occurred_at=c.occurred_at,
-            actor=actor,
-            from_agency_code=state.holder_agency_code,
-            to_agency_code=to,
-            route_step=state.next_route_step_for(to, c.succeeds),
-            note=c.note.strip(),
-            step_used_working_hours=used,
-            step_timeliness=timeliness,
-        )
-    ]
-
-
-def _pending_receiver(state: Dossier, actor: ev.Actor, what: str) -> ev.Actor:
-    _require_open(state)
-    if state.pending_handoff_to is None:
-        raise RuleViolated("there is no pending handoff to " + what)
-    return _act_as(actor, state.pending_handoff_to, what)
-
-
-def _accept(state: Dossier, c: cmd.AcceptHandoff, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _pending_receiver(state, c.actor, "accept")
-    index = state.pending_route_step
-    step_due = (
-        cal.add_working_hours(c.occurred_at, state.route[index].budget_working_hours)
-        if index is not None
-        else None
-    )
-    return [
-        ev.HandoffAccepted(
-            occurred_at=c.occurred_at,
-            actor=actor,
-            from_agency_code=state.holder_agency_code,
-            to_agency_code=actor.agency_code,
-            route_step=index,
-            step_due_at=step_due,
-        )
-    ]
-
-
-def _return(state: Dossier, c: cmd.ReturnHandoff, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _pending_receiver(state, c.actor, "return")
-    step_due = None
-    if state.steps:
-        giver = state.steps[-1]
-        if giver.budget_working_hours is not None:
-            left = giver.budget_working_hours - giver.used_before
-            step_due = cal.add_working_hours(c.occurred_at, left) if left > 0 else giver.due_at
-            if left <= 0 and giver.agency_code != state.holder_agency_code:
-                step_due = None  # the ended giver's overrun stays its own: no budget for the heir
-    return [
-        ev.HandoffReturned(
-            occurred_at=c.occurred_at,
-            actor=actor,
-            from_agency_code=actor.agency_code,
-            to_agency_code=state.holder_agency_code,
-            reason=_text(c.reason, "reason"),
-            step_due_at=step_due,
-        )
-    ]
-
-
-def _consult(state: Dossier, c: cmd.RequestConsultation, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _holder(state, c.actor, "request a consultation")
-    _require_not_in_transit(state)
-    agency = c.agency_code.strip()
-    if not agency or agency == state.holder_agency_code:
-        raise InvalidValue("consult another agency than the one holding the dossier")
-    if agency in state.open_consultations:
-        raise RuleViolated(f"a consultation of {agency} is already open")
-    return [
-        ev.ConsultationRequested(
-            occurred_at=c.occurred_at,
-            actor=actor,
-            consulted_agency_code=agency,
-            question=_text(c.question, "question"),
-        )
-    ]
-
-
-def _answer(state: Dossier, c: cmd.AnswerConsultation, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    _require_open(state)
-    if not state.open_consultations:
-        raise RuleViolated("no consultation is open on this dossier")
-    if c.actor.role == INTEGRATION:
-        agency = sorted(state.open_consultations)[0]
-    else:
-        agency = c.actor.agency_code
-        if agency not in state.open_consultations:
-            raise ActorNotAllowed(
-                f"agency {agency or '(none)'} was not consulted; open: "
-                + ", ".join(sorted(state.open_consultations))
-            )
-    actor = _act_as(c.actor, agency, "answer the consultation")
-    return [
-        ev.ConsultationAnswered(
-            occurred_at=c.occurred_at,
-            actor=actor,
-            consulted_agency_code=agency,
-            answer=_text(c.answer, "answer"),
-        )
-    ]
-
-
 def _request_supplement(
     state: Dossier, c: cmd.RequestSupplement, cal: WorkingCalendar
 ) -> list[ev.DossierEvent]:
-    actor = _holder(state, c.actor, "request a supplement")
-    _require_not_in_transit(state)
-    _require_running(state, "request a supplement")
+    actor = g.holder(state, c.actor, "request a supplement")
+    g.require_not_in_transit(state)
+    g.require_running(state, "request a supplement")
     if state.supplement_requests:
         raise RuleViolated("a supplement may be requested once per dossier, and it already was")
     if c.within_working_hours is not None and state.received_at is not None:
@@ -411,10 +228,10 @@ def _request_supplement(
         ev.SupplementRequested(
             occurred_at=c.occurred_at,
             actor=actor,
-            reason=_text(c.reason, "reason"),
+            reason=g.text(c.reason, "reason"),
             missing_components=documents.missing_components(c.missing_components, c.required_components),
             policy=state.supplement_policy,
-            step_used_working_hours=_step_so_far(state, cal, c.occurred_at),
+            step_used_working_hours=g.step_so_far(state, cal, c.occurred_at),
             remaining_working_hours=_remaining(state, cal, c.occurred_at),
         )
     ]
@@ -423,7 +240,7 @@ def _request_supplement(
 def _supplement_received(
     state: Dossier, c: cmd.ReceiveSupplement, cal: WorkingCalendar
 ) -> list[ev.DossierEvent]:
-    actor = _desk(state, c.actor, "record the supplement")
+    actor = g.desk(state, c.actor, "record the supplement")
     if state.status != Status.AWAITING_SUPPLEMENT:
         raise RuleViolated("no supplement was requested")
     restart = state.supplement_policy.value == "restart"
@@ -432,9 +249,9 @@ def _supplement_received(
 
 
 def _request_fee(state: Dossier, c: cmd.RequestFee, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _holder(state, c.actor, "request a fee")
-    _require_not_in_transit(state)
-    _require_running(state, "request a fee")
+    actor = g.holder(state, c.actor, "request a fee")
+    g.require_not_in_transit(state)
+    g.require_running(state, "request a fee")
     if c.amount_vnd <= 0:
         raise InvalidValue("amount_vnd must be a positive number of đồng")
     return [
@@ -442,14 +259,14 @@ def _request_fee(state: Dossier, c: cmd.RequestFee, cal: WorkingCalendar) -> lis
             occurred_at=c.occurred_at,
             actor=actor,
             amount_vnd=c.amount_vnd,
-            step_used_working_hours=_step_so_far(state, cal, c.occurred_at),
+            step_used_working_hours=g.step_so_far(state, cal, c.occurred_at),
             remaining_working_hours=_remaining(state, cal, c.occurred_at),
         )
     ]
 
 
 def _fee_paid(state: Dossier, c: cmd.PayFee, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _desk(state, c.actor, "record the payment")
+    actor = g.desk(state, c.actor, "record the payment")
     if state.status != Status.AWAITING_FEE:
         raise RuleViolated("no fee is awaited")
     due, step_due = _resume_dues(state, cal, c.occurred_at, restart=False)
@@ -457,7 +274,7 @@ def _fee_paid(state: Dossier, c: cmd.PayFee, cal: WorkingCalendar) -> list[ev.Do
 
 
 def _apologize(state: Dossier, c: cmd.IssueApology, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _holder(state, c.actor, "issue an apology")
+    actor = g.holder(state, c.actor, "issue an apology")
     if state.status in (Status.SUBMITTED, Status.RESULT_READY):
         raise RuleViolated(f"no apology while the dossier is {state.status.value}")
     if state.due_at is None or c.occurred_at >= state.due_at:
@@ -478,15 +295,15 @@ def _apologize(state: Dossier, c: cmd.IssueApology, cal: WorkingCalendar) -> lis
         )
     return [
         ev.ApologyIssued(
-            occurred_at=c.occurred_at, actor=actor, new_due_at=c.new_due_at, reason=_text(c.reason, "reason")
+            occurred_at=c.occurred_at, actor=actor, new_due_at=c.new_due_at, reason=g.text(c.reason, "reason")
         )
     ]
 
 
 def _decide(state: Dossier, c: cmd.DecideDossier, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _holder(state, c.actor, "decide")
-    _require_not_in_transit(state)
-    _require_running(state, "decide")
+    actor = g.holder(state, c.actor, "decide")
+    g.require_not_in_transit(state)
+    g.require_running(state, "decide")
     if state.outcome is not None:
         raise RuleViolated(f"the dossier was already decided ({state.outcome.value})")
     return [
@@ -500,13 +317,13 @@ def _decide(state: Dossier, c: cmd.DecideDossier, cal: WorkingCalendar) -> list[
 
 
 def _result_ready(state: Dossier, c: cmd.MarkResultReady, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _holder(state, c.actor, "mark the result ready")
-    _require_not_in_transit(state)
-    _require_running(state, "mark the result ready")
+    actor = g.holder(state, c.actor, "mark the result ready")
+    g.require_not_in_transit(state)
+    g.require_running(state, "mark the result ready")
     if state.outcome is None:
         raise RuleViolated("the dossier has no decision yet")
     assert state.due_at is not None  # a received dossier always has one
-    used, step_timeliness = _step_outcome(state, cal, c.occurred_at)
+    used, step_timeliness = g.step_outcome(state, cal, c.occurred_at)
     return [
         ev.ResultReady(
             occurred_at=c.occurred_at,
@@ -519,36 +336,36 @@ def _result_ready(state: Dossier, c: cmd.MarkResultReady, cal: WorkingCalendar) 
 
 
 def _result_returned(state: Dossier, c: cmd.ReturnResult, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _desk(state, c.actor, "return the result")
+    actor = g.desk(state, c.actor, "return the result")
     if state.status != Status.RESULT_READY:
         raise RuleViolated("the result is not ready")
     return [ev.ResultReturned(occurred_at=c.occurred_at, actor=actor)]
 
 
 def _withdraw(state: Dossier, c: cmd.Withdraw, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _desk(state, c.actor, "record the withdrawal")
+    actor = g.desk(state, c.actor, "record the withdrawal")
     if state.status == Status.RESULT_READY:
         raise RuleViolated("the result is ready; it can only be returned")
     return [
         ev.DossierWithdrawn(
             occurred_at=c.occurred_at,
             actor=actor,
-            reason=_text(c.reason, "reason"),
-            step_used_working_hours=_step_so_far(state, cal, c.occurred_at),
+            reason=g.text(c.reason, "reason"),
+            step_used_working_hours=g.step_so_far(state, cal, c.occurred_at),
         )
     ]
 
 
 def _stop(state: Dossier, c: cmd.StopProcessing, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _holder(state, c.actor, "stop processing")
+    actor = g.holder(state, c.actor, "stop processing")
     if state.status == Status.RESULT_READY:
         raise RuleViolated("the result is ready; it can only be returned")
     return [
         ev.ProcessingStopped(
             occurred_at=c.occurred_at,
             actor=actor,
-            reason=_text(c.reason, "reason"),
-            step_used_working_hours=_step_so_far(state, cal, c.occurred_at),
+            reason=g.text(c.reason, "reason"),
+            step_used_working_hours=g.step_so_far(state, cal, c.occurred_at),
         )
     ]
 
@@ -556,13 +373,13 @@ def _stop(state: Dossier, c: cmd.StopProcessing, cal: WorkingCalendar) -> list[e
 def _legacy(state: Dossier, c: cmd.RecordLegacyActivity, cal: WorkingCalendar) -> list[ev.DossierEvent]:
     if not state.imported:
         raise RuleViolated("legacy activities belong only to imported history")
-    if c.actor.role != INTEGRATION:
+    if c.actor.role != g.INTEGRATION:
         raise ActorNotAllowed("only the integration role imports legacy history")
     return [
         ev.LegacyActivityRecorded(
             occurred_at=c.occurred_at,
             actor=replace(c.actor, agency_code=c.agency_code),
-            activity=_text(c.activity, "activity"),
+            activity=g.text(c.activity, "activity"),
             agency_code=c.agency_code,
             resource=c.resource,
             attributes=dict(c.attributes or {}),
@@ -576,7 +393,7 @@ def _succession(state: Dossier, c: cmd.RecordSuccession, cal: WorkingCalendar) -
 
 
 def _attach(state: Dossier, c: cmd.AttachDocument, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    actor = _holder(state, c.actor, "attach files to this dossier")
+    actor = g.holder(state, c.actor, "attach files to this dossier")
     return documents.attach(
         state.documents,
         c,
@@ -591,11 +408,11 @@ _Handler = Callable[[Dossier, cmd.Command, WorkingCalendar], list[ev.DossierEven
 _HANDLERS: dict[type[cmd.Command], _Handler] = {
     cmd.AcceptIntake: _intake,  # type: ignore[dict-item]
     cmd.RefuseIntake: _refuse,  # type: ignore[dict-item]
-    cmd.HandOff: _handoff,  # type: ignore[dict-item]
-    cmd.AcceptHandoff: _accept,  # type: ignore[dict-item]
-    cmd.ReturnHandoff: _return,  # type: ignore[dict-item]
-    cmd.RequestConsultation: _consult,  # type: ignore[dict-item]
-    cmd.AnswerConsultation: _answer,  # type: ignore[dict-item]
+    cmd.HandOff: handoffs.hand_off,  # type: ignore[dict-item]
+    cmd.AcceptHandoff: handoffs.accept,  # type: ignore[dict-item]
+    cmd.ReturnHandoff: handoffs.give_back,  # type: ignore[dict-item]
+    cmd.RequestConsultation: handoffs.consult,  # type: ignore[dict-item]
+    cmd.AnswerConsultation: handoffs.answer,  # type: ignore[dict-item]
     cmd.RequestSupplement: _request_supplement,  # type: ignore[dict-item]
     cmd.ReceiveSupplement: _supplement_received,  # type: ignore[dict-item]
     cmd.RequestFee: _request_fee,  # type: ignore[dict-item]

@@ -25,6 +25,7 @@ from domain.calendar import WorkingCalendar
 from domain.commands import Command
 from domain.dossier import Dossier
 from domain.errors import ActorNotAllowed, InvalidValue, RuleViolated
+from domain.guards import INTEGRATION
 
 SYNTHESIZED_USER = "xes-import"
 """The user of every event an import synthesizes (no legacy user is recorded under it)."""
@@ -59,7 +60,7 @@ class RecordLegacyCase(Command):
 
 
 def record_case(state: Dossier, c: RecordLegacyCase, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    if c.actor.role != "integration":  # domain.decide.INTEGRATION (which imports this module)
+    if c.actor.role != INTEGRATION:
         raise ActorNotAllowed("only the integration role imports legacy history")
     if not state.imported:
         raise RuleViolated("a legacy case belongs only to imported history")

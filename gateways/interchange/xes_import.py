@@ -56,10 +56,10 @@ from typing import Any
 
 from domain import commands as cmd
 from domain.agencies import Agency
-from domain.decide import INTEGRATION
 from domain.dossier import Dossier
 from domain.errors import DomainError, InvalidValue
 from domain.events import Actor, Channel, Outcome
+from domain.guards import INTEGRATION
 from domain.legacy import SYNTHESIZED_USER, RecordLegacyCase
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
 from gateways.application.bulk import BufferedService
