@@ -20,7 +20,7 @@ import orjson
 
 from domain.agencies import Agency, AgencyLevel, Hierarchy, Successor
 from domain.procedures import Component, ComponentForm, Procedure, RouteStep, SupplementPolicy, version_on
-from gateways.sql import Database
+from gateways.sql import Database, Tx
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS agencies (code TEXT NOT NULL, valid_from TEXT NOT NULL, "
@@ -256,33 +256,20 @@ class Catalogue:
         key = (agency.code, agency.valid_from.isoformat() if agency.valid_from else _SINCE_EVER)
         with self._db.transaction() as tx:
             existed = bool(tx.query("SELECT 1 AS x FROM agencies WHERE code = ? AND valid_from = ?", key))
-            tx.execute("DELETE FROM agencies WHERE code = ? AND valid_from = ?", key)
-            tx.execute(
-                "INSERT INTO agencies (code, valid_from, name, level, parent_code, valid_to) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    *key,
-                    agency.name,
-                    agency.level.value,
-                    agency.parent_code,
-                    agency.valid_to.isoformat() if agency.valid_to else None,
-                ),
-            )
-            tx.execute("DELETE FROM agency_successions WHERE code = ? AND valid_from = ?", key)
-            if agency.successors or agency.basis:
-                body = {"successors": successors_to_json(agency.successors), "basis": agency.basis}
-                tx.execute(
-                    "INSERT INTO agency_successions (code, valid_from, body) VALUES (?, ?, ?)",
-                    (*key, orjson.dumps(body).decode()),
-                )
-            self._bump(tx)
+            self._write_agencies(tx, [agency])
         self._checked_at = float("-inf")
         return not existed
 
     def put_agencies(self, agencies: Iterable[Agency]) -> int:
         """Insert or replace many versions in one transaction (the whole country is ~14k);
         returns how many were written."""
-        versions = list(agencies)
+        with self._db.transaction() as tx:
+            written = self._write_agencies(tx, list(agencies))
+        self._checked_at = float("-inf")
+        return written
+
+    def _write_agencies(self, tx: Tx, versions: list[Agency]) -> int:
+        """Replace these versions (and their successions) as sets, and move the catalogue's version."""
         rows = [
             (
                 a.code,
@@ -302,20 +289,18 @@ class Catalogue:
             for a, row in zip(versions, rows, strict=True)
             if a.successors or a.basis
         ]
-        with self._db.transaction() as tx:
-            keys = [r[:2] for r in rows]
-            tx.executemany("DELETE FROM agencies WHERE code = ? AND valid_from = ?", keys)
-            tx.executemany(
-                "INSERT INTO agencies (code, valid_from, name, level, parent_code, valid_to) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            tx.executemany("DELETE FROM agency_successions WHERE code = ? AND valid_from = ?", keys)
-            tx.executemany(
-                "INSERT INTO agency_successions (code, valid_from, body) VALUES (?, ?, ?)", successions
-            )
-            self._bump(tx)
-        self._checked_at = float("-inf")
+        keys = [r[:2] for r in rows]
+        tx.executemany("DELETE FROM agencies WHERE code = ? AND valid_from = ?", keys)
+        tx.executemany(
+            "INSERT INTO agencies (code, valid_from, name, level, parent_code, valid_to) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        tx.executemany("DELETE FROM agency_successions WHERE code = ? AND valid_from = ?", keys)
+        tx.executemany(
+            "INSERT INTO agency_successions (code, valid_from, body) VALUES (?, ?, ?)", successions
+        )
+        self._bump(tx)
         return len(rows)
 
     def put_procedure(self, procedure: Procedure) -> bool:

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from domain.agencies import Agency, AgencyLevel, Successor
+from gateways.catalogue import successors_to_json
 
 REFORM_DAY = date(2025, 7, 1)  # the district level ends; 34 provinces
 # The National Assembly's resolution that merged the provinces (of 12 June 2025). The communes
@@ -70,10 +71,7 @@ class Unit:
             "valid_to": self.valid_to.isoformat() if self.valid_to else None,
         }
         if self.successors:
-            body["successors"] = [
-                {"code": s.code, "valid_from": s.valid_from.isoformat(), "share": s.share}
-                for s in self.successors
-            ]
+            body["successors"] = successors_to_json(self.successors)
             body["basis"] = self.basis
         return body
 
