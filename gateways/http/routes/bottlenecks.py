@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 
 from gateways.auth import Principal
 from gateways.bootstrap import Container
-from gateways.http import schemas
+from gateways.http import report_schemas
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
 from gateways.http.schemas import answers
@@ -109,7 +109,7 @@ def _with_position(container: Container, body: dict[str, Any]) -> dict[str, Any]
     return body
 
 
-@router.get("/bottlenecks", **answers(schemas.Bottlenecks))
+@router.get("/bottlenecks", **answers(report_schemas.Bottlenecks))
 def bottlenecks(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -128,7 +128,7 @@ def bottlenecks(
     return _with_position(container, body)
 
 
-@router.get("/heatmap", **answers(schemas.Heatmap))
+@router.get("/heatmap", **answers(report_schemas.Heatmap))
 def heatmap(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -144,7 +144,7 @@ def heatmap(
     return _with_position(container, body)
 
 
-@router.get("/wip", **answers(schemas.Wip))
+@router.get("/wip", **answers(report_schemas.Wip))
 def wip(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -166,7 +166,7 @@ def wip(
     return _with_position(container, body)
 
 
-@router.get("/bottlenecks/dossiers", **answers(schemas.BottleneckDossiers))
+@router.get("/bottlenecks/dossiers", **answers(report_schemas.BottleneckDossiers))
 def bottleneck_dossiers(
     principal: PrincipalDep,
     container: ContainerDep,

@@ -16,7 +16,7 @@ from domain.errors import InvalidValue
 from gateways.auth import Principal
 from gateways.bootstrap import Container
 from gateways.documents import bieu06 as bieu06_document
-from gateways.http import schemas
+from gateways.http import report_schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
 from gateways.http.report_presenters import at_risk_json, bieu06_json, sla_json
@@ -115,7 +115,7 @@ def _bieu06_scope(
     return (code, children, *_range(container, first, last, period))
 
 
-@router.get("/bieu06", **answers(schemas.Bieu06))
+@router.get("/bieu06", **answers(report_schemas.Bieu06))
 def bieu06(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -201,7 +201,7 @@ def bieu06_form(
     )
 
 
-@router.get("/sla", **answers(schemas.SlaReport))
+@router.get("/sla", **answers(report_schemas.SlaReport))
 def sla_report(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -236,7 +236,7 @@ def sla_report(
     }
 
 
-@router.get("/at-risk", **answers(schemas.AtRisk))
+@router.get("/at-risk", **answers(report_schemas.AtRisk))
 def at_risk(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -283,7 +283,7 @@ def _indicator_row_json(row: IndicatorRow) -> dict[str, Any]:
     }
 
 
-@router.get("/indicators", **answers(schemas.Indicators))
+@router.get("/indicators", **answers(report_schemas.Indicators))
 def indicators_report(
     principal: PrincipalDep,
     container: ContainerDep,
