@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -35,7 +34,7 @@ from gateways.eventstore.codec import DecodeError
 from gateways.eventstore.store import SCHEMA_VERSION, RecordedEvent
 from gateways.kafka.relay import notification_id_of
 from gateways.kafka.topics import Topics
-from gateways.views.runtime import STORE_PART, Applied, BatchResult, ViewRunner
+from gateways.views.runtime import STORE_PART, Applied, BatchResult, ViewRunner, apply_together
 
 log = logging.getLogger("lienthong.projector")
 
@@ -201,18 +200,7 @@ class ViewProjector:
 
     def _apply_all(self, items: list[Applied], positions: dict[str, int]) -> dict[str, BatchResult]:
         """Every view in one transaction (their rows, seen seqs and offsets move together)."""
-        by_db: dict[int, list[ViewRunner]] = {}
-        for runner in self.runners:
-            by_db.setdefault(id(runner.db), []).append(runner)
-        results: dict[str, BatchResult] = {}
-        for runners in by_db.values():
-            with ExitStack() as locks:
-                for runner in runners:
-                    locks.enter_context(runner.lock)
-                with runners[0].db.transaction() as tx:
-                    for runner in runners:
-                        results[runner.name] = runner.apply_in(tx, items, KAFKA_FEED, positions)
-        return results
+        return apply_together(self.runners, dict.fromkeys(self.names, items), KAFKA_FEED, positions)
 
     async def _apply(
         self, items: list[Applied], positions: dict[str, int], records: Sequence[Any]

@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 
 from gateways.eventstore.store import EventStore
-from gateways.views.runtime import STORE_FEED, STORE_PART, Applied, ViewRunner, decode
+from gateways.views.runtime import STORE_FEED, STORE_PART, Applied, ViewRunner, apply_together, decode
 
 log = logging.getLogger("lienthong.views")
 
@@ -79,12 +78,7 @@ class StoreFeed:
                     for r in behind
                 }
                 try:
-                    with ExitStack() as held:
-                        for runner in behind:
-                            held.enter_context(runner.lock)
-                        tx = held.enter_context(self.runners[0].db.transaction())
-                        for runner in behind:
-                            runner.apply_in(tx, fresh[runner.name], STORE_FEED, {STORE_PART: last})
+                    apply_together(behind, fresh, STORE_FEED, {STORE_PART: last})
                 except Exception as exc:  # find the view that cannot take this batch
                     log.error("views: batch up to %s failed (%s); applying view by view", last, exc)
                     for runner in behind:

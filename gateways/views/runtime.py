@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -203,3 +204,25 @@ def decode(records: Iterable[RecordedEvent]) -> tuple[list[Applied], list[tuple[
         except (ValueError, KeyError, TypeError) as exc:
             bad.append((record, exc))
     return items, bad
+
+
+def apply_together(
+    runners: Sequence[ViewRunner],
+    batches: Mapping[str, Sequence[Applied]],
+    feed: str,
+    positions: dict[str, int],
+) -> dict[str, BatchResult]:
+    """Every runner's batch (by view name) and the feed's `positions` in ONE transaction per view store (the
+    views' rows, seen seqs and positions move together), each runner's lock held meanwhile."""
+    by_db: dict[int, list[ViewRunner]] = {}
+    for runner in runners:
+        by_db.setdefault(id(runner.db), []).append(runner)
+    results: dict[str, BatchResult] = {}
+    for group in by_db.values():
+        with ExitStack() as held:
+            for runner in group:
+                held.enter_context(runner.lock)
+            tx = held.enter_context(group[0].db.transaction())
+            for runner in group:
+                results[runner.name] = runner.apply_in(tx, batches[runner.name], feed, positions)
+    return results
