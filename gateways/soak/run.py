@@ -27,14 +27,11 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,109 +42,20 @@ from gateways.auth import issue_token
 from gateways.bench.api import percentile
 from gateways.bench.child import free_port
 from gateways.bench.report import BenchResult
-from gateways.bootstrap import Container, bootstrap
+from gateways.bootstrap import bootstrap
 from gateways.settings import Settings
-
-CLUSTER_SH = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "cluster.sh"
-SECRET_BYTES = 48
-LAG_VIEW = "sla"
-
-
-class SoakFailed(Exception):
-    """A check at the end did not hold (or the run could not proceed)."""
-
-
-@dataclass
-class Sent:
-    path: str
-    body: dict[str, Any]
-    token: str
-    key: str
-    status: int | None = None
-    content: bytes = b""
-    answered_at: float = 0.0
-    attempts: int = 0
-
-
-@dataclass
-class Process:
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-    base: str = ""
-
-    def start(self) -> Process:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gateways.cli", *self.args],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        if self.alive():
-            assert self.proc is not None
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.alive():
-            assert self.proc is not None
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@dataclass
-class Fault:
-    what: str
-    at_seconds: float
-    detail: str = ""
-    healed_after_seconds: float | None = None
-
-
-@dataclass
-class Run:
-    sent: list[Sent] = field(default_factory=list)
-    acked: list[tuple[str, int, float]] = field(default_factory=list)  # dossier, version, when
-    abandoned: Counter[str] = field(default_factory=Counter)
-    faults: list[Fault] = field(default_factory=list)
-    lags_ms: list[float] = field(default_factory=list)
-
-
-def _cluster(*args: str) -> str:
-    if not CLUSTER_SH.exists():
-        raise SoakFailed(f"{CLUSTER_SH.name} not found: run the soak from a checkout (make soak)")
-    done = subprocess.run([str(CLUSTER_SH), *args], capture_output=True, text=True, timeout=300, check=False)
-    if done.returncode != 0:
-        raise SoakFailed(f"cluster.sh {' '.join(args)} failed: {done.stderr[-2000:]}")
-    return done.stdout.strip()
-
-
-def _drop_database(admin_url: str, url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-
-
-def _new_database(admin_url: str) -> str:
-    import psycopg
-
-    name = f"lt_soak_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin_url.rsplit("/", 1)[0] + "/" + name
+from gateways.soak.checks import topic_check, views_caught_up, views_equal_rebuild
+from gateways.soak.parts import (
+    LAG_VIEW,
+    Fault,
+    Process,
+    Run,
+    Sent,
+    SoakFailed,
+    cluster,
+    drop_database,
+    new_database,
+)
 
 
 class Soak:
@@ -164,7 +72,7 @@ class Soak:
     ) -> None:
         self.kafka = kafka
         self.admin_url = admin_url
-        self.store_url = _new_database(admin_url)
+        self.store_url = new_database(admin_url)
         self.out_dir = out_dir
         self.work = work_dir
         self.dossiers = dossiers
@@ -371,11 +279,11 @@ class Soak:
             hit = time.monotonic()
             if kind == "broker":
                 partition, leader = self._partition_leader()
-                _cluster("kill", str(leader))
+                cluster("kill", str(leader))
                 fault = Fault("broker", when, f"node {leader}, leader of partition {partition}")
                 self.run.faults.append(fault)
                 stop.wait(15)  # the cluster runs on two brokers a while (min.insync.replicas=2)
-                _cluster("start", str(leader))
+                cluster("start", str(leader))
             elif kind == "projector":
                 victim = self.rng.choice(self.streams)
                 victim.kill()
@@ -445,7 +353,7 @@ class Soak:
             for process in [*self.apis, *self.streams]:
                 process.stop()
         for url in self.databases_to_drop:
-            _drop_database(self.admin_url, url)
+            drop_database(self.admin_url, url)
         return self._result(drove, checks)
 
     def _check(self, say: Any) -> dict[str, Any]:
@@ -476,10 +384,12 @@ class Soak:
                 if time.monotonic() > deadline:
                     raise SoakFailed(f"the relay stopped at {relay.position()} of {head}")
                 time.sleep(0.2)
-            published = self._topic_check(container, topics, head)
+            published = topic_check(self.kafka, container, topics, head)
             ends = asyncio.run(end_offsets(self.kafka, topics.events))
-            self._views_caught_up(container, topics, ends)
-            self._views_equal_rebuild(container, head)
+            views_caught_up(container, topics, ends)
+            views_equal_rebuild(
+                container, self.admin_url, self.store_url, self.work, self.secret, self.databases_to_drop
+            )
             say("soak: the topic has every event once; the views equal a rebuild")
             self.databases_to_drop.append(self.store_url)
         finally:
@@ -496,102 +406,6 @@ class Soak:
             raise SoakFailed(f"audit verify failed: {verify.stdout[-2000:]}{verify.stderr[-2000:]}")
         say("soak: audit verify is green")
         return {"commands_acknowledged": len(keys), "events": head, "records_on_topic": published}
-
-    def _topic_check(self, container: Container, topics: Any, head: int) -> int:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        from gateways.kafka.relay import notification_id_of
-        from gateways.kafka.topics import end_offsets, servers
-
-        async def read() -> list[int]:
-            ends = await end_offsets(self.kafka, topics.events)
-            consumer = AIOKafkaConsumer(bootstrap_servers=servers(self.kafka), enable_auto_commit=False)
-            await consumer.start()
-            try:
-                tps = [TopicPartition(topics.events, p) for p in ends]
-                consumer.assign(tps)
-                await consumer.seek_to_beginning(*tps)
-                ids: list[int] = []
-                remaining = {tp for tp in tps if ends[tp.partition]}
-                while remaining:
-                    got = await consumer.getmany(*remaining, timeout_ms=1000, max_records=50_000)
-                    for tp, batch in got.items():
-                        ids += [
-                            notification_id_of(r.headers) or 0 for r in batch if r.offset < ends[tp.partition]
-                        ]
-                    for tp in list(remaining):
-                        if await consumer.position(tp) >= ends[tp.partition]:
-                            remaining.discard(tp)
-                return ids
-            finally:
-                await consumer.stop()
-
-        ids = asyncio.run(read())
-        counts = Counter(ids)
-        stored = {r.notification_id for r in container.store.notifications(0, head + 10)}
-        gaps = stored - set(counts)
-        duplicates = [n for n, c in counts.items() if c > 1]
-        if gaps or duplicates or set(counts) - stored:
-            raise SoakFailed(f"topic: {len(gaps)} missing, {len(duplicates)} duplicated notification ids")
-        return len(ids)
-
-    def _views_caught_up(self, container: Container, topics: Any, ends: dict[int, int]) -> None:
-        from gateways.kafka.projector import KAFKA_FEED
-
-        deadline = time.monotonic() + 600
-        while True:
-            behind = []
-            for runner in container.runners:
-                stored = runner.positions(KAFKA_FEED)
-                at = {
-                    int(k.rsplit(":", 1)[1]): v
-                    for k, v in stored.items()
-                    if k.startswith(topics.events + ":")
-                }
-                if any(at.get(p, 0) < end for p, end in ends.items()):
-                    behind.append(runner.name)
-            if not behind:
-                return
-            if time.monotonic() > deadline:
-                raise SoakFailed(f"views behind the topic after 600 s: {behind}")
-            time.sleep(0.2)
-
-    def _views_equal_rebuild(self, container: Container, head: int) -> None:
-        import re
-
-        views_url = _new_database(self.admin_url)
-        self.databases_to_drop.append(views_url)
-        rebuilt = bootstrap(
-            Settings(
-                data_dir=self.work / "rebuild",
-                event_store_url=self.store_url,
-                view_store_url=views_url,
-                jwt_secret=self.secret,
-            )
-        )
-        try:
-            rebuilt.feed.rebuild()
-            for runner in container.runners:
-                for statement in runner.view.schema:
-                    match = re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement, re.IGNORECASE)
-                    if not match or match.group(1) == "projection_positions":
-                        continue
-                    table = match.group(1)
-                    live = sorted(
-                        repr(sorted(r.items())) for r in container.view_db.query(f"SELECT * FROM {table}")
-                    )
-                    again = sorted(
-                        repr(sorted(r.items())) for r in rebuilt.view_db.query(f"SELECT * FROM {table}")
-                    )
-                    if live != again:
-                        raise SoakFailed(f"view {runner.name}: table {table} differs from a rebuild")
-            seqs = "SELECT view, dossier_id, seq FROM projection_seqs"
-            if sorted(map(repr, container.view_db.query(seqs))) != sorted(
-                map(repr, rebuilt.view_db.query(seqs))
-            ):
-                raise SoakFailed("projection_seqs differ from a rebuild")
-        finally:
-            rebuilt.close()
 
     def _result(self, drove: float, checks: dict[str, Any]) -> BenchResult:
         lags = sorted(self.run.lags_ms)
