@@ -115,8 +115,7 @@ class Feed(Protocol):
     log: StoreFeed  # the store's notification log read in this process (catch-ups, rebuilds)
     after_commit: Callable[[list[RecordedEvent]], None] | None  # the writer's hook
 
-    @property
-    def runners(self) -> list[ViewRunner]: ...
+    runners: list[ViewRunner]  # the views it feeds (those of `log`)
 
     @property
     def batch(self) -> int: ...
@@ -176,6 +175,10 @@ class LogFeed:
     @property
     def runners(self) -> list[ViewRunner]:
         return self.log.runners
+
+    @runners.setter
+    def runners(self, runners: list[ViewRunner]) -> None:
+        self.log.runners = runners
 
     @property
     def batch(self) -> int:
