@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,9 +18,9 @@ from gateways.audit import Checkpointer
 from gateways.blobs import BlobStore, open_blob_store
 from gateways.calendar_factory import build_calendar
 from gateways.catalogue import Catalogue
-from gateways.eventstore.store import EventStore, RecordedEvent
+from gateways.eventstore.store import EventStore
+from gateways.feeds import Feed, InProcessFeed
 from gateways.files import private_dir, private_sqlite
-from gateways.kafka.relay import SCHEMA as RELAY_SCHEMA
 from gateways.keys import Keyring
 from gateways.metrics import Metrics, StoreCollector
 from gateways.pii import PiiVault
@@ -34,8 +33,6 @@ from gateways.views.indicators import IndicatorsReports
 from gateways.views.registry import build_views
 from gateways.views.runtime import ViewRunner
 from gateways.views.sla import SlaReports
-
-log = logging.getLogger("lienthong")
 
 
 def system_clock() -> datetime:
@@ -55,7 +52,7 @@ class Container:
     idempotency: IdempotencyStore
     index: DossierIndex
     runners: list[ViewRunner]
-    feed: StoreFeed
+    feed: Feed  # in process or Kafka, chosen once here (gateways/feeds.py)
     writer: GroupCommitWriter
     service: DossierService
     commands: CommandHandler
@@ -85,6 +82,17 @@ class Container:
         self.blobs.close()
 
 
+def open_feed(settings: Settings, log: StoreFeed, db: Database) -> Feed:
+    """The feed, chosen once from the settings: Kafka when a broker is configured, else in process."""
+    if not settings.kafka_bootstrap:
+        return InProcessFeed(log)
+    from gateways.kafka.feed import KafkaFeed
+    from gateways.kafka.topics import Topics
+
+    topics = Topics.with_prefix(settings.kafka_topic_prefix)
+    return KafkaFeed(log, db, settings.kafka_bootstrap, topics, settings.kafka_event_partitions)
+
+
 def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = system_clock) -> Container:
     settings = settings or Settings.load()
     # Folders 0700, database files 0600 (gateways/files.py).
@@ -99,9 +107,6 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         if settings.resolved_view_store_url == settings.resolved_event_store_url
         else Database(settings.resolved_view_store_url)
     )
-    if settings.kafka_bootstrap:
-        # The relay may run in another process; its position table exists for /metrics from the start.
-        db.executescript(RELAY_SCHEMA)
     keyring = Keyring(settings)
     catalogue = Catalogue(db)
     vault = PiiVault(
@@ -110,18 +115,7 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
     idempotency = IdempotencyStore(db, settings.idempotency_ttl_seconds)
     index = DossierIndex(view_db)
     runners = [ViewRunner(view_db, view) for view in build_views(calendar)]
-    feed = StoreFeed(store, runners)
-
-    def follow(_records: list[RecordedEvent]) -> None:
-        # Embedded mode: the views follow the notification log in process, right away.
-        # With Kafka, the projectors feed them from the topic instead. The command has
-        # already been recorded: a view that cannot keep up must not turn it into an error;
-        # it catches up from its stored position on the next append or restart.
-        try:
-            feed.catch_up()
-        except Exception:
-            log.exception("views fell behind the event store; they resume from their positions")
-
+    feed = open_feed(settings, StoreFeed(store, runners), db)
     writer = GroupCommitWriter(
         store,
         idempotency,
@@ -129,7 +123,7 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         clock,
         max_batch=settings.writer_max_batch,
         max_pending=settings.writer_max_pending,
-        after_commit=None if settings.kafka_bootstrap else follow,
+        after_commit=feed.after_commit,  # in process: catch up; Kafka: nothing (the relay publishes)
     )
     service = DossierService(
         store, catalogue, calendar, vault, clock, writer, settings.supplement_window_working_hours

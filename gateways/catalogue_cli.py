@@ -43,8 +43,7 @@ def cutover_command(
         raise typer.BadParameter("--at is a day: YYYY-MM-DD") from exc
     container = bootstrap()
     try:
-        if not container.settings.kafka_bootstrap:
-            container.feed.catch_up()  # embedded mode: the dossier index is current
+        container.feed.refresh()  # in process: the dossier index is current
         moves = cutover(container.service, container.index, until, dry_run, reason)
     except DomainError as exc:
         err.print(f"[red]{exc.detail}[/red]")

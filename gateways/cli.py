@@ -91,11 +91,11 @@ def seed(
                 province=province,
                 country=country,
             )
+        # In process: return only when the views are current; Kafka: the projectors apply it.
+        container.feed.refresh()
     except InvalidValue as exc:
         err.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(2) from exc
-        if not container.settings.kafka_bootstrap:
-            container.feed.catch_up()  # embedded mode: return only when the views are current
     finally:
         container.close()
     err.print("seeded: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
@@ -185,29 +185,17 @@ def run(
     # Seeded (above) before the others start, so they never seed it again.
     children = helpers.spawn(workers - 1, helpers.api_child_args(host, port, stream))
     try:
-        if settings.kafka_bootstrap and not stream:
-            # The API alone (a Kubernetes API Deployment): the stream workers run elsewhere.
-            err.print(f"lienthong API on http://{host}:{port} (views fed by `lienthong stream` elsewhere)")
+        # In process: the views are caught up and follow each commit; with Kafka, the
+        # stream side runs beside the API unless --no-stream (then it runs elsewhere).
+        feeding = container.feed.workers(container, stream=stream)
+        err.print(f"lienthong on http://{host}:{port} {feeding.summary}")
+        if feeding.idle:
             server.run(sockets=sockets)
             return
-        if not settings.kafka_bootstrap:
-            container.feed.catch_up()
-            err.print(f"lienthong on http://{host}:{port}  (dashboard: /, API docs: /docs)")
-            server.run(sockets=sockets)
-            return
-        from gateways.kafka.app import build_stream, run_stream
-
-        side = build_stream(container)
-        err.print(
-            f"lienthong on http://{host}:{port} with Kafka {settings.kafka_bootstrap} "
-            f"(relay, projector of {sum(len(p.runners) for p in side.projectors)} views, inbound commands)"
-        )
 
         async def both() -> None:
             stop = asyncio.Event()
-            stream = asyncio.create_task(
-                run_stream(side, stop, event_partitions=settings.kafka_event_partitions)
-            )
+            stream = asyncio.create_task(feeding.run(stop))
             try:
                 await server.serve(sockets=sockets)
             finally:
@@ -236,7 +224,7 @@ def _until_interrupted(work: Callable[[asyncio.Event], Awaitable[None]]) -> None
 
 def _kafka_container() -> Container:
     container = bootstrap()
-    if not container.settings.kafka_bootstrap:
+    if container.feed.broker is None:
         container.close()
         err.print(
             "[red]set LIENTHONG_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092) or source var/run-kafka.env[/red]"
@@ -263,27 +251,26 @@ def stream(
 ) -> None:
     """Run the stream workers (relay, view projectors, inbound commands) until Ctrl-C."""
     from gateways.kafka import processes as helpers
-    from gateways.kafka.app import build_stream, run_stream
     from gateways.logs import configure
 
     container = _kafka_container()
     configure(container.settings.log_level)  # JSON lines, as the API's
     names = view if projectors else ["-none-"]
-    side = build_stream(container, views=names, with_inbound=inbound, with_relay=relay)
+    workers = container.feed.workers(container, views=names, inbound=inbound, relay=relay)
+    side = workers.side
+    assert side is not None  # a Kafka feed's workers
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port, addr=metrics_host, registry=container.metrics.registry)
     err.print(
-        f"stream workers on {container.settings.kafka_bootstrap}: relay={'on' if side.relay else 'off'}, "
+        f"stream workers on {container.feed.broker}: relay={'on' if side.relay else 'off'}, "
         f"views={[n for p in side.projectors for n in p.names]}, inbound={'on' if inbound else 'off'}"
         + (f", {processes} processes" if processes > 1 else "")
     )
     children = helpers.spawn(processes - 1, helpers.child_args(view, projectors, inbound))
     try:
-        _until_interrupted(
-            lambda stop: run_stream(side, stop, event_partitions=container.settings.kafka_event_partitions)
-        )
+        _until_interrupted(workers.run)
     finally:
         helpers.stop(children)
         container.close()
@@ -445,55 +432,25 @@ def projections_status() -> None:
     """Lag of every view: in-process feed, and each Kafka partition when Kafka is configured."""
     from rich.table import Table
 
-    from gateways.kafka.projector import KAFKA_FEED
-    from gateways.views.runtime import STORE_FEED, STORE_PART
-
     container = bootstrap()
     try:
-        head = container.store.max_notification_id()
-        table = Table(title=f"views (event store head: notification {head})")
+        feed = container.feed
+        lag = feed.lag()
+        table = Table(title=f"views (event store head: notification {lag.head})")
         for column in ("view", "feed", "partition", "position", "end", "lag"):
             table.add_column(column, justify="right" if column in ("position", "end", "lag") else "left")
-        kafka = container.settings.kafka_bootstrap
-        ends: dict[int, int] = {}
-        topic = ""
-        if kafka:
-            from gateways.kafka.app import topics_of
-            from gateways.kafka.relay import Relay
-            from gateways.kafka.topics import end_offsets
-
-            topic = topics_of(container).events
-            try:
-                ends = asyncio.run(end_offsets(kafka, topic))
-            except Exception as exc:
-                err.print(f"[yellow]Kafka {kafka} unreachable: {exc}[/yellow]")
-            relay_position = Relay(container.store, container.db, kafka, topics_of(container)).position()
+        ends: dict[tuple[str, int], int] = {}
+        try:
+            ends = feed.end_offsets()
+        except Exception as exc:
+            err.print(f"[yellow]Kafka {feed.broker} unreachable: {exc}[/yellow]")
+        # The feed's own log: each Kafka partition when there are any, else the store's.
+        partitions = [row for row in feed.partitions(ends) if row.end is not None]
+        rows = [*([lag.relay] if lag.relay else []), *(partitions or lag.views)]
+        for row in rows:
             table.add_row(
-                "(relay)",
-                "store→kafka",
-                STORE_PART,
-                str(relay_position),
-                str(head),
-                str(head - relay_position),
+                row.view, row.feed, row.partition, str(row.position or 0), str(row.end), str(row.lag)
             )
-        for runner in container.runners:
-            store_position = runner.position(STORE_FEED, STORE_PART)
-            if not kafka:
-                table.add_row(
-                    runner.name,
-                    STORE_FEED,
-                    STORE_PART,
-                    str(store_position),
-                    str(head),
-                    str(head - store_position),
-                )
-                continue
-            stored = runner.positions(KAFKA_FEED)
-            for partition, end in sorted(ends.items()):
-                position = stored.get(f"{topic}:{partition}", 0)
-                table.add_row(
-                    runner.name, KAFKA_FEED, str(partition), str(position), str(end), str(end - position)
-                )
         Console().print(table)
     finally:
         container.close()
@@ -520,7 +477,7 @@ def projections_rebuild(
                 from gateways.views.parallel import rebuild_in_parallel
 
                 results = rebuild_in_parallel(
-                    container.settings, container.store, container.feed, view or None, workers
+                    container.settings, container.store, container.feed.log, view or None, workers
                 )
             else:
                 results = container.feed.rebuild(view or None)

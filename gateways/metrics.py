@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from gateways.bootstrap import Container
+    from gateways.feeds import LagRow
 
 log = logging.getLogger("lienthong.metrics")
 
@@ -104,6 +105,30 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+def _partitions(rows: list[LagRow]) -> Iterable[Metric]:
+    """Per view and partition of the events topic: the next offset, and the lag where the end is known."""
+    if not rows:
+        return
+    offsets = GaugeMetricFamily(
+        "lienthong_projector_offset",
+        "Next offset each view will read, per Kafka partition of the events topic.",
+        labels=["view", "partition"],
+    )
+    partition_lag = GaugeMetricFamily(
+        "lienthong_projector_partition_lag_records",
+        "Records of a partition of the events topic not yet applied to a view.",
+        labels=["view", "partition"],
+    )
+    for row in rows:
+        if row.position is None:
+            continue  # a partition this view has read nothing of is not reported
+        offsets.add_metric([row.view, row.partition], row.position)
+        if row.lag is not None:
+            partition_lag.add_metric([row.view, row.partition], row.lag)
+    yield offsets
+    yield partition_lag
+
+
 class StoreCollector(Collector):
     """What the stores say at scrape time."""
 
@@ -123,51 +148,28 @@ class StoreCollector(Collector):
         events.add_metric([], head)
         yield events
 
-        feed = "kafka" if c.settings.kafka_bootstrap else "in_process"
-        lag = GaugeMetricFamily(
+        feed = c.feed
+        lag = feed.lag()
+        lag_events = GaugeMetricFamily(
             "lienthong_projector_lag_events",
             "Events recorded but not yet applied to a view.",
             labels=["view", "feed"],
         )
-        offsets = GaugeMetricFamily(
-            "lienthong_projector_offset",
-            "Next offset each view will read, per Kafka partition of the events topic.",
-            labels=["view", "partition"],
-        )
-        partition_lag = GaugeMetricFamily(
-            "lienthong_projector_partition_lag_records",
-            "Records of a partition of the events topic not yet applied to a view.",
-            labels=["view", "partition"],
-        )
-        ends = dict(c.metrics.partition_ends)
-        for runner in c.runners:
-            lag.add_metric([runner.name, feed], max(0, head - runner.notification_position()))
-            if not c.settings.kafka_bootstrap:
-                continue
-            for part, position in sorted(runner.positions("kafka").items()):
-                topic, _, number = part.rpartition(":")
-                if not topic:
-                    continue
-                offsets.add_metric([runner.name, number], position)
-                end = ends.get((topic, int(number)))
-                if end is not None:
-                    partition_lag.add_metric([runner.name, number], max(0, end - position))
-        yield lag
-        if c.settings.kafka_bootstrap:
-            yield offsets
-            yield partition_lag
-            rows = c.db.query("SELECT position, updated_at FROM relay_positions")
-            position = int(rows[0]["position"]) if rows else 0
+        for row in lag.views:
+            lag_events.add_metric([row.view, row.feed], row.lag or 0)
+        yield lag_events
+        yield from _partitions(feed.partitions(c.metrics.partition_ends))  # none in process
+        if lag.relay is not None:
             relay_lag = GaugeMetricFamily(
                 "lienthong_relay_lag_events", "Events recorded but not yet confirmed on Kafka."
             )
-            relay_lag.add_metric([], max(0, head - position))
+            relay_lag.add_metric([], lag.relay.lag or 0)
             yield relay_lag
             relayed = CounterMetricFamily(
                 "lienthong_relay_confirmed_events",
                 "The relay's position: events confirmed on Kafka (its rate is the relay's throughput).",
             )
-            relayed.add_metric([], position)
+            relayed.add_metric([], lag.relay.position or 0)
             yield relayed
 
         stats = c.writer.stats

@@ -308,8 +308,7 @@ def report(
     err = Console(stderr=True)
     container = bootstrap()
     try:
-        if not container.settings.kafka_bootstrap:
-            container.feed.catch_up()  # embedded mode: the views follow the store right here
+        container.feed.refresh()  # in process: the views follow the store right here
         reports: SlaReports = container.sla
         now = container.service.now()
         first, last, code = parse_range(from_, to, period, now.date())

@@ -80,14 +80,14 @@ def _against_kafka(container: Container) -> WitnessResult:
 
     from gateways.kafka.topics import Topics
 
-    settings = container.settings
-    if not settings.kafka_bootstrap:
+    broker = container.feed.broker
+    if broker is None:
         err.print("[red]--against-kafka needs LIENTHONG_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092)[/red]")
         raise typer.Exit(2)
-    topic = Topics.with_prefix(settings.kafka_topic_prefix).events
+    topic = Topics.with_prefix(container.settings.kafka_topic_prefix).events
     try:
-        with err.status(f"comparing the store with {topic} on {settings.kafka_bootstrap}…"):
-            return asyncio.run(verify_against_kafka(container.store, settings.kafka_bootstrap, topic))
+        with err.status(f"comparing the store with {topic} on {broker}…"):
+            return asyncio.run(verify_against_kafka(container.store, broker, topic))
     except (NoWitness, OSError, KafkaError) as exc:
         err.print(f"[red]cannot read the published events: {exc}[/red]")
         raise typer.Exit(2) from exc

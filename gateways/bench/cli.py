@@ -11,7 +11,7 @@ from rich.console import Console
 from gateways.bench import BENCHES, NEEDS_KAFKA, BenchUnavailable, run_bench
 from gateways.bench.mining import KeyMissing
 from gateways.bench.report import BenchResult
-from gateways.bench.workload import bench_dir
+from gateways.bench.workload import EVENTS_PER_DOSSIER, bench_dir
 from gateways.settings import Settings
 
 err = Console(stderr=True)
@@ -21,6 +21,11 @@ WRITE_BENCHES = ("append-batch", "import")
 ALL_BENCHES = (*BENCHES, *(b for b in WRITE_BENCHES if b not in BENCHES))
 # Given a broker by default (the in-process half of append-batch runs without one).
 KAFKA_BY_DEFAULT = NEEDS_KAFKA | {"append-batch"}
+
+
+def events_of(dossiers: int) -> int:
+    """The size in events of a workload of `dossiers` province dossiers (the workload's average)."""
+    return round(dossiers * EVENTS_PER_DOSSIER)
 
 
 def parse_clients(text: str) -> list[int]:
@@ -43,8 +48,13 @@ def run_named(
     clients: list[int] | None = None,
     xes: Path | None = None,
     key: str | None = None,
+    processes: int = 1,
 ) -> BenchResult:
     """Run benchmark `name` with the options only some benchmarks take."""
+    if name == "lag" and kafka:
+        from gateways.bench.lag import bench_lag
+
+        return bench_lag(settings, events, kafka, store_url, processes=processes)
     if name == "append":
         from gateways.bench.append import CLIENTS, bench_append
 
@@ -67,6 +77,14 @@ def run_named(
 def bench(
     name: Annotated[str, typer.Argument(help=f"one of: {', '.join(ALL_BENCHES)}")],
     events: Annotated[int, typer.Option(help="size of the simulated history")] = 200_000,
+    dossiers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help=f"size in dossiers instead (× {EVENTS_PER_DOSSIER} events each): "
+            "`query --dossiers 1000000` is the 1 M-dossier run",
+        ),
+    ] = None,
     kafka: Annotated[
         str | None, typer.Option(help="broker (default: LIENTHONG_KAFKA_BOOTSTRAP or 127.0.0.1:9092)")
     ] = None,
@@ -89,18 +107,31 @@ def bench(
             help="mining: the attribute the DFG is on: concept:name, org:group (default), org:resource…"
         ),
     ] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, help="lag: projector processes sharing the partitions (the relay runs once)")
+    ] = 1,
 ) -> None:
     """Run one benchmark: a table with its same-run baseline and ratio, saved as var/bench/NAME.json."""
     if name not in ALL_BENCHES:
         err.print(f"[red]unknown benchmark '{name}' (one of: {', '.join(ALL_BENCHES)})[/red]")
         raise typer.Exit(2)
     counts = parse_clients(clients)
+    if dossiers is not None:
+        events = events_of(dossiers)
     settings = Settings.load()
     server = kafka or settings.kafka_bootstrap or ("127.0.0.1:9092" if name in KAFKA_BY_DEFAULT else None)
     try:
         with err.status(f"bench {name}: {events:,} events…"):
             result = run_named(
-                name, settings, events, kafka=server, store_url=store_url, clients=counts, xes=xes, key=key
+                name,
+                settings,
+                events,
+                kafka=server,
+                store_url=store_url,
+                clients=counts,
+                xes=xes,
+                key=key,
+                processes=processes,
             )
     except BenchUnavailable as exc:
         err.print(f"[yellow]bench {name} {exc}[/yellow]")

@@ -2,13 +2,19 @@
 the SLA view, through the relay, Kafka and the SLA projector, p50/p99.
 
 The relay and the view projectors run in a child process (`lienthong stream` without the
-inbound consumer) on the run's stores and topics. This process receives dossiers through
-the application service at a steady pace and watches the view runtime's applied seqs of
-the SLA view (written in the same transaction as the view rows) until each one shows.
+inbound consumer) on the run's stores and topics; with `processes` N, N - 1 more children
+run the projectors alone in the same consumer group (as `lienthong stream --processes N`
+does), and the measure starts once the group has its N members and every partition is
+applied to its end. This process receives dossiers through the application service at a
+steady pace and watches the view runtime's applied seqs of the SLA view (written in the
+same transaction as the view rows) until each one shows.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import subprocess
 import threading
 import time
 import uuid
@@ -19,6 +25,7 @@ from gateways.bench.api import percentile
 from gateways.bench.child import running, write_settings
 from gateways.bench.report import BenchResult
 from gateways.bench.workload import Workbench, workbench
+from gateways.kafka.topics import Topics
 from gateways.settings import Settings
 
 VIEW = "sla"
@@ -88,8 +95,47 @@ class Watcher(threading.Thread):
         raise TimeoutError(f"{len(self.accepted) - len(self.seen)} dossiers never showed in the {VIEW} view")
 
 
+async def _members(kafka: str, group: str) -> tuple[str, int]:
+    """The consumer group's state and how many members it has."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        described = (await admin.describe_consumer_groups([group]))[0].to_object()
+    finally:
+        await admin.close()
+    found = described["groups"][0]
+    return str(found["state"]), len(found["members"])
+
+
+def _settle(bench: Workbench, kafka: str, processes: int, children: list[subprocess.Popen[bytes]]) -> None:
+    """Wait until the views' consumer group has every process as a member and is stable, and every
+    partition of the events topic is applied to its end (no rebalance or backlog is measured)."""
+    group = Topics.with_prefix(bench.settings.kafka_topic_prefix).group("views")
+    feed = bench.container.feed
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        for child in children:
+            if child.poll() is not None:
+                raise RuntimeError(f"a stream process exited with {child.returncode}")
+        state, members = asyncio.run(_members(kafka, group))
+        if state == "Stable" and members == processes:
+            lag = feed.lag()
+            rows = feed.partitions(feed.end_offsets())
+            if lag.relay is not None and lag.relay.lag == 0 and rows and all(r.lag == 0 for r in rows):
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"the projectors did not settle ({processes} processes in group {group})")
+
+
 def bench_lag(
-    settings: Settings, events: int, kafka: str, store_url: str | None = None, rate: float = 20.0
+    settings: Settings,
+    events: int,
+    kafka: str,
+    store_url: str | None = None,
+    rate: float = 20.0,
+    processes: int = 1,
 ) -> BenchResult:
     commands = max(20, min(400, events // 500))
     bench = workbench(settings, min(events, HISTORY_EVENTS), store_url=store_url, kafka=kafka)
@@ -101,18 +147,24 @@ def bench_lag(
         desk = procedure.route[0].agency_code
         settings_file = write_settings(bench.settings, bench.work / "stream-settings.json")
         watcher = Watcher(bench)
-        with running("stream", settings_file) as child:
+        with contextlib.ExitStack() as stack:
+            children = [stack.enter_context(running("stream", settings_file))]
+            children += [
+                stack.enter_context(running("projectors", settings_file)) for _ in range(processes - 1)
+            ]
             watcher.start()
             # The history first: the projectors have caught up once a fresh dossier shows.
             started = time.perf_counter()
             watcher.accept(_receive(bench, procedure.code, desk), time.perf_counter())
             watcher.wait_all(timeout=300)
             catch_up_seconds = time.perf_counter() - started
+            _settle(bench, kafka, processes, children)
             watcher.accepted.clear()
             watcher.seen.clear()
             for _ in range(commands):
-                if child.poll() is not None:
-                    raise RuntimeError(f"the stream process exited with {child.returncode}")
+                for child in children:
+                    if child.poll() is not None:
+                        raise RuntimeError(f"a stream process exited with {child.returncode}")
                 dossier_id = _receive(bench, procedure.code, desk)
                 watcher.accept(dossier_id, time.perf_counter())
                 time.sleep(1 / rate)
@@ -130,6 +182,7 @@ def bench_lag(
             target_max=TARGET_P99_MS,
             params={
                 "commands": len(lags),
+                "processes": processes,
                 "rate_per_s": rate,
                 "view": VIEW,
                 "store": bench.store_kind,

@@ -34,7 +34,7 @@ def bench_rebuild(settings: Settings, events: int, store_url: str | None = None)
         rebuild_seconds = time.perf_counter() - started
         _, second = read_only_loop(container.store, batch)
         started = time.perf_counter()
-        rebuild_in_parallel(bench.settings, container.store, container.feed, None, workers=2)
+        rebuild_in_parallel(bench.settings, container.store, container.feed.log, None, workers=2)
         two_workers_seconds = time.perf_counter() - started
         # The faster of two read passes (before and after) is the baseline: the cache is warm for both.
         read_seconds = min(first, second)

@@ -148,9 +148,8 @@ def import_xes(
         except DomainError as exc:
             err.print(f"[red]{exc.detail}[/red]")
             raise typer.Exit(2) from exc
-        if not container.settings.kafka_bootstrap:
-            # Embedded mode: return only once the views show the imported history.
-            container.feed.catch_up()
+        # In process: return only once the views show the imported history.
+        container.feed.refresh()
     finally:
         container.close()
     print_report(report, Console())

@@ -33,12 +33,11 @@ def _sink(container: Container, out: Path | None, topic: str | None) -> Sink:
     if out is not None:
         return FileSink(out, container.keyring.pii_master_key)
     if topic is not None:
-        if not settings.kafka_bootstrap:
+        broker = container.feed.broker
+        if broker is None:
             err.print("[red]--topic needs LIENTHONG_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092)[/red]")
             raise typer.Exit(2)
-        return TopicSink(
-            settings.kafka_bootstrap, topic, settings.kafka_event_partitions, container.keyring.pii_master_key
-        )
+        return TopicSink(broker, topic, settings.kafka_event_partitions, container.keyring.pii_master_key)
     return StoreSink(container.writer, container.vault, container.service.now)
 
 
@@ -112,9 +111,10 @@ def simulate(
 
             tally = run_simulation(simulation, sink, show)
         seconds = time.perf_counter() - started
-        if out is None and topic is None and not container.settings.kafka_bootstrap:
+        if out is None and topic is None:
             with err.status("bringing the views up to date…"):
-                container.feed.catch_up()
+                note = container.feed.refresh()
+            err.print(note)
         Console().print(summary_table(chosen, tally, seconds))
         if out is not None:
             err.print(f"wrote {out}")

@@ -13,7 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from gateways.bench import BenchUnavailable, run_bench
-from gateways.bench.cli import bench, run_named
+from gateways.bench.cli import bench, events_of, run_named
 from gateways.bench.import_xes import RECEIPT_XES
 from gateways.bench.report import BenchResult
 from gateways.settings import Settings
@@ -252,3 +252,23 @@ def test_lag_until_visible_in_the_sla_view(settings: Settings, kafka_bootstrap: 
     assert result.params["view"] == "sla" and result.params["commands"] == 20
     assert 0 < result.extra["p50_ms"] <= result.value
     assert body["target_met"] == (result.value <= 500.0)
+
+
+@pytest.mark.kafka
+def test_lag_with_two_projector_processes(settings: Settings, kafka_bootstrap: str) -> None:
+    result = run_named("lag", settings, 1500, kafka=kafka_bootstrap, processes=2)
+    saved(result, settings)
+    assert result.params["processes"] == 2 and result.params["commands"] == 20
+    assert 0 < result.extra["p50_ms"] <= result.value
+
+
+def test_bench_size_in_dossiers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIENTHONG_DATA_DIR", str(tmp_path / "var"))
+    assert events_of(1_000_000) == 5_400_000 and events_of(150) == 810
+    app = typer.Typer()
+    app.command()(bench)
+    result = CliRunner().invoke(app, ["rebuild", "--dossiers", "150"])
+    assert result.exit_code == 0, result.output
+    body = orjson.loads((tmp_path / "var" / "bench" / "rebuild.json").read_bytes())
+    assert 500 <= body["params"]["events"] <= 1200  # about the 810 events of 150 dossiers
+    assert CliRunner().invoke(app, ["rebuild", "--dossiers", "0"]).exit_code == 2

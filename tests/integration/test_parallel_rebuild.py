@@ -43,7 +43,7 @@ def test_rebuild_with_two_workers_equals_a_single_process_rebuild(
     expected = snapshot(container.view_db, names)
     assert all(expected[name] for name in ("dossier_index", "sla_totals", "bottleneck_counts"))
 
-    parallel = rebuild_in_parallel(container.settings, container.store, container.feed, None, workers=2)
+    parallel = rebuild_in_parallel(container.settings, container.store, container.feed.log, None, workers=2)
     assert [(r.view, r.events) for r in parallel] == [(r.view, r.events) for r in single]
     got = snapshot(container.view_db, names)
     for name in names:
@@ -52,5 +52,5 @@ def test_rebuild_with_two_workers_equals_a_single_process_rebuild(
     assert {r.name: r.position() for r in container.runners} == {r.name: head for r in container.runners}
 
     # A rebuild of one view leaves the others as they are.
-    again = rebuild_in_parallel(container.settings, container.store, container.feed, ["sla"], workers=2)
+    again = rebuild_in_parallel(container.settings, container.store, container.feed.log, ["sla"], workers=2)
     assert [r.view for r in again] == ["sla"] and snapshot(container.view_db, names) == expected
