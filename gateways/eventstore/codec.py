@@ -15,6 +15,8 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
+import orjson
+
 from domain.events import EVENT_TYPES, DossierEvent
 
 
@@ -214,7 +216,24 @@ def _encoder(tp: Any) -> Convert:
         arg in (int, str, bool, float, type(None)) for arg in typing.get_args(tp)
     ):
         return _same
+    if origin in (dict, Mapping) and typing.get_args(tp)[1:] in ((Any,), (str,)):
+        return json_tree
     return to_jsonable
+
+
+# What orjson must hand back instead of writing in its own way (then `to_jsonable` decides).
+_PLAIN_ONLY = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def json_tree(value: Any) -> Any:
+    """`to_jsonable` for a mapping of JSON values (an imported event's attributes): copied
+    by orjson, in C; anything that is not plain JSON goes the long way."""
+    try:
+        return orjson.loads(orjson.dumps(value, option=_PLAIN_ONLY))
+    except TypeError:
+        return to_jsonable(value)
 
 
 def decode_event(type_name: str, occurred_at: str, actor: Any, payload: Any) -> DossierEvent:

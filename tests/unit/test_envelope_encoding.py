@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain import events as ev
-from gateways.eventstore.codec import to_jsonable
+from gateways.eventstore.codec import json_tree, to_jsonable
 from gateways.eventstore.store import GENESIS_HASH, StreamAppend, chain_hash, encode, event_id
 
 
@@ -37,6 +37,23 @@ def test_plain_json_values_encode_to_themselves(value: Any) -> None:
     assert encoded == value and type(encoded) is type(value)
 
 
+instants = st.datetimes(timezones=st.just(UTC)) | st.datetimes(
+    timezones=st.just(timezone(timedelta(hours=7)))
+)
+mixed_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text() | instants,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), mixed_values, max_size=6))
+def test_attribute_trees_copy_as_to_jsonable_converts_them(value: dict[str, Any]) -> None:
+    assert json_tree(value) == to_jsonable(value)
+
+
 def test_values_that_are_not_plain_json_still_convert() -> None:
     at = datetime(2024, 3, 4, 9, 0, tzinfo=timezone(timedelta(hours=7)))
     actor = ev.Actor(agency_code="A", user="u", role="officer")
@@ -47,6 +64,7 @@ def test_values_that_are_not_plain_json_still_convert() -> None:
         "pair": [1, 2],
     }
     assert to_jsonable({ev.Channel.ONLINE: 1}) == {str(ev.Channel.ONLINE): 1}
+    assert json_tree({"channel": ev.Channel.ONLINE, "at": at}) == {"channel": "online", "at": to_jsonable(at)}
 
 
 def test_each_envelope_hash_chains_over_the_one_before() -> None:
