@@ -322,10 +322,16 @@ def test_csv_export_has_a_bom_and_one_row_per_event(receipt_store: Imported) -> 
     assert Counter(r["activity"] for r in legacy)["T02 Check confirmation of receipt"] == 1368  # README
 
 
-def test_no_export_carries_the_applicant(receipt_store: Imported, tmp_path: Path) -> None:
-    container = receipt_store.container
-    first = container.store.load(next(dossier_ids(container.store)))[0]
-    assert "ciphertext" in first.envelope["payload"]["applicant"]  # it is in the store, sealed
+def test_no_export_carries_the_applicant(make_container: Any, clock: Any, tmp_path: Path) -> None:
+    container = make_container(f"sqlite:///{tmp_path / 'mixed.sqlite'}")
+    seed_demo(container.service, clock(), dossiers=6, seed=4)
+    log = tmp_path / "legacy.xes"
+    write_log(log, traces=6, seed=4)
+    import_xes(log, cli.bulk_service(container))
+    receipts = [container.store.load(d)[0].envelope["payload"] for d in dossier_ids(container.store)]
+    # Received dossiers keep their applicant in the store, sealed; imported ones have none.
+    assert sum("ciphertext" in r["applicant"] for r in receipts) == 6
+    assert sum(r["applicant"] == {} and r["lookup_secret_hash"] == "" for r in receipts) == 6
     database = tmp_path / "log.sqlite"
     export_database(database, container.store, container.catalogue, Selection())
     dump = "\n".join(sqlite3.connect(database).iterdump())
