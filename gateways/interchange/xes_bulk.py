@@ -11,12 +11,15 @@ how a log becomes history), with the work per event cut down:
 - the receiving agency's version of the procedure and the agencies it needs are resolved
   once per procedure, desk and day, not once per trace;
 - each batch of traces goes to the writer as one set of streams, appended in one
-  transaction (same envelopes, hash chain and notification log as any append).
+  transaction (same envelopes, hash chain and notification log as any append);
+- where a second core can help, a child process reads the file (`xes_child`) while this
+  one decides and writes what it has read.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from domain import commands as cmd
@@ -25,6 +28,7 @@ from domain.legacy_import import TraceStep, open_trace, replay_steps
 from domain.procedures import Procedure
 from gateways.application.service import receipt_code_for
 from gateways.interchange.xes import RESOURCE, XesLog
+from gateways.interchange.xes_child import ChildXesLog, can_fork
 from gateways.interchange.xes_import import (
     SYNTHESIZED,
     TRACE_REFUSED,
@@ -44,9 +48,16 @@ _NO_APPLICANT: dict[str, object] = {}  # a legacy log names no applicant
 class BulkXesImporter(XesImporter):
     """One import run, each trace decided at once; `report` says what it did."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, read_in_child: bool | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._resolved: dict[tuple[str, date, str], tuple[Procedure, str]] = {}
+        self.read_in_child = can_fork() if read_in_child is None else read_in_child
+
+    def _open(self, path: Path) -> XesLog:
+        if not self.read_in_child:
+            return super()._open(path)
+        # Checked by the child before it sends a trace (see gateways.interchange.xes_child).
+        return ChildXesLog(path, batch=self.flush_every)
 
     def _replay_trace(
         self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool

@@ -321,8 +321,7 @@ class XesImporter:
     def _run(self, path: Path) -> ImportReport:
         started = time.perf_counter()
         report = self.report
-        check_xes(path)  # refuses a file that is not an XES log before anything is written
-        log = XesLog(path)
+        log = self._open(path)
         traces = log.traces()
         first = True
         while chunk := deque(itertools.islice(traces, self.flush_every)):
@@ -346,6 +345,12 @@ class XesImporter:
         report.unmapped.update(log.problems)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _open(self, path: Path) -> XesLog:
+        """The log, once the check pass has refused a file that is not an XES log before
+        anything is written."""
+        check_xes(path)
+        return XesLog(path)
 
     def _trace(self, log: XesLog, case: _Case) -> None:
         prepared = self._prepare(case)
@@ -532,6 +537,7 @@ def import_xes(
     flush_every: int = FLUSH_EVERY,
     *,
     bulk: bool = True,
+    read_in_child: bool | None = None,
 ) -> ImportReport:
     """Import the XES log at `path` as imported dossiers; see the module docstring.
 
@@ -540,12 +546,13 @@ def import_xes(
     (writing nothing) when the file is not an XES log holding a trace. `bulk`: each trace
     decided at once (`gateways.interchange.xes_bulk`); False decides one command per event
     (the reference the bulk path is tested against; it also draws each dossier a lookup
-    secret and a data key).
+    secret and a data key). `read_in_child`: the bulk path reads the file in a child process
+    (default: where fork and a second core exist).
     """
     if bulk:
         from gateways.interchange.xes_bulk import BulkXesImporter  # it builds on this module
 
-        return BulkXesImporter(service, mapping, progress, flush_every).run(path)
+        return BulkXesImporter(service, mapping, progress, flush_every, read_in_child=read_in_child).run(path)
     return XesImporter(service, mapping, progress, flush_every).run(path)
 
 

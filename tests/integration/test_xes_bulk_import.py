@@ -24,6 +24,8 @@ from gateways.bootstrap import Container
 from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.selection import Selection, dossier_ids
+from gateways.interchange.xes import NotXes, XesLog
+from gateways.interchange.xes_child import ChildXesLog
 from gateways.interchange.xes_import import ImportReport, import_xes
 from gateways.seed.demo import seed_demo
 from tests.integration.test_interchange import RECEIPT, write_log
@@ -46,16 +48,18 @@ def stored(container: Container) -> dict[str, list[dict[str, Any]]]:
 
 
 def imported(
-    make_container: Any, tmp_path: Path, log: Path, name: str, *, bulk: bool
+    make_container: Any, tmp_path: Path, log: Path, name: str, *, bulk: bool, child: bool | None = None
 ) -> tuple[Container, ImportReport]:
     container = make_container(f"sqlite:///{tmp_path / f'{name}.sqlite'}")
-    report = import_xes(log, cli.bulk_service(container), flush_every=40, bulk=bulk)
+    report = import_xes(log, cli.bulk_service(container), flush_every=40, bulk=bulk, read_in_child=child)
     return container, report
 
 
-def assert_same_import(make_container: Any, tmp_path: Path, log: Path) -> tuple[Container, ImportReport]:
+def assert_same_import(
+    make_container: Any, tmp_path: Path, log: Path, child: bool | None = None
+) -> tuple[Container, ImportReport]:
     reference, expected = imported(make_container, tmp_path, log, "per-event", bulk=False)
-    bulk, report = imported(make_container, tmp_path, log, "bulk", bulk=True)
+    bulk, report = imported(make_container, tmp_path, log, "bulk", bulk=True, child=child)
     assert {**asdict(report), "seconds": 0} == {**asdict(expected), "seconds": 0}
     want, got = stored(reference), stored(bulk)
     assert got.keys() == want.keys()
@@ -100,10 +104,27 @@ def test_rich_log_imports_to_the_same_events(make_container: Any, tmp_path: Path
     assert report.renamed and report.unmapped
 
 
-def test_generated_logs_import_to_the_same_events(make_container: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("child", [False, True], ids=["read-here", "read-in-child"])
+def test_generated_logs_import_to_the_same_events(make_container: Any, tmp_path: Path, child: bool) -> None:
     log = tmp_path / "generated.xes"
     write_log(log, traces=120, seed=5)
-    assert_same_import(make_container, tmp_path, log)
+    assert_same_import(make_container, tmp_path, log, child=child)
+
+
+def test_a_child_process_reads_the_log_as_this_one_does(tmp_path: Path) -> None:
+    log = tmp_path / "rich.xes"
+    log.write_text(RICH.replace('value="1"/>', 'value="maybe"/>'), encoding="utf-8")
+    here, there = XesLog(log), ChildXesLog(log, batch=2)
+    assert list(there.traces()) == list(here.traces())
+    assert there.name == here.name == "Rich log"
+    assert there.problems == here.problems and there.problems  # the boolean that is not one
+
+
+def test_a_child_process_refuses_what_is_not_an_xes_log(tmp_path: Path) -> None:
+    log = tmp_path / "cut.xes"
+    log.write_text(RICH[: len(RICH) // 2], encoding="utf-8")
+    with pytest.raises(NotXes, match="not well-formed"):
+        next(ChildXesLog(log).traces())
 
 
 def test_exported_lifecycle_replays_to_the_same_events(
