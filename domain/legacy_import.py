@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime
 from typing import Any
 
 from domain import commands as cmd
@@ -46,6 +46,31 @@ SYNTHESIZED = ev.Actor(agency_code="", user=SYNTHESIZED_USER, role=INTEGRATION)
 def replay_refused(activity: str) -> str:
     """The reason given when the rules refuse a lifecycle event a lienthong export names."""
     return f"{activity} refused by the rules: recorded as legacy"
+
+
+@dataclass(frozen=True)
+class RememberingCalendar(WorkingCalendar):
+    """A working calendar that remembers the working day after each day it was asked about:
+    every receipt of an import counts its due date some fifteen working days on, walking the
+    same days as the receipts of the same week. Same answers as the calendar it copies."""
+
+    _after: dict[date, date] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+
+    def next_working_day(self, day: date) -> date:
+        after = self._after.get(day)
+        if after is None:
+            if len(self._after) >= REMEMBERED_DAYS:
+                self._after.clear()
+            after = self._after[day] = super().next_working_day(day)
+        return after
+
+
+REMEMBERED_DAYS = 4096  # days remembered at most (an import's memory stays bounded)
+
+
+def remembering(calendar: WorkingCalendar) -> RememberingCalendar:
+    """`calendar`, remembering (see `RememberingCalendar`)."""
+    return RememberingCalendar(**{f.name: getattr(calendar, f.name) for f in fields(calendar) if f.init})
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 from domain import commands as cmd
 from domain.errors import DomainError
-from domain.legacy_import import TraceStep, open_trace, replay_steps
+from domain.legacy_import import TraceStep, open_trace, remembering, replay_steps
 from domain.procedures import Procedure
 from gateways.application.service import receipt_code_for
 from gateways.interchange.xes import RESOURCE, XesLog
@@ -52,6 +52,7 @@ class BulkXesImporter(XesImporter):
         super().__init__(*args, **kwargs)
         self._resolved: dict[tuple[str, date, str], tuple[Procedure, str]] = {}
         self.read_in_child = can_fork() if read_in_child is None else read_in_child
+        self._calendar = remembering(self.service.calendar)
 
     def _open(self, path: Path) -> XesLog:
         if not self.read_in_child:
@@ -65,7 +66,7 @@ class BulkXesImporter(XesImporter):
         report = self.report
         first = steps[0]
         exported_receipt = lienthong_type(first.event) == "DossierReceived"
-        calendar = self.service.calendar
+        calendar = self._calendar
         try:
             receipt = self._receipt(log, case, desk, first, exported_receipt)
             opened = open_trace(receipt, self._case_command(case, first.at), calendar)

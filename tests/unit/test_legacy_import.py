@@ -10,7 +10,7 @@ and the legacy activity.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from domain.legacy_import import (
     SYNTHESIZED,
     TraceStep,
     decide_trace,
+    remembering,
     replay_refused,
 )
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
@@ -188,7 +189,7 @@ def _case() -> RecordLegacyCase:
 def test_a_legacy_trace_gives_the_events_of_one_command_per_event(
     steps: list[TraceStep], procedure: Procedure
 ) -> None:
-    decided = decide_trace(receipt(START, procedure), _case(), steps, CAL, follow_groups=True)
+    decided = decide_trace(receipt(START, procedure), _case(), steps, remembering(CAL), follow_groups=True)
     events, state, unmapped = per_event(receipt(START, procedure), _case(), steps, follow_groups=True)
     assert decided.events == events
     assert decided.state == state
@@ -227,3 +228,26 @@ def test_a_change_of_group_is_a_handoff_and_its_acceptance() -> None:
         "LegacyActivityRecorded",
     ]
     assert decided.state.holder_agency_code == "A" and decided.handoffs_inferred == 1
+
+
+HOLIDAYS = WorkingCalendar(
+    tz=VN,
+    days_off=frozenset({date(2024, 4, 29), date(2024, 4, 30), date(2024, 5, 1), date(2024, 9, 2)}),
+    extra_working_days=frozenset({date(2024, 5, 4)}),
+)
+
+
+@given(
+    st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2025, 1, 1), timezones=st.just(VN)),
+    st.sampled_from([0.5, 8.0, 16.0, 120.0, 400.0]),
+    st.sampled_from([CAL, HOLIDAYS]),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_remembering_calendar_answers_as_the_calendar(
+    at: datetime, hours: float, calendar: WorkingCalendar
+) -> None:
+    again = remembering(calendar)
+    for _ in range(2):  # the second time from what it remembers
+        assert again.add_working_hours(at, hours) == calendar.add_working_hours(at, hours)
+        assert again.counting_start(at, hours) == calendar.counting_start(at, hours)
+        assert again.next_working_day(at.date()) == calendar.next_working_day(at.date())
