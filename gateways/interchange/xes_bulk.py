@@ -57,7 +57,7 @@ class BulkXesImporter(XesImporter):
     def _open(self, path: Path) -> XesLog:
         if not self.read_in_child:
             return super()._open(path)
-        # Checked by the child before it sends a trace (see gateways.interchange.xes_child).
+        # Checked before a trace is read from the child (see gateways.interchange.xes_child).
         return ChildXesLog(path, batch=self.flush_every)
 
     def _replay_trace(

@@ -1,11 +1,12 @@
 """Read an XES log in a child process while the importer decides and writes what it has read.
 
 `ChildXesLog` behaves as `XesLog` (`name`, `attributes`, `problems`, `traces()`), but the
-check pass (`check_xes`) and the parse run in a forked child, which hands the traces over a
-pipe a batch at a time: on two cores the reading overlaps the deciding and writing. The
-child sends nothing before the check pass has accepted the whole file, so a file that is
-not an XES log still writes nothing (its `NotXes` is raised by the first `traces()` step).
-The pipe holds at most what it buffers beyond the batch being sent: memory stays bounded.
+parse runs in a forked child, which hands the traces over a pipe a batch at a time: on two
+cores the reading overlaps the deciding and writing. This process runs the check pass
+(`check_xes`) while the child starts parsing, and reads nothing from the child before the
+whole file passed, so a file that is not an XES log still writes nothing (its `NotXes` is
+raised by the first `traces()` step, and the child is stopped). The pipe holds at most what
+it buffers beyond the batch being sent: memory stays bounded.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from gateways.interchange.xes import NotXes, XesLog, XesTrace, check_xes
+from gateways.interchange.xes import XesLog, XesTrace, check_xes
 
 
 def can_fork() -> bool:
@@ -26,9 +27,8 @@ def can_fork() -> bool:
 
 
 def _read(path: Path, batch: int, out: Connection) -> None:
-    """The child: check the file, then send its traces `batch` at a time, then the end."""
+    """The child: send the log's traces `batch` at a time, then the end."""
     try:
-        check_xes(path)
         log = XesLog(path)
         chunk: list[XesTrace] = []
         for trace in log.traces():
@@ -38,8 +38,6 @@ def _read(path: Path, batch: int, out: Connection) -> None:
                 chunk = []
         out.send(("traces", log.attributes, chunk))
         out.send(("end", log.attributes, log.problems))
-    except NotXes as exc:
-        out.send(("not-xes", str(exc), None))
     except Exception as exc:  # the parent raises it; some exceptions do not pickle
         out.send(("error", f"{type(exc).__name__}: {exc}", None))
     finally:
@@ -59,13 +57,13 @@ class ChildXesLog(XesLog):
         child.start()
         send.close()  # the child's end: the parent sees EOF if the child dies
         try:
+            # Meanwhile the child parses: nothing is read from it before the file passed.
+            check_xes(self.path)
             while True:
                 try:
                     kind, first, second = receive.recv()
                 except EOFError:
                     raise RuntimeError(f"the process reading {self.path.name} ended unexpectedly") from None
-                if kind == "not-xes":
-                    raise NotXes(first)
                 if kind == "error":
                     raise RuntimeError(f"reading {self.path.name} failed: {first}")
                 self.attributes.update(first)
