@@ -9,7 +9,8 @@ how a log becomes history), with the work per event cut down:
   (docs/decisions.md, #NEW-importspeed-1): its receipt records no applicant and an empty
   lookup-secret hash, which no secret matches;
 - the receiving agency's version of the procedure and the agencies it needs are resolved
-  once per procedure, desk and day, not once per trace;
+  once per procedure, desk and day, not once per trace, and the working calendar remembers
+  the working day after each day (`domain.legacy_import.remembering`);
 - each batch of traces goes to the writer as one set of streams, appended in one
   transaction (same envelopes, hash chain and notification log as any append);
 - where a second core can help, a child process reads the file (`xes_child`) while this

@@ -12,6 +12,7 @@ lifecycle events are replayed, and one whose lifecycle events the rules refuse.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,13 @@ from lxml import etree
 from gateways.audit.chains import verify_chains
 from gateways.bootstrap import Container
 from gateways.interchange import cli
-from gateways.interchange.export import ExportFormat, export
+from gateways.interchange.export import ExportFormat, export, export_database
 from gateways.interchange.selection import Selection, dossier_ids
 from gateways.interchange.xes import NotXes, XesLog
 from gateways.interchange.xes_child import ChildXesLog
 from gateways.interchange.xes_import import ImportReport, import_xes
 from gateways.seed.demo import seed_demo
-from tests.integration.test_interchange import RECEIPT, write_log
+from tests.integration.test_interchange import RECEIPT, _export, write_log
 from tests.integration.test_interchange_fidelity import RICH
 
 RANDOM_IN_RECEIPT = ("applicant", "lookup_secret_hash")
@@ -201,3 +202,22 @@ def test_lifecycle_the_rules_refuse_is_recorded_as_legacy_the_same_way(
     assert "Decided without outcome without the attributes" in reasons
     assert "Sent again refused by the rules" in reasons  # in transit already
     assert report.mapped == 3 and report.left_open == 0  # handed off, accepted, stopped
+
+
+def test_no_export_carries_the_applicant(make_container: Any, clock: Any, tmp_path: Path) -> None:
+    container = make_container(f"sqlite:///{tmp_path / 'mixed.sqlite'}")
+    seed_demo(container.service, clock(), dossiers=6, seed=4)
+    log = tmp_path / "legacy.xes"
+    write_log(log, traces=6, seed=4)
+    import_xes(log, cli.bulk_service(container))
+    receipts = [container.store.load(d)[0].envelope["payload"] for d in dossier_ids(container.store)]
+    # Received dossiers keep their applicant in the store, sealed; imported ones have none.
+    assert sum("ciphertext" in r["applicant"] for r in receipts) == 6
+    assert sum(r["applicant"] == {} and r["lookup_secret_hash"] == "" for r in receipts) == 6
+    database = tmp_path / "log.sqlite"
+    export_database(database, container.store, container.catalogue, Selection())
+    dump = "\n".join(sqlite3.connect(database).iterdump())
+    for _fmt, text in [(f, _export(container, f)) for f in ExportFormat if f != ExportFormat.OCEL_SQLITE] + [
+        (ExportFormat.OCEL_SQLITE, dump)
+    ]:
+        assert "applicant" not in text and "ciphertext" not in text and "lookup_secret" not in text
