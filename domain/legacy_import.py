@@ -50,11 +50,25 @@ def replay_refused(activity: str) -> str:
 
 @dataclass(frozen=True)
 class RememberingCalendar(WorkingCalendar):
-    """A working calendar that remembers the working day after each day it was asked about:
-    every receipt of an import counts its due date some fifteen working days on, walking the
-    same days as the receipts of the same week. Same answers as the calendar it copies."""
+    """A working calendar that remembers the working day after each day it was asked about
+    (every receipt of an import counts its due date some fifteen working days on, walking the
+    same days as the receipts of the same week) and the last due instant it counted. Same
+    answers as the calendar it copies."""
 
     _after: dict[date, date] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+    # The last due instant counted: a receipt counts the dossier's and its first step's due
+    # from the same start, and an imported procedure gives both the same hours.
+    _last: list[tuple[datetime, float, datetime]] = field(
+        default_factory=list, init=False, repr=False, compare=False, hash=False
+    )
+
+    def add_working_hours(self, start: datetime, hours: float) -> datetime:
+        last = self._last
+        if last and last[0][0] == start and last[0][1] == hours:
+            return last[0][2]
+        due = super().add_working_hours(start, hours)
+        last[:] = [(start, hours, due)]
+        return due
 
     def next_working_day(self, day: date) -> date:
         after = self._after.get(day)
