@@ -4,7 +4,9 @@ The file is read twice: once to refuse, before anything is written, a file that 
 an XES log (not XML, truncated, another root element, no trace; `NotXes`), then trace by
 trace (one batch of traces in memory, see `gateways.interchange.xes`). Everything is
 decided in memory and appended in batches through `BufferedService` as the integration
-role with the log's own times, so the domain's rules and the hash chain apply.
+role with the log's own times, so the domain's rules and the hash chain apply. By default
+each trace is decided at once (`gateways.interchange.xes_bulk`, the same events); this
+module's `XesImporter` decides one command per event, the reference it is tested against.
 
 How a log becomes history (the choices a reader could make two ways):
 
@@ -560,9 +562,9 @@ def import_xes(
 def fewer_collections(young: int = YOUNG_OBJECTS) -> Iterator[None]:
     """The cyclic garbage collector's first generation made `young` objects large while an
     import runs: it allocates millions of short-lived dicts (attributes, events, envelopes),
-    each collection at the default 700 walks the batch in memory, and nothing it makes
-    holds a cycle. Restored afterwards (the process's other threads see fewer collections
-    meanwhile, never none)."""
+    freed by their reference counts, and each collection at the default 700 walked the
+    batch held in memory. Restored afterwards (the process's other threads see fewer
+    collections meanwhile, never none)."""
     before = gc.get_threshold()
     gc.set_threshold(max(young, before[0]), *before[1:])
     try:
