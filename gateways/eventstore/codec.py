@@ -230,6 +230,8 @@ _PLAIN_ONLY = (
 def json_tree(value: Any) -> Any:
     """`to_jsonable` for a mapping of JSON values (an imported event's attributes): copied
     by orjson, in C; anything that is not plain JSON goes the long way."""
+    if type(value) is dict and not value:
+        return {}
     try:
         return orjson.loads(orjson.dumps(value, option=_PLAIN_ONLY))
     except TypeError:

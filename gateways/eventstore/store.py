@@ -146,15 +146,17 @@ def encode(append: StreamAppend, recorded_at: datetime | None) -> Encoded:
     stored = []
     originator = uuid.UUID(append.dossier_id)
     prev_hash = append.prev_hash
+    recorded = to_jsonable(recorded_at) if recorded_at is not None else None
     for offset, event in enumerate(append.events, start=1):
         seq = append.expected_version + offset
+        occurred = to_jsonable(event.occurred_at)
         envelope: dict[str, Any] = {
             "event_id": event_id(originator, seq),
             "dossier_id": append.dossier_id,
             "seq": seq,
             "type": type(event).__name__,
-            "occurred_at": to_jsonable(event.occurred_at),
-            "recorded_at": to_jsonable(recorded_at or event.occurred_at),
+            "occurred_at": occurred,
+            "recorded_at": recorded or occurred,
             "agency_code": event.actor.agency_code,
             "actor": to_jsonable(event.actor),
             "payload": event_payload(event),
