@@ -107,6 +107,14 @@ class BufferedService(DossierService):
         self._pending[dossier_id] = pending
         return state
 
+    def add_new(self, dossier_id: str, state: Dossier, events: list[DossierEvent], rows: list[Row]) -> None:
+        """A new dossier's stream decided elsewhere (a bulk import decides a whole trace at
+        once) and the state it folds to, appended by the next flush like any other."""
+        check_dossier_id(dossier_id)
+        if self.buffered(dossier_id):
+            raise ValueError(f"dossier {dossier_id} is already buffered")
+        self._pending[dossier_id] = _Pending(state, 0, GENESIS_HASH, list(events), list(rows))
+
     def flush(self) -> int:
         """Hand every buffered stream to the writer as one transaction and go on deciding
         while it is written; at most one flush is in flight (the previous one is awaited

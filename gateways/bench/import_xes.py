@@ -8,9 +8,9 @@ the PostgreSQL server given with `--store-url`):
 - a simulated log of about `events` events: `lienthong simulate`'s province profile
   (gateways/bench/workload.py) exported with `lienthong export xes`.
 
-Measured: the importer of `lienthong import-xes` (`import_xes`: parse, map, decide each
-trace folded once, append 200 traces per transaction through the writer), from the first
-byte read to the last commit, with the views fed by other processes (as with Kafka; in
+Measured: the importer of `lienthong import-xes` (`import_xes`, its bulk path: check the
+file, parse, map, decide each trace at once, append 200 traces per transaction through the
+writer), from the first byte read to the last commit, with the views fed by other processes (as with Kafka; in
 the embedded mode the CLI brings the views up to date afterwards). Rate = events in the
 file / seconds. The baseline, in the same run and on the same file: `pm4py.read_xes` (its
 default reader) into a dataframe. PM4Py is the optional extra `[mining]`.
@@ -174,6 +174,7 @@ def bench_import(
                 "store": store,
                 "durability": durability(store),
                 "traces_per_transaction": FLUSH_EVERY,
+                "path": "bulk (each trace decided at once)",
                 "views": "out of process (as with Kafka)",
                 "baseline": "pm4py.read_xes of the same file, default reader",
                 "pm4py": _pm4py_version(),

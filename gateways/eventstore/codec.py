@@ -15,6 +15,8 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
+import orjson
+
 from domain.events import EVENT_TYPES, DossierEvent
 
 
@@ -22,7 +24,18 @@ class DecodeError(ValueError):
     """A stored or received record cannot be turned back into an event."""
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def to_jsonable(value: Any) -> Any:
+    kind = type(value)
+    # The exact JSON types first: imported history carries deep trees of them.
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): to_jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [to_jsonable(v) for v in value]
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; every instant carries its offset")
@@ -32,12 +45,17 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: to_jsonable(getattr(value, name)) for name in _field_names(typing.cast(type, kind))}
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
     return value
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 @cache
@@ -198,7 +216,26 @@ def _encoder(tp: Any) -> Convert:
         arg in (int, str, bool, float, type(None)) for arg in typing.get_args(tp)
     ):
         return _same
+    if origin in (dict, Mapping) and typing.get_args(tp)[1:] in ((Any,), (str,)):
+        return json_tree
     return to_jsonable
+
+
+# What orjson must hand back instead of writing in its own way (then `to_jsonable` decides).
+_PLAIN_ONLY = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def json_tree(value: Any) -> Any:
+    """`to_jsonable` for a mapping of JSON values (an imported event's attributes): copied
+    by orjson, in C; anything that is not plain JSON goes the long way."""
+    if type(value) is dict and not value:
+        return {}
+    try:
+        return orjson.loads(orjson.dumps(value, option=_PLAIN_ONLY))
+    except TypeError:
+        return to_jsonable(value)
 
 
 def decode_event(type_name: str, occurred_at: str, actor: Any, payload: Any) -> DossierEvent:

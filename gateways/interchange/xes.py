@@ -248,29 +248,31 @@ def check_xes(path: Path) -> int:
     """The number of traces in the XES log at `path`; `NotXes` says why it is not one.
 
     Reads the whole file once, holding one trace at a time, so that a truncated or
-    otherwise malformed file is refused before anything is written.
+    otherwise malformed file is refused before anything is written. Only the root and
+    the ends of traces reach Python (lxml filters the rest in C).
     """
     traces = 0
-    depth = 0
-    root: Any = None
     try:
-        for kind, elem in etree.iterparse(str(path), events=("start", "end"), huge_tree=True):
-            if kind == "start":
-                depth += 1
-                if root is None:
-                    if _local(elem.tag) != "log":
-                        raise NotXes(
-                            f"{path.name} is not an XES log: its root element is <{_local(elem.tag)}>, "
-                            "an XES log's is <log>"
-                        )
-                    root = elem
-                continue
-            depth -= 1
-            if depth == 1:
-                traces += _local(elem.tag) == "trace"
-                root.clear()
+        _check_root(path)
+        for _kind, elem in etree.iterparse(str(path), events=("end",), tag=_TRACE_TAGS, huge_tree=True):
+            parent = elem.getparent()
+            if parent is None:
+                continue  # pragma: no cover - the root is a <log>
+            traces += parent.getparent() is None  # the log's own traces, not nested ones
+            elem.clear()
+            while elem.getprevious() is not None:
+                del parent[0]
     except etree.XMLSyntaxError as exc:
         raise NotXes(f"{path.name} is not well-formed XML: {exc}") from exc
     if traces == 0:
         raise NotXes(f"{path.name} holds no trace: nothing to import")
     return traces
+
+
+def _check_root(path: Path) -> None:
+    """Reads the file up to its root element: a <log>, or `NotXes`."""
+    for _kind, root in etree.iterparse(str(path), events=("start",), huge_tree=True):
+        if _local(root.tag) != "log":
+            tag = _local(root.tag)
+            raise NotXes(f"{path.name} is not an XES log: its root element is <{tag}>, an XES log's is <log>")
+        return

@@ -4,7 +4,9 @@ The file is read twice: once to refuse, before anything is written, a file that 
 an XES log (not XML, truncated, another root element, no trace; `NotXes`), then trace by
 trace (one batch of traces in memory, see `gateways.interchange.xes`). Everything is
 decided in memory and appended in batches through `BufferedService` as the integration
-role with the log's own times, so the domain's rules and the hash chain apply.
+role with the log's own times, so the domain's rules and the hash chain apply. By default
+each trace is decided at once (`gateways.interchange.xes_bulk`, the same events); this
+module's `XesImporter` decides one command per event, the reference it is tested against.
 
 How a log becomes history (the choices a reader could make two ways):
 
@@ -43,11 +45,13 @@ How a log becomes history (the choices a reader could make two ways):
 
 from __future__ import annotations
 
+import gc
 import itertools
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
@@ -57,10 +61,11 @@ from typing import Any
 from domain import commands as cmd
 from domain.agencies import Agency
 from domain.dossier import Dossier
-from domain.errors import DomainError, InvalidValue
-from domain.events import Actor, Channel, Outcome
+from domain.errors import DomainError
+from domain.events import Actor, Channel
 from domain.guards import INTEGRATION
 from domain.legacy import SYNTHESIZED_USER, RecordLegacyCase
+from domain.legacy_import import HANDOFF_REFUSED, NO_ACTIVITY, NO_GROUP, UNNAMED, replay_refused
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
 from gateways.application.bulk import BufferedService
 from gateways.application.service import DossierService
@@ -75,6 +80,7 @@ from gateways.interchange.xes import (
     check_xes,
     parse_instant,
 )
+from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES, lienthong_type, lifecycle_command
 
 IMPORT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:lienthong:xes-import")
 IMPORT_USER = SYNTHESIZED_USER  # the user of the events the importer synthesizes
@@ -92,30 +98,15 @@ CHANNELS = {
 }
 
 # Why an event or trace did not map one to one (keys of ImportReport.unmapped).
-NO_GROUP = "no org:group recorded (or EMPTY): event kept at the agency holding the dossier"
 TRACE_NO_GROUP = "trace names no org:group: dossier held by UNRECORDED"
 NO_TIME = "event without a valid time:timestamp (with its UTC offset): not imported"
 NO_TRACE_NAME = "trace without concept:name: named by its position in the log"
-NO_ACTIVITY = "event without concept:name: recorded as activity '(unnamed)'"
 NO_EVENTS = "trace without timed events: no dossier"
 TRACE_REFUSED = "trace refused by the rules: no dossier"
-HANDOFF_REFUSED = "org:group change refused by the rules: no handoff synthesized"
 DUPLICATE_NAME = "trace name already met in the log: imported under a disambiguated case id"
 
-LIFECYCLE_TYPES = frozenset(
-    {
-        "HandedOff",
-        "HandoffAccepted",
-        "HandoffReturned",
-        "DossierDecided",
-        "ResultReady",
-        "ResultReturned",
-        "DossierWithdrawn",
-        "ProcessingStopped",
-    }
-)
-
 FLUSH_EVERY = 200  # traces per transaction
+YOUNG_OBJECTS = 100_000  # the garbage collector's first threshold during an import
 
 
 def dossier_id_for(log_name: str, trace_name: str) -> str:
@@ -183,27 +174,21 @@ class _Case:
     dossier_id: str
 
 
-def _attr(event: XesEvent, name: str, default: str = "") -> str:
-    return (event.text(LIENTHONG_PREFIX + name) or "").strip() or default
-
-
-def _lienthong_type(event: XesEvent) -> str | None:
-    """The event type of an event exported by lienthong (None for a legacy log's event)."""
-    return event.text(LIENTHONG_PREFIX + "type")
-
-
-def _outcome(event: XesEvent) -> Outcome:
-    try:
-        return Outcome(_attr(event, "outcome"))
-    except ValueError as exc:
-        raise InvalidValue("DossierDecided without a valid lienthong:outcome") from exc
-
-
 def _without_lienthong(typed: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """What the log said, less what a lienthong export adds about its own store."""
     if not any(key.startswith(LIENTHONG_PREFIX) for key in typed):
         return typed
     return {k: v for k, v in typed.items() if not k.startswith(LIENTHONG_PREFIX)}
+
+
+def _without_attributes(event: XesEvent) -> str:
+    return f"{event.activity} without the attributes to replay it: recorded as legacy"
+
+
+def _legacy_user(resource: str) -> str:
+    """The user a legacy event is recorded under: its resource, except that the importer's
+    own user marks synthesized events, so a log's user of that name is told apart."""
+    return resource if resource != SYNTHESIZED_USER else f"{resource} (legacy log)"
 
 
 def _exported_dossier_id(trace: XesTrace) -> str | None:
@@ -332,10 +317,13 @@ class XesImporter:
         return _Case(trace, case_id, dossier_id)
 
     def run(self, path: Path) -> ImportReport:
+        with fewer_collections():
+            return self._run(path)
+
+    def _run(self, path: Path) -> ImportReport:
         started = time.perf_counter()
         report = self.report
-        check_xes(path)  # refuses a file that is not an XES log before anything is written
-        log = XesLog(path)
+        log = self._open(path)
         traces = log.traces()
         first = True
         while chunk := deque(itertools.islice(traces, self.flush_every)):
@@ -360,7 +348,20 @@ class XesImporter:
         report.seconds = time.perf_counter() - started
         return report
 
+    def _open(self, path: Path) -> XesLog:
+        """The log, once the check pass has refused a file that is not an XES log before
+        anything is written."""
+        check_xes(path)
+        return XesLog(path)
+
     def _trace(self, log: XesLog, case: _Case) -> None:
+        prepared = self._prepare(case)
+        if prepared is not None:
+            self._replay_trace(log, case, *prepared)
+
+    def _prepare(self, case: _Case) -> tuple[list[_Step], str, bool] | None:
+        """The trace's timed events in time order, the agency receiving it and whether it
+        states its handoffs (a lienthong export); None when it is not imported (counted)."""
         report = self.report
         trace, dossier_id = case.trace, case.dossier_id
         report.traces_read += 1
@@ -370,7 +371,7 @@ class XesImporter:
         if dossier_id in self._existing or self.service.buffered(dossier_id):
             report.skipped_existing += 1
             report.events_in_skipped += len(trace.events)
-            return
+            return None
         timed = []
         for event in trace.events:
             at = event.timestamp
@@ -381,7 +382,7 @@ class XesImporter:
                 timed.append((at, event.position, event))
         if not timed:
             report.unmapped[NO_EVENTS] += 1
-            return
+            return None
         timed.sort(key=lambda item: (item[0], item[1]))
         steps = [_Step(event, at, self._group_of(event)) for at, _position, event in timed]
         desk = next((s.group for s in steps if s.group is not None), None)
@@ -389,14 +390,22 @@ class XesImporter:
             desk = self._ensure_agency(replace(UNRECORDED, level=self.mapping.default_level))
             report.unmapped[TRACE_NO_GROUP] += 1
         # A lienthong export states its handoffs: none is read off its groups.
-        states_handoffs = any(_lienthong_type(s.event) is not None for s in steps)
+        states_handoffs = any(lienthong_type(s.event) is not None for s in steps)
+        return steps, desk, states_handoffs
+
+    def _replay_trace(
+        self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool
+    ) -> None:
+        """One command per event (the per-event path; see `xes_bulk` for the bulk one)."""
+        report = self.report
+        dossier_id = case.dossier_id
         try:
             state = self._receive(log, case, dossier_id, desk, steps[0])
         except DomainError:
             report.unmapped[TRACE_REFUSED] += 1
             report.events_in_skipped += len(steps)
             return
-        if _lienthong_type(steps[0].event) == "DossierReceived":
+        if lienthong_type(steps[0].event) == "DossierReceived":
             steps = steps[1:]  # the receipt was that event
         for step in steps:
             state = self._replay(dossier_id, state, step, states_handoffs)
@@ -404,15 +413,10 @@ class XesImporter:
             report.left_open += 1
 
     def _receive(self, log: XesLog, case: _Case, dossier_id: str, desk: str, first: _Step) -> Dossier:
-        report = self.report
         trace = case.trace
         procedure = self._procedure_for(log, trace, desk)
-        raw = (trace.text("channel") or "").strip()
-        channel = CHANNELS.get(raw.lower())
-        if channel is None:
-            channel = Channel.DIRECT
-            report.channels_defaulted[raw or "(none)"] += 1
-        exported_receipt = _lienthong_type(first.event) == "DossierReceived"
+        channel = self._channel(trace)
+        exported_receipt = lienthong_type(first.event) == "DossierReceived"
         actor = _actor(first.event.text(RESOURCE) or "") if exported_receipt else SYNTHESIZED
         self.service.create(
             dossier_id=dossier_id,
@@ -424,6 +428,19 @@ class XesImporter:
             occurred_at=first.at,
             imported=True,
         )
+        self._count_receipt(exported_receipt)
+        return self._execute(dossier_id, self._case_command(case, first.at))
+
+    def _channel(self, trace: XesTrace) -> Channel:
+        raw = (trace.text("channel") or "").strip()
+        channel = CHANNELS.get(raw.lower())
+        if channel is None:
+            channel = Channel.DIRECT
+            self.report.channels_defaulted[raw or "(none)"] += 1
+        return channel
+
+    def _count_receipt(self, exported_receipt: bool) -> None:
+        report = self.report
         report.dossiers_created += 1
         report.events_written += 1
         if exported_receipt:
@@ -431,14 +448,14 @@ class XesImporter:
         else:
             report.synthesized += 1
         report.cases_recorded += 1
-        return self._execute(
-            dossier_id,
-            RecordLegacyCase(
-                actor=SYNTHESIZED,
-                occurred_at=first.at,
-                case_id=case.case_id,
-                attributes=_without_lienthong(trace.typed),
-            ),
+
+    @staticmethod
+    def _case_command(case: _Case, at: datetime) -> RecordLegacyCase:
+        return RecordLegacyCase(
+            actor=SYNTHESIZED,
+            occurred_at=at,
+            case_id=case.case_id,
+            attributes=_without_lienthong(case.trace.typed),
         )
 
     def _execute(self, dossier_id: str, command: cmd.Command) -> Dossier:
@@ -449,20 +466,20 @@ class XesImporter:
     def _replay(self, dossier_id: str, state: Dossier, step: _Step, states_handoffs: bool) -> Dossier:
         report = self.report
         event = step.event
-        exported_type = _lienthong_type(event)
+        exported_type = lienthong_type(event)
         if exported_type in LIFECYCLE_TYPES:
             try:
-                command = self._lifecycle_command(event, _actor(event.text(RESOURCE) or ""), step.at)
+                command = lifecycle_command(
+                    event, _actor(event.text(RESOURCE) or ""), step.at, self._agency_code
+                )
             except DomainError:
                 command = None
-                report.unmapped[
-                    f"{event.activity} without the attributes to replay it: recorded as legacy"
-                ] += 1
+                report.unmapped[_without_attributes(event)] += 1
             if command is not None:
                 try:
                     state = self._execute(dossier_id, command)
                 except DomainError:
-                    report.unmapped[f"{event.activity} refused by the rules: recorded as legacy"] += 1
+                    report.unmapped[replay_refused(event.activity)] += 1
                 else:
                     report.mapped += 1
                     return state
@@ -495,11 +512,10 @@ class XesImporter:
         event = step.event
         activity = event.activity
         if not activity:
-            activity = "(unnamed)"
+            activity = UNNAMED
             report.unmapped[NO_ACTIVITY] += 1
         resource = event.text(RESOURCE) or ""
-        # The importer's own user marks synthesized events: a log's user of that name is not one.
-        user = resource if resource != SYNTHESIZED_USER else f"{resource} (legacy log)"
+        user = _legacy_user(resource)
         state = self._execute(
             dossier_id,
             cmd.RecordLegacyActivity(
@@ -514,46 +530,6 @@ class XesImporter:
         report.legacy += 1
         return state
 
-    def _lifecycle_command(self, event: XesEvent, actor: Actor, at: datetime) -> cmd.Command | None:
-        """The command that replays a lienthong lifecycle activity (a log lienthong exported)."""
-        match _lienthong_type(event):
-            case "HandedOff":
-                target = _attr(event, "to_agency_code")
-                if not target:
-                    raise InvalidValue("HandedOff without lienthong:to_agency_code")
-                return cmd.HandOff(
-                    actor=actor,
-                    occurred_at=at,
-                    to_agency_code=self._agency_code(target),
-                    note=_attr(event, "note"),
-                )
-            case "HandoffAccepted":
-                return cmd.AcceptHandoff(actor=actor, occurred_at=at)
-            case "HandoffReturned":
-                return cmd.ReturnHandoff(
-                    actor=actor, occurred_at=at, reason=_attr(event, "reason", "returned (imported history)")
-                )
-            case "DossierDecided":
-                return cmd.DecideDossier(
-                    actor=actor,
-                    occurred_at=at,
-                    outcome=_outcome(event),
-                    decision_number=_attr(event, "decision_number"),
-                )
-            case "ResultReady":
-                return cmd.MarkResultReady(actor=actor, occurred_at=at)
-            case "ResultReturned":
-                return cmd.ReturnResult(actor=actor, occurred_at=at)
-            case "DossierWithdrawn":
-                return cmd.Withdraw(
-                    actor=actor, occurred_at=at, reason=_attr(event, "reason", "withdrawn (imported history)")
-                )
-            case "ProcessingStopped":
-                return cmd.StopProcessing(
-                    actor=actor, occurred_at=at, reason=_attr(event, "reason", "stopped (imported history)")
-                )
-        return None
-
 
 def import_xes(
     path: Path,
@@ -561,14 +537,40 @@ def import_xes(
     mapping: GroupMapping | None = None,
     progress: Callable[[ImportReport], None] | None = None,
     flush_every: int = FLUSH_EVERY,
+    *,
+    bulk: bool = True,
+    read_in_child: bool | None = None,
 ) -> ImportReport:
     """Import the XES log at `path` as imported dossiers; see the module docstring.
 
     `progress` is called with the report so far after each trace; `flush_every` traces are
     appended per transaction (what the import holds in memory at most). Raises `NotXes`
-    (writing nothing) when the file is not an XES log holding a trace.
+    (writing nothing) when the file is not an XES log holding a trace. `bulk`: each trace
+    decided at once (`gateways.interchange.xes_bulk`); False decides one command per event
+    (the reference the bulk path is tested against; it also draws each dossier a lookup
+    secret and a data key). `read_in_child`: the bulk path reads the file in a child process
+    (default: where fork and a second core exist).
     """
+    if bulk:
+        from gateways.interchange.xes_bulk import BulkXesImporter  # it builds on this module
+
+        return BulkXesImporter(service, mapping, progress, flush_every, read_in_child=read_in_child).run(path)
     return XesImporter(service, mapping, progress, flush_every).run(path)
+
+
+@contextmanager
+def fewer_collections(young: int = YOUNG_OBJECTS) -> Iterator[None]:
+    """The cyclic garbage collector's first generation made `young` objects large while an
+    import runs: it allocates millions of short-lived dicts (attributes, events, envelopes),
+    freed by their reference counts, and each collection at the default 700 walked the
+    batch held in memory. Restored afterwards (the process's other threads see fewer
+    collections meanwhile, never none)."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(young, before[0]), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _draining(items: deque[Any]) -> Iterator[Any]:

@@ -32,7 +32,7 @@ from domain.agencies import AgencyLevel
 from gateways.bootstrap import Container, bootstrap
 from gateways.eventstore.store import EventStore
 from gateways.interchange import cli
-from gateways.interchange.export import ExportFormat, export, export_database
+from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.mapping import GroupMapping
 from gateways.interchange.selection import Selection, dossier_ids, parse_bound
 from gateways.interchange.xes_import import UNRECORDED, ImportReport, import_xes
@@ -320,19 +320,6 @@ def test_csv_export_has_a_bom_and_one_row_per_event(receipt_store: Imported) -> 
     legacy = [r for r in rows if r["type"] == "LegacyActivityRecorded"]
     assert len(legacy) == receipt_store.report.legacy
     assert Counter(r["activity"] for r in legacy)["T02 Check confirmation of receipt"] == 1368  # README
-
-
-def test_no_export_carries_the_applicant(receipt_store: Imported, tmp_path: Path) -> None:
-    container = receipt_store.container
-    first = container.store.load(next(dossier_ids(container.store)))[0]
-    assert "ciphertext" in first.envelope["payload"]["applicant"]  # it is in the store, sealed
-    database = tmp_path / "log.sqlite"
-    export_database(database, container.store, container.catalogue, Selection())
-    dump = "\n".join(sqlite3.connect(database).iterdump())
-    for _fmt, text in [(f, _export(container, f)) for f in ExportFormat if f != ExportFormat.OCEL_SQLITE] + [
-        (ExportFormat.OCEL_SQLITE, dump)
-    ]:
-        assert "applicant" not in text and "ciphertext" not in text and "lookup_secret" not in text
 
 
 def test_export_filters_by_event_time_and_agency(receipt_store: Imported) -> None:

@@ -1,0 +1,150 @@
+"""The bulk path of an XES import: each trace decided at once, appended in sets of traces.
+
+The same import as `XesImporter` (`gateways.interchange.xes_import`; read its docstring for
+how a log becomes history), with the work per event cut down:
+
+- the domain decides a whole trace in one call (`domain.legacy_import.decide_trace`), with
+  the same rules and giving the same events as one command per event;
+- an imported dossier has no applicant, so it gets no citizen lookup secret nor data key
+  (docs/decisions.md, #NEW-importspeed-1): its receipt records no applicant and an empty
+  lookup-secret hash, which no secret matches;
+- the receiving agency's version of the procedure and the agencies it needs are resolved
+  once per procedure, desk and day, not once per trace, and the working calendar remembers
+  the working day after each day (`domain.legacy_import.remembering`);
+- each batch of traces goes to the writer as one set of streams, appended in one
+  transaction (same envelopes, hash chain and notification log as any append);
+- where a second core can help, a child process reads the file (`xes_child`) while this
+  one decides and writes what it has read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from domain import commands as cmd
+from domain.errors import DomainError
+from domain.legacy_import import TraceStep, open_trace, remembering, replay_steps
+from domain.procedures import Procedure
+from gateways.application.service import receipt_code_for
+from gateways.interchange.xes import RESOURCE, XesLog
+from gateways.interchange.xes_child import ChildXesLog, can_fork
+from gateways.interchange.xes_import import (
+    SYNTHESIZED,
+    TRACE_REFUSED,
+    XesImporter,
+    _actor,
+    _Case,
+    _legacy_user,
+    _Step,
+    _without_attributes,
+    _without_lienthong,
+)
+from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES, lienthong_type, lifecycle_command
+
+_NO_APPLICANT: dict[str, object] = {}  # a legacy log names no applicant
+
+
+class BulkXesImporter(XesImporter):
+    """One import run, each trace decided at once; `report` says what it did."""
+
+    def __init__(self, *args: Any, read_in_child: bool | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resolved: dict[tuple[str, date, str], tuple[Procedure, str]] = {}
+        self.read_in_child = can_fork() if read_in_child is None else read_in_child
+        self._calendar = remembering(self.service.calendar)
+
+    def _open(self, path: Path) -> XesLog:
+        if not self.read_in_child:
+            return super()._open(path)
+        # Checked before a trace is read from the child (see gateways.interchange.xes_child).
+        return ChildXesLog(path, batch=self.flush_every)
+
+    def _replay_trace(
+        self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool
+    ) -> None:
+        report = self.report
+        first = steps[0]
+        exported_receipt = lienthong_type(first.event) == "DossierReceived"
+        calendar = self._calendar
+        try:
+            receipt = self._receipt(log, case, desk, first, exported_receipt)
+            opened = open_trace(receipt, self._case_command(case, first.at), calendar)
+        except DomainError:
+            report.unmapped[TRACE_REFUSED] += 1
+            report.events_in_skipped += len(steps)
+            return
+        self._count_receipt(exported_receipt)
+        if exported_receipt:
+            steps = steps[1:]  # the receipt was that event
+        decided = replay_steps(
+            opened, [self._step(step) for step in steps], calendar, follow_groups=not states_handoffs
+        )
+        report.events_written += len(decided.events) - 1  # the receipt is counted
+        report.mapped += decided.mapped
+        report.legacy += decided.legacy
+        report.synthesized += decided.synthesized
+        report.handoffs_inferred += decided.handoffs_inferred
+        report.unmapped.update(decided.unmapped)
+        if not decided.state.is_terminal:
+            report.left_open += 1
+        self.service.add_new(case.dossier_id, decided.state, decided.events, [])
+
+    def _receipt(
+        self, log: XesLog, case: _Case, desk: str, first: _Step, exported_receipt: bool
+    ) -> cmd.ReceiveDossier:
+        """The command receiving the trace's dossier (what `DossierService.receive_command`
+        builds, without the lookup secret and data key of an applicant)."""
+        trace = case.trace
+        code = self._procedure_for(log, trace, desk).code
+        channel = self._channel(trace)
+        actor = _actor(first.event.text(RESOURCE) or "") if exported_receipt else SYNTHESIZED
+        at = first.at
+        procedure, desk = self._procedure_on(code, at, desk)
+        return cmd.ReceiveDossier(
+            actor=actor,
+            occurred_at=at,
+            dossier_id=case.dossier_id,
+            receipt_code=receipt_code_for(desk, at.astimezone(self.service.calendar.tz), case.dossier_id),
+            procedure=procedure,
+            channel=channel,
+            receiving_agency_code=desk,
+            applicant=_NO_APPLICANT,
+            lookup_secret_hash="",
+            imported=True,
+        )
+
+    def _procedure_on(self, code: str, at: datetime, desk: str) -> tuple[Procedure, str]:
+        """The procedure's version for a receipt at `desk` on the local day of `at` and the
+        desk, its agencies checked in force that day; once per procedure, desk and day (the
+        import adds agencies, never ends one)."""
+        service = self.service
+        key = (code, at.astimezone(service.calendar.tz).date(), desk)
+        found = self._resolved.get(key)
+        if found is None:
+            procedure, received_at = service.procedure_for_receipt(code, at, desk)
+            service.require_agency(received_at, *(step.agency_code for step in procedure.route), at=at)
+            found = self._resolved[key] = (procedure, received_at)
+        return found
+
+    def _step(self, step: _Step) -> TraceStep:
+        event = step.event
+        resource = event.text(RESOURCE) or ""
+        replay: cmd.Command | None = None
+        problem: str | None = None
+        if lienthong_type(event) in LIFECYCLE_TYPES:
+            try:
+                replay = lifecycle_command(event, _actor(resource), step.at, self._agency_code)
+            except DomainError:
+                problem = _without_attributes(event)
+        return TraceStep(
+            at=step.at,
+            activity=event.activity,
+            group=step.group,
+            user=_legacy_user(resource),
+            resource=resource,
+            original=_without_lienthong(event.typed),
+            replay=replay,
+            replay_problem=problem,
+        )

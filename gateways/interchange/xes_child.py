@@ -1,0 +1,78 @@
+"""Read an XES log in a child process while the importer decides and writes what it has read.
+
+`ChildXesLog` behaves as `XesLog` (`name`, `attributes`, `problems`, `traces()`), but the
+parse runs in a forked child, which hands the traces over a pipe a batch at a time: on two
+cores the reading overlaps the deciding and writing. This process runs the check pass
+(`check_xes`) while the child starts parsing, and reads nothing from the child before the
+whole file passed, so a file that is not an XES log still writes nothing (its `NotXes` is
+raised by the first `traces()` step, and the child is stopped). The pipe holds at most what
+it buffers beyond the batch being sent: memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from gateways.interchange.xes import XesLog, XesTrace, check_xes
+
+
+def can_fork() -> bool:
+    """A child process can read beside the importer: fork exists and there is a second core."""
+    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+
+
+def _read(path: Path, batch: int, out: Connection) -> None:
+    """The child: send the log's traces `batch` at a time, then the end."""
+    try:
+        log = XesLog(path)
+        chunk: list[XesTrace] = []
+        for trace in log.traces():
+            chunk.append(trace)
+            if len(chunk) == batch:
+                out.send(("traces", log.attributes, chunk))
+                chunk = []
+        out.send(("traces", log.attributes, chunk))
+        out.send(("end", log.attributes, log.problems))
+    except Exception as exc:  # the parent raises it; some exceptions do not pickle
+        out.send(("error", f"{type(exc).__name__}: {exc}", None))
+    finally:
+        out.close()
+
+
+@dataclass
+class ChildXesLog(XesLog):
+    """An XES log read by a child process, `batch` traces at a time (see the module docstring)."""
+
+    batch: int = 200
+
+    def traces(self) -> Iterator[XesTrace]:
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_read, args=(self.path, self.batch, send), daemon=True)
+        child.start()
+        send.close()  # the child's end: the parent sees EOF if the child dies
+        try:
+            # Meanwhile the child parses: nothing is read from it before the file passed.
+            check_xes(self.path)
+            while True:
+                try:
+                    kind, first, second = receive.recv()
+                except EOFError:
+                    raise RuntimeError(f"the process reading {self.path.name} ended unexpectedly") from None
+                if kind == "error":
+                    raise RuntimeError(f"reading {self.path.name} failed: {first}")
+                self.attributes.update(first)
+                if kind == "end":
+                    self.problems.update(second)
+                    return
+                yield from second
+        finally:
+            receive.close()
+            if child.is_alive():
+                child.kill()
+            child.join()
