@@ -40,8 +40,15 @@ def test_plain_json_values_encode_to_themselves(value: Any) -> None:
 instants = st.datetimes(timezones=st.just(UTC)) | st.datetimes(
     timezones=st.just(timezone(timedelta(hours=7)))
 )
+# Finite floats: JSON has no infinity, so either path stores one as null; the XES reader keeps a
+# non-finite xs:double as its text (gateways/interchange/xes.py).
 mixed_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text() | instants,
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | instants,
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
     ),
