@@ -158,6 +158,15 @@ class Attachments:
 
     def _require_key(self, dossier_id: str) -> None:
         if not self.service.vault.has_key(dossier_id):
+            state = self.service.load(dossier_id).state
+            if state is not None and state.imported:
+                # Imported history has no applicant, so no data key to seal a file name with.
+                raise Refused(
+                    409,
+                    "Imported history holds no files",
+                    "this dossier was imported from a legacy log; it has no applicant and takes no files",
+                    "imported-history",
+                )
             raise Refused(
                 409,
                 "Personal data erased",

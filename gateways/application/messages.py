@@ -33,6 +33,7 @@ TITLES: Mapping[str, str] = {
     "Forbidden": "Không có quyền",
     "Give hours or end": "Cần số giờ hoặc thời điểm kết thúc",
     "HTTP error": "Lỗi HTTP",
+    "Imported history holds no files": "Lịch sử được nhập không nhận tệp",
     "Idempotency key reused": "Khóa idempotency đã được dùng cho yêu cầu khác",
     "Instant without offset": "Thời điểm thiếu múi giờ",
     "Internal error": "Lỗi nội bộ",
@@ -256,6 +257,9 @@ DETAILS: Mapping[str, str] = {
     ),
     "the applicant's data of this dossier was erased; no file can be attached to it": (
         "dữ liệu của người nộp hồ sơ này đã bị xóa; không thể đính kèm tệp vào hồ sơ"
+    ),
+    "this dossier was imported from a legacy log; it has no applicant and takes no files": (
+        "hồ sơ này được nhập từ nhật ký cũ; không có người nộp và không nhận tệp đính kèm"
     ),
     "dossier {receipt_code} has no file {sha256}": "hồ sơ {receipt_code} không có tệp {sha256}",
     "the file is recorded on the dossier but absent from the file store; an administrator must restore it from backup": (

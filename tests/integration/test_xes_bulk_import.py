@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from gateways.application.errors import Refused
 from gateways.audit.chains import verify_chains
+from gateways.auth import Principal
 from gateways.bootstrap import Container
 from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat, export, export_database
@@ -221,3 +223,18 @@ def test_no_export_carries_the_applicant(make_container: Any, clock: Any, tmp_pa
         (ExportFormat.OCEL_SQLITE, dump)
     ]:
         assert "applicant" not in text and "ciphertext" not in text and "lookup_secret" not in text
+
+
+def test_imported_history_refuses_files_saying_why(make_container: Any, tmp_path: Path) -> None:
+    log = tmp_path / "rich.xes"
+    log.write_text(RICH, encoding="utf-8")
+    container, _report = imported(make_container, tmp_path, log, "bulk", bulk=True)
+    dossier_id = next(iter(dossier_ids(container.store)))
+    state = container.service.load(dossier_id).state
+    assert state is not None and state.imported
+    holder = Principal(sub="officer@holder", role="officer", agency_code=sorted(state.involved_agencies)[0])
+    with pytest.raises(Refused) as refused:
+        container.attachments.precheck(holder, dossier_id, "component", "any component")
+    # Not "erased": nobody's data was erased; imported history never had an applicant.
+    assert (refused.value.status, refused.value.slug) == (409, "imported-history")
+    assert "imported from a legacy log" in refused.value.detail
