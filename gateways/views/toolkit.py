@@ -10,8 +10,8 @@ zero in every column is deleted, so a live view and a rebuild hold the same rows
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from gateways.sql import Database, Tx
 
@@ -53,6 +53,73 @@ class Counters:
         # Only a negative delta can bring a row back to zero.
         tx.executemany(self._delete_zero, [list(key) for key, vector in moved.items() if min(vector) < 0])
         self.deltas = {}
+
+
+S = TypeVar("S")
+
+# Per-dossier states a view holds between flushes and transactions, at most (ended ones go first).
+HELD_LIMIT = 100_000
+
+
+class Held(Generic[S]):
+    """The per-dossier states a view holds (see gateways/views/runtime.py, `HeldView`).
+
+    `known` maps each dossier met to its state as folded so far (None: none, or none
+    stored); `stored` keeps, for each dossier changed since the last flush, the state the
+    store holds, so a flush writes the difference. With `empty`, a dossier not known has
+    no row in the store (right after a reset), so nothing is read back.
+    """
+
+    def __init__(self, ended: Callable[[S], bool], limit: int = HELD_LIMIT) -> None:
+        self.known: dict[str, S | None] = {}
+        self.stored: dict[str, S | None] = {}
+        self.empty = False
+        self.ended = ended
+        self.limit = limit
+
+    def before(self, ids: Iterable[str], load: Callable[[list[str]], Mapping[str, S]]) -> dict[str, S | None]:
+        """The states of `ids`, read from the store (`load`) only for those not held."""
+        known = self.known
+        missing = [d for d in ids if d not in known]
+        if missing:
+            loaded: Mapping[str, S] = {} if self.empty else load(missing)
+            for d in missing:
+                known[d] = loaded.get(d)
+        return known
+
+    def after(self, states: Mapping[str, S | None]) -> None:
+        """The states a batch folded (they replace what was known)."""
+        known, stored = self.known, self.stored
+        for d, state in states.items():
+            old = known.pop(d, None)
+            if d not in stored:
+                stored[d] = old
+            known[d] = state  # re-inserted: the most recently used go last
+
+    def changes(self) -> list[tuple[str, S | None, S | None]]:
+        """(dossier, stored state, state now) of every dossier changed since the last call."""
+        known = self.known
+        out = [(d, old, known.get(d)) for d, old in self.stored.items()]
+        self.stored = {}
+        return out
+
+    def trim(self) -> None:
+        """Hold at most `limit` states: ended dossiers go first, then the least recently used."""
+        known = self.known
+        if len(known) <= self.limit:
+            return
+        self.empty = False
+        for d in [d for d, state in known.items() if state is None or self.ended(state)]:
+            del known[d]
+        excess = len(known) - self.limit // 2
+        if excess > 0:
+            for d in list(known)[:excess]:
+                del known[d]
+
+    def forget(self, empty: bool = False) -> None:
+        self.known = {}
+        self.stored = {}
+        self.empty = empty
 
 
 def boolean_columns(schema: Sequence[str], table: str) -> frozenset[str]:

@@ -24,7 +24,7 @@ from gateways.views.bottleneck.schema import (
     _utc,
 )
 from gateways.views.runtime import Applied
-from gateways.views.toolkit import copy_rows, rows_of
+from gateways.views.toolkit import Held, copy_rows, rows_of
 from projections import bottleneck as b
 
 
@@ -60,56 +60,63 @@ class BottleneckView:
 
     def __init__(self, calendar: WorkingCalendar) -> None:
         self.calendar = calendar
+        self.held: Held[b.Flow] = Held(lambda flow: False)  # a closed dossier's flow is None
+        self.totals = b.Totals()
+        self.counts_empty = False  # no row in bottleneck_counts (right after a reset)
+
+    def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, b.Flow]:
+        return {
+            row["dossier_id"]: flow_from_json(row["flow"])
+            for row in tx.select_in(
+                "SELECT dossier_id, flow FROM bottleneck_flows WHERE dossier_id IN ({marks})", ids
+            )
+        }
 
     def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
+        """Fold the batch into the flows and sums held; `flush` writes them."""
         ids = sorted({item.dossier_id for item in batch})
-        before: dict[str, b.Flow | None] = {}
-        for row in tx.select_in(
-            "SELECT dossier_id, flow FROM bottleneck_flows WHERE dossier_id IN ({marks})", ids
-        ):
-            before[row["dossier_id"]] = flow_from_json(row["flow"])
-        flows, totals = b.fold_batch(
-            before, ((item.dossier_id, item.seq, item.event) for item in batch), self.calendar
+        before = self.held.before(ids, lambda missing: self.load(tx, missing))
+        flows, _ = b.fold_batch(
+            before, ((item.dossier_id, item.seq, item.event) for item in batch), self.calendar, self.totals
         )
-        # The batch's sums per (subject, day) go to each block that holds the day, once.
-        blocks: dict[tuple[b.Subject, int, int], list[int]] = {}
-        hists: dict[tuple[b.Subject, int, int], dict[int, int]] = {}
-        for (subject, day), vector in totals.sums.items():
-            day_hist = totals.hists.get((subject, day))
-            for span, start in b.blocks_of(day):
-                key = (subject, span, start)
-                block = blocks.get(key)
-                blocks[key] = (
-                    vector[:] if block is None else [x + y for x, y in zip(block, vector, strict=True)]
-                )
-                if day_hist:
-                    hist = hists.setdefault(key, {})
-                    for bucket, n in day_hist.items():
-                        hist[bucket] = hist.get(bucket, 0) + n
-        self._write_sums(tx, blocks, hists)
-        live = [(d, flow_to_json(f)) for d in ids if (f := flows.get(d)) is not None]
+        self.held.after(flows)
+
+    def flush(self, tx: Tx) -> None:
+        totals, self.totals = self.totals, b.Totals()
+        blocks, hists = _blocks_of(totals)
+        self._write_sums(tx, blocks, hists, read_back=not self.counts_empty)
+        self.counts_empty = False
+        changes = sorted(self.held.changes(), key=lambda change: change[0])
         tx.executemany(
             "INSERT INTO bottleneck_flows (dossier_id, flow) VALUES (?, ?) "
             "ON CONFLICT (dossier_id) DO UPDATE SET flow = excluded.flow",
-            live,
+            [(d, flow_to_json(new)) for d, old, new in changes if new is not None and new != old],
         )
         tx.executemany(
             "DELETE FROM bottleneck_flows WHERE dossier_id = ?",
-            [(d,) for d in ids if flows.get(d) is None and before.get(d) is not None],
+            [(d,) for d, old, new in changes if new is None and old is not None],
         )
         stays, transits = totals.stays, totals.transits
         tx.executemany(_UPSERT_STAY, [_record_row(stays[k], _STAY_COLUMNS) for k in sorted(stays)])
         tx.executemany(
             _UPSERT_TRANSIT, [_record_row(transits[k], _TRANSIT_COLUMNS) for k in sorted(transits)]
         )
+        self.held.trim()
+
+    def forget(self, empty: bool = False) -> None:
+        self.held.forget(empty)
+        self.totals = b.Totals()
+        self.counts_empty = empty
 
     def _write_sums(
         self,
         tx: Tx,
         blocks: dict[tuple[b.Subject, int, int], list[int]],
         hists: dict[tuple[b.Subject, int, int], dict[int, int]],
+        read_back: bool = True,
     ) -> None:
-        """Add the batch's block sums to the stored rows (read, add, write back as a set)."""
+        """Add the block sums to the stored rows (read, add, write back as a set); without
+        `read_back` the store holds none of them."""
         prefixes: dict[b.Subject, str] = {}
         by_key: dict[str, tuple[b.Subject, int, int]] = {}
         for block in blocks:
@@ -120,7 +127,12 @@ class BottleneckView:
             by_key[f"{prefix}\x1f{block[1]}\x1f{block[2]}"] = block
         keys = sorted(by_key)
         columns = ", ".join(("key", *_SUM_COLUMNS, "hist"))
-        for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", keys):
+        stored_rows = (
+            tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", keys)
+            if read_back
+            else []
+        )
+        for row in stored_rows:
             block = by_key[row["key"]]
             blocks[block] = [x + int(row[name]) for x, name in zip(blocks[block], _SUM_COLUMNS, strict=False)]
             values = iter(orjson.loads(row["hist"]))
@@ -188,6 +200,44 @@ class BottleneckView:
                 for bucket, n in zip(values, values, strict=True):
                     hist[bucket] = hist.get(bucket, 0) + n
         self._write_sums(tx, blocks, hists)
+
+
+Block = tuple[b.Subject, int, int]
+
+
+def _blocks_of(totals: b.Totals) -> tuple[dict[Block, list[int]], dict[Block, dict[int, int]]]:
+    """The sums per (subject, day) added up into every block of days (`b.SPANS`) that holds
+    them: each size from the one below it (blocks nest), so a day is added once per size
+    only where it is the only day of its block."""
+    blocks: dict[Block, list[int]] = {}
+    hists: dict[Block, dict[int, int]] = {}
+    level: dict[Block, list[int]] = {(s, 1, day): v for (s, day), v in totals.sums.items()}
+    level_hists: dict[Block, dict[int, int]] = {(s, 1, day): h for (s, day), h in totals.hists.items() if h}
+    blocks.update(level)
+    hists.update(level_hists)
+    for span in b.SPANS[1:]:
+        up: dict[Block, list[int]] = {}
+        up_hists: dict[Block, dict[int, int]] = {}
+        for (subject, _, start), vector in level.items():
+            key = (subject, span, start - start % span)
+            block = up.get(key)
+            if block is None:
+                up[key] = vector[:]
+            else:
+                for i, x in enumerate(vector):
+                    block[i] += x
+        for (subject, _, start), hist in level_hists.items():
+            key = (subject, span, start - start % span)
+            into = up_hists.get(key)
+            if into is None:
+                up_hists[key] = dict(hist)
+            else:
+                for bucket, n in hist.items():
+                    into[bucket] = into.get(bucket, 0) + n
+        blocks.update(up)
+        hists.update(up_hists)
+        level, level_hists = up, up_hists
+    return blocks, hists
 
 
 def _record_row(record: b.StayRecord | b.TransitRecord, columns: list[str]) -> list[Any]:

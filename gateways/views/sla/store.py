@@ -23,7 +23,7 @@ from gateways.views.sla.schema import (
     _at_required,
     _us,
 )
-from gateways.views.toolkit import Counters, copy_rows, rows_of, upsert
+from gateways.views.toolkit import Counters, Held, copy_rows, rows_of, upsert
 from projections import sla
 from projections.sla import COLUMNS, HANDLED, RECEIVED, DossierFacts, Span, StepFacts
 
@@ -140,6 +140,7 @@ class SlaView:
 
     def __init__(self, tz: tzinfo | None = None) -> None:
         self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
+        self.held: Held[DossierFacts] = Held(lambda f: not f.is_open)
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, DossierFacts]:
         rows = tx.select_in("SELECT * FROM sla_dossiers WHERE dossier_id IN ({marks})", ids)
@@ -155,14 +156,19 @@ class SlaView:
         return {r["dossier_id"]: _facts_from(r, steps[r["dossier_id"]], spans[r["dossier_id"]]) for r in rows}
 
     def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
+        """Fold the batch into the facts held; `flush` writes them (gateways/views/runtime.py)."""
         ids = sorted({item.dossier_id for item in batch})
-        before = self.load(tx, ids)
-        after = sla.fold_batch(before, ((item.dossier_id, item.seq, item.event) for item in batch))
-        changed = [
-            (d, before.get(d), f) for d in ids if (f := after.get(d)) is not None and f != before.get(d)
-        ]
+        before = self.held.before(ids, lambda missing: self.load(tx, missing))
+        self.held.after(sla.fold_batch(before, ((item.dossier_id, item.seq, item.event) for item in batch)))
+
+    def flush(self, tx: Tx) -> None:
+        changed = [(d, old, new) for d, old, new in self.held.changes() if new is not None and new != old]
         if changed:
-            self._store(tx, changed)
+            self._store(tx, sorted(changed, key=lambda change: change[0]))
+        self.held.trim()
+
+    def forget(self, empty: bool = False) -> None:
+        self.held.forget(empty)
 
     def _store(self, tx: Tx, changed: list[tuple[str, DossierFacts | None, DossierFacts]]) -> None:
         tx.executemany(
