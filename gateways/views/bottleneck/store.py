@@ -49,6 +49,10 @@ def flow_from_json(text: str) -> b.Flow:
     return b.Flow(**data, stay=stay, transit=transit)
 
 
+# bottleneck_counts rows held between flushes, at most.
+ROWS_LIMIT = 300_000
+
+
 class BottleneckView:
     """The bottleneck view for the view runtime (gateways/views/runtime.py).
 
@@ -62,7 +66,10 @@ class BottleneckView:
         self.calendar = calendar
         self.held: Held[b.Flow] = Held(lambda flow: False)  # a closed dossier's flow is None
         self.totals = b.Totals()
-        self.counts_empty = False  # no row in bottleneck_counts (right after a reset)
+        # The bottleneck_counts rows as stored (key -> sums, histogram), and whether a key
+        # not held has no row (right after a reset).
+        self.rows: dict[str, tuple[list[int], dict[int, int]]] = {}
+        self.rows_complete = False
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, b.Flow]:
         return {
@@ -84,8 +91,7 @@ class BottleneckView:
     def flush(self, tx: Tx) -> None:
         totals, self.totals = self.totals, b.Totals()
         blocks, hists = _blocks_of(totals)
-        self._write_sums(tx, blocks, hists, read_back=not self.counts_empty)
-        self.counts_empty = False
+        self._write_sums(tx, blocks, hists)
         changes = sorted(self.held.changes(), key=lambda change: change[0])
         tx.executemany(
             "INSERT INTO bottleneck_flows (dossier_id, flow) VALUES (?, ?) "
@@ -102,21 +108,24 @@ class BottleneckView:
             _UPSERT_TRANSIT, [_record_row(transits[k], _TRANSIT_COLUMNS) for k in sorted(transits)]
         )
         self.held.trim()
+        if len(self.rows) > ROWS_LIMIT:
+            self.rows = {}
+            self.rows_complete = False
 
     def forget(self, empty: bool = False) -> None:
         self.held.forget(empty)
         self.totals = b.Totals()
-        self.counts_empty = empty
+        self.rows = {}
+        self.rows_complete = empty
 
     def _write_sums(
         self,
         tx: Tx,
         blocks: dict[tuple[b.Subject, int, int], list[int]],
         hists: dict[tuple[b.Subject, int, int], dict[int, int]],
-        read_back: bool = True,
     ) -> None:
-        """Add the block sums to the stored rows (read, add, write back as a set); without
-        `read_back` the store holds none of them."""
+        """Add the block sums to the stored rows and write them back as a set. The rows are
+        held (`self.rows`) like the flows: only those not held are read back."""
         prefixes: dict[b.Subject, str] = {}
         by_key: dict[str, tuple[b.Subject, int, int]] = {}
         for block in blocks:
@@ -126,31 +135,35 @@ class BottleneckView:
                 prefix = prefixes[subject] = _key(subject, 0, 0).rsplit("\x1f", 2)[0]
             by_key[f"{prefix}\x1f{block[1]}\x1f{block[2]}"] = block
         keys = sorted(by_key)
+        held = self.rows
+        missing = [] if self.rows_complete else [k for k in keys if k not in held]
         columns = ", ".join(("key", *_SUM_COLUMNS, "hist"))
-        stored_rows = (
-            tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", keys)
-            if read_back
-            else []
-        )
-        for row in stored_rows:
-            block = by_key[row["key"]]
-            blocks[block] = [x + int(row[name]) for x, name in zip(blocks[block], _SUM_COLUMNS, strict=False)]
+        for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", missing):
             values = iter(orjson.loads(row["hist"]))
-            stored = dict(zip(values, values, strict=True))
-            if stored:
-                hist = hists.setdefault(block, {})
-                for bucket, n in stored.items():
-                    hist[bucket] = hist.get(bucket, 0) + n
+            held[row["key"]] = (
+                [int(row[name]) for name in _SUM_COLUMNS],
+                dict(zip(values, values, strict=True)),
+            )
         upserts: list[list[Any]] = []
         deletes: list[tuple[str]] = []
         for key in keys:
             block = by_key[key]
             subject, span, start = block
             vector = blocks[block]
-            hist = {bucket: n for bucket, n in hists.get(block, {}).items() if n}
+            hist = hists.get(block) or {}
+            stored = held.get(key)
+            if stored is not None:
+                vector = [x + y for x, y in zip(vector, stored[0], strict=True)]
+                merged = dict(stored[1])
+                for bucket, n in hist.items():
+                    merged[bucket] = merged.get(bucket, 0) + n
+                hist = merged
+            hist = {bucket: n for bucket, n in hist.items() if n}
             if not hist and not any(vector):
                 deletes.append((key,))
+                held.pop(key, None)
                 continue
+            held[key] = (vector, hist)
             p50 = p90 = None
             if span == 7:  # the heat map reads weeks: their medians are kept ready
                 p50, p90 = b.quantile(hist, 500), b.quantile(hist, 900)

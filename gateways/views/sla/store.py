@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -141,6 +141,7 @@ class SlaView:
     def __init__(self, tz: tzinfo | None = None) -> None:
         self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
         self.held: Held[DossierFacts] = Held(lambda f: not f.is_open)
+        self._days: dict[datetime, date] = {}  # local day of an instant (tallies share instants)
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, DossierFacts]:
         rows = tx.select_in("SELECT * FROM sla_dossiers WHERE dossier_id IN ({marks})", ids)
@@ -198,23 +199,43 @@ class SlaView:
         self._count(tx, delta)
 
     def _keys(self, facts: DossierFacts) -> list[CounterKey]:
-        tz = self.tz
-        return [
-            (t.scope, t.agency_code, t.procedure_code, t.imported, t.column, t.at.astimezone(tz).date())
-            for t in sla.tallies(facts)
-        ]
+        tz, days = self.tz, self._days
+        keys: list[CounterKey] = []
+        for t in sla.tallies(facts):
+            at = t.at
+            day = days.get(at)
+            if day is None:
+                day = days[at] = at.astimezone(tz).date()
+            keys.append((t.scope, t.agency_code, t.procedure_code, t.imported, t.column, day))
+        if len(days) > 100_000:
+            self._days = {}
+        return keys
 
     def _count(self, tx: Tx, delta: Mapping[CounterKey, int]) -> None:
         """Each tally delta goes to its day, month and year bucket, per agency and per procedure."""
         totals = Counters("sla_totals", _TOTAL_KEY, COLUMNS)
         by_procedure = Counters("sla_by_procedure", _PROCEDURE_KEY, COLUMNS)
+        width = len(COLUMNS)
+        total_deltas, procedure_deltas = totals.deltas, by_procedure.deltas
+        buckets: dict[date, tuple[tuple[str, str], ...]] = {}
         for (scope, agency, procedure, imported, column, day), n in delta.items():
             if n == 0:
                 continue
             index = _COLUMN_INDEX[column]
-            for grain, bucket in sla.buckets_of(day):
-                totals.add((scope, grain, agency, bucket, imported), index, n)
-                by_procedure.add((scope, grain, bucket, agency, procedure, imported), index, n)
+            grains = buckets.get(day)
+            if grains is None:
+                grains = buckets[day] = sla.buckets_of(day)
+            for grain, bucket in grains:
+                key: tuple[Any, ...] = (scope, grain, agency, bucket, imported)
+                vector = total_deltas.get(key)
+                if vector is None:
+                    vector = total_deltas[key] = [0] * width
+                vector[index] += n
+                key = (scope, grain, bucket, agency, procedure, imported)
+                vector = procedure_deltas.get(key)
+                if vector is None:
+                    vector = procedure_deltas[key] = [0] * width
+                vector[index] += n
         totals.write(tx)
         by_procedure.write(tx)
 
