@@ -14,7 +14,7 @@ from typing import Any
 from domain.events import DocumentAttached
 from gateways.sql import Database, Tx
 from gateways.views.runtime import Applied
-from gateways.views.toolkit import Held, copy_rows, upsert
+from gateways.views.toolkit import Held, Upsert, copy_rows
 from projections.dossier_index import DossierRow, fold_batch
 
 VIEW = "dossier_index"
@@ -38,7 +38,7 @@ _DIGITIZED = (
     "INSERT INTO dossier_digitized (dossier_id, digitized_at) VALUES (?, ?) "
     "ON CONFLICT (dossier_id) DO NOTHING"
 )
-_UPSERT = upsert("dossier_index", _FIELDS, ("dossier_id",))
+_UPSERT = Upsert("dossier_index", _FIELDS, ("dossier_id",))
 
 
 def _to_sql(row: DossierRow) -> list[Any]:
@@ -92,7 +92,7 @@ class DossierIndexView:
             (row for _, old, row in self.held.changes() if row is not None and row != old),
             key=lambda row: row.dossier_id,
         )
-        tx.executemany(_UPSERT, [_to_sql(row) for row in changed])
+        _UPSERT.write(tx, [_to_sql(row) for row in changed])
         tx.executemany(_DIGITIZED, sorted(self.digitized.items()))
         self.digitized = {}
         self.held.trim()

@@ -34,6 +34,7 @@ from typing import Protocol, runtime_checkable
 from domain.events import DossierEvent
 from gateways.eventstore.store import RecordedEvent
 from gateways.sql import Database, Tx
+from gateways.views.toolkit import Upsert
 
 log = logging.getLogger("lienthong.views")
 
@@ -48,6 +49,8 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS projection_views (view TEXT PRIMARY KEY, batches BIGINT NOT NULL, "
     "rebuilt_at TEXT)",
 ]
+
+_UPSERT_SEQ = Upsert("projection_seqs", ("view", "dossier_id", "seq"), ("view", "dossier_id"))
 
 # The in-process feed's single "partition": the event store's notification log.
 STORE_FEED = "store"
@@ -222,11 +225,7 @@ class ViewRunner:
         """Write what the view holds and the seen seqs of the transaction."""
         if self.held is not None:
             self.held.flush(tx)
-        tx.executemany(
-            "INSERT INTO projection_seqs (view, dossier_id, seq) VALUES (?, ?, ?) "
-            "ON CONFLICT (view, dossier_id) DO UPDATE SET seq = excluded.seq",
-            [(self.name, d, s) for d, s in self._seen_dirty.items()],
-        )
+        _UPSERT_SEQ.write(tx, [(self.name, d, s) for d, s in self._seen_dirty.items()])
         self._seen_dirty = {}
         self._unflushed = 0
         if len(self._seen) > SEEN_LIMIT:

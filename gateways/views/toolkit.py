@@ -26,6 +26,51 @@ def upsert(table: str, columns: Sequence[str], key: Sequence[str], add: bool = F
     )
 
 
+# From this many rows, PostgreSQL gets a set through COPY and one INSERT … SELECT.
+STAGE_FROM = 200
+
+
+class Upsert:
+    """`upsert` for a set of rows: `executemany` (SQLite, small sets), or on PostgreSQL COPY
+    into a temporary staging table and one `INSERT … SELECT … ON CONFLICT` (keys must be
+    unique within a set)."""
+
+    def __init__(self, table: str, columns: Sequence[str], key: Sequence[str], add: bool = False) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self.statement = upsert(table, columns, key, add)
+        rest = [c for c in columns if c not in key]
+        sets = [f"{c} = {table}.{c} + excluded.{c}" if add else f"{c} = excluded.{c}" for c in rest]
+        names = ", ".join(columns)
+        self.stage = f"stage_{table}"
+        self._from_stage = (
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {self.stage} "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {', '.join(sets)}"
+        )
+
+    def write(self, tx: Tx, rows: Sequence[Sequence[Any]]) -> None:
+        if len(rows) < STAGE_FROM or not tx.is_postgres:
+            tx.executemany(self.statement, rows)
+            return
+        tx.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.stage} "
+            f"(LIKE {self.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        tx.copy_rows(self.stage, self.columns, rows)
+        tx.execute(self._from_stage)
+        tx.execute(f"TRUNCATE {self.stage}")
+
+
+def insert_rows(tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Plain inserts of a set: one COPY on PostgreSQL, `executemany` on SQLite."""
+    if len(rows) >= STAGE_FROM and tx.is_postgres:
+        tx.copy_rows(table, columns, rows)
+    else:
+        tx.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows
+        )
+
+
 class Counters:
     """Deltas of a batch for one counter table: key -> a vector of column deltas."""
 
@@ -34,7 +79,7 @@ class Counters:
         self.key = tuple(key)
         self.columns = tuple(columns)
         self.deltas: dict[tuple[Any, ...], list[int]] = {}
-        self._add = upsert(table, (*self.key, *self.columns), self.key, add=True)
+        self._add = Upsert(table, (*self.key, *self.columns), self.key, add=True)
         self._delete_zero = (
             f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = ?' for c in self.key)} AND "
             + " AND ".join(f"{c} = 0" for c in self.columns)
@@ -49,7 +94,7 @@ class Counters:
     def write(self, tx: Tx) -> None:
         """Add the deltas to the stored rows (one statement for all), then drop rows back at zero."""
         moved: Mapping[tuple[Any, ...], list[int]] = {k: v for k, v in self.deltas.items() if any(v)}
-        tx.executemany(self._add, [[*key, *vector] for key, vector in moved.items()])
+        self._add.write(tx, [[*key, *vector] for key, vector in moved.items()])
         # Only a negative delta can bring a row back to zero.
         tx.executemany(self._delete_zero, [list(key) for key, vector in moved.items() if min(vector) < 0])
         self.deltas = {}

@@ -15,6 +15,7 @@ from gateways.views.bottleneck.schema import (
     _SUM_COLUMNS,
     _TRANSIT_COLUMNS,
     _UPSERT_COUNT,
+    _UPSERT_FLOW,
     _UPSERT_STAY,
     _UPSERT_TRANSIT,
     SCHEMA,
@@ -49,6 +50,7 @@ def flow_from_json(text: str) -> b.Flow:
     return b.Flow(**data, stay=stay, transit=transit)
 
 
+_NO_HIST: dict[int, int] = {}
 # bottleneck_counts rows held between flushes, at most.
 ROWS_LIMIT = 300_000
 
@@ -93,20 +95,16 @@ class BottleneckView:
         blocks, hists = _blocks_of(totals)
         self._write_sums(tx, blocks, hists)
         changes = sorted(self.held.changes(), key=lambda change: change[0])
-        tx.executemany(
-            "INSERT INTO bottleneck_flows (dossier_id, flow) VALUES (?, ?) "
-            "ON CONFLICT (dossier_id) DO UPDATE SET flow = excluded.flow",
-            [(d, flow_to_json(new)) for d, old, new in changes if new is not None and new != old],
+        _UPSERT_FLOW.write(
+            tx, [(d, flow_to_json(new)) for d, old, new in changes if new is not None and new != old]
         )
         tx.executemany(
             "DELETE FROM bottleneck_flows WHERE dossier_id = ?",
             [(d,) for d, old, new in changes if new is None and old is not None],
         )
         stays, transits = totals.stays, totals.transits
-        tx.executemany(_UPSERT_STAY, [_record_row(stays[k], _STAY_COLUMNS) for k in sorted(stays)])
-        tx.executemany(
-            _UPSERT_TRANSIT, [_record_row(transits[k], _TRANSIT_COLUMNS) for k in sorted(transits)]
-        )
+        _UPSERT_STAY.write(tx, [_record_row(stays[k], _STAY_COLUMNS) for k in sorted(stays)])
+        _UPSERT_TRANSIT.write(tx, [_record_row(transits[k], _TRANSIT_COLUMNS) for k in sorted(transits)])
         self.held.trim()
         if len(self.rows) > ROWS_LIMIT:
             self.rows = {}
@@ -150,15 +148,19 @@ class BottleneckView:
             block = by_key[key]
             subject, span, start = block
             vector = blocks[block]
-            hist = hists.get(block) or {}
+            hist = hists.get(block) or _NO_HIST
             stored = held.get(key)
             if stored is not None:
                 vector = [x + y for x, y in zip(vector, stored[0], strict=True)]
-                merged = dict(stored[1])
-                for bucket, n in hist.items():
-                    merged[bucket] = merged.get(bucket, 0) + n
-                hist = merged
-            hist = {bucket: n for bucket, n in hist.items() if n}
+                if hist:
+                    merged = dict(stored[1])
+                    for bucket, n in hist.items():
+                        merged[bucket] = merged.get(bucket, 0) + n
+                    hist = merged
+                else:
+                    hist = stored[1]
+            if hist and not all(hist.values()):
+                hist = {bucket: n for bucket, n in hist.items() if n}
             if not hist and not any(vector):
                 deletes.append((key,))
                 held.pop(key, None)
@@ -183,7 +185,7 @@ class BottleneckView:
                     p90,
                 ]
             )
-        tx.executemany(_UPSERT_COUNT, upserts)
+        _UPSERT_COUNT.write(tx, upserts)
         tx.executemany("DELETE FROM bottleneck_counts WHERE key = ?", deletes)
 
     def clear(self, tx: Tx) -> None:

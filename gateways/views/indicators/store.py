@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 from gateways.sql import Database, Tx
 from gateways.views.indicators.schema import DOSSIER_COLUMNS, SCHEMA, TABLES, TOTAL_KEY, VIEW
 from gateways.views.runtime import Applied
-from gateways.views.toolkit import Counters, Held, copy_rows, rows_of, upsert
+from gateways.views.toolkit import Counters, Held, Upsert, copy_rows, rows_of
 from projections import indicators
 from projections.indicators import COLUMNS, DossierFacts
 
 _INDEX = {column: i for i, column in enumerate(COLUMNS)}
+_UPSERT_DOSSIER = Upsert("ind_dossiers", DOSSIER_COLUMNS, ("dossier_id",))
 
 
 class IndicatorsView:
@@ -63,8 +64,8 @@ class IndicatorsView:
         changed = sorted(
             (f for _, old, f in self.held.changes() if f is not None and f != old), key=lambda f: f.dossier_id
         )
-        tx.executemany(
-            upsert("ind_dossiers", DOSSIER_COLUMNS, ("dossier_id",)),
+        _UPSERT_DOSSIER.write(
+            tx,
             [
                 [f.dossier_id, f.last_seq, f.agency_code, f.imported, f.digitized, f.result_digitized]
                 for f in changed

@@ -23,7 +23,7 @@ from gateways.views.sla.schema import (
     _at_required,
     _us,
 )
-from gateways.views.toolkit import Counters, Held, copy_rows, rows_of, upsert
+from gateways.views.toolkit import Counters, Held, Upsert, copy_rows, insert_rows, rows_of
 from projections import sla
 from projections.sla import COLUMNS, HANDLED, RECEIVED, DossierFacts, Span, StepFacts
 
@@ -120,6 +120,8 @@ def _facts_from(
 
 # --- the view ------------------------------------------------------------------------------
 
+_UPSERT_DOSSIER = Upsert("sla_dossiers", _DOSSIER_COLUMNS, ("dossier_id",))
+_UPSERT_STEP = Upsert("sla_steps", _STEP_COLUMNS, ("dossier_id", "n"))
 CounterKey = tuple[str, str, str, bool, str, date]  # scope, agency, procedure, imported, column, day
 _COLUMN_INDEX = {column: index for index, column in enumerate(COLUMNS)}
 
@@ -172,8 +174,8 @@ class SlaView:
         self.held.forget(empty)
 
     def _store(self, tx: Tx, changed: list[tuple[str, DossierFacts | None, DossierFacts]]) -> None:
-        tx.executemany(
-            upsert("sla_dossiers", _DOSSIER_COLUMNS, ("dossier_id",)),
+        _UPSERT_DOSSIER.write(
+            tx,
             [_dossier_row(f) for _, _, f in changed],
         )
         steps: list[list[Any]] = []
@@ -188,14 +190,10 @@ class SlaView:
                 delta[key] = delta.get(key, 0) + 1
             for key in self._keys(old) if old is not None else ():
                 delta[key] = delta.get(key, 0) - 1
-        tx.executemany(upsert("sla_steps", _STEP_COLUMNS, ("dossier_id", "n")), steps)
+        _UPSERT_STEP.write(tx, steps)
         if respanned:
             tx.executemany("DELETE FROM sla_spans WHERE dossier_id = ?", [(f.dossier_id,) for f in respanned])
-            tx.executemany(
-                f"INSERT INTO sla_spans ({', '.join(_SPAN_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_SPAN_COLUMNS))})",
-                [row for f in respanned for row in _span_rows(f)],
-            )
+            insert_rows(tx, "sla_spans", _SPAN_COLUMNS, [row for f in respanned for row in _span_rows(f)])
         self._count(tx, delta)
 
     def _keys(self, facts: DossierFacts) -> list[CounterKey]:
