@@ -103,7 +103,7 @@ class Counters:
 S = TypeVar("S")
 
 # Per-dossier states a view holds between flushes and transactions, at most (ended ones go first).
-HELD_LIMIT = 100_000
+HELD_LIMIT = 50_000
 
 
 class Held(Generic[S]):
