@@ -54,7 +54,7 @@ class Upsert:
             return
         tx.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.stage} "
-            f"(LIKE {self.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            f"(LIKE {self.table} INCLUDING DEFAULTS) ON COMMIT DROP"
         )
         tx.copy_rows(self.stage, self.columns, rows)
         tx.execute(self._from_stage)

@@ -1,5 +1,5 @@
 """Local days as numbers, and the blocks of days the counters are kept in: a day, an ISO week,
-and aligned runs of 4, 16 and 64 weeks; any range of days is covered by a few blocks."""
+and aligned runs of 2, 4, … weeks; any range of days is covered by a few blocks."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ from datetime import date, datetime, timedelta, tzinfo
 # Day numbers count from a Monday, so a multiple of 7 starts an ISO week.
 EPOCH = date(1900, 1, 1)
 # Counters and histograms are kept per block of days: a day, an ISO week, and
-# aligned runs of 4, 16 and 64 weeks. Any range of days is covered by a few blocks of each
-# size (fewer than 2 × 4 below the largest). Each size divides the next, so blocks nest.
-# Earlier releases kept runs of 2, 8, 32 and 128 weeks too: a store built then still holds
-# every block of these sizes, right, beside rows no report reads (a rebuild drops them).
-SPANS: tuple[int, ...] = (1, 7, 28, 112, 448)
+# aligned runs of 2, 4, … weeks. Any range of days is covered by a few blocks.
+SPANS: tuple[int, ...] = (1, 7, 14, 28, 56, 112, 224, 448, 896)
 
 
 def day_number(at: datetime, tz: tzinfo) -> int:

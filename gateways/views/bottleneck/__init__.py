@@ -1,9 +1,9 @@
 """The bottleneck view in SQL, and its reports: WIP, arrivals, completions, dwell, transit.
 
 The fold (projections/bottleneck/) turns events into additive facts; here they
-are summed into *blocks* of days — a day, an ISO week, and aligned runs of 4, 16 and
-64 weeks — for every agency, edge and route step. A report over any day range reads
-the few blocks that cover it (at most six per size below the largest), and a level such as WIP at the
+are summed into *blocks* of days — a day, an ISO week, and aligned runs of 2, 4, …
+weeks — for every agency, edge and route step. A report over any day range reads
+the few blocks that cover it (about two per size), and a level such as WIP at the
 end of a day is the sum of the blocks from the first day to that one. So each
 report is a handful of indexed reads whatever the range or the number of dossiers.
 
