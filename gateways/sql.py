@@ -140,6 +140,16 @@ class Tx:
         if rows:
             self._cursor.executemany(self._db.sql(statement), rows)
 
+    @property
+    def is_postgres(self) -> bool:
+        return self._db.is_postgres
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """PostgreSQL only: append `rows` to `table` with one COPY (a set in one round trip)."""
+        with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self._cursor.execute(self._db.sql(statement), params)
         return [dict(r) for r in self._cursor.fetchall()]

@@ -6,7 +6,7 @@ how a log becomes history), with the work per event cut down:
 - the domain decides a whole trace in one call (`domain.legacy_import.decide_trace`), with
   the same rules and giving the same events as one command per event;
 - an imported dossier has no applicant, so it gets no citizen lookup secret nor data key
-  (docs/decisions.md, #NEW-importspeed-1): its receipt records no applicant and an empty
+  (docs/decisions.md, entry 109): its receipt records no applicant and an empty
   lookup-secret hash, which no secret matches;
 - the receiving agency's version of the procedure and the agencies it needs are resolved
   once per procedure, desk and day, not once per trace, and the working calendar remembers

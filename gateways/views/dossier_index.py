@@ -14,7 +14,7 @@ from typing import Any
 from domain.events import DocumentAttached
 from gateways.sql import Database, Tx
 from gateways.views.runtime import Applied
-from gateways.views.toolkit import copy_rows, upsert
+from gateways.views.toolkit import Held, Upsert, copy_rows
 from projections.dossier_index import DossierRow, fold_batch
 
 VIEW = "dossier_index"
@@ -38,7 +38,7 @@ _DIGITIZED = (
     "INSERT INTO dossier_digitized (dossier_id, digitized_at) VALUES (?, ?) "
     "ON CONFLICT (dossier_id) DO NOTHING"
 )
-_UPSERT = upsert("dossier_index", _FIELDS, ("dossier_id",))
+_UPSERT = Upsert("dossier_index", _FIELDS, ("dossier_id",))
 
 
 def _to_sql(row: DossierRow) -> list[Any]:
@@ -67,24 +67,39 @@ class DossierIndexView:
     name = VIEW
     schema = SCHEMA
 
+    def __init__(self) -> None:
+        self.held: Held[DossierRow] = Held(lambda row: row.closed_at is not None)
+        self.digitized: dict[str, str] = {}  # dossier -> when its files were first all there
+
+    def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, DossierRow]:
+        return {
+            data["dossier_id"]: row_from_sql(data)
+            for data in tx.select_in("SELECT * FROM dossier_index WHERE dossier_id IN ({marks})", ids)
+        }
+
     def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
+        """Fold the batch into the rows held; `flush` writes them (gateways/views/runtime.py)."""
         ids = sorted({item.dossier_id for item in batch})
-        before: dict[str, DossierRow | None] = {}
-        for data in tx.select_in("SELECT * FROM dossier_index WHERE dossier_id IN ({marks})", ids):
-            before[data["dossier_id"]] = row_from_sql(data)
-        after = fold_batch(before, ((item.dossier_id, item.seq, item.event) for item in batch))
-        tx.executemany(
-            _UPSERT,
-            [_to_sql(row) for d in ids if (row := after.get(d)) is not None and row != before.get(d)],
+        before = self.held.before(ids, lambda missing: self.load(tx, missing))
+        self.held.after(fold_batch(before, ((item.dossier_id, item.seq, item.event) for item in batch)))
+        for item in batch:
+            event = item.event
+            if isinstance(event, DocumentAttached) and event.all_components_digitized:
+                self.digitized.setdefault(item.dossier_id, event.occurred_at.isoformat())
+
+    def flush(self, tx: Tx) -> None:
+        changed = sorted(
+            (row for _, old, row in self.held.changes() if row is not None and row != old),
+            key=lambda row: row.dossier_id,
         )
-        tx.executemany(
-            _DIGITIZED,
-            [
-                (item.dossier_id, item.event.occurred_at.isoformat())
-                for item in batch
-                if isinstance(item.event, DocumentAttached) and item.event.all_components_digitized
-            ],
-        )
+        _UPSERT.write(tx, [_to_sql(row) for row in changed])
+        tx.executemany(_DIGITIZED, sorted(self.digitized.items()))
+        self.digitized = {}
+        self.held.trim()
+
+    def forget(self, empty: bool = False) -> None:
+        self.held.forget(empty)
+        self.digitized = {}
 
     def clear(self, tx: Tx) -> None:
         tx.execute("DELETE FROM dossier_index")

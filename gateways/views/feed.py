@@ -110,17 +110,22 @@ class StoreFeed:
         if not chosen:
             return []
         count = 0
-        with self._lock, chosen[0].db.transaction() as tx:
-            for runner in chosen:
-                runner.reset(tx, feeds=(STORE_FEED,))
-            position = 0
-            while True:
-                records = self.store.notifications(position, self.batch)
-                if not records:
-                    break
-                position = records[-1].notification_id or position
-                items, _bad = decode(records)
+        with self._lock:
+            with chosen[0].db.transaction() as tx:
                 for runner in chosen:
-                    runner.apply_in(tx, items, STORE_FEED, {STORE_PART: position})
-                count += len(records)
+                    runner.reset(tx, feeds=(STORE_FEED,))
+                position = 0
+                while True:
+                    records = self.store.notifications(position, self.batch)
+                    if not records:
+                        break
+                    position = records[-1].notification_id or position
+                    items, _bad = decode(records)
+                    for runner in chosen:
+                        runner.apply_in(tx, items, STORE_FEED, {STORE_PART: position}, defer=True)
+                    count += len(records)
+                for runner in chosen:  # views hold their rows until the pass ends (`defer`)
+                    runner.flush(tx)
+            for runner in chosen:
+                runner.committed()
         return [RebuildResult(runner.name, count) for runner in chosen]

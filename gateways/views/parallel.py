@@ -81,7 +81,9 @@ def fold_shard(job: ShardJob) -> ShardDone:
                 mine, _bad = decode(r for r in records if shard_of(r.dossier_id, job.shards) == job.shard)
                 applied += len(mine)
                 for runner in runners:
-                    runner.apply_in(tx, mine, STORE_FEED, {STORE_PART: position})
+                    runner.apply_in(tx, mine, STORE_FEED, {STORE_PART: position}, defer=True)
+            for runner in runners:
+                runner.flush(tx)
         return ShardDone(read, applied, time.perf_counter() - started)
     finally:
         db.close()
@@ -138,6 +140,7 @@ def _merge(runners: Sequence[ViewRunner], shards: Sequence[Database], head: int)
             runner.reset(tx, feeds=(STORE_FEED,))
             view: Mergeable = runner.view  # type: ignore[assignment]
             view.merge(tx, shards)
+            runner.forget()  # the merge wrote rows the runner does not hold
             for shard in shards:
                 seen = [
                     (runner.name, row["dossier_id"], int(row["seq"]))

@@ -10,6 +10,15 @@ notification log (embedded mode) or from Kafka (the projector):
 - an event already applied — recognised by `(dossier_id, seq)`, never by offset —
   is skipped, so redelivery and replays never count twice (effectively once);
 - a view sees each dossier's events in order, once.
+
+A view may also *hold* what it folded (`HeldView`): its per-dossier state and the sums of
+its counters stay in memory between batches, and `flush` writes what changed. The runner
+flushes before each transaction it runs commits; a rebuild (one transaction) flushes every
+`FLUSH_EVENTS` events and at its end, so each row is written a few times, not once per
+batch. What a view holds is kept for the next transaction only if the runner saw the last
+one commit and no other writer touched the view since (the `projection_views.batches`
+counter, taken by every batch, moved by exactly one); otherwise it is forgotten and read
+back from the store.
 """
 
 from __future__ import annotations
@@ -20,11 +29,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from domain.events import DossierEvent
 from gateways.eventstore.store import RecordedEvent
 from gateways.sql import Database, Tx
+from gateways.views.toolkit import Upsert
 
 log = logging.getLogger("lienthong.views")
 
@@ -39,6 +49,8 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS projection_views (view TEXT PRIMARY KEY, batches BIGINT NOT NULL, "
     "rebuilt_at TEXT)",
 ]
+
+_UPSERT_SEQ = Upsert("projection_seqs", ("view", "dossier_id", "seq"), ("view", "dossier_id"))
 
 # The in-process feed's single "partition": the event store's notification log.
 STORE_FEED = "store"
@@ -82,6 +94,25 @@ class View(Protocol):
     def clear(self, tx: Tx) -> None: ...
 
 
+@runtime_checkable
+class HeldView(View, Protocol):
+    """A view that holds its folded state between batches (see the module's docstring).
+
+    `apply` only folds into what the view holds; `flush` writes every change since the last
+    flush through `tx`; `forget` drops what it holds (`empty`: the store holds no row of the
+    view, as right after `clear`, so nothing needs reading back)."""
+
+    def flush(self, tx: Tx) -> None: ...
+
+    def forget(self, empty: bool = False) -> None: ...
+
+
+# A deferred pass (rebuild) flushes at least this often: what a view holds stays bounded.
+FLUSH_EVENTS = 100_000
+# Seen seqs held per view between transactions, at most.
+SEEN_LIMIT = 200_000
+
+
 @dataclass
 class BatchResult:
     applied: int = 0
@@ -102,6 +133,15 @@ class ViewRunner:
         self.name = view.name
         self.lock = threading.Lock()  # one batch at a time per view in this process
         db.executescript([*SCHEMA, *view.schema])
+        self.held: HeldView | None = view if isinstance(view, HeldView) else None
+        # The seen seqs this runner knows: the store's, and those of its open transaction.
+        self._seen: dict[str, int] = {}
+        self._seen_dirty: dict[str, int] = {}
+        self._seen_complete = False  # no seen seq in the store beyond `_seen` (right after a reset)
+        self._tx: Tx | None = None  # the transaction this runner last worked in
+        self._generation = 0  # `projection_views.batches` as this runner last set it
+        self._committed: int | None = None  # the generation known committed
+        self._unflushed = 0  # events applied since the last flush
 
     # -- positions -------------------------------------------------------------------------
     def positions(self, feed: str) -> dict[str, int]:
@@ -125,28 +165,81 @@ class ViewRunner:
     # -- applying --------------------------------------------------------------------------
     def apply(self, items: Sequence[Applied], feed: str, positions: dict[str, int]) -> BatchResult:
         """Apply `items` and move the feed to `positions`, all or nothing."""
-        with self.lock, self.db.transaction() as tx:
-            return self.apply_in(tx, items, feed, positions)
+        with self.lock:
+            try:
+                with self.db.transaction() as tx:
+                    result = self.apply_in(tx, items, feed, positions)
+            except BaseException:
+                self.forget()
+                raise
+            self.committed()
+            return result
 
     def _take(self, tx: Tx, rebuilt: bool = False) -> None:
-        tx.execute(
+        """Count the batch (its row lock serialises the view's writers) and follow what this
+        runner holds: kept within a transaction, and into the next one only if the last
+        committed and nobody else wrote the view since."""
+        rows = tx.query(
             "INSERT INTO projection_views (view, batches, rebuilt_at) VALUES (?, 1, ?) "
             "ON CONFLICT (view) DO UPDATE SET batches = projection_views.batches + 1"
-            + (", rebuilt_at = excluded.rebuilt_at" if rebuilt else ""),
+            + (", rebuilt_at = excluded.rebuilt_at" if rebuilt else "")
+            + " RETURNING batches",
             (self.name, _now() if rebuilt else None),
         )
+        generation = int(rows[0]["batches"])
+        if tx is not self._tx:
+            if self._committed is None or generation != self._committed + 1:
+                self.forget()
+            self._tx = tx
+            self._committed = None
+        self._generation = generation
 
-    def apply_in(self, tx: Tx, items: Sequence[Applied], feed: str, positions: dict[str, int]) -> BatchResult:
-        self._take(tx)
-        ids = sorted({item.dossier_id for item in items})
-        seen = {
-            str(r["dossier_id"]): int(r["seq"])
+    def committed(self) -> None:
+        """The transaction of the last `apply_in` committed: what is held stays valid."""
+        self._committed = self._generation
+        self._tx = None
+
+    def forget(self, empty: bool = False) -> None:
+        """Drop what this runner and its view hold (`empty`: the view has no row in the store)."""
+        self._seen = {}
+        self._seen_dirty = {}
+        self._seen_complete = empty
+        self._unflushed = 0
+        self._committed = None
+        if self.held is not None:
+            self.held.forget(empty)
+
+    def _seen_of(self, tx: Tx, ids: Sequence[str]) -> dict[str, int]:
+        known = self._seen
+        missing = [d for d in ids if d not in known]
+        if missing and not self._seen_complete:
             for r in tx.select_in(
                 "SELECT dossier_id, seq FROM projection_seqs WHERE view = ? AND dossier_id IN ({marks})",
-                ids,
+                missing,
                 (self.name,),
-            )
-        }
+            ):
+                known[str(r["dossier_id"])] = int(r["seq"])
+        return {d: s for d in ids if (s := known.get(d)) is not None}
+
+    def flush(self, tx: Tx) -> None:
+        """Write what the view holds and the seen seqs of the transaction."""
+        if self.held is not None:
+            self.held.flush(tx)
+        _UPSERT_SEQ.write(tx, [(self.name, d, s) for d, s in self._seen_dirty.items()])
+        self._seen_dirty = {}
+        self._unflushed = 0
+        if len(self._seen) > SEEN_LIMIT:
+            self._seen = {}
+            self._seen_complete = False
+
+    def apply_in(
+        self, tx: Tx, items: Sequence[Applied], feed: str, positions: dict[str, int], defer: bool = False
+    ) -> BatchResult:
+        """Apply `items` and move `positions` inside `tx`. With `defer`, what the view holds is
+        written only every `FLUSH_EVENTS` events: the caller flushes (`flush`) before it commits."""
+        self._take(tx)
+        ids = sorted({item.dossier_id for item in items})
+        seen = self._seen_of(tx, ids)
         before = dict(seen)
         fresh: list[Applied] = []
         for item in items:
@@ -161,14 +254,18 @@ class ViewRunner:
                 )
             seen[item.dossier_id] = item.seq
             fresh.append(item)
-        if fresh:
-            self.view.apply(tx, fresh)
-        changed = [(self.name, d, s) for d, s in seen.items() if before.get(d) != s]
-        tx.executemany(
-            "INSERT INTO projection_seqs (view, dossier_id, seq) VALUES (?, ?, ?) "
-            "ON CONFLICT (view, dossier_id) DO UPDATE SET seq = excluded.seq",
-            changed,
-        )
+        try:
+            if fresh:
+                self.view.apply(tx, fresh)
+            for d, s in seen.items():
+                if before.get(d) != s:
+                    self._seen[d] = self._seen_dirty[d] = s
+            self._unflushed += len(fresh)
+            if not defer or self._unflushed >= FLUSH_EVENTS:
+                self.flush(tx)
+        except BaseException:
+            self.forget()
+            raise
         now = _now()
         # A position never moves back (only a reset forgets it): several projector processes
         # write the notification high-water mark of their own partitions, and a view that is
@@ -186,6 +283,7 @@ class ViewRunner:
     def reset(self, tx: Tx, feeds: Sequence[str] | None = None) -> None:
         """Forget every row and seen seq of this view, and the positions of `feeds` (all if None)."""
         self._take(tx, rebuilt=True)
+        self.forget(empty=True)
         self.view.clear(tx)
         tx.execute("DELETE FROM projection_seqs WHERE view = ?", (self.name,))
         if feeds is None:
@@ -222,7 +320,14 @@ def apply_together(
         with ExitStack() as held:
             for runner in group:
                 held.enter_context(runner.lock)
-            tx = held.enter_context(group[0].db.transaction())
+            try:
+                with group[0].db.transaction() as tx:
+                    for runner in group:
+                        results[runner.name] = runner.apply_in(tx, batches[runner.name], feed, positions)
+            except BaseException:
+                for runner in group:
+                    runner.forget()
+                raise
             for runner in group:
-                results[runner.name] = runner.apply_in(tx, batches[runner.name], feed, positions)
+                runner.committed()
     return results

@@ -10,8 +10,8 @@ zero in every column is deleted, so a live view and a rebuild hold the same rows
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from gateways.sql import Database, Tx
 
@@ -26,6 +26,51 @@ def upsert(table: str, columns: Sequence[str], key: Sequence[str], add: bool = F
     )
 
 
+# From this many rows, PostgreSQL gets a set through COPY and one INSERT … SELECT.
+STAGE_FROM = 200
+
+
+class Upsert:
+    """`upsert` for a set of rows: `executemany` (SQLite, small sets), or on PostgreSQL COPY
+    into a temporary staging table and one `INSERT … SELECT … ON CONFLICT` (keys must be
+    unique within a set)."""
+
+    def __init__(self, table: str, columns: Sequence[str], key: Sequence[str], add: bool = False) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self.statement = upsert(table, columns, key, add)
+        rest = [c for c in columns if c not in key]
+        sets = [f"{c} = {table}.{c} + excluded.{c}" if add else f"{c} = excluded.{c}" for c in rest]
+        names = ", ".join(columns)
+        self.stage = f"stage_{table}"
+        self._from_stage = (
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {self.stage} "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {', '.join(sets)}"
+        )
+
+    def write(self, tx: Tx, rows: Sequence[Sequence[Any]]) -> None:
+        if len(rows) < STAGE_FROM or not tx.is_postgres:
+            tx.executemany(self.statement, rows)
+            return
+        tx.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.stage} "
+            f"(LIKE {self.table} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        tx.copy_rows(self.stage, self.columns, rows)
+        tx.execute(self._from_stage)
+        tx.execute(f"TRUNCATE {self.stage}")
+
+
+def insert_rows(tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Plain inserts of a set: one COPY on PostgreSQL, `executemany` on SQLite."""
+    if len(rows) >= STAGE_FROM and tx.is_postgres:
+        tx.copy_rows(table, columns, rows)
+    else:
+        tx.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows
+        )
+
+
 class Counters:
     """Deltas of a batch for one counter table: key -> a vector of column deltas."""
 
@@ -34,7 +79,7 @@ class Counters:
         self.key = tuple(key)
         self.columns = tuple(columns)
         self.deltas: dict[tuple[Any, ...], list[int]] = {}
-        self._add = upsert(table, (*self.key, *self.columns), self.key, add=True)
+        self._add = Upsert(table, (*self.key, *self.columns), self.key, add=True)
         self._delete_zero = (
             f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = ?' for c in self.key)} AND "
             + " AND ".join(f"{c} = 0" for c in self.columns)
@@ -49,10 +94,77 @@ class Counters:
     def write(self, tx: Tx) -> None:
         """Add the deltas to the stored rows (one statement for all), then drop rows back at zero."""
         moved: Mapping[tuple[Any, ...], list[int]] = {k: v for k, v in self.deltas.items() if any(v)}
-        tx.executemany(self._add, [[*key, *vector] for key, vector in moved.items()])
+        self._add.write(tx, [[*key, *vector] for key, vector in moved.items()])
         # Only a negative delta can bring a row back to zero.
         tx.executemany(self._delete_zero, [list(key) for key, vector in moved.items() if min(vector) < 0])
         self.deltas = {}
+
+
+S = TypeVar("S")
+
+# Per-dossier states a view holds between flushes and transactions, at most (ended ones go first).
+HELD_LIMIT = 50_000
+
+
+class Held(Generic[S]):
+    """The per-dossier states a view holds (see gateways/views/runtime.py, `HeldView`).
+
+    `known` maps each dossier met to its state as folded so far (None: none, or none
+    stored); `stored` keeps, for each dossier changed since the last flush, the state the
+    store holds, so a flush writes the difference. With `empty`, a dossier not known has
+    no row in the store (right after a reset), so nothing is read back.
+    """
+
+    def __init__(self, ended: Callable[[S], bool], limit: int = HELD_LIMIT) -> None:
+        self.known: dict[str, S | None] = {}
+        self.stored: dict[str, S | None] = {}
+        self.empty = False
+        self.ended = ended
+        self.limit = limit
+
+    def before(self, ids: Iterable[str], load: Callable[[list[str]], Mapping[str, S]]) -> dict[str, S | None]:
+        """The states of `ids`, read from the store (`load`) only for those not held."""
+        known = self.known
+        missing = [d for d in ids if d not in known]
+        if missing:
+            loaded: Mapping[str, S] = {} if self.empty else load(missing)
+            for d in missing:
+                known[d] = loaded.get(d)
+        return known
+
+    def after(self, states: Mapping[str, S | None]) -> None:
+        """The states a batch folded (they replace what was known)."""
+        known, stored = self.known, self.stored
+        for d, state in states.items():
+            old = known.pop(d, None)
+            if d not in stored:
+                stored[d] = old
+            known[d] = state  # re-inserted: the most recently used go last
+
+    def changes(self) -> list[tuple[str, S | None, S | None]]:
+        """(dossier, stored state, state now) of every dossier changed since the last call."""
+        known = self.known
+        out = [(d, old, known.get(d)) for d, old in self.stored.items()]
+        self.stored = {}
+        return out
+
+    def trim(self) -> None:
+        """Hold at most `limit` states: ended dossiers go first, then the least recently used."""
+        known = self.known
+        if len(known) <= self.limit:
+            return
+        self.empty = False
+        for d in [d for d, state in known.items() if state is None or self.ended(state)]:
+            del known[d]
+        excess = len(known) - self.limit // 2
+        if excess > 0:
+            for d in list(known)[:excess]:
+                del known[d]
+
+    def forget(self, empty: bool = False) -> None:
+        self.known = {}
+        self.stored = {}
+        self.empty = empty
 
 
 def boolean_columns(schema: Sequence[str], table: str) -> frozenset[str]:

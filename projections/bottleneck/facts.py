@@ -149,7 +149,11 @@ class Totals:
         return vector
 
     def tally(self, subject: Subject, day: int, name: str, amount: int) -> None:
-        self._vector((subject, day))[_SUM_INDEX[name]] += amount
+        key = (subject, day)
+        vector = self.sums.get(key)
+        if vector is None:
+            vector = self.sums[key] = [0] * len(SUM_FIELDS)
+        vector[_SUM_INDEX[name]] += amount
 
     def sample(self, subject: Subject, day: int, working_ms: int, calendar_ms: int, weight: int) -> None:
         key = (subject, day)

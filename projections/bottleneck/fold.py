@@ -67,6 +67,17 @@ class Flow:
     transit: Transit | None = None
 
 
+_AGENCIES: dict[str, Subject] = {}
+
+
+def _agency(code: str) -> Subject:
+    """The agency's subject (one tuple per agency: every tally of a batch keys on it)."""
+    subject = _AGENCIES.get(code)
+    if subject is None:
+        subject = _AGENCIES[code] = Subject(Kind.AGENCY, code)
+    return subject
+
+
 def _ms(delta: timedelta) -> int:
     return delta // timedelta(milliseconds=1)
 
@@ -95,7 +106,7 @@ class _Fold:
         return day_number(at, self.calendar.tz)
 
     def tally(self, agency: str, name: str, amount: int = 1, day: int | None = None) -> None:
-        self.sink.tally(Subject(Kind.AGENCY, agency), self.today if day is None else day, name, amount)
+        self.sink.tally(_agency(agency), self.today if day is None else day, name, amount)
 
     # -- stays -----------------------------------------------------------------------------
     def record(self, stay: Stay) -> None:
@@ -124,7 +135,7 @@ class _Fold:
         assert stay.left_at is not None
         day = self.day(stay.left_at)
         working = _hours_ms(stay.carried_hours + stay.used_hours)
-        self.sink.sample(Subject(Kind.AGENCY, stay.agency_code), day, working, stay.calendar_ms, weight)
+        self.sink.sample(_agency(stay.agency_code), day, working, stay.calendar_ms, weight)
         if stay.route_step is not None:
             step = Subject(Kind.STEP, stay.agency_code, self.flow.procedure_code, stay.route_step)
             self.sink.sample(step, day, working, stay.calendar_ms, weight)

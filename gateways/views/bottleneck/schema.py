@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gateways.views.toolkit import upsert
+from gateways.views.toolkit import Upsert
 from projections import bottleneck as b
 
 VIEW = "bottleneck"
@@ -53,9 +53,9 @@ def _columns(table: str) -> list[str]:
     return [column.split()[0] for column in table.split(", ")]
 
 
-def _upsert(table: str, columns: list[str], keys: int) -> str:
+def _upsert(table: str, columns: list[str], keys: int) -> Upsert:
     """INSERT … ON CONFLICT (the first `keys` columns) DO UPDATE SET the others."""
-    return upsert(table, columns, columns[:keys])
+    return Upsert(table, columns, columns[:keys])
 
 
 _COUNT_COLUMNS = _columns(_COUNT_TABLE)
@@ -64,6 +64,7 @@ _TRANSIT_COLUMNS = _columns(_TRANSIT_TABLE)
 _UPSERT_COUNT = _upsert("bottleneck_counts", _COUNT_COLUMNS, 1)
 _UPSERT_STAY = _upsert("bottleneck_stays", _STAY_COLUMNS, 2)
 _UPSERT_TRANSIT = _upsert("bottleneck_transits", _TRANSIT_COLUMNS, 2)
+_UPSERT_FLOW = Upsert("bottleneck_flows", ["dossier_id", "flow"], ["dossier_id"])
 
 
 def _utc(at: datetime | None) -> str | None:

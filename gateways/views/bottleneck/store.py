@@ -15,6 +15,7 @@ from gateways.views.bottleneck.schema import (
     _SUM_COLUMNS,
     _TRANSIT_COLUMNS,
     _UPSERT_COUNT,
+    _UPSERT_FLOW,
     _UPSERT_STAY,
     _UPSERT_TRANSIT,
     SCHEMA,
@@ -24,7 +25,7 @@ from gateways.views.bottleneck.schema import (
     _utc,
 )
 from gateways.views.runtime import Applied
-from gateways.views.toolkit import copy_rows, rows_of
+from gateways.views.toolkit import Held, copy_rows, rows_of
 from projections import bottleneck as b
 
 
@@ -49,6 +50,11 @@ def flow_from_json(text: str) -> b.Flow:
     return b.Flow(**data, stay=stay, transit=transit)
 
 
+_NO_HIST: dict[int, int] = {}
+# bottleneck_counts rows held between flushes, at most.
+ROWS_LIMIT = 300_000
+
+
 class BottleneckView:
     """The bottleneck view for the view runtime (gateways/views/runtime.py).
 
@@ -60,48 +66,55 @@ class BottleneckView:
 
     def __init__(self, calendar: WorkingCalendar) -> None:
         self.calendar = calendar
+        self.held: Held[b.Flow] = Held(lambda flow: False)  # a closed dossier's flow is None
+        self.totals = b.Totals()
+        # The bottleneck_counts rows as stored (key -> sums, histogram), and whether a key
+        # not held has no row (right after a reset).
+        self.rows: dict[str, tuple[list[int], dict[int, int]]] = {}
+        self.rows_complete = False
+
+    def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, b.Flow]:
+        return {
+            row["dossier_id"]: flow_from_json(row["flow"])
+            for row in tx.select_in(
+                "SELECT dossier_id, flow FROM bottleneck_flows WHERE dossier_id IN ({marks})", ids
+            )
+        }
 
     def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
+        """Fold the batch into the flows and sums held; `flush` writes them."""
         ids = sorted({item.dossier_id for item in batch})
-        before: dict[str, b.Flow | None] = {}
-        for row in tx.select_in(
-            "SELECT dossier_id, flow FROM bottleneck_flows WHERE dossier_id IN ({marks})", ids
-        ):
-            before[row["dossier_id"]] = flow_from_json(row["flow"])
-        flows, totals = b.fold_batch(
-            before, ((item.dossier_id, item.seq, item.event) for item in batch), self.calendar
+        before = self.held.before(ids, lambda missing: self.load(tx, missing))
+        flows, _ = b.fold_batch(
+            before, ((item.dossier_id, item.seq, item.event) for item in batch), self.calendar, self.totals
         )
-        # The batch's sums per (subject, day) go to each block that holds the day, once.
-        blocks: dict[tuple[b.Subject, int, int], list[int]] = {}
-        hists: dict[tuple[b.Subject, int, int], dict[int, int]] = {}
-        for (subject, day), vector in totals.sums.items():
-            day_hist = totals.hists.get((subject, day))
-            for span, start in b.blocks_of(day):
-                key = (subject, span, start)
-                block = blocks.get(key)
-                blocks[key] = (
-                    vector[:] if block is None else [x + y for x, y in zip(block, vector, strict=True)]
-                )
-                if day_hist:
-                    hist = hists.setdefault(key, {})
-                    for bucket, n in day_hist.items():
-                        hist[bucket] = hist.get(bucket, 0) + n
+        self.held.after(flows)
+
+    def flush(self, tx: Tx) -> None:
+        totals, self.totals = self.totals, b.Totals()
+        blocks, hists = _blocks_of(totals)
         self._write_sums(tx, blocks, hists)
-        live = [(d, flow_to_json(f)) for d in ids if (f := flows.get(d)) is not None]
-        tx.executemany(
-            "INSERT INTO bottleneck_flows (dossier_id, flow) VALUES (?, ?) "
-            "ON CONFLICT (dossier_id) DO UPDATE SET flow = excluded.flow",
-            live,
+        changes = sorted(self.held.changes(), key=lambda change: change[0])
+        _UPSERT_FLOW.write(
+            tx, [(d, flow_to_json(new)) for d, old, new in changes if new is not None and new != old]
         )
         tx.executemany(
             "DELETE FROM bottleneck_flows WHERE dossier_id = ?",
-            [(d,) for d in ids if flows.get(d) is None and before.get(d) is not None],
+            [(d,) for d, old, new in changes if new is None and old is not None],
         )
         stays, transits = totals.stays, totals.transits
-        tx.executemany(_UPSERT_STAY, [_record_row(stays[k], _STAY_COLUMNS) for k in sorted(stays)])
-        tx.executemany(
-            _UPSERT_TRANSIT, [_record_row(transits[k], _TRANSIT_COLUMNS) for k in sorted(transits)]
-        )
+        _UPSERT_STAY.write(tx, [_record_row(stays[k], _STAY_COLUMNS) for k in sorted(stays)])
+        _UPSERT_TRANSIT.write(tx, [_record_row(transits[k], _TRANSIT_COLUMNS) for k in sorted(transits)])
+        self.held.trim()
+        if len(self.rows) > ROWS_LIMIT:
+            self.rows = {}
+            self.rows_complete = False
+
+    def forget(self, empty: bool = False) -> None:
+        self.held.forget(empty)
+        self.totals = b.Totals()
+        self.rows = {}
+        self.rows_complete = empty
 
     def _write_sums(
         self,
@@ -109,7 +122,8 @@ class BottleneckView:
         blocks: dict[tuple[b.Subject, int, int], list[int]],
         hists: dict[tuple[b.Subject, int, int], dict[int, int]],
     ) -> None:
-        """Add the batch's block sums to the stored rows (read, add, write back as a set)."""
+        """Add the block sums to the stored rows and write them back as a set. The rows are
+        held (`self.rows`) like the flows: only those not held are read back."""
         prefixes: dict[b.Subject, str] = {}
         by_key: dict[str, tuple[b.Subject, int, int]] = {}
         for block in blocks:
@@ -119,26 +133,39 @@ class BottleneckView:
                 prefix = prefixes[subject] = _key(subject, 0, 0).rsplit("\x1f", 2)[0]
             by_key[f"{prefix}\x1f{block[1]}\x1f{block[2]}"] = block
         keys = sorted(by_key)
+        held = self.rows
+        missing = [] if self.rows_complete else [k for k in keys if k not in held]
         columns = ", ".join(("key", *_SUM_COLUMNS, "hist"))
-        for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", keys):
-            block = by_key[row["key"]]
-            blocks[block] = [x + int(row[name]) for x, name in zip(blocks[block], _SUM_COLUMNS, strict=False)]
+        for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", missing):
             values = iter(orjson.loads(row["hist"]))
-            stored = dict(zip(values, values, strict=True))
-            if stored:
-                hist = hists.setdefault(block, {})
-                for bucket, n in stored.items():
-                    hist[bucket] = hist.get(bucket, 0) + n
+            held[row["key"]] = (
+                [int(row[name]) for name in _SUM_COLUMNS],
+                dict(zip(values, values, strict=True)),
+            )
         upserts: list[list[Any]] = []
         deletes: list[tuple[str]] = []
         for key in keys:
             block = by_key[key]
             subject, span, start = block
             vector = blocks[block]
-            hist = {bucket: n for bucket, n in hists.get(block, {}).items() if n}
+            hist = hists.get(block) or _NO_HIST
+            stored = held.get(key)
+            if stored is not None:
+                vector = [x + y for x, y in zip(vector, stored[0], strict=True)]
+                if hist:
+                    merged = dict(stored[1])
+                    for bucket, n in hist.items():
+                        merged[bucket] = merged.get(bucket, 0) + n
+                    hist = merged
+                else:
+                    hist = stored[1]
+            if hist and not all(hist.values()):
+                hist = {bucket: n for bucket, n in hist.items() if n}
             if not hist and not any(vector):
                 deletes.append((key,))
+                held.pop(key, None)
                 continue
+            held[key] = (vector, hist)
             p50 = p90 = None
             if span == 7:  # the heat map reads weeks: their medians are kept ready
                 p50, p90 = b.quantile(hist, 500), b.quantile(hist, 900)
@@ -158,7 +185,7 @@ class BottleneckView:
                     p90,
                 ]
             )
-        tx.executemany(_UPSERT_COUNT, upserts)
+        _UPSERT_COUNT.write(tx, upserts)
         tx.executemany("DELETE FROM bottleneck_counts WHERE key = ?", deletes)
 
     def clear(self, tx: Tx) -> None:
@@ -188,6 +215,44 @@ class BottleneckView:
                 for bucket, n in zip(values, values, strict=True):
                     hist[bucket] = hist.get(bucket, 0) + n
         self._write_sums(tx, blocks, hists)
+
+
+Block = tuple[b.Subject, int, int]
+
+
+def _blocks_of(totals: b.Totals) -> tuple[dict[Block, list[int]], dict[Block, dict[int, int]]]:
+    """The sums per (subject, day) added up into every block of days (`b.SPANS`) that holds
+    them: each size from the one below it (blocks nest), so a day is added once per size
+    only where it is the only day of its block."""
+    blocks: dict[Block, list[int]] = {}
+    hists: dict[Block, dict[int, int]] = {}
+    level: dict[Block, list[int]] = {(s, 1, day): v for (s, day), v in totals.sums.items()}
+    level_hists: dict[Block, dict[int, int]] = {(s, 1, day): h for (s, day), h in totals.hists.items() if h}
+    blocks.update(level)
+    hists.update(level_hists)
+    for span in b.SPANS[1:]:
+        up: dict[Block, list[int]] = {}
+        up_hists: dict[Block, dict[int, int]] = {}
+        for (subject, _, start), vector in level.items():
+            key = (subject, span, start - start % span)
+            block = up.get(key)
+            if block is None:
+                up[key] = vector[:]
+            else:
+                for i, x in enumerate(vector):
+                    block[i] += x
+        for (subject, _, start), hist in level_hists.items():
+            key = (subject, span, start - start % span)
+            into = up_hists.get(key)
+            if into is None:
+                up_hists[key] = dict(hist)
+            else:
+                for bucket, n in hist.items():
+                    into[bucket] = into.get(bucket, 0) + n
+        blocks.update(up)
+        hists.update(up_hists)
+        level, level_hists = up, up_hists
+    return blocks, hists
 
 
 def _record_row(record: b.StayRecord | b.TransitRecord, columns: list[str]) -> list[Any]:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from gateways.sql import Database, Tx
 from gateways.views.indicators.schema import DOSSIER_COLUMNS, SCHEMA, TABLES, TOTAL_KEY, VIEW
 from gateways.views.runtime import Applied
-from gateways.views.toolkit import Counters, copy_rows, rows_of, upsert
+from gateways.views.toolkit import Counters, Held, Upsert, copy_rows, rows_of
 from projections import indicators
 from projections.indicators import COLUMNS, DossierFacts
 
 _INDEX = {column: i for i, column in enumerate(COLUMNS)}
+_UPSERT_DOSSIER = Upsert("ind_dossiers", DOSSIER_COLUMNS, ("dossier_id",))
 
 
 class IndicatorsView:
@@ -25,6 +26,9 @@ class IndicatorsView:
 
     def __init__(self, tz: tzinfo | None = None) -> None:
         self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
+        # A dossier's facts never end (a late file still counts): the least recently used go.
+        self.held: Held[DossierFacts] = Held(lambda f: False)
+        self.totals = Counters("ind_totals", TOTAL_KEY, COLUMNS)
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, DossierFacts]:
         rows = tx.select_in("SELECT * FROM ind_dossiers WHERE dossier_id IN ({marks})", ids)
@@ -41,23 +45,38 @@ class IndicatorsView:
         }
 
     def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
+        """Fold the batch into the facts and counters held; `flush` writes them."""
         ids = sorted({item.dossier_id for item in batch})
-        before = self.load(tx, ids)
+        before = self.held.before(ids, lambda missing: self.load(tx, missing))
         after, tallies = indicators.fold_batch(before, ((i.dossier_id, i.seq, i.event) for i in batch))
-        changed = [f for d, f in after.items() if f is not None and f != before.get(d)]
-        tx.executemany(
-            upsert("ind_dossiers", DOSSIER_COLUMNS, ("dossier_id",)),
+        self.held.after(after)
+        totals = self.totals
+        tz = self.tz
+        days: dict[datetime, str] = {}
+        for tally in tallies:
+            at = tally.at
+            day = days.get(at)
+            if day is None:
+                day = days[at] = at.astimezone(tz).date().isoformat()
+            totals.add((tally.agency_code, day, tally.imported), _INDEX[tally.column], 1)
+
+    def flush(self, tx: Tx) -> None:
+        changed = sorted(
+            (f for _, old, f in self.held.changes() if f is not None and f != old), key=lambda f: f.dossier_id
+        )
+        _UPSERT_DOSSIER.write(
+            tx,
             [
                 [f.dossier_id, f.last_seq, f.agency_code, f.imported, f.digitized, f.result_digitized]
                 for f in changed
             ],
         )
-        totals = Counters("ind_totals", TOTAL_KEY, COLUMNS)
-        tz = self.tz
-        for tally in tallies:
-            day = tally.at.astimezone(tz).date().isoformat()
-            totals.add((tally.agency_code, day, tally.imported), _INDEX[tally.column], 1)
-        totals.write(tx)
+        self.totals.write(tx)
+        self.held.trim()
+
+    def forget(self, empty: bool = False) -> None:
+        self.held.forget(empty)
+        self.totals.deltas = {}
 
     def clear(self, tx: Tx) -> None:
         for table in TABLES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from gateways.views.sla.schema import (
     _at_required,
     _us,
 )
-from gateways.views.toolkit import Counters, copy_rows, rows_of, upsert
+from gateways.views.toolkit import Counters, Held, Upsert, copy_rows, insert_rows, rows_of
 from projections import sla
 from projections.sla import COLUMNS, HANDLED, RECEIVED, DossierFacts, Span, StepFacts
 
@@ -120,6 +120,8 @@ def _facts_from(
 
 # --- the view ------------------------------------------------------------------------------
 
+_UPSERT_DOSSIER = Upsert("sla_dossiers", _DOSSIER_COLUMNS, ("dossier_id",))
+_UPSERT_STEP = Upsert("sla_steps", _STEP_COLUMNS, ("dossier_id", "n"))
 CounterKey = tuple[str, str, str, bool, str, date]  # scope, agency, procedure, imported, column, day
 _COLUMN_INDEX = {column: index for index, column in enumerate(COLUMNS)}
 
@@ -140,6 +142,8 @@ class SlaView:
 
     def __init__(self, tz: tzinfo | None = None) -> None:
         self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
+        self.held: Held[DossierFacts] = Held(lambda f: not f.is_open)
+        self._days: dict[datetime, date] = {}  # local day of an instant (tallies share instants)
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, DossierFacts]:
         rows = tx.select_in("SELECT * FROM sla_dossiers WHERE dossier_id IN ({marks})", ids)
@@ -155,18 +159,23 @@ class SlaView:
         return {r["dossier_id"]: _facts_from(r, steps[r["dossier_id"]], spans[r["dossier_id"]]) for r in rows}
 
     def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
+        """Fold the batch into the facts held; `flush` writes them (gateways/views/runtime.py)."""
         ids = sorted({item.dossier_id for item in batch})
-        before = self.load(tx, ids)
-        after = sla.fold_batch(before, ((item.dossier_id, item.seq, item.event) for item in batch))
-        changed = [
-            (d, before.get(d), f) for d in ids if (f := after.get(d)) is not None and f != before.get(d)
-        ]
+        before = self.held.before(ids, lambda missing: self.load(tx, missing))
+        self.held.after(sla.fold_batch(before, ((item.dossier_id, item.seq, item.event) for item in batch)))
+
+    def flush(self, tx: Tx) -> None:
+        changed = [(d, old, new) for d, old, new in self.held.changes() if new is not None and new != old]
         if changed:
-            self._store(tx, changed)
+            self._store(tx, sorted(changed, key=lambda change: change[0]))
+        self.held.trim()
+
+    def forget(self, empty: bool = False) -> None:
+        self.held.forget(empty)
 
     def _store(self, tx: Tx, changed: list[tuple[str, DossierFacts | None, DossierFacts]]) -> None:
-        tx.executemany(
-            upsert("sla_dossiers", _DOSSIER_COLUMNS, ("dossier_id",)),
+        _UPSERT_DOSSIER.write(
+            tx,
             [_dossier_row(f) for _, _, f in changed],
         )
         steps: list[list[Any]] = []
@@ -181,34 +190,50 @@ class SlaView:
                 delta[key] = delta.get(key, 0) + 1
             for key in self._keys(old) if old is not None else ():
                 delta[key] = delta.get(key, 0) - 1
-        tx.executemany(upsert("sla_steps", _STEP_COLUMNS, ("dossier_id", "n")), steps)
+        _UPSERT_STEP.write(tx, steps)
         if respanned:
             tx.executemany("DELETE FROM sla_spans WHERE dossier_id = ?", [(f.dossier_id,) for f in respanned])
-            tx.executemany(
-                f"INSERT INTO sla_spans ({', '.join(_SPAN_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_SPAN_COLUMNS))})",
-                [row for f in respanned for row in _span_rows(f)],
-            )
+            insert_rows(tx, "sla_spans", _SPAN_COLUMNS, [row for f in respanned for row in _span_rows(f)])
         self._count(tx, delta)
 
     def _keys(self, facts: DossierFacts) -> list[CounterKey]:
-        tz = self.tz
-        return [
-            (t.scope, t.agency_code, t.procedure_code, t.imported, t.column, t.at.astimezone(tz).date())
-            for t in sla.tallies(facts)
-        ]
+        tz, days = self.tz, self._days
+        keys: list[CounterKey] = []
+        for t in sla.tallies(facts):
+            at = t.at
+            day = days.get(at)
+            if day is None:
+                day = days[at] = at.astimezone(tz).date()
+            keys.append((t.scope, t.agency_code, t.procedure_code, t.imported, t.column, day))
+        if len(days) > 100_000:
+            self._days = {}
+        return keys
 
     def _count(self, tx: Tx, delta: Mapping[CounterKey, int]) -> None:
         """Each tally delta goes to its day, month and year bucket, per agency and per procedure."""
         totals = Counters("sla_totals", _TOTAL_KEY, COLUMNS)
         by_procedure = Counters("sla_by_procedure", _PROCEDURE_KEY, COLUMNS)
+        width = len(COLUMNS)
+        total_deltas, procedure_deltas = totals.deltas, by_procedure.deltas
+        buckets: dict[date, tuple[tuple[str, str], ...]] = {}
         for (scope, agency, procedure, imported, column, day), n in delta.items():
             if n == 0:
                 continue
             index = _COLUMN_INDEX[column]
-            for grain, bucket in sla.buckets_of(day):
-                totals.add((scope, grain, agency, bucket, imported), index, n)
-                by_procedure.add((scope, grain, bucket, agency, procedure, imported), index, n)
+            grains = buckets.get(day)
+            if grains is None:
+                grains = buckets[day] = sla.buckets_of(day)
+            for grain, bucket in grains:
+                key: tuple[Any, ...] = (scope, grain, agency, bucket, imported)
+                vector = total_deltas.get(key)
+                if vector is None:
+                    vector = total_deltas[key] = [0] * width
+                vector[index] += n
+                key = (scope, grain, bucket, agency, procedure, imported)
+                vector = procedure_deltas.get(key)
+                if vector is None:
+                    vector = procedure_deltas[key] = [0] * width
+                vector[index] += n
         totals.write(tx)
         by_procedure.write(tx)
 

@@ -1,0 +1,107 @@
+"""Views that hold their folded state between batches (gateways/views/runtime.py, `HeldView`)
+write the same rows as a rebuild, even when another writer moves the view meanwhile or a
+batch fails after the views have folded it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateways.simulation.bulk import bulk_seed
+from gateways.views.registry import build_views
+from gateways.views.runtime import (
+    STORE_FEED,
+    STORE_PART,
+    Applied,
+    HeldView,
+    ViewRunner,
+    apply_together,
+    decode,
+)
+
+
+def _snapshot(container: Any) -> dict[str, list[dict[str, Any]]]:
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for runner in container.runners:
+        for statement in runner.view.schema:
+            words = statement.split()
+            if words[:2] == ["CREATE", "TABLE"]:
+                table = words[5]
+                rows = container.view_db.query(f"SELECT * FROM {table}")
+                tables[table] = sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items()))
+    tables["projection_seqs"] = container.view_db.query(
+        "SELECT * FROM projection_seqs ORDER BY view, dossier_id"
+    )
+    return tables
+
+
+def _rebuilt(container: Any) -> tuple[dict[str, list[dict[str, Any]]], list[Applied]]:
+    """The views as a rebuild leaves them, then reset; and every stored event, decoded."""
+    bulk_seed(container, 60)
+    container.feed.rebuild()
+    expected = _snapshot(container)
+    assert expected["bottleneck_counts"] and expected["sla_dossiers"]
+    with container.view_db.transaction() as tx:
+        for runner in container.runners:
+            runner.reset(tx)
+    items, bad = decode(container.store.notifications(0, 100_000))
+    assert not bad
+    return expected, items
+
+
+def _feed(runners: list[ViewRunner], items: list[Applied]) -> None:
+    position = items[-1].record.notification_id or 0
+    apply_together(runners, {r.name: items for r in runners}, STORE_FEED, {STORE_PART: position})
+
+
+def _thirds(items: list[Applied]) -> list[list[Applied]]:
+    """Each dossier's events cut in three, in order: a dossier of three events or more is in all."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.dossier_id] = counts.get(item.dossier_id, 0) + 1
+    thirds: list[list[Applied]] = [[], [], []]
+    seen: dict[str, int] = {}
+    for item in items:
+        k = seen[item.dossier_id] = seen.get(item.dossier_id, -1) + 1
+        thirds[min(2, k * 3 // counts[item.dossier_id])].append(item)
+    return thirds
+
+
+def test_held_state_is_dropped_when_another_writer_moved_the_view(
+    make_container: Any, backend_url: str
+) -> None:
+    container = make_container(backend_url)
+    expected, items = _rebuilt(container)
+    first = [ViewRunner(container.view_db, v) for v in build_views(container.calendar)]
+    second = [ViewRunner(container.view_db, v) for v in build_views(container.calendar)]
+    assert all(isinstance(r.view, HeldView) for r in first)
+    one, two, three = _thirds(items)
+    shared = {i.dossier_id for i in one} & {i.dossier_id for i in two} & {i.dossier_id for i in three}
+    assert shared, "some dossiers have events in every third"
+    _feed(first, one)
+    _feed(second, two)  # another process: what `first` holds of these dossiers is now stale
+    _feed(first, three)
+    assert _snapshot(container) == expected
+
+
+def test_a_batch_that_fails_leaves_nothing_held(
+    make_container: Any, backend_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container = make_container(backend_url)
+    expected, items = _rebuilt(container)
+    runners = container.runners
+    one, two, three = _thirds(items)
+    _feed(runners, one)
+    sla = next(r for r in runners if r.name == "sla")
+
+    def broken(tx: Any) -> None:
+        raise RuntimeError("the store refused the batch")
+
+    monkeypatch.setattr(sla.view, "flush", broken)
+    with pytest.raises(RuntimeError, match="refused"):
+        _feed(runners, two)  # every view folded it; the transaction rolled back
+    monkeypatch.undo()
+    _feed(runners, two)
+    _feed(runners, three)
+    assert _snapshot(container) == expected

@@ -1,0 +1,49 @@
+"""What views write sets with (gateways/views/toolkit.py): an `Upsert` of a large set (COPY and one
+INSERT … SELECT on PostgreSQL) ends as one row at a time would; `Held` evicts ended dossiers first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateways.views.toolkit import STAGE_FROM, Held, Upsert
+
+
+def test_an_upsert_of_a_large_set_adds_or_replaces_like_one_row_at_a_time(
+    make_container: Any, backend_url: str
+) -> None:
+    db = make_container(backend_url).view_db
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS toolkit_sums (k TEXT NOT NULL, d INTEGER NOT NULL, n BIGINT NOT NULL, "
+        "flag BOOLEAN NOT NULL DEFAULT FALSE, note TEXT, PRIMARY KEY (k, d))"
+    )
+    adding = Upsert("toolkit_sums", ("k", "d", "n", "flag", "note"), ("k", "d"), add=False)
+    counting = Upsert("toolkit_sums", ("k", "d", "n"), ("k", "d"), add=True)
+    size = STAGE_FROM + 50
+    with db.transaction() as tx:
+        adding.write(tx, [(f"k{i % 7}", i, i, i % 2 == 0, None if i % 3 else "x") for i in range(size)])
+        counting.write(tx, [(f"k{i % 7}", i, 1000) for i in range(0, size, 2)])
+        adding.write(tx, [("k0", 0, 5, True, "again")])  # a small set takes the other path
+    with db.transaction() as tx:
+        counting.write(tx, [(f"k{i % 7}", i, 1) for i in range(size + 10)])  # some rows are new
+    rows = {(r["k"], int(r["d"])): r for r in db.query("SELECT * FROM toolkit_sums")}
+    assert len(rows) == size + 10
+    assert int(rows[("k0", 0)]["n"]) == 6 and rows[("k0", 0)]["note"] == "again"
+    for i in range(1, size):
+        row = rows[(f"k{i % 7}", i)]
+        assert int(row["n"]) == i + (1000 if i % 2 == 0 else 0) + 1
+        assert bool(row["flag"]) == (i % 2 == 0) and row["note"] == (None if i % 3 else "x")
+    assert int(rows[(f"k{size % 7}", size)]["n"]) == 1
+
+
+def test_held_states_evict_ended_dossiers_first_then_the_least_recently_used() -> None:
+    held: Held[int] = Held(ended=lambda state: state < 0, limit=4)
+    held.forget(empty=True)
+    held.before(["a", "b", "c", "d", "e"], lambda missing: {})
+    held.after({"a": 1, "b": -1, "c": 3, "d": 4, "e": 5})
+    held.after({"a": 2})  # used last
+    assert held.changes() == [("a", None, 2), ("b", None, -1), ("c", None, 3), ("d", None, 4), ("e", None, 5)]
+    held.trim()
+    assert list(held.known) == ["e", "a"] and not held.empty  # b ended; c, d least recently used
+    loads: list[list[str]] = []
+    before = held.before(["a", "c"], lambda missing: loads.append(missing) or {"c": 30})
+    assert loads == [["c"]] and before["c"] == 30 and before["a"] == 2
