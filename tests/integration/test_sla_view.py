@@ -466,3 +466,29 @@ def test_the_official_bieu06_form_in_rows_by_field_totals_the_json_report(seeded
     text = " ".join(" ".join(page.extract_text() for page in pdf.pages).split())
     assert "Biểu số 06/VPCP/KSTT" in text and "Quý II năm 2026" in text and "Tổng cộng" in text
     assert all(str(row[1]).split()[0] in text for row in by_field)
+
+
+def test_a_report_over_every_agency_seeks_its_edges_by_time(seeded: Seeded) -> None:
+    """The part of a day that is not whole is counted from the fact rows by instant; with no
+    agency to narrow it, the query must seek the instant, not scan every dossier and step."""
+    s = seeded
+    if not s.container.settings.resolved_view_store_url.startswith("sqlite"):
+        pytest.skip("the plan is SQLite's; PostgreSQL plans by its own statistics")
+    asked: list[tuple[str, Any]] = []
+    query = s.reports.db.query
+
+    def recording(statement: str, params: Any = ()) -> list[dict[str, Any]]:
+        asked.append((statement, params))
+        return query(statement, params)
+
+    s.reports.db.query = recording  # type: ignore[method-assign]
+    try:
+        start = s.now - timedelta(hours=5)
+        for scope in sla.SCOPES:
+            s.reports._edge_counts(scope, None, [("d", start, s.now)], "procedure_code", False)
+    finally:
+        del s.reports.db.query
+    assert len(asked) == len(sla.SCOPES)
+    for statement, params in asked:
+        plan = [str(r["detail"]) for r in query("EXPLAIN QUERY PLAN " + statement, params)]
+        assert not [step for step in plan if step.startswith("SCAN")], plan

@@ -24,6 +24,12 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS sla_dossiers_received ON sla_dossiers (receiving_agency_code, received_us)",
     "CREATE INDEX IF NOT EXISTS sla_dossiers_resolved ON sla_dossiers (receiving_agency_code, resolved_us)",
     "CREATE INDEX IF NOT EXISTS sla_dossiers_closed ON sla_dossiers (receiving_agency_code, closed_us)",
+    # A report over every agency (no agency_code) counts the part of a day that is not whole
+    # from the fact rows by time alone: these let it seek the instant instead of scanning every
+    # dossier (the SLA report judged now at a million dossiers: ~1.5 s uncached).
+    "CREATE INDEX IF NOT EXISTS sla_dossiers_received_at ON sla_dossiers (received_us)",
+    "CREATE INDEX IF NOT EXISTS sla_dossiers_resolved_at ON sla_dossiers (resolved_us)",
+    "CREATE INDEX IF NOT EXISTS sla_dossiers_closed_at ON sla_dossiers (closed_us)",
     "CREATE INDEX IF NOT EXISTS sla_dossiers_open ON sla_dossiers (is_open, due_us)",
     "CREATE INDEX IF NOT EXISTS sla_dossiers_desk_open ON sla_dossiers "
     "(receiving_agency_code, is_open, due_us)",
@@ -38,12 +44,17 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS sla_steps_entered ON sla_steps (agency_code, entered_us)",
     "CREATE INDEX IF NOT EXISTS sla_steps_left ON sla_steps (agency_code, left_us)",
     "CREATE INDEX IF NOT EXISTS sla_steps_overrun ON sla_steps (agency_code, overrun_us)",
+    "CREATE INDEX IF NOT EXISTS sla_steps_entered_at ON sla_steps (entered_us)",
+    "CREATE INDEX IF NOT EXISTS sla_steps_left_at ON sla_steps (left_us)",
+    "CREATE INDEX IF NOT EXISTS sla_steps_overrun_at ON sla_steps (overrun_us)",
     "CREATE TABLE IF NOT EXISTS sla_spans (dossier_id TEXT NOT NULL, scope TEXT NOT NULL, "
     "n INTEGER NOT NULL, k INTEGER NOT NULL, agency_code TEXT NOT NULL, procedure_code TEXT NOT NULL, "
     "imported BOOLEAN NOT NULL, "
     "start_us BIGINT NOT NULL, end_us BIGINT, PRIMARY KEY (dossier_id, scope, n, k))",
     "CREATE INDEX IF NOT EXISTS sla_spans_start ON sla_spans (scope, agency_code, start_us)",
     "CREATE INDEX IF NOT EXISTS sla_spans_end ON sla_spans (scope, agency_code, end_us)",
+    "CREATE INDEX IF NOT EXISTS sla_spans_start_at ON sla_spans (scope, start_us)",
+    "CREATE INDEX IF NOT EXISTS sla_spans_end_at ON sla_spans (scope, end_us)",
     "CREATE TABLE IF NOT EXISTS sla_totals (scope TEXT NOT NULL, grain TEXT NOT NULL, "
     f"agency_code TEXT NOT NULL, bucket TEXT NOT NULL, imported BOOLEAN NOT NULL, {_COUNTS}, "
     "PRIMARY KEY (scope, grain, agency_code, bucket, imported))",
