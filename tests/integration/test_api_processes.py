@@ -26,7 +26,7 @@ import pytest
 from gateways.bootstrap import bootstrap
 from gateways.seed.demo import load_catalogue
 from tests.conftest import PG_URL, _fresh_pg_url
-from tests.integration.test_kafka import _drop
+from tests.integration.kafka_support import _drop
 from tests.integration.test_write_path import (
     DEPT,
     LIENTHONG,

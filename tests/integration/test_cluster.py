@@ -31,7 +31,7 @@ from gateways.kafka.topics import Topics, end_offsets
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
 from tests.conftest import PG_URL, _fresh_pg_url
-from tests.integration.test_kafka import (
+from tests.integration.kafka_support import (
     SECRET,
     StreamThread,
     Writer,

@@ -19,13 +19,7 @@ from gateways.kafka.feed import KafkaFeed
 from gateways.kafka.topics import Topics
 from gateways.seed.demo import load_catalogue, seed_demo
 from tests.conftest import FakeClock
-from tests.integration.test_kafka import (  # noqa: F401  (fixtures)
-    SECRET,
-    containers,
-    kafka_settings,
-    prefix,
-    wait_for,
-)
+from tests.integration.kafka_support import SECRET, kafka_settings, wait_for
 
 SEEDED_AT = "2026-11-20T10:00:00+07:00"
 
@@ -125,11 +119,11 @@ def test_projections_status_shows_each_view_of_the_in_process_feed(
 @pytest.mark.kafka
 @pytest.mark.integration
 def test_the_kafka_feed_leaves_each_commit_to_the_relay(
-    containers: Callable[..., Container],  # noqa: F811
+    containers: Callable[..., Container],
     tmp_path: Path,
     clock: FakeClock,
     kafka_bootstrap: str,
-    prefix: str,  # noqa: F811
+    prefix: str,
 ) -> None:
     settings = kafka_settings(tmp_path / "var", f"sqlite:///{tmp_path / 'k.sqlite'}", kafka_bootstrap, prefix)
     container = containers(settings)
@@ -189,11 +183,11 @@ class Running:
 @pytest.mark.kafka
 @pytest.mark.integration
 def test_the_kafka_feed_workers_publish_and_apply_and_its_lag_comes_to_zero(
-    containers: Callable[..., Container],  # noqa: F811
+    containers: Callable[..., Container],
     tmp_path: Path,
     clock: FakeClock,
     kafka_bootstrap: str,
-    prefix: str,  # noqa: F811
+    prefix: str,
 ) -> None:
     settings = kafka_settings(
         tmp_path / "var",

@@ -14,10 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateways.kafka.app import build_stream
 from gateways.kafka.topics import Topics, ensure_topics, partition_for
 from tests.integration import test_kafka
-from tests.integration.test_kafka import APPLICANT, PROCEDURE, WARD, StreamThread, token, wait_for
+from tests.integration.kafka_support import APPLICANT, PROCEDURE, WARD, StreamThread, token, wait_for
 
-# The fixtures of the Kafka tests: a served app on its own topic prefix.
-prefix = test_kafka.prefix
+# The Kafka tests' served app (on the test's own topic prefix, a fixture of conftest.py).
 served = test_kafka.served
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration]

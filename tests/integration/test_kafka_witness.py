@@ -28,8 +28,8 @@ from gateways.kafka.topics import Topics
 from gateways.seed.demo import NAMES, load_catalogue, seed_demo
 from gateways.settings import Settings
 from tests.conftest import FakeClock
+from tests.integration.kafka_support import kafka_settings
 from tests.integration.test_checkpoints import RawRows
-from tests.integration.test_kafka import kafka_settings, prefix  # noqa: F401  (the fixture)
 
 SEEDED_AT = "2026-11-20T10:00:00+07:00"
 
@@ -82,7 +82,7 @@ def test_a_rewrite_or_a_cut_after_the_last_checkpoint_is_named_against_kafka(
     tmp_path: Path,
     clock: FakeClock,
     kafka_bootstrap: str,
-    prefix: str,  # noqa: F811
+    prefix: str,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'var' / 'witness.sqlite'}"
     settings = kafka_settings(tmp_path / "var", url, kafka_bootstrap, prefix, kafka_event_partitions=3)

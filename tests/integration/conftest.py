@@ -1,0 +1,114 @@
+"""Fixtures of the integration tests that run against the real broker and PostgreSQL: a topic
+prefix of the test's own, worker processes, containers closed afterwards, PostgreSQL databases
+(fresh, or cloned from a template seeded once per module)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from gateways.bootstrap import Container, bootstrap
+from gateways.kafka.topics import Topics
+from gateways.seed.demo import load_catalogue
+from gateways.settings import Settings
+from gateways.simulation.bulk import bulk_seed
+from tests.conftest import PG_URL
+from tests.integration.kafka_support import (
+    CRASH_DOSSIERS,
+    SECRET,
+    Workers,
+    _admin,
+    _drop,
+    _url,
+    copy_events,
+    delete_topics,
+    new_prefix,
+)
+
+
+@pytest.fixture
+def prefix(kafka_bootstrap: str) -> Iterator[str]:
+    """A topic prefix of the test's own; its topics leave the shared broker afterwards."""
+    name = new_prefix()
+    yield name
+    asyncio.run(delete_topics(kafka_bootstrap, Topics.with_prefix(name)))
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Workers]:
+    pool = Workers(tmp_path)
+    try:
+        yield pool
+    finally:
+        for worker in pool.started:
+            worker.kill()
+
+
+@pytest.fixture
+def containers() -> Iterator[Callable[[Settings], Container]]:
+    made: list[Container] = []
+
+    def make(settings: Settings) -> Container:
+        container = bootstrap(settings)
+        made.append(container)
+        return container
+
+    yield make
+    for container in made:
+        container.close()
+
+
+@pytest.fixture(scope="module")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL database with CRASH_DOSSIERS walked dossiers, cloned by each crash test."""
+    if not PG_URL:
+        pytest.fail(
+            "LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL"
+        )
+    tmp = tmp_path_factory.mktemp("seed")
+    source = bootstrap(
+        Settings(data_dir=tmp, event_store_url=f"sqlite:///{tmp / 'seed.sqlite'}", jwt_secret=SECRET)
+    )
+    name = f"lt_tpl_{uuid.uuid4().hex[:10]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    target = bootstrap(Settings(data_dir=tmp, event_store_url=_url(name), jwt_secret=SECRET))
+    try:
+        started = time.perf_counter()
+        seeded = bulk_seed(source, CRASH_DOSSIERS)
+        seeded_in = time.perf_counter() - started
+        load_catalogue(target.catalogue)
+        assert copy_events(source.store, target.store) == seeded.events >= 50_000
+        print(
+            f"seeded {seeded.events} events in {seeded_in:.1f}s (SQLite), "
+            f"copied to PostgreSQL in {time.perf_counter() - started - seeded_in:.1f}s"
+        )
+    finally:
+        source.close()
+        target.close()
+    yield name
+    _drop(name)
+
+
+@pytest.fixture
+def pg_database() -> Iterator[Callable[[str | None], str]]:
+    """Fresh PostgreSQL databases (optionally copies of a template), dropped afterwards."""
+    if not PG_URL:
+        pytest.fail(
+            "LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL"
+        )
+    names: list[str] = []
+
+    def make(template: str | None = None) -> str:
+        name = f"lt_{uuid.uuid4().hex[:12]}"
+        _admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        names.append(name)
+        return _url(name)
+
+    yield make
+    for name in names:
+        _drop(name)
