@@ -9,15 +9,18 @@ over, as a store does) must give the same rows, facts and sums as folding each e
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain import commands as c
+from domain import dossier as dossier_module
 from domain.decide import allowed_actions, decide
 from domain.dossier import Dossier, evolve
 from domain.errors import DomainError
@@ -284,3 +287,24 @@ def test_indicators_batch_fold_equals_event_by_event(feed: tuple[list[Item], lis
         assert indicators.fold_batch(many, batch) == ({d: many[d] for d in after}, [])
     assert many == one
     assert many_tallies == one_tallies
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.booleans(), st.integers(0, 60 * 24 * 20), st.lists(moves, max_size=24))
+def test_the_fast_fold_copy_equals_dataclasses_replace(online: bool, minutes: int, walk: list[Move]) -> None:
+    """`evolve` copies the state's fields instead of running `replace`; every state it makes
+    equals the one `replace` makes, and holds exactly the dossier's fields."""
+    events = history(
+        "d0", online, datetime.fromisoformat("2026-03-02T08:00+07:00") + timedelta(minutes=minutes), walk
+    )
+    fields = {f.name for f in dataclasses.fields(Dossier)}
+    fast: Dossier | None = None
+    for event in events:
+        fast = evolve(fast, event)
+        assert set(vars(fast)) == fields
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dossier_module, "_with", dataclasses.replace)
+        slow: Dossier | None = None
+        for event in events:
+            slow = evolve(slow, event)
+    assert fast == slow
