@@ -7,10 +7,16 @@ rows of their own; a row's `step_timeliness` is the giving agency's finished ste
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from domain import events as ev
+
+if TYPE_CHECKING:
+    from dataclasses import replace
+else:  # the folds' copies: projections/copying.py
+    from projections.copying import copy_with as replace
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,17 @@ the events one by one (a property test says so).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain import events as ev
 from domain.dossier import STATUS_CODES, Status
+
+if TYPE_CHECKING:
+    from dataclasses import replace
+else:  # the folds' copies: projections/copying.py
+    from projections.copying import copy_with as replace
 
 
 @dataclass(frozen=True)

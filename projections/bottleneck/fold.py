@@ -4,8 +4,9 @@ and the facts each event makes; `apply` event by event, `fold_batch` a batch at 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from domain import events as ev
 from domain.calendar import WorkingCalendar
@@ -30,6 +31,11 @@ from projections.bottleneck.facts import (
     TransitRecord,
 )
 from projections.bottleneck.histogram import _MS_PER_HOUR
+
+if TYPE_CHECKING:
+    from dataclasses import replace
+else:  # the folds' copies: projections/copying.py
+    from projections.copying import copy_with as replace
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,16 @@ gives the same facts and the same tallies (a Hypothesis property in tests/unit).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from domain import events as ev
+
+if TYPE_CHECKING:
+    from dataclasses import replace
+else:  # the folds' copies: projections/copying.py
+    from projections.copying import copy_with as replace
 
 
 @dataclass(frozen=True)

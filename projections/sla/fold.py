@@ -4,12 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import fields, replace
+from dataclasses import fields
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from domain import events as ev
 from domain.procedures import SupplementPolicy
 from projections.sla.facts import _EPSILON_HOURS, DossierFacts, Span, StepFacts
+
+if TYPE_CHECKING:
+    from dataclasses import replace
+else:  # the folds' copies: projections/copying.py
+    from projections.copying import copy_with as replace
 
 
 def _end_span(spans: tuple[Span, ...], at: datetime) -> tuple[Span, ...]:

@@ -10,6 +10,7 @@ over, as a store does) must give the same rows, facts and sums as folding each e
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from domain.errors import DomainError
 from domain.events import Actor, Channel, DossierEvent, Outcome, Satisfaction
 from domain.succession import SYSTEM, Heir, involves
 from projections import bottleneck as b
-from projections import dossier_index, indicators, sla
+from projections import control_sheet, dossier_index, indicators, sla
 from tests.unit.test_dossier import CAL, DEPT, DISTRICT, WARD, procedure, t
 
 OFF_ROUTE = "T"
@@ -307,4 +308,46 @@ def test_the_fast_fold_copy_equals_dataclasses_replace(online: bool, minutes: in
         slow: Dossier | None = None
         for event in events:
             slow = evolve(slow, event)
+    assert fast == slow
+
+
+FOLD_MODULES = (
+    "projections.dossier_index",
+    "projections.sla.fold",
+    "projections.bottleneck.fold",
+    "projections.indicators.fold",
+    "projections.control_sheet",
+)
+
+
+def _every_fold(items: list[Item]) -> tuple[object, ...]:
+    """What each view's event-by-event fold makes of the feed."""
+    rows: dict[str, object] = {}
+    facts: dict[str, object] = {}
+    flows: dict[str, b.Flow | None] = {}
+    made: list[object] = []
+    ind: dict[str, indicators.DossierFacts | None] = {}
+    by_dossier: dict[str, list[tuple[int, DossierEvent]]] = {}
+    for dossier_id, seq, event in items:
+        rows[dossier_id] = dossier_index.apply(rows.get(dossier_id), dossier_id, seq, event)  # type: ignore[arg-type]
+        facts[dossier_id] = sla.apply(facts.get(dossier_id), dossier_id, seq, event)  # type: ignore[arg-type]
+        flows[dossier_id], stays = b.apply(flows.get(dossier_id), dossier_id, seq, event, CAL)
+        ind[dossier_id], tallies = indicators.apply(ind.get(dossier_id), dossier_id, seq, event)
+        made += [*stays, *tallies]
+        by_dossier.setdefault(dossier_id, []).append((seq, event))
+    sheets = [control_sheet.build(d, events) for d, events in by_dossier.items()]
+    return rows, facts, flows, ind, made, sheets
+
+
+@settings(max_examples=100, deadline=None)
+@given(feeds())
+def test_the_views_fast_copies_equal_dataclasses_replace(feed: tuple[list[Item], list[int]]) -> None:
+    """The folds copy their frozen records (projections/copying.py) instead of running
+    `replace`: every view's fold makes the same records either way."""
+    items, _cuts = feed
+    fast = _every_fold(items)
+    with pytest.MonkeyPatch.context() as patch:
+        for module in FOLD_MODULES:
+            patch.setattr(importlib.import_module(module), "replace", dataclasses.replace)
+        slow = _every_fold(items)
     assert fast == slow
