@@ -108,9 +108,9 @@ class HeldView(View, Protocol):
 
 
 # A deferred pass (rebuild) flushes at least this often: what a view holds stays bounded.
-FLUSH_EVENTS = 100_000
+FLUSH_EVENTS = 20_000
 # Seen seqs held per view between transactions, at most.
-SEEN_LIMIT = 200_000
+SEEN_LIMIT = 50_000
 
 
 @dataclass

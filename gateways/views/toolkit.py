@@ -102,8 +102,11 @@ class Counters:
 
 S = TypeVar("S")
 
-# Per-dossier states a view holds between flushes and transactions, at most (ended ones go first).
+# Per-dossier states of open dossiers a view holds between flushes and transactions, at most
+# (ended ones are let go at every flush).
 HELD_LIMIT = 50_000
+# Ids of dossiers let go during a rebuild that are remembered (so the others need no read-back).
+DROPPED_LIMIT = 200_000
 
 
 class Held(Generic[S]):
@@ -119,6 +122,8 @@ class Held(Generic[S]):
         self.known: dict[str, S | None] = {}
         self.stored: dict[str, S | None] = {}
         self.empty = False
+        # With `empty`: the dossiers let go since the reset (their rows are in the store).
+        self.dropped: set[str] = set()
         self.ended = ended
         self.limit = limit
 
@@ -127,7 +132,8 @@ class Held(Generic[S]):
         known = self.known
         missing = [d for d in ids if d not in known]
         if missing:
-            loaded: Mapping[str, S] = {} if self.empty else load(missing)
+            asked = [d for d in missing if d in self.dropped] if self.empty else missing
+            loaded: Mapping[str, S] = load(asked) if asked else {}
             for d in missing:
                 known[d] = loaded.get(d)
         return known
@@ -149,22 +155,27 @@ class Held(Generic[S]):
         return out
 
     def trim(self) -> None:
-        """Hold at most `limit` states: ended dossiers go first, then the least recently used."""
+        """After a flush: let go of ended dossiers (a late event reads one back), then hold at
+        most `limit` states, the least recently used going first. Memory stays with the open
+        dossiers, not with the history."""
         known = self.known
-        if len(known) <= self.limit:
-            return
-        self.empty = False
-        for d in [d for d, state in known.items() if state is None or self.ended(state)]:
+        gone = [d for d, state in known.items() if state is None or self.ended(state)]
+        if len(known) - len(gone) > self.limit:
+            ended = set(gone)
+            gone += [d for d in known if d not in ended][: len(known) - len(gone) - self.limit // 2]
+        for d in gone:
             del known[d]
-        excess = len(known) - self.limit // 2
-        if excess > 0:
-            for d in list(known)[:excess]:
-                del known[d]
+        if self.empty:
+            self.dropped.update(gone)
+            if len(self.dropped) > DROPPED_LIMIT:
+                self.empty = False  # read back whatever is not held from now on
+                self.dropped = set()
 
     def forget(self, empty: bool = False) -> None:
         self.known = {}
         self.stored = {}
         self.empty = empty
+        self.dropped = set()
 
 
 def boolean_columns(schema: Sequence[str], table: str) -> frozenset[str]:

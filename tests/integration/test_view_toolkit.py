@@ -35,7 +35,7 @@ def test_an_upsert_of_a_large_set_adds_or_replaces_like_one_row_at_a_time(
     assert int(rows[(f"k{size % 7}", size)]["n"]) == 1
 
 
-def test_held_states_evict_ended_dossiers_first_then_the_least_recently_used() -> None:
+def test_held_states_let_go_of_ended_dossiers_then_the_least_recently_used() -> None:
     held: Held[int] = Held(ended=lambda state: state < 0, limit=4)
     held.forget(empty=True)
     held.before(["a", "b", "c", "d", "e"], lambda missing: {})
@@ -43,7 +43,21 @@ def test_held_states_evict_ended_dossiers_first_then_the_least_recently_used() -
     held.after({"a": 2})  # used last
     assert held.changes() == [("a", None, 2), ("b", None, -1), ("c", None, 3), ("d", None, 4), ("e", None, 5)]
     held.trim()
-    assert list(held.known) == ["e", "a"] and not held.empty  # b ended; c, d least recently used
+    # The ended dossier goes at every flush; four open ones are within the limit.
+    assert list(held.known) == ["c", "d", "e", "a"] and held.empty and held.dropped == {"b"}
     loads: list[list[str]] = []
-    before = held.before(["a", "c"], lambda missing: loads.append(missing) or {"c": 30})
-    assert loads == [["c"]] and before["c"] == 30 and before["a"] == 2
+    # After a reset only a dossier let go is read back; one never met has no row to read.
+    before = held.before(["b", "f"], lambda missing: loads.append(missing) or {"b": -1})
+    assert loads == [["b"]] and before["b"] == -1 and before["f"] is None
+    held.after({"f": 6, "g": 7})
+    held.changes()
+    held.trim()  # b ended again; six open dossiers over the limit of four: the two most recent stay
+    assert list(held.known) == ["f", "g"]
+    assert held.dropped == {"a", "b", "c", "d", "e"}
+    loads.clear()
+    before = held.before(["c", "h"], lambda missing: loads.append(missing) or {"c": 30})
+    assert loads == [["c"]] and before["c"] == 30 and before["h"] is None
+    held.forget()  # not empty: whatever is not held is read back
+    loads.clear()
+    held.before(["c", "h"], lambda missing: loads.append(missing) or {})
+    assert loads == [["c", "h"]]

@@ -52,7 +52,7 @@ def flow_from_json(text: str) -> b.Flow:
 
 _NO_HIST: dict[int, int] = {}
 # bottleneck_counts rows held between flushes, at most.
-ROWS_LIMIT = 300_000
+ROWS_LIMIT = 20_000
 
 
 class BottleneckView:

@@ -205,7 +205,7 @@ class SlaView:
             if day is None:
                 day = days[at] = at.astimezone(tz).date()
             keys.append((t.scope, t.agency_code, t.procedure_code, t.imported, t.column, day))
-        if len(days) > 100_000:
+        if len(days) > 20_000:
             self._days = {}
         return keys
 
