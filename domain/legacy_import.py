@@ -8,7 +8,7 @@ the per-event path with the folding that legacy activities do not need taken out
 
 - the receipt, the case record, handoffs and their acceptance, and the lifecycle events a
   lienthong export names are decided by `decide` on the folded state, as always (a handoff
-  and its acceptance fold as `evolve` folds them, copying the state once);
+  and its acceptance fold through `evolve`, like every event);
 - a legacy activity is built as `decide` builds it, without a command: its guards
   (imported history, time never going backwards, an activity named) are checked here;
   its actor is always of the integration role, the only one that records legacy history.
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from domain import commands as cmd
 from domain import events as ev
 from domain.calendar import WorkingCalendar
 from domain.decide import decide
-from domain.dossier import Dossier, Status, Step, _copy_with, evolve
+from domain.dossier import Dossier, evolve
 from domain.errors import DomainError, InvalidValue, RuleViolated
 from domain.guards import INTEGRATION
 from domain.legacy import SYNTHESIZED_USER, RecordLegacyCase
@@ -162,65 +162,9 @@ def replay_steps(
 
 def _fold(state: Dossier | None, events: list[ev.DossierEvent]) -> Dossier:
     for event in events:
-        match event:
-            case ev.HandedOff() if state is not None:
-                state = _handed_off(state, event)
-            case ev.HandoffAccepted() if state is not None:
-                state = _accepted(state, event)
-            case _:
-                state = evolve(state, event)
+        state = evolve(state, event)
     assert state is not None
     return state
-
-
-def _handed_off(state: Dossier, event: ev.HandedOff) -> Dossier:
-    """`evolve` of a handoff, the state copied once instead of rebuilt field by field."""
-    at = event.occurred_at
-    steps = state.steps
-    current = state.current_step
-    if current is not None:
-        closed = replace(
-            current,
-            left_at=at,
-            used_before=event.step_used_working_hours,
-            segment_start=None,
-            timeliness=event.step_timeliness,
-        )
-        steps = (*steps[:-1], closed)
-    return _copy_with(
-        state,
-        version=state.version + 1,
-        last_occurred_at=at,
-        steps=steps,
-        status=Status.IN_PROCESS if state.status == Status.RECEIVED else state.status,
-        pending_handoff_to=event.to_agency_code,
-        pending_handoff_at=at,
-        pending_route_step=event.route_step,
-    )
-
-
-def _accepted(state: Dossier, event: ev.HandoffAccepted) -> Dossier:
-    """`evolve` of an accepted handoff, the state copied once."""
-    at = event.occurred_at
-    index = event.route_step
-    step = Step(
-        agency_code=event.to_agency_code,
-        route_index=index,
-        entered_at=at,
-        budget_working_hours=state.route[index].budget_working_hours if index is not None else None,
-        due_at=event.step_due_at,
-        segment_start=at,
-    )
-    return _copy_with(
-        state,
-        version=state.version + 1,
-        last_occurred_at=at,
-        steps=(*state.steps, step),
-        holder_agency_code=event.to_agency_code,
-        pending_handoff_to=None,
-        pending_handoff_at=None,
-        pending_route_step=None,
-    )
 
 
 def _apply(out: DecidedTrace, command: cmd.Command, calendar: WorkingCalendar) -> None:

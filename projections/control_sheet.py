@@ -15,8 +15,8 @@ from domain import events as ev
 
 if TYPE_CHECKING:
     from dataclasses import replace
-else:  # the folds' copies: projections/copying.py
-    from projections.copying import copy_with as replace
+else:  # the folds' copies: domain/records.py
+    from domain.records import copy_with as replace
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ from projections.bottleneck.histogram import _MS_PER_HOUR
 
 if TYPE_CHECKING:
     from dataclasses import replace
-else:  # the folds' copies: projections/copying.py
-    from projections.copying import copy_with as replace
+else:  # the folds' copies: domain/records.py
+    from domain.records import copy_with as replace
 
 
 @dataclass(frozen=True)

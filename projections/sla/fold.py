@@ -14,8 +14,8 @@ from projections.sla.facts import _EPSILON_HOURS, DossierFacts, Span, StepFacts
 
 if TYPE_CHECKING:
     from dataclasses import replace
-else:  # the folds' copies: projections/copying.py
-    from projections.copying import copy_with as replace
+else:  # the folds' copies: domain/records.py
+    from domain.records import copy_with as replace
 
 
 def _end_span(spans: tuple[Span, ...], at: datetime) -> tuple[Span, ...]:

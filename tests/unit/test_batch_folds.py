@@ -342,7 +342,7 @@ def _every_fold(items: list[Item]) -> tuple[object, ...]:
 @settings(max_examples=100, deadline=None)
 @given(feeds())
 def test_the_views_fast_copies_equal_dataclasses_replace(feed: tuple[list[Item], list[int]]) -> None:
-    """The folds copy their frozen records (projections/copying.py) instead of running
+    """The folds copy their frozen records (domain/records.py) instead of running
     `replace`: every view's fold makes the same records either way."""
     items, _cuts = feed
     fast = _every_fold(items)
