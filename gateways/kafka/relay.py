@@ -53,6 +53,7 @@ class RelayStats:
     published: int = 0
     skipped: int = 0  # already on the topic after a crash
     sessions: int = 0
+    outages: int = 0  # sessions ended by the broker or the store being away
     leader: bool = False  # this process holds the relay lock
 
 
@@ -139,9 +140,11 @@ class Relay:
                     self.leadership.release()
                     continue
                 except (TimeoutError, KafkaError, OSError) as exc:
+                    self.stats.outages += 1
                     log.warning("relay: broker unavailable (%s); retrying in %.1fs", exc, backoff)
                 except Exception:
                     # The store may be away too; the outbox keeps every event, so retrying loses nothing.
+                    self.stats.outages += 1
                     log.exception("relay: session failed; retrying in %.1fs", backoff)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)

@@ -45,6 +45,7 @@ from tests.integration.kafka_support import (
     assigned,
     caught_up,
     cli,
+    group_assignment,
     header,
     kafka_position,
     kafka_settings,
@@ -223,14 +224,18 @@ def test_two_projector_processes_share_the_partitions_and_the_survivor_of_a_kill
     wait_for(lambda: assigned(first, topics.events), 60, "the first projector to get partitions")
     second = workers.start(settings, "--no-relay", "--no-inbound", log_level="info")
 
+    group = topics.group("views")
+
     def shared() -> tuple[set[int], set[int]] | None:
         assert first.alive() and second.alive(), f"a projector exited:\n{first.tail()}\n{second.tail()}"
-        mine, theirs = assigned(first, topics.events), assigned(second, topics.events)
-        if mine and theirs and mine[-1] and theirs[-1] and mine[-1] | theirs[-1] == every:
-            return mine[-1], theirs[-1]
+        state, members = asyncio.run(group_assignment(kafka_bootstrap, group, topics.events))
+        if state == "Stable" and len(members) == 2 and all(members) and members[0] | members[1] == every:
+            return members[0], members[1]
         return None
 
-    split = wait_for(shared, 90, "the consumer group to split the partitions between the two processes")
+    split = wait_for(
+        shared, 120, "the broker to show the group stable with the partitions split between two members"
+    )
     assert not split[0] & split[1], f"a partition is assigned twice: {split}"
     assert 0 < min(sum(p.values()) for p in kafka_position(live, topics).values()) < head, (
         "the views should be part way through the topic when the group has split it"
@@ -239,11 +244,16 @@ def test_two_projector_processes_share_the_partitions_and_the_survivor_of_a_kill
     at_kill = min(sum(p.values()) for p in kafka_position(live, topics).values())
     print(f"second projector killed at {at_kill} of {head}; it held partitions {sorted(split[1])}")
 
+    def survivor_holds_all() -> bool | None:
+        state, members = asyncio.run(group_assignment(kafka_bootstrap, group, topics.events))
+        return (state == "Stable" and members == [every]) or None
+
     wait_for(
-        lambda: bool(assigned(first, topics.events)[-1] == every) or None,
-        90,
-        "the survivor to take every partition (after the dead member's session times out)",
-        every=0.2,
+        survivor_holds_all,
+        120,
+        "the broker to show the survivor alone in the group with every partition "
+        "(after the dead member's session times out)",
+        every=0.5,
     )
     wait_for(
         lambda: caught_up(live, topics, ends),

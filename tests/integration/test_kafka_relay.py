@@ -66,9 +66,10 @@ def test_broker_restart_under_a_writer_publishes_every_event_exactly_once(
             started = time.perf_counter()
             private_broker.stop()
             stopped_at = container.store.max_notification_id()
-            # The writer goes on while the broker is away, longer than the producer's request
-            # timeout (15 s), so pending sends fail and the relay must resume in a new session.
-            time.sleep(20)
+            # The writer goes on while the broker is away; the broker stays down until the relay
+            # has seen its session fail (pending sends time out after the producer's request
+            # timeout, 15 s), so the relay must resume in a new session.
+            wait_for(lambda: relay.stats.outages >= 1 or None, 180, "the relay to notice the broker is away")
             private_broker.start()
             restarted_at = container.store.max_notification_id()
             print(
@@ -79,7 +80,6 @@ def test_broker_restart_under_a_writer_publishes_every_event_exactly_once(
             wait_for(
                 lambda: relay.position() >= restarted_at, 90, f"the relay to pass notification {restarted_at}"
             )
-            time.sleep(1)
         finally:
             writer.halt.set()
             writer.join(30)
