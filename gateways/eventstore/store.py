@@ -29,7 +29,7 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
-from domain.events import DossierEvent
+from domain.events import Actor, DossierEvent
 from gateways.eventstore.codec import DecodeError, decode_event, event_payload, to_jsonable
 from gateways.eventstore.recorders import POSTGRES_TOPIC, SQLITE_TOPIC, Row
 from gateways.sql import schema_lock
@@ -54,11 +54,18 @@ def chain_hash(prev_hash: str, envelope: dict[str, Any]) -> str:
 def event_id(originator: uuid.UUID, seq: int) -> str:
     """`str(uuid.uuid5(originator, str(seq)))`, without building the UUID object (each
     stored event has one; imports write tens of thousands per second)."""
-    digest = bytearray(hashlib.sha1(originator.bytes + str(seq).encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return _event_id(originator.bytes, seq)
+
+
+# The RFC 4122 variant bits set on the first hex digit of the fourth group.
+_VARIANT = {d: "89ab"[int(d, 16) & 0x3] for d in "0123456789abcdef"}
+
+
+def _event_id(originator: bytes, seq: int) -> str:
+    """`event_id` from the originator's 16 bytes (read once per stream)."""
+    h = hashlib.sha1(originator + str(seq).encode()).hexdigest()
+    # Version 5 in the third group's first digit, the variant in the fourth's.
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 @dataclass(frozen=True)
@@ -145,35 +152,53 @@ def encode(append: StreamAppend, recorded_at: datetime | None) -> Encoded:
     records = []
     stored = []
     originator = uuid.UUID(append.dossier_id)
+    originator_bytes = originator.bytes
     prev_hash = append.prev_hash
     recorded = to_jsonable(recorded_at) if recorded_at is not None else None
-    for offset, event in enumerate(append.events, start=1):
-        seq = append.expected_version + offset
-        occurred = to_jsonable(event.occurred_at)
+    dossier_id = append.dossier_id
+    metadata = append.metadata
+    sort_keys = orjson.OPT_SORT_KEYS
+    sha256 = hashlib.sha256
+    for seq, event in enumerate(append.events, start=append.expected_version + 1):
+        occurred = _instant(event.occurred_at)
         envelope: dict[str, Any] = {
-            "event_id": event_id(originator, seq),
-            "dossier_id": append.dossier_id,
+            "event_id": _event_id(originator_bytes, seq),
+            "dossier_id": dossier_id,
             "seq": seq,
             "type": type(event).__name__,
             "occurred_at": occurred,
             "recorded_at": recorded or occurred,
             "agency_code": event.actor.agency_code,
-            "actor": to_jsonable(event.actor),
+            "actor": _actor(event.actor),
             "payload": event_payload(event),
             "prev_hash": prev_hash,
             "schema_version": SCHEMA_VERSION,
         }
-        if append.metadata:
-            envelope["metadata"] = append.metadata
+        if metadata:
+            envelope["metadata"] = metadata
         # The canonical bytes (sorted keys, no "hash" yet) of `chain_hash`, without its copy.
-        canonical = orjson.dumps(envelope, option=orjson.OPT_SORT_KEYS)
-        envelope["hash"] = prev_hash = hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()
+        canonical = orjson.dumps(envelope, option=sort_keys)
+        envelope["hash"] = prev_hash = sha256(prev_hash.encode("ascii") + canonical).hexdigest()
         raw = orjson.dumps(envelope)
         records.append(RecordedEvent(envelope=envelope, raw=raw))
         stored.append(
             StoredEvent(originator_id=originator, originator_version=seq, topic=envelope["type"], state=raw)
         )
     return Encoded(append, records, stored)
+
+
+def _instant(value: datetime) -> Any:
+    """`to_jsonable` of an event's time: an aware datetime's ISO text."""
+    if type(value) is datetime and value.tzinfo is not None:
+        return value.isoformat()
+    return to_jsonable(value)
+
+
+def _actor(actor: Actor) -> Any:
+    """`to_jsonable` of an event's actor (its fields in order), without the generic walk."""
+    if type(actor) is Actor:
+        return {"agency_code": actor.agency_code, "user": actor.user, "role": actor.role}
+    return to_jsonable(actor)
 
 
 def recorder_env(url: str, *, create_tables: bool = True) -> dict[str, str]:
