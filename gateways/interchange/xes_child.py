@@ -7,18 +7,28 @@ cores the reading overlaps the deciding and writing. This process runs the check
 whole file passed, so a file that is not an XES log still writes nothing (its `NotXes` is
 raised by the first `traces()` step, and the child is stopped). The pipe holds at most what
 it buffers beyond the batch being sent: memory stays bounded.
+
+A batch crosses the pipe as `marshal` bytes of plain values (each trace's and event's typed
+attributes are JSON-like dicts and lists), not as pickled `XesTrace` objects: this process
+rebuilds the traces from them in about a third of the time unpickling takes, and this
+process, not the child, is the one with no time to spare.
 """
 
 from __future__ import annotations
 
+import marshal
 import multiprocessing
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
-from gateways.interchange.xes import XesLog, XesTrace, check_xes
+from gateways.interchange.xes import XesEvent, XesLog, XesTrace, check_xes
+
+# A trace as it crosses the pipe: its attributes, its events' (attributes, position), its position.
+Plain = tuple[dict[str, Any], list[tuple[dict[str, Any], int]], int]
 
 
 def can_fork() -> bool:
@@ -30,13 +40,13 @@ def _read(path: Path, batch: int, out: Connection) -> None:
     """The child: send the log's traces `batch` at a time, then the end."""
     try:
         log = XesLog(path)
-        chunk: list[XesTrace] = []
+        chunk: list[Plain] = []
         for trace in log.traces():
-            chunk.append(trace)
+            chunk.append((trace.typed, [(e.typed, e.position) for e in trace.events], trace.position))
             if len(chunk) == batch:
-                out.send(("traces", log.attributes, chunk))
+                out.send(("traces", log.attributes, marshal.dumps(chunk)))
                 chunk = []
-        out.send(("traces", log.attributes, chunk))
+        out.send(("traces", log.attributes, marshal.dumps(chunk)))
         out.send(("end", log.attributes, log.problems))
     except Exception as exc:  # the parent raises it; some exceptions do not pickle
         out.send(("error", f"{type(exc).__name__}: {exc}", None))
@@ -70,9 +80,15 @@ class ChildXesLog(XesLog):
                 if kind == "end":
                     self.problems.update(second)
                     return
-                yield from second
+                yield from _traces(second)
         finally:
             receive.close()
             if child.is_alive():
                 child.kill()
             child.join()
+
+
+def _traces(sent: bytes) -> Iterator[XesTrace]:
+    plain: list[Plain] = marshal.loads(sent)
+    for typed, events, position in plain:
+        yield XesTrace(typed, [XesEvent(attributes, index) for attributes, index in events], position)
