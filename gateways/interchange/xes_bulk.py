@@ -41,7 +41,7 @@ from gateways.interchange.xes_import import (
     _without_attributes,
     _without_lienthong,
 )
-from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES, lienthong_type, lifecycle_command
+from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES, lifecycle_command
 
 _NO_APPLICANT: dict[str, object] = {}  # a legacy log names no applicant
 
@@ -66,7 +66,7 @@ class BulkXesImporter(XesImporter):
     ) -> None:
         report = self.report
         first = steps[0]
-        exported_receipt = lienthong_type(first.event) == "DossierReceived"
+        exported_receipt = first.exported_type == "DossierReceived"
         calendar = self._calendar
         try:
             receipt = self._receipt(log, case, desk, first, exported_receipt)
@@ -133,7 +133,7 @@ class BulkXesImporter(XesImporter):
         resource = event.text(RESOURCE) or ""
         replay: cmd.Command | None = None
         problem: str | None = None
-        if lienthong_type(event) in LIFECYCLE_TYPES:
+        if step.exported_type in LIFECYCLE_TYPES:
             try:
                 replay = lifecycle_command(event, _actor(resource), step.at, self._agency_code)
             except DomainError:

@@ -163,6 +163,7 @@ class _Step:
     event: XesEvent
     at: datetime
     group: str | None  # the agency code, None when no group was recorded
+    exported_type: str | None = None  # lienthong_type(event), read once
 
 
 @dataclass(frozen=True)
@@ -176,9 +177,13 @@ class _Case:
 
 def _without_lienthong(typed: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """What the log said, less what a lienthong export adds about its own store."""
-    if not any(key.startswith(LIENTHONG_PREFIX) for key in typed):
+    if not any(map(str.startswith, typed, _LIENTHONG_PREFIXES)):
         return typed
     return {k: v for k, v in typed.items() if not k.startswith(LIENTHONG_PREFIX)}
+
+
+_LIENTHONG_PREFIXES = itertools.repeat(LIENTHONG_PREFIX)  # one `startswith` argument per key
+_UNKNOWN = object()  # a group value not met yet
 
 
 def _without_attributes(event: XesEvent) -> str:
@@ -223,6 +228,7 @@ class XesImporter:
         self._claimed: dict[str, str] = {}  # agency code -> the group value it stands for
         self._procedures: dict[str, Procedure] = {}
         self._names: Counter[str] = Counter()  # trace names met (for duplicates)
+        self._groups: dict[str, str | None] = {}  # org:group value -> agency code (None: no group)
 
     # --- catalogue -----------------------------------------------------------------------
     def _ensure_agency(self, agency: GroupAgency) -> str:
@@ -258,9 +264,14 @@ class XesImporter:
 
     def _group_of(self, event: XesEvent) -> str | None:
         value = event.text(GROUP)
-        if value is None or self.mapping.is_no_group(value):
+        if value is None:
             return None
-        return self._agency_code(value)
+        known = self._groups.get(value, _UNKNOWN)
+        if known is _UNKNOWN:
+            known = self._groups[value] = (
+                None if self.mapping.is_no_group(value) else self._agency_code(value)
+            )
+        return known  # type: ignore[return-value]
 
     def _procedure_for(self, log: XesLog, trace: XesTrace, desk: str) -> Procedure:
         code = procedure_code_for(log.name)
@@ -384,13 +395,15 @@ class XesImporter:
             report.unmapped[NO_EVENTS] += 1
             return None
         timed.sort(key=lambda item: (item[0], item[1]))
-        steps = [_Step(event, at, self._group_of(event)) for at, _position, event in timed]
+        steps = [
+            _Step(event, at, self._group_of(event), lienthong_type(event)) for at, _position, event in timed
+        ]
         desk = next((s.group for s in steps if s.group is not None), None)
         if desk is None:
             desk = self._ensure_agency(replace(UNRECORDED, level=self.mapping.default_level))
             report.unmapped[TRACE_NO_GROUP] += 1
         # A lienthong export states its handoffs: none is read off its groups.
-        states_handoffs = any(lienthong_type(s.event) is not None for s in steps)
+        states_handoffs = any(s.exported_type is not None for s in steps)
         return steps, desk, states_handoffs
 
     def _replay_trace(
@@ -405,7 +418,7 @@ class XesImporter:
             report.unmapped[TRACE_REFUSED] += 1
             report.events_in_skipped += len(steps)
             return
-        if lienthong_type(steps[0].event) == "DossierReceived":
+        if steps[0].exported_type == "DossierReceived":
             steps = steps[1:]  # the receipt was that event
         for step in steps:
             state = self._replay(dossier_id, state, step, states_handoffs)
@@ -416,7 +429,7 @@ class XesImporter:
         trace = case.trace
         procedure = self._procedure_for(log, trace, desk)
         channel = self._channel(trace)
-        exported_receipt = lienthong_type(first.event) == "DossierReceived"
+        exported_receipt = first.exported_type == "DossierReceived"
         actor = _actor(first.event.text(RESOURCE) or "") if exported_receipt else SYNTHESIZED
         self.service.create(
             dossier_id=dossier_id,
@@ -466,7 +479,7 @@ class XesImporter:
     def _replay(self, dossier_id: str, state: Dossier, step: _Step, states_handoffs: bool) -> Dossier:
         report = self.report
         event = step.event
-        exported_type = lienthong_type(event)
+        exported_type = step.exported_type
         if exported_type in LIFECYCLE_TYPES:
             try:
                 command = lifecycle_command(
