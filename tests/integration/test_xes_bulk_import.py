@@ -12,6 +12,8 @@ lifecycle events are replayed, and one whose lifecycle events the rules refuse.
 
 from __future__ import annotations
 
+import fcntl
+import multiprocessing
 import sqlite3
 from dataclasses import asdict
 from pathlib import Path
@@ -28,7 +30,7 @@ from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat, export, export_database
 from gateways.interchange.selection import Selection, dossier_ids
 from gateways.interchange.xes import NotXes, XesLog
-from gateways.interchange.xes_child import ChildXesLog
+from gateways.interchange.xes_child import PIPE_BYTES, ChildXesLog, _widen
 from gateways.interchange.xes_import import ImportReport, import_xes
 from gateways.seed.demo import seed_demo
 from tests.integration.test_interchange import RECEIPT, _export, write_log
@@ -121,6 +123,17 @@ def test_a_child_process_reads_the_log_as_this_one_does(tmp_path: Path) -> None:
     assert list(there.traces()) == list(here.traces())
     assert there.name == here.name == "Rich log"
     assert there.problems == here.problems and there.problems  # the boolean that is not one
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="pipe sizes are a Linux setting")
+def test_the_pipe_from_the_child_holds_whole_batches() -> None:
+    receive, send = multiprocessing.Pipe(duplex=False)
+    try:
+        _widen(send)
+        assert fcntl.fcntl(send.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_BYTES
+    finally:
+        receive.close()
+        send.close()
 
 
 def test_a_child_process_refuses_what_is_not_an_xes_log(tmp_path: Path) -> None:
