@@ -121,6 +121,20 @@ class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
         if consumer is not None and tps:
             # Nothing of these partitions reaches the projector until it knows where each starts.
             consumer.pause(*tps)
+        try:
+            await self._start(consumer, tps)
+        except Exception:
+            # The view store cannot be read: go on from Kafka's committed offsets, which never
+            # pass the stored positions (a seen seq skips what was applied already).
+            log.exception("partitions assigned: stored positions unread; resuming from committed offsets")
+            self.projector.take({part_key(tp.topic, tp.partition): 0 for tp in tps})
+        finally:
+            if consumer is not None and tps:
+                consumer.resume(*tps)
+
+    async def _start(self, consumer: AIOKafkaConsumer | None, tps: list[TopicPartition]) -> None:
+        """Move each partition to the lowest offset the views hold for it (the beginning if a view
+        holds none), then let the projector take records from there."""
         runners = self.projector.runners
         stored = await asyncio.to_thread(lambda: [r.positions(KAFKA_FEED) for r in runners])
         starts: dict[str, int] = {}
@@ -136,8 +150,6 @@ class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
                 if consumer is not None:
                     await consumer.seek_to_beginning(tp)
         self.projector.take(starts)
-        if consumer is not None and tps:
-            consumer.resume(*tps)
 
 
 def group_role(names: Sequence[str], every: Sequence[str]) -> str:

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream.kafka import TestKafkaBroker
 
 from gateways.bootstrap import Container, bootstrap
 from gateways.eventstore.store import RecordedEvent
 from gateways.kafka.app import StreamSide, build_stream
-from gateways.kafka.projector import KAFKA_FEED, ViewProjector, part_key
+from gateways.kafka.projector import KAFKA_FEED, ViewProjector, _SeekToStored, part_key
 from gateways.kafka.relay import headers_for
 from gateways.settings import Settings
 from gateways.simulation.bulk import bulk_seed
@@ -234,6 +234,27 @@ def test_records_handed_over_before_any_assignment_are_taken(container: Containe
 
     async def run() -> None:
         await projector.handle(given)
+        await projector.close()
+
+    asyncio.run(run())
+    assert projector.dropped == 0 and projector.applied == dict.fromkeys(projector.names, len(records))
+
+
+def test_an_assignment_whose_positions_cannot_be_read_goes_on_from_the_committed_offsets(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = history(container, 3)
+    _, projector = projector_of(container, batch=10_000, hold=100_000, wait=3600)
+    given = kafka_records(records, 1)
+
+    def unreadable(feed: str) -> dict[str, int]:
+        raise RuntimeError("view store unavailable")
+
+    async def run() -> None:
+        with monkeypatch.context() as patched:
+            patched.setattr(container.runners[0], "positions", unreadable)
+            await _SeekToStored(projector, lambda: None).on_partitions_assigned([TopicPartition(TOPIC, 0)])
+        await projector.handle(given)  # what the consumer reads from the committed offset on
         await projector.close()
 
     asyncio.run(run())
