@@ -5,7 +5,7 @@ store (a fresh folder under var/bench), publish to topics with a fresh prefix, a
 - relay: events/s from the event store to Kafka (acks=all, idempotent) vs. aiokafka
   `send_batch` of the same bytes, keys, headers and partitions with the same producer settings;
 - project-kafka: events/s through the projector of every view (decode once, apply, view rows
-  and offsets in one transaction per batch) vs. an aiokafka `getmany` loop over the same topic
+  and offsets of several fetches in one transaction) vs. an aiokafka `getmany` loop over the same topic
   with the same `max_records`, decode skipped; then the same topic again from scratch with
   two projector processes sharing the consumer group.
 """
