@@ -5,7 +5,7 @@ store (a fresh folder under var/bench), publish to topics with a fresh prefix, a
 - relay: events/s from the event store to Kafka (acks=all, idempotent) vs. aiokafka
   `send_batch` of the same bytes, keys, headers and partitions with the same producer settings;
 - project-kafka: events/s through the projector of every view (decode once, apply, view rows
-  and offsets in one transaction per batch) vs. an aiokafka `getmany` loop over the same topic
+  and offsets of several fetches in one transaction) vs. an aiokafka `getmany` loop over the same topic
   with the same `max_records`, decode skipped; then the same topic again from scratch with
   two projector processes sharing the consumer group.
 """
@@ -27,7 +27,7 @@ from gateways.bench.workload import Workbench as SimulatedWorkbench
 from gateways.bench.workload import workbench as simulated_workbench
 from gateways.bootstrap import Container
 from gateways.eventstore.store import RecordedEvent
-from gateways.kafka.app import build_stream
+from gateways.kafka.app import build_stream, stop_projectors
 from gateways.kafka.projector import KAFKA_FEED, ViewProjector, part_key
 from gateways.kafka.relay import Relay, headers_for
 from gateways.kafka.topics import Topics, end_offsets, ensure_topics, partition_for
@@ -180,7 +180,7 @@ def bench_project_kafka(
                     await asyncio.sleep(0.05)
                 return time.perf_counter() - started, raw_seconds
             finally:
-                await side.broker.stop()
+                await stop_projectors(side)
 
         projector_seconds, raw_seconds = asyncio.run(run())
         views = [name for p in side.projectors for name in p.names]
@@ -202,6 +202,10 @@ def bench_project_kafka(
                 "projector_seconds": round(projector_seconds, 3),
                 "raw_seconds": round(raw_seconds, 3),
                 "dead_lettered": sum(p.dead for p in side.projectors),
+                "kafka_batches": sum(p.batches for p in side.projectors),
+                "transactions": sum(p.flushes for p in side.projectors),
+                "decode_seconds": round(sum(p.decode_seconds for p in side.projectors), 3),
+                "apply_seconds": round(sum(p.apply_seconds for p in side.projectors), 3),
                 "two_processes_events_per_s": round(bench.events / two[0]),
                 "two_processes_ratio": round(raw_seconds / two[0], 4),
                 "two_processes_seconds": round(two[0], 3),

@@ -166,7 +166,20 @@ async def run_stream(side: StreamSide, stop: asyncio.Event, *, event_partitions:
     finally:
         for task in tasks:
             await asyncio.wait_for(task, timeout=30)
-        await side.broker.stop()
+        await stop_projectors(side)
+
+
+async def stop_projectors(side: StreamSide, timeout: float = 30) -> None:
+    """Apply what the projectors hold while their partitions are still theirs, then stop the
+    broker's consumers (what arrives meanwhile is dropped: the next owner reads it again)."""
+    for projector in side.projectors:
+        try:
+            await asyncio.wait_for(projector.flush(), timeout)
+        except TimeoutError:
+            log.warning("views %s: held records not applied before stopping", projector.names)
+    await side.broker.stop()
+    for projector in side.projectors:
+        await projector.close()
 
 
 def asyncapi_document(side: StreamSide) -> str:
