@@ -355,7 +355,11 @@ class ViewProjector:
         positions = dict(held.positions)
         positions[STORE_PART] = self._notifications
         started = time.perf_counter()
-        results = await self._apply(held.items, positions, held.records)
+        try:
+            results = await self._apply(held.items, positions, held.records)
+        except BaseException:
+            self._rewind(held.records)
+            raise
         self.apply_seconds += time.perf_counter() - started
         self.flushes += 1
         await self._commit(held.positions)
@@ -363,6 +367,22 @@ class ViewProjector:
             self.applied[name] += result.applied
             self.skipped[name] += result.skipped
         return results
+
+    def _rewind(self, records: Sequence[Any]) -> None:
+        """A transaction of held records failed: read their partitions again from the first of them,
+        so no later record moves a position past the ones that were not applied."""
+        first: dict[str, int] = {}
+        for record in records:
+            key = part_key(record.topic, record.partition)
+            first[key] = min(first.get(key, record.offset), record.offset)
+        consumer = self._consumer()
+        for key, offset in first.items():
+            if self._next is not None and key in self._next:
+                self._next[key] = min(self._next[key], offset)
+            if consumer is not None:
+                topic, _, number = key.rpartition(":")
+                consumer.seek(TopicPartition(topic, int(number)), offset)
+        log.error("views %s: held records not applied; reading %s again", self.names, sorted(first.items()))
 
     async def _commit(self, positions: dict[str, int]) -> None:
         """Tell Kafka the offsets just applied. Only a hint: a partition starts from the view

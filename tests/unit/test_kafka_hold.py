@@ -259,3 +259,30 @@ def test_an_assignment_whose_positions_cannot_be_read_goes_on_from_the_committed
 
     asyncio.run(run())
     assert projector.dropped == 0 and projector.applied == dict.fromkeys(projector.names, len(records))
+
+
+def test_a_failed_transaction_reads_its_records_again_and_no_later_record_passes_them(
+    container: Container, rebuilt: Callable[[], Container], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = history(container, 6)
+    given = kafka_records(records, 2)
+    _, projector = projector_of(container, batch=len(given) + 1, hold=100_000, wait=3600)
+
+    async def failing(*args: Any) -> Any:
+        raise RuntimeError("the dead-letter topic cannot be written")
+
+    async def run() -> None:
+        projector.take(dict.fromkeys([part_key(TOPIC, 0), part_key(TOPIC, 1)], 0))
+        with monkeypatch.context() as patched:
+            patched.setattr(projector, "_apply", failing)
+            with pytest.raises(RuntimeError):
+                await projector.handle(given)  # a short batch: applied at once, and that fails
+        assert projector.holding == 0 and stored(container) == dict.fromkeys(projector.names, 0)
+        # The consumer reads the partitions again from the first record not applied: taken, not dropped.
+        await projector.handle(given)
+        await projector.close()
+
+    asyncio.run(run())
+    assert projector.dropped == 0
+    assert projector.applied == dict.fromkeys(projector.names, len(records))
+    assert_views_equal(container, rebuilt())
