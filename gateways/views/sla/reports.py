@@ -175,7 +175,7 @@ class SlaReports:
             if days is not None:
                 ranges[label] = sla.bucket_ranges(*days)
             edges.extend((label, a, b) for a, b in part_edges)
-        counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        sums: dict[tuple[str, str], Sums] = {}
         if ranges:
             # Whole local days are read from the buckets, and cached by view position: a report
             # judged now recounts only the part of today (and of a first day) that is not whole.
@@ -187,15 +187,23 @@ class SlaReports:
                 group,
                 include_imported,
             )
-            rows = self.cache.answer(
-                VIEW, key, None, lambda: self._bucket_sums(scope, agencies, ranges, group, include_imported)
+            sums = dict(
+                self.cache.answer(
+                    VIEW,
+                    key,
+                    None,
+                    lambda: _bucket_totals(
+                        self._bucket_sums(scope, agencies, ranges, group, include_imported)
+                    ),
+                )
             )
-            for row in rows:
-                counts[(row["part"], row["grp"] or "")].update({c: int(row[c] or 0) for c in COLUMNS})
         if edges:
+            counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
             for row in self._edge_counts(scope, agencies, edges, group, include_imported):
                 counts[(row["part"], row["grp"] or "")][row["k"]] += int(row["n"])
-        return {key: Sums.of(c) for key, c in counts.items()}
+            for part_group, c in counts.items():
+                sums[part_group] = sums.get(part_group, Sums()) + Sums.of(c)
+        return sums
 
     def _bucket_sums(
         self,
@@ -491,3 +499,12 @@ class SlaReports:
             step_due_at=step_due,
             step_remaining_working_hours=step_remaining,
         )
+
+
+def _bucket_totals(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Sums]:
+    """The bucket sums' rows as Sums per (part, group), made once per cached answer."""
+    totals: dict[tuple[str, str], Sums] = {}
+    for row in rows:
+        key = (row["part"], row["grp"] or "")
+        totals[key] = totals[key] + Sums.of(row) if key in totals else Sums.of(row)
+    return totals
