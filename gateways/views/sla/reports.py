@@ -410,16 +410,18 @@ class SlaReports:
         )
         hierarchy = self.catalogue.hierarchy
         first_day, last_day = asked.days(self.tz)
-        forms: dict[str, Bieu06] = defaultdict(Bieu06)
+        forms: dict[str, Bieu06] = {}
+        none, zero = Sums(), Bieu06()
         for grp in sorted({g for _, g in sums}):
-            form = sla.bieu06(sums.get(("b", grp), Sums()), sums.get(("d", grp), Sums()))
+            form = sla.bieu06(sums.get(("b", grp), none), sums.get(("d", grp), none))
             key = sla.level_during(hierarchy, grp, first_day, last_day) if group_by == "level" else grp
-            forms[key] = forms[key] + form
+            known = forms.get(key)  # a group is added up only where groups share a level
+            forms[key] = form if known is None else known + form
         late = self._late(agencies, judged, asked, group_by, include_imported)
         rows = tuple(
-            SlaRow(key, forms.get(key, Bieu06()), late.get(key, 0))
+            SlaRow(key, forms.get(key, zero), late.get(key, 0))
             for key in sorted(set(forms) | set(late))
-            if forms.get(key, Bieu06()) != Bieu06() or late.get(key, 0)
+            if forms.get(key, zero) != zero or late.get(key, 0)
         )
         return SlaReport(group_by, scope, asked, judged.end, rows)
 
