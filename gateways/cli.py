@@ -147,6 +147,7 @@ def run(
 
     from gateways.audit import CheckpointTimer
     from gateways.http.app import create_app
+    from gateways.http.heap import settle
     from gateways.kafka import processes as helpers
     from gateways.logs import log_config
 
@@ -181,6 +182,7 @@ def run(
         timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
+    settle()  # start-up's objects out of the collector's way (gateways/http/heap.py)
     sockets = [helpers.shared_socket(host, port)] if workers > 1 or reuse_port else None
     # Seeded (above) before the others start, so they never seed it again.
     children = helpers.spawn(workers - 1, helpers.api_child_args(host, port, stream))

@@ -49,10 +49,13 @@ def _serve(settings: Settings, port: int) -> None:
     import uvicorn
 
     from gateways.http.app import create_app
+    from gateways.http.heap import settle
 
     container = bootstrap(settings)
     try:
-        uvicorn.run(create_app(container), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        app = create_app(container)
+        settle()  # as `lienthong serve` does
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     finally:
         container.close()
 

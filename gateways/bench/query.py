@@ -1,7 +1,7 @@
 """`bench query`: p50/p99 latency of the reads supervisors and officers make all day — Biểu 06,
-the SLA report, the bottleneck report, a control sheet, an agency's inbox — through the
-HTTP API (API.md), from another process, on a simulated province whose views are up to
-date and whose latest dossiers are still in process. One client, requests one after the
+the SLA report, the bottleneck report, the heat map, a control sheet, an agency's inbox —
+through the HTTP API (API.md), from another process, on a simulated province whose views are
+up to date and whose latest dossiers are still in process. One client, requests one after the
 other: this measures what one request costs, not how many fit in a second.
 """
 
@@ -20,6 +20,7 @@ from gateways.bench.workload import Workbench, workbench
 from gateways.settings import Settings
 
 TARGET_P99_MS = 20.0
+HEAT_METRICS = ("dwell", "overdue_wip")
 
 
 def bench_query(
@@ -49,6 +50,9 @@ def bench_query(
                 f"&from={first}&to={last}"
             ),
             "bottlenecks": lambda: f"/api/v1/reports/bottlenecks?from={first}&to={last}",
+            "heatmap": lambda: (
+                f"/api/v1/reports/heatmap?metric={rng.choice(HEAT_METRICS)}&from={first}&to={last}"
+            ),
             "control_sheet": lambda: f"/api/v1/dossiers/{rng.choice(dossier_ids)}/control-sheet",
             "inbox": lambda: f"/api/v1/agencies/{rng.choice(agencies)}/inbox",
         }
@@ -111,10 +115,12 @@ def _uncached(bench: Workbench, province: str, today: date, requests: int) -> di
         reports.cache.size = 0  # nothing is kept: every answer and every bucket sum is computed
     first, last = today - timedelta(days=120), today
     now = container.service.now()
+    rng = random.Random(11)
     kinds: dict[str, Callable[[], object]] = {
         "bieu06": lambda: container.sla._bieu06(province, first, last, include_children=True, now=now),
         "sla": lambda: container.sla._sla("procedure", first, last, now=now),
         "bottlenecks": lambda: container.bottlenecks._bottlenecks(first, last, None, today),
+        "heatmap": lambda: container.bottlenecks._heatmap(rng.choice(HEAT_METRICS), first, last, None, today),
     }
     timings: dict[str, list[float]] = {}
     for kind, ask in kinds.items():

@@ -24,6 +24,7 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from domain import commands as cmd
+from domain.agencies import Agency, AgencyLevel
 from domain.dossier import TERMINAL, Dossier, Status, fold, working_hours_until
 from domain.events import Actor, Channel, DossierEvent
 from gateways.bootstrap import Container
@@ -170,6 +171,21 @@ def test_the_district_reports_its_wards_only_while_it_existed(seeded: Seeded) ->
     # Its wards left it on 2025-07-01; District 2, which it succeeded in 2021, still rolls up
     # under it (an ended agency's history shows under its default heir: DOMAIN.md, succession).
     assert after.agencies == ("000.00.62.H29", THU_DUC) and after.form.received_total == 0
+
+
+def test_a_catalogue_edit_shows_in_the_next_bieu06_without_a_rebuild(seeded: Seeded) -> None:
+    """The desks of a subtree are kept between reports, but only for the catalogue they came from."""
+    s = seeded
+    new_desk = "000.99.00.H29"
+    first, last = date(2026, 1, 1), date(2026, 6, 30)
+    before = s.reports.bieu06(PROVINCE, first, last, include_children=True)
+    assert new_desk not in before.agencies
+    assert s.reports.bieu06(PROVINCE, first, last, include_children=True).agencies == before.agencies
+    s.container.catalogue.put_agency(
+        Agency(new_desk, "Sở thử nghiệm", AgencyLevel.PROVINCE_DEPARTMENT, PROVINCE, valid_from=first)
+    )
+    after = s.reports.bieu06(PROVINCE, first, last, include_children=True)
+    assert set(after.agencies) == {*before.agencies, new_desk}
 
 
 def test_sql_reports_equal_the_projection_over_all_facts(seeded: Seeded) -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from gateways.auth import Principal
 from gateways.bootstrap import Container
 from gateways.http import report_schemas
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
+from gateways.http.report_presenters import json_response
 from gateways.http.schemas import answers
 from gateways.views.bottleneck import VIEW, BottleneckReports, InvalidCursor
 
@@ -102,11 +103,11 @@ def _today(container: Container) -> date:
     return container.service.now().date()
 
 
-def _with_position(container: Container, body: dict[str, Any]) -> dict[str, Any]:
+def _with_position(container: Container, body: dict[str, Any]) -> Response:
     position = container.view_position(VIEW)
     body["view_position"] = position
     body["lag"] = max(0, container.store.max_notification_id() - position)
-    return body
+    return json_response(body)
 
 
 @router.get("/bottlenecks", **answers(report_schemas.Bottlenecks))
@@ -117,7 +118,7 @@ def bottlenecks(
     end: str | None = Query(default=None, alias="to"),
     agency_code: str | None = None,
     steps: bool = False,
-) -> dict[str, Any]:
+) -> Response:
     """Per agency: WIP, in transit and overdue at the end of `to`; arrivals, completions, returns,
     supplements, consultations and dwell (working hours p50/p90/p99) over the range. Per edge
     (giver -> receiver): handoffs whose transit ended in the range, returns, transit hours. With
@@ -136,7 +137,7 @@ def heatmap(
     start: str | None = Query(default=None, alias="from"),
     end: str | None = Query(default=None, alias="to"),
     agency_code: str | None = None,
-) -> dict[str, Any]:
+) -> Response:
     """Agency x ISO week: median dwell of the stays that ended that week, or overdue WIP at its end."""
     first, last = _range(container, start, end)
     scope = _scope(container, principal, agency_code)
@@ -152,7 +153,7 @@ def wip(
     start: str | None = Query(default=None, alias="from"),
     end: str | None = Query(default=None, alias="to"),
     bucket: Literal["day", "week"] = "day",
-) -> dict[str, Any]:
+) -> Response:
     """WIP, in transit and overdue at the end of each day or week, with its arrivals and completions."""
     own = _own(container, principal)
     if not agency_code:
@@ -179,7 +180,7 @@ def bottleneck_dossiers(
     returned: bool = False,
     cursor: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-) -> dict[str, Any]:
+) -> Response:
     """The dossiers behind a row of the bottleneck report.
 
     An agency (`agency_code`): its stays that ended in [from, to], slowest first, or

@@ -19,7 +19,7 @@ from gateways.documents import bieu06 as bieu06_document
 from gateways.http import report_schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
-from gateways.http.report_presenters import at_risk_json, bieu06_json, sla_json
+from gateways.http.report_presenters import at_risk_json, bieu06_json, json_response, sla_json
 from gateways.http.schemas import answers
 from gateways.views.indicators import VIEW as INDICATORS_VIEW
 from gateways.views.indicators import IndicatorRow
@@ -126,7 +126,7 @@ def bieu06(
     include_children: Children = None,
     scope: Scope = "received",
     include_imported: bool = False,
-) -> dict[str, Any]:
+) -> Response:
     """Biểu 06 (Circular 01/2020) of one desk: received, resolved, in process, on-time rate."""
     code, children, first, last, label = _bieu06_scope(
         container, principal, agency_code, include_children, from_, to, period
@@ -146,7 +146,7 @@ def bieu06(
         body["components_digitized"] = container.index.count_digitized(
             report.agencies, report.window.start, report.window.end, include_imported
         )
-    return body
+    return json_response(body)
 
 
 FORM_TYPES = {
@@ -213,7 +213,7 @@ def sla_report(
     include_children: Children = None,
     scope: Scope = "received",
     include_imported: bool = False,
-) -> dict[str, Any]:
+) -> Response:
     """Biểu 06 counts per agency, level or procedure, with `late_attributed`: the steps of
     each group that went over budget in the range (delay attribution)."""
     code, children = _agency(container, principal, agency_code, include_children, default=True)
@@ -228,12 +228,14 @@ def sla_report(
         include_imported=include_imported,
         now=container.service.now(),
     )
-    return {
-        **sla_json(report, container.calendar.tz),
-        "agency_code": code,
-        "period": label,
-        **_freshness(container),
-    }
+    return json_response(
+        {
+            **sla_json(report, container.calendar.tz),
+            "agency_code": code,
+            "period": label,
+            **_freshness(container),
+        }
+    )
 
 
 @router.get("/at-risk", **answers(report_schemas.AtRisk))
@@ -245,7 +247,7 @@ def at_risk(
     include_children: Children = None,
     include_imported: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> dict[str, Any]:
+) -> Response:
     """Open dossiers received or held by the agency with less than `within_hours` working
     hours left, overdue first."""
     code, children = _agency(container, principal, agency_code, include_children, default=True)
@@ -254,14 +256,16 @@ def at_risk(
         code, within_hours, now, include_children=children, include_imported=include_imported, limit=limit
     )
     tz = container.calendar.tz
-    return {
-        "agency_code": code,
-        "within_hours": within_hours,
-        "now": now.astimezone(tz).isoformat(),
-        "items": [at_risk_json(item, tz) for item in items],
-        "next_cursor": None,
-        **_freshness(container),
-    }
+    return json_response(
+        {
+            "agency_code": code,
+            "within_hours": within_hours,
+            "now": now.astimezone(tz).isoformat(),
+            "items": [at_risk_json(item, tz) for item in items],
+            "next_cursor": None,
+            **_freshness(container),
+        }
+    )
 
 
 def _indicator_json(i: Indicator) -> dict[str, Any]:
@@ -294,7 +298,7 @@ def indicators_report(
     period: Period = None,
     include_children: Children = None,
     include_imported: bool = False,
-) -> dict[str, Any]:
+) -> Response:
     """Service indicators (Decision 766/QĐ-TTg of 2022) measured from the dossier events, per
     receiving desk or per level, over whole local days: on-time handling, resolved per received,
     online share, satisfaction. Indicators the events cannot measure yet are listed with the
@@ -313,22 +317,24 @@ def indicators_report(
     except InvalidValue as exc:
         raise Problem(422, "Invalid report range", exc.detail, "invalid-range") from exc
     position = container.view_position(INDICATORS_VIEW)
-    return {
-        "group_by": report.group_by,
-        "agency_code": code,
-        "include_children": children,
-        "period": label,
-        "from": report.first.isoformat(),
-        "to": report.last.isoformat(),
-        "scope": "received",
-        "rows": [_indicator_row_json(row) for row in report.rows],
-        "total": _indicator_row_json(report.total),
-        "not_measurable": [{"group": k, "reason": v} for k, v in NOT_MEASURABLE.items()],
-        "composite_score": None,
-        "composite_note": (
-            "No composite score: the weights of Decision 766/QĐ-TTg's annex could not be confirmed "
-            "from the official text (docs/decisions.md)."
-        ),
-        "view_position": position,
-        "lag": max(0, container.store.max_notification_id() - position),
-    }
+    return json_response(
+        {
+            "group_by": report.group_by,
+            "agency_code": code,
+            "include_children": children,
+            "period": label,
+            "from": report.first.isoformat(),
+            "to": report.last.isoformat(),
+            "scope": "received",
+            "rows": [_indicator_row_json(row) for row in report.rows],
+            "total": _indicator_row_json(report.total),
+            "not_measurable": [{"group": k, "reason": v} for k, v in NOT_MEASURABLE.items()],
+            "composite_score": None,
+            "composite_note": (
+                "No composite score: the weights of Decision 766/QĐ-TTg's annex could not be confirmed "
+                "from the official text (docs/decisions.md)."
+            ),
+            "view_position": position,
+            "lag": max(0, container.store.max_notification_id() - position),
+        }
+    )
