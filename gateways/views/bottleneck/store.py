@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from operator import add
 from typing import Any
 
 import orjson
@@ -24,6 +25,7 @@ from gateways.views.bottleneck.schema import (
     _key,
     _utc,
 )
+from gateways.views.bottleneck.sums import hist_from_text, hist_to_text
 from gateways.views.runtime import Applied
 from gateways.views.toolkit import Held, copy_rows, rows_of
 from projections import bottleneck as b
@@ -50,9 +52,12 @@ def flow_from_json(text: str) -> b.Flow:
     return b.Flow(**data, stay=stay, transit=transit)
 
 
+Block = tuple[b.Subject, int, int]
 _NO_HIST: dict[int, int] = {}
 # bottleneck_counts rows held between flushes, at most.
 ROWS_LIMIT = 20_000
+# bottleneck_counts rows built and written at a time by a flush.
+WRITE_CHUNK = 5_000
 
 
 class BottleneckView:
@@ -119,39 +124,43 @@ class BottleneckView:
     def _write_sums(
         self,
         tx: Tx,
-        blocks: dict[tuple[b.Subject, int, int], list[int]],
-        hists: dict[tuple[b.Subject, int, int], dict[int, int]],
+        blocks: dict[Block, list[int]],
+        hists: dict[Block, dict[int, int]],
     ) -> None:
-        """Add the block sums to the stored rows and write them back as a set. The rows are
-        held (`self.rows`) like the flows: only those not held are read back."""
-        prefixes: dict[b.Subject, str] = {}
-        by_key: dict[str, tuple[b.Subject, int, int]] = {}
+        """Add the block sums to the stored rows and write them back as sets of `WRITE_CHUNK`
+        rows (a flush never builds all its rows at once). The rows are held (`self.rows`) like
+        the flows: only those not held are read back."""
+        heads: dict[b.Subject, tuple[str, str, str, str, int]] = {}
+        entries: list[tuple[str, Block]] = []
         for block in blocks:
             subject = block[0]
-            prefix = prefixes.get(subject)
-            if prefix is None:
-                prefix = prefixes[subject] = _key(subject, 0, 0).rsplit("\x1f", 2)[0]
-            by_key[f"{prefix}\x1f{block[1]}\x1f{block[2]}"] = block
-        keys = sorted(by_key)
+            head = heads.get(subject)
+            if head is None:
+                head = heads[subject] = (
+                    _key(subject, 0, 0).rsplit("\x1f", 2)[0],
+                    subject.kind.value,
+                    subject.agency_code,
+                    subject.other,
+                    subject.route_step,
+                )
+            entries.append((f"{head[0]}\x1f{block[1]}\x1f{block[2]}", block))
+        entries.sort(key=_first)
         held = self.rows
-        missing = [] if self.rows_complete else [k for k in keys if k not in held]
-        columns = ", ".join(("key", *_SUM_COLUMNS, "hist"))
-        for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", missing):
-            values = iter(orjson.loads(row["hist"]))
-            held[row["key"]] = (
-                [int(row[name]) for name in _SUM_COLUMNS],
-                dict(zip(values, values, strict=True)),
-            )
+        if not self.rows_complete:
+            self._read_back(tx, [k for k, _ in entries if k not in held])
+        # Rows are held for the next flush only while they stay few: a flush that would hold
+        # more (a rebuild's) writes them and lets them all go.
+        keep = len(held) + len(entries) <= ROWS_LIMIT
+        texts = _HistTexts()
         upserts: list[list[Any]] = []
         deletes: list[tuple[str]] = []
-        for key in keys:
-            block = by_key[key]
+        for key, block in entries:
             subject, span, start = block
             vector = blocks[block]
             hist = hists.get(block) or _NO_HIST
             stored = held.get(key)
             if stored is not None:
-                vector = [x + y for x, y in zip(vector, stored[0], strict=True)]
+                vector = list(map(add, vector, stored[0]))
                 if hist:
                     merged = dict(stored[1])
                     for bucket, n in hist.items():
@@ -159,34 +168,35 @@ class BottleneckView:
                     hist = merged
                 else:
                     hist = stored[1]
-            if hist and not all(hist.values()):
+                if hist and not all(hist.values()):
+                    hist = {bucket: n for bucket, n in hist.items() if n}
+            elif hist and not all(hist.values()):
                 hist = {bucket: n for bucket, n in hist.items() if n}
             if not hist and not any(vector):
                 deletes.append((key,))
                 held.pop(key, None)
                 continue
-            held[key] = (vector, hist)
+            if keep:
+                held[key] = (vector, hist)
             p50 = p90 = None
             if span == 7:  # the heat map reads weeks: their medians are kept ready
                 p50, p90 = b.quantile(hist, 500), b.quantile(hist, 900)
-            hist_json = orjson.dumps([x for bucket in sorted(hist) for x in (bucket, hist[bucket])]).decode()
-            upserts.append(
-                [
-                    key,
-                    subject.kind.value,
-                    subject.agency_code,
-                    subject.other,
-                    subject.route_step,
-                    span,
-                    start,
-                    *vector,
-                    hist_json,
-                    p50,
-                    p90,
-                ]
-            )
+            upserts.append([key, *heads[subject][1:], span, start, *vector, texts.of(hist), p50, p90])
+            if len(upserts) >= WRITE_CHUNK:
+                _UPSERT_COUNT.write(tx, upserts)
+                upserts = []
         _UPSERT_COUNT.write(tx, upserts)
         tx.executemany("DELETE FROM bottleneck_counts WHERE key = ?", deletes)
+        if not keep:
+            self.rows = {}
+            self.rows_complete = False
+
+    def _read_back(self, tx: Tx, missing: list[str]) -> None:
+        """The stored rows of `missing` keys, into what is held."""
+        held = self.rows
+        columns = ", ".join(("key", *_SUM_COLUMNS, "hist"))
+        for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", missing):
+            held[row["key"]] = ([int(row[name]) for name in _SUM_COLUMNS], hist_from_text(row["hist"]))
 
     def clear(self, tx: Tx) -> None:
         for table in TABLES:
@@ -210,20 +220,19 @@ class BottleneckView:
                 blocks[block] = (
                     vector if known is None else [x + y for x, y in zip(known, vector, strict=True)]
                 )
-                values = iter(orjson.loads(row["hist"]))
                 hist = hists.setdefault(block, {})
-                for bucket, n in zip(values, values, strict=True):
+                for bucket, n in hist_from_text(row["hist"]).items():
                     hist[bucket] = hist.get(bucket, 0) + n
         self._write_sums(tx, blocks, hists)
-
-
-Block = tuple[b.Subject, int, int]
 
 
 def _blocks_of(totals: b.Totals) -> tuple[dict[Block, list[int]], dict[Block, dict[int, int]]]:
     """The sums per (subject, day) added up into every block of days (`b.SPANS`) that holds
     them: each size from the one below it (blocks nest), so a day is added once per size
-    only where it is the only day of its block."""
+    only where it is the only day of its block.
+
+    Vectors and histograms are never changed in place: a block with one part below it shares
+    that part's (most blocks of a sparse subject, such as a route step, have one day)."""
     blocks: dict[Block, list[int]] = {}
     hists: dict[Block, dict[int, int]] = {}
     level: dict[Block, list[int]] = {(s, 1, day): v for (s, day), v in totals.sums.items()}
@@ -236,23 +245,48 @@ def _blocks_of(totals: b.Totals) -> tuple[dict[Block, list[int]], dict[Block, di
         for (subject, _, start), vector in level.items():
             key = (subject, span, start - start % span)
             block = up.get(key)
-            if block is None:
-                up[key] = vector[:]
-            else:
-                for i, x in enumerate(vector):
-                    block[i] += x
+            up[key] = vector if block is None else list(map(add, block, vector))
         for (subject, _, start), hist in level_hists.items():
             key = (subject, span, start - start % span)
             into = up_hists.get(key)
             if into is None:
-                up_hists[key] = dict(hist)
+                up_hists[key] = hist
             else:
+                into = dict(into)
                 for bucket, n in hist.items():
                     into[bucket] = into.get(bucket, 0) + n
+                up_hists[key] = into
         blocks.update(up)
         hists.update(up_hists)
         level, level_hists = up, up_hists
     return blocks, hists
+
+
+def _first(entry: tuple[str, Block]) -> str:
+    return entry[0]
+
+
+class _HistTexts:
+    """The stored text of histograms, made once per histogram object (blocks share them) and
+    once per single-bucket histogram (most of a route step's)."""
+
+    def __init__(self) -> None:
+        self.by_object: dict[int, tuple[dict[int, int], str]] = {}
+        self.singles: dict[tuple[int, int], str] = {}
+
+    def of(self, hist: dict[int, int]) -> str:
+        known = self.by_object.get(id(hist))
+        if known is not None and known[0] is hist:
+            return known[1]
+        if len(hist) == 1:
+            item = next(iter(hist.items()))
+            text = self.singles.get(item)
+            if text is None:
+                text = self.singles[item] = hist_to_text(hist)
+        else:
+            text = hist_to_text(hist)
+        self.by_object[id(hist)] = (hist, text)
+        return text
 
 
 def _record_row(record: b.StayRecord | b.TransitRecord, columns: list[str]) -> list[Any]:
