@@ -125,6 +125,8 @@ _UPSERT_DOSSIER = Upsert("sla_dossiers", _DOSSIER_COLUMNS, ("dossier_id",))
 _UPSERT_STEP = Upsert("sla_steps", _STEP_COLUMNS, ("dossier_id", "n"))
 CounterKey = tuple[str, str, str, bool, str, date]  # scope, agency, procedure, imported, column, day
 _COLUMN_INDEX = {column: index for index, column in enumerate(COLUMNS)}
+# Local days of instants remembered (tallies of a dossier's old and new facts share instants).
+_DAYS_HELD = 4_096
 
 
 def _all_spans(facts: DossierFacts) -> tuple[Any, ...]:
@@ -206,7 +208,7 @@ class SlaView:
             if day is None:
                 day = days[at] = at.astimezone(tz).date()
             keys.append((t.scope, t.agency_code, t.procedure_code, t.imported, t.column, day))
-        if len(days) > 20_000:
+        if len(days) > _DAYS_HELD:
             self._days = {}
         return keys
 
