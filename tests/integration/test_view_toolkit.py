@@ -65,7 +65,6 @@ def test_held_states_let_go_of_ended_dossiers_then_the_least_recently_used() -> 
 
 
 def test_an_id_filter_holds_every_id_added_and_few_others() -> None:
-
     ids = IdFilter()
     added = [f"dossier-{i}" for i in range(40_000)]
     ids.update(added)
