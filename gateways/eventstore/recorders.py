@@ -6,7 +6,7 @@ one `executemany`.
 dossier's PII data key, … commit together with the events or not at all. Statements are
 written with `?` placeholders; the PostgreSQL recorder gets `%s`.
 
-Notification ids (docs/decisions.md, #NEW-importspeed-1):
+Notification ids (docs/decisions.md, entry 117):
 
 - SQLite: the id is the table's rowid. The package inserts row by row to read each
   `lastrowid`; here the events of a transaction go in with one `executemany` and their ids

@@ -8,7 +8,7 @@ lowest offset the views hold for it (the view store, not Kafka's committed offse
 truth: a view store restored from a backup resumes where it stands; a view that is ahead
 skips what it has seen).
 
-Several Kafka batches go into one transaction (decision #NEW-kafkaflush-1): decoded records
+Several Kafka batches go into one transaction (decision entry 118): decoded records
 are held until the projector holds `hold` records, or a batch comes back short of
 `max_records` (the consumer has read what the broker had: caught up), or the oldest held
 record has waited `wait` seconds. A transaction flushes the views' rows once whatever its

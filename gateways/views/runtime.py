@@ -29,12 +29,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Protocol, runtime_checkable
 
 from domain.events import DossierEvent
 from gateways.eventstore.store import RecordedEvent
 from gateways.sql import Database, Tx
-from gateways.views.toolkit import Upsert
+from gateways.views.toolkit import DROPPED_LIMIT, IdFilter, Upsert
 
 log = logging.getLogger("lienthong.views")
 
@@ -108,9 +109,9 @@ class HeldView(View, Protocol):
 
 
 # A deferred pass (rebuild) flushes at least this often: what a view holds stays bounded.
-FLUSH_EVENTS = 20_000
-# Seen seqs held per view between transactions, at most.
-SEEN_LIMIT = 50_000
+FLUSH_EVENTS = 10_000
+# Seen seqs held per view between flushes, at most: past it, the least recently seen half goes.
+SEEN_LIMIT = 8_000
 
 
 @dataclass
@@ -138,6 +139,7 @@ class ViewRunner:
         self._seen: dict[str, int] = {}
         self._seen_dirty: dict[str, int] = {}
         self._seen_complete = False  # no seen seq in the store beyond `_seen` (right after a reset)
+        self._seen_gone = IdFilter()  # with `_seen_complete`: the dossiers whose seq was let go
         self._tx: Tx | None = None  # the transaction this runner last worked in
         self._generation = 0  # `projection_views.batches` as this runner last set it
         self._committed: int | None = None  # the generation known committed
@@ -204,6 +206,8 @@ class ViewRunner:
         self._seen = {}
         self._seen_dirty = {}
         self._seen_complete = empty
+        if self._seen_gone.count:
+            self._seen_gone = IdFilter()
         self._unflushed = 0
         self._committed = None
         if self.held is not None:
@@ -212,7 +216,9 @@ class ViewRunner:
     def _seen_of(self, tx: Tx, ids: Sequence[str]) -> dict[str, int]:
         known = self._seen
         missing = [d for d in ids if d not in known]
-        if missing and not self._seen_complete:
+        if missing and self._seen_complete:
+            missing = [d for d in missing if d in self._seen_gone]
+        if missing:
             for r in tx.select_in(
                 "SELECT dossier_id, seq FROM projection_seqs WHERE view = ? AND dossier_id IN ({marks})",
                 missing,
@@ -228,9 +234,15 @@ class ViewRunner:
         _UPSERT_SEQ.write(tx, [(self.name, d, s) for d, s in self._seen_dirty.items()])
         self._seen_dirty = {}
         self._unflushed = 0
-        if len(self._seen) > SEEN_LIMIT:
-            self._seen = {}
-            self._seen_complete = False
+        seen = self._seen
+        if len(seen) > SEEN_LIMIT:  # the least recently seen half goes (their seqs are stored)
+            gone = list(islice(seen, len(seen) - SEEN_LIMIT // 2))
+            for d in gone:
+                del seen[d]
+            if self._seen_complete:
+                self._seen_gone.update(gone)
+                if self._seen_gone.count > DROPPED_LIMIT:
+                    self._seen_complete = False
 
     def apply_in(
         self, tx: Tx, items: Sequence[Applied], feed: str, positions: dict[str, int], defer: bool = False
@@ -257,9 +269,11 @@ class ViewRunner:
         try:
             if fresh:
                 self.view.apply(tx, fresh)
+            held = self._seen
             for d, s in seen.items():
                 if before.get(d) != s:
-                    self._seen[d] = self._seen_dirty[d] = s
+                    held.pop(d, None)  # re-inserted: the most recently seen go last
+                    held[d] = self._seen_dirty[d] = s
             self._unflushed += len(fresh)
             if not defer or self._unflushed >= FLUSH_EVENTS:
                 self.flush(tx)

@@ -105,3 +105,27 @@ def test_a_batch_that_fails_leaves_nothing_held(
     _feed(runners, two)
     _feed(runners, three)
     assert _snapshot(container) == expected
+
+
+def test_small_flushes_write_chunks_and_hold_limits_leave_the_rows_of_one_pass(
+    make_container: Any, backend_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild that flushes every few events, writes block rows a few at a time and may hold
+    only a few of them (so rows are let go mid-flush and read back) writes the same rows as one
+    that flushes once; so do live batches of a few events."""
+    from gateways.views import runtime
+    from gateways.views.bottleneck import store as bottleneck_store
+
+    container = make_container(backend_url)
+    expected, items = _rebuilt(container)
+    monkeypatch.setattr(runtime, "FLUSH_EVENTS", 37)
+    monkeypatch.setattr(bottleneck_store, "WRITE_CHUNK", 7)
+    monkeypatch.setattr(bottleneck_store, "ROWS_LIMIT", 60)
+    container.feed.rebuild()
+    assert _snapshot(container) == expected
+    with container.view_db.transaction() as tx:
+        for runner in container.runners:
+            runner.reset(tx)
+    for start in range(0, len(items), 53):
+        _feed(container.runners, items[start : start + 53])
+    assert _snapshot(container) == expected

@@ -1,12 +1,13 @@
-"""The bottleneck view sums each (subject, day) into every block of days that holds it: size by
-size from the one below (gateways/views/bottleneck/store.py) equals day by day."""
+"""The bottleneck view sums each (subject, day) into every block of days that holds it: subject
+by subject, size by size from the one below (gateways/views/bottleneck/store.py), sharing a
+block's only part, equals day by day."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateways.views.bottleneck.store import _blocks_of
+from gateways.views.bottleneck.store import _by_subject, _pyramid
 from projections import bottleneck as b
 
 _SUBJECTS = [
@@ -47,6 +48,11 @@ def test_blocks_summed_size_by_size_equal_the_days_added_to_each_block(
             for bucket, n in totals.hists.get((subject, day), {}).items():
                 hist = expected_hists.setdefault((subject, span, start), {})
                 hist[bucket] = hist.get(bucket, 0) + n
-    blocks, hists = _blocks_of(totals)
+    blocks: dict[tuple[b.Subject, int, int], list[int]] = {}
+    hists: dict[tuple[b.Subject, int, int], dict[int, int]] = {}
+    for subject, days in _by_subject(totals).items():
+        vectors, subject_hists = _pyramid(*days)
+        blocks.update({(subject, span, start): v for (span, start), v in vectors.items()})
+        hists.update({(subject, span, start): h for (span, start), h in subject_hists.items()})
     assert blocks == expected
     assert {k: h for k, h in hists.items() if h} == {k: h for k, h in expected_hists.items() if h}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from operator import add
 from typing import Any
 
 import orjson
@@ -24,6 +25,7 @@ from gateways.views.bottleneck.schema import (
     _key,
     _utc,
 )
+from gateways.views.bottleneck.sums import hist_from_text, hist_to_text
 from gateways.views.runtime import Applied
 from gateways.views.toolkit import Held, copy_rows, rows_of
 from projections import bottleneck as b
@@ -53,6 +55,8 @@ def flow_from_json(text: str) -> b.Flow:
 _NO_HIST: dict[int, int] = {}
 # bottleneck_counts rows held between flushes, at most.
 ROWS_LIMIT = 20_000
+# bottleneck_counts rows built and written at a time by a flush.
+WRITE_CHUNK = 5_000
 
 
 class BottleneckView:
@@ -92,8 +96,9 @@ class BottleneckView:
 
     def flush(self, tx: Tx) -> None:
         totals, self.totals = self.totals, b.Totals()
-        blocks, hists = _blocks_of(totals)
-        self._write_sums(tx, blocks, hists)
+        days = _by_subject(totals)
+        totals.sums, totals.hists = {}, {}
+        self._write_sums(tx, days, lambda subject: _pyramid(*days.pop(subject)))
         changes = sorted(self.held.changes(), key=lambda change: change[0])
         _UPSERT_FLOW.write(
             tx, [(d, flow_to_json(new)) for d, old, new in changes if new is not None and new != old]
@@ -106,9 +111,6 @@ class BottleneckView:
         _UPSERT_STAY.write(tx, [_record_row(stays[k], _STAY_COLUMNS) for k in sorted(stays)])
         _UPSERT_TRANSIT.write(tx, [_record_row(transits[k], _TRANSIT_COLUMNS) for k in sorted(transits)])
         self.held.trim()
-        if len(self.rows) > ROWS_LIMIT:
-            self.rows = {}
-            self.rows_complete = False
 
     def forget(self, empty: bool = False) -> None:
         self.held.forget(empty)
@@ -117,76 +119,74 @@ class BottleneckView:
         self.rows_complete = empty
 
     def _write_sums(
+        self, tx: Tx, subjects: Collection[b.Subject], blocks_of: Callable[[b.Subject], SubjectBlocks]
+    ) -> None:
+        """Add the block sums of `subjects` (`blocks_of` gives a subject's) to the stored rows and
+        write them back, a subject at a time in key order, as sets of about `WRITE_CHUNK` rows:
+        a flush never holds all its rows at once. The rows are held (`self.rows`) like the
+        flows, as long as they stay under `ROWS_LIMIT`; only those not held are read back."""
+        heads = {subject: _head(subject) for subject in subjects}
+        held = self.rows
+        complete = self.rows_complete
+        # A flush that would hold too many rows (a rebuild's) holds none of those it writes.
+        keep = len(held) + len(subjects) <= ROWS_LIMIT
+        texts = _HistTexts()
+        pending: list[tuple[str, tuple[Any, ...], int, int, list[int], dict[int, int]]] = []
+        for subject in sorted(subjects, key=lambda subject: heads[subject][0]):
+            head = heads[subject]
+            vectors, hists = blocks_of(subject)
+            for (span, start), vector in sorted(vectors.items()):
+                key = f"{head[0]}{span}\x1f{start}"
+                pending.append((key, head[1], span, start, vector, hists.get((span, start)) or _NO_HIST))
+            if len(pending) >= WRITE_CHUNK:
+                keep = self._write_rows(tx, pending, complete, keep, texts)
+                pending = []
+        self._write_rows(tx, pending, complete, keep, texts)
+        if not keep:  # what is held is no longer all the store holds of those keys
+            self.rows = {}
+            self.rows_complete = False
+
+    def _write_rows(
         self,
         tx: Tx,
-        blocks: dict[tuple[b.Subject, int, int], list[int]],
-        hists: dict[tuple[b.Subject, int, int], dict[int, int]],
-    ) -> None:
-        """Add the block sums to the stored rows and write them back as a set. The rows are
-        held (`self.rows`) like the flows: only those not held are read back."""
-        prefixes: dict[b.Subject, str] = {}
-        by_key: dict[str, tuple[b.Subject, int, int]] = {}
-        for block in blocks:
-            subject = block[0]
-            prefix = prefixes.get(subject)
-            if prefix is None:
-                prefix = prefixes[subject] = _key(subject, 0, 0).rsplit("\x1f", 2)[0]
-            by_key[f"{prefix}\x1f{block[1]}\x1f{block[2]}"] = block
-        keys = sorted(by_key)
+        pending: list[tuple[str, tuple[Any, ...], int, int, list[int], dict[int, int]]],
+        complete: bool,
+        keep: bool,
+        texts: _HistTexts,
+    ) -> bool:
+        """Write one set of block rows (their stored sums added); whether rows are still held."""
         held = self.rows
-        missing = [] if self.rows_complete else [k for k in keys if k not in held]
-        columns = ", ".join(("key", *_SUM_COLUMNS, "hist"))
-        for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", missing):
-            values = iter(orjson.loads(row["hist"]))
-            held[row["key"]] = (
-                [int(row[name]) for name in _SUM_COLUMNS],
-                dict(zip(values, values, strict=True)),
-            )
+        if not complete:
+            self._read_back(tx, [entry[0] for entry in pending if entry[0] not in held])
         upserts: list[list[Any]] = []
         deletes: list[tuple[str]] = []
-        for key in keys:
-            block = by_key[key]
-            subject, span, start = block
-            vector = blocks[block]
-            hist = hists.get(block) or _NO_HIST
+        for key, subject_columns, span, start, added, added_hist in pending:
             stored = held.get(key)
-            if stored is not None:
-                vector = [x + y for x, y in zip(vector, stored[0], strict=True)]
-                if hist:
-                    merged = dict(stored[1])
-                    for bucket, n in hist.items():
-                        merged[bucket] = merged.get(bucket, 0) + n
-                    hist = merged
-                else:
-                    hist = stored[1]
+            vector, hist = (added, added_hist) if stored is None else _plus(stored, added, added_hist)
             if hist and not all(hist.values()):
                 hist = {bucket: n for bucket, n in hist.items() if n}
             if not hist and not any(vector):
                 deletes.append((key,))
                 held.pop(key, None)
                 continue
-            held[key] = (vector, hist)
+            if keep:
+                held[key] = (vector, hist)
+            elif stored is not None:
+                del held[key]
             p50 = p90 = None
             if span == 7:  # the heat map reads weeks: their medians are kept ready
                 p50, p90 = b.quantile(hist, 500), b.quantile(hist, 900)
-            hist_json = orjson.dumps([x for bucket in sorted(hist) for x in (bucket, hist[bucket])]).decode()
-            upserts.append(
-                [
-                    key,
-                    subject.kind.value,
-                    subject.agency_code,
-                    subject.other,
-                    subject.route_step,
-                    span,
-                    start,
-                    *vector,
-                    hist_json,
-                    p50,
-                    p90,
-                ]
-            )
+            upserts.append([key, *subject_columns, span, start, *vector, texts.of(hist), p50, p90])
         _UPSERT_COUNT.write(tx, upserts)
         tx.executemany("DELETE FROM bottleneck_counts WHERE key = ?", deletes)
+        return keep and len(held) <= ROWS_LIMIT
+
+    def _read_back(self, tx: Tx, missing: list[str]) -> None:
+        """The stored rows of `missing` keys, into what is held."""
+        held = self.rows
+        columns = ", ".join(("key", *_SUM_COLUMNS, "hist"))
+        for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", missing):
+            held[row["key"]] = ([int(row[name]) for name in _SUM_COLUMNS], hist_from_text(row["hist"]))
 
     def clear(self, tx: Tx) -> None:
         for table in TABLES:
@@ -195,8 +195,7 @@ class BottleneckView:
     def merge(self, tx: Tx, shards: Sequence[Database]) -> None:
         """Add the rows of shards rebuilt apart (disjoint sets of dossiers): flows, stays and
         transits are copied; the blocks of the same subject and days are summed."""
-        blocks: dict[tuple[b.Subject, int, int], list[int]] = {}
-        hists: dict[tuple[b.Subject, int, int], dict[int, int]] = {}
+        subjects: dict[b.Subject, SubjectBlocks] = {}
         for shard in shards:
             for table in ("bottleneck_flows", "bottleneck_stays", "bottleneck_transits"):
                 copy_rows(tx, shard, table, SCHEMA)
@@ -204,55 +203,110 @@ class BottleneckView:
                 subject = b.Subject(
                     b.Kind(row["kind"]), row["agency_code"], row["other"], int(row["route_step"])
                 )
-                block = (subject, int(row["span"]), int(row["start"]))
+                vectors, hists = subjects.setdefault(subject, ({}, {}))
+                block = (int(row["span"]), int(row["start"]))
                 vector = [int(row[name]) for name in _SUM_COLUMNS]
-                known = blocks.get(block)
-                blocks[block] = (
-                    vector if known is None else [x + y for x, y in zip(known, vector, strict=True)]
-                )
-                values = iter(orjson.loads(row["hist"]))
+                known = vectors.get(block)
+                vectors[block] = vector if known is None else list(map(add, known, vector))
                 hist = hists.setdefault(block, {})
-                for bucket, n in zip(values, values, strict=True):
+                for bucket, n in hist_from_text(row["hist"]).items():
                     hist[bucket] = hist.get(bucket, 0) + n
-        self._write_sums(tx, blocks, hists)
+        self._write_sums(tx, subjects, subjects.__getitem__)
 
 
-Block = tuple[b.Subject, int, int]
+def _plus(
+    stored: tuple[list[int], dict[int, int]], vector: list[int], hist: dict[int, int]
+) -> tuple[list[int], dict[int, int]]:
+    """A stored row's sums and histogram with a batch's added (new objects: none is changed)."""
+    if not hist:
+        return list(map(add, vector, stored[0])), stored[1]
+    merged = dict(stored[1])
+    for bucket, n in hist.items():
+        merged[bucket] = merged.get(bucket, 0) + n
+    return list(map(add, vector, stored[0])), merged
 
 
-def _blocks_of(totals: b.Totals) -> tuple[dict[Block, list[int]], dict[Block, dict[int, int]]]:
-    """The sums per (subject, day) added up into every block of days (`b.SPANS`) that holds
+def _head(subject: b.Subject) -> tuple[str, tuple[Any, ...]]:
+    """The start of a subject's row keys (up to its span), and its columns."""
+    key = _key(subject, 0, 0)
+    return key[: len(key) - 3], (subject.kind.value, subject.agency_code, subject.other, subject.route_step)
+
+
+Days = tuple[dict[int, list[int]], dict[int, dict[int, int]]]
+# A subject's blocks: sums and histograms by (span, first day).
+SubjectBlocks = tuple[dict[tuple[int, int], list[int]], dict[tuple[int, int], dict[int, int]]]
+
+
+def _by_subject(totals: b.Totals) -> dict[b.Subject, Days]:
+    """A batch's sums per (subject, day), as each subject's sums and histograms per day."""
+    subjects: dict[b.Subject, Days] = {}
+    for (subject, day), vector in totals.sums.items():
+        days = subjects.get(subject)
+        if days is None:
+            days = subjects[subject] = ({}, {})
+        days[0][day] = vector
+    for (subject, day), hist in totals.hists.items():
+        if hist:
+            subjects[subject][1][day] = hist
+    return subjects
+
+
+def _pyramid(vectors: dict[int, list[int]], hists: dict[int, dict[int, int]]) -> SubjectBlocks:
+    """One subject's sums per day added up into every block of days (`b.SPANS`) that holds
     them: each size from the one below it (blocks nest), so a day is added once per size
-    only where it is the only day of its block."""
-    blocks: dict[Block, list[int]] = {}
-    hists: dict[Block, dict[int, int]] = {}
-    level: dict[Block, list[int]] = {(s, 1, day): v for (s, day), v in totals.sums.items()}
-    level_hists: dict[Block, dict[int, int]] = {(s, 1, day): h for (s, day), h in totals.hists.items() if h}
-    blocks.update(level)
-    hists.update(level_hists)
+    only where it is the only day of its block.
+
+    Vectors and histograms are never changed in place: a block with one part below it shares
+    that part's (most blocks of a sparse subject, such as a route step, have one day)."""
+    blocks: dict[tuple[int, int], list[int]] = {(1, day): v for day, v in vectors.items()}
+    block_hists: dict[tuple[int, int], dict[int, int]] = {(1, day): h for day, h in hists.items()}
+    level, level_hists = vectors, hists
     for span in b.SPANS[1:]:
-        up: dict[Block, list[int]] = {}
-        up_hists: dict[Block, dict[int, int]] = {}
-        for (subject, _, start), vector in level.items():
-            key = (subject, span, start - start % span)
-            block = up.get(key)
-            if block is None:
-                up[key] = vector[:]
-            else:
-                for i, x in enumerate(vector):
-                    block[i] += x
-        for (subject, _, start), hist in level_hists.items():
-            key = (subject, span, start - start % span)
-            into = up_hists.get(key)
+        up: dict[int, list[int]] = {}
+        up_hists: dict[int, dict[int, int]] = {}
+        for start, vector in level.items():
+            first = start - start % span
+            block = up.get(first)
+            up[first] = vector if block is None else list(map(add, block, vector))
+        for start, hist in level_hists.items():
+            first = start - start % span
+            into = up_hists.get(first)
             if into is None:
-                up_hists[key] = dict(hist)
+                up_hists[first] = hist
             else:
+                into = dict(into)
                 for bucket, n in hist.items():
                     into[bucket] = into.get(bucket, 0) + n
-        blocks.update(up)
-        hists.update(up_hists)
+                up_hists[first] = into
+        for first, vector in up.items():
+            blocks[(span, first)] = vector
+        for first, hist in up_hists.items():
+            block_hists[(span, first)] = hist
         level, level_hists = up, up_hists
-    return blocks, hists
+    return blocks, block_hists
+
+
+class _HistTexts:
+    """The stored text of histograms, made once per histogram object (blocks share them) and
+    once per single-bucket histogram (most of a route step's)."""
+
+    def __init__(self) -> None:
+        self.by_object: dict[int, tuple[dict[int, int], str]] = {}
+        self.singles: dict[tuple[int, int], str] = {}
+
+    def of(self, hist: dict[int, int]) -> str:
+        known = self.by_object.get(id(hist))
+        if known is not None and known[0] is hist:
+            return known[1]
+        if len(hist) == 1:
+            item = next(iter(hist.items()))
+            text = self.singles.get(item)
+            if text is None:
+                text = self.singles[item] = hist_to_text(hist)
+        else:
+            text = hist_to_text(hist)
+        self.by_object[id(hist)] = (hist, text)
+        return text
 
 
 def _record_row(record: b.StayRecord | b.TransitRecord, columns: list[str]) -> list[Any]:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import orjson
 
 from gateways.views.bottleneck.schema import _SUM_COLUMNS
 from projections import bottleneck as b
+
+
+def hist_to_text(hist: Mapping[int, int]) -> str:
+    """A histogram as its row stores it: the JSON list `[bucket, count, …]`, buckets rising."""
+    return orjson.dumps(list(chain.from_iterable(sorted(hist.items())))).decode()
+
+
+def hist_from_text(text: str) -> dict[int, int]:
+    values = iter(orjson.loads(text))
+    return dict(zip(values, values, strict=True))
 
 
 class _Sums:
@@ -60,5 +71,4 @@ class _Sums:
         return not any(self.columns.values()) and not any(self.buckets.values())
 
     def hist_json(self) -> str:
-        hist = self.hist()
-        return orjson.dumps([x for bucket in sorted(hist) for x in (bucket, hist[bucket])]).decode()
+        return hist_to_text(self.hist())

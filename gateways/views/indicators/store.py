@@ -15,6 +15,9 @@ from projections.indicators import COLUMNS, DossierFacts
 
 _INDEX = {column: i for i, column in enumerate(COLUMNS)}
 _UPSERT_DOSSIER = Upsert("ind_dossiers", DOSSIER_COLUMNS, ("dossier_id",))
+# Dossiers' facts held between flushes, at most (every dossier's otherwise: memory would grow
+# with the history).
+HELD_FACTS = 8_000
 
 
 class IndicatorsView:
@@ -26,8 +29,9 @@ class IndicatorsView:
 
     def __init__(self, tz: tzinfo | None = None) -> None:
         self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
-        # A dossier's facts never end (a late file still counts): the least recently used go.
-        self.held: Held[DossierFacts] = Held(lambda f: False)
+        # A dossier's facts never end (a late file still counts): the least recently used go
+        # (a dossier's last events come within weeks of its first, so few are read back).
+        self.held: Held[DossierFacts] = Held(lambda f: False, limit=HELD_FACTS)
         self.totals = Counters("ind_totals", TOTAL_KEY, COLUMNS)
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, DossierFacts]:

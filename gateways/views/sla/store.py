@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
+from operator import add
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -124,6 +125,8 @@ _UPSERT_DOSSIER = Upsert("sla_dossiers", _DOSSIER_COLUMNS, ("dossier_id",))
 _UPSERT_STEP = Upsert("sla_steps", _STEP_COLUMNS, ("dossier_id", "n"))
 CounterKey = tuple[str, str, str, bool, str, date]  # scope, agency, procedure, imported, column, day
 _COLUMN_INDEX = {column: index for index, column in enumerate(COLUMNS)}
+# Local days of instants remembered (tallies of a dossier's old and new facts share instants).
+_DAYS_HELD = 4_096
 
 
 def _all_spans(facts: DossierFacts) -> tuple[Any, ...]:
@@ -205,35 +208,41 @@ class SlaView:
             if day is None:
                 day = days[at] = at.astimezone(tz).date()
             keys.append((t.scope, t.agency_code, t.procedure_code, t.imported, t.column, day))
-        if len(days) > 20_000:
+        if len(days) > _DAYS_HELD:
             self._days = {}
         return keys
 
     def _count(self, tx: Tx, delta: Mapping[CounterKey, int]) -> None:
-        """Each tally delta goes to its day, month and year bucket, per agency and per procedure."""
-        totals = Counters("sla_totals", _TOTAL_KEY, COLUMNS)
-        by_procedure = Counters("sla_by_procedure", _PROCEDURE_KEY, COLUMNS)
+        """Each tally delta goes to its day, month and year bucket, per agency and per procedure.
+
+        The deltas are first gathered into one vector per (scope, agency, procedure, imported,
+        day), and those vectors added to the buckets; a vector is shared until a second one
+        comes to the same bucket (nothing is changed in place)."""
         width = len(COLUMNS)
-        total_deltas, procedure_deltas = totals.deltas, by_procedure.deltas
-        buckets: dict[date, tuple[tuple[str, str], ...]] = {}
+        by_day: dict[tuple[str, str, str, bool, date], list[int]] = {}
         for (scope, agency, procedure, imported, column, day), n in delta.items():
             if n == 0:
                 continue
-            index = _COLUMN_INDEX[column]
+            day_key = (scope, agency, procedure, imported, day)
+            vector = by_day.get(day_key)
+            if vector is None:
+                vector = by_day[day_key] = [0] * width
+            vector[_COLUMN_INDEX[column]] += n
+        totals = Counters("sla_totals", _TOTAL_KEY, COLUMNS)
+        by_procedure = Counters("sla_by_procedure", _PROCEDURE_KEY, COLUMNS)
+        total_deltas, procedure_deltas = totals.deltas, by_procedure.deltas
+        buckets: dict[date, tuple[tuple[str, str], ...]] = {}
+        for (scope, agency, procedure, imported, day), vector in by_day.items():
             grains = buckets.get(day)
             if grains is None:
                 grains = buckets[day] = sla.buckets_of(day)
             for grain, bucket in grains:
                 key: tuple[Any, ...] = (scope, grain, agency, bucket, imported)
-                vector = total_deltas.get(key)
-                if vector is None:
-                    vector = total_deltas[key] = [0] * width
-                vector[index] += n
+                known = total_deltas.get(key)
+                total_deltas[key] = vector if known is None else list(map(add, known, vector))
                 key = (scope, grain, bucket, agency, procedure, imported)
-                vector = procedure_deltas.get(key)
-                if vector is None:
-                    vector = procedure_deltas[key] = [0] * width
-                vector[index] += n
+                known = procedure_deltas.get(key)
+                procedure_deltas[key] = vector if known is None else list(map(add, known, vector))
         totals.write(tx)
         by_procedure.write(tx)
 
