@@ -25,7 +25,7 @@ from gateways.bench.api import percentile
 from gateways.bench.child import running, write_settings
 from gateways.bench.report import BenchResult
 from gateways.bench.workload import Workbench, workbench
-from gateways.kafka.topics import Topics
+from gateways.kafka.topics import Topics, group_assignment
 from gateways.settings import Settings
 
 VIEW = "sla"
@@ -95,32 +95,19 @@ class Watcher(threading.Thread):
         raise TimeoutError(f"{len(self.accepted) - len(self.seen)} dossiers never showed in the {VIEW} view")
 
 
-async def _members(kafka: str, group: str) -> tuple[str, int]:
-    """The consumer group's state and how many members it has."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka, request_timeout_ms=15000)
-    await admin.start()
-    try:
-        described = (await admin.describe_consumer_groups([group]))[0].to_object()
-    finally:
-        await admin.close()
-    found = described["groups"][0]
-    return str(found["state"]), len(found["members"])
-
-
 def _settle(bench: Workbench, kafka: str, processes: int, children: list[subprocess.Popen[bytes]]) -> None:
     """Wait until the views' consumer group has every process as a member and is stable, and every
     partition of the events topic is applied to its end (no rebalance or backlog is measured)."""
-    group = Topics.with_prefix(bench.settings.kafka_topic_prefix).group("views")
+    topics = Topics.with_prefix(bench.settings.kafka_topic_prefix)
+    group = topics.group("views")
     feed = bench.container.feed
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         for child in children:
             if child.poll() is not None:
                 raise RuntimeError(f"a stream process exited with {child.returncode}")
-        state, members = asyncio.run(_members(kafka, group))
-        if state == "Stable" and members == processes:
+        state, members = asyncio.run(group_assignment(kafka, group, topics.events))
+        if state == "Stable" and len(members) == processes:
             lag = feed.lag()
             rows = feed.partitions(feed.end_offsets())
             if lag.relay is not None and lag.relay.lag == 0 and rows and all(r.lag == 0 for r in rows):

@@ -104,3 +104,26 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         return {tp.partition: int(offset) for tp, offset in ends.items()}
     finally:
         await consumer.stop()
+
+
+async def group_assignment(bootstrap: str, group: str, topic: str) -> tuple[str, list[set[int]]]:
+    """The consumer group as the broker sees it: its state and each member's partitions of `topic`.
+
+    The broker's answer, not a process's log: a log line can be stale while a rebalance is under way."""
+    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers(bootstrap), request_timeout_ms=15000)
+    await admin.start()
+    try:
+        described = (await admin.describe_consumer_groups([group]))[0].to_object()
+    finally:
+        await admin.close()
+    found = described["groups"][0]
+    members: list[set[int]] = []
+    for member in found["members"]:
+        raw = member["member_assignment"]
+        decoded = ConsumerProtocolMemberAssignment.decode(raw) if raw else None
+        members.append(
+            {p for t, parts in (decoded.assignment if decoded else []) if t == topic for p in parts}
+        )
+    return str(found["state"]), members

@@ -435,29 +435,6 @@ def assigned(worker: Worker, topic: str) -> list[set[int]]:
     return [{int(p) for p in re.findall(re.escape(topic) + r":(\d+)", line)} for line in found]
 
 
-async def group_assignment(bootstrap_servers: str, group: str, topic: str) -> tuple[str, list[set[int]]]:
-    """The consumer group as the broker sees it: its state and each member's partitions of `topic`.
-
-    The broker's answer, not a process's log: a log line can be stale while a rebalance is under way."""
-    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15000)
-    await admin.start()
-    try:
-        described = (await admin.describe_consumer_groups([group]))[0].to_object()
-    finally:
-        await admin.close()
-    found = described["groups"][0]
-    members: list[set[int]] = []
-    for member in found["members"]:
-        raw = member["member_assignment"]
-        decoded = ConsumerProtocolMemberAssignment.decode(raw) if raw else None
-        members.append(
-            {p for t, parts in (decoded.assignment if decoded else []) if t == topic for p in parts}
-        )
-    return str(found["state"]), members
-
-
 # -- 3. broker stopped and restarted under a writer ------------------------------------------------
 @dataclass
 class PrivateBroker:

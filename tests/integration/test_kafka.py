@@ -27,7 +27,7 @@ from gateways.http.app import create_app
 from gateways.kafka.app import build_stream
 from gateways.kafka.contracts import EventEnvelope
 from gateways.kafka.relay import Relay, headers_for
-from gateways.kafka.topics import Topics, end_offsets, ensure_topics, partition_for
+from gateways.kafka.topics import Topics, end_offsets, ensure_topics, group_assignment, partition_for
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
 from gateways.simulation.bulk import bulk_seed
@@ -45,7 +45,6 @@ from tests.integration.kafka_support import (
     assigned,
     caught_up,
     cli,
-    group_assignment,
     header,
     kafka_position,
     kafka_settings,

@@ -15,14 +15,13 @@ from gateways.bootstrap import Container, bootstrap
 from gateways.kafka.app import StreamSide, build_stream
 from gateways.kafka.projector import ViewProjector
 from gateways.kafka.relay import Relay
-from gateways.kafka.topics import Topics, end_offsets
+from gateways.kafka.topics import Topics, end_offsets, group_assignment
 from gateways.settings import Settings
 from gateways.simulation.bulk import bulk_seed
 from tests.integration.kafka_support import (
     SECRET,
     StreamThread,
     caught_up,
-    group_assignment,
     kafka_position,
     kafka_settings,
     published,
