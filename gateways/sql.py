@@ -36,6 +36,28 @@ def schema_lock(url: str) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
 
 
+def drop_database(url: str, wait_seconds: float = 120.0) -> bool:
+    """Drop the PostgreSQL database of `url`, ending its sessions (connected to the server's
+    `postgres` database). An autovacuum worker in the database is another role's session: ending it
+    takes pg_signal_backend (deploy/postgres grants it); without it, wait for the worker to finish.
+    False if it was still held after `wait_seconds`."""
+    import time
+
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return True
+        except psycopg.errors.InsufficientPrivilege:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+
+
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
     def fetchall(self) -> list[Any]: ...

@@ -141,6 +141,9 @@ bootstrap_sql() {
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', 'lienthong', 'lienthong')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lienthong') \gexec
 ALTER ROLE lienthong LOGIN CREATEDB PASSWORD 'lienthong';
+-- DROP DATABASE ... WITH (FORCE) (tests, benchmarks, soak) must also end an autovacuum
+-- worker that happens to be in the database; that needs pg_signal_backend.
+GRANT pg_signal_backend TO lienthong;
 SELECT format('CREATE DATABASE %I OWNER lienthong', d)
   FROM unnest(ARRAY['lienthong', 'lienthong_test']) AS d
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec

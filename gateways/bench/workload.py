@@ -7,6 +7,7 @@ is the `province` profile of `lienthong simulate`, sized to about `events` event
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 import uuid
@@ -22,6 +23,9 @@ from gateways.simulation.engine import Tally
 from gateways.simulation.profiles import Profile, province
 from gateways.simulation.run import run_simulation, simulation_for
 from gateways.simulation.sinks import StoreSink
+from gateways.sql import drop_database
+
+log = logging.getLogger(__name__)
 
 # What a province dossier averages after the reform (mostly commune-only procedures).
 EVENTS_PER_DOSSIER = 5.4
@@ -57,11 +61,9 @@ def _fresh_postgres(url: str) -> str:
 
 
 def _drop_postgres(url: str) -> None:
-    import psycopg
-
-    server, name = url.rsplit("/", 1)
-    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if not drop_database(url):
+        name = url.rsplit("/", 1)[1]
+        log.warning("benchmark database %s left behind: another role's session holds it", name)
 
 
 def is_postgres(url: str) -> bool:

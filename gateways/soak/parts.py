@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateways import sql
+
 CLUSTER_SH = Path(__file__).resolve().parents[2] / "deploy" / "kafka" / "cluster.sh"
 SECRET_BYTES = 48
 LAG_VIEW = "sla"
@@ -100,10 +102,8 @@ def cluster(*args: str) -> str:
 
 
 def drop_database(admin_url: str, url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    if not sql.drop_database(admin_url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1]):
+        raise SoakFailed(f"could not drop {url.rsplit('/', 1)[1]}: another role's session holds it")
 
 
 def new_database(admin_url: str) -> str:

@@ -43,7 +43,7 @@ from gateways.kafka.relay import Relay, notification_id_of
 from gateways.kafka.topics import Topics, end_offsets, partition_for
 from gateways.settings import Settings
 from gateways.simulation.bulk import bulk_seed
-from gateways.sql import Database
+from gateways.sql import Database, drop_database
 from gateways.views.registry import build_views
 from tests.conftest import PG_URL
 from tests.serving import free_port
@@ -326,20 +326,8 @@ def _admin(statement: str) -> None:
 
 
 def _drop(name: str) -> None:
-    """Drop a test database. A session of another role (the server's autovacuum on a freshly
-    filled database) cannot be ended by this role: wait until it is gone, then drop."""
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            return
-        except psycopg.errors.InsufficientPrivilege:
-            if time.monotonic() > deadline:
-                warnings.warn(
-                    f"test database {name} left behind: another role's session holds it", stacklevel=2
-                )
-                return
-            time.sleep(0.5)
+    if not drop_database(_url(name)):
+        warnings.warn(f"test database {name} left behind: another role's session holds it", stacklevel=2)
 
 
 def _url(name: str) -> str:

@@ -19,6 +19,7 @@ from gateways.cli import app
 from gateways.http.report_presenters import bieu06_json, sla_json
 from gateways.seed.demo import seed_demo
 from gateways.settings import Settings
+from gateways.sql import drop_database
 
 pytestmark = pytest.mark.integration
 
@@ -67,8 +68,8 @@ def _wipe(settings: Settings, url: str) -> None:
     shutil.rmtree(settings.data_dir)
     if url.startswith("postgresql://"):
         base, name = url.rsplit("/", 1)
+        assert drop_database(url), f"database {name} is held by another role's session"
         with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
