@@ -25,8 +25,8 @@ run: install ## serve the embedded default (SQLite + in-process views) with demo
 
 run-kafka: install ## PostgreSQL + Kafka + relay + projectors + inbound + API on 127.0.0.1:8000; Ctrl-C stops all
 	@trap 'deploy/kafka/stop.sh; deploy/postgres/stop.sh' EXIT; \
-	  url="$$(deploy/postgres/start.sh | tail -n 1)"; \
-	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
+	  url="$$(deploy/postgres/start.sh | tail -n 1)"; [ -n "$$url" ] || { echo "PostgreSQL did not start (see above)" >&2; exit 1; }; \
+	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; [ -n "$$kafka" ] || { echo "Kafka did not start (see above)" >&2; exit 1; }; \
 	  mkdir -p var; \
 	  printf 'LIENTHONG_EVENT_STORE_URL=%s\nLIENTHONG_KAFKA_BOOTSTRAP=%s\n' "$$url" "$$kafka" > var/run-kafka.env; \
 	  echo "wrote var/run-kafka.env (LIENTHONG_ENV_FILE=var/run-kafka.env reaches the same stores from another shell)"; \
@@ -40,8 +40,8 @@ BENCHES := project-kafka rebuild append append-batch import relay query lag mini
 BENCH_EVENTS ?= 200000
 
 bench: install ## every benchmark at ~200k events (starts PostgreSQL and Kafka); results in var/bench/
-	@url="$$(deploy/postgres/start.sh | tail -n 1)"; \
-	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
+	@url="$$(deploy/postgres/start.sh | tail -n 1)"; [ -n "$$url" ] || { echo "PostgreSQL did not start (see above)" >&2; exit 1; }; \
+	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; [ -n "$$kafka" ] || { echo "Kafka did not start (see above)" >&2; exit 1; }; \
 	  for b in $(BENCHES); do $(BIN)/lienthong bench $$b --events $(BENCH_EVENTS) --kafka "$$kafka" || exit 1; done; \
 	  $(BIN)/lienthong bench rebuild --events $(BENCH_EVENTS) --store-url "$$url"
 
@@ -66,8 +66,8 @@ test-unit: install ## fast unit tests only (no servers)
 
 test: install lint ## start PostgreSQL, Kafka and the three-broker cluster, then run every test (unit, contract, integration, e2e, cluster)
 	@deploy/browser/install.sh; \
-	  url="$$(deploy/postgres/start.sh | tail -n 1)"; \
-	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
+	  url="$$(deploy/postgres/start.sh | tail -n 1)"; [ -n "$$url" ] || { echo "PostgreSQL did not start (see above)" >&2; exit 1; }; \
+	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; [ -n "$$kafka" ] || { echo "Kafka did not start (see above)" >&2; exit 1; }; \
 	  trap 'deploy/kafka/cluster.sh down' EXIT; \
 	  cluster="$$(deploy/kafka/cluster.sh up)" || exit 1; \
 	  echo "PostgreSQL: $$url  Kafka: $$kafka  cluster: $$cluster"; \
@@ -75,8 +75,8 @@ test: install lint ## start PostgreSQL, Kafka and the three-broker cluster, then
 	    $(BIN)/pytest -q -p no:cacheprovider
 
 test-cluster: install ## the three-broker cluster tests only (starts PostgreSQL, Kafka and the cluster; stops the cluster)
-	@url="$$(deploy/postgres/start.sh | tail -n 1)"; \
-	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; \
+	@url="$$(deploy/postgres/start.sh | tail -n 1)"; [ -n "$$url" ] || { echo "PostgreSQL did not start (see above)" >&2; exit 1; }; \
+	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; [ -n "$$kafka" ] || { echo "Kafka did not start (see above)" >&2; exit 1; }; \
 	  trap 'deploy/kafka/cluster.sh down' EXIT; \
 	  cluster="$$(deploy/kafka/cluster.sh up)" || exit 1; \
 	  LIENTHONG_TEST_PG_URL="$$url" LIENTHONG_TEST_KAFKA="$$kafka" LIENTHONG_TEST_KAFKA_CLUSTER="$$cluster" \
@@ -86,7 +86,7 @@ manifests-check: install ## validate deploy/k8s against the Kubernetes schemas (
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_manifests.py
 
 soak: install ## province-year soak on the three-broker cluster with faults (long); summary in var/bench/soak.json
-	@url="$$(deploy/postgres/start.sh | tail -n 1)"; \
+	@url="$$(deploy/postgres/start.sh | tail -n 1)"; [ -n "$$url" ] || { echo "PostgreSQL did not start (see above)" >&2; exit 1; }; \
 	  trap 'deploy/kafka/cluster.sh down' EXIT; \
 	  cluster="$$(deploy/kafka/cluster.sh up)" || exit 1; \
 	  $(BIN)/lienthong soak --kafka "$$cluster" --store-url "$$url" $(SOAK_ARGS)
