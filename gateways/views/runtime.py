@@ -24,6 +24,7 @@ back from the store.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
@@ -50,6 +51,9 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS projection_views (view TEXT PRIMARY KEY, batches BIGINT NOT NULL, "
     "rebuilt_at TEXT)",
 ]
+
+# A view's secondary index (never a unique one: upserts may rely on those).
+_INDEX = re.compile(r"\s*CREATE INDEX IF NOT EXISTS (\w+) ON ")
 
 _UPSERT_SEQ = Upsert("projection_seqs", ("view", "dossier_id", "seq"), ("view", "dossier_id"))
 
@@ -344,6 +348,14 @@ class PassSeen:
     def __init__(self, runners: Sequence[ViewRunner]) -> None:
         self.runners = list(runners)
         self.view = self.runners[0].name if self.runners else ""
+        # SQLite: the views' secondary indexes, dropped for the pass and built once at its end.
+        self.indexes = [
+            (found.group(1), statement)
+            for runner in self.runners
+            for statement in runner.view.schema
+            if (found := _INDEX.match(statement))
+        ]
+        self.dropped = False
         self.seen: dict[str, int] = {}
         self.dirty: dict[str, int] = {}
         self.gone = IdFilter()
@@ -351,6 +363,16 @@ class PassSeen:
         self.unflushed = 0
 
     def fresh(self, tx: Tx, items: Sequence[Applied]) -> list[Applied]:
+        """The items of a batch that no view of the pass has seen (all of them, in a log that
+        holds each event once), for every view of the pass."""
+        if not self.dropped and not tx.is_postgres:
+            # The rows of a pass are written several times each (a flush every FLUSH_EVENTS
+            # events): indexes no statement of the pass reads are kept up once, at the end.
+            # Readers of SQLite see the views as they were until the commit, indexes included;
+            # on PostgreSQL dropping one would lock them out, so its indexes stay.
+            for name, _ in self.indexes:
+                tx.execute(f"DROP INDEX IF EXISTS {name}")
+            self.dropped = True
         known = self.seen
         ids = sorted({item.dossier_id for item in items})
         missing = [d for d in ids if d not in known]
@@ -390,8 +412,13 @@ class PassSeen:
                     self.complete = False
 
     def finish(self, tx: Tx) -> None:
-        """Write the last seqs, and give every other view of the pass the same."""
+        """Write the last seqs, give every other view of the pass the same, and build the
+        indexes dropped for the pass."""
         self.flush(tx)
+        if self.dropped:
+            for _, statement in self.indexes:
+                tx.execute(statement)
+            self.dropped = False
         for runner in self.runners[1:]:
             tx.execute(
                 "INSERT INTO projection_seqs (view, dossier_id, seq) "
