@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateways.eventstore.store import EventStore
-from gateways.views.runtime import STORE_FEED, STORE_PART, Applied, ViewRunner, apply_together, decode
+from gateways.views.runtime import (
+    STORE_FEED,
+    STORE_PART,
+    Applied,
+    PassSeen,
+    ViewRunner,
+    apply_together,
+    decode,
+)
 
 log = logging.getLogger("lienthong.views")
 
@@ -114,6 +122,7 @@ class StoreFeed:
             with chosen[0].db.transaction() as tx:
                 for runner in chosen:
                     runner.reset(tx, feeds=(STORE_FEED,))
+                seen = PassSeen(chosen)  # one seen-seq map for the views reset together
                 position = 0
                 while True:
                     records = self.store.notifications(position, self.batch)
@@ -121,11 +130,13 @@ class StoreFeed:
                         break
                     position = records[-1].notification_id or position
                     items, _bad = decode(records)
+                    fresh, moved = seen.fresh(tx, items), {STORE_PART: position}
                     for runner in chosen:
-                        runner.apply_in(tx, items, STORE_FEED, {STORE_PART: position}, defer=True)
+                        runner.apply_in(tx, fresh, STORE_FEED, moved, defer=True, shared=seen)
                     count += len(records)
                 for runner in chosen:  # views hold their rows until the pass ends (`defer`)
                     runner.flush(tx)
+                seen.finish(tx)
             for runner in chosen:
                 runner.committed()
         return [RebuildResult(runner.name, count) for runner in chosen]

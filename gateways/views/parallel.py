@@ -28,7 +28,7 @@ from gateways.settings import Settings
 from gateways.sql import Database, Tx
 from gateways.views.feed import RebuildResult, StoreFeed
 from gateways.views.registry import build_views
-from gateways.views.runtime import STORE_FEED, STORE_PART, ViewRunner, decode
+from gateways.views.runtime import STORE_FEED, STORE_PART, PassSeen, ViewRunner, decode
 from gateways.views.toolkit import rows_of
 
 
@@ -68,6 +68,9 @@ def fold_shard(job: ShardJob) -> ShardDone:
         runners = [ViewRunner(db, v) for v in build_views(build_calendar(settings)) if v.name in job.views]
         position = read = applied = 0
         with db.transaction() as tx:
+            for runner in runners:  # a new store: nothing to read back
+                runner.reset(tx)
+            seen = PassSeen(runners)
             while position < job.head:
                 records = [
                     r
@@ -80,10 +83,12 @@ def fold_shard(job: ShardJob) -> ShardDone:
                 read += len(records)
                 mine, _bad = decode(r for r in records if shard_of(r.dossier_id, job.shards) == job.shard)
                 applied += len(mine)
+                fresh = seen.fresh(tx, mine)
                 for runner in runners:
-                    runner.apply_in(tx, mine, STORE_FEED, {STORE_PART: position}, defer=True)
+                    runner.apply_in(tx, fresh, STORE_FEED, {STORE_PART: position}, defer=True, shared=seen)
             for runner in runners:
                 runner.flush(tx)
+            seen.finish(tx)
         return ShardDone(read, applied, time.perf_counter() - started)
     finally:
         db.close()

@@ -24,6 +24,7 @@ back from the store.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
@@ -50,6 +51,9 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS projection_views (view TEXT PRIMARY KEY, batches BIGINT NOT NULL, "
     "rebuilt_at TEXT)",
 ]
+
+# A view's secondary index (never a unique one: upserts may rely on those).
+_INDEX = re.compile(r"\s*CREATE INDEX IF NOT EXISTS (\w+) ON ")
 
 _UPSERT_SEQ = Upsert("projection_seqs", ("view", "dossier_id", "seq"), ("view", "dossier_id"))
 
@@ -245,27 +249,28 @@ class ViewRunner:
                     self._seen_complete = False
 
     def apply_in(
-        self, tx: Tx, items: Sequence[Applied], feed: str, positions: dict[str, int], defer: bool = False
+        self,
+        tx: Tx,
+        items: Sequence[Applied],
+        feed: str,
+        positions: dict[str, int],
+        defer: bool = False,
+        shared: PassSeen | None = None,
     ) -> BatchResult:
         """Apply `items` and move `positions` inside `tx`. With `defer`, what the view holds is
-        written only every `FLUSH_EVENTS` events: the caller flushes (`flush`) before it commits."""
+        written only every `FLUSH_EVENTS` events: the caller flushes (`flush`) before it commits.
+        With `shared` (a rebuild pass), `items` are already the fresh events of every view of the
+        pass: `shared` recognised them and keeps their seqs, not this runner."""
         self._take(tx)
-        ids = sorted({item.dossier_id for item in items})
-        seen = self._seen_of(tx, ids)
-        before = dict(seen)
-        fresh: list[Applied] = []
-        for item in items:
-            last = seen.get(item.dossier_id, 0)
-            if item.seq <= last:
-                continue
-            if item.seq != last + 1 and last:
-                # Per-dossier order holds on every feed; a gap means an event went to the
-                # dead-letter topic or the feed was cut. Apply what we have, and say so.
-                log.warning(
-                    "view %s: dossier %s jumps from seq %d to %d", self.name, item.dossier_id, last, item.seq
-                )
-            seen[item.dossier_id] = item.seq
-            fresh.append(item)
+        if shared is not None:
+            fresh = list(items)
+            seen: dict[str, int] = {}
+            before: dict[str, int] = {}
+        else:
+            ids = sorted({item.dossier_id for item in items})
+            seen = self._seen_of(tx, ids)
+            before = dict(seen)
+            fresh = _fresh(seen, items, self.name)
         try:
             if fresh:
                 self.view.apply(tx, fresh)
@@ -294,6 +299,15 @@ class ViewRunner:
         )
         return BatchResult(applied=len(fresh), skipped=len(items) - len(fresh), positions=dict(positions))
 
+    def seqs_stored(self) -> None:
+        """The seen seqs of this view were written by a rebuild pass (`PassSeen`): none is
+        held, every one not held is read back."""
+        self._seen = {}
+        self._seen_dirty = {}
+        self._seen_complete = False
+        if self._seen_gone.count:
+            self._seen_gone = IdFilter()
+
     def reset(self, tx: Tx, feeds: Sequence[str] | None = None) -> None:
         """Forget every row and seen seq of this view, and the positions of `feeds` (all if None)."""
         self._take(tx, rebuilt=True)
@@ -304,6 +318,115 @@ class ViewRunner:
             tx.execute("DELETE FROM projection_positions WHERE view = ?", (self.name,))
         for feed in feeds or ():
             tx.execute("DELETE FROM projection_positions WHERE view = ? AND feed = ?", (self.name, feed))
+
+
+def _fresh(seen: dict[str, int], items: Iterable[Applied], view: str) -> list[Applied]:
+    """The items past the seqs `seen` (which follows them), in order."""
+    fresh: list[Applied] = []
+    for item in items:
+        last = seen.get(item.dossier_id, 0)
+        if item.seq <= last:
+            continue
+        if item.seq != last + 1 and last:
+            # Per-dossier order holds on every feed; a gap means an event went to the
+            # dead-letter topic or the feed was cut. Apply what we have, and say so.
+            log.warning("view %s: dossier %s jumps from seq %d to %d", view, item.dossier_id, last, item.seq)
+        seen[item.dossier_id] = item.seq
+        fresh.append(item)
+    return fresh
+
+
+class PassSeen:
+    """The seen seqs of one rebuild pass, shared by all the views it rebuilds.
+
+    The views of a pass were reset together (no seen seq stored) and are fed the same events,
+    so what is fresh for one is fresh for all: each event is checked once, one map is held
+    (at most `SEEN_LIMIT` dossiers, the others let go into one `IdFilter`) instead of one per
+    view, and only the first view's seqs are written during the pass; `finish` copies them to
+    the other views with one statement each."""
+
+    def __init__(self, runners: Sequence[ViewRunner]) -> None:
+        self.runners = list(runners)
+        self.view = self.runners[0].name if self.runners else ""
+        # SQLite: the views' secondary indexes, dropped for the pass and built once at its end.
+        self.indexes = [
+            (found.group(1), statement)
+            for runner in self.runners
+            for statement in runner.view.schema
+            if (found := _INDEX.match(statement))
+        ]
+        self.dropped = False
+        self.seen: dict[str, int] = {}
+        self.dirty: dict[str, int] = {}
+        self.gone = IdFilter()
+        self.complete = True  # no seq stored beyond `seen`, except those in `gone`
+        self.unflushed = 0
+
+    def fresh(self, tx: Tx, items: Sequence[Applied]) -> list[Applied]:
+        """The items of a batch that no view of the pass has seen (all of them, in a log that
+        holds each event once), for every view of the pass."""
+        if not self.dropped and not tx.is_postgres:
+            # The rows of a pass are written several times each (a flush every FLUSH_EVENTS
+            # events): indexes no statement of the pass reads are kept up once, at the end.
+            # Readers of SQLite see the views as they were until the commit, indexes included;
+            # on PostgreSQL dropping one would lock them out, so its indexes stay.
+            for name, _ in self.indexes:
+                tx.execute(f"DROP INDEX IF EXISTS {name}")
+            self.dropped = True
+        known = self.seen
+        ids = sorted({item.dossier_id for item in items})
+        missing = [d for d in ids if d not in known]
+        if missing and self.complete:
+            missing = [d for d in missing if d in self.gone]
+        if missing:
+            for r in tx.select_in(
+                "SELECT dossier_id, seq FROM projection_seqs WHERE view = ? AND dossier_id IN ({marks})",
+                missing,
+                (self.view,),
+            ):
+                known[str(r["dossier_id"])] = int(r["seq"])
+        seen = {d: s for d in ids if (s := known.get(d)) is not None}
+        before = dict(seen)
+        fresh = _fresh(seen, items, self.view)
+        for d, s in seen.items():
+            if before.get(d) != s:
+                known.pop(d, None)  # re-inserted: the most recently seen go last
+                known[d] = self.dirty[d] = s
+        self.unflushed += len(fresh)
+        if self.unflushed >= FLUSH_EVENTS:
+            self.flush(tx)
+        return fresh
+
+    def flush(self, tx: Tx) -> None:
+        _UPSERT_SEQ.write(tx, [(self.view, d, s) for d, s in self.dirty.items()])
+        self.dirty = {}
+        self.unflushed = 0
+        seen = self.seen
+        if len(seen) > SEEN_LIMIT:  # the least recently seen half goes (their seqs are stored)
+            gone = list(islice(seen, len(seen) - SEEN_LIMIT // 2))
+            for d in gone:
+                del seen[d]
+            if self.complete:
+                self.gone.update(gone)
+                if self.gone.count > DROPPED_LIMIT:
+                    self.complete = False
+
+    def finish(self, tx: Tx) -> None:
+        """Write the last seqs, give every other view of the pass the same, and build the
+        indexes dropped for the pass."""
+        self.flush(tx)
+        if self.dropped:
+            for _, statement in self.indexes:
+                tx.execute(statement)
+            self.dropped = False
+        for runner in self.runners[1:]:
+            tx.execute(
+                "INSERT INTO projection_seqs (view, dossier_id, seq) "
+                "SELECT ?, dossier_id, seq FROM projection_seqs WHERE view = ?",
+                (runner.name, self.view),
+            )
+        for runner in self.runners:
+            runner.seqs_stored()
 
 
 def decode(records: Iterable[RecordedEvent]) -> tuple[list[Applied], list[tuple[RecordedEvent, Exception]]]:

@@ -129,3 +129,75 @@ def test_small_flushes_write_chunks_and_hold_limits_leave_the_rows_of_one_pass(
     for start in range(0, len(items), 53):
         _feed(container.runners, items[start : start + 53])
     assert _snapshot(container) == expected
+
+
+def test_a_rebuild_shares_one_seen_seq_map_that_lets_go_and_reads_back(
+    make_container: Any, backend_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The views of a rebuild share one seen-seq map (`PassSeen`): held for a few dossiers only,
+    it lets go of open ones and reads their seqs back, and every view ends with the seqs and rows
+    of live batches that each kept their own."""
+    from gateways.views import runtime
+
+    container = make_container(backend_url)
+    expected, items = _rebuilt(container)
+    for start in range(0, len(items), 53):  # live batches: each runner keeps its own seqs
+        _feed(container.runners, items[start : start + 53])
+    assert _snapshot(container) == expected
+    monkeypatch.setattr(runtime, "FLUSH_EVENTS", 29)
+    monkeypatch.setattr(runtime, "SEEN_LIMIT", 4)
+    monkeypatch.setattr(container.feed.log, "batch", 23)
+    read_back: list[int] = []
+    fresh = runtime.PassSeen.fresh
+
+    def counted(self: runtime.PassSeen, tx: Any, batch: Any) -> Any:
+        read_back.append(self.gone.count)
+        return fresh(self, tx, batch)
+
+    monkeypatch.setattr(runtime.PassSeen, "fresh", counted)
+    container.feed.rebuild()
+    assert read_back and max(read_back) > 0, "the shared map let dossiers go during the pass"
+    assert _snapshot(container) == expected
+
+
+def test_after_a_rebuild_every_view_knows_the_events_it_has_seen(
+    make_container: Any, backend_url: str
+) -> None:
+    """A rebuild writes the seen seqs once and copies them to its other views: the same events
+    fed again afterwards are skipped by every view, and nothing changes."""
+    container = make_container(backend_url)
+    expected, items = _rebuilt(container)
+    container.feed.rebuild()
+    assert _snapshot(container) == expected
+    position = items[-1].record.notification_id or 0
+    results = apply_together(
+        container.runners, {r.name: items for r in container.runners}, STORE_FEED, {STORE_PART: position}
+    )
+    assert {name: (r.applied, r.skipped) for name, r in results.items()} == {
+        r.name: (0, len(items)) for r in container.runners
+    }
+    assert _snapshot(container) == expected
+
+
+def _indexes(container: Any) -> list[tuple[str, str]]:
+    if container.view_db.is_postgres:
+        rows = container.view_db.query(
+            "SELECT indexname AS name, indexdef AS sql FROM pg_indexes WHERE schemaname = 'public'"
+        )
+    else:
+        rows = container.view_db.query("SELECT name, sql FROM sqlite_master WHERE type = 'index'")
+    return sorted((str(r["name"]), str(r["sql"])) for r in rows)
+
+
+def test_a_rebuild_leaves_every_index_of_the_views(make_container: Any, backend_url: str) -> None:
+    """On SQLite a rebuild drops the views' secondary indexes for its pass and builds them at
+    its end: the same indexes are there after it, and the rows are those of live batches."""
+    container = make_container(backend_url)
+    expected, items = _rebuilt(container)
+    indexes = _indexes(container)
+    assert any(name == "sla_dossiers_open" for name, _ in indexes)
+    _feed(container.runners, items)
+    assert _snapshot(container) == expected
+    container.feed.rebuild()
+    assert _indexes(container) == indexes
+    assert _snapshot(container) == expected
