@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, MutableMapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -129,6 +129,25 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def seen_seqs(
+    tx: Tx, view: str, ids: Sequence[str], known: MutableMapping[str, int], gone: Container[str] | None
+) -> dict[str, int]:
+    """The last seq seen of each dossier in `ids`: from `known`, else read from the store (and kept
+    in `known`). With `gone` (everything ever seen is in `known` or was let go into `gone`), only
+    dossiers let go are read back."""
+    missing = [d for d in ids if d not in known]
+    if missing and gone is not None:
+        missing = [d for d in missing if d in gone]
+    if missing:
+        for r in tx.select_in(
+            "SELECT dossier_id, seq FROM projection_seqs WHERE view = ? AND dossier_id IN ({marks})",
+            missing,
+            (view,),
+        ):
+            known[str(r["dossier_id"])] = int(r["seq"])
+    return {d: s for d in ids if (s := known.get(d)) is not None}
+
+
 class ViewRunner:
     """Applies batches to one view with its positions and seen-seqs in one transaction."""
 
@@ -218,18 +237,7 @@ class ViewRunner:
             self.held.forget(empty)
 
     def _seen_of(self, tx: Tx, ids: Sequence[str]) -> dict[str, int]:
-        known = self._seen
-        missing = [d for d in ids if d not in known]
-        if missing and self._seen_complete:
-            missing = [d for d in missing if d in self._seen_gone]
-        if missing:
-            for r in tx.select_in(
-                "SELECT dossier_id, seq FROM projection_seqs WHERE view = ? AND dossier_id IN ({marks})",
-                missing,
-                (self.name,),
-            ):
-                known[str(r["dossier_id"])] = int(r["seq"])
-        return {d: s for d in ids if (s := known.get(d)) is not None}
+        return seen_seqs(tx, self.name, ids, self._seen, self._seen_gone if self._seen_complete else None)
 
     def flush(self, tx: Tx) -> None:
         """Write what the view holds and the seen seqs of the transaction."""
@@ -375,17 +383,7 @@ class PassSeen:
             self.dropped = True
         known = self.seen
         ids = sorted({item.dossier_id for item in items})
-        missing = [d for d in ids if d not in known]
-        if missing and self.complete:
-            missing = [d for d in missing if d in self.gone]
-        if missing:
-            for r in tx.select_in(
-                "SELECT dossier_id, seq FROM projection_seqs WHERE view = ? AND dossier_id IN ({marks})",
-                missing,
-                (self.view,),
-            ):
-                known[str(r["dossier_id"])] = int(r["seq"])
-        seen = {d: s for d in ids if (s := known.get(d)) is not None}
+        seen = seen_seqs(tx, self.view, ids, known, self.gone if self.complete else None)
         before = dict(seen)
         fresh = _fresh(seen, items, self.view)
         for d, s in seen.items():
