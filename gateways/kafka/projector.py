@@ -60,6 +60,12 @@ def part_key(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
 
 
+def topic_partition(key: str) -> TopicPartition:
+    """The partition a `part_key` names."""
+    topic, _, number = key.rpartition(":")
+    return TopicPartition(topic, int(number))
+
+
 def decode_record(value: bytes | None, headers: Any) -> Applied:
     """A Kafka record -> the event it carries, or DecodeError saying why not."""
     if value is None:
@@ -380,8 +386,7 @@ class ViewProjector:
             if self._next is not None and key in self._next:
                 self._next[key] = min(self._next[key], offset)
             if consumer is not None:
-                topic, _, number = key.rpartition(":")
-                consumer.seek(TopicPartition(topic, int(number)), offset)
+                consumer.seek(topic_partition(key), offset)
         log.error("views %s: held records not applied; reading %s again", self.names, sorted(first.items()))
 
     async def _commit(self, positions: dict[str, int]) -> None:
@@ -391,10 +396,7 @@ class ViewProjector:
         consumer = self._consumer()
         if consumer is None or self._next is None or not positions:
             return
-        offsets = {}
-        for key, offset in positions.items():
-            topic, _, number = key.rpartition(":")
-            offsets[TopicPartition(topic, int(number))] = offset
+        offsets = {topic_partition(key): offset for key, offset in positions.items()}
         try:
             await consumer.commit(offsets)
         except Exception as exc:  # a rebalance under way: the next transaction commits again
