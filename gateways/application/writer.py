@@ -115,6 +115,8 @@ class BulkJob:
     recorded_at: datetime | None
     rows: list[Row] = field(default_factory=list)
     future: Future[list[list[RecordedEvent]]] = field(default_factory=Future)
+    # The streams already encoded elsewhere (a sharded import): committed as they are.
+    encoded: list[Encoded] | None = None
 
 
 _STOP = object()
@@ -252,12 +254,14 @@ class GroupCommitWriter:
 
     def _commit_bulk(self, job: BulkJob) -> None:
         try:
-            encoded = [encode(a, job.recorded_at) for a in job.appends]
+            encoded = job.encoded
+            if encoded is None:
+                encoded = [encode(a, job.recorded_at) for a in job.appends]
             records = self.store.commit_encoded(encoded, job.rows)
         except BaseException as exc:
             job.future.set_exception(exc)
             return
-        self.cache.drop(a.dossier_id for a in job.appends)
+        self.cache.drop(e.append.dossier_id for e in encoded)
         self._after([r for batch in records for r in batch])
         job.future.set_result(records)
 

@@ -294,8 +294,9 @@ class EventStore:
         records = self.recorder.select_events(uuid.UUID(dossier_id), gt=version)
         return [RecordedEvent.from_bytes(bytes(r.state)) for r in records]
 
-    def existing(self, dossier_ids: Sequence[str]) -> set[str]:
-        """Which of these streams exist (one query per 500 ids)."""
+    def existing(self, dossier_ids: Sequence[str], *, upto: int | None = None) -> set[str]:
+        """Which of these streams exist (one query per 500 ids); with `upto`, which existed
+        when the notification log ended at that id (their first event's id is not above it)."""
         found: set[str] = set()
         table = self.recorder.events_table_name  # type: ignore[attr-defined]
         postgres = self.url.startswith(("postgresql", "postgres"))
@@ -306,7 +307,10 @@ class EventStore:
                 f"SELECT DISTINCT originator_id FROM {table} "
                 f"WHERE originator_version = 1 AND originator_id IN ({','.join([mark] * len(part))})"
             )
-            params = part if postgres else [u.hex for u in part]
+            params: list[Any] = list(part) if postgres else [u.hex for u in part]
+            if upto is not None:
+                sql += f" AND {'notification_id' if postgres else 'rowid'} <= {mark}"
+                params.append(upto)
             with self.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
                 cursor.execute(sql, params)
                 rows = cursor.fetchall()

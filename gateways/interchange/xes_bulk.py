@@ -25,7 +25,7 @@ from typing import Any
 
 from domain import commands as cmd
 from domain.errors import DomainError
-from domain.legacy_import import TraceStep, open_trace, remembering, replay_steps
+from domain.legacy_import import DecidedTrace, TraceStep, open_trace, remembering, replay_steps
 from domain.procedures import Procedure
 from gateways.application.service import receipt_code_for
 from gateways.interchange.xes import RESOURCE, XesLog
@@ -89,7 +89,11 @@ class BulkXesImporter(XesImporter):
         report.unmapped.update(decided.unmapped)
         if not decided.state.is_terminal:
             report.left_open += 1
-        self.service.add_new(case.dossier_id, decided.state, decided.events, [])
+        self._keep(case.dossier_id, decided)
+
+    def _keep(self, dossier_id: str, decided: DecidedTrace) -> None:
+        """The decided stream, buffered for the next flush."""
+        self.service.add_new(dossier_id, decided.state, decided.events, [])
 
     def _receipt(
         self, log: XesLog, case: _Case, desk: str, first: _Step, exported_receipt: bool

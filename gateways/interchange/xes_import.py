@@ -553,22 +553,33 @@ def import_xes(
     *,
     bulk: bool = True,
     read_in_child: bool | None = None,
+    workers: int | None = None,
 ) -> ImportReport:
     """Import the XES log at `path` as imported dossiers; see the module docstring.
 
-    `progress` is called with the report so far after each trace; `flush_every` traces are
-    appended per transaction (what the import holds in memory at most). Raises `NotXes`
-    (writing nothing) when the file is not an XES log holding a trace. `bulk`: each trace
-    decided at once (`gateways.interchange.xes_bulk`); False decides one command per event
-    (the reference the bulk path is tested against; it also draws each dossier a lookup
-    secret and a data key). `read_in_child`: the bulk path reads the file in a child process
-    (default: where fork and a second core exist).
+    `progress` is called with the report so far after each trace (each batch when workers
+    import); `flush_every` traces are appended per transaction (what the import holds in
+    memory at most, per process). Raises `NotXes` (writing nothing) when the file is not an
+    XES log holding a trace. `bulk`: each trace decided at once (`gateways.interchange.
+    xes_bulk`); False decides one command per event (the reference the bulk path is tested
+    against; it also draws each dossier a lookup secret and a data key). `workers`: the bulk
+    path decides and encodes in that many forked processes while this one commits
+    (`gateways.interchange.xes_shards`); 0 keeps everything in this process, where
+    `read_in_child` says whether a child reads the file. Default: `xes_shards.WORKERS`
+    workers where fork and a second core exist and `read_in_child` is not given, else 0.
     """
-    if bulk:
-        from gateways.interchange.xes_bulk import BulkXesImporter  # it builds on this module
+    if not bulk:
+        return XesImporter(service, mapping, progress, flush_every).run(path)
+    # Both build on this module.
+    from gateways.interchange.xes_bulk import BulkXesImporter
+    from gateways.interchange.xes_child import can_fork
+    from gateways.interchange.xes_shards import WORKERS, ShardedXesImporter, can_shard
 
-        return BulkXesImporter(service, mapping, progress, flush_every, read_in_child=read_in_child).run(path)
-    return XesImporter(service, mapping, progress, flush_every).run(path)
+    if workers is None:
+        workers = WORKERS if read_in_child is None and can_fork() else 0
+    if workers > 0 and can_shard(service):
+        return ShardedXesImporter(service, mapping, progress, flush_every, workers=workers).run(path)
+    return BulkXesImporter(service, mapping, progress, flush_every, read_in_child=read_in_child).run(path)
 
 
 @contextmanager

@@ -1,0 +1,378 @@
+"""The bulk import on several cores: forked workers decide and encode, this process commits.
+
+The same import as `BulkXesImporter` (`gateways.interchange.xes_bulk`), stored row for row
+the same, with the work spread over processes:
+
+- `workers` processes are forked once the importer is set up (the catalogue read, the
+  writer ready), so they start with nothing to import. Each reads the whole file itself
+  and takes the batches of `flush_every` traces whose number falls to it (batch i to
+  worker i mod n): for those it decides every trace (`domain.legacy_import`) and encodes
+  its stream into the stored envelopes (`gateways.eventstore.store.encode`: event ids,
+  payloads, the hash chain from the genesis hash, as the writer would). A new dossier's
+  stream is a chain of its own, so a worker needs nothing from another to encode it.
+- What depends on the traces before — the case ids given to repeated trace names, which
+  group gets which agency code, the agencies and the procedure the import adds, the
+  deadline read off the first batch, which dossiers this run already decided — every
+  worker works out for every trace, in the log's order, with the same code as the
+  single-process import: so all of them agree without talking to each other. They only
+  skip, for the batches of others, the deciding of each event and the encoding.
+- A worker writes nothing. It holds the catalogue in memory (`_CatalogueCopy`, copied at
+  the fork) and hands the agencies and procedure it added during each batch of its own to
+  this process with the batch's encoded rows and report. This process, after the check
+  pass (`check_xes`, run while the workers parse), takes the batches in order — batch 0
+  from worker 0, batch 1 from worker 1, … — writes the catalogue's additions, then hands
+  the encoded rows to the store's one writer (one transaction per batch, one batch in
+  flight while the next is received): notification ids rise in commit order as before.
+- Which dossiers exist already (a re-import) each worker asks the store through a
+  connection of its own; the inherited ones are never touched in a worker.
+
+A trace in another worker's batch is still received and its case recorded in memory
+(`open_trace`), so that whether the rules refused it is known: a later trace naming the
+same dossier is skipped exactly when the single-process import skips it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import marshal
+import multiprocessing
+import pickle
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import fields
+from datetime import date
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import StoredEvent
+
+from domain.agencies import Agency, Hierarchy
+from domain.errors import DomainError
+from domain.legacy_import import DecidedTrace, open_trace
+from domain.procedures import Procedure, version_on
+from gateways.application.service import DossierService
+from gateways.application.writer import BulkJob
+from gateways.eventstore.store import GENESIS_HASH, Encoded, EventStore, RecordedEvent, StreamAppend, encode
+from gateways.interchange.mapping import GroupMapping
+from gateways.interchange.xes import XesLog, check_xes
+from gateways.interchange.xes_bulk import BulkXesImporter
+from gateways.interchange.xes_child import _widen
+from gateways.interchange.xes_import import (
+    FLUSH_EVERY,
+    ImportReport,
+    XesImporter,
+    _Case,
+    _draining,
+    _Step,
+    procedure_code_for,
+)
+from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES
+
+WORKERS = 2  # processes deciding and encoding (the machines this runs on have 2+ cores)
+
+# One encoded stream as it crosses the pipe: dossier id, then (type, envelope bytes) per event.
+PlainStream = tuple[str, list[tuple[str, bytes]]]
+# A catalogue addition: ("agency", Agency) or ("procedure", Procedure).
+Addition = tuple[str, Any]
+
+
+class _Hierarchy(Hierarchy):
+    """A hierarchy an agency can be added to (a worker's copy)."""
+
+    def add(self, agency: Agency) -> None:
+        history = self._versions.setdefault(agency.code, [])
+        history.append(agency)
+        history.sort(key=lambda a: a.valid_from or date.min)
+
+
+class _CatalogueCopy:
+    """The catalogue as a worker sees it: what it held at the fork, in memory, plus what the
+    import adds, which is logged (`added`) for the importing process to write."""
+
+    def __init__(self, agencies: list[Agency], procedures: dict[str, list[Procedure]]) -> None:
+        self.hierarchy = _Hierarchy(agencies)
+        self._procedures = procedures
+        self.added: list[Addition] = []
+
+    def procedure(self, code: str, on: date | None = None) -> Procedure | None:
+        versions = self._procedures.get(code)
+        if not versions:
+            return None
+        return versions[-1] if on is None else version_on(versions, on)
+
+    def put_agency(self, agency: Agency) -> bool:
+        self.hierarchy.add(agency)
+        self.added.append(("agency", agency))
+        return True
+
+    def put_procedure(self, procedure: Procedure) -> bool:
+        versions = self._procedures.setdefault(procedure.code, [])
+        versions.append(procedure)
+        versions.sort(key=lambda p: p.valid_from or date.min)
+        self.added.append(("procedure", procedure))
+        return True
+
+
+def can_shard(service: DossierService) -> bool:
+    """Workers can reach the store on their own (an event store at a URL)."""
+    return isinstance(service.store, EventStore)
+
+
+class ShardedXesImporter(BulkXesImporter):
+    """One import run over `workers` forked processes; `report` says what it did (the same
+    report as `BulkXesImporter`'s; `progress` is told after each batch)."""
+
+    def __init__(
+        self,
+        service: DossierService,
+        mapping: GroupMapping | None = None,
+        progress: Callable[[ImportReport], None] | None = None,
+        flush_every: int = FLUSH_EVERY,
+        *,
+        workers: int = WORKERS,
+    ) -> None:
+        super().__init__(service, mapping, progress, flush_every, read_in_child=False)
+        self.workers = max(1, workers)
+        # In a worker: whether the batch is its own, the dossiers decided so far in this run,
+        # the streams of its batch, its copy of the catalogue.
+        self._own = True
+        self._decided: set[str] = set()
+        self._streams: list[tuple[str, DecidedTrace]] = []
+        self._copy: _CatalogueCopy | None = None
+        self._upto = 0  # the last notification id before this run
+        self._store: EventStore | None = None  # a worker's own connection
+
+    # --- this process ----------------------------------------------------------------------
+    def _run(self, path: Path) -> ImportReport:
+        started = time.perf_counter()
+        catalogue = self.service.catalogue
+        agencies = list(catalogue.hierarchy)
+        procedures = {p.code: catalogue.procedure_versions(p.code) for p in catalogue.procedures()}
+        # What existed before this run: a worker asks the store while this process writes.
+        store = self.service.store
+        assert isinstance(store, EventStore)
+        self._upto = store.max_notification_id()
+        context = multiprocessing.get_context("fork")
+        ends: list[Connection] = []
+        children = []
+        try:
+            for shard in range(self.workers):
+                receive, send = context.Pipe(duplex=False)
+                _widen(send)
+                child = context.Process(
+                    target=self._work, args=(path, shard, send, agencies, procedures), daemon=True
+                )
+                child.start()
+                send.close()  # the worker's end: EOF here if it dies
+                ends.append(receive)
+                children.append(child)
+            check_xes(path)  # while the workers parse: a file that is not XES writes nothing
+            name = self._commit_batches(path, ends)
+        finally:
+            for end in ends:
+                end.close()
+            for child in children:
+                if child.is_alive():
+                    child.kill()
+                child.join()
+        report = self.report
+        report.log_name = name
+        report.procedure_code = report.procedure_code or procedure_code_for(name)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _commit_batches(self, path: Path, ends: list[Connection]) -> str:
+        """Each batch, in order, to the writer; the log's name once every worker ended."""
+        report = self.report
+        writer = self.service.writer
+        in_flight = None
+        for index in itertools.count():
+            message = _receive(path, ends[index % len(ends)])
+            if message[0] == "end":
+                break
+            _kind, added, delta, sent = message
+            self._add_to_catalogue(added)
+            _merge(report, delta)
+            encoded = _encoded(marshal.loads(sent), envelopes=writer.after_commit is not None)
+            if in_flight is not None:
+                in_flight.result()
+            in_flight = writer.submit(BulkJob([], None, encoded=encoded)) if encoded else None
+            if self.progress is not None:
+                self.progress(report)
+        if in_flight is not None:
+            in_flight.result()
+        attributes, problems = message[1], message[2]
+        for end in ends[: index % len(ends)] + ends[index % len(ends) + 1 :]:
+            _receive(path, end)  # the others' ends: they read the same log
+        report.unmapped.update(problems)
+        return XesLog(path, attributes=attributes).name
+
+    def _add_to_catalogue(self, added: list[Addition]) -> None:
+        catalogue = self.service.catalogue
+        for kind, item in added:
+            if kind == "agency":
+                catalogue.put_agency(item)
+                self.report.agencies_created.append(item.code)
+            else:
+                catalogue.put_procedure(item)
+
+    # --- a worker ----------------------------------------------------------------------------
+    def _work(
+        self,
+        path: Path,
+        shard: int,
+        out: Connection,
+        agencies: list[Agency],
+        procedures: dict[str, list[Procedure]],
+    ) -> None:
+        """In the forked worker: decide and encode batches shard, shard + n, …; send each."""
+        try:
+            service = self.service
+            assert isinstance(service.store, EventStore)
+            self._store = EventStore(service.store.url, create_tables=False)
+            self._copy = service.catalogue = _CatalogueCopy(agencies, procedures)  # type: ignore[assignment]
+            service.buffered = self._was_decided  # type: ignore[method-assign]
+            log = XesLog(path)
+            traces = log.traces()
+            for index in itertools.count():
+                chunk = deque(itertools.islice(traces, self.flush_every))
+                if not chunk:
+                    break
+                if index == 0:
+                    self._deadline = self._deadline_hours(chunk)
+                own = self._own = index % self.workers == shard
+                self._batch(log, chunk)
+                if own:
+                    out.send(("batch", self._copy.added, self.report, marshal.dumps(self._encode())))
+            out.send(("end", log.attributes, log.problems))
+        except BaseException as exc:
+            out.send(("error", _portable(exc), None))
+        finally:
+            out.close()
+            if self._store is not None:
+                self._store.close()
+
+    def _batch(self, log: XesLog, chunk: deque[Any]) -> None:
+        assert self._copy is not None
+        self._copy.added = []
+        self.report = ImportReport()  # a batch's report; another worker's batch's is dropped
+        self._streams = []
+        cases = deque(self._case(log, trace) for trace in _draining(chunk))
+        assert self._store is not None
+        self._existing = self._store.existing([c.dossier_id for c in cases], upto=self._upto)
+        for case in _draining(cases):
+            self.report.log_name = log.name
+            self._trace(log, case)
+
+    def _encode(self) -> list[PlainStream]:
+        recorded_at = self.service.now()  # as a flush of the single-process import stamps it
+        out = []
+        for dossier_id, decided in self._streams:
+            encoded = encode(StreamAppend(dossier_id, 0, GENESIS_HASH, decided.events), recorded_at)
+            out.append((dossier_id, [(s.topic, s.state) for s in encoded.stored]))
+        self._streams = []
+        return out
+
+    def _replay_trace(
+        self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool
+    ) -> None:
+        if self._own:
+            super()._replay_trace(log, case, steps, desk, states_handoffs)
+        else:
+            self._follow(log, case, steps, desk, states_handoffs)
+
+    def _was_decided(self, dossier_id: str) -> bool:
+        """Decided earlier in this run (by this worker or, as far as it follows, another)."""
+        return dossier_id in self._decided
+
+    def _keep(self, dossier_id: str, decided: DecidedTrace) -> None:
+        self._decided.add(dossier_id)
+        self._streams.append((dossier_id, decided))
+
+    def _follow(self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool) -> None:
+        """Another worker's trace: what its import changes for the traces after it (the
+        procedure, the agencies a replayed lifecycle event names, its dossier decided or
+        refused), without deciding its events."""
+        first = steps[0]
+        exported_receipt = first.exported_type == "DossierReceived"
+        try:
+            receipt = self._receipt(log, case, desk, first, exported_receipt)
+            open_trace(receipt, self._case_command(case, first.at), self._calendar)
+        except DomainError:
+            return
+        if states_handoffs:
+            for step in steps[1:] if exported_receipt else steps:
+                if step.exported_type in LIFECYCLE_TYPES:
+                    self._step(step)
+        self._decided.add(case.dossier_id)
+
+
+def _receive(path: Path, end: Connection) -> tuple[Any, ...]:
+    try:
+        message: tuple[Any, ...] = end.recv()
+    except EOFError:
+        raise RuntimeError(f"a process importing {path.name} ended unexpectedly") from None
+    if message[0] == "error":
+        raise _restored(message[1])
+    return message
+
+
+def _portable(exc: BaseException) -> bytes | str:
+    """The exception pickled when it can be (raised again as it was), else its text."""
+    with contextlib.suppress(Exception):
+        pickled = pickle.dumps(exc)
+        pickle.loads(pickled)
+        return pickled
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _restored(sent: bytes | str) -> BaseException:
+    if isinstance(sent, bytes):
+        restored: BaseException = pickle.loads(sent)
+        return restored
+    return RuntimeError(sent)
+
+
+def _encoded(streams: list[PlainStream], *, envelopes: bool) -> list[Encoded]:
+    """The writer's view of encoded streams (the envelopes decoded only for a follower of
+    the writer that reads them: the views in process)."""
+    out = []
+    empty: dict[str, Any] = {}
+    for dossier_id, events in streams:
+        originator = uuid.UUID(dossier_id)
+        records = []
+        stored = []
+        for seq, (topic, raw) in enumerate(events, start=1):
+            records.append(RecordedEvent(orjson.loads(raw) if envelopes else empty, raw))
+            stored.append(
+                StoredEvent(originator_id=originator, originator_version=seq, topic=topic, state=raw)
+            )
+        out.append(Encoded(StreamAppend(dossier_id, 0, GENESIS_HASH, ()), records, stored))
+    return out
+
+
+_ONCE = frozenset({"log_name", "procedure_code", "procedure_created", "agencies_created", "seconds"})
+
+
+def _merge(report: ImportReport, delta: ImportReport) -> None:
+    """A batch's report added to the run's (agencies are added as they are written)."""
+    for f in fields(ImportReport):
+        if f.name in _ONCE:
+            continue
+        value = getattr(delta, f.name)
+        if isinstance(value, Counter):
+            getattr(report, f.name).update(value)
+        elif isinstance(value, list):
+            getattr(report, f.name).extend(value)
+        else:
+            setattr(report, f.name, getattr(report, f.name) + value)
+    report.procedure_code = report.procedure_code or delta.procedure_code
+    report.procedure_created = report.procedure_created or delta.procedure_created
+
+
+__all__ = ["WORKERS", "ShardedXesImporter", "XesImporter", "can_shard"]
