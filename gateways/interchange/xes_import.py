@@ -565,18 +565,17 @@ def import_xes(
     against; it also draws each dossier a lookup secret and a data key). `workers`: the bulk
     path decides and encodes in that many forked processes while this one commits
     (`gateways.interchange.xes_shards`); 0 keeps everything in this process, where
-    `read_in_child` says whether a child reads the file. Default: `xes_shards.WORKERS`
-    workers where fork and a second core exist and `read_in_child` is not given, else 0.
+    `read_in_child` says whether a child reads the file. Default (`read_in_child` not
+    given): `xes_shards.default_workers()`, i.e. workers only where a core is free for them.
     """
     if not bulk:
         return XesImporter(service, mapping, progress, flush_every).run(path)
     # Both build on this module.
     from gateways.interchange.xes_bulk import BulkXesImporter
-    from gateways.interchange.xes_child import can_fork
-    from gateways.interchange.xes_shards import WORKERS, ShardedXesImporter, can_shard
+    from gateways.interchange.xes_shards import ShardedXesImporter, can_shard, default_workers
 
     if workers is None:
-        workers = WORKERS if read_in_child is None and can_fork() else 0
+        workers = default_workers() if read_in_child is None else 0
     if workers > 0 and can_shard(service):
         return ShardedXesImporter(service, mapping, progress, flush_every, workers=workers).run(path)
     return BulkXesImporter(service, mapping, progress, flush_every, read_in_child=read_in_child).run(path)

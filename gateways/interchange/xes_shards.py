@@ -37,6 +37,7 @@ import contextlib
 import itertools
 import marshal
 import multiprocessing
+import os
 import pickle
 import time
 import uuid
@@ -73,7 +74,7 @@ from gateways.interchange.xes_import import (
 )
 from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES
 
-WORKERS = 2  # processes deciding and encoding (the machines this runs on have 2+ cores)
+WORKERS = 2  # processes deciding and encoding, where a core is free for them
 
 # One encoded stream as it crosses the pipe: dossier id, then (type, envelope bytes) per event.
 PlainStream = tuple[str, list[tuple[str, bytes]]]
@@ -116,6 +117,23 @@ class _CatalogueCopy:
         versions.sort(key=lambda p: p.valid_from or date.min)
         self.added.append(("procedure", procedure))
         return True
+
+
+def default_workers() -> int:
+    """`WORKERS` where fork exists and the machine has a core to spare (its 1-minute load
+    average at most one below its cores), else 0 (the import stays in this process).
+
+    The workers each read the whole log and follow every trace, so the import costs about a
+    quarter more CPU in all (docs/decisions.md, #NEW-import5-1): it finishes sooner only when
+    the second core would otherwise idle; on a busy machine it only takes CPU from others."""
+    cores = os.cpu_count() or 1
+    if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average on this system
+        return WORKERS
+    return WORKERS if load <= cores - 1 else 0
 
 
 def can_shard(service: DossierService) -> bool:
@@ -375,4 +393,4 @@ def _merge(report: ImportReport, delta: ImportReport) -> None:
     report.procedure_created = report.procedure_created or delta.procedure_created
 
 
-__all__ = ["WORKERS", "ShardedXesImporter", "XesImporter", "can_shard"]
+__all__ = ["WORKERS", "ShardedXesImporter", "XesImporter", "can_shard", "default_workers"]

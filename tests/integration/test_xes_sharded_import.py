@@ -14,6 +14,7 @@ the rules refused.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -28,7 +29,7 @@ from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.mapping import DEFAULT_LEVEL
 from gateways.interchange.selection import Selection
 from gateways.interchange.xes_import import ImportReport, import_xes
-from gateways.interchange.xes_shards import ShardedXesImporter
+from gateways.interchange.xes_shards import WORKERS, ShardedXesImporter, default_workers
 from gateways.seed.demo import seed_demo
 from tests.integration.test_interchange import RECEIPT, write_log
 from tests.integration.test_interchange_fidelity import RICH
@@ -209,3 +210,31 @@ def test_workers_see_the_streams_that_existed_before_the_run(
     assert container.store.existing(both) == set(both)
     assert container.store.existing(both, upto=before) == {REPEATED}
     assert container.store.existing(both, upto=0) == set()
+
+
+def test_on_each_backend_the_same_events_and_a_reimport_writes_nothing(
+    make_container: Any, backend_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "generated.xes"
+    write_log(log, traces=60, seed=2)
+    here, _ = run(make_container, tmp_path, log, "reference", workers=0, flush_every=9)
+    container = make_container(backend_url)
+    report = import_xes(log, cli.bulk_service(container), flush_every=9, workers=2)
+    stored = rows(container)
+    assert [r[1:] for r in stored] == [r[1:] for r in rows(here)]
+    ids = [r[0] for r in stored]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids) == report.events_written
+    again = import_xes(log, cli.bulk_service(container), flush_every=9, workers=2)
+    assert again.skipped_existing == report.dossiers_created == 60 and again.events_written == 0
+    assert rows(container) == stored
+
+
+def test_workers_only_where_a_core_is_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 3.0, 3.0))
+    assert default_workers() == WORKERS
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.6, 0.0, 0.0))
+    assert default_workers() == 0
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert default_workers() == 0
