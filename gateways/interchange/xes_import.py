@@ -5,8 +5,8 @@ an XES log (not XML, truncated, another root element, no trace; `NotXes`), then 
 trace (one batch of traces in memory, see `gateways.interchange.xes`). Everything is
 decided in memory and appended in batches through `BufferedService` as the integration
 role with the log's own times, so the domain's rules and the hash chain apply. By default
-each trace is decided at once (`gateways.interchange.xes_bulk`, the same events); this
-module's `XesImporter` decides one command per event, the reference it is tested against.
+each trace is decided at once (`xes_bulk`, the same events), in forked workers where a
+core is free (`xes_shards`, the same rows); `XesImporter` decides one command per event.
 
 How a log becomes history (the choices a reader could make two ways):
 
@@ -557,21 +557,18 @@ def import_xes(
 ) -> ImportReport:
     """Import the XES log at `path` as imported dossiers; see the module docstring.
 
-    `progress` is called with the report so far after each trace (each batch when workers
-    import); `flush_every` traces are appended per transaction (what the import holds in
-    memory at most, per process). Raises `NotXes` (writing nothing) when the file is not an
-    XES log holding a trace. `bulk`: each trace decided at once (`gateways.interchange.
-    xes_bulk`); False decides one command per event (the reference the bulk path is tested
-    against; it also draws each dossier a lookup secret and a data key). `workers`: the bulk
-    path decides and encodes in that many forked processes while this one commits
-    (`gateways.interchange.xes_shards`); 0 keeps everything in this process, where
-    `read_in_child` says whether a child reads the file. Default (`read_in_child` not
-    given): `xes_shards.default_workers()`, i.e. workers only where a core is free for them.
+    `progress` gets the report so far after each trace (each batch with workers);
+    `flush_every` traces are appended per transaction (held in memory at most, per process).
+    Raises `NotXes` (writing nothing) when the file is not an XES log holding a trace.
+    `bulk`: each trace decided at once (`xes_bulk`); False: one command per event (the
+    reference; it also draws each dossier a lookup secret and a data key). `workers`: the
+    bulk path decides and encodes in that many forked processes, this one commits
+    (`xes_shards`); 0: all in this process, a child reading the file if `read_in_child`.
+    Default (`read_in_child` not given): `xes_shards.default_workers()`.
     """
     if not bulk:
         return XesImporter(service, mapping, progress, flush_every).run(path)
-    # Both build on this module.
-    from gateways.interchange.xes_bulk import BulkXesImporter
+    from gateways.interchange.xes_bulk import BulkXesImporter  # both build on this module
     from gateways.interchange.xes_shards import ShardedXesImporter, can_shard, default_workers
 
     if workers is None:

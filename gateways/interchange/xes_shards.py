@@ -24,7 +24,12 @@ the same, with the work spread over processes:
   the encoded rows to the store's one writer (one transaction per batch, one batch in
   flight while the next is received): notification ids rise in commit order as before.
 - Which dossiers exist already (a re-import) each worker asks the store through a
-  connection of its own; the inherited ones are never touched in a worker.
+  connection of its own (the inherited ones are never touched in a worker), as the store
+  stood when the run began: the importing process may have committed a batch the worker has
+  not followed yet, and following it needs its groups mapped as if it were new.
+
+The workers cost CPU the single-process import does not spend (each reads the whole log and
+follows every trace): `default_workers` uses them only where a core is free.
 
 A trace in another worker's batch is still received and its case recorded in memory
 (`open_trace`), so that whether the rules refused it is known: a later trace naming the

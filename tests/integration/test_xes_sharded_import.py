@@ -219,6 +219,7 @@ def test_on_each_backend_the_same_events_and_a_reimport_writes_nothing(
     write_log(log, traces=60, seed=2)
     here, _ = run(make_container, tmp_path, log, "reference", workers=0, flush_every=9)
     container = make_container(backend_url)
+    container.writer.after_commit = None  # as with Kafka: no envelope decoded after the commit
     report = import_xes(log, cli.bulk_service(container), flush_every=9, workers=2)
     stored = rows(container)
     assert [r[1:] for r in stored] == [r[1:] for r in rows(here)]
