@@ -142,8 +142,10 @@ def default_workers() -> int:
 
 
 def can_shard(service: DossierService) -> bool:
-    """Workers can reach the store on their own (an event store at a URL)."""
-    return isinstance(service.store, EventStore)
+    """Workers can reach the store on their own: an event store at a URL another connection
+    opens (not a SQLite database in this process's memory)."""
+    store = service.store
+    return isinstance(store, EventStore) and ":memory:" not in store.url
 
 
 class ShardedXesImporter(BulkXesImporter):

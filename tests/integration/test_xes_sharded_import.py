@@ -18,18 +18,20 @@ import os
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from domain.agencies import Agency
 from gateways.bootstrap import Container
+from gateways.eventstore.store import EventStore
 from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.mapping import DEFAULT_LEVEL
 from gateways.interchange.selection import Selection
 from gateways.interchange.xes_import import ImportReport, import_xes
-from gateways.interchange.xes_shards import WORKERS, ShardedXesImporter, default_workers
+from gateways.interchange.xes_shards import WORKERS, ShardedXesImporter, can_shard, default_workers
 from gateways.seed.demo import seed_demo
 from tests.integration.test_interchange import RECEIPT, write_log
 from tests.integration.test_interchange_fidelity import RICH
@@ -239,3 +241,13 @@ def test_workers_only_where_a_core_is_free(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert default_workers() == 0
+
+
+def test_no_workers_for_a_store_only_this_process_can_open(tmp_path: Path) -> None:
+    in_memory, on_disk = EventStore("sqlite:///:memory:"), EventStore(f"sqlite:///{tmp_path / 'e.sqlite'}")
+    try:
+        assert not can_shard(SimpleNamespace(store=in_memory))  # type: ignore[arg-type]
+        assert can_shard(SimpleNamespace(store=on_disk))  # type: ignore[arg-type]
+    finally:
+        in_memory.close()
+        on_disk.close()
