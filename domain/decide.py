@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from domain import commands as cmd
 from domain import documents, handoffs, legacy
@@ -24,6 +25,13 @@ from domain.errors import ActorNotAllowed, InvalidValue, RuleViolated, UnknownDo
 from domain.procedures import Procedure, RouteStep
 from domain.satisfaction import record_satisfaction, satisfaction_actions
 from domain.succession import decide_succession
+
+if TYPE_CHECKING:
+    # As in domain.dossier: the type checker sees `replace`, `decide` runs the copy (records
+    # without `__post_init__` only: a route step's is kept, through `replace`).
+    from dataclasses import replace as _with
+else:
+    from domain.records import copy_with as _with
 
 
 def _route_for(procedure: Procedure, receiving_agency_code: str) -> tuple[RouteStep, ...]:
@@ -126,7 +134,7 @@ def _submit(state: Dossier | None, c: cmd.SubmitOnline, cal: WorkingCalendar) ->
     return [
         ev.DossierSubmittedOnline(
             occurred_at=c.occurred_at,
-            actor=replace(c.actor, agency_code=c.receiving_agency_code),
+            actor=_with(c.actor, agency_code=c.receiving_agency_code),
             dossier_id=c.dossier_id,
             receipt_code=c.receipt_code,
             procedure_code=c.procedure.code,
@@ -378,7 +386,7 @@ def _legacy(state: Dossier, c: cmd.RecordLegacyActivity, cal: WorkingCalendar) -
     return [
         ev.LegacyActivityRecorded(
             occurred_at=c.occurred_at,
-            actor=replace(c.actor, agency_code=c.agency_code),
+            actor=_with(c.actor, agency_code=c.agency_code),
             activity=g.text(c.activity, "activity"),
             agency_code=c.agency_code,
             resource=c.resource,

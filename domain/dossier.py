@@ -7,7 +7,7 @@ by the event itself (see `domain.events`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -198,9 +198,16 @@ def classify(done_at: datetime, due_at: datetime, tz: tzinfo) -> ev.Timeliness:
     return ev.Timeliness.ON_TIME
 
 
+if TYPE_CHECKING:
+    # The type checker sees `replace` (field names and types checked); the fold runs the copy.
+    from dataclasses import replace as _with
+else:
+    from domain.records import copy_with as _with
+
+
 def _replace_current(state: Dossier, **changes: object) -> tuple[Step, ...]:
     current = state.steps[-1]
-    return (*state.steps[:-1], replace(current, **changes))  # type: ignore[arg-type]
+    return (*state.steps[:-1], _with(current, **changes))  # type: ignore[arg-type]
 
 
 def _close_current(
@@ -214,13 +221,6 @@ def _close_current(
 
 def _after_processing(state: Dossier) -> Status:
     return Status.IN_PROCESS if state.status == Status.RECEIVED else state.status
-
-
-if TYPE_CHECKING:
-    # The type checker sees `replace` (field names and types checked); the fold runs the copy.
-    from dataclasses import replace as _with
-else:
-    from domain.records import copy_with as _with
 
 
 def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
@@ -388,7 +388,7 @@ def _succeeded(state: Dossier, event: ev.HolderSucceeded) -> Dossier:
     steps = state.steps
     current = state.current_step
     if event.step_split and current is not None:
-        closed = replace(
+        closed = _with(
             current,
             left_at=at,
             used_before=event.step_used_working_hours,
@@ -438,7 +438,7 @@ def _replace_current_closed(
             segment_start=at,
         )
         return (*state.steps, successor_part)
-    reopened = replace(last, left_at=None, timeliness=None, segment_start=at, due_at=step_due_at)
+    reopened = _with(last, left_at=None, timeliness=None, segment_start=at, due_at=step_due_at)
     return (*state.steps[:-1], reopened)
 
 
