@@ -8,7 +8,10 @@ the per-event path with the folding that legacy activities do not need taken out
 
 - the receipt, the case record, handoffs and their acceptance, and the lifecycle events a
   lienthong export names are decided by `decide` on the folded state, as always (a handoff
-  and its acceptance fold through `evolve`, like every event);
+  and its acceptance fold through `evolve`, like every event), save one case: a change of
+  group on a running dossier that no handoff holds, where the rules are sure to allow both,
+  gives the handoff and its acceptance as `decide` gives them, folded with one copy of the
+  state (`_handed_over`; tests/unit/test_synthesized_handoff.py holds it to the commands);
 - a legacy activity is built as `decide` builds it, without a command: its guards
   (imported history, time never going backwards, an activity named) are checked here;
   its actor is always of the integration role, the only one that records legacy history.
@@ -31,7 +34,7 @@ from domain import commands as cmd
 from domain import events as ev
 from domain.calendar import WorkingCalendar
 from domain.decide import decide
-from domain.dossier import Dossier, Status, evolve
+from domain.dossier import Dossier, Status, Step, classify, evolve
 from domain.errors import DomainError, InvalidValue, RuleViolated
 from domain.guards import INTEGRATION
 from domain.legacy import SYNTHESIZED_USER, RecordLegacyCase
@@ -199,6 +202,8 @@ def _replayed(out: DecidedTrace, step: TraceStep, calendar: WorkingCalendar) -> 
 def _follow_group(out: DecidedTrace, group: str, at: datetime, calendar: WorkingCalendar) -> None:
     """The dossier moved to another unit: hand off and accept at this event's time
     (synthesized: the log records no transit)."""
+    if _handed_over(out, group, at, calendar):
+        return
     actor = SYNTHESIZED
     try:
         if out.state.pending_handoff_to is None:
@@ -210,6 +215,82 @@ def _follow_group(out: DecidedTrace, group: str, at: datetime, calendar: Working
             out.synthesized += 1
     except DomainError:
         out.unmapped[HANDOFF_REFUSED] += 1
+
+
+_RUNNING = (Status.RECEIVED, Status.IN_PROCESS)
+
+
+def _handed_over(out: DecidedTrace, group: str, at: datetime, calendar: WorkingCalendar) -> bool:
+    """The synthesized handoff and its acceptance, when the rules are sure to allow both:
+    the events `decide` gives for them (`domain.handoffs.hand_off`, then `accept`) and the
+    state `evolve` folds from them, with one copy of the state. False (nothing done) in any
+    other case, which `_follow_group` leaves to `decide`."""
+    state = out.state
+    holder = state.holder_agency_code
+    if (
+        state.pending_handoff_to is not None
+        or state.status not in _RUNNING
+        or at < state.last_occurred_at
+        or not group
+        or group != group.strip()
+        or group == holder
+    ):
+        return False
+    steps = state.steps
+    used, timeliness = 0.0, None
+    if steps and steps[-1].left_at is None:
+        current = steps[-1]
+        used = current.used_working_hours(calendar, at)
+        if current.due_at is not None:
+            timeliness = classify(at, current.due_at, calendar.tz)
+        steps = (
+            *steps[:-1],
+            _with(current, left_at=at, used_before=used, segment_start=None, timeliness=timeliness),
+        )
+    index = state.next_route_step_for(group)
+    budget = state.route[index].budget_working_hours if index is not None else None
+    step_due = calendar.add_working_hours(at, budget) if budget is not None else None
+    handed = ev.HandedOff(
+        occurred_at=at,
+        actor=ev.Actor(agency_code=holder, user=SYNTHESIZED_USER, role=INTEGRATION),
+        from_agency_code=holder,
+        to_agency_code=group,
+        route_step=index,
+        note="",
+        step_used_working_hours=used,
+        step_timeliness=timeliness,
+    )
+    accepted = ev.HandoffAccepted(
+        occurred_at=at,
+        actor=ev.Actor(agency_code=group, user=SYNTHESIZED_USER, role=INTEGRATION),
+        from_agency_code=holder,
+        to_agency_code=group,
+        route_step=index,
+        step_due_at=step_due,
+    )
+    entered = Step(
+        agency_code=group,
+        route_index=index,
+        entered_at=at,
+        budget_working_hours=budget,
+        due_at=step_due,
+        segment_start=at,
+    )
+    out.state = _with(
+        state,
+        version=state.version + 2,
+        last_occurred_at=at,
+        status=Status.IN_PROCESS,
+        steps=(*steps, entered),
+        holder_agency_code=group,
+        pending_handoff_at=None,
+        pending_route_step=None,
+    )
+    out.events.append(handed)
+    out.events.append(accepted)
+    out.handoffs_inferred += 1
+    out.synthesized += 2
+    return True
 
 
 def _legacy(out: DecidedTrace, step: TraceStep) -> None:
