@@ -27,7 +27,7 @@ from gateways.views.bottleneck.schema import (
 )
 from gateways.views.bottleneck.sums import hist_from_text, hist_to_text
 from gateways.views.runtime import Applied
-from gateways.views.toolkit import Held, copy_rows, rows_of
+from gateways.views.toolkit import DROPPED_LIMIT, Held, IdFilter, copy_rows, rows_of
 from projections import bottleneck as b
 
 
@@ -57,6 +57,8 @@ _NO_HIST: dict[int, int] = {}
 ROWS_LIMIT = 20_000
 # bottleneck_counts rows built and written at a time by a flush.
 WRITE_CHUNK = 5_000
+# (subject, day) sums a rebuild pass holds across its flushes, at most: past it they are written.
+DAYS_LIMIT = 30_000
 
 
 class BottleneckView:
@@ -72,10 +74,12 @@ class BottleneckView:
         self.calendar = calendar
         self.held: Held[b.Flow] = Held(lambda flow: False)  # a closed dossier's flow is None
         self.totals = b.Totals()
-        # The bottleneck_counts rows as stored (key -> sums, histogram), and whether a key
-        # not held has no row (right after a reset).
+        # The bottleneck_counts rows as stored (key -> sums, histogram); with `rows_complete`,
+        # a key neither held nor in `written` (the keys written since the table was known
+        # empty) has no row, so only those in `written` are read back.
         self.rows: dict[str, tuple[list[int], dict[int, int]]] = {}
         self.rows_complete = False
+        self.written = IdFilter()
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, b.Flow]:
         return {
@@ -95,10 +99,21 @@ class BottleneckView:
         self.held.after(flows)
 
     def flush(self, tx: Tx) -> None:
+        self._flush(tx, blocks=True)
+
+    def flush_within(self, tx: Tx) -> None:
+        """A flush inside a rebuild pass: the day sums stay held (the pass's last flush writes
+        their blocks, each once) unless they hold more than `DAYS_LIMIT` (subject, day)s."""
+        self._flush(tx, blocks=len(self.totals.sums) > DAYS_LIMIT)
+
+    def _flush(self, tx: Tx, blocks: bool) -> None:
         totals, self.totals = self.totals, b.Totals()
-        days = _by_subject(totals)
-        totals.sums, totals.hists = {}, {}
-        self._write_sums(tx, days, lambda subject: _pyramid(*days.pop(subject)))
+        if blocks:
+            days = _by_subject(totals)
+            totals.sums, totals.hists = {}, {}
+            self._write_sums(tx, days, lambda subject: _pyramid(*days.pop(subject)))
+        else:
+            self.totals.sums, self.totals.hists = totals.sums, totals.hists
         changes = sorted(self.held.changes(), key=lambda change: change[0])
         _UPSERT_FLOW.write(
             tx, [(d, flow_to_json(new)) for d, old, new in changes if new is not None and new != old]
@@ -117,6 +132,8 @@ class BottleneckView:
         self.totals = b.Totals()
         self.rows = {}
         self.rows_complete = empty
+        if self.written.count:
+            self.written = IdFilter()
 
     def _write_sums(
         self, tx: Tx, subjects: Collection[b.Subject], blocks_of: Callable[[b.Subject], SubjectBlocks]
@@ -126,6 +143,8 @@ class BottleneckView:
         a flush never holds all its rows at once. The rows are held (`self.rows`) like the
         flows, as long as they stay under `ROWS_LIMIT`; only those not held are read back."""
         heads = {subject: _head(subject) for subject in subjects}
+        if not self.rows_complete and not self.rows:
+            self._know_empty(tx)
         held = self.rows
         complete = self.rows_complete
         # A flush that would hold too many rows (a rebuild's) holds none of those it writes.
@@ -144,7 +163,9 @@ class BottleneckView:
         self._write_rows(tx, pending, complete, keep, texts)
         if not keep:  # what is held is no longer all the store holds of those keys
             self.rows = {}
+        if self.written.count > DROPPED_LIMIT:  # the filter would answer "maybe" too often
             self.rows_complete = False
+            self.written = IdFilter()
 
     def _write_rows(
         self,
@@ -158,6 +179,9 @@ class BottleneckView:
         held = self.rows
         if not complete:
             self._read_back(tx, [entry[0] for entry in pending if entry[0] not in held])
+        else:  # only keys written since the table was empty may have a row not held
+            written = self.written
+            self._read_back(tx, [key for key, *_ in pending if key not in held and key in written])
         upserts: list[list[Any]] = []
         deletes: list[tuple[str]] = []
         for key, subject_columns, span, start, added, added_hist in pending:
@@ -179,10 +203,22 @@ class BottleneckView:
             upserts.append([key, *subject_columns, span, start, *vector, texts.of(hist), p50, p90])
         _UPSERT_COUNT.write(tx, upserts)
         tx.executemany("DELETE FROM bottleneck_counts WHERE key = ?", deletes)
+        if self.rows_complete:
+            self.written.update(row[0] for row in upserts)
         return keep and len(held) <= ROWS_LIMIT
+
+    def _know_empty(self, tx: Tx) -> None:
+        """Nothing is known of the stored rows: if the table has none (a new view store), no key
+        needs reading back until it is written."""
+        if not tx.query("SELECT key FROM bottleneck_counts LIMIT 1"):
+            self.rows_complete = True
+            if self.written.count:
+                self.written = IdFilter()
 
     def _read_back(self, tx: Tx, missing: list[str]) -> None:
         """The stored rows of `missing` keys, into what is held."""
+        if not missing:
+            return
         held = self.rows
         columns = ", ".join(("key", *_SUM_COLUMNS, "hist"))
         for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", missing):
