@@ -58,7 +58,7 @@ ROWS_LIMIT = 20_000
 # bottleneck_counts rows built and written at a time by a flush.
 WRITE_CHUNK = 5_000
 # (subject, day) sums a rebuild pass holds across its flushes, at most: past it they are written.
-DAYS_LIMIT = 30_000
+DAYS_LIMIT = 12_000
 
 
 class BottleneckView:
@@ -181,7 +181,7 @@ class BottleneckView:
             self._read_back(tx, [entry[0] for entry in pending if entry[0] not in held])
         else:  # only keys written since the table was empty may have a row not held
             written = self.written
-            self._read_back(tx, [key for key, *_ in pending if key not in held and key in written])
+            self._read_back(tx, [e[0] for e in pending if e[0] not in held and e[0] in written])
         upserts: list[list[Any]] = []
         deletes: list[tuple[str]] = []
         for key, subject_columns, span, start, added, added_hist in pending:
@@ -199,7 +199,7 @@ class BottleneckView:
                 del held[key]
             p50 = p90 = None
             if span == 7:  # the heat map reads weeks: their medians are kept ready
-                p50, p90 = b.quantile(hist, 500), b.quantile(hist, 900)
+                p50, p90 = _p50_p90(hist)
             upserts.append([key, *subject_columns, span, start, *vector, texts.of(hist), p50, p90])
         _UPSERT_COUNT.write(tx, upserts)
         tx.executemany("DELETE FROM bottleneck_counts WHERE key = ?", deletes)
@@ -260,6 +260,21 @@ def _plus(
     for bucket, n in hist.items():
         merged[bucket] = merged.get(bucket, 0) + n
     return list(map(add, vector, stored[0])), merged
+
+
+def _p50_p90(hist: dict[int, int]) -> tuple[float | None, float | None]:
+    """`b.quantile(hist, 500)` and `b.quantile(hist, 900)` in one walk of the buckets."""
+    total = sum(hist.values())
+    if total <= 0:
+        return None, None
+    ranks = [max(1, (q * total + 999) // 1000) for q in (500, 900)]
+    found: list[float] = []
+    seen = 0
+    for bucket in sorted(hist):
+        seen += hist[bucket]
+        while len(found) < 2 and seen >= ranks[len(found)]:
+            found.append(b.bucket_value(bucket))
+    return found[0], found[1]
 
 
 def _head(subject: b.Subject) -> tuple[str, tuple[Any, ...]]:
