@@ -58,7 +58,7 @@ ROWS_LIMIT = 20_000
 # bottleneck_counts rows built and written at a time by a flush.
 WRITE_CHUNK = 5_000
 # (subject, day) sums a rebuild pass holds across its flushes, at most: past it they are written.
-DAYS_LIMIT = 12_000
+DAYS_LIMIT = 8_000
 
 
 class BottleneckView:
