@@ -64,7 +64,9 @@ DAYS_LIMIT = 8_000
 class BottleneckView:
     """The bottleneck view for the view runtime (gateways/views/runtime.py).
 
-    It needs the working calendar: transit hours are measured when a transit ends.
+    It needs the working calendar: transit hours are measured when a transit ends. Inside a
+    rebuild pass (`flush_within`) the (subject, day) sums stay held, up to `DAYS_LIMIT`, and
+    the pass's last flush writes their blocks: each block row once when they all fit.
     """
 
     name = VIEW
@@ -141,7 +143,8 @@ class BottleneckView:
         """Add the block sums of `subjects` (`blocks_of` gives a subject's) to the stored rows and
         write them back, a subject at a time in key order, as sets of about `WRITE_CHUNK` rows:
         a flush never holds all its rows at once. The rows are held (`self.rows`) like the
-        flows, as long as they stay under `ROWS_LIMIT`; only those not held are read back."""
+        flows, as long as they stay under `ROWS_LIMIT`; of those not held, only keys that may
+        have a row are read back (all of them unless `rows_complete`, else those in `written`)."""
         heads = {subject: _head(subject) for subject in subjects}
         if not self.rows_complete and not self.rows:
             self._know_empty(tx)
