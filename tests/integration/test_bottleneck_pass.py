@@ -14,15 +14,13 @@ import pytest
 from gateways.simulation.bulk import bulk_seed
 from gateways.views.bottleneck import BottleneckView
 from gateways.views.bottleneck import store as bottleneck_store
+from gateways.views.bottleneck.schema import _UPSERT_COUNT
 from gateways.views.runtime import STORE_FEED, STORE_PART, Applied, ViewRunner, apply_together, decode
 
 
 def _counts(container: Any) -> list[dict[str, Any]]:
-    return container.view_db.query("SELECT * FROM bottleneck_counts ORDER BY key")
-
-
-def _bottleneck(container: Any) -> ViewRunner:
-    return next(r for r in container.runners if r.name == "bottleneck")
+    rows: list[dict[str, Any]] = container.view_db.query("SELECT * FROM bottleneck_counts ORDER BY key")
+    return rows
 
 
 def _seeded(container: Any) -> tuple[list[dict[str, Any]], list[Applied]]:
@@ -50,7 +48,7 @@ class _Writes:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.written: Counter[str] = Counter()
         self.asked: list[tuple[str, bool]] = []  # (key, written before it was asked)
-        upsert = bottleneck_store._UPSERT_COUNT
+        upsert = _UPSERT_COUNT
         write, read_back = type(upsert).write, BottleneckView._read_back
 
         def counted_write(this: Any, tx: Any, rows: Any) -> None:
