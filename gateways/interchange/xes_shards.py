@@ -129,7 +129,7 @@ def default_workers() -> int:
     average at most one below its cores), else 0 (the import stays in this process).
 
     The workers each read the whole log and follow every trace, so the import costs about a
-    quarter more CPU in all (docs/decisions.md, #NEW-import5-1): it finishes sooner only when
+    quarter more CPU in all (docs/decisions.md, entry 127): it finishes sooner only when
     the second core would otherwise idle; on a busy machine it only takes CPU from others."""
     cores = os.cpu_count() or 1
     if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():

@@ -112,6 +112,14 @@ class HeldView(View, Protocol):
     def forget(self, empty: bool = False) -> None: ...
 
 
+@runtime_checkable
+class PassHeldView(HeldView, Protocol):
+    """A held view that may put off part of its writes until the last flush of a deferred pass
+    (a rebuild): `flush_within` is a flush the same transaction will follow with `flush`."""
+
+    def flush_within(self, tx: Tx) -> None: ...
+
+
 # A deferred pass (rebuild) flushes at least this often: what a view holds stays bounded.
 FLUSH_EVENTS = 10_000
 # Seen seqs held per view between flushes, at most: past it, the least recently seen half goes.
@@ -239,10 +247,15 @@ class ViewRunner:
     def _seen_of(self, tx: Tx, ids: Sequence[str]) -> dict[str, int]:
         return seen_seqs(tx, self.name, ids, self._seen, self._seen_gone if self._seen_complete else None)
 
-    def flush(self, tx: Tx) -> None:
-        """Write what the view holds and the seen seqs of the transaction."""
+    def flush(self, tx: Tx, within: bool = False) -> None:
+        """Write what the view holds and the seen seqs of the transaction (`within`: a flush inside a
+        deferred pass, whose caller flushes again before it commits; a `PassHeldView` may put
+        off some of its writes until then)."""
         if self.held is not None:
-            self.held.flush(tx)
+            if within and isinstance(self.held, PassHeldView):
+                self.held.flush_within(tx)
+            else:
+                self.held.flush(tx)
         _UPSERT_SEQ.write(tx, [(self.name, d, s) for d, s in self._seen_dirty.items()])
         self._seen_dirty = {}
         self._unflushed = 0
@@ -289,7 +302,7 @@ class ViewRunner:
                     held[d] = self._seen_dirty[d] = s
             self._unflushed += len(fresh)
             if not defer or self._unflushed >= FLUSH_EVENTS:
-                self.flush(tx)
+                self.flush(tx, within=defer)
         except BaseException:
             self.forget()
             raise

@@ -27,7 +27,7 @@ from gateways.views.bottleneck.schema import (
 )
 from gateways.views.bottleneck.sums import hist_from_text, hist_to_text
 from gateways.views.runtime import Applied
-from gateways.views.toolkit import Held, copy_rows, rows_of
+from gateways.views.toolkit import DROPPED_LIMIT, Held, IdFilter, copy_rows, rows_of
 from projections import bottleneck as b
 
 
@@ -57,12 +57,16 @@ _NO_HIST: dict[int, int] = {}
 ROWS_LIMIT = 20_000
 # bottleneck_counts rows built and written at a time by a flush.
 WRITE_CHUNK = 5_000
+# (subject, day) sums a rebuild pass holds across its flushes, at most: past it they are written.
+DAYS_LIMIT = 8_000
 
 
 class BottleneckView:
     """The bottleneck view for the view runtime (gateways/views/runtime.py).
 
-    It needs the working calendar: transit hours are measured when a transit ends.
+    It needs the working calendar: transit hours are measured when a transit ends. Inside a
+    rebuild pass (`flush_within`) the (subject, day) sums stay held, up to `DAYS_LIMIT`, and
+    the pass's last flush writes their blocks: each block row once when they all fit.
     """
 
     name = VIEW
@@ -72,10 +76,12 @@ class BottleneckView:
         self.calendar = calendar
         self.held: Held[b.Flow] = Held(lambda flow: False)  # a closed dossier's flow is None
         self.totals = b.Totals()
-        # The bottleneck_counts rows as stored (key -> sums, histogram), and whether a key
-        # not held has no row (right after a reset).
+        # The bottleneck_counts rows as stored (key -> sums, histogram); with `rows_complete`,
+        # a key neither held nor in `written` (the keys written since the table was known
+        # empty) has no row, so only those in `written` are read back.
         self.rows: dict[str, tuple[list[int], dict[int, int]]] = {}
         self.rows_complete = False
+        self.written = IdFilter()
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, b.Flow]:
         return {
@@ -95,10 +101,21 @@ class BottleneckView:
         self.held.after(flows)
 
     def flush(self, tx: Tx) -> None:
+        self._flush(tx, blocks=True)
+
+    def flush_within(self, tx: Tx) -> None:
+        """A flush inside a rebuild pass: the day sums stay held (the pass's last flush writes
+        their blocks, each once) unless they hold more than `DAYS_LIMIT` (subject, day)s."""
+        self._flush(tx, blocks=len(self.totals.sums) > DAYS_LIMIT)
+
+    def _flush(self, tx: Tx, blocks: bool) -> None:
         totals, self.totals = self.totals, b.Totals()
-        days = _by_subject(totals)
-        totals.sums, totals.hists = {}, {}
-        self._write_sums(tx, days, lambda subject: _pyramid(*days.pop(subject)))
+        if blocks:
+            days = _by_subject(totals)
+            totals.sums, totals.hists = {}, {}
+            self._write_sums(tx, days, lambda subject: _pyramid(*days.pop(subject)))
+        else:
+            self.totals.sums, self.totals.hists = totals.sums, totals.hists
         changes = sorted(self.held.changes(), key=lambda change: change[0])
         _UPSERT_FLOW.write(
             tx, [(d, flow_to_json(new)) for d, old, new in changes if new is not None and new != old]
@@ -117,6 +134,8 @@ class BottleneckView:
         self.totals = b.Totals()
         self.rows = {}
         self.rows_complete = empty
+        if self.written.count:
+            self.written = IdFilter()
 
     def _write_sums(
         self, tx: Tx, subjects: Collection[b.Subject], blocks_of: Callable[[b.Subject], SubjectBlocks]
@@ -124,8 +143,11 @@ class BottleneckView:
         """Add the block sums of `subjects` (`blocks_of` gives a subject's) to the stored rows and
         write them back, a subject at a time in key order, as sets of about `WRITE_CHUNK` rows:
         a flush never holds all its rows at once. The rows are held (`self.rows`) like the
-        flows, as long as they stay under `ROWS_LIMIT`; only those not held are read back."""
+        flows, as long as they stay under `ROWS_LIMIT`; of those not held, only keys that may
+        have a row are read back (all of them unless `rows_complete`, else those in `written`)."""
         heads = {subject: _head(subject) for subject in subjects}
+        if not self.rows_complete and not self.rows:
+            self._know_empty(tx)
         held = self.rows
         complete = self.rows_complete
         # A flush that would hold too many rows (a rebuild's) holds none of those it writes.
@@ -144,7 +166,9 @@ class BottleneckView:
         self._write_rows(tx, pending, complete, keep, texts)
         if not keep:  # what is held is no longer all the store holds of those keys
             self.rows = {}
+        if self.written.count > DROPPED_LIMIT:  # the filter would answer "maybe" too often
             self.rows_complete = False
+            self.written = IdFilter()
 
     def _write_rows(
         self,
@@ -158,6 +182,9 @@ class BottleneckView:
         held = self.rows
         if not complete:
             self._read_back(tx, [entry[0] for entry in pending if entry[0] not in held])
+        else:  # only keys written since the table was empty may have a row not held
+            written = self.written
+            self._read_back(tx, [e[0] for e in pending if e[0] not in held and e[0] in written])
         upserts: list[list[Any]] = []
         deletes: list[tuple[str]] = []
         for key, subject_columns, span, start, added, added_hist in pending:
@@ -175,14 +202,26 @@ class BottleneckView:
                 del held[key]
             p50 = p90 = None
             if span == 7:  # the heat map reads weeks: their medians are kept ready
-                p50, p90 = b.quantile(hist, 500), b.quantile(hist, 900)
+                p50, p90 = _p50_p90(hist)
             upserts.append([key, *subject_columns, span, start, *vector, texts.of(hist), p50, p90])
         _UPSERT_COUNT.write(tx, upserts)
         tx.executemany("DELETE FROM bottleneck_counts WHERE key = ?", deletes)
+        if self.rows_complete:
+            self.written.update(row[0] for row in upserts)
         return keep and len(held) <= ROWS_LIMIT
+
+    def _know_empty(self, tx: Tx) -> None:
+        """Nothing is known of the stored rows: if the table has none (a new view store), no key
+        needs reading back until it is written."""
+        if not tx.query("SELECT key FROM bottleneck_counts LIMIT 1"):
+            self.rows_complete = True
+            if self.written.count:
+                self.written = IdFilter()
 
     def _read_back(self, tx: Tx, missing: list[str]) -> None:
         """The stored rows of `missing` keys, into what is held."""
+        if not missing:
+            return
         held = self.rows
         columns = ", ".join(("key", *_SUM_COLUMNS, "hist"))
         for row in tx.select_in(f"SELECT {columns} FROM bottleneck_counts WHERE key IN ({{marks}})", missing):
@@ -224,6 +263,21 @@ def _plus(
     for bucket, n in hist.items():
         merged[bucket] = merged.get(bucket, 0) + n
     return list(map(add, vector, stored[0])), merged
+
+
+def _p50_p90(hist: dict[int, int]) -> tuple[float | None, float | None]:
+    """`b.quantile(hist, 500)` and `b.quantile(hist, 900)` in one walk of the buckets."""
+    total = sum(hist.values())
+    if total <= 0:
+        return None, None
+    ranks = [max(1, (q * total + 999) // 1000) for q in (500, 900)]
+    found: list[float] = []
+    seen = 0
+    for bucket in sorted(hist):
+        seen += hist[bucket]
+        while len(found) < 2 and seen >= ranks[len(found)]:
+            found.append(b.bucket_value(bucket))
+    return found[0], found[1]
 
 
 def _head(subject: b.Subject) -> tuple[str, tuple[Any, ...]]:
