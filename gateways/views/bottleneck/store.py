@@ -27,7 +27,7 @@ from gateways.views.bottleneck.schema import (
 )
 from gateways.views.bottleneck.sums import hist_from_text, hist_to_text
 from gateways.views.runtime import Applied
-from gateways.views.toolkit import Held, copy_rows, rows_of
+from gateways.views.toolkit import DROPPED_LIMIT, Held, IdFilter, copy_rows, rows_of
 from projections import bottleneck as b
 
 
@@ -76,6 +76,10 @@ class BottleneckView:
         # not held has no row (right after a reset).
         self.rows: dict[str, tuple[list[int], dict[int, int]]] = {}
         self.rows_complete = False
+        # With `rows_complete` (since a reset): the keys of the rows written, so that only
+        # those are read back. A pass from a reset holds no rows between flushes (memory
+        # stays flat whatever the history's length): this filter stands in for them.
+        self.written = IdFilter()
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, b.Flow]:
         return {
@@ -117,6 +121,8 @@ class BottleneckView:
         self.totals = b.Totals()
         self.rows = {}
         self.rows_complete = empty
+        if self.written.count:
+            self.written = IdFilter()
 
     def _write_sums(
         self, tx: Tx, subjects: Collection[b.Subject], blocks_of: Callable[[b.Subject], SubjectBlocks]
@@ -128,8 +134,9 @@ class BottleneckView:
         heads = {subject: _head(subject) for subject in subjects}
         held = self.rows
         complete = self.rows_complete
-        # A flush that would hold too many rows (a rebuild's) holds none of those it writes.
-        keep = len(held) + len(subjects) <= ROWS_LIMIT
+        # A flush that would hold too many rows holds none of those it writes; nor does a pass
+        # from a reset (a rebuild), whose filter of written keys says which rows to read back.
+        keep = not complete and len(held) + len(subjects) <= ROWS_LIMIT
         texts = _HistTexts()
         pending: list[tuple[str, tuple[Any, ...], int, int, list[int], dict[int, int]]] = []
         for subject in sorted(subjects, key=lambda subject: heads[subject][0]):
@@ -142,9 +149,11 @@ class BottleneckView:
                 keep = self._write_rows(tx, pending, complete, keep, texts)
                 pending = []
         self._write_rows(tx, pending, complete, keep, texts)
-        if not keep:  # what is held is no longer all the store holds of those keys
+        if not keep:
             self.rows = {}
+        if complete and self.written.count > DROPPED_LIMIT:  # read back whatever is not held
             self.rows_complete = False
+            self.written = IdFilter()
 
     def _write_rows(
         self,
@@ -156,13 +165,19 @@ class BottleneckView:
     ) -> bool:
         """Write one set of block rows (their stored sums added); whether rows are still held."""
         held = self.rows
-        if not complete:
-            self._read_back(tx, [entry[0] for entry in pending if entry[0] not in held])
+        written = self.written
+        missing = [entry[0] for entry in pending if entry[0] not in held]
+        self._read_back(tx, [key for key in missing if key in written] if complete else missing)
         upserts: list[list[Any]] = []
         deletes: list[tuple[str]] = []
         for key, subject_columns, span, start, added, added_hist in pending:
             stored = held.get(key)
-            vector, hist = (added, added_hist) if stored is None else _plus(stored, added, added_hist)
+            if stored is None:
+                vector, hist = added, added_hist
+                if complete:
+                    written.add(key)
+            else:
+                vector, hist = _plus(stored, added, added_hist)
             if hist and not all(hist.values()):
                 hist = {bucket: n for bucket, n in hist.items() if n}
             if not hist and not any(vector):
