@@ -179,9 +179,16 @@ class Tx:
     def select_in(
         self, statement: str, values: Sequence[Any], params: Sequence[Any] = (), chunk: int = 500
     ) -> list[dict[str, Any]]:
-        """Run `statement` (with one `IN ({marks})`, after `params`) over `values` in chunks."""
+        """Run `statement` (with one `IN ({marks})`, after `params`) over `values` in chunks.
+
+        Each chunk's list is padded with its last value to a power of two (or `chunk`): a
+        repeated value changes nothing in an IN list, and a statement takes a dozen texts
+        instead of one per length. Each text is prepared and kept by the driver (on SQLite up to
+        128 per connection, a 500-value one holding tens of KiB): one per length filled that
+        cache over a long rebuild, and memory grew with the history."""
         out: list[dict[str, Any]] = []
         for start in range(0, len(values), chunk):
             part = list(values[start : start + chunk])
+            part += [part[-1]] * (min(chunk, 1 << (len(part) - 1).bit_length()) - len(part))
             out.extend(self.query(statement.format(marks=",".join("?" * len(part))), [*params, *part]))
         return out

@@ -362,9 +362,11 @@ class PassSeen:
 
     The views of a pass were reset together (no seen seq stored) and are fed the same events,
     so what is fresh for one is fresh for all: each event is checked once, one map is held
-    (at most `SEEN_LIMIT` dossiers, the others let go into one `IdFilter`) instead of one per
-    view, and only the first view's seqs are written during the pass; `finish` copies them to
-    the other views with one statement each."""
+    instead of one per view, and only the first view's seqs are written during the pass;
+    `finish` copies them to the other views with one statement each. The map holds the dossiers
+    met since the flush before last (at most those of 2 × `FLUSH_EVENTS` events, whatever the
+    history's length); at each flush the others are let go into one `IdFilter`, and read back
+    if met again."""
 
     def __init__(self, runners: Sequence[ViewRunner]) -> None:
         self.runners = list(runners)
@@ -409,18 +411,16 @@ class PassSeen:
         return fresh
 
     def flush(self, tx: Tx) -> None:
-        _UPSERT_SEQ.write(tx, [(self.view, d, s) for d, s in self.dirty.items()])
+        """Write the seqs met since the last flush; hold only those (the others are stored)."""
+        met = self.dirty
+        _UPSERT_SEQ.write(tx, [(self.view, d, s) for d, s in met.items()])
+        if self.complete:
+            self.gone.update(d for d in self.seen if d not in met)
+            if self.gone.count > DROPPED_LIMIT:
+                self.complete = False
+        self.seen = met
         self.dirty = {}
         self.unflushed = 0
-        seen = self.seen
-        if len(seen) > SEEN_LIMIT:  # the least recently seen half goes (their seqs are stored)
-            gone = list(islice(seen, len(seen) - SEEN_LIMIT // 2))
-            for d in gone:
-                del seen[d]
-            if self.complete:
-                self.gone.update(gone)
-                if self.gone.count > DROPPED_LIMIT:
-                    self.complete = False
 
     def finish(self, tx: Tx) -> None:
         """Write the last seqs, give every other view of the pass the same, and build the

@@ -105,6 +105,9 @@ S = TypeVar("S")
 # Per-dossier states of open dossiers a view holds between flushes and transactions, at most
 # (ended ones are let go at every flush).
 HELD_LIMIT = 50_000
+# A view whose states never end holds those of the dossiers met within this many events (a
+# rebuild's flush interval: gateways/views/runtime.py, FLUSH_EVENTS).
+RECENT_EVENTS = 10_000
 # Ids of dossiers let go during a rebuild that are remembered (so the others need no read-back):
 # past this many the filter would answer "maybe" too often, and everything not held is read back.
 DROPPED_LIMIT = 1_000_000
@@ -147,10 +150,14 @@ class Held(Generic[S]):
     `known` maps each dossier met to its state as folded so far (None: none, or none
     stored); `stored` keeps, for each dossier changed since the last flush, the state the
     store holds, so a flush writes the difference. With `empty`, a dossier not known has
-    no row in the store (right after a reset), so nothing is read back.
+    no row in the store (right after a reset), so nothing is read back. With `recent`, a
+    state not folded within the last `recent` events is let go at the next `trim`, ended or
+    not: what is held is bounded by the events of that window, not by the history.
     """
 
-    def __init__(self, ended: Callable[[S], bool], limit: int = HELD_LIMIT) -> None:
+    def __init__(
+        self, ended: Callable[[S], bool], limit: int = HELD_LIMIT, recent: int | None = None
+    ) -> None:
         self.known: dict[str, S | None] = {}
         self.stored: dict[str, S | None] = {}
         self.empty = False
@@ -158,6 +165,10 @@ class Held(Generic[S]):
         self.dropped = IdFilter()
         self.ended = ended
         self.limit = limit
+        self.recent = recent
+        self.clock = 0  # events folded (with `recent`)
+        # With `recent`: the clock when each dossier held was last folded, the oldest first.
+        self.folded: dict[str, int] = {}
 
     def before(self, ids: Iterable[str], load: Callable[[list[str]], Mapping[str, S]]) -> dict[str, S | None]:
         """The states of `ids`, read from the store (`load`) only for those not held."""
@@ -170,14 +181,20 @@ class Held(Generic[S]):
                 known[d] = loaded.get(d)
         return known
 
-    def after(self, states: Mapping[str, S | None]) -> None:
-        """The states a batch folded (they replace what was known)."""
+    def after(self, states: Mapping[str, S | None], events: int = 0) -> None:
+        """The states a batch of `events` events folded (they replace what was known)."""
         known, stored = self.known, self.stored
         for d, state in states.items():
             old = known.pop(d, None)
             if d not in stored:
                 stored[d] = old
             known[d] = state  # re-inserted: the most recently used go last
+        if self.recent is not None:
+            self.clock = now = self.clock + events
+            folded = self.folded
+            for d in states:
+                folded.pop(d, None)
+                folded[d] = now
 
     def changes(self) -> list[tuple[str, S | None, S | None]]:
         """(dossier, stored state, state now) of every dossier changed since the last call."""
@@ -187,14 +204,21 @@ class Held(Generic[S]):
         return out
 
     def trim(self) -> None:
-        """After a flush: let go of ended dossiers (a late event reads one back), then hold at
-        most `limit` states, the least recently used going first. Memory stays with the open
-        dossiers, not with the history."""
-        known = self.known
-        gone = [d for d, state in known.items() if state is None or self.ended(state)]
+        """After a flush: let go of ended dossiers (a late event reads one back) and, with
+        `recent`, of those not folded within the last `recent` events; then hold at most
+        `limit` states, the least recently used going first. Memory stays with the open (or
+        recent) dossiers, not with the history."""
+        known, ended = self.known, self.ended
+        going = {d for d, state in known.items() if state is None or ended(state)}
+        if self.recent is not None:
+            horizon, folded = self.clock - self.recent, self.folded
+            going.update(d for d in known if folded.get(d, horizon) <= horizon)
+        gone = [d for d in known if d in going]
         if len(known) - len(gone) > self.limit:
-            ended = set(gone)
-            gone += [d for d in known if d not in ended][: len(known) - len(gone) - self.limit // 2]
+            gone += [d for d in known if d not in going][: len(known) - len(gone) - self.limit // 2]
+        if self.recent is not None:
+            for d in gone:
+                self.folded.pop(d, None)
         for d in gone:
             del known[d]
         if self.empty:
@@ -206,6 +230,7 @@ class Held(Generic[S]):
     def forget(self, empty: bool = False) -> None:
         self.known = {}
         self.stored = {}
+        self.folded = {}
         self.empty = empty
         if self.dropped.count:
             self.dropped = IdFilter()

@@ -73,3 +73,34 @@ def test_an_id_filter_holds_every_id_added_and_few_others() -> None:
     others = sum(f"other-{i}" in ids for i in range(40_000))
     assert others < 400
     assert not any(d in IdFilter() for d in added[:100])
+
+
+def test_held_states_with_a_window_let_go_of_those_not_folded_within_it() -> None:
+    """A view whose states never end (`recent`) holds only the dossiers folded within the last
+    `recent` events; one let go is read back, with its stored state, when met again."""
+    held: Held[int] = Held(ended=lambda state: False, limit=100, recent=10)
+    held.forget(empty=True)
+    held.before(["a", "b"], lambda missing: {})
+    held.after({"a": 1, "b": 1}, events=6)
+    held.before(["c"], lambda missing: {})
+    held.after({"c": 1}, events=3)
+    held.changes()
+    held.trim()  # 9 events folded: all within the window
+    assert list(held.known) == ["a", "b", "c"]
+    held.before(["b"], lambda missing: {})
+    held.after({"b": 2}, events=8)  # 17 events: a (folded at 6) is out of the window, c (at 9) in
+    held.changes()
+    held.trim()
+    assert list(held.known) == ["c", "b"] and "a" in held.dropped and "b" not in held.dropped
+    held.after({"d": 5}, events=10)  # 27: c and b (at 17) are out; d, the last folded, stays
+    held.changes()
+    held.trim()
+    assert list(held.known) == ["d"] and all(x in held.dropped for x in "abc")
+    loads: list[list[str]] = []
+
+    def load(missing: list[str]) -> dict[str, int]:
+        loads.append(missing)
+        return {"a": 1}
+
+    before = held.before(["a", "d", "e"], load)
+    assert loads == [["a"]] and before["a"] == 1 and before["d"] == 5 and before["e"] is None

@@ -150,8 +150,9 @@ class BottleneckView:
             self._know_empty(tx)
         held = self.rows
         complete = self.rows_complete
-        # A flush that would hold too many rows (a rebuild's) holds none of those it writes.
-        keep = len(held) + len(subjects) <= ROWS_LIMIT
+        # A flush that would hold too many rows holds none of those it writes; nor does a pass
+        # from a reset (a rebuild), whose filter of written keys says which rows to read back.
+        keep = not complete and len(held) + len(subjects) <= ROWS_LIMIT
         texts = _HistTexts()
         pending: list[tuple[str, tuple[Any, ...], int, int, list[int], dict[int, int]]] = []
         for subject in sorted(subjects, key=lambda subject: heads[subject][0]):
@@ -164,9 +165,9 @@ class BottleneckView:
                 keep = self._write_rows(tx, pending, complete, keep, texts)
                 pending = []
         self._write_rows(tx, pending, complete, keep, texts)
-        if not keep:  # what is held is no longer all the store holds of those keys
+        if not keep:
             self.rows = {}
-        if self.written.count > DROPPED_LIMIT:  # the filter would answer "maybe" too often
+        if complete and self.written.count > DROPPED_LIMIT:  # read back whatever is not held
             self.rows_complete = False
             self.written = IdFilter()
 
@@ -180,16 +181,19 @@ class BottleneckView:
     ) -> bool:
         """Write one set of block rows (their stored sums added); whether rows are still held."""
         held = self.rows
-        if not complete:
-            self._read_back(tx, [entry[0] for entry in pending if entry[0] not in held])
-        else:  # only keys written since the table was empty may have a row not held
-            written = self.written
-            self._read_back(tx, [e[0] for e in pending if e[0] not in held and e[0] in written])
+        written = self.written
+        missing = [entry[0] for entry in pending if entry[0] not in held]
+        self._read_back(tx, [key for key in missing if key in written] if complete else missing)
         upserts: list[list[Any]] = []
         deletes: list[tuple[str]] = []
         for key, subject_columns, span, start, added, added_hist in pending:
             stored = held.get(key)
-            vector, hist = (added, added_hist) if stored is None else _plus(stored, added, added_hist)
+            if stored is None:
+                vector, hist = added, added_hist
+                if complete:
+                    written.add(key)
+            else:
+                vector, hist = _plus(stored, added, added_hist)
             if hist and not all(hist.values()):
                 hist = {bucket: n for bucket, n in hist.items() if n}
             if not hist and not any(vector):

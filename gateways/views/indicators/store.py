@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from gateways.sql import Database, Tx
 from gateways.views.indicators.schema import DOSSIER_COLUMNS, SCHEMA, TABLES, TOTAL_KEY, VIEW
 from gateways.views.runtime import Applied
-from gateways.views.toolkit import Counters, Held, Upsert, copy_rows, rows_of
+from gateways.views.toolkit import RECENT_EVENTS, Counters, Held, Upsert, copy_rows, rows_of
 from projections import indicators
 from projections.indicators import COLUMNS, DossierFacts
 
@@ -29,9 +29,9 @@ class IndicatorsView:
 
     def __init__(self, tz: tzinfo | None = None) -> None:
         self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
-        # A dossier's facts never end (a late file still counts): the least recently used go
-        # (a dossier's last events come within weeks of its first, so few are read back).
-        self.held: Held[DossierFacts] = Held(lambda f: False, limit=HELD_FACTS)
+        # A dossier's facts never end (a late file still counts): those not met within the last
+        # RECENT_EVENTS events go, and at most HELD_FACTS are held (a late event reads its back).
+        self.held: Held[DossierFacts] = Held(lambda f: False, limit=HELD_FACTS, recent=RECENT_EVENTS)
         self.totals = Counters("ind_totals", TOTAL_KEY, COLUMNS)
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, DossierFacts]:
@@ -53,7 +53,7 @@ class IndicatorsView:
         ids = sorted({item.dossier_id for item in batch})
         before = self.held.before(ids, lambda missing: self.load(tx, missing))
         after, tallies = indicators.fold_batch(before, ((i.dossier_id, i.seq, i.event) for i in batch))
-        self.held.after(after)
+        self.held.after(after, len(batch))
         totals = self.totals
         tz = self.tz
         days: dict[datetime, str] = {}
