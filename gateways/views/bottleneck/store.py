@@ -181,19 +181,16 @@ class BottleneckView:
     ) -> bool:
         """Write one set of block rows (their stored sums added); whether rows are still held."""
         held = self.rows
-        written = self.written
         missing = [entry[0] for entry in pending if entry[0] not in held]
-        self._read_back(tx, [key for key in missing if key in written] if complete else missing)
+        if complete:  # only keys written since the table was empty may have a row not held
+            written = self.written
+            missing = [key for key in missing if key in written]
+        self._read_back(tx, missing)
         upserts: list[list[Any]] = []
         deletes: list[tuple[str]] = []
         for key, subject_columns, span, start, added, added_hist in pending:
             stored = held.get(key)
-            if stored is None:
-                vector, hist = added, added_hist
-                if complete:
-                    written.add(key)
-            else:
-                vector, hist = _plus(stored, added, added_hist)
+            vector, hist = (added, added_hist) if stored is None else _plus(stored, added, added_hist)
             if hist and not all(hist.values()):
                 hist = {bucket: n for bucket, n in hist.items() if n}
             if not hist and not any(vector):
