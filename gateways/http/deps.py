@@ -14,8 +14,12 @@ from gateways.http.problems import Problem
 from gateways.http.ratelimit import RateLimits
 from gateways.logs import annotate
 
+# The two dependencies every route takes are `async`: they only read the request and check a
+# token's signature, and FastAPI runs a plain `def` dependency in its thread pool, a thread
+# hand-off each way per dependency and request (docs/decisions.md, query latency: fourth round).
 
-def get_container(request: Request) -> Container:
+
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -23,7 +27,12 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_principal(request: Request, container: ContainerDep) -> Principal:
+async def get_principal(request: Request, container: ContainerDep) -> Principal:
+    return principal_of(request, container)
+
+
+def principal_of(request: Request, container: Container) -> Principal:
+    """The caller, from its bearer token (read once per request)."""
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
         return known
@@ -63,7 +72,7 @@ def enforce(request: Request, container: ContainerDep) -> None:
         _limit(request, container, policy.limit, address, None)
     if policy.public:
         return
-    principal = get_principal(request, container)
+    principal = principal_of(request, container)
     annotate(sub=principal.sub, role=principal.role, agency_code=principal.agency_code)
     if policy.limit:
         _limit(request, container, policy.limit, None, f"{principal.role}:{principal.sub}")

@@ -163,6 +163,10 @@ def test_query_reports_the_worst_p99(settings: Settings) -> None:
     }
     assert result.value == max(result.extra["p99_ms"].values())
     assert body["target_met"] == (result.value <= 20.0)
+    # Every variant of a kind was asked once before the timed requests.
+    assert {"sla agency", "sla level", "sla procedure", "heatmap dwell", "heatmap overdue_wip"} <= set(
+        result.extra["first_requests_ms"]
+    )
 
 
 def test_memory_rebuilds_at_three_sizes(settings: Settings) -> None:

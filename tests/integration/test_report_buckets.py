@@ -3,7 +3,8 @@
 The SLA counters are kept per local day, month and year, the bottleneck blocks per day, ISO
 week and aligned runs of weeks; a report over a range adds the few buckets that cover it.
 Here every report over random ranges is asked twice — once as built, once with the covering
-forced down to single days — on the demo's thirteen months of history, and must not differ.
+forced down to single days — on the demo's thirteen months of history, and must not differ; the
+SLA report by procedure over every agency also from the buckets per agency and procedure.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 from gateways.bootstrap import Container
 from gateways.seed.demo import seed_demo
+from gateways.views.sla import reports as sla_reports
 from projections import bottleneck as b
 from projections import sla
 from tests.conftest import FakeClock
@@ -71,6 +73,14 @@ def test_sla_reports_from_month_and_year_buckets_equal_day_buckets(
         patched.setattr(sla, "bucket_ranges", days_only)
         assert reports._sla(group_by, first, last, scope=scope, now=now) == grouped
         assert reports._bieu06(PROVINCE, first, last, include_children=True, scope=scope, now=now) == form
+    # By procedure over every agency: the buckets per procedure alone equal those per agency
+    # and procedure summed, by month and year and by day.
+    by_procedure = reports._sla("procedure", first, last, scope=scope, now=now)
+    for buckets in (sla.bucket_ranges, days_only):
+        with monkeypatch.context() as patched:
+            patched.setattr(sla, "bucket_ranges", buckets)
+            patched.setattr(sla_reports, "_PROCEDURES", "sla_by_procedure")
+            assert reports._sla("procedure", first, last, scope=scope, now=now) == by_procedure
     year = reports._bieu06(PROVINCE, SEED_END - timedelta(days=365), SEED_END, include_children=True, now=now)
     assert year.form.received_total > 100  # the ranges meet real data
 

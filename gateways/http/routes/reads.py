@@ -6,7 +6,7 @@ import hmac
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from domain.dossier import Dossier, working_hours_until
@@ -20,6 +20,7 @@ from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.presenter import event_json
 from gateways.http.problems import Problem
+from gateways.http.report_presenters import json_response
 from gateways.http.schemas import answers
 from projections import control_sheet
 
@@ -99,7 +100,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @router.get("/dossiers/{dossier_id}/control-sheet", **answers(schemas.ControlSheet))
-def get_control_sheet(dossier_id: str, principal: PrincipalDep, container: ContainerDep) -> dict[str, Any]:
+def get_control_sheet(dossier_id: str, principal: PrincipalDep, container: ContainerDep) -> Response:
     loaded = _load(container, principal, dossier_id)
     tz = container.calendar.tz
     sheet = control_sheet.build(dossier_id, ((r.seq, r.to_domain()) for r in loaded.records))
@@ -107,36 +108,39 @@ def get_control_sheet(dossier_id: str, principal: PrincipalDep, container: Conta
     def local(value: datetime | None) -> str | None:
         return value.astimezone(tz).isoformat() if value else None
 
-    return {
-        "dossier_id": sheet.dossier_id,
-        "receipt_code": sheet.receipt_code,
-        "procedure_code": sheet.procedure_code,
-        "received_at": local(sheet.received_at),
-        "due_at": local(sheet.due_at),
-        "promised_at": local(sheet.promised_at),
-        "resolved_at": local(sheet.resolved_at),
-        "returned_at": local(sheet.returned_at),
-        "timeliness": sheet.timeliness,
-        "rows": [
-            {
-                "seq": row.seq,
-                "from_agency_code": row.from_agency_code,
-                "to_agency_code": row.to_agency_code,
-                "handed_at": local(row.handed_at),
-                "accepted_at": local(row.accepted_at),
-                "returned_at": local(row.returned_at),
-                "return_reason": row.return_reason,
-                "step_timeliness": row.step_timeliness,
-                "step_used_working_hours": round(row.step_used_working_hours, 4),
-                **_giving_step(loaded.state, row.from_agency_code, row.handed_at),
-                "off_route": row.off_route,
-                "note": row.note,
-                "succession": row.succession,
-                "succeeded_by": row.succeeded_by,
-            }
-            for row in sheet.rows
-        ],
-    }
+    # As the reports (docs/decisions.md entry 122): orjson from the dict, the same bytes.
+    return json_response(
+        {
+            "dossier_id": sheet.dossier_id,
+            "receipt_code": sheet.receipt_code,
+            "procedure_code": sheet.procedure_code,
+            "received_at": local(sheet.received_at),
+            "due_at": local(sheet.due_at),
+            "promised_at": local(sheet.promised_at),
+            "resolved_at": local(sheet.resolved_at),
+            "returned_at": local(sheet.returned_at),
+            "timeliness": sheet.timeliness,
+            "rows": [
+                {
+                    "seq": row.seq,
+                    "from_agency_code": row.from_agency_code,
+                    "to_agency_code": row.to_agency_code,
+                    "handed_at": local(row.handed_at),
+                    "accepted_at": local(row.accepted_at),
+                    "returned_at": local(row.returned_at),
+                    "return_reason": row.return_reason,
+                    "step_timeliness": row.step_timeliness,
+                    "step_used_working_hours": round(row.step_used_working_hours, 4),
+                    **_giving_step(loaded.state, row.from_agency_code, row.handed_at),
+                    "off_route": row.off_route,
+                    "note": row.note,
+                    "succession": row.succession,
+                    "succeeded_by": row.succeeded_by,
+                }
+                for row in sheet.rows
+            ],
+        }
+    )
 
 
 def _row_json(row: Any, container: Container, now: datetime) -> dict[str, Any]:
@@ -250,7 +254,7 @@ def inbox(
     principal: PrincipalDep,
     container: ContainerDep,
     limit: int = Query(default=200, ge=1, le=1000),
-) -> dict[str, Any]:
+) -> Response:
     if (
         principal.role in ("officer", "supervisor")
         and principal.agency_code != code
@@ -269,7 +273,8 @@ def inbox(
         item["incoming"] = row.pending_handoff_to == code
         items.append(item)
     items.sort(key=lambda i: (i["remaining_working_hours"] is None, i["remaining_working_hours"] or 0))
-    return {"items": items[:limit], "next_cursor": None, "view_position": container.view_position()}
+    body = {"items": items[:limit], "next_cursor": None, "view_position": container.view_position()}
+    return json_response(body)
 
 
 class LookupIn(BaseModel):

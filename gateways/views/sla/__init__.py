@@ -4,8 +4,9 @@ Tables (instants are UTC epoch microseconds, BIGINT, so ranges compare as number
 
 - `sla_dossiers`, `sla_steps`, `sla_spans` — the facts of `projections.sla`, one row per
   dossier, per step and per overdue span; the fold is re-run on them for each batch.
-- `sla_totals` (per scope, agency, local day/month/year bucket) and `sla_by_procedure` (the
-  same per procedure) — running sums of the tallies. A report sums a handful of buckets
+- `sla_totals` (per scope, agency, local day/month/year bucket), `sla_by_procedure` (the
+  same per agency and procedure) and `sla_procedure_totals` (per procedure over every agency)
+  — running sums of the tallies. A report sums a handful of buckets
   (`bucket_ranges`), so its cost does not grow with the number of dossiers; only the parts
   of a range that are not whole local days are counted from the fact rows, by index.
 

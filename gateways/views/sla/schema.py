@@ -63,8 +63,20 @@ SCHEMA = [
     "bucket TEXT NOT NULL, agency_code TEXT NOT NULL, procedure_code TEXT NOT NULL, "
     f"imported BOOLEAN NOT NULL, {_COUNTS}, "
     "PRIMARY KEY (scope, grain, bucket, agency_code, procedure_code, imported))",
+    # The same per procedure over every agency: what the SLA report by procedure reads when no
+    # agency narrows it (tens of rows a bucket instead of thousands, docs/decisions.md).
+    "CREATE TABLE IF NOT EXISTS sla_procedure_totals (scope TEXT NOT NULL, grain TEXT NOT NULL, "
+    f"bucket TEXT NOT NULL, procedure_code TEXT NOT NULL, imported BOOLEAN NOT NULL, {_COUNTS}, "
+    "PRIMARY KEY (scope, grain, bucket, procedure_code, imported))",
+    # A store made before that table: it is filled once from the rows it sums. Counters are
+    # never negative, so it is empty while `sla_by_procedure` has rows only when just created.
+    "INSERT INTO sla_procedure_totals (scope, grain, bucket, procedure_code, imported, "
+    f"{', '.join(COLUMNS)}) SELECT scope, grain, bucket, procedure_code, imported, "
+    f"{', '.join(f'SUM({c})' for c in COLUMNS)} FROM sla_by_procedure "
+    "WHERE NOT EXISTS (SELECT 1 FROM sla_procedure_totals) "
+    "GROUP BY scope, grain, bucket, procedure_code, imported",
 ]
-TABLES = ("sla_dossiers", "sla_steps", "sla_spans", "sla_totals", "sla_by_procedure")
+TABLES = ("sla_dossiers", "sla_steps", "sla_spans", "sla_totals", "sla_by_procedure", "sla_procedure_totals")
 
 _DOSSIER_COLUMNS = (
     "dossier_id", "last_seq", "receipt_code", "procedure_code", "receiving_agency_code",
@@ -90,6 +102,7 @@ _SPAN_COLUMNS = (
 )
 _TOTAL_KEY = ("scope", "grain", "agency_code", "bucket", "imported")
 _PROCEDURE_KEY = ("scope", "grain", "bucket", "agency_code", "procedure_code", "imported")
+_PROCEDURE_TOTAL_KEY = ("scope", "grain", "bucket", "procedure_code", "imported")
 
 
 def _us(at: datetime | None) -> int | None:

@@ -14,6 +14,7 @@ from gateways.views.runtime import Applied
 from gateways.views.sla.schema import (
     _DOSSIER_COLUMNS,
     _PROCEDURE_KEY,
+    _PROCEDURE_TOTAL_KEY,
     _SPAN_COLUMNS,
     _STEP_COLUMNS,
     _TOTAL_KEY,
@@ -213,7 +214,8 @@ class SlaView:
         return keys
 
     def _count(self, tx: Tx, delta: Mapping[CounterKey, int]) -> None:
-        """Each tally delta goes to its day, month and year bucket, per agency and per procedure.
+        """Each tally delta goes to its day, month and year bucket, per agency, per agency and
+        procedure, and per procedure alone.
 
         The deltas are first gathered into one vector per (scope, agency, procedure, imported,
         day), and those vectors added to the buckets; a vector is shared until a second one
@@ -228,9 +230,8 @@ class SlaView:
             if vector is None:
                 vector = by_day[day_key] = [0] * width
             vector[_COLUMN_INDEX[column]] += n
-        totals = Counters("sla_totals", _TOTAL_KEY, COLUMNS)
-        by_procedure = Counters("sla_by_procedure", _PROCEDURE_KEY, COLUMNS)
-        total_deltas, procedure_deltas = totals.deltas, by_procedure.deltas
+        totals, by_procedure, procedures = _counters()
+        total_deltas, procedure_deltas, alone_deltas = totals.deltas, by_procedure.deltas, procedures.deltas
         buckets: dict[date, tuple[tuple[str, str], ...]] = {}
         for (scope, agency, procedure, imported, day), vector in by_day.items():
             grains = buckets.get(day)
@@ -243,8 +244,11 @@ class SlaView:
                 key = (scope, grain, bucket, agency, procedure, imported)
                 known = procedure_deltas.get(key)
                 procedure_deltas[key] = vector if known is None else list(map(add, known, vector))
-        totals.write(tx)
-        by_procedure.write(tx)
+                key = (scope, grain, bucket, procedure, imported)
+                known = alone_deltas.get(key)
+                alone_deltas[key] = vector if known is None else list(map(add, known, vector))
+        for counters in (totals, by_procedure, procedures):
+            counters.write(tx)
 
     def clear(self, tx: Tx) -> None:
         for table in TABLES:
@@ -253,16 +257,24 @@ class SlaView:
     def merge(self, tx: Tx, shards: Sequence[Database]) -> None:
         """Add the rows of shards rebuilt apart (disjoint sets of dossiers): facts are copied,
         counters of the same bucket are summed."""
-        totals = Counters("sla_totals", _TOTAL_KEY, COLUMNS)
-        by_procedure = Counters("sla_by_procedure", _PROCEDURE_KEY, COLUMNS)
+        every = _counters()
         for shard in shards:
             for table in ("sla_dossiers", "sla_steps", "sla_spans"):
                 copy_rows(tx, shard, table, SCHEMA)
-            for counters in (totals, by_procedure):
+            for counters in every:
                 for row in rows_of(shard, counters.table):
                     key = tuple(bool(row[c]) if c == "imported" else row[c] for c in counters.key)
                     for index, column in enumerate(COLUMNS):
                         if row[column]:
                             counters.add(key, index, int(row[column]))
-        totals.write(tx)
-        by_procedure.write(tx)
+        for counters in every:
+            counters.write(tx)
+
+
+def _counters() -> tuple[Counters, Counters, Counters]:
+    """The counter tables: per agency, per agency and procedure, per procedure alone."""
+    return (
+        Counters("sla_totals", _TOTAL_KEY, COLUMNS),
+        Counters("sla_by_procedure", _PROCEDURE_KEY, COLUMNS),
+        Counters("sla_procedure_totals", _PROCEDURE_TOTAL_KEY, COLUMNS),
+    )
