@@ -14,9 +14,11 @@ from gateways.http.problems import Problem
 from gateways.http.ratelimit import RateLimits
 from gateways.logs import annotate
 
-# The two dependencies every route takes are `async`: they only read the request and check a
-# token's signature, and FastAPI runs a plain `def` dependency in its thread pool, a thread
-# hand-off each way per dependency and request (docs/decisions.md, query latency: fourth round).
+# The two dependencies every route takes are `async`: FastAPI runs a plain `def` dependency in
+# its thread pool, a thread hand-off each way per dependency and request (docs/decisions.md,
+# query latency: fourth round). They read the request; the caller is found by the access check
+# (`enforce`, in the pool) first, and only a route without it checks the token here: a stat of
+# the key folder (retired secrets) and the signature, on the event loop.
 
 
 async def get_container(request: Request) -> Container:

@@ -134,3 +134,25 @@ def test_live_batches_into_a_new_view_store_read_back_only_what_they_wrote(
     assert not view.rows_complete
     assert any(not before for _, before in writes.asked), "knowing nothing, new keys are asked for too"
     assert _counts(container) == expected
+
+
+def test_live_batches_into_a_new_view_store_hold_their_rows(
+    make_container: Any, backend_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Holding no block rows is for a rebuild pass only: a runner that finds the block table
+    empty and applies live batches holds the rows it writes, so a later batch meeting the same
+    blocks (a week, a month) asks nothing back."""
+    container = make_container(backend_url)
+    expected, items = _seeded(container)
+    with container.view_db.transaction() as tx:
+        for runner in container.runners:
+            runner.reset(tx)
+    view = BottleneckView(container.calendar)
+    runner = ViewRunner(container.view_db, view)
+    writes = _Writes(monkeypatch)
+    for start in range(0, len(items), 97):
+        runner.apply(items[start : start + 97], STORE_FEED, {})
+    assert view.rows_complete
+    assert len(view.rows) == len(expected)
+    assert writes.asked == []
+    assert _counts(container) == expected

@@ -106,6 +106,7 @@ def test_a_rebuild_holds_what_its_last_flushes_met_and_writes_the_rows_of_live_b
     container.feed.rebuild()
 
     assert _snapshot(container) == expected
+    # No block rows held by any flush of the pass, its last included.
     assert len(windows) > 5 and len(rows_held) > 5 and not any(rows_held)
     assert bottleneck.written is written and asked, "block rows met again were read back"
     assert {str(r["key"]) for r in expected["bottleneck_counts"]} <= written.added

@@ -57,7 +57,8 @@ _NO_HIST: dict[int, int] = {}
 ROWS_LIMIT = 20_000
 # bottleneck_counts rows built and written at a time by a flush.
 WRITE_CHUNK = 5_000
-# (subject, day) sums a rebuild pass holds across its flushes, at most: past it they are written.
+# (subject, day) sums past which a flush inside a rebuild pass writes the blocks of those it
+# holds (it may hold this many plus one flush's new days).
 DAYS_LIMIT = 8_000
 
 
@@ -82,6 +83,7 @@ class BottleneckView:
         self.rows: dict[str, tuple[list[int], dict[int, int]]] = {}
         self.rows_complete = False
         self.written = IdFilter()
+        self.in_pass = False  # since a flush inside a rebuild pass, until the pass's last
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, b.Flow]:
         return {
@@ -101,19 +103,23 @@ class BottleneckView:
         self.held.after(flows)
 
     def flush(self, tx: Tx) -> None:
-        self._flush(tx, blocks=True)
+        """A live batch's flush, or a rebuild pass's last: that one holds none of the rows it
+        writes either (as many as the pass met), so the pass's memory stays flat."""
+        within, self.in_pass = self.in_pass, False
+        self._flush(tx, blocks=True, within=within)
 
     def flush_within(self, tx: Tx) -> None:
         """A flush inside a rebuild pass: the day sums stay held (the pass's last flush writes
         their blocks, each once) unless they hold more than `DAYS_LIMIT` (subject, day)s."""
-        self._flush(tx, blocks=len(self.totals.sums) > DAYS_LIMIT)
+        self.in_pass = True
+        self._flush(tx, blocks=len(self.totals.sums) > DAYS_LIMIT, within=True)
 
-    def _flush(self, tx: Tx, blocks: bool) -> None:
+    def _flush(self, tx: Tx, blocks: bool, within: bool) -> None:
         totals, self.totals = self.totals, b.Totals()
         if blocks:
             days = _by_subject(totals)
             totals.sums, totals.hists = {}, {}
-            self._write_sums(tx, days, lambda subject: _pyramid(*days.pop(subject)))
+            self._write_sums(tx, days, lambda subject: _pyramid(*days.pop(subject)), hold=not within)
         else:
             self.totals.sums, self.totals.hists = totals.sums, totals.hists
         changes = sorted(self.held.changes(), key=lambda change: change[0])
@@ -134,25 +140,32 @@ class BottleneckView:
         self.totals = b.Totals()
         self.rows = {}
         self.rows_complete = empty
+        self.in_pass = False
         if self.written.count:
             self.written = IdFilter()
 
     def _write_sums(
-        self, tx: Tx, subjects: Collection[b.Subject], blocks_of: Callable[[b.Subject], SubjectBlocks]
+        self,
+        tx: Tx,
+        subjects: Collection[b.Subject],
+        blocks_of: Callable[[b.Subject], SubjectBlocks],
+        hold: bool = True,
     ) -> None:
         """Add the block sums of `subjects` (`blocks_of` gives a subject's) to the stored rows and
         write them back, a subject at a time in key order, as sets of about `WRITE_CHUNK` rows:
         a flush never holds all its rows at once. The rows are held (`self.rows`) like the
-        flows, as long as they stay under `ROWS_LIMIT`; of those not held, only keys that may
-        have a row are read back (all of them unless `rows_complete`, else those in `written`)."""
+        flows, as long as they stay under `ROWS_LIMIT` (none inside a rebuild pass, `hold` False:
+        its memory stays flat whatever the history's length); of those not held, only keys that
+        may have a row are read back (all of them unless `rows_complete`, else those in
+        `written`)."""
         heads = {subject: _head(subject) for subject in subjects}
         if not self.rows_complete and not self.rows:
             self._know_empty(tx)
         held = self.rows
         complete = self.rows_complete
-        # A flush that would hold too many rows holds none of those it writes; nor does a pass
-        # from a reset (a rebuild), whose filter of written keys says which rows to read back.
-        keep = not complete and len(held) + len(subjects) <= ROWS_LIMIT
+        # A flush that would hold too many rows holds none of those it writes; nor does a flush
+        # inside a rebuild pass, whose filter of written keys says which rows to read back.
+        keep = hold and len(held) + len(subjects) <= ROWS_LIMIT
         texts = _HistTexts()
         pending: list[tuple[str, tuple[Any, ...], int, int, list[int], dict[int, int]]] = []
         for subject in sorted(subjects, key=lambda subject: heads[subject][0]):
@@ -180,10 +193,9 @@ class BottleneckView:
         texts: _HistTexts,
     ) -> bool:
         """Write one set of block rows (their stored sums added); whether rows are still held."""
-        held = self.rows
+        held, written = self.rows, self.written
         missing = [entry[0] for entry in pending if entry[0] not in held]
         if complete:  # only keys written since the table was empty may have a row not held
-            written = self.written
             missing = [key for key in missing if key in written]
         self._read_back(tx, missing)
         upserts: list[list[Any]] = []
@@ -197,6 +209,8 @@ class BottleneckView:
                 deletes.append((key,))
                 held.pop(key, None)
                 continue
+            if complete and stored is None and key not in written:  # a row the table did not have
+                written.add(key)
             if keep:
                 held[key] = (vector, hist)
             elif stored is not None:
@@ -207,8 +221,6 @@ class BottleneckView:
             upserts.append([key, *subject_columns, span, start, *vector, texts.of(hist), p50, p90])
         _UPSERT_COUNT.write(tx, upserts)
         tx.executemany("DELETE FROM bottleneck_counts WHERE key = ?", deletes)
-        if self.rows_complete:
-            self.written.update(row[0] for row in upserts)
         return keep and len(held) <= ROWS_LIMIT
 
     def _know_empty(self, tx: Tx) -> None:
