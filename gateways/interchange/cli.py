@@ -122,6 +122,14 @@ def import_xes(
         Path | None,
         typer.Option(exists=True, dir_okay=False, help="JSON: org:group -> agency level / code / name"),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="processes that decide and encode traces beside this one (0: none; "
+            "default: 2 where a core is free, else none)",
+        ),
+    ] = None,
 ) -> None:
     """Import a legacy system's XES event log as imported dossier history."""
     try:
@@ -141,7 +149,7 @@ def import_xes(
                             f"{so_far.events_written:,} events written"
                         )
 
-                report = run_import(file, bulk_service(container), groups, progress)
+                report = run_import(file, bulk_service(container), groups, progress, workers=workers)
         except etree.XMLSyntaxError as exc:
             err.print(f"[red]{file.name} is not well-formed XML: {exc}[/red]")
             raise typer.Exit(2) from exc

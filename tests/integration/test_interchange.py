@@ -539,7 +539,9 @@ def test_command_line_imports_then_exports(tmp_path: Path, monkeypatch: pytest.M
     write_log(path, traces=12)
     runner = CliRunner()
 
-    result = runner.invoke(app, ["import-xes", str(path)])
+    # Two forked workers decide and encode the traces (the default takes them only where a
+    # core is free): the same import as in one process, tests/integration/test_xes_sharded_import.py.
+    result = runner.invoke(app, ["import-xes", str(path), "--workers", "2"])
     assert result.exit_code == 0, result.output
     assert "dossiers created" in result.output and "12" in result.output
 
