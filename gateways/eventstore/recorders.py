@@ -24,7 +24,8 @@ Notification ids (docs/decisions.md, entry 117):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -91,6 +92,25 @@ class SQLiteRecorderWithRows(SQLiteApplicationRecorder):
 
 
 class PostgresRecorderWithRows(PostgresApplicationRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # No server-side prepared statements on the event store's connections (docs/decisions.md,
+        # entry 137): in a pipeline whose transaction a conflicting append rolls back, the
+        # driver's record of what the server has prepared can fall out of step with the server,
+        # and a later append on that connection failed with "prepared statement … does not
+        # exist" (a 500) instead of committing or meeting its conflict (a 409). Set on every
+        # connection the store takes from its pool (the pool is open and filling already).
+        datastore = self.datastore
+        take = datastore.get_connection
+
+        @contextmanager
+        def unprepared() -> Iterator[Any]:
+            with take() as conn:
+                conn.prepare_threshold = None
+                yield conn
+
+        datastore.get_connection = unprepared  # type: ignore[method-assign]
+
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         # Runs inside the recorder's transaction, before the events are inserted.
         super()._insert_events(curs, stored_events, **kwargs)

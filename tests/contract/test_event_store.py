@@ -139,3 +139,30 @@ def test_existing_names_the_streams_that_exist(backend_url: str) -> None:
         assert store.existing([]) == set()
     finally:
         store.close()
+
+
+def test_conflicts_on_a_connection_leave_its_next_appends_whole(backend_url: str) -> None:
+    """Rounds of an append, the same append again (a conflict, rolled back) and the next one, on
+    one store's pool: every append commits or meets its conflict, never a driver error; on
+    PostgreSQL no statement is prepared on the server (what the driver believes prepared could
+    outlive a rolled-back pipeline: docs/decisions.md, entry 137)."""
+    store = EventStore(backend_url)
+    try:
+        for n in range(40):
+            dossier = str(uuid.uuid4())
+            first = store.append(dossier, 0, GENESIS_HASH, [_handoff(1)], AT)
+            try:
+                store.append(dossier, 0, GENESIS_HASH, [_handoff(2)], AT)
+                raise AssertionError("the same version twice was accepted")
+            except ConcurrencyConflict:
+                pass
+            store.append(dossier, 1, first[-1].hash, [_handoff(3)], AT)
+            assert [r.seq for r in store.load(dossier)] == [1, 2], n
+        if backend_url.startswith("postgres"):
+            datastore: Any = store.recorder.datastore  # type: ignore[attr-defined]
+            with datastore.get_connection() as conn:
+                assert conn.prepare_threshold is None
+                prepared = conn.execute("SELECT count(*) AS n FROM pg_prepared_statements").fetchone()
+                assert prepared["n"] == 0
+    finally:
+        store.close()
