@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,8 +42,6 @@ def drop_database(url: str, wait_seconds: float = 120.0) -> bool:
     `postgres` database). An autovacuum worker in the database is another role's session: ending it
     takes pg_signal_backend (deploy/postgres grants it); without it, wait for the worker to finish.
     False if it was still held after `wait_seconds`."""
-    import time
-
     import psycopg
 
     server, name = url.rsplit("/", 1)

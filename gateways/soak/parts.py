@@ -102,8 +102,9 @@ def cluster(*args: str) -> str:
 
 
 def drop_database(admin_url: str, url: str) -> None:
-    if not sql.drop_database(admin_url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1]):
-        raise SoakFailed(f"could not drop {url.rsplit('/', 1)[1]}: another role's session holds it")
+    name = url.rsplit("/", 1)[1]
+    if not sql.drop_database(admin_url.rsplit("/", 1)[0] + "/" + name):
+        raise SoakFailed(f"could not drop {name}: another role's session holds it")
 
 
 def new_database(admin_url: str) -> str:

@@ -42,6 +42,16 @@ def _seeded(container: Any) -> tuple[list[dict[str, Any]], list[Applied]]:
     return rows, items
 
 
+def _new_runner(container: Any) -> tuple[BottleneckView, ViewRunner]:
+    """The views emptied, and a runner for a bottleneck view that knows nothing of the store
+    (a new process)."""
+    with container.view_db.transaction() as tx:
+        for runner in container.runners:
+            runner.reset(tx)
+    view = BottleneckView(container.calendar)
+    return view, ViewRunner(container.view_db, view)
+
+
 class _Writes:
     """Every block key a view writes (upserts) and asks back from the store, in order."""
 
@@ -115,11 +125,7 @@ def test_live_batches_into_a_new_view_store_read_back_only_what_they_wrote(
     everything not held is read back again."""
     container = make_container(backend_url)
     expected, items = _seeded(container)
-    with container.view_db.transaction() as tx:
-        for runner in container.runners:
-            runner.reset(tx)
-    view = BottleneckView(container.calendar)
-    runner = ViewRunner(container.view_db, view)
+    view, runner = _new_runner(container)
     monkeypatch.setattr(bottleneck_store, "ROWS_LIMIT", 60)
     writes = _Writes(monkeypatch)
     half = len(items) // 2
@@ -144,11 +150,7 @@ def test_live_batches_into_a_new_view_store_hold_their_rows(
     blocks (a week, a month) asks nothing back."""
     container = make_container(backend_url)
     expected, items = _seeded(container)
-    with container.view_db.transaction() as tx:
-        for runner in container.runners:
-            runner.reset(tx)
-    view = BottleneckView(container.calendar)
-    runner = ViewRunner(container.view_db, view)
+    view, runner = _new_runner(container)
     writes = _Writes(monkeypatch)
     for start in range(0, len(items), 97):
         runner.apply(items[start : start + 97], STORE_FEED, {})

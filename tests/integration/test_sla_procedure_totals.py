@@ -19,15 +19,26 @@ from tests.conftest import FakeClock
 _KEY = "scope, grain, bucket, procedure_code, imported"
 
 
-def _alone(db: Database) -> list[tuple[Any, ...]]:
-    rows = db.query(f"SELECT {_KEY}, {', '.join(COLUMNS)} FROM sla_procedure_totals")
+def _sorted(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows as sorted tuples, `imported` as 0/1 on either backend."""
     return sorted(tuple(int(v) if isinstance(v, bool) else v for v in r.values()) for r in rows)
+
+
+def _alone(db: Database) -> list[tuple[Any, ...]]:
+    return _sorted(db.query(f"SELECT {_KEY}, {', '.join(COLUMNS)} FROM sla_procedure_totals"))
 
 
 def _summed(db: Database) -> list[tuple[Any, ...]]:
     sums = ", ".join(f"SUM({c}) AS {c}" for c in COLUMNS)
-    rows = db.query(f"SELECT {_KEY}, {sums} FROM sla_by_procedure GROUP BY {_KEY}")
-    return sorted(tuple(int(v) if isinstance(v, bool) else v for v in r.values()) for r in rows)
+    return _sorted(db.query(f"SELECT {_KEY}, {sums} FROM sla_by_procedure GROUP BY {_KEY}"))
+
+
+def _seeded(backend_url: str, make_container: Any, clock: FakeClock) -> Container:
+    """A container with 80 demo dossiers, the views caught up."""
+    container: Container = make_container(backend_url)
+    seed_demo(container.service, clock(), dossiers=80, seed=5)
+    container.feed.catch_up()
+    return container
 
 
 def _reports(container: Container, clock: FakeClock) -> list[SlaReport]:
@@ -44,9 +55,7 @@ def _reports(container: Container, clock: FakeClock) -> list[SlaReport]:
 def test_procedure_totals_are_the_procedure_rows_summed_over_agencies(
     backend_url: str, make_container: Any, clock: FakeClock
 ) -> None:
-    container: Container = make_container(backend_url)
-    seed_demo(container.service, clock(), dossiers=80, seed=5)
-    container.feed.catch_up()
+    container = _seeded(backend_url, make_container, clock)
     db = container.view_db
     live = _alone(db)
     assert live and live == _summed(db)
@@ -61,9 +70,7 @@ def test_procedure_totals_are_the_procedure_rows_summed_over_agencies(
 def test_a_store_made_before_the_table_gets_it_filled_and_the_same_reports(
     backend_url: str, make_container: Any, clock: FakeClock
 ) -> None:
-    container: Container = make_container(backend_url)
-    seed_demo(container.service, clock(), dossiers=80, seed=5)
-    container.feed.catch_up()
+    container = _seeded(backend_url, make_container, clock)
     db = container.view_db
     before = _alone(db)
     reports = _reports(container, clock)

@@ -238,15 +238,9 @@ class SlaView:
             if grains is None:
                 grains = buckets[day] = sla.buckets_of(day)
             for grain, bucket in grains:
-                key: tuple[Any, ...] = (scope, grain, agency, bucket, imported)
-                known = total_deltas.get(key)
-                total_deltas[key] = vector if known is None else list(map(add, known, vector))
-                key = (scope, grain, bucket, agency, procedure, imported)
-                known = procedure_deltas.get(key)
-                procedure_deltas[key] = vector if known is None else list(map(add, known, vector))
-                key = (scope, grain, bucket, procedure, imported)
-                known = alone_deltas.get(key)
-                alone_deltas[key] = vector if known is None else list(map(add, known, vector))
+                _add_vector(total_deltas, (scope, grain, agency, bucket, imported), vector)
+                _add_vector(procedure_deltas, (scope, grain, bucket, agency, procedure, imported), vector)
+                _add_vector(alone_deltas, (scope, grain, bucket, procedure, imported), vector)
         for counters in (totals, by_procedure, procedures):
             counters.write(tx)
 
@@ -269,6 +263,13 @@ class SlaView:
                             counters.add(key, index, int(row[column]))
         for counters in every:
             counters.write(tx)
+
+
+def _add_vector(deltas: dict[Any, list[int]], key: tuple[Any, ...], vector: list[int]) -> None:
+    """`vector` added to the bucket `key` of `deltas`: shared while it is the bucket's only
+    one, a new list once a second comes (a vector is never changed in place)."""
+    known = deltas.get(key)
+    deltas[key] = vector if known is None else list(map(add, known, vector))
 
 
 def _counters() -> tuple[Counters, Counters, Counters]:
