@@ -8,6 +8,11 @@ store (a fresh folder under var/bench), publish to topics with a fresh prefix, a
   and offsets of several fetches in one transaction) vs. an aiokafka `getmany` loop over the same topic
   with the same `max_records`, decode skipped; then the same topic again from scratch with
   two projector processes sharing the consumer group.
+
+project-kafka also measures its floor (gateways/bench/floor.py): the `getmany` loop's time, plus
+parsing every record with orjson, plus writing the views' final rows once each; `ceiling_ratio`
+is the best ratio to the raw loop that a single process folding in Python and writing those rows
+could reach (`engine_ceiling_ratio`: were the rows written inside the database).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from gateways.bench.child import running, write_settings
+from gateways.bench.floor import ceiling, parse_seconds, view_tables, write_floor
 from gateways.bench.report import BenchResult
 from gateways.bench.workload import Workbench as SimulatedWorkbench
 from gateways.bench.workload import workbench as simulated_workbench
@@ -184,6 +190,9 @@ def bench_project_kafka(
 
         projector_seconds, raw_seconds = asyncio.run(run())
         views = [name for p in side.projectors for name in p.names]
+        _, parsing = parse_seconds(container.store)
+        tables = view_tables(runner.view for p in side.projectors for runner in p.runners)
+        floor = write_floor(container.view_db, tables, bench.simulated.work / "floor.sqlite")
         two = _with_processes(bench, side.projectors, 2, ends=asyncio.run(end_offsets(kafka, topics.events)))
         return BenchResult(
             name="project-kafka",
@@ -206,6 +215,11 @@ def bench_project_kafka(
                 "transactions": sum(p.flushes for p in side.projectors),
                 "decode_seconds": round(sum(p.decode_seconds for p in side.projectors), 3),
                 "apply_seconds": round(sum(p.apply_seconds for p in side.projectors), 3),
+                # What no single process writing these rows could go under, and the ratio it caps.
+                "parse_seconds": round(parsing, 3),
+                "write_floor": floor.as_json(bench.events),
+                "ceiling_ratio": ceiling(raw_seconds, parsing + floor.from_python_seconds),
+                "engine_ceiling_ratio": ceiling(raw_seconds, parsing + floor.seconds),
                 "two_processes_events_per_s": round(bench.events / two[0]),
                 "two_processes_ratio": round(raw_seconds / two[0], 4),
                 "two_processes_seconds": round(two[0], 3),

@@ -1,16 +1,22 @@
 """`bench rebuild`: events/s rebuilding every view from the event store, against a loop that
 only reads the same records (same fetch size) and orjson-decodes them, in the same run; then
-the same rebuild with two worker processes (`projections rebuild --workers 2`)."""
+the same rebuild with two worker processes (`projections rebuild --workers 2`).
+
+Also measured: the write floor of the rebuilt views (gateways/bench/floor.py) and the ceilings
+it sets: the best ratio a rebuild that reads the log and writes those rows could reach, with its
+folds in Python (`ceiling_ratio`) or inside the database (`engine_ceiling_ratio`)."""
 
 from __future__ import annotations
 
 import time
 
+from gateways.bench.floor import ceiling, view_tables, write_floor
 from gateways.bench.report import BenchResult
 from gateways.bench.workload import workbench
 from gateways.eventstore.store import EventStore
 from gateways.settings import Settings
 from gateways.views.parallel import rebuild_in_parallel
+from gateways.views.registry import build_views
 
 
 def read_only_loop(store: EventStore, batch: int) -> tuple[int, float]:
@@ -33,6 +39,8 @@ def bench_rebuild(settings: Settings, events: int, store_url: str | None = None)
         results = container.feed.rebuild()
         rebuild_seconds = time.perf_counter() - started
         _, second = read_only_loop(container.store, batch)
+        tables = view_tables(build_views(container.calendar))
+        floor = write_floor(container.view_db, tables, bench.work / "floor.sqlite")
         started = time.perf_counter()
         rebuild_in_parallel(bench.settings, container.store, container.feed.log, None, workers=2)
         two_workers_seconds = time.perf_counter() - started
@@ -59,6 +67,12 @@ def bench_rebuild(settings: Settings, events: int, store_url: str | None = None)
                 "two_workers_events_per_s": round(read_events / two_workers_seconds),
                 "two_workers_ratio": round(read_seconds / two_workers_seconds, 4),
                 "read_seconds": round(read_seconds, 3),
+                # Writing the rebuilt rows once each and nothing else; with the read loop, the
+                # best ratio a rebuild writing these rows could reach: folding in Python (rows
+                # handed from Python), and folding inside the database (gateways/bench/floor.py).
+                "write_floor": floor.as_json(read_events),
+                "ceiling_ratio": ceiling(read_seconds, floor.from_python_seconds),
+                "engine_ceiling_ratio": ceiling(read_seconds, floor.seconds),
                 "per_view_events": {r.view: r.events for r in results},
                 "workload_events_per_s": round(bench.events / bench.seconds) if bench.seconds else None,
             },

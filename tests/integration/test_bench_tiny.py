@@ -40,6 +40,22 @@ def assert_ratio(result: BenchResult, settings: Settings) -> None:
     assert body["target_met"] == (body["ratio"] >= body["target_ratio"])  # type: ignore[operator]
 
 
+def assert_floor(result: BenchResult, baseline_seconds: float, more: float = 0.0) -> None:
+    """The write floor counted the views' rows (a dossier index row per dossier at least) and
+    the ceiling is the baseline's share of baseline + floor (gateways/bench/floor.py)."""
+    floor = result.extra["write_floor"]
+    assert floor["rows"] > floor["rows_by_table"]["dossier_index"] > 0
+    assert floor["rows"] == sum(floor["rows_by_table"].values())
+    for ratio, seconds in (
+        ("ceiling_ratio", "from_python_seconds"),
+        ("engine_ceiling_ratio", "engine_seconds"),
+    ):
+        assert floor[seconds] > 0
+        expected = baseline_seconds / (baseline_seconds + more + floor[seconds])
+        assert result.extra[ratio] == pytest.approx(expected, rel=0.05)  # seconds rounded to 1 ms
+        assert 0 < result.extra[ratio] < 1
+
+
 def test_rebuild_on_each_store(settings: Settings, backend_url: str) -> None:
     store_url = None if backend_url.startswith("sqlite") else backend_url  # the run makes its own database
     result = run_bench("rebuild", settings, 1500, store_url=store_url)
@@ -49,6 +65,7 @@ def test_rebuild_on_each_store(settings: Settings, backend_url: str) -> None:
     assert set(result.extra["per_view_events"].values()) == {
         result.params["events"]
     }  # every view, every event
+    assert_floor(result, baseline_seconds=result.extra["read_seconds"])
 
 
 def test_append_against_the_bare_endpoint_at_8_and_32_clients(settings: Settings, backend_url: str) -> None:
@@ -254,6 +271,8 @@ def test_project_kafka_against_raw_consume(settings: Settings, kafka_bootstrap: 
     result = run_bench("project-kafka", settings, 1500, kafka=kafka_bootstrap)
     assert_ratio(result, settings)
     assert result.extra["dead_lettered"] == 0
+    assert result.extra["parse_seconds"] > 0
+    assert_floor(result, baseline_seconds=result.extra["raw_seconds"], more=result.extra["parse_seconds"])
 
 
 @pytest.mark.kafka
