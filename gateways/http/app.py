@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import ORJSONResponse
 from fastapi_offline import FastAPIOffline
 
 from gateways import web
@@ -13,6 +12,7 @@ from gateways.http import contract, problems, redact
 from gateways.http.deps import EnforceDep
 from gateways.http.limits import BodyLimit
 from gateways.http.observe import Observe
+from gateways.http.responses import OrjsonResponse
 from gateways.http.routes import audit, bottlenecks, catalogue, demo, dossiers, reads, reports, system
 from gateways.http.routes.documents import router as documents_router
 from gateways.http.routes.files import MULTIPART_SLACK, UPLOAD_PATH
@@ -25,7 +25,7 @@ def create_app(container: Container) -> FastAPI:
         title="lienthong",
         summary="Inter-level dossier routing (hồ sơ liên thông): commands, history, SLA and audit",
         version="0.1.0",
-        default_response_class=ORJSONResponse,
+        default_response_class=OrjsonResponse,
     )
     app.state.container = container
     redact.install()  # no lookup secret in access logs
