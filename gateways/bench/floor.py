@@ -3,9 +3,9 @@ in the run, and the highest ratio to the baseline that any implementation writin
 
 Every row a view holds at the end of a run was written at least once (a live projector writes
 many of them more than once). `write_floor` writes every such row once more into empty tables of
-the same schema, indexes included, in ONE transaction per way, with nothing else done, in stored
-order (the cheapest), two ways (SQLite: scratch files attached beside the view store; PostgreSQL:
-scratch schemas):
+the same schema, indexes included, in ONE transaction per way, with nothing else done, in the
+order of their primary keys (the cheapest), two ways (SQLite: scratch files attached beside the
+view store; PostgreSQL: scratch schemas):
 - **from Python** (`from_python_seconds`): the rows as Python values handed to the database, as a
   projector whose folds run in Python must hand them: `executemany` of plain INSERTs (SQLite), one
   COPY per table (PostgreSQL). No fold, no decode, no row built: the values are ready.
@@ -126,13 +126,15 @@ def _sqlite_floor(db: Database, tables: Sequence[str], scratch: Path) -> WriteFl
         started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         for table in tables:
-            conn.execute(f'INSERT INTO engine."{table}" SELECT * FROM main."{table}"')
+            conn.execute(
+                f'INSERT INTO engine."{table}" SELECT * FROM main."{table}"{_sqlite_order(conn, table)}'
+            )
         conn.execute("COMMIT")
         engine = time.perf_counter() - started
         python = 0.0
         conn.execute("BEGIN IMMEDIATE")
         for table in tables:
-            found = conn.execute(f'SELECT * FROM main."{table}"').fetchall()
+            found = conn.execute(f'SELECT * FROM main."{table}"{_sqlite_order(conn, table)}').fetchall()
             if found:
                 insert = f'INSERT INTO python."{table}" VALUES ({", ".join("?" * len(found[0]))})'
                 started = time.perf_counter()
@@ -151,6 +153,24 @@ def _sqlite_floor(db: Database, tables: Sequence[str], scratch: Path) -> WriteFl
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
     return WriteFloor(rows, engine, python, copied)
+
+
+def _sqlite_order(conn: sqlite3.Connection, table: str) -> str:
+    """` ORDER BY` the table's primary key: rows arrive in key order, the cheapest to insert (a
+    view written live holds them in the order they were first written, not by key)."""
+    info = conn.execute(f'PRAGMA main.table_info("{table}")').fetchall()
+    key = [row[1] for row in sorted(info, key=lambda row: row[5]) if row[5]]
+    return f" ORDER BY {', '.join(key)}" if key else ""
+
+
+def _postgres_order(db: Database, table: str) -> str:
+    found = db.query(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = CAST(? AS regclass) AND i.indisprimary "
+        "ORDER BY array_position(i.indkey::int2[], a.attnum)",
+        (f"public.{table}",),
+    )
+    return f" ORDER BY {', '.join(r['attname'] for r in found)}" if found else ""
 
 
 def _same_count(conn: sqlite3.Connection, table: str) -> int:
@@ -174,15 +194,16 @@ def _postgres_floor(db: Database, tables: Sequence[str]) -> WriteFloor:
                     tx.execute(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)")
             for table in tables:
                 rows[table] = int(tx.query(f"SELECT COUNT(*) AS n FROM public.{table}")[0]["n"])
+        order = {table: _postgres_order(db, table) for table in tables}
         started = time.perf_counter()
         with db.transaction() as tx:
             for table in tables:
-                tx.execute(f"INSERT INTO {engine_schema}.{table} SELECT * FROM public.{table}")
+                tx.execute(f"INSERT INTO {engine_schema}.{table} SELECT * FROM public.{table}{order[table]}")
         engine = time.perf_counter() - started
         python = 0.0
         with db.transaction() as tx:
             for table in tables:
-                found = tx.query(f"SELECT * FROM public.{table}")
+                found = tx.query(f"SELECT * FROM public.{table}{order[table]}")
                 if found:
                     columns = list(found[0])
                     values = [tuple(r[c] for c in columns) for r in found]
