@@ -123,18 +123,20 @@ def _sqlite_floor(db: Database, tables: Sequence[str], scratch: Path) -> WriteFl
             for table in tables:
                 for (ddl,) in conn.execute(_DDL, (table,)).fetchall():
                     conn.execute(_in_schema(ddl, name))
+        for table in tables:  # the rows in key order, read before the clock starts
+            conn.execute(
+                f'CREATE TEMP TABLE "src_{table}" AS SELECT * FROM main."{table}"{_sqlite_order(conn, table)}'
+            )
         started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         for table in tables:
-            conn.execute(
-                f'INSERT INTO engine."{table}" SELECT * FROM main."{table}"{_sqlite_order(conn, table)}'
-            )
+            conn.execute(f'INSERT INTO engine."{table}" SELECT * FROM temp."src_{table}"')
         conn.execute("COMMIT")
         engine = time.perf_counter() - started
         python = 0.0
         conn.execute("BEGIN IMMEDIATE")
         for table in tables:
-            found = conn.execute(f'SELECT * FROM main."{table}"{_sqlite_order(conn, table)}').fetchall()
+            found = conn.execute(f'SELECT * FROM temp."src_{table}"').fetchall()
             if found:
                 insert = f'INSERT INTO python."{table}" VALUES ({", ".join("?" * len(found[0]))})'
                 started = time.perf_counter()
@@ -195,11 +197,14 @@ def _postgres_floor(db: Database, tables: Sequence[str]) -> WriteFloor:
             for table in tables:
                 rows[table] = int(tx.query(f"SELECT COUNT(*) AS n FROM public.{table}")[0]["n"])
         order = {table: _postgres_order(db, table) for table in tables}
-        started = time.perf_counter()
         with db.transaction() as tx:
+            for table in tables:  # the rows in key order, read before the clock starts (not logged)
+                source = f"SELECT * FROM public.{table}{order[table]}"
+                tx.execute(f"CREATE TEMP TABLE src_{table} ON COMMIT DROP AS {source}")
+            started = time.perf_counter()
             for table in tables:
-                tx.execute(f"INSERT INTO {engine_schema}.{table} SELECT * FROM public.{table}{order[table]}")
-        engine = time.perf_counter() - started
+                tx.execute(f"INSERT INTO {engine_schema}.{table} SELECT * FROM src_{table}")
+        engine = time.perf_counter() - started  # with the commit
         python = 0.0
         with db.transaction() as tx:
             for table in tables:
