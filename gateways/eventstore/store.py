@@ -273,15 +273,20 @@ class EventStore:
         """Several streams' appends and `rows` of other tables in ONE transaction."""
         return self.commit_encoded([encode(a, recorded_at) for a in appends], rows)
 
-    def commit_encoded(self, batch: Sequence[Encoded], rows: Sequence[Row] = ()) -> list[list[RecordedEvent]]:
+    def commit_encoded(
+        self, batch: Sequence[Encoded], rows: Sequence[Row] = (), *, numbered: bool = True
+    ) -> list[list[RecordedEvent]]:
         """All or nothing: if any stream moved past its expected version (or a row breaks a
-        unique key), nothing is written and ConcurrencyConflict is raised."""
+        unique key), nothing is written and ConcurrencyConflict is raised. The committed
+        records with their notification ids, or [] with `numbered=False` (nobody reads them)."""
         stored = [s for encoded in batch for s in encoded.stored]
         try:
             ids = self.recorder.insert_events(stored, rows=list(rows))
         except IntegrityError as exc:
             names = ", ".join(sorted({e.append.dossier_id for e in batch})[:3])
             raise ConcurrencyConflict(f"dossier {names} changed since it was read") from exc
+        if not numbered:
+            return []
         notification_ids = iter(list(ids) if ids else [None] * len(stored))
         return [
             [RecordedEvent(r.envelope, r.raw, next(notification_ids)) for r in encoded.records]
