@@ -130,7 +130,7 @@ class BufferedService(DossierService):
             return 0
         self.wait()
         self._flushing = {a.dossier_id for a in appends}
-        self._in_flight = self.writer.submit(BulkJob(appends, self._recorded_at(), rows))
+        self._in_flight = self.writer.submit(BulkJob(appends, self._recorded_at(), rows, answer=False))
         written = sum(len(a.events) for a in appends)
         self.written += written
         return written

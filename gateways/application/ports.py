@@ -24,8 +24,11 @@ class EventLog(Protocol):
 
     def existing(self, dossier_ids: Sequence[str]) -> set[str]: ...
 
-    def commit_encoded(self, batch: Sequence[Encoded], rows: Sequence[Any] = ()) -> list[list[RecordedEvent]]:
-        """All of `batch` and `rows` in one transaction, or ConcurrencyConflict and nothing."""
+    def commit_encoded(
+        self, batch: Sequence[Encoded], rows: Sequence[Any] = (), *, numbered: bool = True
+    ) -> list[list[RecordedEvent]]:
+        """All of `batch` and `rows` in one transaction, or ConcurrencyConflict and nothing;
+        the committed records, or [] with `numbered=False` (the caller does not read them)."""
         ...
 
 

@@ -117,6 +117,9 @@ class BulkJob:
     future: Future[list[list[RecordedEvent]]] = field(default_factory=Future)
     # The streams already encoded elsewhere (a sharded import): committed as they are.
     encoded: list[Encoded] | None = None
+    # False: the caller only waits for the commit (a bulk import); the future then answers []
+    # unless an after-commit hook needs the committed records anyway.
+    answer: bool = True
 
 
 _STOP = object()
@@ -257,7 +260,8 @@ class GroupCommitWriter:
             encoded = job.encoded
             if encoded is None:
                 encoded = [encode(a, job.recorded_at) for a in job.appends]
-            records = self.store.commit_encoded(encoded, job.rows)
+            numbered = job.answer or self.after_commit is not None
+            records = self.store.commit_encoded(encoded, job.rows, numbered=numbered)
         except BaseException as exc:
             job.future.set_exception(exc)
             return

@@ -218,7 +218,35 @@ def _encoder(tp: Any) -> Convert:
         return _same
     if origin in (dict, Mapping) and typing.get_args(tp)[1:] in ((Any,), (str,)):
         return json_tree
+    if origin in (typing.Union, types.UnionType):
+        kinds = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+    else:
+        kinds = [] if origin else [tp]
+    if len(kinds) == 1 and kinds[0] is datetime:
+        return instant_text
+    if len(kinds) == 1 and isinstance(kinds[0], type) and issubclass(kinds[0], Enum):
+        return _enum_encoder(kinds[0])
     return to_jsonable
+
+
+def instant_text(value: Any) -> Any:
+    """`to_jsonable` of a datetime field: an aware datetime's ISO text without the generic walk."""
+    if type(value) is datetime and value.tzinfo is not None:
+        return value.isoformat()
+    return to_jsonable(value)
+
+
+def _enum_encoder(cls: type[Enum]) -> Convert:
+    """`to_jsonable` of an enum field (or an optional one): a member of `cls` gives its value."""
+    if issubclass(cls, date):  # pragma: no cover - `to_jsonable` writes these as dates
+        return to_jsonable
+
+    def member_value(value: Any) -> Any:
+        if type(value) is cls:
+            return value.value
+        return to_jsonable(value)
+
+    return member_value
 
 
 # What orjson must hand back instead of writing in its own way (then `to_jsonable` decides).

@@ -30,7 +30,7 @@ from eventsourcing.persistence import (
 )
 
 from domain.events import Actor, DossierEvent
-from gateways.eventstore.codec import DecodeError, decode_event, event_payload, to_jsonable
+from gateways.eventstore.codec import DecodeError, decode_event, event_payload, instant_text, to_jsonable
 from gateways.eventstore.recorders import POSTGRES_TOPIC, SQLITE_TOPIC, Row
 from gateways.sql import schema_lock
 
@@ -159,8 +159,14 @@ def encode(append: StreamAppend, recorded_at: datetime | None) -> Encoded:
     metadata = append.metadata
     sort_keys = orjson.OPT_SORT_KEYS
     sha256 = hashlib.sha256
+    # Events decided together often share one instant (a handoff and its acceptance): its
+    # text is written once. Datetimes are immutable, so the same object gives the same text.
+    last_instant: Any = None
+    occurred: Any = None
     for seq, event in enumerate(append.events, start=append.expected_version + 1):
-        occurred = _instant(event.occurred_at)
+        if event.occurred_at is not last_instant:
+            last_instant = event.occurred_at
+            occurred = instant_text(last_instant)
         envelope: dict[str, Any] = {
             "event_id": _event_id(originator_bytes, seq),
             "dossier_id": dossier_id,
@@ -179,19 +185,12 @@ def encode(append: StreamAppend, recorded_at: datetime | None) -> Encoded:
         # The canonical bytes (sorted keys, no "hash" yet) of `chain_hash`, without its copy.
         canonical = orjson.dumps(envelope, option=sort_keys)
         envelope["hash"] = prev_hash = sha256(prev_hash.encode("ascii") + canonical).hexdigest()
+        # The stored bytes keep the envelope's own key order (the payload's attributes in
+        # the order the log gave them), so they are dumped apart from the sorted ones.
         raw = orjson.dumps(envelope)
-        records.append(RecordedEvent(envelope=envelope, raw=raw))
-        stored.append(
-            StoredEvent(originator_id=originator, originator_version=seq, topic=envelope["type"], state=raw)
-        )
+        records.append(RecordedEvent(envelope, raw))
+        stored.append(StoredEvent(originator, seq, envelope["type"], raw))
     return Encoded(append, records, stored)
-
-
-def _instant(value: datetime) -> Any:
-    """`to_jsonable` of an event's time: an aware datetime's ISO text."""
-    if type(value) is datetime and value.tzinfo is not None:
-        return value.isoformat()
-    return to_jsonable(value)
 
 
 def _actor(actor: Actor) -> Any:
@@ -274,15 +273,20 @@ class EventStore:
         """Several streams' appends and `rows` of other tables in ONE transaction."""
         return self.commit_encoded([encode(a, recorded_at) for a in appends], rows)
 
-    def commit_encoded(self, batch: Sequence[Encoded], rows: Sequence[Row] = ()) -> list[list[RecordedEvent]]:
+    def commit_encoded(
+        self, batch: Sequence[Encoded], rows: Sequence[Row] = (), *, numbered: bool = True
+    ) -> list[list[RecordedEvent]]:
         """All or nothing: if any stream moved past its expected version (or a row breaks a
-        unique key), nothing is written and ConcurrencyConflict is raised."""
+        unique key), nothing is written and ConcurrencyConflict is raised. The committed
+        records with their notification ids, or [] with `numbered=False` (nobody reads them)."""
         stored = [s for encoded in batch for s in encoded.stored]
         try:
             ids = self.recorder.insert_events(stored, rows=list(rows))
         except IntegrityError as exc:
             names = ", ".join(sorted({e.append.dossier_id for e in batch})[:3])
             raise ConcurrencyConflict(f"dossier {names} changed since it was read") from exc
+        if not numbered:
+            return []
         notification_ids = iter(list(ids) if ids else [None] * len(stored))
         return [
             [RecordedEvent(r.envelope, r.raw, next(notification_ids)) for r in encoded.records]

@@ -11,7 +11,9 @@ it buffers beyond the batch being sent: memory stays bounded.
 A batch crosses the pipe as `marshal` bytes of plain values (each trace's and event's typed
 attributes are JSON-like dicts and lists), not as pickled `XesTrace` objects: this process
 rebuilds the traces from them in about a third of the time unpickling takes, and this
-process, not the child, is the one with no time to spare. Where the system allows it (Linux)
+process, not the child, is the one with no time to spare. Each message is one `marshal`
+record sent as raw bytes (`send_bytes`), not a pickled tuple wrapping them: no copy of the
+batch by pickle on either side. Where the system allows it (Linux)
 the pipe holds up to 1 MiB, two batches of a log like receipt.xes: the child writes a batch
 and goes on parsing the next without waiting for this process to be scheduled and drain it
 64 KiB at a time, and this process finds a whole batch waiting.
@@ -56,6 +58,11 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
 
 
+def _send(out: Connection, kind: str, first: Any, second: Any) -> None:
+    """One message: `(kind, first, second)` as `marshal` bytes."""
+    out.send_bytes(marshal.dumps((kind, first, second)))
+
+
 def _read(path: Path, batch: int, out: Connection) -> None:
     """The child: send the log's traces `batch` at a time, then the end."""
     try:
@@ -64,12 +71,12 @@ def _read(path: Path, batch: int, out: Connection) -> None:
         for trace in log.traces():
             chunk.append((trace.typed, [(e.typed, e.position) for e in trace.events], trace.position))
             if len(chunk) == batch:
-                out.send(("traces", log.attributes, marshal.dumps(chunk)))
+                _send(out, "traces", log.attributes, chunk)
                 chunk = []
-        out.send(("traces", log.attributes, marshal.dumps(chunk)))
-        out.send(("end", log.attributes, log.problems))
-    except Exception as exc:  # the parent raises it; some exceptions do not pickle
-        out.send(("error", f"{type(exc).__name__}: {exc}", None))
+        _send(out, "traces", log.attributes, chunk)
+        _send(out, "end", log.attributes, dict(log.problems))
+    except Exception as exc:  # the parent raises it; an exception is not a plain value
+        _send(out, "error", f"{type(exc).__name__}: {exc}", None)
     finally:
         out.close()
 
@@ -92,7 +99,7 @@ class ChildXesLog(XesLog):
             check_xes(self.path)
             while True:
                 try:
-                    kind, first, second = receive.recv()
+                    kind, first, second = marshal.loads(receive.recv_bytes())
                 except EOFError:
                     raise RuntimeError(f"the process reading {self.path.name} ended unexpectedly") from None
                 if kind == "error":
@@ -109,7 +116,6 @@ class ChildXesLog(XesLog):
             child.join()
 
 
-def _traces(sent: bytes) -> Iterator[XesTrace]:
-    plain: list[Plain] = marshal.loads(sent)
+def _traces(plain: list[Plain]) -> Iterator[XesTrace]:
     for typed, events, position in plain:
         yield XesTrace(typed, [XesEvent(attributes, index) for attributes, index in events], position)

@@ -226,7 +226,7 @@ class ShardedXesImporter(BulkXesImporter):
             encoded = _encoded(marshal.loads(sent), envelopes=writer.after_commit is not None)
             if in_flight is not None:
                 in_flight.result()
-            in_flight = writer.submit(BulkJob([], None, encoded=encoded)) if encoded else None
+            in_flight = writer.submit(BulkJob([], None, encoded=encoded, answer=False)) if encoded else None
             if self.progress is not None:
                 self.progress(report)
         if in_flight is not None:

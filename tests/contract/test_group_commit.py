@@ -3,19 +3,24 @@ of commands, their idempotency records and new data keys; failures stay alone.""
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from domain import events as ev
+from domain.events import Actor
 from gateways.application.commands import RECEIVE, Applicant, DossierCreate, Empty, HandoffIn
 from gateways.application.errors import ConcurrencyConflict
 from gateways.application.handler import CommandRequest, response_body
 from gateways.application.idempotency import IdempotencyScope, fingerprint
 from gateways.application.state import StateCache
-from gateways.application.writer import Answer, GroupCommitWriter
+from gateways.application.writer import Answer, BulkJob, GroupCommitWriter
 from gateways.auth import Principal
 from gateways.bootstrap import Container
+from gateways.eventstore.store import GENESIS_HASH, RecordedEvent, StreamAppend
 from gateways.seed.demo import load_catalogue
 
 WARD, DEPT = "000.21.99.H29", "000.00.21.H29"
@@ -142,3 +147,42 @@ def test_receipts_at_one_desk_get_consecutive_daily_numbers_even_from_two_proces
     codes = sorted(a.body["receipt_code"] for a in answers)
     day = container.clock().astimezone(container.calendar.tz).strftime("%y%m%d")
     assert codes == [f"{WARD}-{day}-{n:04d}" for n in range(1, 25)]
+
+
+def _bulk_streams(count: int) -> list[StreamAppend]:
+    at = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+    actor = Actor(agency_code=WARD, user="import", role="integration")
+    return [
+        StreamAppend(
+            str(uuid.uuid4()),
+            0,
+            GENESIS_HASH,
+            [ev.LegacyActivityRecorded(occurred_at=at, actor=actor, activity=f"a{n}", agency_code=WARD)],
+        )
+        for n in range(count)
+    ]
+
+
+def test_a_bulk_job_nobody_reads_answers_nothing_unless_a_hook_follows_the_commits(
+    container: Container,
+) -> None:
+    """A bulk job whose caller only waits (`answer=False`) is committed all the same; its
+    records are numbered only for an after-commit hook, which still gets every one (and the
+    job's answer is then those records)."""
+    writer = container.writer
+    seen: list[RecordedEvent] = []
+    writer.after_commit = None
+    quiet = _bulk_streams(2)
+    assert writer.submit(BulkJob(quiet, None, answer=False)).result(timeout=120) == []
+    writer.after_commit = seen.extend
+    followed = _bulk_streams(3)
+    numbered = writer.submit(BulkJob(followed, None, answer=False)).result(timeout=120)
+    assert [r.dossier_id for batch in numbered for r in batch] == [a.dossier_id for a in followed]
+    answered = _bulk_streams(1)
+    records = writer.submit(BulkJob(answered, None)).result(timeout=120)
+    assert [r.dossier_id for batch in records for r in batch] == [answered[0].dossier_id]
+    assert all(r.notification_id is not None for batch in records for r in batch)
+    assert [r.dossier_id for r in seen] == [a.dossier_id for a in followed + answered]
+    assert all(r.notification_id is not None for r in seen)
+    for append in quiet + followed + answered:
+        assert [r.type for r in container.store.load(append.dossier_id)] == ["LegacyActivityRecorded"]

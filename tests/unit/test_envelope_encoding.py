@@ -4,15 +4,22 @@ envelope, and plain JSON values encode to themselves."""
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta, timezone
+from enum import Enum
 from typing import Any
 
+import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain import events as ev
-from gateways.eventstore.codec import json_tree, to_jsonable
+from gateways.eventstore.codec import event_payload, json_tree, to_jsonable
 from gateways.eventstore.store import GENESIS_HASH, StreamAppend, chain_hash, encode, event_id
 
 
@@ -95,3 +102,145 @@ def test_each_envelope_hash_chains_over_the_one_before() -> None:
         assert envelope["seq"] == seq and envelope["event_id"] == str(uuid.uuid5(uuid.UUID(stream), str(seq)))
         assert envelope["prev_hash"] == prev and envelope["hash"] == chain_hash(prev, envelope)
         prev = envelope["hash"]
+
+
+# What a stored event's mapping can hold: JSON numbers in 64 bits (orjson's range).
+stored_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | instants,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _values_of(tp: Any) -> st.SearchStrategy[Any]:
+    """Values of a field's type hint, for random events of every type."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return st.one_of(*[_values_of(arg) for arg in typing.get_args(tp)])
+    if origin in (tuple, list):
+        return st.lists(_values_of(typing.get_args(tp)[0]), max_size=3).map(tuple)
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        return st.dictionaries(st.text(max_size=8), stored_values, max_size=4)
+    if tp is type(None):
+        return st.none()
+    if tp is datetime:
+        return instants
+    if tp is date:
+        return st.dates()
+    if tp is bool:
+        return st.booleans()
+    if tp is int:
+        return st.integers(-(2**40), 2**40)
+    if tp is float:
+        return st.floats(min_value=0.25, max_value=1e9)  # budgets and hours are positive
+    if tp is str:
+        return st.text(max_size=12)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return st.sampled_from(list(tp))
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        fields = {f.name: _values_of(hints[f.name]) for f in dataclasses.fields(tp) if f.init}
+        return st.fixed_dictionaries(fields).map(lambda kwargs: tp(**kwargs))
+    raise AssertionError(f"no strategy for {tp!r}")
+
+
+any_event = st.sampled_from(sorted(ev.EVENT_TYPES.values(), key=lambda cls: cls.__name__)).flatmap(_values_of)
+
+
+def _expected_envelope(stream: str, seq: int, prev: str, event: ev.DossierEvent) -> dict[str, Any]:
+    """The envelope by its definition: every value through the generic `to_jsonable`."""
+    occurred = to_jsonable(event.occurred_at)
+    names = [f.name for f in dataclasses.fields(event) if f.name not in ("occurred_at", "actor")]
+    return {
+        "event_id": str(uuid.uuid5(uuid.UUID(stream), str(seq))),
+        "dossier_id": stream,
+        "seq": seq,
+        "type": type(event).__name__,
+        "occurred_at": occurred,
+        "recorded_at": occurred,
+        "agency_code": event.actor.agency_code,
+        "actor": to_jsonable(event.actor),
+        "payload": {name: to_jsonable(getattr(event, name)) for name in names},
+        "prev_hash": prev,
+        "schema_version": 1,
+    }
+
+
+@given(st.lists(any_event, min_size=1, max_size=6), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_random_events_of_every_type_encode_as_their_definition_says(
+    events: list[ev.DossierEvent], shared_instant: bool
+) -> None:
+    """The short ways of `encode` (per-type payload encoders, one text per shared instant) give
+    the envelope of the generic encoding; its hash is `chain_hash` of the canonical bytes, and
+    the stored bytes parse back to it."""
+    if shared_instant:  # decided together: one datetime object for all (as a handoff pair)
+        events = [dataclasses.replace(e, occurred_at=events[0].occurred_at) for e in events]
+    stream = str(uuid.uuid4())
+    encoded = encode(StreamAppend(stream, 2, GENESIS_HASH, events), None)
+    prev = GENESIS_HASH
+    for seq, (event, record, stored) in enumerate(
+        zip(events, encoded.records, encoded.stored, strict=True), 3
+    ):
+        expected = _expected_envelope(stream, seq, prev, event)
+        body = {k: v for k, v in record.envelope.items() if k != "hash"}
+        assert body == expected
+        assert record.envelope["hash"] == chain_hash(prev, expected)
+        assert orjson.loads(record.raw) == record.envelope and stored.state == record.raw
+        assert (stored.originator_version, stored.topic) == (seq, type(event).__name__)
+        prev = record.envelope["hash"]
+
+
+def test_one_instant_in_two_offsets_keeps_each_its_own_text() -> None:
+    """Equal instants written in different offsets are different texts: the text is reused
+    for the same datetime object only, not for an equal one."""
+    actor = ev.Actor(agency_code="A", user="u", role="integration")
+    at = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+    times = [at, at, at.astimezone(timezone(timedelta(hours=7))), at]
+    events = [
+        ev.LegacyActivityRecorded(occurred_at=t, actor=actor, activity="a", agency_code="A") for t in times
+    ]
+    texts = [
+        r.envelope["occurred_at"]
+        for r in encode(StreamAppend(str(uuid.uuid4()), 0, GENESIS_HASH, events), None).records
+    ]
+    assert texts == [
+        "2024-03-04T09:00:00+00:00",
+        "2024-03-04T09:00:00+00:00",
+        "2024-03-04T16:00:00+07:00",
+        "2024-03-04T09:00:00+00:00",
+    ]
+
+
+def test_enum_and_datetime_fields_that_hold_other_values_convert_the_generic_way() -> None:
+    """A field typed as an enum or an instant that holds something else (a caller's plain
+    text, a naive time) is converted, or refused, as `to_jsonable` does."""
+    actor = ev.Actor(agency_code="A", user="u", role="officer")
+    at = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+    handed = ev.HandedOff(
+        occurred_at=at,
+        actor=actor,
+        from_agency_code="A",
+        to_agency_code="B",
+        route_step=None,
+        step_timeliness=typing.cast(Any, "late"),
+    )
+    assert event_payload(handed)["step_timeliness"] == "late"
+    assert (
+        event_payload(dataclasses.replace(handed, step_timeliness=ev.Timeliness.EARLY))["step_timeliness"]
+        == "early"
+    )
+    accepted = ev.HandoffAccepted(
+        occurred_at=at, actor=actor, from_agency_code="A", to_agency_code="B", route_step=None, step_due_at=at
+    )
+    assert event_payload(accepted)["step_due_at"] == "2024-03-04T09:00:00+00:00"
+    naive = dataclasses.replace(accepted, step_due_at=datetime(2024, 3, 4, 9, 0))
+    with pytest.raises(ValueError, match="naive"):
+        event_payload(naive)
