@@ -116,13 +116,15 @@ def _sqlite_floor(db: Database, tables: Sequence[str], scratch: Path) -> WriteFl
     conn = sqlite3.connect(db.url[len("sqlite:///") :], isolation_level=None)
     try:
         rows = {t: conn.execute(f'SELECT COUNT(*) FROM main."{t}"').fetchone()[0] for t in tables}
-        conn.execute("PRAGMA synchronous=NORMAL")  # as the view store (gateways.sql.Database)
+        # The scratch files are written as the view store is (gateways.sql.Database): WAL, NORMAL.
         for name, path in files.items():
             conn.execute(f"ATTACH DATABASE ? AS {name}", (str(path),))
             conn.execute(f"PRAGMA {name}.journal_mode=WAL")
+            conn.execute(f"PRAGMA {name}.synchronous=NORMAL")
             for table in tables:
                 for (ddl,) in conn.execute(_DDL, (table,)).fetchall():
                     conn.execute(_in_schema(ddl, name))
+            _same_indexes(conn, name, tables)
         for table in tables:  # the rows in key order, read before the clock starts
             conn.execute(
                 f'CREATE TEMP TABLE "src_{table}" AS SELECT * FROM main."{table}"{_sqlite_order(conn, table)}'
@@ -157,11 +159,20 @@ def _sqlite_floor(db: Database, tables: Sequence[str], scratch: Path) -> WriteFl
     return WriteFloor(rows, engine, python, copied)
 
 
+def _same_indexes(conn: sqlite3.Connection, schema: str, tables: Sequence[str]) -> None:
+    """The scratch copy has every index of the tables (a copy without them would write cheaper)."""
+    marks = ", ".join("?" * len(tables))
+    count = f"SELECT COUNT(*) FROM {{}}.sqlite_master WHERE type = 'index' AND tbl_name IN ({marks})"
+    source, copy = (conn.execute(count.format(s), tuple(tables)).fetchone()[0] for s in ("main", schema))
+    if source != copy:
+        raise RuntimeError(f"the floor's copy has {copy} indexes of the views' {source}")
+
+
 def _sqlite_order(conn: sqlite3.Connection, table: str) -> str:
     """` ORDER BY` the table's primary key: rows arrive in key order, the cheapest to insert (a
     view written live holds them in the order they were first written, not by key)."""
     info = conn.execute(f'PRAGMA main.table_info("{table}")').fetchall()
-    key = [row[1] for row in sorted(info, key=lambda row: row[5]) if row[5]]
+    key = [f'"{row[1]}"' for row in sorted(info, key=lambda row: row[5]) if row[5]]
     return f" ORDER BY {', '.join(key)}" if key else ""
 
 
@@ -172,7 +183,8 @@ def _postgres_order(db: Database, table: str) -> str:
         "ORDER BY array_position(i.indkey::int2[], a.attnum)",
         (f"public.{table}",),
     )
-    return f" ORDER BY {', '.join(r['attname'] for r in found)}" if found else ""
+    key = [f'"{r["attname"]}"' for r in found]
+    return f" ORDER BY {', '.join(key)}" if key else ""
 
 
 def _same_count(conn: sqlite3.Connection, table: str) -> int:

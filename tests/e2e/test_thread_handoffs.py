@@ -29,7 +29,6 @@ def _name(func: Callable[..., Any], kwargs: dict[str, Any]) -> str:
     return str(getattr(target, "__name__", repr(target)))
 
 
-@pytest.mark.filterwarnings("ignore:ORJSONResponse is deprecated")
 def test_a_report_request_hands_off_to_the_thread_pool_for_the_access_check_and_the_route(
     make_container: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import ORJSONResponse
 
 from gateways.http.heap import settle
 from gateways.http.report_presenters import json_response
+from gateways.http.responses import OrjsonResponse
 
 
 class Colour(Enum):
@@ -29,10 +29,9 @@ BODIES: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.filterwarnings("ignore:ORJSONResponse is deprecated")  # the application's default class
 @pytest.mark.parametrize("body", BODIES)
 def test_a_report_answer_is_the_json_the_default_response_would_give(body: dict[str, Any]) -> None:
-    expected = ORJSONResponse(jsonable_encoder(body)).body
+    expected = OrjsonResponse(jsonable_encoder(body)).body  # the application's default class
     response = json_response(body)
     assert response.body == expected
     assert response.media_type == "application/json"
