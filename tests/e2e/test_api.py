@@ -349,6 +349,42 @@ def test_inbox_orders_by_remaining_time_and_search_sees_the_agency(api: Api, clo
     assert api.get("/api/v1/dossiers", role="officer", agency=DEPT).json()["items"] == []
 
 
+def test_a_limited_inbox_is_the_most_urgent_part_of_the_whole(api: Api, clock: FakeClock) -> None:
+    r = api.http.put(  # a one-day procedure at the ward: due before land dossiers received earlier
+        "/api/v1/procedures/HT.99",
+        headers=api.token("admin", None),
+        json={
+            "name": "Chứng thực bản sao",
+            "field": "Chứng thực",
+            "deadline_working_hours": 8,
+            "supplement_policy": "restart",
+            "route": [{"agency_code": WARD, "budget_working_hours": 8}],
+        },
+    )
+    assert r.status_code == 201, r.text
+    received = []
+    for hours, procedure in (
+        (0, "DD.01"),
+        (1, "DD.01"),
+        (1, "HT.99"),
+        (20, "DD.01"),
+        (2, "HT.99"),
+        (40, "DD.01"),
+    ):
+        clock.at += timedelta(hours=hours, minutes=7)  # in office hours, over a night and a weekend
+        received.append(_receive(api, procedure_code=procedure).json()["id"])
+    clock.at += timedelta(days=1)
+    path = f"/api/v1/agencies/{WARD}/inbox"
+    whole = api.get(path, role="officer", agency=WARD, limit=1000).json()["items"]
+    assert sorted(i["id"] for i in whole) == sorted(received)
+    assert [i["id"] for i in whole][:2] == [received[2], received[4]]  # the one-day dossiers first
+    remaining = [i["remaining_working_hours"] for i in whole]
+    assert remaining == sorted(remaining) and len(set(remaining)) > 2  # and ties: the weekend's
+    for limit in range(1, len(whole) + 1):
+        part = api.get(path, role="officer", agency=WARD, limit=limit).json()["items"]
+        assert part == whole[:limit]
+
+
 def test_health_docs_and_openapi_are_served_offline(api: Api) -> None:
     assert api.http.get("/healthz").json() == {"status": "ok"}
     assert api.http.get("/readyz").json()["event_store"] == "ok"

@@ -267,13 +267,17 @@ def inbox(
     if code not in container.catalogue.hierarchy:
         raise Problem(404, "Unknown agency", f"no agency '{code}'", "unknown-agency")
     now = container.service.now()
+    # Most urgent first: remaining working hours grow with the due instant (for one `now`), so
+    # ordering the rows by due instant orders them by remaining time, and only the first `limit`
+    # are worked out (a department's inbox holds thousands; docs/decisions.md entry 142).
+    rows = container.index.open_at(code)
+    rows.sort(key=lambda r: (r.due_at is None, r.due_at.timestamp() if r.due_at is not None else 0.0))
     items = []
-    for row in container.index.open_at(code):
+    for row in rows[:limit]:
         item = _row_json(row, container, now)
         item["incoming"] = row.pending_handoff_to == code
         items.append(item)
-    items.sort(key=lambda i: (i["remaining_working_hours"] is None, i["remaining_working_hours"] or 0))
-    body = {"items": items[:limit], "next_cursor": None, "view_position": container.view_position()}
+    body = {"items": items, "next_cursor": None, "view_position": container.view_position()}
     return json_response(body)
 
 
