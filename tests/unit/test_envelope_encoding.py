@@ -47,20 +47,30 @@ def test_plain_json_values_encode_to_themselves(value: Any) -> None:
 instants = st.datetimes(timezones=st.just(UTC)) | st.datetimes(
     timezones=st.just(timezone(timedelta(hours=7)))
 )
+
+
 # Finite floats: JSON has no infinity, so either path stores one as null; the XES reader keeps a
 # non-finite xs:double as its text (gateways/interchange/xes.py).
-mixed_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text()
-    | instants,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+finite_floats = st.floats(allow_nan=False, allow_infinity=False)
+
+
+def json_trees(numbers: st.SearchStrategy[int], max_leaves: int) -> st.SearchStrategy[Any]:
+    """Nested lists and mappings of plain values and instants."""
+    return st.recursive(
+        st.none()
+        | st.booleans()
+        | numbers
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text()
+        | instants,
+        lambda children: (
+            st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+mixed_values = json_trees(st.integers(), max_leaves=20)
 
 
 @given(st.dictionaries(st.text(max_size=8), mixed_values, max_size=6))
@@ -105,18 +115,7 @@ def test_each_envelope_hash_chains_over_the_one_before() -> None:
 
 
 # What a stored event's mapping can hold: JSON numbers in 64 bits (orjson's range).
-stored_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**63 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text()
-    | instants,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
+stored_values = json_trees(st.integers(-(2**63), 2**63 - 1), max_leaves=12)
 
 
 def _values_of(tp: Any) -> st.SearchStrategy[Any]:
