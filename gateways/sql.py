@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -178,16 +178,27 @@ class Tx:
     def select_in(
         self, statement: str, values: Sequence[Any], params: Sequence[Any] = (), chunk: int = 500
     ) -> list[dict[str, Any]]:
-        """Run `statement` (with one `IN ({marks})`, after `params`) over `values` in chunks.
+        """`select_in` inside this transaction."""
+        return select_in(self.query, statement, values, params, chunk)
 
-        Each chunk's list is padded with its last value to a power of two (or `chunk`): a
-        repeated value changes nothing in an IN list, and a statement takes a dozen texts
-        instead of one per length. Each text is prepared and kept by the driver (on SQLite up to
-        128 per connection, a 500-value one holding tens of KiB): one per length filled that
-        cache over a long rebuild, and memory grew with the history."""
-        out: list[dict[str, Any]] = []
-        for start in range(0, len(values), chunk):
-            part = list(values[start : start + chunk])
-            part += [part[-1]] * (min(chunk, 1 << (len(part) - 1).bit_length()) - len(part))
-            out.extend(self.query(statement.format(marks=",".join("?" * len(part))), [*params, *part]))
-        return out
+
+def select_in(
+    query: Callable[[str, Sequence[Any]], list[dict[str, Any]]],
+    statement: str,
+    values: Sequence[Any],
+    params: Sequence[Any] = (),
+    chunk: int = 500,
+) -> list[dict[str, Any]]:
+    """Run `statement` (with one `IN ({marks})`, after `params`) over `values` in chunks.
+
+    Each chunk's list is padded with its last value to a power of two (or `chunk`): a
+    repeated value changes nothing in an IN list, and a statement takes a dozen texts
+    instead of one per length. Each text is prepared and kept by the driver (on SQLite up to
+    128 per connection, a 500-value one holding tens of KiB): one per length filled that
+    cache over a long rebuild, and memory grew with the history."""
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(values), chunk):
+        part = list(values[start : start + chunk])
+        part += [part[-1]] * (min(chunk, 1 << (len(part) - 1).bit_length()) - len(part))
+        out.extend(query(statement.format(marks=",".join("?" * len(part))), [*params, *part]))
+    return out

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.events import DocumentAttached
-from gateways.sql import Database, Tx
+from gateways.sql import Database, Tx, select_in
 from gateways.views.runtime import Applied
 from gateways.views.toolkit import Held, Upsert, copy_rows
 from projections.dossier_index import DossierRow, fold_batch
@@ -117,6 +117,21 @@ class DossierIndexView:
             copy_rows(tx, shard, "dossier_digitized", SCHEMA)
 
 
+_OPEN_AT = (
+    "WHERE (holder_agency_code = ? OR pending_handoff_to = ?) AND closed_at IS NULL AND resolved_at IS NULL"
+)
+
+
+def _open_at(row: DossierRow, agency_code: str) -> bool:
+    held = agency_code in (row.holder_agency_code, row.pending_handoff_to)
+    return held and row.closed_at is None and row.resolved_at is None
+
+
+def _due_first(key: dict[str, Any]) -> tuple[bool, float]:
+    due = key["due_at"]
+    return (due is None, datetime.fromisoformat(due).timestamp() if due is not None else 0.0)
+
+
 class DossierIndex:
     """Queries of the dossier index: lookup, inbox, search."""
 
@@ -128,14 +143,27 @@ class DossierIndex:
         rows = self.db.query("SELECT * FROM dossier_index WHERE receipt_code = ?", (receipt_code,))
         return row_from_sql(rows[0]) if rows else None
 
-    def open_at(self, agency_code: str) -> list[DossierRow]:
-        """Unresolved dossiers the agency holds or that are in transit to it."""
-        rows = self.db.query(
-            "SELECT * FROM dossier_index WHERE (holder_agency_code = ? OR pending_handoff_to = ?) "
-            "AND closed_at IS NULL AND resolved_at IS NULL",
-            (agency_code, agency_code),
-        )
-        return [row_from_sql(r) for r in rows]
+    def open_at(self, agency_code: str, first: int | None = None) -> list[DossierRow]:
+        """Unresolved dossiers the agency holds or that are in transit to it. With `first`, only
+        the `first` due soonest (no due instant last), in that order: the due instants of all
+        are read, the whole rows of those only (a department's inbox holds thousands)."""
+        if first is None:
+            return [
+                row_from_sql(r)
+                for r in self.db.query(f"SELECT * FROM dossier_index {_OPEN_AT}", (agency_code,) * 2)
+            ]
+        keys = self.db.query(f"SELECT dossier_id, due_at FROM dossier_index {_OPEN_AT}", (agency_code,) * 2)
+        keys.sort(key=_due_first)
+        chosen = [k["dossier_id"] for k in keys[:first]]
+        found = {
+            r["dossier_id"]: row_from_sql(r)
+            for r in select_in(
+                self.db.query, "SELECT * FROM dossier_index WHERE dossier_id IN ({marks})", chosen
+            )
+        }
+        # Read apart from the keys: one that was resolved, closed or moved on meanwhile is left out.
+        rows = (found.get(i) for i in chosen)
+        return [r for r in rows if r is not None and _open_at(r, agency_code)]
 
     def open_involving(self, agency_codes: list[str]) -> list[str]:
         """Ids of dossiers not closed that one of `agency_codes` holds, awaits in transit or

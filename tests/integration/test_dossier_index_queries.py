@@ -5,7 +5,7 @@ an index search about a millisecond."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,25 @@ def test_the_inbox_holds_the_open_dossiers_held_or_in_transit_read_by_index(tmp_
     assert in_transit == {f"d{n:04d}" for n in range(0, 400, 8)}
     plan = _plan_of(index, lambda: index.open_at("A0"))
     assert not any(step.startswith("SCAN") for step in plan), plan
+
+
+def test_the_first_of_an_inbox_are_those_due_soonest_whatever_the_offset_written(tmp_path: Path) -> None:
+    index = _index(tmp_path)
+    held = [r.dossier_id for r in index.open_at("A0")]
+    hanoi = timezone(timedelta(hours=7))
+    due = {}
+    with index.db.transaction() as tx:
+        for k, dossier in enumerate(held[:-3]):  # the last three have no due instant
+            due[dossier] = T0 + timedelta(hours=(k * 37) % 41, minutes=k)
+            # Written in either offset: the text of one sorts before the other's by 7 hours' worth.
+            text = due[dossier].astimezone(hanoi if k % 2 else UTC).isoformat()
+            tx.execute("UPDATE dossier_index SET due_at = ? WHERE dossier_id = ?", (text, dossier))
+    by_due = sorted(due, key=lambda d: due[d])
+    for first in (1, 5, len(due)):
+        assert [r.dossier_id for r in index.open_at("A0", first=first)] == by_due[:first]
+    for first in (len(held), len(held) + 10):  # then those without a due instant, in any order
+        got = [r.dossier_id for r in index.open_at("A0", first=first)]
+        assert got[: len(due)] == by_due and set(got[len(due) :]) == set(held[-3:])
 
 
 def test_digitized_count_by_desk_and_window_reads_the_digitized_first(tmp_path: Path) -> None:
