@@ -7,7 +7,7 @@ and the feed position in one transaction.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +66,14 @@ def row_from_sql(data: dict[str, Any]) -> DossierRow:
     return DossierRow(**kwargs)
 
 
+def _rows_by_id(
+    query: Callable[[str, Sequence[Any]], list[dict[str, Any]]], ids: Sequence[str]
+) -> dict[str, DossierRow]:
+    """The index rows of `ids` (those it has), read through `query` (a transaction's or the store's)."""
+    found = select_in(query, "SELECT * FROM dossier_index WHERE dossier_id IN ({marks})", ids)
+    return {data["dossier_id"]: row_from_sql(data) for data in found}
+
+
 class DossierIndexView:
     """The dossier index as a view of the runtime (gateways/views/runtime.py)."""
 
@@ -77,10 +85,7 @@ class DossierIndexView:
         self.digitized: dict[str, str] = {}  # dossier -> when its files were first all there
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, DossierRow]:
-        return {
-            data["dossier_id"]: row_from_sql(data)
-            for data in tx.select_in("SELECT * FROM dossier_index WHERE dossier_id IN ({marks})", ids)
-        }
+        return _rows_by_id(tx.query, ids)
 
     def apply(self, tx: Tx, batch: Sequence[Applied]) -> None:
         """Fold the batch into the rows held; `flush` writes them (gateways/views/runtime.py)."""
@@ -155,12 +160,7 @@ class DossierIndex:
         keys = self.db.query(f"SELECT dossier_id, due_at FROM dossier_index {_OPEN_AT}", (agency_code,) * 2)
         keys.sort(key=_due_first)
         chosen = [k["dossier_id"] for k in keys[:first]]
-        found = {
-            r["dossier_id"]: row_from_sql(r)
-            for r in select_in(
-                self.db.query, "SELECT * FROM dossier_index WHERE dossier_id IN ({marks})", chosen
-            )
-        }
+        found = _rows_by_id(self.db.query, chosen)
         # Read apart from the keys: one that was resolved, closed or moved on meanwhile is left out.
         rows = (found.get(i) for i in chosen)
         return [r for r in rows if r is not None and _open_at(r, agency_code)]
