@@ -189,12 +189,24 @@ def event_payload(event: DossierEvent) -> dict[str, Any]:
     return encode(event)
 
 
+def event_payload_uncopied(event: DossierEvent) -> dict[str, Any]:
+    """`event_payload` with each mapping of JSON values (an imported event's attributes) left
+    as it is instead of copied: the same JSON once dumped with `PLAIN_ONLY`, which refuses
+    (TypeError) what is not plain JSON; the caller then encodes the event with
+    `event_payload`. The payload shares those mappings with the event: for a caller that
+    only dumps it."""
+    encode: Callable[[Any], dict[str, Any]] = _payload_encoder(typing.cast(Any, type(event)), copy=False)
+    return encode(event)
+
+
 @cache
-def _payload_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
+def _payload_encoder(cls: type, copy: bool = True) -> Callable[[Any], dict[str, Any]]:
     """Per event class, the fields to encode and how, decided once from the type hints
     (writing is hot too: every command encodes its events)."""
     hints = _hints(cls)
     fields = [(f.name, _encoder(hints[f.name])) for f in dataclasses.fields(cls) if f.name not in _ENVELOPE]
+    if not copy:
+        fields = [(name, _same if enc is json_tree else enc) for name, enc in fields]
 
     def encode(event: Any) -> dict[str, Any]:
         return {name: enc(getattr(event, name)) for name, enc in fields}
@@ -250,7 +262,7 @@ def _enum_encoder(cls: type[Enum]) -> Convert:
 
 
 # What orjson must hand back instead of writing in its own way (then `to_jsonable` decides).
-_PLAIN_ONLY = (
+PLAIN_ONLY = (
     orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
 
@@ -261,7 +273,7 @@ def json_tree(value: Any) -> Any:
     if type(value) is dict and not value:
         return {}
     try:
-        return orjson.loads(orjson.dumps(value, option=_PLAIN_ONLY))
+        return orjson.loads(orjson.dumps(value, option=PLAIN_ONLY))
     except TypeError:
         return to_jsonable(value)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +30,15 @@ from eventsourcing.persistence import (
 )
 
 from domain.events import Actor, DossierEvent
-from gateways.eventstore.codec import DecodeError, decode_event, event_payload, instant_text, to_jsonable
+from gateways.eventstore.codec import (
+    PLAIN_ONLY,
+    DecodeError,
+    decode_event,
+    event_payload,
+    event_payload_uncopied,
+    instant_text,
+    to_jsonable,
+)
 from gateways.eventstore.recorders import POSTGRES_TOPIC, SQLITE_TOPIC, Row
 from gateways.sql import schema_lock
 
@@ -152,12 +160,35 @@ def encode(append: StreamAppend, recorded_at: datetime | None) -> Encoded:
     records = []
     stored = []
     originator = uuid.UUID(append.dossier_id)
-    originator_bytes = originator.bytes
+    for seq, envelope, raw in _envelopes(append, recorded_at, originator.bytes, copy=True):
+        records.append(RecordedEvent(envelope, raw))
+        stored.append(StoredEvent(originator, seq, envelope["type"], raw))
+    return Encoded(append, records, stored)
+
+
+def encode_rows(append: StreamAppend, recorded_at: datetime | None) -> list[tuple[str, bytes]]:
+    """The (type, stored bytes) of each event as `encode` stores them, for a caller that keeps
+    only the bytes (the forked workers of an XES import): an event's mappings of JSON values
+    (its attributes) are dumped as they are, not copied first; an event holding anything
+    else is encoded as `encode` does."""
+    originator = uuid.UUID(append.dossier_id)
+    return [
+        (envelope["type"], raw) for _seq, envelope, raw in _envelopes(append, recorded_at, originator.bytes)
+    ]
+
+
+def _envelopes(
+    append: StreamAppend, recorded_at: datetime | None, originator: bytes, *, copy: bool = False
+) -> Iterator[tuple[int, dict[str, Any], bytes]]:
+    """Each event's seq, envelope and stored bytes. `copy`: the envelope is the event's JSON,
+    sharing nothing with it; else its attribute mappings are the event's own (dumped only)."""
     prev_hash = append.prev_hash
     recorded = to_jsonable(recorded_at) if recorded_at is not None else None
     dossier_id = append.dossier_id
     metadata = append.metadata
     sort_keys = orjson.OPT_SORT_KEYS
+    plain_sorted = sort_keys | PLAIN_ONLY
+    payload_of = event_payload if copy else event_payload_uncopied
     sha256 = hashlib.sha256
     # Events decided together often share one instant (a handoff and its acceptance): its
     # text is written once. Datetimes are immutable, so the same object gives the same text.
@@ -168,7 +199,7 @@ def encode(append: StreamAppend, recorded_at: datetime | None) -> Encoded:
             last_instant = event.occurred_at
             occurred = instant_text(last_instant)
         envelope: dict[str, Any] = {
-            "event_id": _event_id(originator_bytes, seq),
+            "event_id": _event_id(originator, seq),
             "dossier_id": dossier_id,
             "seq": seq,
             "type": type(event).__name__,
@@ -176,21 +207,25 @@ def encode(append: StreamAppend, recorded_at: datetime | None) -> Encoded:
             "recorded_at": recorded or occurred,
             "agency_code": event.actor.agency_code,
             "actor": _actor(event.actor),
-            "payload": event_payload(event),
+            "payload": payload_of(event),
             "prev_hash": prev_hash,
             "schema_version": SCHEMA_VERSION,
         }
         if metadata:
             envelope["metadata"] = metadata
         # The canonical bytes (sorted keys, no "hash" yet) of `chain_hash`, without its copy.
-        canonical = orjson.dumps(envelope, option=sort_keys)
+        if copy:
+            canonical = orjson.dumps(envelope, option=sort_keys)
+        else:
+            try:  # uncopied mappings of plain JSON dump as their copies would
+                canonical = orjson.dumps(envelope, option=plain_sorted)
+            except TypeError:  # something to convert: the copying way
+                envelope["payload"] = event_payload(event)
+                canonical = orjson.dumps(envelope, option=sort_keys)
         envelope["hash"] = prev_hash = sha256(prev_hash.encode("ascii") + canonical).hexdigest()
         # The stored bytes keep the envelope's own key order (the payload's attributes in
         # the order the log gave them), so they are dumped apart from the sorted ones.
-        raw = orjson.dumps(envelope)
-        records.append(RecordedEvent(envelope, raw))
-        stored.append(StoredEvent(originator, seq, envelope["type"], raw))
-    return Encoded(append, records, stored)
+        yield seq, envelope, orjson.dumps(envelope)
 
 
 def _actor(actor: Actor) -> Any:

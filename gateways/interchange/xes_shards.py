@@ -7,7 +7,7 @@ the same, with the work spread over processes:
   writer ready), so they start with nothing to import. Each reads the whole file itself
   and takes the batches of `flush_every` traces whose number falls to it (batch i to
   worker i mod n): for those it decides every trace (`domain.legacy_import`) and encodes
-  its stream into the stored envelopes (`gateways.eventstore.store.encode`: event ids,
+  its stream into the stored envelopes (`gateways.eventstore.store.encode_rows`: event ids,
   payloads, the hash chain from the genesis hash, as the writer would). A new dossier's
   stream is a chain of its own, so a worker needs nothing from another to encode it.
 - What depends on the traces before — the case ids given to repeated trace names, which
@@ -29,7 +29,7 @@ the same, with the work spread over processes:
   not followed yet, and following it needs its groups mapped as if it were new.
 
 The workers cost CPU the single-process import does not spend (each reads the whole log and
-follows every trace): `default_workers` uses them only where a core is free.
+follows every trace): `default_workers` uses two only where a core is free, else one.
 
 A trace in another worker's batch is still received and its case recorded in memory
 (`open_trace`), so that whether the rules refused it is known: a later trace naming the
@@ -63,7 +63,14 @@ from domain.legacy_import import DecidedTrace, open_trace
 from domain.procedures import Procedure, version_on
 from gateways.application.service import DossierService
 from gateways.application.writer import BulkJob
-from gateways.eventstore.store import GENESIS_HASH, Encoded, EventStore, RecordedEvent, StreamAppend, encode
+from gateways.eventstore.store import (
+    GENESIS_HASH,
+    Encoded,
+    EventStore,
+    RecordedEvent,
+    StreamAppend,
+    encode_rows,
+)
 from gateways.interchange.mapping import GroupMapping
 from gateways.interchange.xes import XesLog, check_xes
 from gateways.interchange.xes_bulk import BulkXesImporter
@@ -126,11 +133,15 @@ class _CatalogueCopy:
 
 def default_workers() -> int:
     """`WORKERS` where fork exists and the machine has a core to spare (its 1-minute load
-    average at most one below its cores), else 0 (the import stays in this process).
+    average at most one below its cores); one worker where it has two cores or more but none
+    to spare; else 0 (the import stays in this process).
 
-    The workers each read the whole log and follow every trace, so the import costs about a
-    quarter more CPU in all (docs/decisions.md, entry 127): it finishes sooner only when
-    the second core would otherwise idle; on a busy machine it only takes CPU from others."""
+    Two workers each read the whole log and follow every trace, so the import costs about a
+    quarter more CPU in all (docs/decisions.md, entry 127): it finishes sooner only when the
+    second core would otherwise idle. One worker costs what the single-process import costs
+    (a child reads, this process decides, encodes and commits), but splits it into two
+    processes instead of two threads of one interpreter: the worker decides and encodes, this
+    process commits, and no thread waits for the other's lock (entry 143)."""
     cores = os.cpu_count() or 1
     if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return 0
@@ -138,7 +149,7 @@ def default_workers() -> int:
         load = os.getloadavg()[0]
     except OSError:  # pragma: no cover - no load average on this system
         return WORKERS
-    return WORKERS if load <= cores - 1 else 0
+    return WORKERS if load <= cores - 1 else 1
 
 
 def can_shard(service: DossierService) -> bool:
@@ -298,8 +309,12 @@ class ShardedXesImporter(BulkXesImporter):
         recorded_at = self.service.now()  # as a flush of the single-process import stamps it
         out = []
         for dossier_id, decided in self._streams:
-            encoded = encode(StreamAppend(dossier_id, 0, GENESIS_HASH, decided.events), recorded_at)
-            out.append((dossier_id, [(s.topic, s.state) for s in encoded.stored]))
+            out.append(
+                (
+                    dossier_id,
+                    encode_rows(StreamAppend(dossier_id, 0, GENESIS_HASH, decided.events), recorded_at),
+                )
+            )
         self._streams = []
         return out
 

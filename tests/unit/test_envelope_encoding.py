@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from domain import events as ev
 from gateways.eventstore.codec import event_payload, json_tree, to_jsonable
-from gateways.eventstore.store import GENESIS_HASH, StreamAppend, chain_hash, encode, event_id
+from gateways.eventstore.store import GENESIS_HASH, StreamAppend, chain_hash, encode, encode_rows, event_id
 
 
 @given(st.uuids(), st.integers(min_value=0, max_value=10**12))
@@ -195,6 +195,51 @@ def test_random_events_of_every_type_encode_as_their_definition_says(
         assert orjson.loads(record.raw) == record.envelope and stored.state == record.raw
         assert (stored.originator_version, stored.topic) == (seq, type(event).__name__)
         prev = record.envelope["hash"]
+
+
+metadata_values = st.none() | st.dictionaries(st.text(max_size=6), stored_values, max_size=3)
+
+
+@given(st.lists(any_event, min_size=1, max_size=6), metadata_values, st.none() | instants)
+@settings(max_examples=150, deadline=None)
+def test_rows_dumped_without_copying_the_attributes_are_the_rows_encode_stores(
+    events: list[ev.DossierEvent], metadata: dict[str, Any] | None, recorded_at: datetime | None
+) -> None:
+    """`encode_rows` (the XES import's workers) stores the bytes `encode` stores, whether the
+    attribute mappings and the metadata are plain JSON (dumped as they are) or hold instants
+    to convert (encoded the copying way)."""
+    append = StreamAppend(str(uuid.uuid4()), 1, GENESIS_HASH, events, metadata)
+    assert encode_rows(append, recorded_at) == [
+        (s.topic, s.state) for s in encode(append, recorded_at).stored
+    ]
+
+
+def test_attributes_dumped_as_they_are_stay_as_they_were() -> None:
+    """Tuples, a non-finite float and an instant in an event's attributes: the same bytes as
+    the copying way, and the event's own mapping is not changed by either."""
+    actor = ev.Actor(agency_code="A", user="u", role="integration")
+    at = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+    plain = {"pair": (1, 2), "ratio": float("nan"), "nested": {"list": [1.5, "x", None]}}
+    events = [
+        ev.LegacyActivityRecorded(occurred_at=at, actor=actor, activity="a", agency_code="A", original=plain),
+        ev.LegacyActivityRecorded(
+            occurred_at=at, actor=actor, activity="b", agency_code="A", original={"at": at}
+        ),
+    ]
+    append = StreamAppend(str(uuid.uuid4()), 0, GENESIS_HASH, events)
+    rows = encode_rows(append, None)
+    assert rows == [(s.topic, s.state) for s in encode(append, None).stored]
+    payloads = [orjson.loads(raw)["payload"]["original"] for _type, raw in rows]
+    assert payloads == [
+        {"pair": [1, 2], "ratio": None, "nested": {"list": [1.5, "x", None]}},
+        {"at": at.isoformat()},
+    ]
+    assert events[0].original == {
+        "pair": (1, 2),
+        "ratio": plain["ratio"],
+        "nested": {"list": [1.5, "x", None]},
+    }
+    assert events[1].original == {"at": at}
 
 
 def test_one_instant_in_two_offsets_keeps_each_its_own_text() -> None:
