@@ -190,7 +190,7 @@ def bench_import(
                 "traces_per_transaction": FLUSH_EVERY,
                 "path": (
                     f"bulk, each trace decided at once; decided and encoded in {chosen} forked "
-                    "workers, committed by the importing process"
+                    f"worker{'s' if chosen > 1 else ''}, committed by the importing process"
                     if chosen
                     else "bulk, each trace decided at once, in the importing process"
                 ),
