@@ -15,7 +15,9 @@ writer; where a core is free, decided and encoded in forked workers, see
 views fed by other processes (as with Kafka; in the embedded mode the CLI brings the views
 up to date afterwards). Rate = events in the
 file / seconds. The baseline, in the same run and on the same file: `pm4py.read_xes` (its
-default reader) into a dataframe. PM4Py is the optional extra `[mining]`.
+default reader) into a dataframe. Each file is read by PM4Py and then imported, in rounds
+(three on the real log, one on the simulated one), and the best time of each counts: PM4Py
+read right after an import is slower than alone. PM4Py is the optional extra `[mining]`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from gateways.interchange.xes_import import FLUSH_EVERY, ImportReport, import_xe
 from gateways.interchange.xes_shards import default_workers
 from gateways.settings import Settings
 
+RECEIPT_ROUNDS = 3  # the real log takes about a second a round: best of three for both
 REPO = Path(__file__).resolve().parents[2]
 RECEIPT_XES = REPO.parent / "shared" / "data" / "receipt.xes"
 
@@ -51,9 +54,16 @@ class FileRun:
     label: str
     path: Path
     report: ImportReport
-    seconds: float
-    pm4py_seconds: float
+    rounds: list[tuple[float, float]]  # (PM4Py's seconds, the import's seconds), in order
     pm4py_events: int
+
+    @property
+    def seconds(self) -> float:
+        return min(imported for _read, imported in self.rounds)
+
+    @property
+    def pm4py_seconds(self) -> float:
+        return min(read for read, _imported in self.rounds)
 
     @property
     def rate(self) -> float:
@@ -78,6 +88,7 @@ class FileRun:
             "pm4py_seconds": round(self.pm4py_seconds, 3),
             "pm4py_events_per_s": round(self.pm4py_rate, 1),
             "pm4py_events": self.pm4py_events,
+            "rounds": [{"pm4py_seconds": round(a, 3), "import_seconds": round(b, 3)} for a, b in self.rounds],
             "ratio": round(self.rate / self.pm4py_rate, 4),
             "dossiers_created": r.dossiers_created,
             "skipped": r.skipped_existing,
@@ -119,17 +130,31 @@ def pm4py_read(path: Path) -> tuple[float, int]:
 
 
 def measure(
-    label: str, path: Path, settings: Settings, store_url: str | None, work: Path, workers: int
+    label: str,
+    path: Path,
+    settings: Settings,
+    store_url: str | None,
+    work: Path,
+    workers: int,
+    rounds: int = 1,
 ) -> FileRun:
+    """`rounds` times: PM4Py reads the file, then it is imported into a fresh store; the best
+    time of each. PM4Py goes first in each round: read right after an import (its commits,
+    its worker ending), it took 0.44–0.56 s where it takes 0.30–0.43 s alone."""
     path.read_bytes()  # both readers start from the page cache
-    with fresh_store(settings, store_url, work) as container:
-        started = time.perf_counter()
-        report = import_xes(path, container.service, workers=workers)
-        seconds = time.perf_counter() - started
-    pm4py_seconds, pm4py_events = pm4py_read(path)
-    if report.events_read == 0:
-        raise RuntimeError(f"{path} holds no events")
-    return FileRun(label, path, report, seconds, pm4py_seconds, pm4py_events)
+    times: list[tuple[float, float]] = []
+    report = None
+    for turn in range(rounds):
+        pm4py_seconds, pm4py_events = pm4py_read(path)
+        with fresh_store(settings, store_url, work / str(turn)) as container:
+            started = time.perf_counter()
+            report = import_xes(path, container.service, workers=workers)
+            seconds = time.perf_counter() - started
+        times.append((pm4py_seconds, seconds))
+        if report.events_read == 0:
+            raise RuntimeError(f"{path} holds no events")
+    assert report is not None
+    return FileRun(label, path, report, times, pm4py_events)
 
 
 def simulated_xes(settings: Settings, events: int, store_url: str | None, out: Path) -> int:
@@ -169,7 +194,9 @@ def bench_import(
         load = os.getloadavg()[0]
         chosen = default_workers() if workers is None else workers
         runs = [
-            measure("file", receipt, settings, store_url, work / "import-file", chosen),
+            measure(
+                "file", receipt, settings, store_url, work / "import-file", chosen, rounds=RECEIPT_ROUNDS
+            ),
             measure("simulated", simulated, settings, store_url, work / "import-simulated", chosen),
         ]
         head = runs[0]
@@ -197,6 +224,10 @@ def bench_import(
                 "load_average_before": round(load, 2),
                 "views": "out of process (as with Kafka)",
                 "baseline": "pm4py.read_xes of the same file, default reader",
+                "rounds": (
+                    f"{RECEIPT_ROUNDS} on {receipt.name}, 1 on the simulated log: PM4Py reads, then "
+                    "the import; the best time of each"
+                ),
                 "pm4py": _pm4py_version(),
             },
             extra={
