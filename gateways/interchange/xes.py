@@ -47,8 +47,10 @@ LIENTHONG_PREFIX = "lienthong:"
 
 ATTRIBUTE_TAGS = frozenset({"string", "date", "int", "float", "boolean", "id", "list", "container"})
 
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1  # an XES int is an xs:long
+
 # Why a value was not kept as its declared type (keys of the problems counter).
-BAD_INT = "int attribute that is not an integer: kept as a string"
+BAD_INT = "int attribute that is not a 64-bit integer (xs:long): kept as a string"
 BAD_FLOAT = "float attribute that is not a number: kept as a string"
 BAD_BOOLEAN = "boolean attribute that is not true/false: kept as a string"
 BAD_DATE = "date attribute that is not an xs:dateTime: kept as a string"
@@ -84,8 +86,12 @@ def _scalar(tag: str, raw: str, problems: Counter[str]) -> dict[str, Any]:
     """A typed value from an attribute element's tag and text (kept as a string if invalid)."""
     if tag == "int":
         try:
-            return {"type": "int", "value": int(raw.strip())}
+            number = int(raw.strip())
         except ValueError:
+            problems[BAD_INT] += 1
+        else:
+            if LONG_MIN <= number <= LONG_MAX:  # the schema's xs:long, what JSON numbers hold here
+                return {"type": "int", "value": number}
             problems[BAD_INT] += 1
     elif tag == "float":
         try:

@@ -26,7 +26,7 @@ from gateways.bootstrap import Container, bootstrap
 from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat, export, export_database
 from gateways.interchange.selection import Selection, dossier_ids
-from gateways.interchange.xes import NotXes
+from gateways.interchange.xes import BAD_BOOLEAN, BAD_FLOAT, BAD_INT, NotXes
 from gateways.interchange.xes_import import import_xes
 
 pm4py = pytest.importorskip("pm4py")
@@ -273,6 +273,52 @@ def test_every_event_and_attribute_of_a_rich_log_survives_the_round_trip(
         if r.type == "LegacyCaseRecorded"
     }
     assert cases == {"case-1", "case-2", "case-1 (2)"}
+
+
+LONG_TOO_BIG = "123456789012345678901234567890"  # beyond an XES int's xs:long
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["this-process", "one-worker"])
+def test_values_that_are_not_their_declared_type_are_kept_as_text_and_reported(
+    make_container: Any, tmp_path: Path, workers: int
+) -> None:
+    """An int beyond 64 bits, a float and a boolean that are not one: the import completes,
+    keeps each as the text the log wrote and says so; the export is valid XES."""
+    log = tmp_path / "odd.xes"
+    log.write_text(
+        RICH.replace('<int key="priority" value="3"/>', f'<int key="priority" value="{LONG_TOO_BIG}"/>')
+        .replace('<float key="cost" value="12.5"/>', '<float key="cost" value="twelve"/>')
+        .replace('<boolean key="ok" value="false"/>', '<boolean key="ok" value="maybe"/>'),
+        encoding="utf-8",
+    )
+    container = make_container(f"sqlite:///{tmp_path / 'odd.sqlite'}")
+    report = import_xes(log, cli.bulk_service(container), workers=workers)
+    assert (report.dossiers_created, report.legacy) == (3, 8)
+    assert {reason: report.unmapped[reason] for reason in (BAD_INT, BAD_FLOAT, BAD_BOOLEAN)} == {
+        BAD_INT: 1,
+        BAD_FLOAT: 1,
+        BAD_BOOLEAN: 1,
+    }
+    recorded = [
+        r.envelope["payload"]
+        for d in dossier_ids(container.store)
+        for r in container.store.load(d)
+        if r.type in ("LegacyCaseRecorded", "LegacyActivityRecorded")
+    ]
+    kept = {
+        key: value
+        for payload in recorded
+        for key, value in {**payload.get("attributes", {}), **payload.get("original", {})}.items()
+        if key in ("priority", "cost", "ok")
+    }
+    assert kept == {
+        "priority": {"type": "string", "value": LONG_TOO_BIG},
+        "cost": {"type": "string", "value": "twelve"},
+        "ok": {"type": "string", "value": "maybe"},
+    }
+    exported = export_to(container, ExportFormat.XES, tmp_path / "odd-out.xes")
+    assert_valid_xes(exported)
+    assert typed_traces(exported)[0][0]["priority"] == ("string", LONG_TOO_BIG, {})
 
 
 def test_synthesized_events_are_marked_and_left_out_unless_asked_for(
