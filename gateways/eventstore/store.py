@@ -169,8 +169,9 @@ def encode(append: StreamAppend, recorded_at: datetime | None) -> Encoded:
 def encode_rows(append: StreamAppend, recorded_at: datetime | None) -> list[tuple[str, bytes]]:
     """The (type, stored bytes) of each event as `encode` stores them, for a caller that keeps
     only the bytes (the forked workers of an XES import): an event's mappings of JSON values
-    (its attributes) are dumped as they are, not copied first; an event holding anything
-    else is encoded as `encode` does."""
+    (its attributes) are dumped as they are, not copied first, so nothing may change them
+    while this runs (they are dumped twice: for the hash, then for the stored bytes); an
+    event holding anything else is encoded as `encode` does."""
     originator = uuid.UUID(append.dossier_id)
     return [
         (envelope["type"], raw) for _seq, envelope, raw in _envelopes(append, recorded_at, originator.bytes)
@@ -180,8 +181,9 @@ def encode_rows(append: StreamAppend, recorded_at: datetime | None) -> list[tupl
 def _envelopes(
     append: StreamAppend, recorded_at: datetime | None, originator: bytes, *, copy: bool = False
 ) -> Iterator[tuple[int, dict[str, Any], bytes]]:
-    """Each event's seq, envelope and stored bytes. `copy`: the envelope is the event's JSON,
-    sharing nothing with it; else its attribute mappings are the event's own (dumped only)."""
+    """Each event's seq, envelope and stored bytes. `copy`: the payload's mappings of JSON
+    values are copies; else they are the event's own (for a caller that only keeps the
+    bytes). Either way the envelope holds `append.metadata` itself."""
     prev_hash = append.prev_hash
     recorded = to_jsonable(recorded_at) if recorded_at is not None else None
     dossier_id = append.dossier_id
@@ -216,16 +218,25 @@ def _envelopes(
         # The canonical bytes (sorted keys, no "hash" yet) of `chain_hash`, without its copy.
         if copy:
             canonical = orjson.dumps(envelope, option=sort_keys)
-        else:
-            try:  # uncopied mappings of plain JSON dump as their copies would
-                canonical = orjson.dumps(envelope, option=plain_sorted)
-            except TypeError:  # something to convert: the copying way
+        else:  # uncopied mappings of plain JSON dump as their copies would
+            plain = _plain_dump(envelope, plain_sorted)
+            if plain is None:  # something to convert: the copying way
                 envelope["payload"] = event_payload(event)
-                canonical = orjson.dumps(envelope, option=sort_keys)
+                plain = orjson.dumps(envelope, option=sort_keys)
+            canonical = plain
         envelope["hash"] = prev_hash = sha256(prev_hash.encode("ascii") + canonical).hexdigest()
         # The stored bytes keep the envelope's own key order (the payload's attributes in
         # the order the log gave them), so they are dumped apart from the sorted ones.
         yield seq, envelope, orjson.dumps(envelope)
+
+
+def _plain_dump(value: Any, option: int) -> bytes | None:
+    """orjson's bytes of `value`, or None where it holds anything orjson refuses (with
+    `PLAIN_ONLY`: anything that is not plain JSON)."""
+    try:
+        return orjson.dumps(value, option=option)
+    except TypeError:
+        return None
 
 
 def _actor(actor: Actor) -> Any:

@@ -86,12 +86,12 @@ def _scalar(tag: str, raw: str, problems: Counter[str]) -> dict[str, Any]:
     """A typed value from an attribute element's tag and text (kept as a string if invalid)."""
     if tag == "int":
         try:
-            number = int(raw.strip())
+            whole = int(raw.strip())
         except ValueError:
             problems[BAD_INT] += 1
         else:
-            if LONG_MIN <= number <= LONG_MAX:  # the schema's xs:long, what JSON numbers hold here
-                return {"type": "int", "value": number}
+            if LONG_MIN <= whole <= LONG_MAX:  # the schema's xs:long, what JSON numbers hold here
+                return {"type": "int", "value": whole}
             problems[BAD_INT] += 1
     elif tag == "float":
         try:

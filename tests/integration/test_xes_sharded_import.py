@@ -30,6 +30,7 @@ from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.mapping import DEFAULT_LEVEL
 from gateways.interchange.selection import Selection
+from gateways.interchange.xes import NotXes
 from gateways.interchange.xes_import import ImportReport, import_xes
 from gateways.interchange.xes_shards import WORKERS, ShardedXesImporter, can_shard, default_workers
 from gateways.seed.demo import seed_demo
@@ -186,12 +187,15 @@ def test_a_dossier_named_twice_is_skipped_or_imported_as_in_one_process(
     assert b'"Office"' in intake[AFTER_REFUSAL] and b'"Desk"' in intake[REPEATED]
 
 
-def test_workers_refuse_a_file_that_is_not_xes_writing_nothing(make_container: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_refuse_a_file_that_is_not_xes_writing_nothing(
+    make_container: Any, tmp_path: Path, workers: int
+) -> None:
     container = make_container(f"sqlite:///{tmp_path / 'none.sqlite'}")
     broken = tmp_path / "broken.xes"
     broken.write_text(SAME_DOSSIER_TWICE[:-40], encoding="utf-8")  # truncated
-    with pytest.raises(Exception, match="not well-formed"):
-        ShardedXesImporter(cli.bulk_service(container), workers=2).run(broken)
+    with pytest.raises(NotXes, match="not well-formed"):
+        ShardedXesImporter(cli.bulk_service(container), workers=workers).run(broken)
     assert rows(container) == [] and "LATE" not in container.catalogue.hierarchy
 
 
@@ -214,20 +218,21 @@ def test_workers_see_the_streams_that_existed_before_the_run(
     assert container.store.existing(both, upto=0) == set()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_on_each_backend_the_same_events_and_a_reimport_writes_nothing(
-    make_container: Any, backend_url: str, tmp_path: Path
+    make_container: Any, backend_url: str, tmp_path: Path, workers: int
 ) -> None:
     log = tmp_path / "generated.xes"
     write_log(log, traces=60, seed=2)
     here, _ = run(make_container, tmp_path, log, "reference", workers=0, flush_every=9)
     container = make_container(backend_url)
     container.writer.after_commit = None  # as with Kafka: no envelope decoded after the commit
-    report = import_xes(log, cli.bulk_service(container), flush_every=9, workers=2)
+    report = import_xes(log, cli.bulk_service(container), flush_every=9, workers=workers)
     stored = rows(container)
     assert [r[1:] for r in stored] == [r[1:] for r in rows(here)]
     ids = [r[0] for r in stored]
     assert ids == sorted(ids) and len(set(ids)) == len(ids) == report.events_written
-    again = import_xes(log, cli.bulk_service(container), flush_every=9, workers=2)
+    again = import_xes(log, cli.bulk_service(container), flush_every=9, workers=workers)
     assert again.skipped_existing == report.dossiers_created == 60 and again.events_written == 0
     assert rows(container) == stored
 

@@ -5,12 +5,13 @@ envelope, and plain JSON values encode to themselves."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 import orjson
@@ -240,6 +241,66 @@ def test_attributes_dumped_as_they_are_stay_as_they_were() -> None:
         "nested": {"list": [1.5, "x", None]},
     }
     assert events[1].original == {"at": at}
+
+
+class _Text(str):
+    pass
+
+
+class _Number(int):
+    pass
+
+
+class _Mapping(dict):  # type: ignore[type-arg]
+    pass
+
+
+class _Kind(StrEnum):
+    DESK = "desk"
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        {"text": _Text("subclass")},
+        {"count": _Number(3)},
+        {"nested": _Mapping(a=1)},
+        {"kind": _Kind.DESK},
+        {"channel": ev.Channel.ONLINE},
+        {3: "int key"},
+        {None: "no key"},
+        {_Text("key"): 1},
+        {"big": 2**64},
+        {"text": "lone \ud800 surrogate"},
+        {"at": datetime(2024, 3, 4, 9, 0)},  # naive
+        {"day": date(2024, 3, 4)},
+        {"actor": ev.Actor(agency_code="A", user="u", role="officer")},
+        {"blob": b"bytes"},
+        {"many": {1, 2}},
+        {"inf": math.inf, "nan": math.nan, "zero": -0.0},
+        _Mapping(top="level"),
+    ],
+    ids=repr,
+)
+def test_values_that_are_not_plain_json_encode_or_fail_the_same_way_without_the_copy(original: Any) -> None:
+    """Subclasses, enums, keys that are not text, integers beyond 64 bits, a lone surrogate,
+    instants and dates, dataclasses, bytes and sets in an event's attributes: `encode_rows`
+    stores what `encode` stores, or refuses what it refuses."""
+    at = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+    actor = ev.Actor(agency_code="A", user="u", role="integration")
+    event = ev.LegacyActivityRecorded(
+        occurred_at=at, actor=actor, activity="a", agency_code="A", original=original
+    )
+    append = StreamAppend(str(uuid.uuid4()), 0, GENESIS_HASH, [event])
+    try:
+        expected: Any = [(s.topic, s.state) for s in encode(append, None).stored]
+    except Exception as exc:  # refused: the same kind of error either way
+        expected = type(exc)
+    try:
+        got: Any = encode_rows(append, None)
+    except Exception as exc:
+        got = type(exc)
+    assert got == expected
 
 
 def test_one_instant_in_two_offsets_keeps_each_its_own_text() -> None:
