@@ -48,6 +48,12 @@ LIENTHONG_PREFIX = "lienthong:"
 ATTRIBUTE_TAGS = frozenset({"string", "date", "int", "float", "boolean", "id", "list", "container"})
 
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1  # an XES int is an xs:long
+# The years an instant is read as a time in: legacy systems write 0001-01-01 or 9999-12-31
+# for "no date", which no working calendar reaches (docs/decisions.md, entry 147).
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
+# How deep attributes nest before the rest is left out (real logs nest two or three levels;
+# a stored event's JSON must stay within its encoder's depth).
+MAX_DEPTH = 32
 
 # Why a value was not kept as its declared type (keys of the problems counter).
 BAD_INT = "int attribute that is not a 64-bit integer (xs:long): kept as a string"
@@ -57,6 +63,7 @@ BAD_DATE = "date attribute that is not an xs:dateTime: kept as a string"
 NO_KEY = "attribute without a key: not imported"
 NO_VALUE = "attribute without a value: read as empty"
 UNKNOWN_ELEMENT = "element XES does not define inside a trace or event: not imported"
+TOO_DEEP = f"attribute nested more than {MAX_DEPTH} levels deep: not imported"
 
 
 class NotXes(InvalidValue):
@@ -74,12 +81,15 @@ _EVENT_TAGS = frozenset({"event", f"{{{XES_NAMESPACE}}}event"})
 
 
 def parse_instant(text: str) -> datetime | None:
-    """An xs:dateTime as an aware datetime; None when it has no offset or is malformed."""
+    """An xs:dateTime as an aware datetime; None when it has no offset, is malformed or falls
+    outside the years EARLIEST_YEAR–LATEST_YEAR."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         return None
-    return value if value.tzinfo is not None else None
+    if value.tzinfo is None or not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        return None
+    return value
 
 
 def _scalar(tag: str, raw: str, problems: Counter[str]) -> dict[str, Any]:
@@ -118,25 +128,31 @@ def _scalar(tag: str, raw: str, problems: Counter[str]) -> dict[str, Any]:
     return {"type": "string", "value": raw}
 
 
-def typed_value(elem: Any, problems: Counter[str]) -> dict[str, Any]:
-    """The typed value of one attribute element, its nested attributes included."""
+def typed_value(elem: Any, problems: Counter[str], depth: int = 1) -> dict[str, Any]:
+    """The typed value of one attribute element, its nested attributes included (down to
+    MAX_DEPTH levels; what is deeper is left out and counted)."""
     tag = _TYPE_OF.get(elem.tag) or _local(elem.tag)
     if tag == "string" and not len(elem):  # the common case, kept short
         raw = elem.get("value")
         if raw is not None:
             return {"type": "string", "value": raw}
     children: dict[str, Any] = {}
+    inner = depth + 1
     if tag in ("list", "container"):
         items: list[dict[str, Any]] = []
         for child in elem:
             kind = _local(child.tag)
             if kind == "values":
-                items.extend(_keyed(c, problems) for c in child if _local(c.tag) in ATTRIBUTE_TAGS)
-            elif kind in ATTRIBUTE_TAGS:
+                items.extend(
+                    _keyed(c, problems, inner)
+                    for c in child
+                    if _local(c.tag) in ATTRIBUTE_TAGS and _fits(inner, problems)
+                )
+            elif kind in ATTRIBUTE_TAGS and _fits(inner, problems):
                 if tag == "container":
-                    items.append(_keyed(child, problems))
+                    items.append(_keyed(child, problems, inner))
                 elif (key := child.get("key")) is not None:
-                    children[key] = typed_value(child, problems)
+                    children[key] = typed_value(child, problems, inner)
         value: dict[str, Any] = {"type": tag, "value": items}
     else:
         raw = elem.get("value")
@@ -146,15 +162,23 @@ def typed_value(elem: Any, problems: Counter[str]) -> dict[str, Any]:
         value = _scalar(tag, raw, problems)
         if len(elem):
             for child in elem:
-                if child.tag in _TYPE_OF and (key := child.get("key")) is not None:
-                    children[key] = typed_value(child, problems)
+                if child.tag in _TYPE_OF and (key := child.get("key")) is not None and _fits(inner, problems):
+                    children[key] = typed_value(child, problems, inner)
     if children:
         value["children"] = children
     return value
 
 
-def _keyed(elem: Any, problems: Counter[str]) -> dict[str, Any]:
-    return {"key": elem.get("key", ""), **typed_value(elem, problems)}
+def _fits(depth: int, problems: Counter[str]) -> bool:
+    """Whether an attribute at `depth` is read (else it is counted as too deep)."""
+    if depth <= MAX_DEPTH:
+        return True
+    problems[TOO_DEEP] += 1
+    return False
+
+
+def _keyed(elem: Any, problems: Counter[str], depth: int) -> dict[str, Any]:
+    return {"key": elem.get("key", ""), **typed_value(elem, problems, depth)}
 
 
 def attributes_of(elem: Any, problems: Counter[str]) -> dict[str, dict[str, Any]]:

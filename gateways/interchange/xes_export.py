@@ -66,16 +66,13 @@ def typed_xml(key: str, typed: Mapping[str, Any], indent: str) -> str:
     children = typed.get("children") or {}
     inner = "".join(typed_xml(k, v, indent + "\t") for k, v in children.items())
     if kind in ("list", "container"):
+        # IEEE 1849-2016 has one collection, the list: a container read from an older XES is
+        # written as one, its items in order with their keys (docs/decisions.md, entry 147).
         items = "".join(
             typed_xml(str(i.get("key", "")), i, indent + "\t\t") for i in typed.get("value") or []
         )
-        if kind == "list":
-            values = (
-                f"{indent}\t<values>\n{items}{indent}\t</values>\n" if items else f"{indent}\t<values/>\n"
-            )
-            return f"{indent}<list key={_q(key)}>\n{inner}{values}{indent}</list>\n"
-        items = "".join(typed_xml(str(i.get("key", "")), i, indent + "\t") for i in typed.get("value") or [])
-        return f"{indent}<container key={_q(key)}>\n{items}{indent}</container>\n"
+        values = f"{indent}\t<values>\n{items}{indent}\t</values>\n" if items else f"{indent}\t<values/>\n"
+        return f"{indent}<list key={_q(key)}>\n{inner}{values}{indent}</list>\n"
     head = f"{indent}<{kind} key={_q(key)} value={_q(_lexical(typed.get('value', '')))}"
     if inner:
         return f"{head}>\n{inner}{indent}</{kind}>\n"

@@ -53,7 +53,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,9 @@ from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES, lienthong_type, 
 IMPORT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:lienthong:xes-import")
 IMPORT_USER = SYNTHESIZED_USER  # the user of the events the importer synthesizes
 DEFAULT_DEADLINE_WORKING_HOURS = 120.0
+# A trace's deadline further than this from its start date is not read as its deadline
+# (docs/decisions.md, entry 147).
+LONGEST_DEADLINE = timedelta(days=3653)
 UNRECORDED = GroupAgency(code="UNRECORDED", name="No unit recorded (imported history)", level=DEFAULT_LEVEL)
 """Holds a dossier whose trace names no group at all (at the mapping's default level)."""
 
@@ -99,7 +102,7 @@ CHANNELS = {
 
 # Why an event or trace did not map one to one (keys of ImportReport.unmapped).
 TRACE_NO_GROUP = "trace names no org:group: dossier held by UNRECORDED"
-NO_TIME = "event without a valid time:timestamp (with its UTC offset): not imported"
+NO_TIME = "event without a valid time:timestamp (with its UTC offset, in the years 1900-2199): not imported"
 NO_TRACE_NAME = "trace without concept:name: named by its position in the log"
 NO_EVENTS = "trace without timed events: no dossier"
 TRACE_REFUSED = "trace refused by the rules: no dossier"
@@ -305,7 +308,7 @@ class XesImporter:
         for trace in traces:
             start = parse_instant(trace.text("startdate") or "")
             deadline = parse_instant(trace.text("deadline") or "")
-            if start is not None and deadline is not None and deadline > start:
+            if start is not None and deadline is not None and start < deadline <= start + LONGEST_DEADLINE:
                 days[round((deadline - start).total_seconds() / 86400)] += 1
         if not days:
             return DEFAULT_DEADLINE_WORKING_HOURS

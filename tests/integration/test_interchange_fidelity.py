@@ -26,8 +26,8 @@ from gateways.bootstrap import Container, bootstrap
 from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat, export, export_database
 from gateways.interchange.selection import Selection, dossier_ids
-from gateways.interchange.xes import BAD_BOOLEAN, BAD_FLOAT, BAD_INT, NotXes
-from gateways.interchange.xes_import import import_xes
+from gateways.interchange.xes import BAD_BOOLEAN, BAD_FLOAT, BAD_INT, MAX_DEPTH, TOO_DEEP, NotXes
+from gateways.interchange.xes_import import DEFAULT_DEADLINE_WORKING_HOURS, NO_TIME, import_xes
 
 pm4py = pytest.importorskip("pm4py")
 
@@ -319,6 +319,86 @@ def test_values_that_are_not_their_declared_type_are_kept_as_text_and_reported(
     exported = export_to(container, ExportFormat.XES, tmp_path / "odd-out.xes")
     assert_valid_xes(exported)
     assert typed_traces(exported)[0][0]["priority"] == ("string", LONG_TOO_BIG, {})
+
+
+def _nested(depth: int) -> str:
+    """A container attribute nested `depth` levels deep, a string at the bottom."""
+    return (
+        '<container key="c">' * (depth - 1)
+        + '<string key="s" value="bottom"/>'
+        + "</container>" * (depth - 1)
+    )
+
+
+def _placeholder_log(start: str, deadline: str) -> str:
+    head = '<?xml version="1.0"?>\n<log xes.version="1.0" xmlns="http://www.xes-standard.org/">\n'
+
+    def event(name: str, at: str, extra: str = "") -> str:
+        return (
+            f'<event><string key="concept:name" value="{name}"/><string key="org:group" value="Desk"/>'
+            f'<date key="time:timestamp" value="{at}"/>{extra}</event>'
+        )
+
+    dates = f'<date key="startdate" value="{start}"/><date key="deadline" value="{deadline}"/>'
+    return (
+        head
+        + f'<trace><string key="concept:name" value="kept"/>{dates}'
+        + event("Register", "2024-03-04T09:00:00+07:00", _nested(MAX_DEPTH + 3))
+        + event("Never", "0001-01-01T00:00:00+07:00")
+        + event("Someday", "9999-12-31T23:59:59-07:00")
+        + "</trace>\n"
+        + '<trace><string key="concept:name" value="undated"/>'
+        + event("Register", "0001-01-01T00:00:00+00:00")
+        + "</trace>\n</log>\n"
+    )
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["this-process", "one-worker"])
+def test_placeholder_dates_and_deep_nesting_are_reported_not_fatal(
+    make_container: Any, tmp_path: Path, workers: int
+) -> None:
+    """Legacy systems write 0001-01-01 and 9999-12-31 for "no date", and attributes can nest
+    without end: the import completes; such an event is left out and a trace left with none
+    makes no dossier, a deadline read off such dates is not one, what nests too deep is left
+    out; each is reported by reason."""
+    log = tmp_path / "placeholders.xes"
+    log.write_text(
+        _placeholder_log("0001-01-01T00:00:00+00:00", "9999-12-31T00:00:00+00:00"), encoding="utf-8"
+    )
+    container = make_container(f"sqlite:///{tmp_path / 'p.sqlite'}")
+    report = import_xes(log, cli.bulk_service(container), workers=workers)
+    assert (report.dossiers_created, report.legacy) == (1, 1)
+    assert report.unmapped[NO_TIME] == 3 and report.unmapped[TOO_DEEP] == 1
+    procedure = container.catalogue.procedure(report.procedure_code)
+    assert procedure is not None and procedure.deadline_working_hours == DEFAULT_DEADLINE_WORKING_HOURS
+    (original,) = [
+        r.envelope["payload"]["original"]
+        for d in dossier_ids(container.store)
+        for r in container.store.load(d)
+        if r.type == "LegacyActivityRecorded"
+    ]
+    depth, value = 1, original["c"]
+    while value["value"] and value["value"][0]["type"] == "container":
+        depth, value = depth + 1, value["value"][0]
+    assert depth == MAX_DEPTH  # kept down to the limit, what is below it left out
+    exported = export_to(container, ExportFormat.XES, tmp_path / "out.xes")
+    assert_valid_xes(exported)  # an older XES's containers written as the standard's lists
+    text = exported.read_text(encoding="utf-8")
+    assert "<container" not in text and text.count('<list key="c">') == MAX_DEPTH
+
+
+def test_a_deadline_of_centuries_is_not_read_as_the_procedure_deadline(
+    make_container: Any, tmp_path: Path
+) -> None:
+    log = tmp_path / "centuries.xes"
+    log.write_text(
+        _placeholder_log("1900-01-01T00:00:00+00:00", "2199-01-01T00:00:00+00:00"), encoding="utf-8"
+    )
+    container = make_container(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    report = import_xes(log, cli.bulk_service(container), workers=0)
+    procedure = container.catalogue.procedure(report.procedure_code)
+    assert procedure is not None and procedure.deadline_working_hours == DEFAULT_DEADLINE_WORKING_HOURS
+    assert report.dossiers_created == 1
 
 
 def test_synthesized_events_are_marked_and_left_out_unless_asked_for(
