@@ -40,7 +40,8 @@ from gateways.bench.workload import _drop_postgres, _fresh_postgres, bench_dir, 
 from gateways.bootstrap import Container, bootstrap
 from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.selection import Selection
-from gateways.interchange.xes_import import FLUSH_EVERY, ImportReport, import_xes
+from gateways.interchange.xes_import import FLUSH_EVERY, import_xes
+from gateways.interchange.xes_report import ImportReport
 from gateways.interchange.xes_shards import default_workers
 from gateways.settings import Settings
 

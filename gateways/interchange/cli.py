@@ -21,8 +21,8 @@ from gateways.interchange.export import ExportFormat, export_database
 from gateways.interchange.export import export as run_export
 from gateways.interchange.mapping import GroupMapping
 from gateways.interchange.selection import Selection, parse_bound
-from gateways.interchange.xes_import import ImportReport
 from gateways.interchange.xes_import import import_xes as run_import
+from gateways.interchange.xes_report import ImportReport
 
 err = Console(stderr=True)
 

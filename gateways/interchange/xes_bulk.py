@@ -32,7 +32,6 @@ from gateways.interchange.xes import RESOURCE, XesLog
 from gateways.interchange.xes_child import ChildXesLog, can_fork
 from gateways.interchange.xes_import import (
     SYNTHESIZED,
-    TRACE_REFUSED,
     XesImporter,
     _actor,
     _Case,
@@ -42,6 +41,7 @@ from gateways.interchange.xes_import import (
     _without_lienthong,
 )
 from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES, lifecycle_command
+from gateways.interchange.xes_report import TRACE_REFUSED
 
 _NO_APPLICANT: dict[str, object] = {}  # a legacy log names no applicant
 

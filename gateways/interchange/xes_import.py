@@ -52,7 +52,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -81,6 +81,15 @@ from gateways.interchange.xes import (
     parse_instant,
 )
 from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES, lienthong_type, lifecycle_command
+from gateways.interchange.xes_report import (
+    DUPLICATE_NAME,
+    NO_EVENTS,
+    NO_TIME,
+    NO_TRACE_NAME,
+    TRACE_NO_GROUP,
+    TRACE_REFUSED,
+    ImportReport,
+)
 
 IMPORT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:lienthong:xes-import")
 IMPORT_USER = SYNTHESIZED_USER  # the user of the events the importer synthesizes
@@ -100,14 +109,6 @@ CHANNELS = {
     "postal": Channel.POSTAL,
 }
 
-# Why an event or trace did not map one to one (keys of ImportReport.unmapped).
-TRACE_NO_GROUP = "trace names no org:group: dossier held by UNRECORDED"
-NO_TIME = "event without a valid time:timestamp (with its UTC offset, in the years 1900-2199): not imported"
-NO_TRACE_NAME = "trace without concept:name: named by its position in the log"
-NO_EVENTS = "trace without timed events: no dossier"
-TRACE_REFUSED = "trace refused by the rules: no dossier"
-DUPLICATE_NAME = "trace name already met in the log: imported under a disambiguated case id"
-
 FLUSH_EVERY = 200  # traces per transaction
 YOUNG_OBJECTS = 100_000  # the garbage collector's first threshold during an import
 
@@ -120,36 +121,6 @@ def dossier_id_for(log_name: str, trace_name: str) -> str:
 @cache
 def procedure_code_for(log_name: str) -> str:
     return "IMPORTED-" + code_for(log_name, max_length=55)
-
-
-@dataclass
-class ImportReport:
-    log_name: str = ""
-    procedure_code: str = ""
-    procedure_created: bool = False
-    traces_read: int = 0
-    dossiers_created: int = 0
-    skipped_existing: int = 0
-    events_read: int = 0
-    events_written: int = 0
-    mapped: int = 0  # events replayed as the lienthong lifecycle event they name
-    legacy: int = 0  # events recorded as they are (LegacyActivityRecorded, every attribute)
-    dropped: int = 0  # events that could not be imported (see unmapped)
-    events_in_skipped: int = 0  # events of traces already imported or refused
-    synthesized: int = 0  # events the import added: receipts and handoffs (not in the log)
-    cases_recorded: int = 0  # LegacyCaseRecorded: each trace's case id and attributes
-    handoffs_inferred: int = 0
-    left_open: int = 0
-    agencies_created: list[str] = field(default_factory=list)
-    unmapped: Counter[str] = field(default_factory=Counter)
-    renamed: list[tuple[str, str]] = field(default_factory=list)  # (trace name, case id given)
-    channels_defaulted: Counter[str] = field(default_factory=Counter)
-    seconds: float = 0.0
-
-    @property
-    def events_accounted(self) -> int:
-        """Every event read is in exactly one of these."""
-        return self.mapped + self.legacy + self.dropped + self.events_in_skipped
 
 
 def _actor(user: str) -> Actor:

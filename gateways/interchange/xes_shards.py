@@ -77,7 +77,6 @@ from gateways.interchange.xes_bulk import BulkXesImporter
 from gateways.interchange.xes_child import _widen
 from gateways.interchange.xes_import import (
     FLUSH_EVERY,
-    ImportReport,
     XesImporter,
     _Case,
     _draining,
@@ -85,6 +84,7 @@ from gateways.interchange.xes_import import (
     procedure_code_for,
 )
 from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES
+from gateways.interchange.xes_report import ImportReport
 
 WORKERS = 2  # processes deciding and encoding, where a core is free for them
 

@@ -35,7 +35,8 @@ from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.mapping import GroupMapping
 from gateways.interchange.selection import Selection, dossier_ids, parse_bound
-from gateways.interchange.xes_import import UNRECORDED, ImportReport, import_xes
+from gateways.interchange.xes_import import UNRECORDED, import_xes
+from gateways.interchange.xes_report import ImportReport
 from gateways.seed.demo import seed_demo
 from gateways.settings import Settings
 from tests.conftest import VN, FakeClock

@@ -27,7 +27,8 @@ from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat, export, export_database
 from gateways.interchange.selection import Selection, dossier_ids
 from gateways.interchange.xes import BAD_BOOLEAN, BAD_FLOAT, BAD_INT, MAX_DEPTH, TOO_DEEP, NotXes
-from gateways.interchange.xes_import import DEFAULT_DEADLINE_WORKING_HOURS, NO_TIME, import_xes
+from gateways.interchange.xes_import import DEFAULT_DEADLINE_WORKING_HOURS, import_xes
+from gateways.interchange.xes_report import NO_TIME
 
 pm4py = pytest.importorskip("pm4py")
 

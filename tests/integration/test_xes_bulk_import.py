@@ -31,7 +31,8 @@ from gateways.interchange.export import ExportFormat, export, export_database
 from gateways.interchange.selection import Selection, dossier_ids
 from gateways.interchange.xes import NotXes, XesLog
 from gateways.interchange.xes_child import PIPE_BYTES, ChildXesLog, _widen
-from gateways.interchange.xes_import import ImportReport, import_xes
+from gateways.interchange.xes_import import import_xes
+from gateways.interchange.xes_report import ImportReport
 from gateways.seed.demo import seed_demo
 from tests.integration.test_interchange import RECEIPT, _export, write_log
 from tests.integration.test_interchange_fidelity import RICH

@@ -31,7 +31,8 @@ from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.mapping import DEFAULT_LEVEL
 from gateways.interchange.selection import Selection
 from gateways.interchange.xes import NotXes
-from gateways.interchange.xes_import import ImportReport, import_xes
+from gateways.interchange.xes_import import import_xes
+from gateways.interchange.xes_report import ImportReport
 from gateways.interchange.xes_shards import WORKERS, ShardedXesImporter, can_shard, default_workers
 from gateways.seed.demo import seed_demo
 from tests.integration.test_interchange import RECEIPT, write_log

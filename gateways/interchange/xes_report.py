@@ -1,0 +1,53 @@
+"""What an XES import did (`ImportReport`), and why an event or trace did not map one to one.
+
+The importers (`gateways.interchange.xes_import`, `xes_bulk`, `xes_shards`) fill one report per
+run; the command line prints it (`gateways.interchange.cli`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from gateways.interchange.xes import EARLIEST_YEAR, LATEST_YEAR
+
+# Why an event or trace did not map one to one (keys of ImportReport.unmapped).
+TRACE_NO_GROUP = "trace names no org:group: dossier held by UNRECORDED"
+NO_TIME = (
+    "event without a valid time:timestamp (with its UTC offset, in the years "
+    f"{EARLIEST_YEAR}-{LATEST_YEAR}): not imported"
+)
+NO_TRACE_NAME = "trace without concept:name: named by its position in the log"
+NO_EVENTS = "trace without timed events: no dossier"
+TRACE_REFUSED = "trace refused by the rules: no dossier"
+DUPLICATE_NAME = "trace name already met in the log: imported under a disambiguated case id"
+
+
+@dataclass
+class ImportReport:
+    log_name: str = ""
+    procedure_code: str = ""
+    procedure_created: bool = False
+    traces_read: int = 0
+    dossiers_created: int = 0
+    skipped_existing: int = 0
+    events_read: int = 0
+    events_written: int = 0
+    mapped: int = 0  # events replayed as the lienthong lifecycle event they name
+    legacy: int = 0  # events recorded as they are (LegacyActivityRecorded, every attribute)
+    dropped: int = 0  # events that could not be imported (see unmapped)
+    events_in_skipped: int = 0  # events of traces already imported or refused
+    synthesized: int = 0  # events the import added: receipts and handoffs (not in the log)
+    cases_recorded: int = 0  # LegacyCaseRecorded: each trace's case id and attributes
+    handoffs_inferred: int = 0
+    left_open: int = 0
+    agencies_created: list[str] = field(default_factory=list)
+    unmapped: Counter[str] = field(default_factory=Counter)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (trace name, case id given)
+    channels_defaulted: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def events_accounted(self) -> int:
+        """Every event read is in exactly one of these."""
+        return self.mapped + self.legacy + self.dropped + self.events_in_skipped
