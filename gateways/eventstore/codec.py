@@ -191,10 +191,9 @@ def event_payload(event: DossierEvent) -> dict[str, Any]:
 
 def event_payload_uncopied(event: DossierEvent) -> dict[str, Any]:
     """`event_payload` with each mapping of JSON values (an imported event's attributes) left
-    as it is instead of copied: the same JSON once dumped with `PLAIN_ONLY`, which refuses
-    (TypeError) what is not plain JSON; the caller then encodes the event with
-    `event_payload`. The payload shares those mappings with the event: for a caller that
-    only dumps it."""
+    as it is instead of copied: the same JSON once dumped by `plain_dump`, which refuses
+    what is not plain JSON; the caller then encodes the event with `event_payload`. The
+    payload shares those mappings with the event: for a caller that only dumps it."""
     encode: Callable[[Any], dict[str, Any]] = _payload_encoder(typing.cast(Any, type(event)), copy=False)
     return encode(event)
 
@@ -262,9 +261,18 @@ def _enum_encoder(cls: type[Enum]) -> Convert:
 
 
 # What orjson must hand back instead of writing in its own way (then `to_jsonable` decides).
-PLAIN_ONLY = (
+_PLAIN_ONLY = (
     orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
+
+
+def plain_dump(value: Any, option: int = 0) -> bytes | None:
+    """orjson's bytes of `value` (with `option` too), or None where it holds anything that is
+    not plain JSON (or that orjson refuses otherwise)."""
+    try:
+        return orjson.dumps(value, option=option | _PLAIN_ONLY)
+    except TypeError:
+        return None
 
 
 def json_tree(value: Any) -> Any:
@@ -272,10 +280,8 @@ def json_tree(value: Any) -> Any:
     by orjson, in C; anything that is not plain JSON goes the long way."""
     if type(value) is dict and not value:
         return {}
-    try:
-        return orjson.loads(orjson.dumps(value, option=PLAIN_ONLY))
-    except TypeError:
-        return to_jsonable(value)
+    dumped = plain_dump(value)
+    return orjson.loads(dumped) if dumped is not None else to_jsonable(value)
 
 
 def decode_event(type_name: str, occurred_at: str, actor: Any, payload: Any) -> DossierEvent:

@@ -31,12 +31,12 @@ from eventsourcing.persistence import (
 
 from domain.events import Actor, DossierEvent
 from gateways.eventstore.codec import (
-    PLAIN_ONLY,
     DecodeError,
     decode_event,
     event_payload,
     event_payload_uncopied,
     instant_text,
+    plain_dump,
     to_jsonable,
 )
 from gateways.eventstore.recorders import POSTGRES_TOPIC, SQLITE_TOPIC, Row
@@ -189,7 +189,6 @@ def _envelopes(
     dossier_id = append.dossier_id
     metadata = append.metadata
     sort_keys = orjson.OPT_SORT_KEYS
-    plain_sorted = sort_keys | PLAIN_ONLY
     payload_of = event_payload if copy else event_payload_uncopied
     sha256 = hashlib.sha256
     # Events decided together often share one instant (a handoff and its acceptance): its
@@ -219,7 +218,7 @@ def _envelopes(
         if copy:
             canonical = orjson.dumps(envelope, option=sort_keys)
         else:  # uncopied mappings of plain JSON dump as their copies would
-            plain = _plain_dump(envelope, plain_sorted)
+            plain = plain_dump(envelope, sort_keys)
             if plain is None:  # something to convert: the copying way
                 envelope["payload"] = event_payload(event)
                 plain = orjson.dumps(envelope, option=sort_keys)
@@ -228,15 +227,6 @@ def _envelopes(
         # The stored bytes keep the envelope's own key order (the payload's attributes in
         # the order the log gave them), so they are dumped apart from the sorted ones.
         yield seq, envelope, orjson.dumps(envelope)
-
-
-def _plain_dump(value: Any, option: int) -> bytes | None:
-    """orjson's bytes of `value`, or None where it holds anything orjson refuses (with
-    `PLAIN_ONLY`: anything that is not plain JSON)."""
-    try:
-        return orjson.dumps(value, option=option)
-    except TypeError:
-        return None
 
 
 def _actor(actor: Actor) -> Any:
