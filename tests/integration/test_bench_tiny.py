@@ -161,6 +161,14 @@ def test_import_against_pm4py_on_the_same_files(settings: Settings) -> None:
         assert run["ratio"] == pytest.approx(run["file_events_per_s"] / run["pm4py_events_per_s"], rel=1e-3)
         assert run["import_seconds"] == min(r["import_seconds"] for r in run["rounds"])
         assert run["pm4py_seconds"] == min(r["pm4py_seconds"] for r in run["rounds"])
+        # The floor: the import's own rows written again, the file read bare and typed.
+        floor = run["floor"]
+        assert floor["rows"] == run["events_written"]
+        assert floor["bare_read_seconds"] > 0 and floor["typed_read_seconds"] > 0
+        assert floor["ceiling_ratio"] == pytest.approx(
+            run["pm4py_seconds"] / (floor["bare_read_seconds"] + floor["write_seconds"]), rel=0.02
+        )
+        assert floor["overlapped_ceiling_ratio"] >= floor["ceiling_ratio"]
     assert result.value == pytest.approx(receipt["file_events_per_s"], abs=0.1)
     assert result.extra["all_targets_met"] == all(run["ratio"] >= 1.0 for run in files.values())
 
