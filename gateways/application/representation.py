@@ -51,6 +51,7 @@ def dossier_json(
         "overdue": state.is_overdue(now),
         "remaining_working_hours": round(remaining, 4) if remaining is not None else None,
         "imported": state.imported,
+        "external_case_id": state.external_case_id,
         "version": state.version,
         "steps": [
             {

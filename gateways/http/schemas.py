@@ -90,6 +90,9 @@ class Dossier(Model):
     overdue: bool
     remaining_working_hours: float | None
     imported: bool
+    external_case_id: str | None = Field(
+        default=None, description="imported history: the case id in the legacy log it came from"
+    )
     version: int
     steps: list[Step]
     route: list[RouteStep]

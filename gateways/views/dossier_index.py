@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from domain.events import DocumentAttached
+from domain.events import DocumentAttached, LegacyCaseRecorded
 from gateways.sql import Database, Tx, select_in
 from gateways.views.runtime import Applied
 from gateways.views.toolkit import Held, Upsert, copy_rows
@@ -38,11 +38,16 @@ SCHEMA = [
     # Dossiers whose every required component has a file, since when (a table of its own, so
     # index tables of earlier releases need no new column).
     "CREATE TABLE IF NOT EXISTS dossier_digitized (dossier_id TEXT PRIMARY KEY, digitized_at TEXT NOT NULL)",
+    # Imported history: the case id each dossier had in the legacy log it came from (a table
+    # of its own too; a store whose index was built before it holds these after a rebuild).
+    "CREATE TABLE IF NOT EXISTS dossier_case (dossier_id TEXT PRIMARY KEY, case_id TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS dossier_case_id ON dossier_case (case_id)",
 ]
 _DIGITIZED = (
     "INSERT INTO dossier_digitized (dossier_id, digitized_at) VALUES (?, ?) "
     "ON CONFLICT (dossier_id) DO NOTHING"
 )
+_CASE = "INSERT INTO dossier_case (dossier_id, case_id) VALUES (?, ?) ON CONFLICT (dossier_id) DO NOTHING"
 _UPSERT = Upsert("dossier_index", _FIELDS, ("dossier_id",))
 
 
@@ -83,6 +88,7 @@ class DossierIndexView:
     def __init__(self) -> None:
         self.held: Held[DossierRow] = Held(lambda row: row.closed_at is not None)
         self.digitized: dict[str, str] = {}  # dossier -> when its files were first all there
+        self.cases: dict[str, str] = {}  # imported dossier -> its case id in the legacy log
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, DossierRow]:
         return _rows_by_id(tx.query, ids)
@@ -96,6 +102,8 @@ class DossierIndexView:
             event = item.event
             if isinstance(event, DocumentAttached) and event.all_components_digitized:
                 self.digitized.setdefault(item.dossier_id, event.occurred_at.isoformat())
+            elif isinstance(event, LegacyCaseRecorded):
+                self.cases.setdefault(item.dossier_id, event.case_id)
 
     def flush(self, tx: Tx) -> None:
         changed = sorted(
@@ -104,22 +112,27 @@ class DossierIndexView:
         )
         _UPSERT.write(tx, [_to_sql(row) for row in changed])
         tx.executemany(_DIGITIZED, sorted(self.digitized.items()))
+        tx.executemany(_CASE, sorted(self.cases.items()))
         self.digitized = {}
+        self.cases = {}
         self.held.trim()
 
     def forget(self, empty: bool = False) -> None:
         self.held.forget(empty)
         self.digitized = {}
+        self.cases = {}
 
     def clear(self, tx: Tx) -> None:
         tx.execute("DELETE FROM dossier_index")
         tx.execute("DELETE FROM dossier_digitized")
+        tx.execute("DELETE FROM dossier_case")
 
     def merge(self, tx: Tx, shards: Sequence[Database]) -> None:
         """Add the rows of shards rebuilt apart (disjoint sets of dossiers)."""
         for shard in shards:
             copy_rows(tx, shard, "dossier_index", SCHEMA)
             copy_rows(tx, shard, "dossier_digitized", SCHEMA)
+            copy_rows(tx, shard, "dossier_case", SCHEMA)
 
 
 _OPEN_AT = (

@@ -176,6 +176,10 @@ def search_dossiers(
     status: Annotated[str | None, Query(max_length=40)] = None,
     holder_agency_code: Annotated[str | None, Query(max_length=100)] = None,
     procedure_code: Annotated[str | None, Query(max_length=100)] = None,
+    case_id: Annotated[
+        str | None,
+        Query(max_length=500, description="imported history: the case id in the legacy log it came from"),
+    ] = None,
     id_number: Annotated[
         str | None,
         Query(max_length=40, description="the applicant's ID number (through the keyed blind index)"),
@@ -213,6 +217,9 @@ def search_dossiers(
         ids = container.vault.dossiers_of_phone(phone) or [""]
         where.append(f"dossier_id IN ({','.join('?' * len(ids))})")
         params.extend(ids)
+    if case_id:
+        where.append("dossier_id IN (SELECT dossier_id FROM dossier_case WHERE case_id = ?)")
+        params.append(case_id)
     if digitized is not None:
         where.append(f"dossier_id {'' if digitized else 'NOT '}IN (SELECT dossier_id FROM dossier_digitized)")
     if received_from:

@@ -105,6 +105,7 @@ const vi = {
   'event.DossierWithdrawn': 'Công dân rút hồ sơ',
   'event.ProcessingStopped': 'Dừng xử lý',
   'event.LegacyActivityRecorded': 'Hoạt động từ hệ thống cũ',
+  'event.LegacyCaseRecorded': 'Hồ sơ nhập từ hệ thống cũ',
   'event.HolderSucceeded': 'Chuyển cho cơ quan kế thừa (sắp xếp tổ chức)',
 
   'action.intake': 'Tiếp nhận hồ sơ trực tuyến',
@@ -320,6 +321,8 @@ const vi = {
   'dossier.summary': 'Thông tin chung',
   'dossier.channel': 'Kênh nộp',
   'dossier.promised': 'Hẹn lại',
+  'dossier.case_id': 'Mã hồ sơ ở hệ thống cũ',
+  'dossier.resource': 'Người thực hiện',
   'dossier.resolved': 'Có kết quả lúc',
   'dossier.outcome': 'Kết quả',
   'dossier.version': 'Phiên bản',
@@ -389,6 +392,7 @@ const vi = {
 
   'search.title': 'Tra cứu hồ sơ',
   'search.code': 'Mã hồ sơ',
+  'search.case_id': 'Mã hồ sơ ở hệ thống cũ',
   'search.status': 'Trạng thái',
   'search.any': '— tất cả —',
   'search.overdue': 'Chỉ hồ sơ quá hạn',
@@ -514,6 +518,7 @@ const en = {
   'event.DossierWithdrawn': 'Withdrawn by the citizen',
   'event.ProcessingStopped': 'Processing stopped',
   'event.LegacyActivityRecorded': 'Legacy activity',
+  'event.LegacyCaseRecorded': 'Case imported from a legacy log',
   'event.HolderSucceeded': 'Moved to the successor agency (reorganisation)',
 
   'action.intake': 'Accept the online submission',
@@ -729,6 +734,8 @@ const en = {
   'dossier.summary': 'Summary',
   'dossier.channel': 'Channel',
   'dossier.promised': 'New appointment',
+  'dossier.case_id': 'Case id in the legacy log',
+  'dossier.resource': 'Resource',
   'dossier.resolved': 'Resolved',
   'dossier.outcome': 'Outcome',
   'dossier.version': 'Version',
@@ -797,6 +804,7 @@ const en = {
 
   'search.title': 'Find a dossier',
   'search.code': 'Receipt code',
+  'search.case_id': 'Case id in the legacy log',
   'search.status': 'Status',
   'search.any': '— any —',
   'search.overdue': 'Overdue only',

@@ -20,6 +20,7 @@ const msOf = (iso) => Math.floor(new Date(iso).getTime()) + 1;
 function summary(d) {
   const rows = [
     [t('common.procedure'), d.procedure_name || procedureName(d.procedure_code)],
+    d.external_case_id ? [t('dossier.case_id'), h('span', { class: 'mono', 'data-testid': 'case-id' }, d.external_case_id)] : null,
     [t('common.status'), [statusChip(d.status), ` (${d.status_code})`]],
     [t('common.holder'), agencyName(d.holder_agency_code)],
     d.pending_handoff_to ? [t('common.in_transit_to'), agencyName(d.pending_handoff_to)] : null,
@@ -107,6 +108,8 @@ function payloadText(event) {
   if (p.new_due_at) parts.push(`${t('dossier.promised')}: ${dateTime(p.new_due_at)}`);
   if (p.amount_vnd) parts.push(`${num(p.amount_vnd)} đ`);
   for (const key of ['reason', 'note', 'question', 'answer', 'activity']) if (p[key]) parts.push(`«${p[key]}»`);
+  if (event.type === 'LegacyActivityRecorded' && p.resource) parts.push(`${t('dossier.resource')}: ${p.resource}`);
+  if (event.type === 'LegacyCaseRecorded') parts.push(`${t('dossier.case_id')}: ${p.case_id}`);
   return parts.join(' · ');
 }
 

@@ -1,4 +1,5 @@
-// Find dossiers by receipt code, status or overdue (officers: their agency's; supervisors: their subtree's).
+// Find dossiers by receipt code, the case id an imported dossier had in its legacy log, status or
+// overdue (officers: their agency's; supervisors: their subtree's).
 import { api } from '../api.js';
 import { procedureName, shortName } from '../catalog.js';
 import { h, replace, section, table } from '../dom.js';
@@ -10,6 +11,7 @@ const STATUSES = ['submitted', 'received', 'in_process', 'awaiting_supplement', 
 
 export async function render(main, params, ctx) {
   const code = h('input', { type: 'search', id: 's-code', value: params.receipt_code || '', autocomplete: 'off' });
+  const caseId = h('input', { type: 'search', id: 's-case', value: params.case_id || '', autocomplete: 'off' });
   const status = h(
     'select',
     { id: 's-status' },
@@ -24,10 +26,16 @@ export async function render(main, params, ctx) {
       class: 'filters',
       onsubmit: (e) => {
         e.preventDefault();
-        ctx.navigate('/search', { receipt_code: code.value.trim(), status: status.value, overdue: overdue.checked ? 'true' : '' });
+        ctx.navigate('/search', {
+          receipt_code: code.value.trim(),
+          case_id: caseId.value.trim(),
+          status: status.value,
+          overdue: overdue.checked ? 'true' : '',
+        });
       },
     },
     h('label', { for: 's-code' }, t('search.code'), code),
+    h('label', { for: 's-case' }, t('search.case_id'), caseId),
     h('label', { for: 's-status' }, t('search.status'), status),
     h('label', { for: 's-overdue', style: 'flex-direction:row;align-items:center;gap:6px' }, overdue, t('search.overdue')),
     h('button', { type: 'submit', class: 'primary' }, t('search.submit')),
@@ -41,6 +49,7 @@ export async function render(main, params, ctx) {
       const body = await api('/api/v1/dossiers', {
         params: {
           receipt_code: params.receipt_code,
+          case_id: params.case_id,
           status: params.status,
           overdue: params.overdue === 'true' ? 'true' : null,
           cursor,

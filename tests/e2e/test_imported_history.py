@@ -1,0 +1,129 @@
+"""A process miner finds an imported legacy case by the id it had in its log and sees its
+original activities on the dossier page (API and Debian's chromium through Playwright)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateways.bootstrap import bootstrap
+from gateways.http.app import create_app
+from gateways.interchange.xes_import import import_xes
+from gateways.settings import Settings
+from tests.conftest import VN, FakeClock
+from tests.e2e.test_dashboard import Demo, browser, shot, sign_in
+from tests.serving import serve
+
+__all__ = ["browser"]  # the fixture, shared with the dashboard's tests
+
+SECRET = "test-secret-of-at-least-thirty-two-bytes"
+CASES = {
+    "case-10011": [
+        ("Confirmation of receipt", "Resource01", "Group 1", "2024-03-04T09:00:00+07:00"),
+        ("T02 Check confirmation of receipt", "Resource07", "Group 2", "2024-03-05T10:30:00+07:00"),
+        ("T04 Determine confirmation of receipt", "Resource07", "Group 2", "2024-03-06T14:00:00+07:00"),
+    ],
+    "case-10017": [
+        ("Confirmation of receipt", "Resource02", "Group 1", "2024-03-07T08:15:00+07:00"),
+        ("T06 Determine necessity of stop advice", "", "Group 1", "2024-03-07T11:00:00+07:00"),
+    ],
+}
+
+
+def _event(activity: str, resource: str, group: str, at: str) -> str:
+    who = f'<string key="org:resource" value="{resource}"/>' if resource else ""
+    return (
+        f'<event><string key="concept:name" value="{activity}"/>{who}'
+        f'<string key="org:group" value="{group}"/><date key="time:timestamp" value="{at}"/></event>'
+    )
+
+
+def legacy_log(path: Path) -> Path:
+    traces = "".join(
+        f'<trace><string key="concept:name" value="{case}"/>{"".join(_event(*e) for e in events)}</trace>'
+        for case, events in CASES.items()
+    )
+    path.write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?><log xes.version="1.0">{traces}</log>', encoding="utf-8"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    work = tmp_path_factory.mktemp("imported")
+    clock = FakeClock(datetime(2026, 11, 18, 9, 0, tzinfo=VN))
+    settings = Settings(data_dir=work / "var", jwt_secret=SECRET, demo_login=True)
+    container = bootstrap(settings, clock=clock)
+    try:
+        report = import_xes(legacy_log(work / "legacy.xes"), container.service, workers=0)
+        assert report.dossiers_created == len(CASES)
+        container.feed.refresh()  # the views show the imported history
+        with serve(create_app(container)) as base:
+            d = Demo(base, container, httpx.Client(base_url=base, timeout=30))
+            yield d
+            d.http.close()
+    finally:
+        container.close()
+
+
+def _find(d: Demo, case_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = d.get("/api/v1/dossiers", d.auth("inspector"), case_id=case_id)["items"]
+    return items
+
+
+@pytest.mark.integration
+def test_an_imported_dossier_is_found_by_its_legacy_case_id(imported: Demo) -> None:
+    found = {case: _find(imported, case) for case in CASES}
+    assert {case: len(items) for case, items in found.items()} == dict.fromkeys(CASES, 1)
+    assert len({items[0]["id"] for items in found.values()}) == len(CASES)  # one dossier each
+    assert _find(imported, "case-99999") == []  # no such case: nothing, not everything
+    for case, items in found.items():
+        dossier = imported.get(f"/api/v1/dossiers/{items[0]['id']}", imported.auth("inspector"))
+        assert dossier["imported"] is True and dossier["external_case_id"] == case
+        events = imported.get(f"/api/v1/dossiers/{items[0]['id']}/events", imported.auth("inspector"))
+        activities = [
+            e["payload"]["activity"] for e in events["items"] if e["type"] == "LegacyActivityRecorded"
+        ]
+        assert activities == [activity for activity, *_ in CASES[case]]  # the first one too
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh"
+    )
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_inspector_searches_a_legacy_case_and_reads_its_original_activities(
+    page: Any, imported: Demo
+) -> None:
+    from playwright.sync_api import expect
+
+    sign_in(page, imported, "inspector", None)
+    page.goto(f"{imported.base}/#/search")
+    page.locator("#s-case").fill("case-10011")
+    page.locator("form.filters button[type=submit]").click()
+    results = page.get_by_test_id("search-results")
+    expect(results.locator("tbody tr")).to_have_count(1)
+    results.locator("tbody tr a").first.click()
+    expect(page.get_by_test_id("case-id")).to_have_text("case-10011")
+    timeline = page.get_by_test_id("timeline")
+    for activity, resource, _group, _at in CASES["case-10011"]:
+        expect(timeline).to_contain_text(f"«{activity}»")
+        expect(timeline).to_contain_text(f"Người thực hiện: {resource}")
+    expect(timeline).to_contain_text("Mã hồ sơ ở hệ thống cũ: case-10011")
+    shot(page, "imported-case")
