@@ -7,6 +7,7 @@ by deploy/browser/install.sh (`make test` runs it); Playwright never downloads o
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Iterator
@@ -162,10 +163,12 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-@pytest.fixture
-def page(browser: Any, demo: Demo) -> Iterator[Any]:
+@contextlib.contextmanager
+def open_tab(browser: Any, **options: Any) -> Iterator[Any]:
+    """A tab in a fresh browser context (Vietnamese, Vietnam's time); script errors on the
+    page fail the test."""
     context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh"
+        viewport={"width": 1280, "height": 900}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", **options
     )
     tab = context.new_page()
     errors: list[str] = []
@@ -173,6 +176,12 @@ def page(browser: Any, demo: Demo) -> Iterator[Any]:
     yield tab
     context.close()
     assert not errors, f"script errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser: Any, demo: Demo) -> Iterator[Any]:
+    with open_tab(browser) as tab:
+        yield tab
 
 
 def shot(page: Any, name: str) -> None:

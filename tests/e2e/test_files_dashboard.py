@@ -17,7 +17,7 @@ from gateways.http.app import create_app
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
 from tests.conftest import VN, FakeClock
-from tests.e2e.test_dashboard import Demo, browser, shot, sign_in
+from tests.e2e.test_dashboard import Demo, browser, open_tab, shot, sign_in
 from tests.serving import serve
 
 __all__ = ["browser"]  # the fixture, shared with the dashboard's tests
@@ -56,18 +56,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 @pytest.fixture
 def page(browser: Any, desk: Demo) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900},
-        locale="vi-VN",
-        timezone_id="Asia/Ho_Chi_Minh",
-        accept_downloads=True,
-    )
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab
-    context.close()
-    assert not errors, f"script errors on the page: {errors}"
+    with open_tab(browser, accept_downloads=True) as tab:
+        yield tab
 
 
 @pytest.mark.browser

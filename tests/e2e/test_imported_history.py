@@ -16,7 +16,7 @@ from gateways.http.app import create_app
 from gateways.interchange.xes_import import import_xes
 from gateways.settings import Settings
 from tests.conftest import VN, FakeClock
-from tests.e2e.test_dashboard import Demo, browser, shot, sign_in
+from tests.e2e.test_dashboard import Demo, browser, open_tab, shot, sign_in
 from tests.serving import serve
 
 __all__ = ["browser"]  # the fixture, shared with the dashboard's tests
@@ -95,15 +95,8 @@ def test_an_imported_dossier_is_found_by_its_legacy_case_id(imported: Demo) -> N
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh"
-    )
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab
-    context.close()
-    assert not errors, f"script errors on the page: {errors}"
+    with open_tab(browser) as tab:
+        yield tab
 
 
 @pytest.mark.browser
