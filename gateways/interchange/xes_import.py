@@ -14,7 +14,7 @@ How a log becomes history (the choices a reader could make two ways):
   else the file's stem) and the trace's `concept:name` (a trace exported by lienthong
   keeps its `lienthong:dossier_id`), so running the same import again finds the dossier
   and skips the trace (reported). A trace name met again in the same log is imported
-  under a disambiguated case id, `name (2)`, and reported.
+  under a disambiguated case id, `name (2)` (the first `name (n)` no trace has), and reported.
 - **Case**: `LegacyCaseRecorded` keeps the trace's case id and every trace attribute,
   typed, as the log wrote them.
 - **Events**: every event of the log is one `LegacyActivityRecorded` carrying all its
@@ -201,7 +201,7 @@ class XesImporter:
         self._codes: dict[str, str] = {}  # group value -> agency code (bounded by the groups)
         self._claimed: dict[str, str] = {}  # agency code -> the group value it stands for
         self._procedures: dict[str, Procedure] = {}
-        self._names: Counter[str] = Counter()  # trace names met (for duplicates)
+        self._names: Counter[str] = Counter()  # case ids given -> the last suffix given to it
         self._groups: dict[str, str | None] = {}  # org:group value -> agency code (None: no group)
 
     # --- catalogue -----------------------------------------------------------------------
@@ -291,13 +291,18 @@ class XesImporter:
     # --- the log -------------------------------------------------------------------------
     def _case(self, log: XesLog, trace: XesTrace) -> _Case:
         name = trace.name
-        case_id = name or f"#{trace.position}"
-        self._names[case_id] += 1
-        seen = self._names[case_id]
-        if seen > 1:
-            case_id = f"{case_id} ({seen})"
+        case_id = base = name or f"#{trace.position}"
+        taken = self._names
+        if base in taken:
+            # `name (2)`, `name (3)`…: the first not taken, by a trace of that very name too.
+            seen = taken[base]
+            while case_id in taken:
+                seen += 1
+                case_id = f"{base} ({seen})"
+            taken[base] = seen
             self.report.unmapped[DUPLICATE_NAME] += 1
             self.report.renamed.append((name, case_id))
+        taken[case_id] += 1
         dossier_id = _exported_dossier_id(trace) or dossier_id_for(log.name, case_id)
         return _Case(trace, case_id, dossier_id)
 
