@@ -13,18 +13,22 @@ test_interchange.py; this file reuses their independent reading of the files.
 from __future__ import annotations
 
 import warnings
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import pytest
 
-from gateways.bench.mining import differences, edge_stats, pm4py_edge_stats
+from gateways.bench.mining import KeyMissing, differences, edge_stats, pm4py_edge_stats
 from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat
 from gateways.interchange.selection import dossier_ids
 from gateways.interchange.xes_import import import_xes
+from gateways.interchange.xes_report import TRACE_NO_GROUP
 from tests.integration.test_interchange_fidelity import (
+    assert_valid_xes,
+    case_ids,
     export_to,
     typed_traces,
 )
@@ -140,3 +144,126 @@ def test_mining_reads_attributes_whatever_the_order_of_key_and_value(tmp_path: P
         assert events == read == 8
         assert differences(ours, theirs) == [], key
         assert sum(s.count for s in ours.values()) == 5, key
+
+
+# --- the shapes of public logs --------------------------------------------------------------------
+
+
+def in_time_order(traces: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> list[Any]:
+    """The traces with their events in time order, ties in document order (as imported)."""
+    return [(attrs, sorted(events, key=lambda e: e["time:timestamp"][1])) for attrs, events in traces]
+
+
+def assert_faithful(
+    source: Path, container: Any, make_container: Any, tmp_path: Path, workers: int, keys: tuple[str, ...]
+) -> Path:
+    """The export (synthesized events left out) says what `source` says, PM4Py and `bench
+    mining` give it the numbers they give `source` on each key (or both say the key is
+    missing), and export -> import -> export writes the same bytes."""
+    first = export_to(container, ExportFormat.XES, tmp_path / "first.xes")
+    assert case_ids(first) == case_ids(source)
+    assert typed_traces(first) == in_time_order(typed_traces(source))
+    for key in keys:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                theirs, _seconds, events = pm4py_edge_stats(source, key)
+            except KeyMissing:
+                for path in (source, first):
+                    with pytest.raises(KeyMissing, match=key):
+                        edge_stats(path, key)
+                continue
+            exported, _seconds, exported_events = pm4py_edge_stats(first, key)
+        assert exported_events == events
+        assert theirs and differences(exported, theirs) == [], key
+        assert differences(edge_stats(first, key)[0], theirs) == [], key
+    again = make_container(f"sqlite:///{tmp_path / 'again.sqlite'}")
+    import_xes(first, cli.bulk_service(again), workers=workers)
+    second = export_to(again, ExportFormat.XES, tmp_path / "second.xes")
+    assert second.read_bytes() == first.read_bytes()
+    return first
+
+
+def _midnight(day: date) -> str:
+    """Date-only precision as the fines log has it: local midnight, +02:00 in summer time."""
+    summer = date(day.year, 3, 25) <= day < date(day.year, 10, 28)
+    return f"{day.isoformat()}T00:00:00.000+0{2 if summer else 1}:00"
+
+
+def fines_log(path: Path, traces: int = 20) -> None:
+    """The road-traffic-fines shape: no org:group at all, org:resource on `Create Fine` only,
+    typed amounts, several events of a fine on one day, all `complete`."""
+    out = [HEAD]
+    for i in range(traces):
+        day = date(2006, 3, 1) + timedelta(days=23 * i)
+        amount = 35.0 + i
+        steps = [
+            (
+                "Create Fine",
+                day,
+                attribute("float", "amount", amount),
+                attribute("string", "org:resource", str(537 + i % 3)),
+                attribute("string", "article", "157"),
+                attribute("int", "points", i % 3 * 2),
+                attribute("string", "dismissal", "NIL"),
+                attribute("string", "vehicleClass", "A"),
+            )
+        ]
+        if i % 4 == 0:  # paid on the day it was written
+            paid = attribute("float", "paymentAmount", amount)
+            steps.append(
+                ("Payment", day, paid, attribute("string", "org:resource", "561") if i % 8 == 0 else "")
+            )
+        else:
+            sent = day + timedelta(days=70 + i)
+            clerk = attribute("string", "org:resource", "prefecture")
+            steps += [
+                ("Send Fine", sent, attribute("float", "expense", 11.0)),
+                (
+                    "Insert Fine Notification",
+                    sent + timedelta(days=12),
+                    attribute("string", "notificationType", "P"),
+                    attribute("string", "lastSent", "N"),
+                ),
+            ]
+            if i % 4 == 1:  # an appeal inserted and sent on the same day
+                steps += [
+                    ("Insert Date Appeal to Prefecture", sent + timedelta(days=20), clerk),
+                    ("Send Appeal to Prefecture", sent + timedelta(days=20), clerk),
+                ]
+            steps.append(("Add penalty", sent + timedelta(days=72), attribute("float", "amount", 2 * amount)))
+            steps.append(("Send for Credit Collection", sent + timedelta(days=400)))
+        out.append(
+            trace(
+                f"A{i + 1}",
+                *(
+                    event(
+                        name,
+                        _midnight(at),
+                        attribute("string", "lifecycle:transition", "complete"),
+                        *extra,
+                        group=None,
+                    )
+                    for name, at, *extra in steps
+                ),
+            )
+        )
+    path.write_text("".join(out) + "</log>\n", encoding="utf-8")
+
+
+@WORKERS
+def test_a_fines_shaped_log_without_groups_mines_the_same(
+    make_container: Any, tmp_path: Path, workers: int
+) -> None:
+    source = tmp_path / "fines.xes"
+    fines_log(source)
+    container = make_container(f"sqlite:///{tmp_path / 'fines.sqlite'}")
+    report = import_xes(source, cli.bulk_service(container), workers=workers)
+    assert (report.dossiers_created, report.legacy, report.events_read) == (20, 95, 95)
+    assert report.unmapped[TRACE_NO_GROUP] == 20 and report.handoffs_inferred == 0
+    first = assert_faithful(
+        source, container, make_container, tmp_path, workers, ("concept:name", "org:resource", "org:group")
+    )
+    assert_valid_xes(first)
+    text = first.read_text(encoding="utf-8")  # nothing invented: no group, no other resource
+    assert "org:group" not in text and text.count('key="org:resource"') == 33
