@@ -20,7 +20,9 @@ How a log becomes history (the choices a reader could make two ways):
 - **Events**: every event of the log is one `LegacyActivityRecorded` carrying all its
   attributes typed and in order (`original`: activity, lifecycle transition, resource,
   group, timestamp as written, lists, nested attributes); nothing is invented (a missing
-  resource stays missing). An activity named like a lienthong lifecycle event with its
+  resource stays missing); stored in time order, each keeping its place as written
+  (`POSITION`) when the trace's times go back, so that the export writes the trace as the
+  log did. An activity named like a lienthong lifecycle event with its
   `lienthong:type` (a log exported by lienthong) is replayed as that event instead.
 - **Synthesized** (actor `domain.legacy.SYNTHESIZED_USER`, left out of exports unless
   asked for): the receipt (`DossierReceived`, imported) at the first event's time, since
@@ -73,6 +75,7 @@ from gateways.interchange.mapping import DEFAULT_LEVEL, GroupAgency, GroupMappin
 from gateways.interchange.xes import (
     GROUP,
     LIENTHONG_PREFIX,
+    POSITION,
     RESOURCE,
     XesEvent,
     XesLog,
@@ -138,6 +141,16 @@ class _Step:
     at: datetime
     group: str | None  # the agency code, None when no group was recorded
     exported_type: str | None = None  # lienthong_type(event), read once
+    position: int | None = None  # its place in the trace as written, kept when times go back
+
+    @property
+    def original(self) -> dict[str, dict[str, Any]]:
+        """The event's attributes as the log wrote them (and, when the trace's times go back,
+        its place in the trace)."""
+        original = _without_lienthong(self.event.typed)
+        if self.position is None:
+            return original
+        return {**original, POSITION: {"type": "int", "value": self.position}}
 
 
 @dataclass(frozen=True)
@@ -373,9 +386,12 @@ class XesImporter:
         if not timed:
             report.unmapped[NO_EVENTS] += 1
             return None
+        # Times that go back in the trace: each event keeps its place as written, for the export.
+        backwards = any(later[0] < earlier[0] for earlier, later in itertools.pairwise(timed))
         timed.sort(key=lambda item: (item[0], item[1]))
         steps = [
-            _Step(event, at, self._group_of(event), lienthong_type(event)) for at, _position, event in timed
+            _Step(event, at, self._group_of(event), lienthong_type(event), position if backwards else None)
+            for at, position, event in timed
         ]
         desk = next((s.group for s in steps if s.group is not None), None)
         if desk is None:
@@ -516,7 +532,7 @@ class XesImporter:
                 activity=activity,
                 agency_code=step.group or state.holder_agency_code,
                 resource=resource,
-                original=_without_lienthong(event.typed),
+                original=step.original,
             ),
         )
         report.legacy += 1

@@ -13,20 +13,24 @@ test_interchange.py; this file reuses their independent reading of the files.
 from __future__ import annotations
 
 import warnings
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import pytest
+from lxml import etree
 
 from gateways.bench.mining import KeyMissing, differences, edge_stats, pm4py_edge_stats
 from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat
 from gateways.interchange.selection import dossier_ids
+from gateways.interchange.xes import NOT_A_NAME
 from gateways.interchange.xes_import import import_xes
 from gateways.interchange.xes_report import TRACE_NO_GROUP
 from tests.integration.test_interchange_fidelity import (
+    XSD,
+    assert_same_mining,
     assert_valid_xes,
     case_ids,
     export_to,
@@ -149,11 +153,6 @@ def test_mining_reads_attributes_whatever_the_order_of_key_and_value(tmp_path: P
 # --- the shapes of public logs --------------------------------------------------------------------
 
 
-def in_time_order(traces: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> list[Any]:
-    """The traces with their events in time order, ties in document order (as imported)."""
-    return [(attrs, sorted(events, key=lambda e: e["time:timestamp"][1])) for attrs, events in traces]
-
-
 def assert_faithful(
     source: Path, container: Any, make_container: Any, tmp_path: Path, workers: int, keys: tuple[str, ...]
 ) -> Path:
@@ -162,7 +161,7 @@ def assert_faithful(
     missing), and export -> import -> export writes the same bytes."""
     first = export_to(container, ExportFormat.XES, tmp_path / "first.xes")
     assert case_ids(first) == case_ids(source)
-    assert typed_traces(first) == in_time_order(typed_traces(source))
+    assert typed_traces(first) == typed_traces(source)  # each trace in the order written
     for key in keys:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -267,3 +266,111 @@ def test_a_fines_shaped_log_without_groups_mines_the_same(
     assert_valid_xes(first)
     text = first.read_text(encoding="utf-8")  # nothing invented: no group, no other resource
     assert "org:group" not in text and text.count('key="org:resource"') == 33
+
+
+PERMIT_STEPS = (
+    ("Permit SUBMITTED by EMPLOYEE", "EMPLOYEE"),
+    ("Permit FINAL_APPROVED by SUPERVISOR", "SUPERVISOR"),
+    ("Déclaration vérifiée — contrôle", "BUDGET OWNER"),
+    ("Declaration REJECTED by MISSING", "MISSING"),
+    ("Request Payment", "UNDEFINED"),
+)
+
+
+def permit_log(path: Path, traces: int = 20) -> int:
+    """The travel-permit shape: typed trace attributes (one key with a space, as that log has),
+    org:role and org:resource on events (the resource not always), start/complete pairs, a
+    list and a nested attribute, groups differing only in case, a trace name met twice and
+    events whose times go back within a trace. Returns how often the spaced key is written."""
+    out, spaced = [HEAD], 0
+    for i in range(traces):
+        start = datetime(2018, 1, 1, 8, tzinfo=timezone(timedelta(hours=1))) + timedelta(
+            days=9 * i, minutes=i
+        )
+        head = [
+            attribute("id", "id", f"permit {i}"),
+            attribute("float", "RequestedBudget", 120.5 + i),
+            attribute("boolean", "Overspent", "true" if i % 3 else "false"),
+            attribute("date", "travel_start", (start + timedelta(days=30)).isoformat()),
+            attribute("int", "BudgetNumber", 400 + i),
+        ]
+        if i % 2:
+            head.append(attribute("string", "Permit ProjectNumber", f"project {i}"))
+            spaced += 1
+        events = []
+        for j in range(4 + i % 3):
+            name, role = PERMIT_STEPS[(i + j) % len(PERMIT_STEPS)] if j else PERMIT_STEPS[0]
+            at = start + timedelta(hours=7 * j, seconds=j)
+            if j == 2 and i % 4 == 3:
+                at -= timedelta(days=2)  # recorded later, dated earlier
+            common = [
+                attribute("string", "org:role", role),
+                attribute("string", "org:group", ("Finance", "finance", "Travel Office")[(i + j) % 3]),
+            ]
+            if (i + j) % 5:
+                common.append(attribute("string", "org:resource", "STAFF MEMBER" if j % 2 else "SYSTEM"))
+            if j == 1 and i % 5 == 0:
+                common.append(
+                    '<list key="documents"><values>'
+                    + attribute("string", "doc", "ticket.pdf")
+                    + attribute("int", "pages", 3)
+                    + '</values></list><string key="comment" value="checked">'
+                    + attribute("string", "language", "nl")
+                    + "</string>"
+                )
+            if j % 2:  # a start/complete pair
+                common.insert(0, attribute("string", "lifecycle:transition", "start"))
+                events.append(event(name, at.isoformat(timespec="milliseconds"), *common, group=None))
+                at += timedelta(minutes=25)
+                common[0] = attribute("string", "lifecycle:transition", "complete")
+            events.append(event(name, at.isoformat(timespec="milliseconds"), *common, group=None))
+        out.append(
+            "<trace>"
+            + attribute("string", "concept:name", f"travel permit {i - 1 if i == 7 else i}")
+            + "".join(head)
+            + "\n"
+            + "".join(events)
+            + "</trace>\n"
+        )
+    path.write_text("".join(out) + "</log>\n", encoding="utf-8")
+    return spaced
+
+
+@WORKERS
+def test_a_permit_shaped_log_mines_the_same_and_keeps_keys_as_written(
+    make_container: Any, tmp_path: Path, workers: int
+) -> None:
+    source = tmp_path / "permits.xes"
+    spaced = permit_log(source)
+    container = make_container(f"sqlite:///{tmp_path / 'permits.sqlite'}")
+    report = import_xes(source, cli.bulk_service(container), workers=workers)
+    events = sum(len(evs) for _t, evs in typed_traces(source))
+    assert (report.dossiers_created, report.legacy, report.events_read) == (20, events, events)
+    assert report.renamed == [("travel permit 6", "travel permit 6 (2)")]
+    # A key that is no XML name is kept as the log wrote it, and the report says the export
+    # will not validate because of it.
+    assert report.unmapped[NOT_A_NAME] == spaced
+    first = assert_faithful(
+        source,
+        container,
+        make_container,
+        tmp_path,
+        workers,
+        ("concept:name", "org:group", "org:resource", "org:role"),
+    )
+    assert_same_mining(source, first)  # start and end activities too
+    schema = etree.XMLSchema(etree.parse(str(XSD)))
+    assert not schema.validate(etree.parse(str(first)))
+    assert {e.message.split("'")[5] for e in schema.error_log} == {"Permit ProjectNumber"}
+    assert_valid_xes_without(first, "Permit ProjectNumber", tmp_path)
+
+
+def assert_valid_xes_without(path: Path, key: str, tmp_path: Path) -> None:
+    """The export validates once the attributes of that key are taken out."""
+    tree = etree.parse(str(path))
+    for elem in tree.iter():
+        if elem.get("key") == key:
+            elem.getparent().remove(elem)
+    without = tmp_path / "without.xes"
+    tree.write(str(without))
+    assert_valid_xes(without)
