@@ -374,3 +374,75 @@ def assert_valid_xes_without(path: Path, key: str, tmp_path: Path) -> None:
     without = tmp_path / "without.xes"
     tree.write(str(without))
     assert_valid_xes(without)
+
+
+def municipal_log(path: Path, traces: int = 12) -> None:
+    """The municipal-permit shape (BPI 2015): activity codes, numeric-looking resources and
+    values, a comma list as text, dates on events, steps seconds apart, times written with
+    and without milliseconds."""
+    codes = [
+        f"{phase:02d}_{part}_{step:03d}"
+        for phase in (1, 5, 8)
+        for part in ("HOOFD", "BB")
+        for step in (10, 20)
+    ]
+    out = [HEAD]
+    for i in range(traces):
+        at = datetime(2011, 3, 20, 9, tzinfo=timezone(timedelta(hours=1))) + timedelta(
+            days=5 * i, minutes=7 * i
+        )
+        head = (
+            attribute("string", "parts", "Bouw,Milieu (neutraal wijziging)"),
+            attribute("float", "SUMleges", 1250.75 + i),
+            attribute("string", "caseStatus", "GO"[i % 2]),
+            attribute("string", "responsible", str(560464 + i % 3)),
+            attribute("boolean", "Includes_subCases", "false" if i % 3 else "true"),
+        )
+        steps = []
+        for j in range(6 + i % 4):
+            at += timedelta(seconds=1 + i % 2) if j % 3 else timedelta(days=1, minutes=13 * j)
+            code = codes[(i + 3 * j) % len(codes)]
+            stamp = at.isoformat(timespec="milliseconds" if j % 2 else "seconds")
+            steps.append(
+                event(
+                    code,
+                    stamp,
+                    attribute("string", "org:resource", str(560400 + (i + j) % 4)),
+                    attribute("string", "monitoringResource", "560464"),
+                    attribute("string", "action_code", code),
+                    attribute("string", "activityNameEN", f"step {code[-3:]} of phase {code[:2]}"),
+                    attribute("string", "question", ("True", "EMPTY", "2011-02-03")[j % 3]),
+                    attribute("date", "dateFinished", stamp),
+                    attribute("date", "dueDate", (at + timedelta(days=56)).isoformat()),
+                    group=None,
+                )
+            )
+        out.append(trace(str(2760925 + 7 * i), *steps).replace("\n", "".join(head) + "\n", 1))
+    path.write_text("".join(out) + "</log>\n", encoding="utf-8")
+
+
+@WORKERS
+def test_a_municipal_shaped_log_keeps_its_text_text_and_mines_the_same(
+    make_container: Any, tmp_path: Path, workers: int
+) -> None:
+    source = tmp_path / "municipal.xes"
+    municipal_log(source)
+    container = make_container(f"sqlite:///{tmp_path / 'municipal.sqlite'}")
+    report = import_xes(source, cli.bulk_service(container), workers=workers)
+    events = sum(len(evs) for _t, evs in typed_traces(source))
+    assert (report.dossiers_created, report.legacy) == (12, events)
+    first = assert_faithful(
+        source, container, make_container, tmp_path, workers, ("concept:name", "org:resource")
+    )
+    assert_valid_xes(first)
+    # Numbers written as text stay text for PM4Py, in the XES and the OCEL export alike.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        log = pm4py.read_xes(str(first), show_progress_bar=False)
+        ocel_path = export_to(container, ExportFormat.OCEL, tmp_path / "municipal.jsonocel")
+        ocel = pm4py.read_ocel2_json(str(ocel_path))
+    for frame in (log, ocel.events):
+        assert set(frame["org:resource"]) == {"560400", "560401", "560402", "560403"}
+        assert set(frame["question"]) == {"True", "EMPTY", "2011-02-03"}
+        assert str(frame["dueDate"].dtype).startswith("datetime64")
+    assert set(log["case:responsible"]) == {"560464", "560465", "560466"}
