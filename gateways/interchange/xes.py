@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +86,15 @@ _NAME_START = (
 _XML_NAME = re.compile(f"[{_NAME_START}][{_NAME_START}\\-.0-9\xb7\u0300-\u036f\u203f\u2040]*")
 
 
-@lru_cache(maxsize=4096)
-def is_xml_name(key: str) -> bool:
-    """Whether `key` is an xs:Name (a log has few keys: each is checked once)."""
-    return _XML_NAME.fullmatch(key) is not None
+_NAMES: set[str] = set()  # keys found to be XML names (a log has few: each is matched once)
+
+
+def _check_name(key: str, problems: Counter[str]) -> None:
+    """Counts `key` when it is no xs:Name; remembers it when it is one."""
+    if _XML_NAME.fullmatch(key) is None:
+        problems[NOT_A_NAME] += 1
+    elif len(_NAMES) < 65536:
+        _NAMES.add(key)
 
 
 def _local(tag: Any) -> str:
@@ -207,8 +211,8 @@ def _keyed(elem: Any, problems: Counter[str], depth: int) -> dict[str, Any]:
 
 def _named(key: str, elem: Any, problems: Counter[str], depth: int) -> dict[str, Any]:
     """A nested attribute's typed value, its key counted when it is no XML name."""
-    if not is_xml_name(key):
-        problems[NOT_A_NAME] += 1
+    if key not in _NAMES:
+        _check_name(key, problems)
     return typed_value(elem, problems, depth)
 
 
@@ -222,11 +226,13 @@ def attributes_of(elem: Any, problems: Counter[str]) -> dict[str, dict[str, Any]
             if key is None:
                 problems[NO_KEY] += 1
                 continue
-            if not is_xml_name(key):
-                problems[NOT_A_NAME] += 1
             out[key] = typed_value(child, problems)
         elif tag not in _EVENT_TAGS and isinstance(tag, str):
             problems[UNKNOWN_ELEMENT] += 1
+    if not _NAMES.issuperset(out):  # one test in C for the element's keys, seldom more
+        for key in out:
+            if key not in _NAMES:
+                _check_name(key, problems)
     return out
 
 
