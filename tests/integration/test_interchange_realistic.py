@@ -36,6 +36,8 @@ from tests.integration.test_interchange_fidelity import (
     export_to,
     typed_traces,
 )
+from tests.integration.test_xes_bulk_import import assert_same_import
+from tests.integration.test_xes_sharded_import import assert_same_rows
 
 pm4py = pytest.importorskip("pm4py")
 
@@ -446,3 +448,18 @@ def test_a_municipal_shaped_log_keeps_its_text_text_and_mines_the_same(
         assert set(frame["question"]) == {"True", "EMPTY", "2011-02-03"}
         assert str(frame["dueDate"].dtype).startswith("datetime64")
     assert set(log["case:responsible"]) == {"560464", "560465", "560466"}
+
+
+def test_the_shapes_store_the_same_events_per_event_in_bulk_and_over_workers(
+    make_container: Any, tmp_path: Path
+) -> None:
+    """The places kept for a trace whose times go back, and the keys counted, are the same
+    whichever path decides the trace: one command per event, the bulk path, two workers."""
+    for name, write in (("permits", permit_log), ("fines", fines_log), ("municipal", municipal_log)):
+        folder = tmp_path / name
+        folder.mkdir()
+        source = folder / f"{name}.xes"
+        write(source)
+        assert_same_import(make_container, folder, source)
+        _container, report = assert_same_rows(make_container, folder, source, workers=2, flush_every=3)
+        assert report.dossiers_created > 0
