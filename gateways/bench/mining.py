@@ -47,17 +47,37 @@ class KeyMissing(ValueError):
     """No event of the log has the attribute the DFG is computed on."""
 
 
-def _attribute(key: str) -> re.Pattern[bytes]:
-    """The value of an attribute element with this key (key before value, either quote)."""
+@dataclass(frozen=True)
+class _Attribute:
+    """Where an attribute element with one key gives its value. Nearly every writer puts the
+    key first; XML gives an element's attributes no order, so value-first is read too."""
+
+    key_first: re.Pattern[bytes]
+    value_first: re.Pattern[bytes]
+    key: bytes  # value-first is tried only where the key's text is
+
+
+def _attribute(key: str) -> _Attribute:
+    """The patterns of an attribute element with this key (either order, either quote)."""
     k = re.escape(key.encode())
-    return re.compile(rb"key=(?:\"" + k + rb"\"|'" + k + rb"')\s+value=(?:\"([^\"]*)\"|'([^']*)')")
+    named = rb"key=(?:\"" + k + rb"\"|'" + k + rb"')"
+    value = rb"value=(?:\"([^\"]*)\"|'([^']*)')"
+    return _Attribute(
+        re.compile(named + rb"\s+" + value),
+        re.compile(value + rb"\s+" + named),
+        key.encode(),
+    )
 
 
-def _find(text: bytes, pattern: re.Pattern[bytes]) -> bytes | None:
-    """The value of the first attribute element `pattern` matches in `text`."""
-    match = pattern.search(text)
+def _find(text: bytes, attribute: _Attribute) -> bytes | None:
+    """The value of the first attribute element with the key in `text`."""
+    match = attribute.key_first.search(text)
     if match is None:
-        return None
+        if attribute.key not in text:
+            return None
+        match = attribute.value_first.search(text)
+        if match is None:
+            return None
     value = match.group(1)
     return value if value is not None else match.group(2)
 

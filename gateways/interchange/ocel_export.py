@@ -29,6 +29,7 @@ from gateways.catalogue import Catalogue
 from gateways.eventstore.codec import DecodeError
 from gateways.interchange.fields import activity_of, payload_fields
 from gateways.interchange.selection import Trace
+from gateways.interchange.xes import POSITION
 
 EPOCH = "1970-01-01T00:00:00+00:00"  # OCEL's time for values that never changed
 _KINDS = {
@@ -39,7 +40,8 @@ _KINDS = {
     "float": "float",
     "boolean": "boolean",
 }
-_SKIPPED_ORIGINAL = frozenset({"concept:name", "time:timestamp"})  # the event's type and time
+# The event's type and time; its place in its trace (the events' times order them here).
+_SKIPPED_ORIGINAL = frozenset({"concept:name", "time:timestamp", POSITION})
 _COMMON = [
     {"name": "activity", "type": "string"},
     {"name": "seq", "type": "integer"},

@@ -13,6 +13,7 @@ that is not XES (not XML, another root element, truncated, no trace) before it w
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ STANDARD_EVENT_KEYS = frozenset({NAME, TIMESTAMP, GROUP, RESOURCE, TRANSITION})
 
 # Attributes of lienthong's own exports (they describe the record in the exporting store).
 LIENTHONG_PREFIX = "lienthong:"
+# Kept with an imported event of a trace whose times go back: its place in the trace as the
+# log wrote it, so the export writes the trace in that order (docs/decisions.md). Never exported.
+POSITION = LIENTHONG_PREFIX + "position"
 
 ATTRIBUTE_TAGS = frozenset({"string", "date", "int", "float", "boolean", "id", "list", "container"})
 
@@ -60,6 +64,10 @@ BAD_INT = "int attribute that is not a 64-bit integer (xs:long): kept as a strin
 BAD_FLOAT = "float attribute that is not a number: kept as a string"
 BAD_BOOLEAN = "boolean attribute that is not true/false: kept as a string"
 BAD_DATE = "date attribute that is not an xs:dateTime: kept as a string"
+NOT_A_NAME = (
+    "attribute key that is not an XML name (a space in it, say): kept as written, so an XES "
+    "export holding it does not validate against the standard's schema"
+)
 NO_KEY = "attribute without a key: not imported"
 NO_VALUE = "attribute without a value: read as empty"
 UNKNOWN_ELEMENT = "element XES does not define inside a trace or event: not imported"
@@ -68,6 +76,25 @@ TOO_DEEP = f"attribute nested more than {MAX_DEPTH} levels deep: not imported"
 
 class NotXes(InvalidValue):
     """The file cannot be imported as an XES log (the message says why)."""
+
+
+# An xs:Name (XML 1.0 fifth edition), what the standard's schema wants of an attribute's key.
+_NAME_START = (
+    ":A-Z_a-z\xc0-\xd6\xd8-\xf6\xf8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c\u200d\u2070-\u218f"
+    "\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
+)
+_XML_NAME = re.compile(f"[{_NAME_START}][{_NAME_START}\\-.0-9\xb7\u0300-\u036f\u203f\u2040]*")
+
+
+_NAMES: set[str] = set()  # keys found to be XML names (a log has few: each is matched once)
+
+
+def _check_name(key: str, problems: Counter[str]) -> None:
+    """Counts `key` when it is no xs:Name; remembers it when it is one."""
+    if _XML_NAME.fullmatch(key) is None:
+        problems[NOT_A_NAME] += 1
+    elif len(_NAMES) < 65536:
+        _NAMES.add(key)
 
 
 def _local(tag: Any) -> str:
@@ -152,7 +179,7 @@ def typed_value(elem: Any, problems: Counter[str], depth: int = 1) -> dict[str, 
                 if tag == "container":
                     items.append(_keyed(child, problems, inner))
                 elif (key := child.get("key")) is not None:
-                    children[key] = typed_value(child, problems, inner)
+                    children[key] = _named(key, child, problems, inner)
         value: dict[str, Any] = {"type": tag, "value": items}
     else:
         raw = elem.get("value")
@@ -163,7 +190,7 @@ def typed_value(elem: Any, problems: Counter[str], depth: int = 1) -> dict[str, 
         if len(elem):
             for child in elem:
                 if child.tag in _TYPE_OF and (key := child.get("key")) is not None and _fits(inner, problems):
-                    children[key] = typed_value(child, problems, inner)
+                    children[key] = _named(key, child, problems, inner)
     if children:
         value["children"] = children
     return value
@@ -178,7 +205,15 @@ def _fits(depth: int, problems: Counter[str]) -> bool:
 
 
 def _keyed(elem: Any, problems: Counter[str], depth: int) -> dict[str, Any]:
-    return {"key": elem.get("key", ""), **typed_value(elem, problems, depth)}
+    key = elem.get("key", "")
+    return {"key": key, **_named(key, elem, problems, depth)}
+
+
+def _named(key: str, elem: Any, problems: Counter[str], depth: int) -> dict[str, Any]:
+    """A nested attribute's typed value, its key counted when it is no XML name."""
+    if key not in _NAMES:
+        _check_name(key, problems)
+    return typed_value(elem, problems, depth)
 
 
 def attributes_of(elem: Any, problems: Counter[str]) -> dict[str, dict[str, Any]]:
@@ -194,6 +229,10 @@ def attributes_of(elem: Any, problems: Counter[str]) -> dict[str, dict[str, Any]
             out[key] = typed_value(child, problems)
         elif tag not in _EVENT_TAGS and isinstance(tag, str):
             problems[UNKNOWN_ELEMENT] += 1
+    if not _NAMES.issuperset(out):  # one test in C for the element's keys, seldom more
+        for key in out:
+            if key not in _NAMES:
+                _check_name(key, problems)
     return out
 
 

@@ -38,7 +38,6 @@ from gateways.interchange.xes_import import (
     _legacy_user,
     _Step,
     _without_attributes,
-    _without_lienthong,
 )
 from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES, lifecycle_command
 from gateways.interchange.xes_report import TRACE_REFUSED
@@ -148,7 +147,7 @@ class BulkXesImporter(XesImporter):
             group=step.group,
             user=_legacy_user(resource),
             resource=resource,
-            original=_without_lienthong(event.typed),
+            original=step.original,
             replay=replay,
             replay_problem=problem,
         )

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 from xml.sax.saxutils import quoteattr
 
+from gateways.eventstore.store import RecordedEvent
 from gateways.interchange.fields import activity_of, payload_fields
 from gateways.interchange.selection import Trace
 from gateways.interchange.xes import (
@@ -32,6 +33,7 @@ from gateways.interchange.xes import (
     GROUP,
     LIENTHONG_PREFIX,
     NAME,
+    POSITION,
     RESOURCE,
     TIMESTAMP,
     TRANSITION,
@@ -79,6 +81,27 @@ def typed_xml(key: str, typed: Mapping[str, Any], indent: str) -> str:
     return head + "/>\n"
 
 
+def _position(record: RecordedEvent) -> int | None:
+    if record.type != "LegacyActivityRecorded":
+        return None
+    original = (record.envelope.get("payload") or {}).get("original") or {}
+    place = original.get(POSITION)
+    return place.get("value") if isinstance(place, dict) else None
+
+
+def in_log_order(records: list[RecordedEvent]) -> list[RecordedEvent]:
+    """The records in store (time) order, except that the imported events of a trace whose
+    times went back take their places as the log wrote them, among the slots they hold."""
+    places = [_position(r) for r in records]
+    slots = [i for i, place in enumerate(places) if place is not None]
+    if not slots:
+        return records
+    out = list(records)
+    for slot, source in zip(slots, sorted(slots, key=lambda i: places[i] or 0), strict=True):
+        out[slot] = records[source]
+    return out
+
+
 class XesWriter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
@@ -122,7 +145,7 @@ class XesWriter:
                 ("boolean", "lienthong:imported", trace.imported),
             ):
                 w("\t\t" + _attribute(kind, key, value) + "\n")
-        for record in trace.events:
+        for record in in_log_order(trace.events):
             if record.type == "LegacyCaseRecorded":
                 continue  # the trace's own attributes, written above
             self._event(record.envelope, trace.procedure_code)
@@ -133,7 +156,9 @@ class XesWriter:
         payload = e.get("payload") or {}
         original = payload.get("original") if e["type"] == "LegacyActivityRecorded" else None
         if original:
-            body = "".join(typed_xml(key, typed, "\t\t\t") for key, typed in original.items())
+            body = "".join(
+                typed_xml(key, typed, "\t\t\t") for key, typed in original.items() if key != POSITION
+            )
             if TIMESTAMP not in original:
                 body += "\t\t\t" + _attribute("date", TIMESTAMP, e["occurred_at"]) + "\n"
             self.out.write("\t\t<event>\n" + body + "\t\t</event>\n")

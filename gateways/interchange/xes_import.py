@@ -14,13 +14,15 @@ How a log becomes history (the choices a reader could make two ways):
   else the file's stem) and the trace's `concept:name` (a trace exported by lienthong
   keeps its `lienthong:dossier_id`), so running the same import again finds the dossier
   and skips the trace (reported). A trace name met again in the same log is imported
-  under a disambiguated case id, `name (2)`, and reported.
+  under a disambiguated case id, `name (2)` (the first `name (n)` no trace has), and reported.
 - **Case**: `LegacyCaseRecorded` keeps the trace's case id and every trace attribute,
   typed, as the log wrote them.
 - **Events**: every event of the log is one `LegacyActivityRecorded` carrying all its
   attributes typed and in order (`original`: activity, lifecycle transition, resource,
   group, timestamp as written, lists, nested attributes); nothing is invented (a missing
-  resource stays missing). An activity named like a lienthong lifecycle event with its
+  resource stays missing); stored in time order, each keeping its place as written
+  (`POSITION`) when the trace's times go back, so that the export writes the trace as the
+  log did. An activity named like a lienthong lifecycle event with its
   `lienthong:type` (a log exported by lienthong) is replayed as that event instead.
 - **Synthesized** (actor `domain.legacy.SYNTHESIZED_USER`, left out of exports unless
   asked for): the receipt (`DossierReceived`, imported) at the first event's time, since
@@ -73,6 +75,7 @@ from gateways.interchange.mapping import DEFAULT_LEVEL, GroupAgency, GroupMappin
 from gateways.interchange.xes import (
     GROUP,
     LIENTHONG_PREFIX,
+    POSITION,
     RESOURCE,
     XesEvent,
     XesLog,
@@ -138,6 +141,16 @@ class _Step:
     at: datetime
     group: str | None  # the agency code, None when no group was recorded
     exported_type: str | None = None  # lienthong_type(event), read once
+    position: int | None = None  # its place in the trace as written, kept when times go back
+
+    @property
+    def original(self) -> dict[str, dict[str, Any]]:
+        """The event's attributes as the log wrote them (and, when the trace's times go back,
+        its place in the trace)."""
+        original = _without_lienthong(self.event.typed)
+        if self.position is None:
+            return original
+        return {**original, POSITION: {"type": "int", "value": self.position}}
 
 
 @dataclass(frozen=True)
@@ -201,7 +214,7 @@ class XesImporter:
         self._codes: dict[str, str] = {}  # group value -> agency code (bounded by the groups)
         self._claimed: dict[str, str] = {}  # agency code -> the group value it stands for
         self._procedures: dict[str, Procedure] = {}
-        self._names: Counter[str] = Counter()  # trace names met (for duplicates)
+        self._names: Counter[str] = Counter()  # case ids given -> the last suffix given to it
         self._groups: dict[str, str | None] = {}  # org:group value -> agency code (None: no group)
 
     # --- catalogue -----------------------------------------------------------------------
@@ -291,13 +304,18 @@ class XesImporter:
     # --- the log -------------------------------------------------------------------------
     def _case(self, log: XesLog, trace: XesTrace) -> _Case:
         name = trace.name
-        case_id = name or f"#{trace.position}"
-        self._names[case_id] += 1
-        seen = self._names[case_id]
-        if seen > 1:
-            case_id = f"{case_id} ({seen})"
+        case_id = base = name or f"#{trace.position}"
+        taken = self._names
+        if base in taken:
+            # `name (2)`, `name (3)`…: the first not taken, by a trace of that very name too.
+            seen = taken[base]
+            while case_id in taken:
+                seen += 1
+                case_id = f"{base} ({seen})"
+            taken[base] = seen
             self.report.unmapped[DUPLICATE_NAME] += 1
             self.report.renamed.append((name, case_id))
+        taken[case_id] += 1
         dossier_id = _exported_dossier_id(trace) or dossier_id_for(log.name, case_id)
         return _Case(trace, case_id, dossier_id)
 
@@ -368,9 +386,12 @@ class XesImporter:
         if not timed:
             report.unmapped[NO_EVENTS] += 1
             return None
+        # Times that go back in the trace: each event keeps its place as written, for the export.
+        backwards = any(later[0] < earlier[0] for earlier, later in itertools.pairwise(timed))
         timed.sort(key=lambda item: (item[0], item[1]))
         steps = [
-            _Step(event, at, self._group_of(event), lienthong_type(event)) for at, _position, event in timed
+            _Step(event, at, self._group_of(event), lienthong_type(event), position if backwards else None)
+            for at, position, event in timed
         ]
         desk = next((s.group for s in steps if s.group is not None), None)
         if desk is None:
@@ -511,7 +532,7 @@ class XesImporter:
                 activity=activity,
                 agency_code=step.group or state.holder_agency_code,
                 resource=resource,
-                original=_without_lienthong(event.typed),
+                original=step.original,
             ),
         )
         report.legacy += 1
