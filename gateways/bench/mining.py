@@ -20,7 +20,6 @@ from __future__ import annotations
 import html
 import itertools
 import re
-import statistics
 import time
 import warnings
 from array import array
@@ -35,12 +34,15 @@ from gateways.bench.report import BenchResult
 from gateways.bench.workload import workbench
 from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.selection import Selection
+from gateways.interchange.xes_import import fewer_collections
 from gateways.settings import Settings
 
 Edge = tuple[str, str]
 CHUNK = 8 * 1024 * 1024
 DEFAULT_KEY = "org:group"
 MISSING = "\x00no value"  # stands for an event without the key in PM4Py's dataframe
+HELD = 100_000  # distinct texts and instants remembered while reading (each kind)
+_UNSEEN: Any = object()
 
 
 class KeyMissing(ValueError):
@@ -139,10 +141,22 @@ def edge_stats(path: Path, key: str = DEFAULT_KEY) -> tuple[dict[Edge, EdgeStats
     and the events read. Raises `KeyMissing` when no event has `key`.
 
     The bytes are cut at trace and event starts (C speed); in each event only the two
-    attributes the statistics need are looked up."""
+    attributes the statistics need are looked up. The collector's first generation is made
+    large meanwhile (`fewer_collections`): the read allocates a few small objects per event,
+    none in a cycle, and in a process holding a large heap (PM4Py imported) each full
+    collection they set off walked all of it."""
+    with fewer_collections():
+        return _edge_stats(path, key)
+
+
+def _edge_stats(path: Path, key: str) -> tuple[dict[Edge, EdgeStats], int]:
     wanted, name, stamp_key = _attribute(key), _attribute("concept:name"), _attribute("time:timestamp")
     cases: dict[str, list[tuple[float, int, str | None]]] = {}
-    unnamed = events = with_key = order = 0
+    unnamed = events = with_key = 0
+    # Raw bytes -> what they read as: logs repeat their activities and many stamp whole days
+    # alike, so each distinct text is decoded once (held up to HELD of each, then begun again).
+    texts: dict[bytes, str] = {}
+    stamps: dict[bytes, float | None] = {}
     with path.open("rb") as stream:
         for chunk in _chunks(stream):
             for piece in chunk.split(b"<trace")[1:]:
@@ -160,27 +174,41 @@ def edge_stats(path: Path, key: str = DEFAULT_KEY) -> tuple[dict[Edge, EdgeStats
                     end = part.find(b"</event>")
                     body = part[:end] if end >= 0 else part
                     raw_stamp = _find(body, stamp_key)
-                    stamp = _seconds(raw_stamp) if raw_stamp is not None else None
+                    if raw_stamp is None:
+                        continue
+                    stamp = stamps.get(raw_stamp, _UNSEEN)
+                    if stamp is _UNSEEN:
+                        if len(stamps) >= HELD:
+                            stamps.clear()
+                        stamp = stamps[raw_stamp] = _seconds(raw_stamp)
                     if stamp is None:
                         continue
                     raw_value = _find(body, wanted)
-                    value = _text(raw_value) if raw_value is not None else None
-                    order += 1
+                    value = None
+                    if raw_value is not None:
+                        value = texts.get(raw_value)
+                        if value is None:
+                            if len(texts) >= HELD:
+                                texts.clear()
+                            value = texts[raw_value] = _text(raw_value)
+                        with_key += 1
                     events += 1
-                    with_key += value is not None
-                    trace.append((stamp, order, value))
+                    trace.append((stamp, events, value))
     if events and not with_key:
         raise KeyMissing(f"{path.name}: no event has the attribute {key!r}, so there is no DFG on it")
     durations: dict[Edge, array[float]] = {}
     for trace_events in cases.values():
         _close(trace_events, durations)
-    stats = {
-        edge: EdgeStats(
-            len(values), sum(values) / len(values), statistics.median(values), min(values), max(values)
-        )
-        for edge, values in durations.items()
-    }
-    return stats, events
+    return {edge: _stats(values) for edge, values in durations.items()}, events
+
+
+def _stats(values: array[float]) -> EdgeStats:
+    """Count, mean, median, min and max of one edge's seconds (sorted once)."""
+    ordered = sorted(values)
+    n = len(ordered)
+    mid = n // 2
+    median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return EdgeStats(n, sum(values) / n, median, ordered[0], ordered[-1])
 
 
 def pm4py_edge_stats(path: Path, key: str = DEFAULT_KEY) -> tuple[dict[Edge, EdgeStats], float, int]:
