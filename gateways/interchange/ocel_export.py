@@ -29,7 +29,8 @@ from gateways.catalogue import Catalogue
 from gateways.eventstore.codec import DecodeError
 from gateways.interchange.fields import activity_of, payload_fields
 from gateways.interchange.selection import Trace
-from gateways.interchange.xes import POSITION
+from gateways.interchange.xes import GROUP, POSITION
+from gateways.interchange.xes_import import UNRECORDED
 
 EPOCH = "1970-01-01T00:00:00+00:00"  # OCEL's time for values that never changed
 _KINDS = {
@@ -98,6 +99,12 @@ def ocel_value(value: Any) -> str:
 
 def dossier_object_id(dossier_id: str) -> str:
     return f"dossier:{dossier_id}"
+
+
+def _recorded(code: object) -> bool:
+    """A unit some record names: not none, nor the agency an import gives a trace that names
+    no group (`UNRECORDED`: no unit was recorded), which the export leaves out."""
+    return bool(code) and code != UNRECORDED.code
 
 
 def agency_object_id(code: str) -> str:
@@ -186,10 +193,13 @@ class OcelWriter:
                 attributes.append({"name": name, "value": ocel_value(value)})
         relationships = [{"objectId": dossier_object_id(trace.dossier_id), "qualifier": "dossier"}]
         named = [(payload.get(key), qualifier) for key, qualifier in _AGENCY_ROLES]
-        named.append((e.get("agency_code"), "acting agency"))
+        if original is None or GROUP in original:
+            # An imported step is related to a unit only where its log named one (else the
+            # agency holding the dossier then, or the import's placeholder, would be invented).
+            named.append((e.get("agency_code"), "acting agency"))
         related: set[str] = set()
         for code, qualifier in named:
-            if code and str(code) not in related:
+            if _recorded(code) and str(code) not in related:
                 related.add(str(code))
                 self._agencies.add(str(code))
                 relationships.append({"objectId": agency_object_id(str(code)), "qualifier": qualifier})
@@ -226,7 +236,7 @@ class OcelWriter:
                 ("holder_agency_code", new.holder_agency_code, state.holder_agency_code if state else None),
                 ("due_at", new.due_at.isoformat() if new.due_at else None, _due(state)),
             ):
-                if value is not None and value != old:
+                if value is not None and value != old and (name != "holder_agency_code" or _recorded(value)):
                     attributes.append({"name": name, "time": at, "value": value})
             state = new
         relationships = []
@@ -234,11 +244,10 @@ class OcelWriter:
             relationships.append(
                 {"objectId": procedure_object_id(trace.procedure_code), "qualifier": "follows"}
             )
-        if state is not None and state.receiving_agency_code:
-            self._agencies.add(state.receiving_agency_code)
-            relationships.append(
-                {"objectId": agency_object_id(state.receiving_agency_code), "qualifier": "received at"}
-            )
+        desk = state.receiving_agency_code if state is not None else None
+        if desk and _recorded(desk):
+            self._agencies.add(desk)
+            relationships.append({"objectId": agency_object_id(desk), "qualifier": "received at"})
         return {
             "id": dossier_object_id(trace.dossier_id),
             "type": "dossier",
@@ -253,7 +262,7 @@ class OcelWriter:
     def _catalogue_objects(self) -> None:
         procedures = [p for p in self.catalogue.procedures() if p.code in self._procedures]
         for procedure in procedures:
-            self._agencies.update(step.agency_code for step in procedure.route)
+            self._agencies.update(step.agency_code for step in procedure.route if _recorded(step.agency_code))
         hierarchy = self.catalogue.hierarchy
         pending = sorted(self._agencies)
         done: set[str] = set()
@@ -303,6 +312,7 @@ class OcelWriter:
                     "relationships": [
                         {"objectId": agency_object_id(step.agency_code), "qualifier": f"route step {i}"}
                         for i, step in enumerate(procedure.route, start=1)
+                        if _recorded(step.agency_code)
                     ],
                 }
             )

@@ -12,6 +12,7 @@ test_interchange.py; this file reuses their independent reading of the files.
 
 from __future__ import annotations
 
+import json
 import warnings
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -268,6 +269,12 @@ def test_a_fines_shaped_log_without_groups_mines_the_same(
     assert_valid_xes(first)
     text = first.read_text(encoding="utf-8")  # nothing invented: no group, no other resource
     assert "org:group" not in text and text.count('key="org:resource"') == 33
+    # In OCEL too, no unit where the log names none: no agency object, no relation to one.
+    ocel = json.loads(export_to(container, ExportFormat.OCEL, tmp_path / "fines.jsonocel").read_text("utf-8"))
+    assert {o["type"] for o in ocel["objects"]} == {"dossier", "procedure"}
+    assert {r["qualifier"] for e in ocel["events"] for r in e["relationships"]} == {"dossier", "procedure"}
+    assert {r["qualifier"] for o in ocel["objects"] for r in o["relationships"]} == {"follows"}
+    assert all(a["name"] != "holder_agency_code" for o in ocel["objects"] for a in o["attributes"])
 
 
 PERMIT_STEPS = (
