@@ -28,9 +28,9 @@ CASES = {
         ("T02 Check confirmation of receipt", "Resource07", "Group 2", "2024-03-05T10:30:00+07:00"),
         ("T04 Determine confirmation of receipt", "Resource07", "Group 2", "2024-03-06T14:00:00+07:00"),
     ],
-    "case-10017": [
-        ("Confirmation of receipt", "Resource02", "Group 1", "2024-03-07T08:15:00+07:00"),
-        ("T06 Determine necessity of stop advice", "", "Group 1", "2024-03-07T11:00:00+07:00"),
+    "case-10017": [  # written in the legacy system's own time (CET), as the WABO log is
+        ("Confirmation of receipt", "Resource02", "Group 1", "2024-03-07T02:15:00+01:00"),
+        ("T06 Determine necessity of stop advice", "", "Group 1", "2024-03-07T05:00:00+01:00"),
     ],
 }
 
@@ -86,6 +86,12 @@ def test_an_imported_dossier_is_found_by_its_legacy_case_id(imported: Demo) -> N
     for case, items in found.items():
         dossier = imported.get(f"/api/v1/dossiers/{items[0]['id']}", imported.auth("inspector"))
         assert dossier["imported"] is True and dossier["external_case_id"] == case
+        # The search row shows the dossier's times as the dossier does: in Vietnam's time.
+        assert (
+            items[0]["received_at"]
+            == dossier["received_at"]
+            == CASES[case][0][3].replace("02:15:00+01:00", "08:15:00+07:00")
+        )
         events = imported.get(f"/api/v1/dossiers/{items[0]['id']}/events", imported.auth("inspector"))
         activities = [
             e["payload"]["activity"] for e in events["items"] if e["type"] == "LegacyActivityRecorded"

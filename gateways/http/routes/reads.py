@@ -95,8 +95,10 @@ def get_events(dossier_id: str, principal: PrincipalDep, container: ContainerDep
     return {"items": [event_json(r) for r in loaded.records], "next_cursor": None}
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def _iso(value: datetime | None, container: Container) -> str | None:
+    """An instant in the working calendar's time, as the dossier itself is shown (an imported
+    dossier's index row keeps the offsets its log wrote)."""
+    return value.astimezone(container.calendar.tz).isoformat() if value else None
 
 
 @router.get("/dossiers/{dossier_id}/control-sheet", **answers(schemas.ControlSheet))
@@ -157,10 +159,10 @@ def _row_json(row: Any, container: Container, now: datetime) -> dict[str, Any]:
         "receiving_agency_code": row.receiving_agency_code,
         "holder_agency_code": row.holder_agency_code,
         "pending_handoff_to": row.pending_handoff_to,
-        "received_at": _iso(row.received_at),
-        "due_at": _iso(row.due_at),
-        "promised_at": _iso(row.promised_at),
-        "resolved_at": _iso(row.resolved_at),
+        "received_at": _iso(row.received_at, container),
+        "due_at": _iso(row.due_at, container),
+        "promised_at": _iso(row.promised_at, container),
+        "resolved_at": _iso(row.resolved_at, container),
         "timeliness": row.timeliness,
         "overdue": remaining is not None and remaining < 0 and not row.paused,
         "remaining_working_hours": round(remaining, 4) if remaining is not None else None,
@@ -335,10 +337,10 @@ def _lookup(container: Container, receipt_code: str, secret: str) -> dict[str, A
         "procedure_name": procedure.name if procedure else None,
         "status": row.status,
         "status_code": row.status_code,
-        "received_at": _iso(row.received_at),
-        "due_at": _iso(row.due_at),
-        "promised_at": _iso(row.promised_at),
-        "resolved_at": _iso(row.resolved_at),
+        "received_at": _iso(row.received_at, container),
+        "due_at": _iso(row.due_at, container),
+        "promised_at": _iso(row.promised_at, container),
+        "resolved_at": _iso(row.resolved_at, container),
         "where": {"agency_code": row.holder_agency_code, "agency_name": holder.name if holder else None},
         "in_transit_to": row.pending_handoff_to,
     }
