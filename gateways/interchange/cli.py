@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from lxml import etree
@@ -130,6 +131,13 @@ def import_xes(
             "default: 2 where a core is free, else 1; 0 on a single core)",
         ),
     ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            help="the IANA time zone the log's times without a UTC offset were written in "
+            "(Europe/Amsterdam, Asia/Ho_Chi_Minh, UTC…); without it such events are left out",
+        ),
+    ] = None,
 ) -> None:
     """Import a legacy system's XES event log as imported dossier history."""
     try:
@@ -137,6 +145,7 @@ def import_xes(
     except DomainError as exc:
         err.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(2) from exc
+    zone = _zone(timezone)
     container = bootstrap()
     try:
         try:
@@ -149,7 +158,8 @@ def import_xes(
                             f"{so_far.events_written:,} events written"
                         )
 
-                report = run_import(file, bulk_service(container), groups, progress, workers=workers)
+                service = bulk_service(container)
+                report = run_import(file, service, groups, progress, workers=workers, zone=zone)
         except etree.XMLSyntaxError as exc:
             err.print(f"[red]{file.name} is not well-formed XML: {exc}[/red]")
             raise typer.Exit(2) from exc
@@ -161,6 +171,17 @@ def import_xes(
     finally:
         container.close()
     print_report(report, Console())
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    """The zone named on the command line (exit 2 with the reason if there is none such)."""
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        err.print(f"[red]--timezone {name!r} is no IANA time zone (Asia/Ho_Chi_Minh, UTC…)[/red]")
+        raise typer.Exit(2) from exc
 
 
 def print_report(report: ImportReport, console: Console) -> None:

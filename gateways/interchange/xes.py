@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -107,14 +107,19 @@ _TRACE_TAGS = ("trace", f"{{{XES_NAMESPACE}}}trace")
 _EVENT_TAGS = frozenset({"event", f"{{{XES_NAMESPACE}}}event"})
 
 
-def parse_instant(text: str) -> datetime | None:
-    """An xs:dateTime as an aware datetime; None when it has no offset, is malformed or falls
-    outside the years EARLIEST_YEAR–LATEST_YEAR."""
+def parse_instant(text: str, zone: tzinfo | None = None) -> datetime | None:
+    """An xs:dateTime as an aware datetime; None when it is malformed, falls outside the years
+    EARLIEST_YEAR–LATEST_YEAR or has no offset (unless `zone` says where such times were
+    written: then it is that zone's wall-clock time)."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         return None
-    if value.tzinfo is None or not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+    if value.tzinfo is None:
+        if zone is None:
+            return None
+        value = value.replace(tzinfo=zone)
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         return None
     return value
 

@@ -55,7 +55,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,7 @@ from gateways.interchange.xes import (
     LIENTHONG_PREFIX,
     POSITION,
     RESOURCE,
+    TIMESTAMP,
     XesEvent,
     XesLog,
     XesTrace,
@@ -202,9 +203,12 @@ class XesImporter:
         mapping: GroupMapping | None = None,
         progress: Callable[[ImportReport], None] | None = None,
         flush_every: int = FLUSH_EVERY,
+        *,
+        zone: tzinfo | None = None,
     ) -> None:
         # Each trace is decided in memory and folded once; traces are appended in batches.
         self.service = BufferedService(service)
+        self.zone = zone  # where times written without an offset were written (None: refused)
         self.flush_every = flush_every
         self._deadline = DEFAULT_DEADLINE_WORKING_HOURS
         self._existing: set[str] = set()
@@ -290,8 +294,8 @@ class XesImporter:
         """The most common `deadline - startdate` (whole calendar days) as working hours."""
         days: Counter[int] = Counter()
         for trace in traces:
-            start = parse_instant(trace.text("startdate") or "")
-            deadline = parse_instant(trace.text("deadline") or "")
+            start = parse_instant(trace.text("startdate") or "", self.zone)
+            deadline = parse_instant(trace.text("deadline") or "", self.zone)
             if start is not None and deadline is not None and start < deadline <= start + LONGEST_DEADLINE:
                 days[round((deadline - start).total_seconds() / 86400)] += 1
         if not days:
@@ -377,7 +381,8 @@ class XesImporter:
             return None
         timed = []
         for event in trace.events:
-            at = event.timestamp
+            written = event.text(TIMESTAMP)
+            at = parse_instant(written, self.zone) if written else None
             if at is None:
                 report.dropped += 1
                 report.unmapped[NO_TIME] += 1
@@ -549,6 +554,7 @@ def import_xes(
     bulk: bool = True,
     read_in_child: bool | None = None,
     workers: int | None = None,
+    zone: tzinfo | None = None,
 ) -> ImportReport:
     """Import the XES log at `path` as imported dossiers; see the module docstring.
 
@@ -559,18 +565,21 @@ def import_xes(
     reference; it also draws each dossier a lookup secret and a data key). `workers`: the
     bulk path decides and encodes in that many forked processes, this one commits
     (`xes_shards`); 0: all in this process, a child reading the file if `read_in_child`.
-    Default (`read_in_child` not given): `xes_shards.default_workers()`.
+    Default (`read_in_child` not given): `xes_shards.default_workers()`. `zone`: where the
+    log's times written without a UTC offset were written (else such events are left out).
     """
     if not bulk:
-        return XesImporter(service, mapping, progress, flush_every).run(path)
+        return XesImporter(service, mapping, progress, flush_every, zone=zone).run(path)
     from gateways.interchange.xes_bulk import BulkXesImporter  # both build on this module
     from gateways.interchange.xes_shards import ShardedXesImporter, can_shard, default_workers
 
     if workers is None:
         workers = default_workers() if read_in_child is None else 0
     if workers > 0 and can_shard(service):
-        return ShardedXesImporter(service, mapping, progress, flush_every, workers=workers).run(path)
-    return BulkXesImporter(service, mapping, progress, flush_every, read_in_child=read_in_child).run(path)
+        sharded = ShardedXesImporter(service, mapping, progress, flush_every, workers=workers, zone=zone)
+        return sharded.run(path)
+    here = BulkXesImporter(service, mapping, progress, flush_every, read_in_child=read_in_child, zone=zone)
+    return here.run(path)
 
 
 @contextmanager

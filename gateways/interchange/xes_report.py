@@ -15,7 +15,8 @@ from gateways.interchange.xes import EARLIEST_YEAR, LATEST_YEAR
 TRACE_NO_GROUP = "trace names no org:group: dossier held by UNRECORDED"
 NO_TIME = (
     "event without a valid time:timestamp (with its UTC offset, in the years "
-    f"{EARLIEST_YEAR}-{LATEST_YEAR}): not imported"
+    f"{EARLIEST_YEAR}-{LATEST_YEAR}): not imported (times written without an offset are read "
+    "with --timezone ZONE)"
 )
 NO_TRACE_NAME = "trace without concept:name: named by its position in the log"
 NO_EVENTS = "trace without timed events: no dossier"

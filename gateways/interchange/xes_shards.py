@@ -49,7 +49,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import fields
-from datetime import date
+from datetime import date, tzinfo
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -171,8 +171,9 @@ class ShardedXesImporter(BulkXesImporter):
         flush_every: int = FLUSH_EVERY,
         *,
         workers: int = WORKERS,
+        zone: tzinfo | None = None,
     ) -> None:
-        super().__init__(service, mapping, progress, flush_every, read_in_child=False)
+        super().__init__(service, mapping, progress, flush_every, read_in_child=False, zone=zone)
         self.workers = max(1, workers)
         # In a worker: whether the batch is its own, the dossiers decided so far in this run,
         # the streams of its batch, its copy of the catalogue.

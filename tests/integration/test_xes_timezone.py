@@ -1,0 +1,118 @@
+"""A log whose times carry no UTC offset (legacy systems and CSV conversions write them so)
+imports with `--timezone`: each time is that zone's wall clock, summer time included; without
+it the events are left out and the report says how to read them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from gateways.eventstore.store import EventStore
+from gateways.interchange import cli
+from gateways.interchange.export import ExportFormat
+from gateways.interchange.xes_import import import_xes
+from gateways.interchange.xes_report import NO_EVENTS, NO_TIME
+from tests.integration.test_interchange_fidelity import (
+    assert_same_mining,
+    assert_valid_xes,
+    case_ids,
+    export_to,
+    typed_traces,
+)
+
+pytestmark = pytest.mark.integration
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+# Wall-clock times on both sides of the spring change (31 March 2024, 02:00 -> 03:00).
+TIMES = ["2024-03-29T09:00:00", "2024-03-30T16:30:00", "2024-04-02T08:15:00", "2024-04-03T11:00:00.250"]
+GROUPS = ["Front office", "Back office", "Back office", "Front office"]
+
+
+def naive_log(path: Path, traces: int = 6) -> Path:
+    body = "".join(
+        f'<trace><string key="concept:name" value="case-{t}"/>'
+        + "".join(
+            f'<event><string key="concept:name" value="step {i}"/><string key="org:group" value="{group}"/>'
+            f'<date key="time:timestamp" value="{at}"/></event>'
+            for i, (at, group) in enumerate(zip(TIMES[: 2 + t % 3], GROUPS, strict=False))
+        )
+        + "</trace>"
+        for t in range(traces)
+    )
+    head = '<?xml version="1.0" encoding="UTF-8"?><log xes.version="1.0">'
+    head += '<string key="concept:name" value="Naive"/>'
+    path.write_text(f"{head}{body}</log>", encoding="utf-8")
+    return path
+
+
+def _legacy_times(store: EventStore) -> list[str]:
+    return [
+        r.envelope["occurred_at"]
+        for r in store.notifications(0, 10_000)
+        if r.type == "LegacyActivityRecorded"
+    ]
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["this-process", "two-workers"])
+def test_times_without_an_offset_are_read_in_the_zone_given(
+    make_container: Any, tmp_path: Path, workers: int
+) -> None:
+    source = naive_log(tmp_path / "naive.xes")
+    events = sum(2 + t % 3 for t in range(6))
+
+    refused = make_container(f"sqlite:///{tmp_path / 'refused.sqlite'}")
+    report = import_xes(source, cli.bulk_service(refused), workers=workers)
+    assert report.dossiers_created == 0 and report.unmapped[NO_TIME] == events
+    assert report.unmapped[NO_EVENTS] == 6 and "--timezone" in NO_TIME  # the report says how
+
+    container = make_container(f"sqlite:///{tmp_path / 'zoned.sqlite'}")
+    report = import_xes(source, cli.bulk_service(container), workers=workers, zone=AMSTERDAM)
+    assert report.dossiers_created == 6 and report.legacy == events and not report.unmapped[NO_TIME]
+    # Each time is Amsterdam's wall clock: +01:00 before the change, +02:00 after it.
+    written = [TIMES[i] for t in range(6) for i in range(2 + t % 3)]
+    assert sorted(_legacy_times(container.store)) == sorted(
+        datetime.fromisoformat(at).replace(tzinfo=AMSTERDAM).isoformat() for at in written
+    )
+    assert {at[-6:] for at in _legacy_times(container.store)} == {"+01:00", "+02:00"}
+
+    # The export writes the times as the log did; a process miner sees the same log.
+    first = export_to(container, ExportFormat.XES, tmp_path / "first.xes")
+    assert_valid_xes(first)
+    assert case_ids(first) == case_ids(source) and typed_traces(first) == typed_traces(source)
+    assert_same_mining(source, first)
+    again = make_container(f"sqlite:///{tmp_path / 'again.sqlite'}")
+    import_xes(first, cli.bulk_service(again), workers=workers, zone=AMSTERDAM)
+    assert export_to(again, ExportFormat.XES, tmp_path / "second.xes").read_bytes() == first.read_bytes()
+
+
+def test_the_command_line_takes_a_zone_and_refuses_an_unknown_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIENTHONG_ENV_FILE", str(tmp_path / "no.env"))
+    monkeypatch.setenv("LIENTHONG_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("LIENTHONG_JWT_SECRET", "test-secret-of-at-least-thirty-two-bytes")
+    monkeypatch.delenv("LIENTHONG_EVENT_STORE_URL", raising=False)
+    monkeypatch.delenv("LIENTHONG_KAFKA_BOOTSTRAP", raising=False)
+    app = typer.Typer()
+    app.command("import-xes")(cli.import_xes)
+    app.command("export")(cli.export)
+    source = naive_log(tmp_path / "naive.xes", traces=3)
+    runner = CliRunner()
+
+    result = runner.invoke(app, ["import-xes", str(source), "--timezone", "Mars/Olympus"])
+    assert result.exit_code == 2 and "is no IANA time zone" in result.output
+    assert (
+        not (tmp_path / "var").exists() or runner.invoke(app, ["export", "xes"]).stdout.count("<trace>") == 0
+    )
+
+    result = runner.invoke(
+        app, ["import-xes", str(source), "--timezone", "Europe/Amsterdam", "--workers", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["export", "xes"]).stdout.count("<trace>") == 3
