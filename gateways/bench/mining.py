@@ -32,9 +32,9 @@ from typing import Any, BinaryIO
 from gateways.bench import BenchUnavailable
 from gateways.bench.report import BenchResult
 from gateways.bench.workload import workbench
+from gateways.collector import fewer_collections
 from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.selection import Selection
-from gateways.interchange.xes_import import fewer_collections
 from gateways.settings import Settings
 
 Edge = tuple[str, str]
@@ -142,7 +142,7 @@ def edge_stats(path: Path, key: str = DEFAULT_KEY) -> tuple[dict[Edge, EdgeStats
 
     The bytes are cut at trace and event starts (C speed); in each event only the two
     attributes the statistics need are looked up. The collector's first generation is made
-    large meanwhile (`fewer_collections`): the read allocates a few small objects per event,
+    large meanwhile (`gateways.collector`): the read allocates a few small objects per event,
     none in a cycle, and in a process holding a large heap (PM4Py imported) each full
     collection they set off walked all of it."""
     with fewer_collections():

@@ -47,13 +47,11 @@ How a log becomes history (the choices a reader could make two ways):
 
 from __future__ import annotations
 
-import gc
 import itertools
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from functools import cache
@@ -71,6 +69,7 @@ from domain.legacy_import import HANDOFF_REFUSED, NO_ACTIVITY, NO_GROUP, UNNAMED
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
 from gateways.application.bulk import BufferedService
 from gateways.application.service import DossierService
+from gateways.collector import fewer_collections
 from gateways.interchange.mapping import DEFAULT_LEVEL, GroupAgency, GroupMapping, code_for, distinct_code
 from gateways.interchange.xes import (
     GROUP,
@@ -114,7 +113,6 @@ CHANNELS = {
 }
 
 FLUSH_EVERY = 200  # traces per transaction
-YOUNG_OBJECTS = 100_000  # the garbage collector's first threshold during an import
 
 
 def dossier_id_for(log_name: str, trace_name: str) -> str:
@@ -580,21 +578,6 @@ def import_xes(
         return sharded.run(path)
     here = BulkXesImporter(service, mapping, progress, flush_every, read_in_child=read_in_child, zone=zone)
     return here.run(path)
-
-
-@contextmanager
-def fewer_collections(young: int = YOUNG_OBJECTS) -> Iterator[None]:
-    """The cyclic garbage collector's first generation made `young` objects large while an
-    import runs: it allocates millions of short-lived dicts (attributes, events, envelopes),
-    freed by their reference counts, and each collection at the default 700 walked the
-    batch held in memory. Restored afterwards (the process's other threads see fewer
-    collections meanwhile, never none)."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(young, before[0]), *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _draining(items: deque[Any]) -> Iterator[Any]:

@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import typer
 
 from gateways.bootstrap import Container, bootstrap
+from gateways.interchange import cli
 from gateways.kafka.topics import Topics
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
@@ -112,3 +114,18 @@ def pg_database() -> Iterator[Callable[[str | None], str]]:
     yield make
     for name in names:
         _drop(name)
+
+
+@pytest.fixture
+def interchange_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    """`lienthong import-xes` and `lienthong export` as the command line runs them, on an
+    embedded store under `tmp_path / "var"` (no environment file, no Kafka)."""
+    monkeypatch.setenv("LIENTHONG_ENV_FILE", str(tmp_path / "no.env"))
+    monkeypatch.setenv("LIENTHONG_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("LIENTHONG_JWT_SECRET", SECRET)
+    monkeypatch.delenv("LIENTHONG_EVENT_STORE_URL", raising=False)
+    monkeypatch.delenv("LIENTHONG_KAFKA_BOOTSTRAP", raising=False)
+    app = typer.Typer()
+    app.command("import-xes")(cli.import_xes)
+    app.command("export")(cli.export)
+    return app

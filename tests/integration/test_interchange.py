@@ -527,15 +527,8 @@ def test_lifecycle_of_exported_dossiers_replays_on_import(
 _ENDINGS = ("ResultReturned", "ResultReady", "DossierWithdrawn", "ProcessingStopped")
 
 
-def test_command_line_imports_then_exports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LIENTHONG_ENV_FILE", str(tmp_path / "no.env"))
-    monkeypatch.setenv("LIENTHONG_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("LIENTHONG_JWT_SECRET", "test-secret-of-at-least-thirty-two-bytes")
-    monkeypatch.delenv("LIENTHONG_EVENT_STORE_URL", raising=False)
-    monkeypatch.delenv("LIENTHONG_KAFKA_BOOTSTRAP", raising=False)
-    app = typer.Typer()
-    app.command("export")(cli.export)
-    app.command("import-xes")(cli.import_xes)
+def test_command_line_imports_then_exports(tmp_path: Path, interchange_cli: typer.Typer) -> None:
+    app = interchange_cli
     path = tmp_path / "generated.xes"
     write_log(path, traces=12)
     runner = CliRunner()

@@ -488,16 +488,9 @@ MESSAGES = {
 
 
 def test_files_that_are_not_xes_logs_exit_non_zero_and_write_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, interchange_cli: typer.Typer
 ) -> None:
-    monkeypatch.setenv("LIENTHONG_ENV_FILE", str(tmp_path / "no.env"))
-    monkeypatch.setenv("LIENTHONG_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("LIENTHONG_JWT_SECRET", "test-secret-of-at-least-thirty-two-bytes")
-    monkeypatch.delenv("LIENTHONG_EVENT_STORE_URL", raising=False)
-    monkeypatch.delenv("LIENTHONG_KAFKA_BOOTSTRAP", raising=False)
-    app = typer.Typer()
-    app.command("import-xes")(cli.import_xes)
-    app.command("export")(cli.export)
+    app = interchange_cli
     runner = CliRunner()
     container = bootstrap()
     try:

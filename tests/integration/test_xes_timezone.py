@@ -92,16 +92,9 @@ def test_times_without_an_offset_are_read_in_the_zone_given(
 
 
 def test_the_command_line_takes_a_zone_and_refuses_an_unknown_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, interchange_cli: typer.Typer
 ) -> None:
-    monkeypatch.setenv("LIENTHONG_ENV_FILE", str(tmp_path / "no.env"))
-    monkeypatch.setenv("LIENTHONG_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("LIENTHONG_JWT_SECRET", "test-secret-of-at-least-thirty-two-bytes")
-    monkeypatch.delenv("LIENTHONG_EVENT_STORE_URL", raising=False)
-    monkeypatch.delenv("LIENTHONG_KAFKA_BOOTSTRAP", raising=False)
-    app = typer.Typer()
-    app.command("import-xes")(cli.import_xes)
-    app.command("export")(cli.export)
+    app = interchange_cli
     source = naive_log(tmp_path / "naive.xes", traces=3)
     runner = CliRunner()
 
