@@ -161,16 +161,21 @@ class DossierIndex:
         rows = self.db.query("SELECT * FROM dossier_index WHERE receipt_code = ?", (receipt_code,))
         return row_from_sql(rows[0]) if rows else None
 
-    def open_at(self, agency_code: str, first: int | None = None) -> list[DossierRow]:
-        """Unresolved dossiers the agency holds or that are in transit to it. With `first`, only
-        the `first` due soonest (no due instant last), in that order: the due instants of all
-        are read, the whole rows of those only (a department's inbox holds thousands)."""
+    def open_at(
+        self, agency_code: str, first: int | None = None, *, imported: bool = True
+    ) -> list[DossierRow]:
+        """Unresolved dossiers the agency holds or that are in transit to it (`imported`
+        False: not those of imported history). With `first`, only the `first` due soonest (no
+        due instant last), in that order: the due instants of all are read, the whole rows of
+        those only (a department's inbox holds thousands)."""
+        where = _OPEN_AT
+        params: list[Any] = [agency_code, agency_code]
+        if not imported:
+            where += " AND imported = ?"
+            params.append(False)
         if first is None:
-            return [
-                row_from_sql(r)
-                for r in self.db.query(f"SELECT * FROM dossier_index {_OPEN_AT}", (agency_code,) * 2)
-            ]
-        keys = self.db.query(f"SELECT dossier_id, due_at FROM dossier_index {_OPEN_AT}", (agency_code,) * 2)
+            return [row_from_sql(r) for r in self.db.query(f"SELECT * FROM dossier_index {where}", params)]
+        keys = self.db.query(f"SELECT dossier_id, due_at FROM dossier_index {where}", params)
         keys.sort(key=_due_first)
         chosen = [k["dossier_id"] for k in keys[:first]]
         found = _rows_by_id(self.db.query, chosen)

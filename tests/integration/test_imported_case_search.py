@@ -1,5 +1,6 @@
-"""The dossier index keeps each imported dossier's legacy case id, on each backend: the search
-finds it by that id, and a rebuild of the views finds it again."""
+"""Imported history in the dossier index, on each backend: the search finds a dossier by its
+legacy case id (after a rebuild of the views too), and an agency's inbox shows live work only,
+unless asked for the imported dossiers a mapping put there."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from fastapi.testclient import TestClient
 
 from gateways.auth import issue_token
 from gateways.http.app import create_app
+from gateways.interchange.mapping import GroupMapping
 from gateways.interchange.xes_import import import_xes
+from gateways.seed.demo import load_catalogue
 from tests.conftest import VN
 from tests.e2e.test_imported_history import CASES, SECRET, legacy_log
 
@@ -49,3 +52,57 @@ def test_imported_dossiers_are_found_by_their_case_id_on_each_backend(
         assert found("no-such-case") == []
         container.feed.rebuild()
         assert {case: found(case) for case in CASES} == ids
+
+
+SAI_GON = "000.01.99.H29"  # UBND phường Sài Gòn: the desk of CT.01-2025 in the demo catalogue
+
+
+def test_an_agencys_inbox_keeps_imported_history_out_unless_asked(
+    make_container: Any, backend_url: str, tmp_path: Path
+) -> None:
+    """A mapping may put a legacy log's unit onto a real agency: its inbox, sorted most urgent
+    first, would then open on years-old imported dossiers the log never closed."""
+    container = make_container(backend_url)
+    load_catalogue(container.catalogue)
+    onto = GroupMapping.from_json({"groups": {"Group 1": {"code": SAI_GON, "level": "commune"}}})
+    log = tmp_path / "ward.xes"
+    log.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><log xes.version="1.0">'
+        + "".join(
+            f'<trace><string key="concept:name" value="ward-{n}"/><event>'
+            '<string key="concept:name" value="Tiếp nhận"/><string key="org:group" value="Group 1"/>'
+            f'<date key="time:timestamp" value="2025-09-{10 + n}T08:30:00+07:00"/></event></trace>'
+            for n in range(3)
+        )
+        + "</log>",
+        encoding="utf-8",
+    )
+    report = import_xes(log, container.service, onto, workers=0)
+    assert report.dossiers_created == report.left_open == 3  # the log ends before its cases do
+    container.feed.refresh()
+
+    def token(role: str, agency: str | None) -> dict[str, str]:
+        now = datetime.now(VN)
+        signed = issue_token(
+            SECRET, role=role, sub=f"test-{role}", agency_code=agency, now=now, ttl=timedelta(hours=1)
+        )
+        return {"Authorization": f"Bearer {signed}"}
+
+    with TestClient(create_app(container)) as client:
+        made = client.post(
+            "/api/v1/dossiers",
+            json={
+                "procedure_code": "CT.01-2025",
+                "channel": "direct",
+                "applicant": {"name": "Võ Thị Sáu", "id_number": "079100000006"},
+            },
+            headers=token("officer", SAI_GON),
+        )
+        assert made.status_code == 201, made.text
+        officer = token("officer", SAI_GON)
+        live = client.get(f"/api/v1/agencies/{SAI_GON}/inbox", headers=officer)
+        everything = client.get(f"/api/v1/agencies/{SAI_GON}/inbox?include_imported=true", headers=officer)
+    assert live.status_code == everything.status_code == 200
+    assert [item["id"] for item in live.json()["items"]] == [made.json()["id"]]
+    shown = {item["id"] for item in everything.json()["items"]}
+    assert made.json()["id"] in shown and len(shown) == 1 + report.left_open

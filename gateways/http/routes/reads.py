@@ -263,6 +263,9 @@ def inbox(
     principal: PrincipalDep,
     container: ContainerDep,
     limit: int = Query(default=200, ge=1, le=1000),
+    include_imported: Annotated[
+        bool, Query(description="also the open dossiers of imported history (kept out by default)")
+    ] = False,
 ) -> Response:
     if (
         principal.role in ("officer", "supervisor")
@@ -280,7 +283,7 @@ def inbox(
     # the `limit` rows due first are the `limit` most urgent, in order; only they are read whole
     # and worked out (a department's inbox holds thousands; docs/decisions.md entry 142).
     items = []
-    for row in container.index.open_at(code, first=limit):
+    for row in container.index.open_at(code, first=limit, imported=include_imported):
         item = _row_json(row, container, now)
         item["incoming"] = row.pending_handoff_to == code
         items.append(item)
