@@ -43,11 +43,12 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS dossier_case (dossier_id TEXT PRIMARY KEY, case_id TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS dossier_case_id ON dossier_case (case_id)",
 ]
-_DIGITIZED = (
-    "INSERT INTO dossier_digitized (dossier_id, digitized_at) VALUES (?, ?) "
-    "ON CONFLICT (dossier_id) DO NOTHING"
-)
-_CASE = "INSERT INTO dossier_case (dossier_id, case_id) VALUES (?, ?) ON CONFLICT (dossier_id) DO NOTHING"
+# The tables beside the index rows: one value per dossier, written once (its first), by column.
+_SIDE = {"dossier_digitized": "digitized_at", "dossier_case": "case_id"}
+_SIDE_INSERT = {
+    table: f"INSERT INTO {table} (dossier_id, {column}) VALUES (?, ?) ON CONFLICT (dossier_id) DO NOTHING"
+    for table, column in _SIDE.items()
+}
 _UPSERT = Upsert("dossier_index", _FIELDS, ("dossier_id",))
 
 
@@ -87,8 +88,9 @@ class DossierIndexView:
 
     def __init__(self) -> None:
         self.held: Held[DossierRow] = Held(lambda row: row.closed_at is not None)
-        self.digitized: dict[str, str] = {}  # dossier -> when its files were first all there
-        self.cases: dict[str, str] = {}  # imported dossier -> its case id in the legacy log
+        # Side table -> dossier -> value, until the next flush: when its files were first all
+        # there (dossier_digitized), an imported dossier's case id in its legacy log (dossier_case).
+        self.side: dict[str, dict[str, str]] = _no_side_rows()
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, DossierRow]:
         return _rows_by_id(tx.query, ids)
@@ -101,9 +103,9 @@ class DossierIndexView:
         for item in batch:
             event = item.event
             if isinstance(event, DocumentAttached) and event.all_components_digitized:
-                self.digitized.setdefault(item.dossier_id, event.occurred_at.isoformat())
+                self.side["dossier_digitized"].setdefault(item.dossier_id, event.occurred_at.isoformat())
             elif isinstance(event, LegacyCaseRecorded):
-                self.cases.setdefault(item.dossier_id, event.case_id)
+                self.side["dossier_case"].setdefault(item.dossier_id, event.case_id)
 
     def flush(self, tx: Tx) -> None:
         changed = sorted(
@@ -111,28 +113,28 @@ class DossierIndexView:
             key=lambda row: row.dossier_id,
         )
         _UPSERT.write(tx, [_to_sql(row) for row in changed])
-        tx.executemany(_DIGITIZED, sorted(self.digitized.items()))
-        tx.executemany(_CASE, sorted(self.cases.items()))
-        self.digitized = {}
-        self.cases = {}
+        for table, rows in self.side.items():
+            tx.executemany(_SIDE_INSERT[table], sorted(rows.items()))
+        self.side = _no_side_rows()
         self.held.trim()
 
     def forget(self, empty: bool = False) -> None:
         self.held.forget(empty)
-        self.digitized = {}
-        self.cases = {}
+        self.side = _no_side_rows()
 
     def clear(self, tx: Tx) -> None:
-        tx.execute("DELETE FROM dossier_index")
-        tx.execute("DELETE FROM dossier_digitized")
-        tx.execute("DELETE FROM dossier_case")
+        for table in ("dossier_index", *_SIDE):
+            tx.execute(f"DELETE FROM {table}")
 
     def merge(self, tx: Tx, shards: Sequence[Database]) -> None:
         """Add the rows of shards rebuilt apart (disjoint sets of dossiers)."""
         for shard in shards:
-            copy_rows(tx, shard, "dossier_index", SCHEMA)
-            copy_rows(tx, shard, "dossier_digitized", SCHEMA)
-            copy_rows(tx, shard, "dossier_case", SCHEMA)
+            for table in ("dossier_index", *_SIDE):
+                copy_rows(tx, shard, table, SCHEMA)
+
+
+def _no_side_rows() -> dict[str, dict[str, str]]:
+    return {table: {} for table in _SIDE}
 
 
 _OPEN_AT = (
