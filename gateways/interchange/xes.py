@@ -255,10 +255,10 @@ class XesEvent:
     def activity(self) -> str:
         return (self.text(NAME) or "").strip()
 
-    @property
-    def timestamp(self) -> datetime | None:
+    def timestamp(self, zone: tzinfo | None = None) -> datetime | None:
+        """Its time:timestamp (`parse_instant`: a time without an offset only with `zone`)."""
         text = self.text(TIMESTAMP)
-        return parse_instant(text) if text else None
+        return parse_instant(text, zone) if text else None
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,6 @@ from gateways.interchange.xes import (
     LIENTHONG_PREFIX,
     POSITION,
     RESOURCE,
-    TIMESTAMP,
     XesEvent,
     XesLog,
     XesTrace,
@@ -379,8 +378,7 @@ class XesImporter:
             return None
         timed = []
         for event in trace.events:
-            written = event.text(TIMESTAMP)
-            at = parse_instant(written, self.zone) if written else None
+            at = event.timestamp(self.zone)
             if at is None:
                 report.dropped += 1
                 report.unmapped[NO_TIME] += 1
