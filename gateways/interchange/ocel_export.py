@@ -25,9 +25,11 @@ from typing import Any, TextIO
 import orjson
 
 from domain.dossier import Dossier, evolve
+from domain.legacy import text_of
 from gateways.catalogue import Catalogue
 from gateways.eventstore.codec import DecodeError
 from gateways.interchange.fields import activity_of, payload_fields
+from gateways.interchange.mapping import DEFAULT_NO_GROUP
 from gateways.interchange.selection import Trace
 from gateways.interchange.xes import GROUP, POSITION
 from gateways.interchange.xes_import import UNRECORDED
@@ -105,6 +107,14 @@ def _recorded(code: object) -> bool:
     """A unit some record names: not none, nor the agency an import gives a trace that names
     no group (`UNRECORDED`: no unit was recorded), which the export leaves out."""
     return bool(code) and code != UNRECORDED.code
+
+
+def _names_unit(original: dict[str, Any]) -> bool:
+    """Whether an imported step's log named its unit: an `org:group` whose value is not one
+    of those the import reads by default as "no group recorded" (`EMPTY`, blank); the import
+    gave such a step the agency holding the dossier."""
+    value = text_of(original.get(GROUP))
+    return value is not None and value.strip() not in DEFAULT_NO_GROUP
 
 
 def agency_object_id(code: str) -> str:
@@ -193,7 +203,7 @@ class OcelWriter:
                 attributes.append({"name": name, "value": ocel_value(value)})
         relationships = [{"objectId": dossier_object_id(trace.dossier_id), "qualifier": "dossier"}]
         named = [(payload.get(key), qualifier) for key, qualifier in _AGENCY_ROLES]
-        if original is None or GROUP in original:
+        if original is None or _names_unit(original):
             # An imported step is related to a unit only where its log named one (else the
             # agency holding the dossier then, or the import's placeholder, would be invented).
             named.append((e.get("agency_code"), "acting agency"))

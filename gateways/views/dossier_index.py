@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.events import DocumentAttached, LegacyCaseRecorded
@@ -20,6 +20,16 @@ from projections.dossier_index import DossierRow, fold_batch
 VIEW = "dossier_index"
 _FIELDS = [f.name for f in dataclasses.fields(DossierRow)]
 _TIMES = {"received_at", "due_at", "promised_at", "resolved_at", "closed_at", "updated_at"}
+
+# The indexed part of an imported case id: 200 characters are at most 800 bytes of UTF-8.
+CASE_KEY = "substr(case_id, 1, 200)"
+# Dossiers whose case id is the parameter: the index finds the few that begin alike. (Given
+# `case_id = ?` as it is, SQLite's planner scans the table instead; `|| ''` keeps that term
+# out of its choice.)
+CASE_ID_IS = (
+    "dossier_id IN (SELECT dossier_id FROM dossier_case "
+    f"WHERE {CASE_KEY} = substr(?, 1, 200) AND case_id || '' = ?)"
+)
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS dossier_index (dossier_id TEXT PRIMARY KEY, receipt_code TEXT NOT NULL, "
@@ -41,7 +51,11 @@ SCHEMA = [
     # Imported history: the case id each dossier had in the legacy log it came from (a table
     # of its own too; a store whose index was built before it holds these after a rebuild).
     "CREATE TABLE IF NOT EXISTS dossier_case (dossier_id TEXT PRIMARY KEY, case_id TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS dossier_case_id ON dossier_case (case_id)",
+    # Indexed on the id's first characters: a legacy log's case id has no length limit, and
+    # PostgreSQL refuses an index entry over 2,704 bytes (which stopped the whole view). The
+    # earlier index on the whole id goes.
+    "DROP INDEX IF EXISTS dossier_case_id",
+    f"CREATE INDEX IF NOT EXISTS dossier_case_key ON dossier_case ({CASE_KEY})",
 ]
 # The tables beside the index rows: one value per dossier, written once (its first), by column.
 _SIDE = {"dossier_digitized": "digitized_at", "dossier_case": "case_id"}
@@ -135,6 +149,41 @@ class DossierIndexView:
 
 def _no_side_rows() -> dict[str, dict[str, str]]:
     return {table: {} for table in _SIDE}
+
+
+# UTC offsets run from -12:00 to +14:00: a time's text read as a wall clock is at most this
+# far from the same instant's wall clock in UTC.
+_BEHIND, _AHEAD = timedelta(hours=12), timedelta(hours=14)
+
+
+def received_between(start: datetime | None, end: datetime | None) -> tuple[list[str], list[str]]:
+    """SQL (clauses, parameters) keeping every dossier received in [start, end], and a few
+    received up to a day outside it: the index writes each time with the offset it was
+    recorded with, so texts compared as texts only narrow the search (an imported log's
+    +01:00 against a desk's +07:00). `received_within` then decides on the instants."""
+    clauses, params = [], []
+    if start is not None:
+        # A text at or after this instant's wall clock in UTC, 12 h earlier (seconds kept).
+        clauses.append("received_at >= ?")
+        params.append(_wall(start - _BEHIND))
+    if end is not None:
+        # A text before the next second of this instant's wall clock in UTC, 14 h later.
+        clauses.append("received_at < ?")
+        params.append(_wall(end + _AHEAD + timedelta(seconds=1)))
+    return clauses, params
+
+
+def received_within(row: DossierRow, start: datetime | None, end: datetime | None) -> bool:
+    """Whether the dossier was received in [start, end] (instants compared as instants)."""
+    at = row.received_at
+    if at is None:
+        return False
+    return (start is None or start <= at) and (end is None or at <= end)
+
+
+def _wall(instant: datetime) -> str:
+    """The UTC wall clock of `instant` to the second, as the index's texts begin."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 _OPEN_AT = (

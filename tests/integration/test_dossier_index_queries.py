@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gateways.sql import Database
-from gateways.views.dossier_index import DossierIndex
+from gateways.views.dossier_index import CASE_ID_IS, DossierIndex
 
 T0 = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)
 
@@ -97,4 +97,23 @@ def test_digitized_count_by_desk_and_window_reads_the_digitized_first(tmp_path: 
     with_imported = sum(1 for n in range(0, 400, 3) if n % 3 in (0, 1) and 30 <= n < 300)
     assert index.count_digitized(["D0", "D1"], start, end, include_imported=True) == with_imported
     plan = _plan_of(index, lambda: index.count_digitized(["D0", "D1"], start, end))
+    assert not any(step.startswith("SCAN") for step in plan), plan
+
+
+def test_a_search_by_case_id_reads_the_case_ids_by_their_index(tmp_path: Path) -> None:
+    index = _index(tmp_path)
+    long = "x" * 5000
+    with index.db.transaction() as tx:
+        tx.executemany(
+            "INSERT INTO dossier_case (dossier_id, case_id) VALUES (?, ?)",
+            [(f"d{n:04d}", long + str(n % 2) if n < 4 else f"case-{n}") for n in range(400)],
+        )
+
+    def ids(case_id: str) -> list[str]:
+        return [row.dossier_id for row in index.search([CASE_ID_IS], [case_id, case_id], 50, None)]
+
+    assert ids("case-17") == ["d0017"]
+    assert ids(long + "1") == ["d0001", "d0003"]  # the same first 200 characters, told apart
+    assert ids(long) == [] and ids("case-1") == []
+    plan = _plan_of(index, lambda: ids("case-17"))
     assert not any(step.startswith("SCAN") for step in plan), plan

@@ -277,6 +277,40 @@ def test_a_fines_shaped_log_without_groups_mines_the_same(
     assert all(a["name"] != "holder_agency_code" for o in ocel["objects"] for a in o["attributes"])
 
 
+def test_ocel_relates_no_unit_to_a_step_whose_group_says_none_was_recorded(
+    make_container: Any, tmp_path: Path
+) -> None:
+    """`EMPTY` (as the receipt log writes it) or a blank group is "no unit recorded": the
+    import leaves such a step with the agency holding the dossier, which the log never named
+    for it, so the OCEL export relates it to none."""
+    source = tmp_path / "empty.xes"
+    source.write_text(
+        HEAD
+        + trace(
+            "c1",
+            event("register", "2024-03-01T09:00:00+07:00", group="Unit A"),
+            event("auto-check", "2024-03-02T09:00:00+07:00", group="EMPTY"),
+            event("sign", "2024-03-03T09:00:00+07:00", group=" "),
+            event("send", "2024-03-04T09:00:00+07:00", group="Unit B"),
+        )
+        + "</log>\n",
+        encoding="utf-8",
+    )
+    container = make_container(f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    import_xes(source, cli.bulk_service(container), workers=0)
+    ocel = json.loads(export_to(container, ExportFormat.OCEL, tmp_path / "empty.jsonocel").read_text("utf-8"))
+    agencies = {
+        e["type"]: sorted(r["qualifier"] for r in e["relationships"] if r["objectId"].startswith("agency:"))
+        for e in ocel["events"]
+    }
+    assert {step: agencies[step] for step in ("register", "auto-check", "sign", "send")} == {
+        "register": ["acting agency"],
+        "auto-check": [],
+        "sign": [],
+        "send": ["acting agency"],
+    }
+
+
 PERMIT_STEPS = (
     ("Permit SUBMITTED by EMPLOYEE", "EMPLOYEE"),
     ("Permit FINAL_APPROVED by SUPERVISOR", "SUPERVISOR"),

@@ -22,6 +22,7 @@ from gateways.http.presenter import event_json
 from gateways.http.problems import Problem
 from gateways.http.report_presenters import json_response
 from gateways.http.schemas import answers
+from gateways.views.dossier_index import CASE_ID_IS, received_between, received_within
 from projections import control_sheet
 
 router = APIRouter(prefix="/api/v1", tags=["reads"])
@@ -180,7 +181,7 @@ def search_dossiers(
     procedure_code: Annotated[str | None, Query(max_length=100)] = None,
     case_id: Annotated[
         str | None,
-        Query(max_length=500, description="imported history: the case id in the legacy log it came from"),
+        Query(max_length=4000, description="imported history: the case id in the legacy log it came from"),
     ] = None,
     id_number: Annotated[
         str | None,
@@ -191,6 +192,9 @@ def search_dossiers(
         Query(max_length=40, description="the applicant's phone number (through the keyed blind index)"),
     ] = None,
     overdue: bool | None = None,
+    imported: Annotated[
+        bool | None, Query(description="only imported history (true) or only live dossiers (false)")
+    ] = None,
     digitized: Annotated[
         bool | None, Query(description="only dossiers whose every required component has a file (or not)")
     ] = None,
@@ -220,16 +224,18 @@ def search_dossiers(
         where.append(f"dossier_id IN ({','.join('?' * len(ids))})")
         params.extend(ids)
     if case_id:
-        where.append("dossier_id IN (SELECT dossier_id FROM dossier_case WHERE case_id = ?)")
-        params.append(case_id)
+        where.append(CASE_ID_IS)
+        params.extend((case_id, case_id))
+    if imported is not None:
+        where.append("imported = ?")
+        params.append(imported)
     if digitized is not None:
         where.append(f"dossier_id {'' if digitized else 'NOT '}IN (SELECT dossier_id FROM dossier_digitized)")
-    if received_from:
-        where.append("received_at >= ?")
-        params.append(received_from.isoformat())
-    if received_to:
-        where.append("received_at <= ?")
-        params.append(received_to.isoformat())
+    dated = received_from is not None or received_to is not None
+    if dated:
+        clauses, bounds = received_between(received_from, received_to)
+        where.extend(clauses)
+        params.extend(bounds)
     if principal.role in ("officer", "supervisor"):
         agencies = (
             {principal.agency_code or ""}
@@ -247,11 +253,13 @@ def search_dossiers(
         if not rows:
             break
         for row in rows:
+            if dated and not received_within(row, received_from, received_to):
+                continue
             item = _row_json(row, container, now)
             if overdue is None or item["overdue"] == overdue:
                 items.append(item)
         after = rows[-1].dossier_id
-        if len(rows) < limit or overdue is None:
+        if len(rows) < limit or (overdue is None and not dated):
             break
     next_cursor = items[-1]["id"] if len(items) >= limit else None
     return {"items": items[:limit], "next_cursor": next_cursor, "view_position": container.view_position()}

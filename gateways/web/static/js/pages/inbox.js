@@ -73,7 +73,7 @@ export async function render(main, params, ctx) {
       async (el) => {
         const [inbox, ready] = await Promise.all([
           api(`/api/v1/agencies/${encodeURIComponent(code)}/inbox`),
-          api('/api/v1/dossiers', { params: { status: 'result_ready', holder_agency_code: code, limit: 200 } }).catch(() => ({ items: [] })),
+          api('/api/v1/dossiers', { params: { status: 'result_ready', holder_agency_code: code, imported: false, limit: 200 } }).catch(() => ({ items: [] })),
         ]);
         const incoming = inbox.items.filter((r) => r.pending_handoff_to === code);
         const sent = inbox.items.filter((r) => r.pending_handoff_to && r.pending_handoff_to !== code);
