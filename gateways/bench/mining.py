@@ -35,6 +35,7 @@ from gateways.bench.workload import workbench
 from gateways.collector import fewer_collections
 from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.selection import Selection
+from gateways.interchange.xes import open_log
 from gateways.settings import Settings
 
 Edge = tuple[str, str]
@@ -157,7 +158,7 @@ def _edge_stats(path: Path, key: str) -> tuple[dict[Edge, EdgeStats], int]:
     # alike, so each distinct text is decoded once (held up to HELD of each, then begun again).
     texts: dict[bytes, str] = {}
     stamps: dict[bytes, float | None] = {}
-    with path.open("rb") as stream:
+    with open_log(path) as stream:
         for chunk in _chunks(stream):
             for piece in chunk.split(b"<trace")[1:]:
                 if piece[:1] not in (b">", b" ", b"\t", b"\n", b"\r"):

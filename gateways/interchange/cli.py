@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import sys
 from collections.abc import Iterator
@@ -36,7 +37,8 @@ def bulk_service(container: Container) -> DossierService:
 
 @contextmanager
 def _output(out: Path | None) -> Iterator[TextIO]:
-    """UTF-8 text to `out` (written to a side file, renamed when complete) or to stdout."""
+    """UTF-8 text to `out` (written to a side file, renamed when complete; gzip-compressed
+    when its name ends in `.gz`) or to stdout."""
     if out is None:
         stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
         try:
@@ -46,8 +48,18 @@ def _output(out: Path | None) -> Iterator[TextIO]:
             stream.detach()  # leave stdout open for the rest of the process
         return
     part = out.with_name(out.name + ".part")
-    with part.open("w", encoding="utf-8", newline="") as stream:
-        yield stream
+    if out.name.lower().endswith(".gz"):
+        # Compressed, as public logs are published (`log.xes.gz`); no time in the gzip header,
+        # so the same export gives the same bytes.
+        with (
+            part.open("wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed,
+            io.TextIOWrapper(packed, encoding="utf-8", newline="") as stream,
+        ):
+            yield stream
+    else:
+        with part.open("w", encoding="utf-8", newline="") as stream:
+            yield stream
     part.replace(out)
 
 
@@ -59,7 +71,10 @@ def export(
         ),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", help="file to write (default: standard output)")
+        Path | None,
+        typer.Option(
+            "--out", help="file to write, gzip-compressed if it ends in .gz (default: standard output)"
+        ),
     ] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="events from this date (whole local day) or instant")

@@ -8,18 +8,24 @@ id, list and container, with their nested attributes, in the order written.
 
 `check_xes` reads a file once without keeping anything, so an import can refuse a file
 that is not XES (not XML, another root element, truncated, no trace) before it writes.
+
+A gzip-compressed log (`.xes.gz`, as public logs are published) reads as the log it holds,
+known by its first bytes rather than its name.
 """
 
 from __future__ import annotations
 
+import gzip
 import math
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from lxml import etree
 
@@ -76,6 +82,41 @@ TOO_DEEP = f"attribute nested more than {MAX_DEPTH} levels deep: not imported"
 
 class NotXes(InvalidValue):
     """The file cannot be imported as an XES log (the message says why)."""
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+# What a damaged gzip stream raises as it is read (through lxml, which passes it on).
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether the file is gzip-compressed (by its first two bytes, whatever its name)."""
+    with path.open("rb") as stream:
+        return stream.read(2) == _GZIP_MAGIC
+
+
+@contextmanager
+def xml_source(path: Path) -> Iterator[str | IO[bytes]]:
+    """What lxml is given to read the log: the file's name (libxml2 reads it itself, fastest),
+    or for a gzip-compressed log a stream of what it holds."""
+    if not is_gzip(path):
+        yield str(path)
+        return
+    with gzip.open(path, "rb") as stream:
+        yield stream
+
+
+def open_log(path: Path) -> IO[bytes]:
+    """The log's bytes as written, read through gzip where the file is compressed."""
+    return gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
+
+
+def log_stem(path: Path) -> str:
+    """The file's name without `.gz`, then without its extension: `fines.xes.gz` -> `fines`."""
+    name = path.name
+    if name.lower().endswith(".gz"):
+        name = name[: -len(".gz")]
+    return Path(name).stem or name
 
 
 # An xs:Name (XML 1.0 fifth edition), what the standard's schema wants of an attribute's key.
@@ -286,16 +327,20 @@ class XesLog:
     @property
     def name(self) -> str:
         """The log's concept:name, else the file's stem."""
-        return (text_of(self.attributes.get(NAME)) or "").strip() or self.path.stem
+        return (text_of(self.attributes.get(NAME)) or "").strip() or log_stem(self.path)
 
     def traces(self) -> Iterator[XesTrace]:
+        with xml_source(self.path) as source:
+            yield from self._traces(source)
+
+    def _traces(self, source: str | IO[bytes]) -> Iterator[XesTrace]:
         position = 0
         problems = self.problems
         header = True
         # lxml hands over only the ends of traces (the filter runs in C); a trace is then
         # read whole from its element, and dropped with what came before it: constant memory.
         for _kind, elem in etree.iterparse(
-            str(self.path), events=("end",), tag=_TRACE_TAGS, remove_comments=True, huge_tree=True
+            source, events=("end",), tag=_TRACE_TAGS, remove_comments=True, huge_tree=True
         ):
             parent = elem.getparent()
             if parent is None or parent.getparent() is not None:
@@ -328,16 +373,19 @@ def check_xes(path: Path) -> int:
     traces = 0
     try:
         _check_root(path)
-        for _kind, elem in etree.iterparse(str(path), events=("end",), tag=_TRACE_TAGS, huge_tree=True):
-            parent = elem.getparent()
-            if parent is None:
-                continue  # pragma: no cover - the root is a <log>
-            traces += parent.getparent() is None  # the log's own traces, not nested ones
-            elem.clear()
-            while elem.getprevious() is not None:
-                del parent[0]
+        with xml_source(path) as source:
+            for _kind, elem in etree.iterparse(source, events=("end",), tag=_TRACE_TAGS, huge_tree=True):
+                parent = elem.getparent()
+                if parent is None:
+                    continue  # pragma: no cover - the root is a <log>
+                traces += parent.getparent() is None  # the log's own traces, not nested ones
+                elem.clear()
+                while elem.getprevious() is not None:
+                    del parent[0]
     except etree.XMLSyntaxError as exc:
         raise NotXes(f"{path.name} is not well-formed XML: {exc}") from exc
+    except _GZIP_ERRORS as exc:
+        raise NotXes(f"{path.name} is a damaged or truncated gzip file: {exc}") from exc
     if traces == 0:
         raise NotXes(f"{path.name} holds no trace: nothing to import")
     return traces
@@ -345,8 +393,11 @@ def check_xes(path: Path) -> int:
 
 def _check_root(path: Path) -> None:
     """Reads the file up to its root element: a <log>, or `NotXes`."""
-    for _kind, root in etree.iterparse(str(path), events=("start",), huge_tree=True):
-        if _local(root.tag) != "log":
-            tag = _local(root.tag)
-            raise NotXes(f"{path.name} is not an XES log: its root element is <{tag}>, an XES log's is <log>")
-        return
+    with xml_source(path) as source:
+        for _kind, root in etree.iterparse(source, events=("start",), huge_tree=True):
+            if _local(root.tag) != "log":
+                tag = _local(root.tag)
+                raise NotXes(
+                    f"{path.name} is not an XES log: its root element is <{tag}>, an XES log's is <log>"
+                )
+            return

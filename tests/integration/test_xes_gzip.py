@@ -1,0 +1,116 @@
+"""Logs as public logs are published: gzip-compressed (`.xes.gz`). A compressed log imports
+as the log it holds, with or without workers; a damaged one is refused before anything is
+written; mining reads it; an export named `.gz` is written compressed, the same bytes each
+time."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from gateways.bench.mining import edge_stats
+from gateways.bootstrap import bootstrap
+from gateways.interchange import cli
+from gateways.interchange.xes import XesLog, log_stem
+from gateways.interchange.xes_import import import_xes
+from tests.integration.test_interchange import RECEIPT
+from tests.integration.test_interchange_fidelity import BAD_FILES, RICH
+from tests.integration.test_xes_sharded_import import rows
+
+pytestmark = pytest.mark.integration
+
+
+def packed(source: Path, target: Path) -> Path:
+    target.write_bytes(gzip.compress(source.read_bytes(), mtime=0))
+    return target
+
+
+@pytest.mark.parametrize(
+    ("workers", "read_in_child"), [(0, False), (0, True), (2, False)], ids=["here", "child", "two-workers"]
+)
+def test_a_compressed_log_imports_as_the_log_it_holds(
+    make_container: Any, tmp_path: Path, workers: int, read_in_child: bool
+) -> None:
+    plain = make_container(f"sqlite:///{tmp_path / 'plain.sqlite'}")
+    expected = import_xes(RECEIPT, cli.bulk_service(plain), workers=0, read_in_child=False)
+    log = packed(RECEIPT, tmp_path / "receipt.xes.gz")
+    container = make_container(f"sqlite:///{tmp_path / 'packed.sqlite'}")
+    report = import_xes(log, cli.bulk_service(container), workers=workers, read_in_child=read_in_child)
+    assert {**asdict(report), "seconds": 0} == {**asdict(expected), "seconds": 0}
+    assert report.dossiers_created == 1434
+    assert rows(container) == rows(plain)
+
+
+def test_a_compressed_log_without_a_name_is_named_after_its_file(tmp_path: Path) -> None:
+    source = tmp_path / "source.xes"
+    source.write_text(RICH.replace('<string key="concept:name" value="Rich log"/>', "", 1), encoding="utf-8")
+    for name in ("fines.xes.gz", "fines.XES.GZ", "fines.xes"):
+        log = (
+            packed(source, tmp_path / name)
+            if name.lower().endswith(".gz")
+            else source.rename(tmp_path / name)
+        )
+        for _ in XesLog(log).traces():
+            pass
+        assert XesLog(log).name == log_stem(log) == "fines", name
+        if not name.lower().endswith(".gz"):
+            log.rename(source)
+
+
+def test_damaged_compressed_files_exit_non_zero_and_write_nothing(
+    tmp_path: Path, interchange_cli: typer.Typer
+) -> None:
+    whole = gzip.compress(RICH.encode(), mtime=0)
+    files = {
+        "cut.xes.gz": (whole[: len(whole) // 2], "damaged or truncated gzip"),
+        "page.xes.gz": (gzip.compress(BAD_FILES["page.xes"].encode()), "page.xes.gz is not"),
+        "table.xes.gz": (gzip.compress(BAD_FILES["table.xes"].encode()), "not well-formed XML"),
+        "half-log.xes.gz": (gzip.compress(RICH[: len(RICH) // 2].encode()), "not well-formed XML"),
+        "nothing.xes.gz": (gzip.compress(b""), "not well-formed XML"),
+    }
+    runner = CliRunner()
+    for name, (content, message) in files.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = runner.invoke(interchange_cli, ["import-xes", str(path)])
+        assert result.exit_code == 2, (name, result.output)
+        assert message in result.output.replace("\n", " "), (name, result.output)
+    container = bootstrap()
+    try:
+        assert container.store.max_notification_id() in (0, None)
+    finally:
+        container.close()
+
+
+def test_mining_reads_a_compressed_log(tmp_path: Path) -> None:
+    log = packed(RECEIPT, tmp_path / "receipt.xes.gz")
+    for key in ("concept:name", "org:group"):
+        assert edge_stats(log, key) == edge_stats(RECEIPT, key)
+
+
+def test_an_export_named_gz_is_compressed_and_the_same_bytes_each_time(
+    tmp_path: Path, interchange_cli: typer.Typer
+) -> None:
+    runner = CliRunner()
+    source = tmp_path / "rich.xes"
+    source.write_text(RICH, encoding="utf-8")
+    assert runner.invoke(interchange_cli, ["import-xes", str(source)]).exit_code == 0
+    outputs = []
+    for n in (1, 2):
+        out = tmp_path / f"export-{n}.xes.gz"
+        result = runner.invoke(interchange_cli, ["export", "xes", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_bytes())
+    plain = tmp_path / "export.xes"
+    assert runner.invoke(interchange_cli, ["export", "xes", "--out", str(plain)]).exit_code == 0
+    assert outputs[0] == outputs[1] and outputs[0][:2] == b"\x1f\x8b"
+    assert gzip.decompress(outputs[0]) == plain.read_bytes()
+    # and it imports back, as the log it holds
+    again = runner.invoke(interchange_cli, ["import-xes", str(tmp_path / "export-1.xes.gz")])
+    assert again.exit_code == 0, again.output
