@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import IO, Any
 
@@ -148,10 +148,11 @@ _TRACE_TAGS = ("trace", f"{{{XES_NAMESPACE}}}trace")
 _EVENT_TAGS = frozenset({"event", f"{{{XES_NAMESPACE}}}event"})
 
 
-def parse_instant(text: str, zone: tzinfo | None = None) -> datetime | None:
+def parse_instant(text: str, zone: tzinfo | None = None, *, later: bool = False) -> datetime | None:
     """An xs:dateTime as an aware datetime; None when it is malformed, falls outside the years
     EARLIEST_YEAR–LATEST_YEAR or has no offset (unless `zone` says where such times were
-    written: then it is that zone's wall-clock time)."""
+    written: then it is that zone's wall-clock time, with the offset it had then; in the hour
+    the zone repeats when its clocks go back, the first of the two unless `later`)."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -159,7 +160,12 @@ def parse_instant(text: str, zone: tzinfo | None = None) -> datetime | None:
     if value.tzinfo is None:
         if zone is None:
             return None
-        value = value.replace(tzinfo=zone)
+        # Held at the offset it had (not the zone): datetimes sharing one zone object compare
+        # as wall clocks, and an instant of the repeated hour would sort before an earlier one.
+        offset = value.replace(tzinfo=zone, fold=int(later)).utcoffset()
+        if offset is None:
+            return None
+        value = value.replace(tzinfo=timezone(offset))
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         return None
     return value
@@ -296,10 +302,10 @@ class XesEvent:
     def activity(self) -> str:
         return (self.text(NAME) or "").strip()
 
-    def timestamp(self, zone: tzinfo | None = None) -> datetime | None:
+    def timestamp(self, zone: tzinfo | None = None, *, later: bool = False) -> datetime | None:
         """Its time:timestamp (`parse_instant`: a time without an offset only with `zone`)."""
         text = self.text(TIMESTAMP)
-        return parse_instant(text, zone) if text else None
+        return parse_instant(text, zone, later=later) if text else None
 
 
 @dataclass(frozen=True)

@@ -382,8 +382,14 @@ class XesImporter:
             if at is None:
                 report.dropped += 1
                 report.unmapped[NO_TIME] += 1
-            else:
-                timed.append((at, event.position, event))
+                continue
+            if timed and at < timed[-1][0] and self.zone is not None:
+                # A wall-clock time of the hour the zone repeats (clocks going back) reads first
+                # as the earlier instant; the later one where that keeps the trace in order.
+                repeated = event.timestamp(self.zone, later=True)
+                if repeated is not None and repeated >= timed[-1][0]:
+                    at = repeated
+            timed.append((at, event.position, event))
         if not timed:
             report.unmapped[NO_EVENTS] += 1
             return None

@@ -109,3 +109,53 @@ def test_the_command_line_takes_a_zone_and_refuses_an_unknown_one(
     )
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["export", "xes"]).stdout.count("<trace>") == 3
+
+
+def test_the_hour_a_zone_repeats_is_read_in_the_order_the_trace_gives(
+    make_container: Any, tmp_path: Path
+) -> None:
+    """Amsterdam's clocks go back from 03:00 to 02:00 on 27 October 2024: a wall-clock 02:10
+    written after 02:40 is the second 02:10 (+01:00), an hour after the first; read as the
+    first, the trace went back and the import reordered it by an hour that never went by.
+    Alone, or where the later reading would not keep the order either, the first is read."""
+    source = tmp_path / "autumn.xes"
+    traces = {
+        "across": [
+            "2024-10-27T01:50:00",
+            "2024-10-27T02:40:00",
+            "2024-10-27T02:10:00",
+            "2024-10-27T03:05:00",
+        ],
+        "alone": ["2024-10-27T02:30:00"],
+        "back": ["2024-10-27T02:40:00", "2024-10-27T01:30:00"],  # goes back whichever 02:40 it is
+    }
+    source.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><log xes.version="1.0">'
+        + "".join(
+            f'<trace><string key="concept:name" value="{name}"/>'
+            + "".join(
+                f'<event><string key="concept:name" value="step {i}"/><string key="org:group" value="Desk"/>'
+                f'<date key="time:timestamp" value="{at}"/></event>'
+                for i, at in enumerate(times)
+            )
+            + "</trace>"
+            for name, times in traces.items()
+        )
+        + "</log>",
+        encoding="utf-8",
+    )
+    container = make_container(f"sqlite:///{tmp_path / 'autumn.sqlite'}")
+    report = import_xes(source, cli.bulk_service(container), workers=0, zone=AMSTERDAM)
+    assert report.dossiers_created == 3 and report.legacy == 7
+    stored = _legacy_times(container.store)  # in the order stored: each dossier's in time order
+    assert stored == [
+        "2024-10-27T01:50:00+02:00",
+        "2024-10-27T02:40:00+02:00",
+        "2024-10-27T02:10:00+01:00",
+        "2024-10-27T03:05:00+01:00",
+        "2024-10-27T02:30:00+02:00",
+        "2024-10-27T01:30:00+02:00",
+        "2024-10-27T02:40:00+02:00",
+    ]
+    first = export_to(container, ExportFormat.XES, tmp_path / "autumn-out.xes")
+    assert typed_traces(first) == typed_traces(source)  # written back as the log wrote them
