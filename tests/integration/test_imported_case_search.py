@@ -28,22 +28,10 @@ def test_imported_dossiers_are_found_by_their_case_id_on_each_backend(
     container = make_container(backend_url)
     import_xes(legacy_log(tmp_path / "legacy.xes"), container.service, workers=0)
     container.feed.refresh()
-    token = issue_token(
-        SECRET,
-        role="inspector",
-        sub="test-inspector",
-        agency_code=None,
-        now=datetime.now(VN),
-        ttl=timedelta(hours=1),
-    )
     with TestClient(create_app(container)) as client:
 
         def found(case_id: str) -> list[str]:
-            r = client.get(
-                "/api/v1/dossiers", params={"case_id": case_id}, headers={"Authorization": f"Bearer {token}"}
-            )
-            assert r.status_code == 200, r.text
-            return [item["id"] for item in r.json()["items"]]
+            return _ids(client, case_id=case_id)
 
         ids = {case: found(case) for case in CASES}
         assert all(len(one) == 1 for one in ids.values()) and len({one[0] for one in ids.values()}) == len(
