@@ -201,3 +201,36 @@ def test_the_received_range_compares_instants_whatever_offset_a_time_was_written
             received_from="2024-03-01T14:00:00.5+07:00", received_to="2024-03-01T08:59:59+01:00"
         ) == ["utc"]
         assert received(received_from="2024-03-02T00:00:00+07:00") == []
+
+
+def test_a_filtered_search_pages_through_every_match_once(
+    make_container: Any, backend_url: str, tmp_path: Path
+) -> None:
+    """Filters decided on each row (received range, overdue) read batches until a page is
+    full: the next page starts after the last row shown, not the last one read."""
+    container = make_container(backend_url)
+    times = {
+        f"case-{n:02d}": f"2024-03-{1 + n % 20:02d}T09:00:00{'+01:00' if n % 3 else '+07:00'}"
+        for n in range(30)
+    }
+    import_xes(_log(tmp_path / "many.xes", times), container.service, workers=0)
+    container.feed.refresh()
+    with TestClient(create_app(container)) as client:
+        for params in (
+            {"received_from": "2024-03-04T00:00:00+07:00", "received_to": "2024-03-17T00:00:00Z"},
+            {"received_from": "2024-03-04T00:00:00+07:00", "overdue": "true"},
+        ):
+            whole = _ids(client, **params, limit="500")
+            paged: list[str] = []
+            cursor: str | None = None
+            for _ in range(len(whole) + 2):
+                r = client.get(
+                    "/api/v1/dossiers",
+                    params={**params, "limit": "4", **({"cursor": cursor} if cursor else {})},
+                    headers=_inspector(),
+                )
+                assert r.status_code == 200, r.text
+                paged += [item["id"] for item in r.json()["items"]]
+                if not (cursor := r.json()["next_cursor"]):
+                    break
+            assert len(whole) > 8 and paged == whole, params

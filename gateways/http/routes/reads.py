@@ -261,7 +261,8 @@ def search_dossiers(
         after = rows[-1].dossier_id
         if len(rows) < limit or (overdue is None and not dated):
             break
-    next_cursor = items[-1]["id"] if len(items) >= limit else None
+    # The last row shown, not the last one read: a filtered batch may hold more than the page.
+    next_cursor = items[limit - 1]["id"] if len(items) >= limit else None
     return {"items": items[:limit], "next_cursor": next_cursor, "view_position": container.view_position()}
 
 
