@@ -20,12 +20,12 @@ import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO, cast
 
 from lxml import etree
 
@@ -96,19 +96,19 @@ def is_gzip(path: Path) -> bool:
 
 
 @contextmanager
-def xml_source(path: Path) -> Iterator[str | IO[bytes]]:
+def xml_source(path: Path) -> Iterator[str | BinaryIO]:
     """What lxml is given to read the log: the file's name (libxml2 reads it itself, fastest),
     or for a gzip-compressed log a stream of what it holds."""
     if not is_gzip(path):
         yield str(path)
         return
-    with gzip.open(path, "rb") as stream:
+    with open_log(path) as stream:
         yield stream
 
 
-def open_log(path: Path) -> IO[bytes]:
+def open_log(path: Path) -> BinaryIO:
     """The log's bytes as written, read through gzip where the file is compressed."""
-    return gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
+    return cast(BinaryIO, gzip.open(path, "rb")) if is_gzip(path) else path.open("rb")
 
 
 def log_stem(path: Path) -> str:
@@ -142,10 +142,27 @@ def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-# Element tag (plain or in the XES namespace) -> attribute type: one dict lookup per element.
-_TYPE_OF = {t: t for t in ATTRIBUTE_TAGS} | {f"{{{XES_NAMESPACE}}}{t}": t for t in ATTRIBUTE_TAGS}
-_TRACE_TAGS = ("trace", f"{{{XES_NAMESPACE}}}trace")
-_EVENT_TAGS = frozenset({"event", f"{{{XES_NAMESPACE}}}event"})
+class _ByLocalName(dict[Any, Any]):
+    """Element tag -> what its local name means here, learnt on first sight: one dict lookup
+    per element whatever namespace a writer used (the standard's, Disco's without the last
+    slash, OpenXES's `http://code.deckfour.org/xes`, none). Comments and processing
+    instructions have no text tag: nothing."""
+
+    def __init__(self, meaning: Callable[[str], Any]) -> None:
+        super().__init__()
+        self.meaning = meaning
+
+    def __missing__(self, tag: Any) -> Any:
+        found = self.meaning(_local(tag)) if isinstance(tag, str) else None
+        if len(self) < 4096:  # a log has a handful of tags
+            self[tag] = found
+        return found
+
+
+# Element tag -> attribute type (None: no attribute); whether a tag is an event's.
+_TYPE_OF = _ByLocalName(lambda local: local if local in ATTRIBUTE_TAGS else None)
+_IS_EVENT = _ByLocalName(lambda local: local == "event")
+_TRACE_TAGS = "{*}trace"  # in any namespace, or none
 
 
 def parse_instant(text: str, zone: tzinfo | None = None, *, later: bool = False) -> datetime | None:
@@ -210,7 +227,7 @@ def _scalar(tag: str, raw: str, problems: Counter[str]) -> dict[str, Any]:
 def typed_value(elem: Any, problems: Counter[str], depth: int = 1) -> dict[str, Any]:
     """The typed value of one attribute element, its nested attributes included (down to
     MAX_DEPTH levels; what is deeper is left out and counted)."""
-    tag = _TYPE_OF.get(elem.tag) or _local(elem.tag)
+    tag = _TYPE_OF[elem.tag] or _local(elem.tag)
     if tag == "string" and not len(elem):  # the common case, kept short
         raw = elem.get("value")
         if raw is not None:
@@ -241,7 +258,7 @@ def typed_value(elem: Any, problems: Counter[str], depth: int = 1) -> dict[str, 
         value = _scalar(tag, raw, problems)
         if len(elem):
             for child in elem:
-                if child.tag in _TYPE_OF and (key := child.get("key")) is not None and _fits(inner, problems):
+                if _TYPE_OF[child.tag] and (key := child.get("key")) is not None and _fits(inner, problems):
                     children[key] = _named(key, child, problems, inner)
     if children:
         value["children"] = children
@@ -273,13 +290,13 @@ def attributes_of(elem: Any, problems: Counter[str]) -> dict[str, dict[str, Any]
     out: dict[str, dict[str, Any]] = {}
     for child in elem:
         tag = child.tag
-        if tag in _TYPE_OF:
+        if _TYPE_OF[tag]:
             key = child.get("key")
             if key is None:
                 problems[NO_KEY] += 1
                 continue
             out[key] = typed_value(child, problems)
-        elif tag not in _EVENT_TAGS and isinstance(tag, str):
+        elif not _IS_EVENT[tag] and isinstance(tag, str):
             problems[UNKNOWN_ELEMENT] += 1
     if not _NAMES.issuperset(out):  # one test in C for the element's keys, seldom more
         for key in out:
@@ -339,7 +356,7 @@ class XesLog:
         with xml_source(self.path) as source:
             yield from self._traces(source)
 
-    def _traces(self, source: str | IO[bytes]) -> Iterator[XesTrace]:
+    def _traces(self, source: str | BinaryIO) -> Iterator[XesTrace]:
         position = 0
         problems = self.problems
         header = True
@@ -356,12 +373,12 @@ class XesLog:
                 for child in parent:  # the log's attributes, written before its traces
                     if child is elem:
                         break
-                    if child.tag in _TYPE_OF and (key := child.get("key")) is not None:
+                    if _TYPE_OF[child.tag] and (key := child.get("key")) is not None:
                         self.attributes[key] = typed_value(child, problems)
             position += 1
             events = [
                 XesEvent(attributes_of(child, problems), index)
-                for index, child in enumerate(c for c in elem if c.tag in _EVENT_TAGS)
+                for index, child in enumerate(c for c in elem if _IS_EVENT[c.tag])
             ]
             yield XesTrace(attributes_of(elem, problems), events, position)
             elem.clear()

@@ -376,7 +376,7 @@ class XesImporter:
             report.skipped_existing += 1
             report.events_in_skipped += len(trace.events)
             return None
-        timed = []
+        timed: list[tuple[datetime, int, XesEvent]] = []
         for event in trace.events:
             at = event.timestamp(self.zone)
             if at is None:

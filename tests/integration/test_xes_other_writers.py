@@ -1,7 +1,9 @@
-"""Logs as public logs are published: gzip-compressed (`.xes.gz`). A compressed log imports
-as the log it holds, with or without workers; a damaged one is refused before anything is
-written; mining reads it; an export named `.gz` is written compressed, the same bytes each
-time."""
+"""Logs as other writers and publishers write them. Gzip-compressed (`.xes.gz`, as public
+logs are published): a compressed log imports as the log it holds, with or without workers; a
+damaged one is refused before anything is written; mining reads it; an export named `.gz` is
+written compressed, the same bytes each time. Another namespace (Disco's, older OpenXES's, none):
+the same import as the standard's.
+"""
 
 from __future__ import annotations
 
@@ -114,3 +116,27 @@ def test_an_export_named_gz_is_compressed_and_the_same_bytes_each_time(
     # and it imports back, as the log it holds
     again = runner.invoke(interchange_cli, ["import-xes", str(tmp_path / "export-1.xes.gz")])
     assert again.exit_code == 0, again.output
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    ['xmlns="http://www.xes-standard.org"', 'xmlns="http://code.deckfour.org/xes"', ""],
+    ids=["disco", "openxes-old", "none"],
+)
+def test_a_log_in_another_namespace_imports_as_the_standards(
+    make_container: Any, tmp_path: Path, namespace: str
+) -> None:
+    """Disco writes the standard's namespace without its last slash, older OpenXES and Nitro
+    `http://code.deckfour.org/xes`, some writers none: the elements are the same (PM4Py reads
+    them all). They were taken for foreign elements: "holds no trace"."""
+    plain = make_container(f"sqlite:///{tmp_path / 'plain.sqlite'}")
+    expected = import_xes(RECEIPT, cli.bulk_service(plain), workers=0, read_in_child=False)
+    text = RECEIPT.read_text(encoding="utf-8")
+    standard = 'xmlns="http://www.xes-standard.org/"'
+    assert text.count(standard) == 1
+    log = tmp_path / "receipt.xes"
+    log.write_text(text.replace(standard, namespace), encoding="utf-8")
+    container = make_container(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    report = import_xes(log, cli.bulk_service(container), workers=2)
+    assert {**asdict(report), "seconds": 0} == {**asdict(expected), "seconds": 0}
+    assert rows(container) == rows(plain)
