@@ -132,6 +132,7 @@ _TABLE: dict[tuple[str, str], Policy] = {
     (GET, f"{V1}/dossiers/{{dossier_id}}/files"): READ_DOSSIER,
     (GET, f"{V1}/dossiers/{{dossier_id}}/files/{{sha256}}"): READ_DOSSIER,
     (POST, f"{V1}/lookup/result-file"): LOOKUP,
+    (GET, f"{V1}/lookup/{{receipt_code}}/result"): LOOKUP,
     # erasure of a person's data
     (POST, f"{V1}/privacy/forget"): ADMIN,
     # audit

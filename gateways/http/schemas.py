@@ -223,6 +223,7 @@ class Lookup(Model):
     resolved_at: datetime | None
     where: WhereNow
     in_transit_to: str | None
+    in_transit_to_name: str | None = None
 
 
 # --- catalogue ----------------------------------------------------------------------------------

@@ -391,3 +391,14 @@ def test_health_docs_and_openapi_are_served_offline(api: Api) -> None:
     docs = api.http.get("/docs").text
     assert "cdn" not in docs.lower()
     assert "/api/v1/dossiers/{dossier_id}/handoffs" in api.http.get("/openapi.json").json()["paths"]
+
+
+def test_the_citizen_sees_the_name_of_the_agency_a_dossier_is_in_transit_to(api: Api) -> None:
+    made = _receive(api).json()
+    api.post(f"/api/v1/dossiers/{made['id']}/handoffs", {"to_agency_code": DEPT}).raise_for_status()
+    r = api.http.post(
+        "/api/v1/lookup", json={"receipt_code": made["receipt_code"], "secret": made["lookup_secret"]}
+    )
+    assert r.status_code == 200, r.text
+    name = api.get(f"/api/v1/agencies/{DEPT}").json()["name"]
+    assert r.json()["in_transit_to"] == DEPT and r.json()["in_transit_to_name"] == name != DEPT

@@ -290,6 +290,11 @@ def test_the_result_file_is_attached_once_decided_and_the_citizen_downloads_it(
     assert got.status_code == 200 and got.content == result, got.text
     assert_conforms(api.http, got, "POST", "/api/v1/lookup/result-file")
     assert "GCN-ket-hon.pdf" in got.headers["content-disposition"]
+    # The contract's GET form answers the same (the secret in the query, redacted in logs).
+    by_url = api.http.get(f"/api/v1/lookup/{code}/result", params={"secret": secret})
+    assert by_url.status_code == 200 and by_url.content == result, by_url.text
+    assert_conforms(api.http, by_url, "GET", "/api/v1/lookup/{receipt_code}/result")
+    assert_problem(api.http.get(f"/api/v1/lookup/{code}/result", params={"secret": "guess"}), 404)
     wrong = api.http.post("/api/v1/lookup/result-file", json={**citizen, "secret": "guess"})
     assert (
         assert_problem(wrong, 404)["detail"]

@@ -265,6 +265,17 @@ def download_file(dossier_id: str, sha256: str, principal: PrincipalDep, contain
     return _stream(container.attachments.download(loaded, sha256.lower()))
 
 
+@router.get(
+    "/lookup/{receipt_code}/result", tags=["citizen"], responses={200: _FILE}, response_class=Response
+)
+def citizen_result_file_by_url(
+    receipt_code: str, container: ContainerDep, secret: Annotated[str, Query(min_length=1, max_length=200)]
+) -> Response:
+    """The contract's form of the citizen's download (access logs redact `secret`); prefer
+    `POST /api/v1/lookup/result-file`, which keeps the secret out of URLs."""
+    return _stream(container.attachments.result_for_citizen(receipt_code, secret))
+
+
 @router.post("/lookup/result-file", tags=["citizen"], responses={200: _FILE}, response_class=Response)
 def citizen_result_file(body: LookupIn, container: ContainerDep) -> Response:
     """The citizen downloads the result with the receipt code and the secret (in the body,

@@ -342,6 +342,7 @@ def _lookup(container: Container, receipt_code: str, secret: str) -> dict[str, A
         raise Problem(404, "Not found", "no dossier with this receipt code and secret", "lookup-failed")
     hierarchy = container.catalogue.hierarchy
     holder = hierarchy.latest(row.holder_agency_code)
+    receiver = hierarchy.latest(row.pending_handoff_to) if row.pending_handoff_to else None
     procedure = container.catalogue.procedure(row.procedure_code)
     return {
         "receipt_code": row.receipt_code,
@@ -355,4 +356,5 @@ def _lookup(container: Container, receipt_code: str, secret: str) -> dict[str, A
         "resolved_at": _iso(row.resolved_at, container),
         "where": {"agency_code": row.holder_agency_code, "agency_name": holder.name if holder else None},
         "in_transit_to": row.pending_handoff_to,
+        "in_transit_to_name": receiver.name if receiver else None,
     }

@@ -51,7 +51,8 @@ export function day(isoDay) {
 // Working hours: "5,5 giờ làm việc" or, past one working day, "2 ngày 3 giờ làm việc".
 export function hours(value) {
   if (value === null || value === undefined) return '–';
-  const abs = Math.abs(value);
+  // Rounded before it is split: 1,791.98 h is 224 days, not "223 days 8 h".
+  const abs = Math.round(Math.abs(value) * 10) / 10;
   const perDay = env().working_hours_per_day || 8;
   const fmt = (x) => new Intl.NumberFormat(locale(), { maximumFractionDigits: 1 }).format(x);
   if (abs < perDay) return t('common.hours', { n: fmt(abs) });

@@ -107,6 +107,8 @@ const vi = {
   'event.LegacyActivityRecorded': 'Hoạt động từ hệ thống cũ',
   'event.LegacyCaseRecorded': 'Hồ sơ nhập từ hệ thống cũ',
   'event.HolderSucceeded': 'Chuyển cho cơ quan kế thừa (sắp xếp tổ chức)',
+  'event.DocumentAttached': 'Đính kèm tệp vào hồ sơ',
+  'event.SatisfactionRecorded': 'Công dân đánh giá mức độ hài lòng',
 
   'action.intake': 'Tiếp nhận hồ sơ trực tuyến',
   'action.refuse': 'Từ chối tiếp nhận',
@@ -520,6 +522,8 @@ const en = {
   'event.LegacyActivityRecorded': 'Legacy activity',
   'event.LegacyCaseRecorded': 'Case imported from a legacy log',
   'event.HolderSucceeded': 'Moved to the successor agency (reorganisation)',
+  'event.DocumentAttached': 'File attached',
+  'event.SatisfactionRecorded': 'Citizen rated the service',
 
   'action.intake': 'Accept the online submission',
   'action.refuse': 'Refuse at intake',

@@ -32,7 +32,7 @@ function result(body, secret) {
     [t('common.procedure'), body.procedure_name || body.procedure_code],
     [t('common.status'), statusChip(body.status)],
     [t('lookup.where'), body.where?.agency_name || body.where?.agency_code],
-    body.in_transit_to ? [t('lookup.transit'), body.in_transit_to] : null,
+    body.in_transit_to ? [t('lookup.transit'), body.in_transit_to_name || body.in_transit_to] : null,
     [t('lookup.received'), dateTime(body.received_at)],
     [t('lookup.due'), dateTime(body.due_at)],
     body.promised_at ? [t('lookup.promised'), dateTime(body.promised_at)] : null,
@@ -64,9 +64,11 @@ export async function render(main, params) {
         e.preventDefault();
         replace(out, h('p', { class: 'muted' }, t('app.loading')));
         try {
-          const body = await api(`/api/v1/lookup/${encodeURIComponent(code.value.trim())}`, {
+          // The secret goes in the body, never in a URL (proxies and histories keep those).
+          const body = await api('/api/v1/lookup', {
+            method: 'POST',
             auth: false,
-            params: { secret: secret.value.trim() },
+            body: { receipt_code: code.value.trim(), secret: secret.value.trim() },
           });
           replace(out, result(body, secret.value.trim()));
         } catch (err) {
