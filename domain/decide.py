@@ -189,17 +189,21 @@ def _intake(state: Dossier, c: cmd.AcceptIntake, cal: WorkingCalendar) -> list[e
     ]
 
 
-def _refuse(state: Dossier, c: cmd.RefuseIntake, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    """Từ chối tiếp nhận: an online submission at intake, or a dossier brought to the desk
-    while it is still there, before any handoff (DOMAIN.md, desk rules)."""
-    actor = g.desk(state, c.actor, "refuse this dossier")
-    at_desk = (
+def _refusable(state: Dossier) -> bool:
+    """An online submission at intake, or a dossier still at the desk that received it."""
+    return state.status == Status.SUBMITTED or (
         state.status == Status.RECEIVED
         and state.holder_agency_code == state.receiving_agency_code
         and len(state.steps) <= 1
         and state.pending_handoff_to is None
     )
-    if state.status != Status.SUBMITTED and not at_desk:
+
+
+def _refuse(state: Dossier, c: cmd.RefuseIntake, cal: WorkingCalendar) -> list[ev.DossierEvent]:
+    """Từ chối tiếp nhận: an online submission at intake, or a dossier brought to the desk
+    while it is still there, before any handoff (DOMAIN.md, desk rules)."""
+    actor = g.desk(state, c.actor, "refuse this dossier")
+    if not _refusable(state):
         raise RuleViolated(
             "a dossier can be refused only at the desk that received it, before it was handed on "
             f"(it is {state.status.value})"
@@ -486,7 +490,7 @@ def allowed_actions(state: Dossier, agency_code: str | None, now: datetime) -> l
 
     possible = {
         "intake": s == Status.SUBMITTED,
-        "refuse": s == Status.SUBMITTED,
+        "refuse": _refusable(state),
         "handoff": running and not in_transit,
         "accept": in_transit,
         "return": in_transit,

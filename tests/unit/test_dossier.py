@@ -370,3 +370,21 @@ def test_as_of_folds_only_earlier_events() -> None:
         CAL,
     )
     assert fold(events, as_of=t("2026-03-02T07:00")) is None
+
+
+def test_the_desk_is_offered_refusal_exactly_while_the_rules_allow_it() -> None:
+    """A dossier brought to the desk may be refused there until it is handed on (decision 3):
+    the actions offered say so, as they do for an online submission at intake."""
+    walk = Walk()
+    at = t("2026-03-02T09:00")
+    assert walk.state is not None and "refuse" in allowed_actions(walk.state, WARD, at)
+    assert "refuse" not in allowed_actions(walk.state, DEPT, at)  # only the desk
+    refused = decide(
+        walk.state, c.RefuseIntake(actor=officer(WARD), occurred_at=at, reason="thiếu giấy tờ"), CAL
+    )
+    assert [type(e).__name__ for e in refused] == ["DossierRefusedAtIntake"]
+    handed = walk.handoff(WARD, DEPT, "2026-03-02T10:00", accept_at="2026-03-02T11:00")
+    later = t("2026-03-02T12:00")
+    assert "refuse" not in allowed_actions(handed, WARD, later) + allowed_actions(handed, DEPT, later)
+    with pytest.raises(RuleViolated):
+        decide(handed, c.RefuseIntake(actor=officer(WARD), occurred_at=later, reason="x"), CAL)
