@@ -348,7 +348,13 @@ def test_an_officer_hands_a_dossier_off_from_the_inbox_and_sees_it_leave(page: A
     dialog = page.get_by_test_id("action-dialog")
     expect(dialog.get_by_test_id("action-handoff")).to_be_checked()
     # The next step of the route is preselected: the department.
-    expect(dialog.get_by_test_id("field-to_agency_code")).to_have_value(LAND_DEPT)
+    picker = dialog.get_by_test_id("field-to_agency_code")
+    expect(picker).to_have_value(LAND_DEPT)
+    # Names repeat across the country's catalogue: each choice shows its code, and the
+    # agencies of the officer's own province come before the others.
+    groups = picker.locator("optgroup").evaluate_all("gs => gs.map(g => g.label)")
+    assert groups[:2] == ["Theo quy trình", "Trong tỉnh, thành phố"], groups
+    assert all(" · " in text for text in picker.locator("option").all_inner_texts()[:50])
     dialog.get_by_test_id("field-note").fill("Chuyển Sở thẩm định")
     shot(page, "09-inbox-handoff-dialog")
     dialog.get_by_test_id("action-submit").click()

@@ -3,7 +3,7 @@
 // version: if someone else changed the dossier meanwhile the server answers 409 and the dialog
 // says so plainly, with the dossier's new state one click away.
 import { api } from './api.js';
-import { allAgencies, agencyName } from './catalog.js';
+import { agency, allAgencies, agencyName } from './catalog.js';
 import { h, replace } from './dom.js';
 import { env } from './env.js';
 import { dateTime, localDay } from './format.js';
@@ -52,15 +52,34 @@ function agencyChoices(dossier, id, name) {
   const others = allAgencies()
     .filter((a) => a.code !== holder && !ahead.includes(a.code))
     .filter((a) => (!a.valid_to || a.valid_to >= today) && (!a.valid_from || a.valid_from <= today))
-    .sort((a, b) => a.name.localeCompare(b.name, 'vi'));
+    .sort((a, b) => a.name.localeCompare(b.name, 'vi') || a.code.localeCompare(b.code));
+  // The holder's own province first; the whole country's catalogue repeats names (wards of
+  // one name in several provinces, a demo agency beside its twin of the country list), so
+  // each is shown with its code.
+  const home = topOf(holder);
+  const near = others.filter((a) => topOf(a.code) === home);
+  const far = others.filter((a) => topOf(a.code) !== home);
+  const option = (a) => h('option', { value: a.code }, `${a.name} · ${a.code}`);
   return h(
     'select',
     { id, name, required: true, 'data-testid': `field-${name}` },
     ahead.length
-      ? h('optgroup', { label: t('field.to_agency.route') }, ahead.map((code, i) => h('option', { value: code, selected: i === 0 }, agencyName(code))))
+      ? h('optgroup', { label: t('field.to_agency.route') }, ahead.map((code, i) => h('option', { value: code, selected: i === 0 }, `${agencyName(code)} · ${code}`)))
       : null,
-    h('optgroup', { label: t('field.to_agency.other') }, others.map((a) => h('option', { value: a.code }, a.name))),
+    near.length ? h('optgroup', { label: t('field.to_agency.province') }, near.map(option)) : null,
+    far.length ? h('optgroup', { label: t('field.to_agency.other') }, far.map(option)) : null,
   );
+}
+
+// The top of the tree an agency sits in: its province in the country's catalogue.
+function topOf(code) {
+  let at = code;
+  const seen = new Set();
+  while (at && !seen.has(at) && agency(at)?.parent_code) {
+    seen.add(at);
+    at = agency(at).parent_code;
+  }
+  return at;
 }
 
 function field(name, dossier) {
