@@ -240,9 +240,11 @@ class XesImporter:
         differ only in case or punctuation) gets a code of its own."""
         agency = self.mapping.agency_for(group)
         plain = group.strip()
-        if plain in self.mapping.groups or agency.code == plain:
-            return agency  # mapped explicitly, or already a code (a lienthong export)
+        if plain in self.mapping.groups:
+            return agency  # mapped explicitly
         claimed = self._claimed.get(agency.code)
+        if agency.code == plain and (claimed is None or claimed.strip() == plain):
+            return agency  # already a code (a lienthong export) no other group took
         known = self.service.catalogue.hierarchy.latest(agency.code)
         if (claimed is not None and claimed.strip() != plain) or (
             claimed is None and known is not None and known.name != agency.name

@@ -26,7 +26,7 @@ from gateways.bench.mining import KeyMissing, differences, edge_stats, pm4py_edg
 from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat
 from gateways.interchange.selection import dossier_ids
-from gateways.interchange.xes import NOT_A_NAME
+from gateways.interchange.xes import DATE_REWRITTEN, NOT_A_NAME
 from gateways.interchange.xes_import import import_xes
 from gateways.interchange.xes_report import TRACE_NO_GROUP
 from tests.integration.test_interchange_fidelity import (
@@ -275,6 +275,64 @@ def test_a_fines_shaped_log_without_groups_mines_the_same(
     assert {r["qualifier"] for e in ocel["events"] for r in e["relationships"]} == {"dossier", "procedure"}
     assert {r["qualifier"] for o in ocel["objects"] for r in o["relationships"]} == {"follows"}
     assert all(a["name"] != "holder_agency_code" for o in ocel["objects"] for a in o["attributes"])
+
+
+def test_groups_that_differ_only_in_case_are_two_agencies_in_either_order(
+    make_container: Any, tmp_path: Path
+) -> None:
+    """`G97` reads as an agency code already (what a lienthong export writes); after `g97`,
+    whose derived code it is, it was taken for that agency: one unit, no handoff."""
+    for order, groups in enumerate((("g97", "G97"), ("G97", "g97"))):
+        source = tmp_path / f"groups-{order}.xes"
+        source.write_text(
+            HEAD
+            + trace(
+                "c1",
+                event("a", "2024-03-01T09:00:00+07:00", group=groups[0]),
+                event("b", "2024-03-02T09:00:00+07:00", group=groups[1]),
+            )
+            + "</log>\n",
+            encoding="utf-8",
+        )
+        container = make_container(f"sqlite:///{tmp_path / f'groups-{order}.sqlite'}")
+        report = import_xes(source, cli.bulk_service(container), workers=0)
+        assert len(report.agencies_created) == 2 and report.handoffs_inferred == 1, groups
+
+
+def test_dates_in_other_iso_forms_keep_their_instant_and_the_export_validates(
+    make_container: Any, tmp_path: Path
+) -> None:
+    """Python (and PM4Py) read more of ISO 8601 than xs:dateTime allows; such a date was kept
+    as written and the export failed the standard's schema."""
+    written = [
+        "2020-01-01 10:00:00+00:00",
+        "2020-01-01T11:00Z",
+        "20200105T000000Z",
+        "2020-W02-3T12:00:00+00:00",
+    ]
+    source = tmp_path / "lax.xes"
+    source.write_text(
+        HEAD
+        + trace(
+            "c1",
+            *(
+                event(f"step {i}", at, attribute("date", "due", "2020-02-01 08:00:00+07:00"))
+                for i, at in enumerate(written)
+            ),
+        )
+        + "</log>\n",
+        encoding="utf-8",
+    )
+    container = make_container(f"sqlite:///{tmp_path / 'lax.sqlite'}")
+    report = import_xes(source, cli.bulk_service(container), workers=0)
+    assert report.legacy == 4 and report.unmapped[DATE_REWRITTEN] == 8
+    first = export_to(container, ExportFormat.XES, tmp_path / "lax-out.xes")
+    assert_valid_xes(first)
+    [(_case, events)] = typed_traces(first)
+    assert [e["time:timestamp"][:2] for e in events] == [
+        ("date", datetime.fromisoformat(at)) for at in written
+    ]
+    assert {e["due"][:2] for e in events} == {("date", datetime.fromisoformat("2020-02-01T08:00:00+07:00"))}
 
 
 def test_ocel_relates_no_unit_to_a_step_whose_group_says_none_was_recorded(
