@@ -2,10 +2,10 @@
 
 The BOM makes spreadsheet programs read the file as UTF-8, so Vietnamese names
 show as written. Those programs also run a cell that starts with `=`, `+`, `-` or `@`
-(or a tab or carriage return before one) as a formula, and a legacy log's activity or
-resource, or an officer's note, is anybody's text: such a text cell is written with a
-`'` before it (OWASP's advice on CSV injection), so it shows as text. The one numeric
-column, `seq`, is written as the number it is.
+as a formula (a leading tab or carriage return can hide one), and a legacy log's activity
+or resource, or an officer's note, is anybody's text: a text cell starting with any of
+these six is written with a `'` before it (OWASP's advice on CSV injection), so it shows
+as text. The one numeric column, `seq`, is written as the number it is.
 """
 
 from __future__ import annotations
