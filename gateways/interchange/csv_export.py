@@ -1,7 +1,11 @@
 """Write dossier history as CSV: one row per event, UTF-8 with a BOM.
 
 The BOM makes spreadsheet programs read the file as UTF-8, so Vietnamese names
-show as written.
+show as written. Those programs also run a cell that starts with `=`, `+`, `-` or `@`
+as a formula (a leading tab or carriage return can hide one), and a legacy log's activity
+or resource, or an officer's note, is anybody's text: a text cell starting with any of
+these six is written with a `'` before it (OWASP's advice on CSV injection), so it shows
+as text. The one numeric column, `seq`, is written as the number it is.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from gateways.interchange.fields import activity_of
 from gateways.interchange.selection import Trace
 
 BOM = "\ufeff"
+# What makes a spreadsheet program read a cell as a formula (OWASP: CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = [
     "dossier_id",
     "receipt_code",
@@ -38,7 +44,21 @@ COLUMNS = [
 ]
 
 
+def text_cell(value: Any) -> str:
+    """A text column's cell, `'` before it when a spreadsheet would run it as a formula
+    (a number's text too: these columns hold text, and `-3.5` as an activity is a name)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def _row(e: dict[str, Any], trace: Trace) -> list[Any]:
+    return [
+        text_cell(v) if column != "seq" else int(v)
+        for column, v in zip(COLUMNS, _values(e, trace), strict=True)
+    ]
+
+
+def _values(e: dict[str, Any], trace: Trace) -> list[Any]:
     payload = e.get("payload") or {}
     actor = e.get("actor") or {}
     return [

@@ -5,7 +5,14 @@ The same events, objects, types and relations as the OCEL 2.0 JSON export (see
 `event_map_type`, one `event_<type>` per event type (its time and typed attribute
 columns), `object`, `object_map_type`, one `object_<type>` per object type (a row of
 initial values, then one row per change with `ocel_changed_field`), `event_object`
-and `object_object` (with their qualifiers). Times are UTC ISO 8601 instants.
+and `object_object` (with their qualifiers). Times are UTC ISO 8601 instants; a time
+attribute a legacy log wrote without an offset is written as the log wrote it, as the JSON
+export does (it names no instant, and this machine's zone is no guess at the log's).
+
+SQLite takes table and column names that differ only in ASCII case for one name: an
+activity's table is named apart from every other table (the layout's own, such as
+`event_object`, included) and an attribute's column from the others of its table
+(`ocel_id`, `ocel_time` included); a clash gets a number (`sendfine2`, `amount (2)`).
 
 Streaming as the JSON export: events and objects go to staging tables as they are
 read; the per-type tables are filled from them at the end, a row at a time.
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import string
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,8 +47,37 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# The layout's own tables and columns (staging tables included, while they last).
+_TABLES = (
+    "event",
+    "object",
+    "event_map_type",
+    "object_map_type",
+    "event_object",
+    "object_object",
+    "stage_event",
+    "stage_object",
+)
+_EVENT_COLUMNS = ("ocel_id", "ocel_time")
+_OBJECT_COLUMNS = ("ocel_id", "ocel_time", "ocel_changed_field")
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _folded(name: str) -> str:
+    """A name as SQLite compares identifiers: ASCII letters folded, every other one as is."""
+    return name.translate(_ASCII_LOWER)
+
+
 def _utc(text: str) -> str:
-    return datetime.fromisoformat(text).astimezone(UTC).isoformat()
+    """The instant in UTC; a time without an offset (no instant) or one UTC cannot hold in
+    years 1-9999 (`0001-01-01T00:00:00+07:00`) as written, never read in this process's zone."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        return text
+    try:
+        return value.astimezone(UTC).isoformat()
+    except OverflowError:
+        return text
 
 
 def _typed(kind: str, text: Any) -> Any:
@@ -62,9 +99,13 @@ def _typed(kind: str, text: Any) -> Any:
 
 
 class _Maps:
-    """Type name -> the table-name part the specification calls its map (unique, plain)."""
+    """Type name -> the table-name part the specification calls its map: ASCII letters and
+    digits, the table `prefix + map` named unlike any table in `taken` (folded names, shared
+    by the event and object maps, the layout's own tables in it from the start)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str, taken: set[str]) -> None:
+        self.prefix = prefix
+        self.taken = taken
         self.names: dict[str, str] = {}
 
     def __call__(self, name: str) -> str:
@@ -72,11 +113,34 @@ class _Maps:
         if mapped is None:
             base = re.sub(r"[^A-Za-z0-9]", "", name) or "type"
             mapped, n = base, 1
-            while mapped in self.names.values():
+            while _folded(self.prefix + mapped) in self.taken:
                 n += 1
                 mapped = f"{base}{n}"
+            self.taken.add(_folded(self.prefix + mapped))
             self.names[name] = mapped
         return mapped
+
+
+def _columns(attributes: Iterable[str], reserved: Iterable[str]) -> dict[str, str]:
+    """Attribute -> its column in one table: its own name where no column before it (nor a
+    reserved one) is that name to SQLite, else `name (2)`, `name (3)`... the first free one.
+    Names kept as written are taken first, so a numbered name never takes a written one."""
+    taken = {_folded(r) for r in reserved}
+    columns: dict[str, str] = {}
+    clashing: list[str] = []
+    for name in attributes:
+        if _folded(name) in taken:
+            clashing.append(name)
+        else:
+            taken.add(_folded(name))
+            columns[name] = name
+    for name in clashing:
+        n = 2
+        while _folded(f"{name} ({n})") in taken:
+            n += 1
+        taken.add(_folded(f"{name} ({n})"))
+        columns[name] = f"{name} ({n})"
+    return columns
 
 
 class OcelSqliteWriter(OcelWriter):
@@ -131,15 +195,17 @@ class OcelSqliteWriter(OcelWriter):
     def end(self) -> None:
         self._catalogue_objects()
         db = self.db
-        events = _Maps()
+        taken = {_folded(t) for t in _TABLES}
+        events = _Maps("event_", taken)
         for name, declared in self._types.items():
             table = _quote("event_" + events(name))
-            columns = "".join(f", {_quote(a)} {_SQL_TYPES.get(k, 'TEXT')}" for a, k in declared.items())
+            names = list(declared)
+            column = _columns(names, _EVENT_COLUMNS)
+            columns = "".join(f", {_quote(column[a])} {_SQL_TYPES.get(declared[a], 'TEXT')}" for a in names)
             db.execute(f"CREATE TABLE {table} (ocel_id TEXT PRIMARY KEY, ocel_time TIMESTAMP{columns})")
             db.execute("INSERT INTO event_map_type VALUES (?, ?)", (name, events(name)))
-            names = list(declared)
             insert = (
-                f"INSERT INTO {table} (ocel_id, ocel_time{''.join(', ' + _quote(a) for a in names)}) "
+                f"INSERT INTO {table} (ocel_id, ocel_time{''.join(', ' + _quote(column[a]) for a in names)}) "
                 f"VALUES (?, ?{', ?' * len(names)})"
             )
             rows = db.execute(
@@ -149,21 +215,22 @@ class OcelSqliteWriter(OcelWriter):
                 values = {a["name"]: a["value"] for a in orjson.loads(attributes)}
                 db.execute(insert, (ocel_id, time, *(_typed(declared[a], values.get(a)) for a in names)))
         db.execute("INSERT INTO event SELECT ocel_id, ocel_type FROM stage_event")
-        objects = _Maps()
+        objects = _Maps("object_", taken)
         epoch = _utc(EPOCH)
         for object_type in OBJECT_TYPES:
             name = str(object_type["name"])
             declared = {str(a["name"]): str(a["type"]) for a in object_type["attributes"]}
             table = _quote("object_" + objects(name))
-            columns = "".join(f", {_quote(a)} {_SQL_TYPES.get(k, 'TEXT')}" for a, k in declared.items())
+            names = list(declared)
+            column = _columns(names, _OBJECT_COLUMNS)
+            columns = "".join(f", {_quote(column[a])} {_SQL_TYPES.get(declared[a], 'TEXT')}" for a in names)
             db.execute(
                 f"CREATE TABLE {table} (ocel_id TEXT, ocel_time TIMESTAMP, ocel_changed_field TEXT{columns})"
             )
             db.execute("INSERT INTO object_map_type VALUES (?, ?)", (name, objects(name)))
-            names = list(declared)
             insert = (
                 f"INSERT INTO {table} (ocel_id, ocel_time, ocel_changed_field"
-                f"{''.join(', ' + _quote(a) for a in names)}) VALUES (?, ?, ?{', ?' * len(names)})"
+                f"{''.join(', ' + _quote(column[a]) for a in names)}) VALUES (?, ?, ?{', ?' * len(names)})"
             )
             rows = db.execute("SELECT ocel_id, attributes FROM stage_object WHERE ocel_type = ?", (name,))
             for ocel_id, attributes in rows.fetchall():
@@ -181,7 +248,7 @@ class OcelSqliteWriter(OcelWriter):
                 )
                 for at, field, value in changes:
                     row = [_typed(declared[a], value) if a == field else None for a in names]
-                    db.execute(insert, (ocel_id, at, field, *row))
+                    db.execute(insert, (ocel_id, at, column.get(field, field), *row))
         db.execute("INSERT INTO object SELECT ocel_id, ocel_type FROM stage_object")
         db.executescript("DROP TABLE stage_event; DROP TABLE stage_object;")
         db.commit()
