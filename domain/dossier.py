@@ -154,16 +154,23 @@ class Dossier:
     def next_route_step_for(self, agency_code: str, succeeds: Iterable[str] = ()) -> int | None:
         """First not-yet-done route step whose agency is `agency_code`, or an ended agency it
         succeeds (`succeeds`, and the successions recorded on this dossier)."""
-        done = self.done_route_indices()
-        current = self.current_step
-        if current is not None and current.route_index is not None:
-            done.add(current.route_index)
         names = {agency_code, *succeeds}
         names |= {ended for successor, ended in self.succeeded if successor in names}
-        for index, step in enumerate(self.route):
-            if index not in done and step.agency_code in names:
-                return index
-        return None
+        candidates = [index for index, step in enumerate(self.route) if step.agency_code in names]
+        if not candidates:
+            return None
+        # Which of them are done, reading the steps only until all are found: a long imported
+        # history goes back and forth between a few units, each handoff asking again.
+        undone = set(candidates)
+        current = self.current_step
+        if current is not None:
+            undone.discard(current.route_index)
+        for step in self.steps:
+            if not undone:
+                break
+            if step.route_index in undone and not step.is_open:
+                undone.discard(step.route_index)
+        return next((index for index in candidates if index in undone), None)
 
     def remaining_at(self, calendar: WorkingCalendar, now: datetime) -> float | None:
         """Working hours left until due (negative when overdue); frozen while paused; None once
