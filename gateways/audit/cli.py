@@ -12,7 +12,9 @@ from rich.table import Table
 from gateways.audit.checkpointer import AuditRecordsDamaged, Checkpointer
 from gateways.audit.ledger import Checkpoint
 from gateways.audit.witness import NoWitness, WitnessResult, verify_against_kafka
+from gateways.backup import missing_store
 from gateways.bootstrap import Container, bootstrap
+from gateways.settings import Settings
 
 out = Console()
 err = Console(stderr=True)
@@ -38,9 +40,6 @@ def audit_verify(
 ) -> None:
     """Recompute every hash chain and every signed checkpoint; exit 1 naming the first fault
     (exit 2: no event store where configured, or no such dossier)."""
-    from gateways.backup import missing_store
-    from gateways.settings import Settings
-
     settings = Settings.load()
     # Before bootstrapping, which would make an empty store (that verifies) in a wrong data dir.
     absent = missing_store(settings)
