@@ -148,14 +148,15 @@ def _blob_files(root: Path) -> Iterator[Path]:
         yield from (p for p in sorted(base.glob("*/*/*")) if p.is_file())
 
 
-def _copy_blobs(source: Path, target: Path) -> int:
-    """Copy the content-addressed files (`sha256/ab/cd/<hex>`), folders 0700, files 0600."""
+def _copy_blobs(source: Path, target: Path, *, repair: bool = False) -> int:
+    """Copy the content-addressed files (`sha256/ab/cd/<hex>`), folders 0700, files 0600.
+    `repair`: a target file that no longer hashes to its name is replaced too."""
     copied = 0
     for item in _blob_files(source):
         dest = target / "sha256" / item.relative_to(source / "sha256")
         for folder in (target, target / "sha256", dest.parent.parent, dest.parent):
             _private_dir(folder)
-        if not dest.exists():
+        if not dest.exists() or (repair and _sha256_file(dest) != dest.name):
             _copy_private(item, dest)
         copied += 1
     return copied
@@ -174,13 +175,15 @@ def _run(args: list[str]) -> str:
 # -- reading a backup's data without restoring it ---------------------------------------------
 
 
-def _sqlite_ro(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+def _sqlite_ro(path: Path, *, live: bool = False) -> sqlite3.Connection:
+    """Read-only. A backup's file is immutable (no lock, no -shm: it may sit on read-only
+    media); a live store's write-ahead log is read with it."""
+    return sqlite3.connect(f"file:{path}?mode=ro{'' if live else '&immutable=1'}", uri=True)
 
 
-def _sqlite_rows(path: Path, query: str) -> list[tuple[Any, ...]]:
+def _sqlite_rows(path: Path, query: str, *, live: bool = False) -> list[tuple[Any, ...]]:
     """Rows of `query` over a SQLite file opened read-only; none if its table does not exist."""
-    conn = _sqlite_ro(path)
+    conn = _sqlite_ro(path, live=live)
     try:
         return list(conn.execute(query))
     except sqlite3.OperationalError as exc:
@@ -396,14 +399,18 @@ def _inspect(store: Store) -> Target:
         if not path.exists():
             return Target(0, None, [])
         try:
-            held = _sqlite_rows(path, "SELECT max(rowid) FROM stored_events")
-            rows = _sqlite_rows(path, _ERASURES)
+            held = _sqlite_rows(path, "SELECT max(rowid) FROM stored_events", live=True)
+            rows = _sqlite_rows(path, _ERASURES, live=True)
         except sqlite3.DatabaseError as exc:
             return Target(0, f"{path}: {exc}", None)
     else:
         import psycopg
 
-        with psycopg.connect(store.url) as conn:
+        try:
+            conn = psycopg.connect(store.url)
+        except psycopg.Error as exc:
+            raise BackupError(f"cannot reach the configured event store: {exc}") from exc
+        with conn:
             tables = conn.execute(
                 "SELECT to_regclass('stored_events') IS NOT NULL, to_regclass('pii_erasures') IS NOT NULL"
             ).fetchone()
@@ -463,7 +470,7 @@ def restore_data(settings: Settings, source: Path, manifest: dict[str, Any] | No
     _copy_keys(source / "keys", settings.keys_dir)
     blobs = _file_blobs(settings)
     if blobs is not None and (source / "blobs").is_dir():
-        _copy_blobs(source / "blobs", blobs)
+        _copy_blobs(source / "blobs", blobs, repair=True)
     return manifest
 
 
@@ -521,17 +528,21 @@ def restore(settings: Settings, source: Path, *, force: bool = False) -> Restore
         )
     kept = {str(row[0]) for row in _backup_rows(source, manifest, "pii_erasures", ["dossier_id"])}
     lost = [e for e in target.erasures or [] if e["dossier_id"] not in kept]
+    reapplied: list[dict[str, Any]] = []
     container = bootstrap(settings.model_copy())
     try:
         for erasure in lost:
             at = datetime.fromisoformat(erasure["erased_at"])
-            container.vault.forget(
-                [erasure["dossier_id"]], basis=erasure["basis"], requested_by=erasure["requested_by"], at=at
+            ids = [erasure["dossier_id"]]
+            done = container.vault.forget(
+                ids, basis=erasure["basis"], requested_by=erasure["requested_by"], at=at
             )
-            container.attachments.forget([erasure["dossier_id"]], at)
+            container.attachments.forget(ids, at)
+            if done.dossier_ids:  # not when the dossier came after the backup: it is not restored
+                reapplied.append(erasure)
         rebuilt = {r.view: r.events for r in container.feed.rebuild()}
         audit = container.checkpoints.verify().as_json()
         events = container.store.max_notification_id()
     finally:
         container.close()
-    return Restored(manifest, events, rebuilt, audit, lost, warnings)
+    return Restored(manifest, events, rebuilt, audit, reapplied, warnings)

@@ -192,6 +192,8 @@ def test_force_replaces_a_damaged_live_store(source: Source, tmp_path: Path) -> 
     live = tmp_path / "live"
     assert _restore(source.backup, live)[0] == 0
     db = live / "lienthong.sqlite"
+    scan = _blob(live / "blobs", source.sha)
+    scan.write_bytes(b"not the scan")
     with open(db, "r+b") as handle:
         handle.write(b"not a database at all, the header is gone" * 4)
     code, output = _restore(source.backup, live)
@@ -202,12 +204,16 @@ def test_force_replaces_a_damaged_live_store(source: Source, tmp_path: Path) -> 
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM stored_events").fetchone()[0] == source.events
     assert not list(live.glob("*.restoring*"))
+    assert scan.read_bytes() == SCAN  # a damaged file is put back too
 
 
-def test_erasures_made_after_the_backup_are_made_again(source: Source, tmp_path: Path) -> None:
-    live = tmp_path / "live"
-    assert _restore(source.backup, live)[0] == 0
-    settings = Settings(data_dir=live)
+@pytest.mark.timeout(300)
+def test_erasures_made_after_the_backup_are_made_again_on_each_backend(
+    backend_url: str, tmp_path: Path
+) -> None:
+    url = "" if backend_url.startswith("sqlite") else backend_url
+    seeded = _seed(tmp_path, url)
+    settings = seeded.settings
     clock = FakeClock(datetime.fromisoformat("2026-11-21T10:00:00+07:00"))
     container = bootstrap(settings, clock=clock)
     try:
@@ -217,24 +223,25 @@ def test_erasures_made_after_the_backup_are_made_again(source: Source, tmp_path:
             role="admin",
             subject="dpo",
             at=clock(),
-            dossier_id=source.dossier,
+            dossier_id=seeded.dossier,
             files=container.attachments,
         )
-        assert done.erased == [source.dossier] and done.files_erased == 1
+        assert done.erased == [seeded.dossier] and done.files_erased == 1
     finally:
         container.close()
 
-    code, output = _restore(source.backup, live, "--force")
+    code, output = _restore(seeded.backup, settings.data_dir, "--force", url=url)
 
     assert code == 0 and "audit verify: OK" in output, output
-    assert f"erased again: dossier {source.dossier}" in output
+    assert f"erased again: dossier {seeded.dossier}" in output
     container = bootstrap(settings, clock=clock)
     try:
-        assert not container.vault.has_key(source.dossier)
-        assert [(e["requested_by"], e["erased_at"]) for e in container.vault.erasures(source.dossier)] == [
+        assert not container.vault.has_key(seeded.dossier)
+        assert [(e["requested_by"], e["erased_at"]) for e in container.vault.erasures(seeded.dossier)] == [
             ("dpo", clock().isoformat())
         ]
-        assert not container.blobs.exists(source.sha)
+        assert not container.blobs.exists(seeded.sha)
+        assert container.store.max_notification_id() == seeded.events
     finally:
         container.close()
 
