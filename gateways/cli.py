@@ -494,10 +494,18 @@ def projections_rebuild(
 def backup_command(
     out: Annotated[Path, typer.Option("--out", help="a new directory for the backup")],
 ) -> None:
-    """Back up the event store (SQLite backup API, or pg_dump) and the keys into OUT."""
-    from gateways.backup import BackupError, backup
+    """Back up the event store (SQLite backup API, or pg_dump) and the keys into OUT, then check
+    the backup (keys, files); exit 2 if there is no event store or the backup is not usable."""
+    from gateways.backup import BackupError, backup, missing_keys, missing_store
+    from gateways.settings import Settings
 
-    container = bootstrap()
+    settings = Settings.load()
+    # Before bootstrapping: it would make an empty store and new keys where none are.
+    absent = missing_store(settings) or missing_keys(settings)
+    if absent:
+        err.print(f"[red]{absent}[/red]")
+        raise typer.Exit(2)
+    container = bootstrap(settings)
     try:
         latest = container.checkpoints.latest()
         events = container.store.max_notification_id()
@@ -507,15 +515,21 @@ def backup_command(
         raise typer.Exit(2) from exc
     finally:
         container.close()
-    err.print(f"backed up {manifest['events']} events ({manifest['store']}) and the keys to {out}")
+    err.print(
+        f"backed up {manifest['events']} events ({manifest['store']}), {len(manifest['keys'])} keys "
+        f"and {manifest['files']} files to {out}"
+    )
 
 
 @app.command("restore")
 def restore_command(
     source: Annotated[Path, typer.Argument(help="a directory written by `lienthong backup`")],
-    force: Annotated[bool, typer.Option(help="replace a store that already holds events")] = False,
+    force: Annotated[
+        bool, typer.Option(help="replace a store that already holds events, or that cannot be read")
+    ] = False,
 ) -> None:
-    """Restore a backup into the configured stores (server stopped), rebuild the views, verify the audit."""
+    """Check a backup and restore it into the configured stores (server stopped), make again the
+    erasures recorded since, rebuild the views, verify the audit. A faulty backup changes nothing."""
     from gateways.backup import BackupError, restore
     from gateways.settings import Settings
 
@@ -526,6 +540,13 @@ def restore_command(
         raise typer.Exit(2) from exc
     for view, events in restored.views.items():
         err.print(f"view {view}: rebuilt from {events} events")
+    for erasure in restored.reapplied:
+        err.print(
+            f"[yellow]erased again: dossier {erasure['dossier_id']} (erased {erasure['erased_at']} "
+            f"by {erasure['requested_by']}, after this backup was taken)[/yellow]"
+        )
+    for warning in restored.warnings:
+        err.print(f"[yellow]warning: {warning}[/yellow]")
     err.print(f"restored {restored.events} events of {restored.manifest['events']} backed up")
     if not restored.ok:
         err.print(f"[red]audit verification failed: {restored.audit.get('first_bad')}[/red]")

@@ -12,7 +12,9 @@ from rich.table import Table
 from gateways.audit.checkpointer import AuditRecordsDamaged, Checkpointer
 from gateways.audit.ledger import Checkpoint
 from gateways.audit.witness import NoWitness, WitnessResult, verify_against_kafka
+from gateways.backup import missing_store
 from gateways.bootstrap import Container, bootstrap
+from gateways.settings import Settings
 
 out = Console()
 err = Console(stderr=True)
@@ -36,8 +38,15 @@ def audit_verify(
         ),
     ] = False,
 ) -> None:
-    """Recompute every hash chain and every signed checkpoint; exit 1 naming the first fault."""
-    container = bootstrap()
+    """Recompute every hash chain and every signed checkpoint; exit 1 naming the first fault
+    (exit 2: no event store where configured, or no such dossier)."""
+    settings = Settings.load()
+    # Before bootstrapping, which would make an empty store (that verifies) in a wrong data dir.
+    absent = missing_store(settings)
+    if absent:
+        err.print(f"[red]{absent}[/red]")
+        raise typer.Exit(2)
+    container = bootstrap(settings)
     witness: WitnessResult | None = None
     try:
         with err.status("verifying hash chains and signed checkpoints…"):
@@ -49,6 +58,10 @@ def audit_verify(
         raise typer.Exit(2) from exc
     finally:
         container.close()
+    if dossier_id and not result.checked_events and result.first_bad is None:
+        # Neither an event nor a signed leaf of it: not a dossier of this store.
+        err.print(f"[red]no dossier {dossier_id}[/red]")
+        raise typer.Exit(2)
     if witness is not None:
         _print_witness(witness)
     table = Table(title=f"audit verification of {f'dossier {dossier_id}' if dossier_id else 'the whole log'}")

@@ -487,12 +487,13 @@ def test_the_cli_signs_and_verifies_and_exits_1_naming_the_fault(
 
     from gateways.audit import cli
 
-    def fresh() -> Container:
+    def fresh(settings: Any = None) -> Container:
         container = make_container(audited.url)  # same stores and keys, as another process would see them
         _attach(container)
         return container
 
     monkeypatch.setattr(cli, "bootstrap", fresh)
+    monkeypatch.setattr(cli, "missing_store", lambda settings: None)  # the store is make_container's
     app = typer.Typer()
     app.command("verify")(cli.audit_verify)
     app.command("checkpoint")(cli.audit_checkpoint)
