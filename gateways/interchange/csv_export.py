@@ -14,8 +14,10 @@ import csv
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from domain.legacy import text_of
 from gateways.interchange.fields import activity_of
 from gateways.interchange.selection import Trace
+from gateways.interchange.xes import TRANSITION
 
 BOM = "\ufeff"
 # What makes a spreadsheet program read a cell as a formula (OWASP: CSV injection).
@@ -41,6 +43,11 @@ COLUMNS = [
     "timeliness",
     "note",
     "hash",
+    # For process miners (who import CSV by case, activity and time): the case id in the legacy
+    # log a dossier was imported from, and the event's lifecycle transition (a legacy log's
+    # own; `complete` for what lienthong records, facts once done).
+    "case_id",
+    "lifecycle",
 ]
 
 
@@ -86,7 +93,14 @@ def _values(e: dict[str, Any], trace: Trace) -> list[Any]:
         or payload.get("answer")
         or "",
         e["hash"],
+        trace.case_id or "",
+        _lifecycle(payload) if e["type"] == "LegacyActivityRecorded" else "complete",
     ]
+
+
+def _lifecycle(payload: dict[str, Any]) -> str:
+    """A legacy step's transition as its log wrote it (none written: none)."""
+    return text_of((payload.get("original") or {}).get(TRANSITION)) or ""
 
 
 def write_csv(out: TextIO, traces: Iterable[Trace]) -> tuple[int, int]:

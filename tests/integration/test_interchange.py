@@ -321,6 +321,11 @@ def test_csv_export_has_a_bom_and_one_row_per_event(receipt_store: Imported) -> 
     legacy = [r for r in rows if r["type"] == "LegacyActivityRecorded"]
     assert len(legacy) == receipt_store.report.legacy
     assert Counter(r["activity"] for r in legacy)["T02 Check confirmation of receipt"] == 1368  # README
+    # A process miner's columns: the log's own case ids and lifecycle transitions.
+    assert len({r["case_id"] for r in rows}) == 1434 and "case-10011" in {r["case_id"] for r in rows}
+    assert Counter(r["lifecycle"] for r in rows) == Counter(
+        e["lifecycle:transition"][1] for _t, evs in typed_traces(RECEIPT) for e in evs
+    )
 
 
 def test_export_filters_by_event_time_and_agency(receipt_store: Imported) -> None:
