@@ -347,6 +347,9 @@ def test_inbox_orders_by_remaining_time_and_search_sees_the_agency(api: Api, clo
     found = api.get("/api/v1/dossiers", role="officer", agency=WARD, status="received").json()["items"]
     assert {i["id"] for i in found} == {first, second}
     assert api.get("/api/v1/dossiers", role="officer", agency=DEPT).json()["items"] == []
+    # A status that does not exist is a mistake to say, not an empty answer.
+    wrong = assert_problem(api.get("/api/v1/dossiers", role="officer", agency=WARD, status="recieved"), 422)
+    assert "in_process" in str(wrong)
 
 
 def test_a_limited_inbox_is_the_most_urgent_part_of_the_whole(api: Api, clock: FakeClock) -> None:

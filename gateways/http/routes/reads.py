@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from domain.dossier import Dossier, working_hours_until
+from domain.dossier import Dossier, Status, working_hours_until
 from domain.events import Satisfaction
 from gateways.application.commands import Instant, LocalInstant
 from gateways.application.representation import dossier_json
@@ -176,7 +176,7 @@ def search_dossiers(
     principal: PrincipalDep,
     container: ContainerDep,
     receipt_code: Annotated[str | None, Query(max_length=100)] = None,
-    status: Annotated[str | None, Query(max_length=40)] = None,
+    status: Status | None = None,
     holder_agency_code: Annotated[str | None, Query(max_length=100)] = None,
     procedure_code: Annotated[str | None, Query(max_length=100)] = None,
     case_id: Annotated[
@@ -207,7 +207,7 @@ def search_dossiers(
     params: list[Any] = []
     for column, value in (
         ("receipt_code", receipt_code),
-        ("status", status),
+        ("status", status.value if status else None),
         ("holder_agency_code", holder_agency_code),
         ("procedure_code", procedure_code),
     ):
