@@ -159,8 +159,10 @@ export async function render(main, params, ctx) {
         ],
         {
           barmode: 'group',
-          yaxis: { rangemode: 'tozero', title: { text: t('bn.wip.series') } },
-          yaxis2: { overlaying: 'y', side: 'right', rangemode: 'tozero', showgrid: false },
+          // Days as numbers (the chart library's month names are English); counts are whole.
+          xaxis: { tickformat: '%d/%m', hoverformat: '%d/%m/%Y' },
+          yaxis: { rangemode: 'tozero', title: { text: t('bn.wip.series') }, tickformat: 'd' },
+          yaxis2: { overlaying: 'y', side: 'right', rangemode: 'tozero', showgrid: false, tickformat: 'd' },
           margin: { l: 48, r: 40, t: 8, b: 40 },
         },
         { height: 320, label: t('bn.wip', { name: agencyName(code) }) },
