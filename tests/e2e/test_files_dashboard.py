@@ -155,3 +155,36 @@ def test_the_citizen_downloads_the_result_file_from_the_lookup_page(
     downloading.value.save_as(saved)
     assert saved.read_bytes() == result and downloading.value.suggested_filename == "ban-sao-chung-thuc.pdf"
     shot(page, "14-lookup-result-file")
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_desk_refuses_a_dossier_it_received_naming_the_missing_components(page: Any, desk: Demo) -> None:
+    """Refusal at the desk is offered while the dossier is still there, and its form names the
+    procedure's components found missing (printed on the refusal slip)."""
+    from playwright.sync_api import expect
+
+    made = desk.post(
+        "/api/v1/dossiers",
+        {
+            "procedure_code": "CT.01-2025",
+            "channel": "direct",
+            "applicant": {"name": "Lê Văn Tám", "id_number": "079100000008"},
+        },
+        role="officer",
+        agency=SAI_GON,
+    )
+    sign_in(page, desk, "officer", SAI_GON)
+    page.goto(f"{desk.base}/#/dossier/{made['id']}")
+    page.get_by_test_id("open-actions").click()
+    dialog = page.get_by_test_id("action-dialog")
+    dialog.get_by_test_id("action-refuse").check()
+    dialog.get_by_test_id("field-reason").fill("Thiếu bản chính")
+    missing = dialog.get_by_test_id("field-missing_components")
+    expect(missing.locator("input[type=checkbox]")).to_have_count(2)
+    missing.get_by_label(ORIGINAL).check()
+    dialog.get_by_test_id("action-submit").click()
+    expect(dialog).to_have_count(0)
+    events = desk.get(f"/api/v1/dossiers/{made['id']}/events", desk.auth("inspector"))["items"]
+    refused = [e for e in events if e["type"] == "DossierRefusedAtIntake"]
+    assert len(refused) == 1 and refused[0]["payload"]["missing_components"] == [ORIGINAL], refused

@@ -3,7 +3,7 @@
 // version: if someone else changed the dossier meanwhile the server answers 409 and the dialog
 // says so plainly, with the dossier's new state one click away.
 import { api } from './api.js';
-import { agency, allAgencies, agencyName } from './catalog.js';
+import { agency, allAgencies, agencyName, procedure } from './catalog.js';
 import { h, replace } from './dom.js';
 import { env } from './env.js';
 import { dateTime, localDay } from './format.js';
@@ -12,13 +12,13 @@ import { problemBox, remainingChip, statusChip, toast } from './widgets.js';
 
 export const ACTIONS = {
   intake: { path: '/intake', fields: [] },
-  refuse: { path: '/refusal', fields: ['reason'] },
+  refuse: { path: '/refusal', fields: ['reason', 'missing_components'] },
   handoff: { path: '/handoffs', fields: ['to_agency_code', 'note'] },
   accept: { path: '/handoffs/accept', fields: [] },
   return: { path: '/handoffs/return', fields: ['reason'] },
   consult: { path: '/consultations', fields: ['agency_code', 'question'] },
   answer: { path: '/consultations/answer', fields: ['answer'] },
-  request_supplement: { path: '/supplement-requests', fields: ['reason'] },
+  request_supplement: { path: '/supplement-requests', fields: ['reason', 'missing_components'] },
   supplement_received: { path: '/supplement-received', fields: [] },
   request_fee: { path: '/fee-requests', fields: ['amount_vnd'] },
   fee_paid: { path: '/fee-paid', fields: [] },
@@ -96,6 +96,17 @@ function field(name, dossier) {
     case 'question':
     case 'answer':
       return wrap(t(`field.${name}`), h('textarea', { id, name, required: true, maxlength: '2000', 'data-testid': `field-${name}` }));
+    case 'missing_components': {
+      // The desk names what is missing (printed on the refusal or supplement form).
+      const parts = procedure(dossier.procedure_code)?.components || [];
+      if (!parts.length) return null;
+      return h(
+        'fieldset',
+        { class: 'field', 'data-testid': `field-${name}` },
+        h('legend', {}, t('field.missing_components')),
+        parts.map((c) => h('label', {}, h('input', { type: 'checkbox', name, value: c.name }), ' ', c.name)),
+      );
+    }
     case 'amount_vnd':
       return wrap(t('field.amount'), h('input', { id, name, type: 'number', min: '1', step: '1000', required: true }));
     case 'new_due_at':
@@ -129,6 +140,11 @@ function bodyFrom(form, spec, dossier) {
   const data = new FormData(form);
   const body = {};
   for (const name of spec.fields) {
+    if (name === 'missing_components') {
+      const ticked = data.getAll(name);
+      if (ticked.length) body[name] = ticked;
+      continue;
+    }
     let value = data.get(name);
     if (value === null || value === '') continue;
     if (name === 'amount_vnd') value = Number(value);
