@@ -83,6 +83,7 @@ NOT_A_NAME = (
 NO_KEY = "attribute without a key: not imported"
 NO_VALUE = "attribute without a value: read as empty"
 UNKNOWN_ELEMENT = "element XES does not define inside a trace or event: not imported"
+EVENT_OUTSIDE_TRACE = "event directly under the log, in no trace: not imported"
 TOO_DEEP = f"attribute nested more than {MAX_DEPTH} levels deep: not imported"
 
 
@@ -371,6 +372,7 @@ class XesLog:
         position = 0
         problems = self.problems
         header = True
+        log = None
         # lxml hands over only the ends of traces (the filter runs in C); a trace is then
         # read whole from its element, and dropped with what came before it: constant memory.
         for _kind, elem in etree.iterparse(
@@ -394,7 +396,12 @@ class XesLog:
             yield XesTrace(attributes_of(elem, problems), events, position)
             elem.clear()
             while elem.getprevious() is not None:
+                if _IS_EVENT[parent[0].tag]:
+                    problems[EVENT_OUTSIDE_TRACE] += 1
                 del parent[0]
+            log = parent
+        if log is not None:  # what follows the last trace
+            problems[EVENT_OUTSIDE_TRACE] += sum(1 for child in log if _IS_EVENT[child.tag])
 
 
 def check_xes(path: Path) -> int:

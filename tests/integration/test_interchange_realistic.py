@@ -26,7 +26,7 @@ from gateways.bench.mining import KeyMissing, differences, edge_stats, pm4py_edg
 from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat
 from gateways.interchange.selection import dossier_ids
-from gateways.interchange.xes import DATE_REWRITTEN, NOT_A_NAME
+from gateways.interchange.xes import DATE_REWRITTEN, EVENT_OUTSIDE_TRACE, NOT_A_NAME
 from gateways.interchange.xes_import import import_xes
 from gateways.interchange.xes_report import TRACE_NO_GROUP
 from tests.integration.test_interchange_fidelity import (
@@ -333,6 +333,29 @@ def test_dates_in_other_iso_forms_keep_their_instant_and_the_export_validates(
         ("date", datetime.fromisoformat(at)) for at in written
     ]
     assert {e["due"][:2] for e in events} == {("date", datetime.fromisoformat("2020-02-01T08:00:00+07:00"))}
+
+
+@WORKERS
+def test_events_outside_any_trace_are_counted_not_lost_silently(
+    make_container: Any, tmp_path: Path, workers: int
+) -> None:
+    stray = event("stray", "2024-03-01T08:00:00+07:00")
+    source = tmp_path / "stray.xes"
+    source.write_text(
+        HEAD
+        + stray
+        + trace("c1", event("a", "2024-03-01T09:00:00+07:00"))
+        + stray
+        + trace("c2", event("b", "2024-03-01T10:00:00+07:00"))
+        + stray
+        + stray
+        + "</log>\n",
+        encoding="utf-8",
+    )
+    container = make_container(f"sqlite:///{tmp_path / 'stray.sqlite'}")
+    report = import_xes(source, cli.bulk_service(container), workers=workers)
+    assert report.dossiers_created == 2 and report.legacy == 2
+    assert report.unmapped[EVENT_OUTSIDE_TRACE] == 4
 
 
 def test_ocel_relates_no_unit_to_a_step_whose_group_says_none_was_recorded(
