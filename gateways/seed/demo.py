@@ -179,12 +179,14 @@ class Walker:
             return None
         return self.service.execute(dossier_id, lambda _s: make(self._actor(), at))
 
-    def walk(self, dossier_id: str, procedure_code: str, arrival: datetime) -> Dossier | None:
+    def walk(self, procedure_code: str, arrival: datetime, dossier_id: str | None = None) -> Dossier | None:
+        """Walk a new dossier (its id drawn from `rng` unless given) from `arrival`."""
         rng = self.rng
         # The version in force on the day it arrives (procedures are dated).
         day = arrival.astimezone(self.cal.tz).date()
         procedure = self.service.catalogue.procedure(procedure_code, day)
         assert procedure is not None
+        dossier_id = dossier_id or _dossier_id(rng)
         channel = rng.choices([Channel.ONLINE, Channel.DIRECT, Channel.POSTAL], [55, 40, 5])[0]
         created = self.service.create(
             dossier_id=dossier_id,
@@ -405,7 +407,7 @@ def seed_demo(
     counts: dict[str, int] = {}
     for code, arrival, dossier_id in itertools.chain([first] if first else [], plan):
         try:
-            state = walker.walk(dossier_id, code, arrival)
+            state = walker.walk(code, arrival, dossier_id)
         except DomainError:
             continue  # a path the rules refuse is simply not part of the demo
         status = state.status.value if state else Status.RECEIVED.value
