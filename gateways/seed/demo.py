@@ -386,12 +386,13 @@ def seed_demo(
     A seed always makes the same first dossier (whatever the province or the count): when the
     store already holds it, AlreadySeeded is raised before anything is written."""
     rng = random.Random(seed)
+    catalogue = service.catalogue
     plan = _plan(
         rng,
         service.calendar,
         now,
         dossiers,
-        lambda: [p.code for p in service.catalogue.procedures() if p.code.endswith("-2025")],
+        lambda: [p.code for p in catalogue.procedures() if p.code.endswith("-2025")],
     )
     first = next(plan, None)
     if first is not None and service.exists(first[2]):
