@@ -78,6 +78,8 @@ def seed(
     ] = True,
 ) -> None:
     """Load the whole country's units, the demo catalogue of a province and walk demo dossiers."""
+    from gateways.cli_out import refuse
+    from gateways.eventstore.store import ConcurrencyConflict
     from gateways.seed.demo import seed_demo
 
     container = bootstrap()
@@ -93,9 +95,14 @@ def seed(
             )
         # In process: return only when the views are current; Kafka: the projectors apply it.
         container.feed.refresh()
-    except InvalidValue as exc:
-        err.print(f"[red]{exc.detail}[/red]")
-        raise typer.Exit(2) from exc
+    except InvalidValue as exc:  # also AlreadySeeded: this seed's dossiers are in the store
+        raise refuse(err, exc.detail) from exc
+    except ConcurrencyConflict as exc:  # some of them only (the first was refused above)
+        raise refuse(
+            err,
+            f"this store already holds some demo dossiers of seed {random_seed} ({exc}); the batch "
+            "that met them was not written: use another --seed or a fresh data directory",
+        ) from exc
     finally:
         container.close()
     err.print("seeded: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
@@ -108,13 +115,15 @@ def country(
     """Every province and commune before and after 2025-07-01, with successors, as catalogue JSON."""
     import orjson
 
+    from gateways.cli_out import check_out, write_out
     from gateways.country.divisions import load_country
 
+    check_out(out, err)
     data = orjson.dumps(load_country().catalogue_json(), option=orjson.OPT_INDENT_2) + b"\n"
     if out is None:
         typer.echo(data.decode(), nl=False)
     else:
-        out.write_bytes(data)
+        write_out(out, data, err)
         err.print(f"written: {out}")
 
 

@@ -23,7 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from domain.errors import InvalidValue
+from gateways.application.errors import describe
 from gateways.catalogue import Catalogue
+from gateways.cli_out import check_out, check_terminal, refuse, write_out
 from gateways.documents import bieu06 as bieu06_form
 from gateways.http.report_presenters import bieu06_json, range_json, sla_json
 from gateways.views.sla import PERIOD_HELP, Bieu06Report, SlaReport, SlaReports, parse_period, parse_range
@@ -306,6 +308,9 @@ def report(
     from gateways.bootstrap import bootstrap
 
     err = Console(stderr=True)
+    # Before any work: a report is not computed only to be refused at the end.
+    check_out(out, err)
+    check_terminal(format_, out, err)
     container = bootstrap()
     try:
         container.feed.refresh()  # in process: the views follow the store right here
@@ -354,13 +359,16 @@ def report(
             raise InvalidValue("the report kind is bieu06 or sla")
         data = render(result, format_, container.catalogue, container.calendar.tz, official)
     except InvalidValue as exc:
-        err.print(f"[red]{exc.detail}[/red]")
-        raise typer.Exit(2) from exc
+        raise refuse(err, exc.detail) from exc
+    except OverflowError as exc:  # a day before year 1 or after 9999 (the HTTP report's 422)
+        failure = describe(exc)
+        assert failure is not None
+        raise refuse(err, f"--from/--to: {failure.detail}") from exc
     finally:
         container.close()
     if out is None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        out.write_bytes(data)
+        write_out(out, data, err)
         err.print(f"written: {out}")

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from domain.errors import DomainError
 from gateways.bootstrap import bootstrap
+from gateways.cli_out import check_out, write_out
 from gateways.documents import KINDS, DocumentError, Format, Printed, Reader, print_dossier, print_register
 
 err = Console(stderr=True)
@@ -59,6 +60,7 @@ def print_form(
     fmt: Format = "html" if format_ == "html" else "pdf"
     if kind != "register" and kind not in KINDS:
         raise typer.BadParameter(f"one of {', '.join(KINDS)}, register", param_hint="KIND")
+    check_out(out, err)  # before the applicant is opened (and logged) for nothing
     reader = Reader(subject=f"cli:{getpass.getuser()}", role="admin")
     container = bootstrap()
     try:
@@ -77,5 +79,5 @@ def print_form(
         raise typer.Exit(2) from exc
     finally:
         container.close()
-    out.write_bytes(printed.body)
+    write_out(out, printed.body, err)
     err.print(f"wrote {out} ({printed.media_type}, {len(printed.body)} bytes)")

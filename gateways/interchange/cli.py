@@ -16,9 +16,10 @@ from lxml import etree
 from rich.console import Console
 from rich.table import Table
 
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidValue
 from gateways.application.service import DossierService
 from gateways.bootstrap import Container, bootstrap
+from gateways.cli_out import check_out, refuse
 from gateways.interchange.export import ExportFormat, export_database
 from gateways.interchange.export import export as run_export
 from gateways.interchange.mapping import GroupMapping
@@ -37,8 +38,9 @@ def bulk_service(container: Container) -> DossierService:
 
 @contextmanager
 def _output(out: Path | None) -> Iterator[TextIO]:
-    """UTF-8 text to `out` (written to a side file, renamed when complete; gzip-compressed
-    when its name ends in `.gz`) or to stdout."""
+    """UTF-8 text to `out` (written to a side file, renamed when complete, removed when the
+    export fails; gzip-compressed when its name ends in `.gz`) or to stdout. The caller has
+    checked `out`'s directory (check_out)."""
     if out is None:
         stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
         try:
@@ -48,19 +50,23 @@ def _output(out: Path | None) -> Iterator[TextIO]:
             stream.detach()  # leave stdout open for the rest of the process
         return
     part = out.with_name(out.name + ".part")
-    if out.name.lower().endswith(".gz"):
-        # Compressed, as public logs are published (`log.xes.gz`); no time in the gzip header,
-        # so the same export gives the same bytes.
-        with (
-            part.open("wb") as raw,
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed,
-            io.TextIOWrapper(packed, encoding="utf-8", newline="") as stream,
-        ):
-            yield stream
-    else:
-        with part.open("w", encoding="utf-8", newline="") as stream:
-            yield stream
-    part.replace(out)
+    try:
+        if out.name.lower().endswith(".gz"):
+            # Compressed, as public logs are published (`log.xes.gz`); no time in the gzip header,
+            # so the same export gives the same bytes.
+            with (
+                part.open("wb") as raw,
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed,
+                io.TextIOWrapper(packed, encoding="utf-8", newline="") as stream,
+            ):
+                yield stream
+        else:
+            with part.open("w", encoding="utf-8", newline="") as stream:
+                yield stream
+        part.replace(out)
+    except BaseException:
+        part.unlink(missing_ok=True)  # a failed export leaves no half file behind
+        raise
 
 
 def export(
@@ -94,23 +100,26 @@ def export(
     ] = False,
 ) -> None:
     """Export dossier history for process-mining tools and spreadsheets (no applicant data)."""
+    if format == ExportFormat.OCEL_SQLITE and out is None:
+        err.print("[red]ocel-sqlite writes a database file: give it with --out FILE[/red]")
+        raise typer.Exit(2)
+    check_out(out, err)
     container = bootstrap()
     try:
         tz = container.calendar.tz
         try:
+            if agency is not None and agency not in container.catalogue.hierarchy:
+                raise InvalidValue(f"unknown agency '{agency}' (--agency takes an agency code)")
             selection = Selection(
-                start=parse_bound(from_, tz, end=False),
-                end=parse_bound(to, tz, end=True),
+                start=parse_bound(from_, tz, end=False, name="--from"),
+                end=parse_bound(to, tz, end=True, name="--to"),
                 agency=agency,
                 synthesized=synthesized,
             )
         except DomainError as exc:
-            err.print(f"[red]{exc.detail}[/red]")
-            raise typer.Exit(2) from exc
+            raise refuse(err, exc.detail) from exc
         if format == ExportFormat.OCEL_SQLITE:
-            if out is None:
-                err.print("[red]ocel-sqlite writes a database file: give it with --out FILE[/red]")
-                raise typer.Exit(2)
+            assert out is not None
             part = out.with_name(out.name + ".part")
             part.unlink(missing_ok=True)
             summary = export_database(part, container.store, container.catalogue, selection)

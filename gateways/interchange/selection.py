@@ -26,23 +26,32 @@ _PAGE = 500
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def parse_bound(text: str | None, tz: tzinfo, *, end: bool) -> datetime | None:
+def parse_bound(text: str | None, tz: tzinfo, *, end: bool, name: str = "the bound") -> datetime | None:
     """A report bound: a date is a whole local day (`end`: inclusive), else an instant.
 
-    An instant without offset is read as local time.
+    An instant without offset is read as local time. `name` (the option, `--from`) names it
+    in the message when it is no date (2026-02-30) or no instant.
     """
     if text is None or not text.strip():
         return None
     text = text.strip()
+    day_form, instant_form = "a date (YYYY-MM-DD, 2026-03-14)", "an ISO instant (2026-03-14T17:00:00+07:00)"
     if _DATE.fullmatch(text):
-        day = date.fromisoformat(text)
-        if end:
-            return datetime.combine(day + timedelta(days=1), time(), tz) - timedelta(microseconds=1)
-        return datetime.combine(day, time(), tz)
+        try:
+            day = date.fromisoformat(text)
+            if end:
+                return datetime.combine(day + timedelta(days=1), time(), tz) - timedelta(microseconds=1)
+            return datetime.combine(day, time(), tz)
+        except ValueError as exc:  # 2026-13-01, 2026-02-30
+            raise InvalidValue(
+                f"{name} '{text}' is no day of the calendar ({exc}): give {day_form} or {instant_form}"
+            ) from exc
+        except OverflowError as exc:  # the last day of year 9999 has no day after it
+            raise InvalidValue(f"{name} '{text}' is out of the range of dates this service handles") from exc
     try:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidValue(f"'{text}' is neither a date (YYYY-MM-DD) nor an ISO instant") from exc
+        raise InvalidValue(f"{name} '{text}' is neither {day_form} nor {instant_form}") from exc
     return value if value.tzinfo is not None else value.replace(tzinfo=tz)
 
 

@@ -9,7 +9,9 @@ department, withdrawals — and some are still open today.
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
@@ -177,16 +179,14 @@ class Walker:
             return None
         return self.service.execute(dossier_id, lambda _s: make(self._actor(), at))
 
-    def walk(self, procedure_code: str, arrival: datetime) -> Dossier | None:
+    def walk(self, procedure_code: str, arrival: datetime, dossier_id: str | None = None) -> Dossier | None:
+        """Walk a new dossier (its id drawn from `rng` unless given) from `arrival`."""
         rng = self.rng
         # The version in force on the day it arrives (procedures are dated).
         day = arrival.astimezone(self.cal.tz).date()
         procedure = self.service.catalogue.procedure(procedure_code, day)
         assert procedure is not None
-        dossier_id = f"{rng.getrandbits(128):032x}"
-        dossier_id = (
-            f"{dossier_id[:8]}-{dossier_id[8:12]}-4{dossier_id[13:16]}-a{dossier_id[17:20]}-{dossier_id[20:]}"
-        )
+        dossier_id = dossier_id or _dossier_id(rng)
         channel = rng.choices([Channel.ONLINE, Channel.DIRECT, Channel.POSTAL], [55, 40, 5])[0]
         created = self.service.create(
             dossier_id=dossier_id,
@@ -339,6 +339,39 @@ def _arrival(rng: random.Random, cal: WorkingCalendar, start: datetime, end: dat
     return cal.next_opening(at) + timedelta(minutes=rng.randint(0, 200))
 
 
+def _dossier_id(rng: random.Random) -> str:
+    hexa = f"{rng.getrandbits(128):032x}"
+    return f"{hexa[:8]}-{hexa[8:12]}-4{hexa[13:16]}-a{hexa[17:20]}-{hexa[20:]}"
+
+
+_PRE_REFORM = ["DD.01", "DD.02", "HT.01", "HT.02", "HT.04", "BTXH.01", "CT.01"]
+
+
+def _plan(
+    rng: random.Random, cal: WorkingCalendar, now: datetime, dossiers: int, post: Callable[[], list[str]]
+) -> Iterator[tuple[str, datetime, str]]:
+    """(procedure, arrival, dossier id) of each demo dossier in the seed's order. The walk of
+    each draws from the same `rng` before the next is drawn; `post` (the catalogue's
+    procedures after the reform) is read when the first of them is drawn."""
+    start = now - timedelta(days=396)
+    early = (datetime(2025, 1, 6, 8, tzinfo=cal.tz), datetime(2025, 2, 20, 16, tzinfo=cal.tz))
+    n_pre = max(1, dossiers // 15)
+    codes: list[str] = []
+    for i in range(dossiers):
+        if i < n_pre:
+            code, arrival = rng.choice(_PRE_REFORM), _arrival(rng, cal, *early)
+        else:
+            codes = codes or post()
+            code, arrival = rng.choice(codes), _arrival(rng, cal, start, now)
+        if arrival > now:
+            continue
+        yield code, arrival, _dossier_id(rng)
+
+
+class AlreadySeeded(InvalidValue):
+    """The store already holds this seed's demo dossiers: seeding it again would write them twice."""
+
+
 def seed_demo(
     service: DossierService,
     now: datetime,
@@ -348,31 +381,34 @@ def seed_demo(
     country: bool = False,
 ) -> dict[str, int]:
     """Seed the catalogue of `province` (None: the demo file's) and `dossiers` demo dossiers,
-    with the whole country's units first when `country`; returns counts by final status."""
+    with the whole country's units first when `country`; returns counts by final status.
+
+    A seed always makes the same first dossier (whatever the province or the count): when the
+    store already holds it, AlreadySeeded is raised before anything is written."""
     rng = random.Random(seed)
+    catalogue = service.catalogue
+    plan = _plan(
+        rng,
+        service.calendar,
+        now,
+        dossiers,
+        lambda: [p.code for p in catalogue.procedures() if p.code.endswith("-2025")],
+    )
+    first = next(plan, None)
+    if first is not None and service.exists(first[2]):
+        raise AlreadySeeded(
+            f"this store already holds the demo dossiers of seed {seed} (dossier {first[2]}); "
+            "use another --seed or a fresh data directory"
+        )
     if country or province not in (None, DEMO_PROVINCE):  # another province's demo stands on it
         load_whole_country(service.catalogue)
     load_catalogue(service.catalogue, province)
     service = BufferedService(service)  # decided in memory, appended in batches
-    post = [p.code for p in service.catalogue.procedures() if p.code.endswith("-2025")]
-    pre = ["DD.01", "DD.02", "HT.01", "HT.02", "HT.04", "BTXH.01", "CT.01"]
     walker = Walker(service, rng, now)
     counts: dict[str, int] = {}
-    start = now - timedelta(days=396)
-    early = (
-        datetime(2025, 1, 6, 8, tzinfo=service.calendar.tz),
-        datetime(2025, 2, 20, 16, tzinfo=service.calendar.tz),
-    )
-    n_pre = max(1, dossiers // 15)
-    for i in range(dossiers):
-        if i < n_pre:
-            code, arrival = rng.choice(pre), _arrival(rng, service.calendar, *early)
-        else:
-            code, arrival = rng.choice(post), _arrival(rng, service.calendar, start, now)
-        if arrival > now:
-            continue
+    for code, arrival, dossier_id in itertools.chain([first] if first else [], plan):
         try:
-            state = walker.walk(code, arrival)
+            state = walker.walk(code, arrival, dossier_id)
         except DomainError:
             continue  # a path the rules refuse is simply not part of the demo
         status = state.status.value if state else Status.RECEIVED.value
