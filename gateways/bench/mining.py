@@ -91,15 +91,12 @@ def _key(key: str, tags: tuple[bytes, ...]) -> _Key:
     return _Key(quoted, re.compile(rb"(?:" + behind + rb")" + re.escape(quoted) + rb' value="([^"]*)"'))
 
 
-def _last(data: bytes, key: _Key, end: int) -> bytes | None:
-    """The value of the last attribute with the key in `data[:end]`, None where there is none."""
-    at = data.rfind(key.quoted, 0, end)
-    if at < 0:
-        return None
-    match = key.pattern.match(data, at)
-    if match is None:
+def _last(data: bytes, key: _Key) -> bytes | None:
+    """The value of the last attribute with the key in `data`, None where there is none."""
+    match = key.pattern.match(data, at) if (at := data.rfind(key.quoted)) >= 0 else None
+    if at >= 0 and match is None:
         raise _Odd
-    return match.group(1)
+    return None if match is None else match.group(1)
 
 
 @dataclass(frozen=True)
@@ -163,7 +160,11 @@ def _text(raw: bytes) -> str:
 
 
 def _seconds(raw: bytes) -> float | None:
-    return _instant(raw.decode("utf-8")) or _instant(_text(raw))  # no instant is written with `&`
+    try:
+        value = datetime.fromisoformat(raw.decode("utf-8"))
+    except ValueError:
+        return _instant(_text(raw))  # written with a reference or a line break, or no instant
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
 
 
 def _instant(text: str) -> float | None:
@@ -185,7 +186,7 @@ def _moment(text: str) -> datetime | None:
 
 def _close(events: list[tuple[float, int, str | None]], durations: dict[Edge, array[float]]) -> None:
     # Events of a case in time order; ties keep the document order (a stable sort, as PM4Py's).
-    events.sort(key=lambda e: (e[0], e[1]))
+    events.sort()  # (instant, order read): the order read is never the same twice
     for (ta, _i, a), (tb, _j, b) in itertools.pairwise(events):
         if a is None or b is None:
             continue
@@ -209,13 +210,11 @@ def edge_stats(path: Path, key: str = DEFAULT_KEY) -> tuple[dict[Edge, EdgeStats
 
 
 def read_log(path: Path, key: str = DEFAULT_KEY) -> Read:
-    """The log's events, read from its bytes where they have the usual shape, else with lxml.
-
-    The bytes are cut at trace and event starts (C speed); in each event only the two
-    attributes the statistics need are looked up. The collector's first generation is made
-    large meanwhile (`gateways.collector`): the read allocates a few small objects per event,
-    none in a cycle, and in a process holding a large heap (PM4Py imported) each full
-    collection they set off walked all of it."""
+    """The log's events, read from its bytes where they have the usual shape (cut at trace
+    and event starts at C speed, only the attributes needed looked up), else with lxml. The
+    collector's first generation is made large meanwhile (`gateways.collector`): the read
+    allocates a few small objects per event, none in a cycle, and in a process holding a
+    large heap (PM4Py imported) each full collection they set off walked all of it."""
     with fewer_collections():
         try:
             return _bytes_read(path, key)
@@ -233,22 +232,23 @@ def _gap(data: bytes, start: int) -> None:
 def _body(chunk: bytes) -> int:
     """Where the first chunk's first trace starts, once what comes before is seen to be a
     plain header: the root `<log>`, its extensions, globals, classifiers and attributes."""
-    start = chunk.find(b"<trace")
-    head = chunk[: start if start >= 0 else len(chunk)]
+    start = chunk.find(b"<trace") % (len(chunk) + 1)  # (no trace: all of it)
+    head = chunk[:start]
     declaration = _DECLARATION.match(head)
     head = _COMMENT.sub(b"", head[declaration.end() if declaration else 0 :])
     if b"<!" in head or b"<?" in head or _ROOT.search(head) is None or _OUTSIDE.search(head):
         raise _Odd
-    return start if start >= 0 else len(chunk)
+    return start
 
 
 def _check(chunk: bytes, start: int) -> None:
     """Rare bytes found at C speed; the markup they may start is looked for only then."""
-    if not chunk.isascii():
-        try:
-            chunk.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _Odd from None
+    for part in (chunk[:start], chunk[start:]) if start else (chunk,):  # a header may differ
+        if not part.isascii():
+            try:
+                part.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Odd from None
     for byte, odd in ((b"!", b"<!"), (b"?", b"<?")):  # a comment, CDATA, a DTD, an instruction
         if chunk.find(byte, start) >= 0 and chunk.find(odd, start) >= 0:
             raise _Odd
@@ -291,7 +291,7 @@ def _bytes_read(path: Path, key: str) -> Read:
                 head = parts[0]
                 if b"</" in head:
                     raise _Odd  # an element with elements in it: a nested attribute, a prefixed event
-                raw_case = _last(head, name, len(head))
+                raw_case = _last(head, name)
                 if raw_case is None:
                     unnamed += 1
                     case = f"\x00{unnamed}"
@@ -331,7 +331,7 @@ def _bytes_read(path: Path, key: str) -> Read:
                                 texts.clear()
                             value = texts[raw_value] = _text(raw_value)
                         with_key += 1
-                        at = min(at, found)
+                        at = found if found < at else at
                     if part.find(b"</", at, end) >= 0:
                         raise _Odd  # an element closes after one of the two: they were nested in it
                     events += 1
