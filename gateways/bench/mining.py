@@ -254,7 +254,7 @@ def _check(chunk: bytes, start: int) -> None:
             raise _Odd
     if chunk.find(b"'", start) >= 0 and _SINGLE_QUOTED.search(chunk, start):
         raise _Odd
-    if chunk.find(b"&", start) >= 0 and _KEY_REFERENCE.search(chunk, start):
+    if chunk.find(b"&", start) >= 0 and chunk.find(b"&#", start) >= 0 and _KEY_REFERENCE.search(chunk, start):
         raise _Odd
 
 

@@ -153,6 +153,10 @@ SHAPES: dict[str, tuple[str, str]] = {
         ),
         "lxml",
     ),
+    "apostrophes, ampersands": (
+        log(("c1", [event("Don't &amp; &lt;co&gt;", T[0]), event("O'Brien", T[1]), event("G1", T[2])])),
+        "bytes",
+    ),
     "OpenXES header": (OPENXES + PLAIN.split("\n", 2)[2], "bytes"),
 }
 
