@@ -11,8 +11,8 @@ extra `[mining]`.
 Read as PM4Py reads a log: a case is the traces of one `concept:name` (traces without one
 are each their own case), its events in time order (ties in document order); an event
 without the key still follows and precedes others, but no edge starts or ends at it;
-an event without a valid timestamp is left out. A log in which no event has the key is
-refused with a message that says so.
+an event without a valid timestamp is left out. A log where no event has the key, or one
+PM4Py's reader refuses (no UTF-8 XML, an event outside a trace), is refused with a message.
 """
 
 from __future__ import annotations
