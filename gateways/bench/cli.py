@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from gateways.bench import BENCHES, NEEDS_KAFKA, BenchUnavailable, run_bench
-from gateways.bench.mining import KeyMissing
+from gateways.bench.mining import KeyMissing, UnreadableLog
 from gateways.bench.report import BenchResult
 from gateways.bench.workload import EVENTS_PER_DOSSIER, bench_dir
 from gateways.settings import Settings
@@ -136,7 +136,7 @@ def bench(
     except BenchUnavailable as exc:
         err.print(f"[yellow]bench {name} {exc}[/yellow]")
         return
-    except KeyMissing as exc:
+    except (KeyMissing, UnreadableLog) as exc:
         err.print(f"[red]bench {name}: {exc}[/red]")
         raise typer.Exit(2) from exc
     result.print(Console())

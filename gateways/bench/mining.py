@@ -11,13 +11,12 @@ extra `[mining]`.
 Read as PM4Py reads a log: a case is the traces of one `concept:name` (traces without one
 are each their own case), its events in time order (ties in document order); an event
 without the key still follows and precedes others, but no edge starts or ends at it;
-an event without a valid timestamp is left out. A log in which no event has the key is
-refused with a message that says so.
+an event without a valid timestamp is left out. A log where no event has the key, or one
+PM4Py's reader refuses (no UTF-8 XML, an event outside a trace), is refused with a message.
 """
 
 from __future__ import annotations
 
-import html
 import itertools
 import re
 import time
@@ -27,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from gateways.bench import BenchUnavailable
 from gateways.bench.report import BenchResult
@@ -46,43 +45,58 @@ HELD = 100_000  # distinct texts and instants remembered while reading (each kin
 _UNSEEN: Any = object()
 
 
+# The fast reader takes a log in the shape writers give it: `<trace>` and `<event>` elements
+# without prefix or attributes, each attribute one self-closing `<string key="…" value="…"/>`
+# (string, date, int, float, boolean or id) with the key written first. Anything else seen
+# in a chunk (a comment, a DOCTYPE, a processing instruction, a prefixed or nested element,
+# a list, single quotes, spaces around `=`, a key's character reference, bytes that are no
+# UTF-8, an attribute of the trace after its events…) and the whole file is read again with
+# lxml, as PM4Py reads it.
+_TAGS = (b"string", b"date", b"int", b"float", b"boolean", b"id")
+_TEXT_TAGS = (b"string", b"id")  # the others PM4Py reads as numbers, dates or truth values
+_DECLARATION = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*\?>")
+_COMMENT = re.compile(rb"<!--.*?-->", re.S)
+_ROOT = re.compile(rb"<log[\s>]")
+_OUTSIDE = re.compile(rb"<[\w.:-]*(?:event|trace)[\s/>]")  # an event or trace before the first trace
+_SINGLE_QUOTED = re.compile(rb"=\s*'")
+_KEY_REFERENCE = re.compile(rb"key\s*=\s*\"[^\"]*&#")
+_REFERENCE = re.compile(r"&(?:#x([0-9a-fA-F]+)|#([0-9]+)|([A-Za-z_][\w.-]*));")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
 class KeyMissing(ValueError):
     """No event of the log has the attribute the DFG is computed on."""
 
 
+class UnreadableLog(ValueError):
+    """The file is no log PM4Py reads: not XML in UTF-8, or events and traces out of place."""
+
+
+class _Odd(Exception):
+    """The fast reader met markup it does not read as an XML parser does."""
+
+
 @dataclass(frozen=True)
-class _Attribute:
-    """Where an attribute element with one key gives its value. Nearly every writer puts the
-    key first; XML gives an element's attributes no order, so value-first is read too."""
+class _Key:
+    """An attribute looked up by its key in quotes (the last one of an element wins) and
+    matched there, behind the element's name: text or a value cannot hold a `<`."""
 
-    key_first: re.Pattern[bytes]
-    value_first: re.Pattern[bytes]
-    key: bytes  # value-first is tried only where the key's text is
-
-
-def _attribute(key: str) -> _Attribute:
-    """The patterns of an attribute element with this key (either order, either quote)."""
-    k = re.escape(key.encode())
-    named = rb"key=(?:\"" + k + rb"\"|'" + k + rb"')"
-    value = rb"value=(?:\"([^\"]*)\"|'([^']*)')"
-    return _Attribute(
-        re.compile(named + rb"\s+" + value),
-        re.compile(value + rb"\s+" + named),
-        key.encode(),
-    )
+    quoted: bytes
+    pattern: re.Pattern[bytes]
 
 
-def _find(text: bytes, attribute: _Attribute) -> bytes | None:
-    """The value of the first attribute element with the key in `text`."""
-    match = attribute.key_first.search(text)
-    if match is None:
-        if attribute.key not in text:
-            return None
-        match = attribute.value_first.search(text)
-        if match is None:
-            return None
-    value = match.group(1)
-    return value if value is not None else match.group(2)
+def _key(key: str, tags: tuple[bytes, ...]) -> _Key:
+    quoted = b'"' + key.encode() + b'"'
+    behind = b"|".join(rb"(?<=<" + tag + rb" key=)" for tag in tags)
+    return _Key(quoted, re.compile(rb"(?:" + behind + rb")" + re.escape(quoted) + rb' value="([^"]*)"'))
+
+
+def _last(data: bytes, key: _Key) -> bytes | None:
+    """The value of the last attribute with the key in `data`, None where there is none."""
+    match = key.pattern.match(data, at) if (at := data.rfind(key.quoted)) >= 0 else None
+    if at >= 0 and match is None:
+        raise _Odd
+    return None if match is None else match.group(1)
 
 
 @dataclass(frozen=True)
@@ -94,7 +108,17 @@ class EdgeStats:
     max: float = 0.0
 
 
-def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+@dataclass
+class Read:
+    """A log read for the DFG: per case its events (instant, order read, value of the key)."""
+
+    cases: dict[str, list[tuple[float, int, str | None]]]
+    events: int
+    with_key: int
+    reader: str  # "bytes" (the fast reader) or "lxml"
+
+
+def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
     """The file in pieces that each end after a `</trace>` (the last piece: whatever is left)."""
     rest = b""
     while block := stream.read(CHUNK):
@@ -110,24 +134,59 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
         yield rest
 
 
+def _referenced(match: re.Match[str]) -> str:
+    hexadecimal, decimal, name = match.groups()
+    if name is not None:
+        if name not in _NAMED:
+            raise _Odd  # an entity of a DTD
+        return _NAMED[name]
+    try:
+        return chr(int(hexadecimal, 16) if hexadecimal is not None else int(decimal))
+    except (ValueError, OverflowError):
+        raise _Odd from None
+
+
 def _text(raw: bytes) -> str:
+    """An attribute value as XML reads it: line breaks and tabs written as such are spaces,
+    then the references are replaced (`&#x80;` is U+0080)."""
     text = raw.decode("utf-8")
-    return html.unescape(text) if "&" in text else text
+    if "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    if "&" in text:
+        if text.count("&") != len(_REFERENCE.findall(text)):
+            raise _Odd
+        text = _REFERENCE.sub(_referenced, text)
+    return text
 
 
 def _seconds(raw: bytes) -> float | None:
     try:
-        value = datetime.fromisoformat(_text(raw))
+        value = datetime.fromisoformat(raw.decode("utf-8"))
+    except ValueError:
+        return _instant(_text(raw))  # written with a reference or a line break, or no instant
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+
+
+def _instant(text: str) -> float | None:
+    try:
+        value = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)  # PM4Py reads an instant without offset as UTC
-    return value.timestamp()
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    # PM4Py reads an instant without offset as UTC
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _close(events: list[tuple[float, int, str | None]], durations: dict[Edge, array[float]]) -> None:
     # Events of a case in time order; ties keep the document order (a stable sort, as PM4Py's).
-    events.sort(key=lambda e: (e[0], e[1]))
+    events.sort()  # (instant, order read): the order read is never the same twice
     for (ta, _i, a), (tb, _j, b) in itertools.pairwise(events):
         if a is None or b is None:
             continue
@@ -139,32 +198,100 @@ def _close(events: list[tuple[float, int, str | None]], durations: dict[Edge, ar
 
 def edge_stats(path: Path, key: str = DEFAULT_KEY) -> tuple[dict[Edge, EdgeStats], int]:
     """Per directly-follows pair of `key` values: count, mean, median, min and max seconds;
-    and the events read. Raises `KeyMissing` when no event has `key`.
+    and the events read. Raises `KeyMissing` when no event has `key`, `UnreadableLog` where
+    PM4Py's reader refuses the file."""
+    read = read_log(path, key)
+    if read.events and not read.with_key:
+        raise KeyMissing(f"{path.name}: no event has the attribute {key!r}, so there is no DFG on it")
+    durations: dict[Edge, array[float]] = {}
+    for trace_events in read.cases.values():
+        _close(trace_events, durations)
+    return {edge: _stats(values) for edge, values in durations.items()}, read.events
 
-    The bytes are cut at trace and event starts (C speed); in each event only the two
-    attributes the statistics need are looked up. The collector's first generation is made
-    large meanwhile (`gateways.collector`): the read allocates a few small objects per event,
-    none in a cycle, and in a process holding a large heap (PM4Py imported) each full
-    collection they set off walked all of it."""
+
+def read_log(path: Path, key: str = DEFAULT_KEY) -> Read:
+    """The log's events, read from its bytes where they have the usual shape (cut at trace
+    and event starts at C speed, only the attributes needed looked up), else with lxml. The
+    collector's first generation is made large meanwhile (`gateways.collector`): the read
+    allocates a few small objects per event, none in a cycle, and in a process holding a
+    large heap (PM4Py imported) each full collection they set off walked all of it."""
     with fewer_collections():
-        return _edge_stats(path, key)
+        try:
+            return _bytes_read(path, key)
+        except _Odd:
+            return _lxml_read(path, key)
 
 
-def _edge_stats(path: Path, key: str) -> tuple[dict[Edge, EdgeStats], int]:
-    wanted, name, stamp_key = _attribute(key), _attribute("concept:name"), _attribute("time:timestamp")
+def _gap(data: bytes, start: int) -> None:
+    """Between two traces, nothing but text and the log's end."""
+    at = data.find(b"<", start)
+    if at >= 0 and (not data.startswith(b"</log>", at) or data.find(b"<", at + 6) >= 0):
+        raise _Odd
+
+
+def _body(chunk: bytes) -> int:
+    """Where the first chunk's first trace starts, once what comes before is seen to be a
+    plain header: the root `<log>`, its extensions, globals, classifiers and attributes."""
+    start = chunk.find(b"<trace") % (len(chunk) + 1)  # (no trace: all of it)
+    head = chunk[:start]
+    declaration = _DECLARATION.match(head)
+    head = _COMMENT.sub(b"", head[declaration.end() if declaration else 0 :])
+    if b"<!" in head or b"<?" in head or _ROOT.search(head) is None or _OUTSIDE.search(head):
+        raise _Odd
+    return start
+
+
+def _check(chunk: bytes, start: int) -> None:
+    """Rare bytes found at C speed; the markup they may start is looked for only then."""
+    for part in (chunk[:start], chunk[start:]) if start else (chunk,):  # a header may differ
+        if not part.isascii():
+            try:
+                part.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Odd from None
+    for byte, odd in ((b"!", b"<!"), (b"?", b"<?")):  # a comment, CDATA, a DTD, an instruction
+        if chunk.find(byte, start) >= 0 and chunk.find(odd, start) >= 0:
+            raise _Odd
+    if chunk.find(b"'", start) >= 0 and _SINGLE_QUOTED.search(chunk, start):
+        raise _Odd
+    if chunk.find(b"&", start) >= 0 and chunk.find(b"&#", start) >= 0 and _KEY_REFERENCE.search(chunk, start):
+        raise _Odd
+
+
+def _bytes_read(path: Path, key: str) -> Read:
+    if not key or any(c in key for c in "&<>\"'") or any(c.isspace() for c in key):
+        raise _Odd  # a key whose text XML may write otherwise
+    wanted, name, stamp_key = (
+        _key(key, _TEXT_TAGS),
+        _key("concept:name", _TEXT_TAGS),
+        _key("time:timestamp", _TAGS),
+    )
     cases: dict[str, list[tuple[float, int, str | None]]] = {}
     unnamed = events = with_key = 0
     # Raw bytes -> what they read as: logs repeat their activities and many stamp whole days
     # alike, so each distinct text is decoded once (held up to HELD of each, then begun again).
     texts: dict[bytes, str] = {}
     stamps: dict[bytes, float | None] = {}
+    first = True
+    sq, stamp_at = stamp_key.quoted, stamp_key.pattern.match
+    wq, value_at = wanted.quoted, wanted.pattern.match
     with open_log(path) as stream:
         for chunk in _chunks(stream):
-            for piece in chunk.split(b"<trace")[1:]:
-                if piece[:1] not in (b">", b" ", b"\t", b"\n", b"\r"):
-                    continue  # another element whose name starts so
-                parts = piece.split(b"<event")
-                raw_case = _find(parts[0], name)
+            start = _body(chunk) if first else 0
+            first = False
+            _check(chunk, start)
+            pieces = chunk[start:].split(b"<trace") if start else chunk.split(b"<trace")
+            _gap(pieces[0], 0)
+            for piece in pieces[1:]:
+                end = piece.rfind(b"</trace>")
+                if end < 0 or not piece.startswith(b">"):
+                    raise _Odd
+                _gap(piece, end + 8)
+                parts = piece[:end].split(b"<event")
+                head = parts[0]
+                if b"</" in head:
+                    raise _Odd  # an element with elements in it: a nested attribute, a prefixed event
+                raw_case = _last(head, name)
                 if raw_case is None:
                     unnamed += 1
                     case = f"\x00{unnamed}"
@@ -172,35 +299,166 @@ def _edge_stats(path: Path, key: str) -> tuple[dict[Edge, EdgeStats], int]:
                     case = _text(raw_case)
                 trace = cases.setdefault(case, [])
                 for part in parts[1:]:
-                    end = part.find(b"</event>")
-                    body = part[:end] if end >= 0 else part
-                    raw_stamp = _find(body, stamp_key)
-                    if raw_stamp is None:
+                    end = part.rfind(b"<")  # the event's `</event>`: nothing follows it in the trace
+                    if not part.startswith(b"</event>", end):
+                        raise _Odd
+                    at = part.rfind(sq, 0, end)  # the last one: PM4Py keeps the last of a key
+                    if at < 0:
                         continue
+                    match = stamp_at(part, at)
+                    if match is None:
+                        raise _Odd
+                    raw_stamp = match.group(1)
                     stamp = stamps.get(raw_stamp, _UNSEEN)
                     if stamp is _UNSEEN:
                         if len(stamps) >= HELD:
                             stamps.clear()
                         stamp = stamps[raw_stamp] = _seconds(raw_stamp)
                     if stamp is None:
+                        if part.find(sq, 0, at) >= 0:
+                            raise _Odd  # PM4Py keeps the last instant it could read
                         continue
-                    raw_value = _find(body, wanted)
                     value = None
-                    if raw_value is not None:
+                    found = part.rfind(wq, 0, end)
+                    if found >= 0:
+                        match = value_at(part, found)
+                        if match is None:
+                            raise _Odd
+                        raw_value = match.group(1)
                         value = texts.get(raw_value)
                         if value is None:
                             if len(texts) >= HELD:
                                 texts.clear()
                             value = texts[raw_value] = _text(raw_value)
                         with_key += 1
+                        at = found if found < at else at
+                    if part.find(b"</", at, end) >= 0:
+                        raise _Odd  # an element closes after one of the two: they were nested in it
                     events += 1
                     trace.append((stamp, events, value))
-    if events and not with_key:
-        raise KeyMissing(f"{path.name}: no event has the attribute {key!r}, so there is no DFG on it")
-    durations: dict[Edge, array[float]] = {}
-    for trace_events in cases.values():
-        _close(trace_events, durations)
-    return {edge: _stats(values) for edge, values in durations.items()}, events
+    return Read(cases, events, with_key, "bytes")
+
+
+# PM4Py's reader (its default, `iterparse` on lxml) knows an element by how its tag ends,
+# tried in this order, and reads an attribute where the element it stands in is an event or
+# a trace then open. `_lxml_read` does the same.
+_KINDS = ("string", "date", "event", "trace", "float", "int", "boolean", "list", "id")
+_KINDS_OF_LOG = ("extension", "global", "classifier", "log")
+
+
+def _kind(tag: Any) -> str | None:
+    if not isinstance(tag, str):
+        return None
+    for kind in _KINDS + _KINDS_OF_LOG:
+        if tag.endswith(kind):
+            return kind
+    return None
+
+
+def _value(kind: str, elem: Any) -> Any:
+    """The attribute's value as PM4Py reads it; `_UNSEEN` where it sets none. The instant
+    of an event is read as the fast reader reads it, whatever the element."""
+    raw = elem.get("value")
+    if kind == "date" or elem.get("key") == "time:timestamp":
+        moment = None if raw is None else _moment(raw)
+        if moment is None and kind == "date":
+            return _UNSEEN
+        return moment.timestamp() if moment and elem.get("key") == "time:timestamp" else moment
+    if kind in ("string", "id", "list"):
+        return None if kind == "list" else raw
+    if kind == "boolean":
+        return str(raw).lower() == "true"
+    try:
+        return float(raw) if kind == "float" else int(raw)
+    except (TypeError, ValueError):
+        return _UNSEEN
+
+
+def _lxml_read(path: Path, key: str) -> Read:
+    from lxml import etree
+
+    rows: list[tuple[str, float | None, Any]] = []  # per event of a trace: case, instant, value
+    unnamed = 0
+    log_open = False
+    trace: Any = None
+    event: Any = None
+    attributes: dict[str, Any] = {}
+    name: Any = None
+    trace_events: list[tuple[float | None, Any]] = []
+    kinds: dict[Any, str | None] = {}
+    wanted = (key, "time:timestamp", "concept:name")
+    try:
+        with open_log(path) as stream:
+            for action, elem in etree.iterparse(
+                stream, events=("start", "end"), encoding="utf-8", resolve_entities="internal"
+            ):
+                tag = elem.tag
+                kind = kinds[tag] if tag in kinds else kinds.setdefault(tag, _kind(tag))
+                if action == "start":
+                    if kind == "event":
+                        if event is not None:
+                            raise UnreadableLog("an event inside another event")
+                        event, attributes = elem, {}
+                    elif kind == "trace":
+                        if not log_open or trace is not None:
+                            raise UnreadableLog("a trace outside the log or inside another trace")
+                        trace, name, trace_events = elem, None, []
+                    elif kind == "log":
+                        if log_open:
+                            raise UnreadableLog("two logs in one file")
+                        log_open = True
+                    elif kind in _KINDS_OF_LOG:
+                        if not log_open:
+                            raise UnreadableLog(f"a <{kind}> outside the log")
+                    elif kind is not None and (attribute := elem.get("key")) in wanted:
+                        parent = elem.getparent()
+                        if parent is None or (parent is not event and parent is not trace):
+                            continue
+                        if (value := _value(kind, elem)) is _UNSEEN:
+                            continue
+                        if parent is event:
+                            attributes[attribute] = value
+                        elif attribute == "concept:name":
+                            name = value
+                    continue
+                if kind == "event" and trace is not None:
+                    trace_events.append((attributes.get("time:timestamp"), attributes.get(key)))
+                    event = None  # (PM4Py keeps an event read outside a trace open)
+                elif kind == "trace":
+                    if name is None:
+                        unnamed += 1
+                    case = f"\x00{unnamed}" if name is None else str(name)
+                    rows += ((case, stamp, value) for stamp, value in trace_events)
+                    trace = None
+                elem.clear(keep_tail=True)
+                parent = elem.getparent()
+                while parent is not None and elem.getprevious() is not None:
+                    del parent[0]  # what was read before it
+    except etree.XMLSyntaxError as exc:
+        raise UnreadableLog(f"{path.name}: not an XML file PM4Py reads ({exc})") from exc
+    except UnreadableLog as exc:
+        raise UnreadableLog(f"{path.name}: {exc}") from exc
+    values = _as_text([value for _case, _stamp, value in rows])
+    cases: dict[str, list[tuple[float, int, str | None]]] = {}
+    events = with_key = 0
+    for (case, stamp, _), value in zip(rows, values, strict=True):
+        bucket = cases.setdefault(case, [])
+        if stamp is not None:
+            events += 1
+            with_key += value is not None
+            bucket.append((stamp, events, value))
+    return Read(cases, events, with_key, "lxml")
+
+
+def _as_text(values: list[Any]) -> list[str | None]:
+    """The key's values as PM4Py's table gives them (`astype("string")`): where some are
+    numbers, truth values or instants, pandas makes one type of the column first (whole
+    numbers with a gap among them are written `5.0`)."""
+    if all(value is None or isinstance(value, str) for value in values):
+        return values
+    import pandas
+
+    return [None if value is pandas.NA else value for value in pandas.Series(values).astype("string")]
 
 
 def _stats(values: array[float]) -> EdgeStats:
