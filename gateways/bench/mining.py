@@ -42,6 +42,7 @@ CHUNK = 8 * 1024 * 1024
 DEFAULT_KEY = "org:group"
 MISSING = "\x00no value"  # stands for an event without the key in PM4Py's dataframe
 HELD = 100_000  # distinct texts and instants remembered while reading (each kind)
+_TRIAL = 2048  # distinct instants after which, if they came in under twice as many events, none is kept
 _UNSEEN: Any = object()
 
 
@@ -272,6 +273,7 @@ def _bytes_read(path: Path, key: str) -> Read:
     # alike, so each distinct text is decoded once (held up to HELD of each, then begun again).
     texts: dict[bytes, str] = {}
     stamps: dict[bytes, float | None] = {}
+    remember = True  # instants remembered, while they repeat (a log stamped to the millisecond: not)
     first = True
     sq, stamp_at = stamp_key.quoted, stamp_key.pattern.match
     wq, value_at = wanted.quoted, wanted.pattern.match
@@ -309,11 +311,16 @@ def _bytes_read(path: Path, key: str) -> Read:
                     if match is None:
                         raise _Odd
                     raw_stamp = match.group(1)
-                    stamp = stamps.get(raw_stamp, _UNSEEN)
-                    if stamp is _UNSEEN:
-                        if len(stamps) >= HELD:
-                            stamps.clear()
-                        stamp = stamps[raw_stamp] = _seconds(raw_stamp)
+                    if remember:
+                        stamp = stamps.get(raw_stamp, _UNSEEN)
+                        if stamp is _UNSEEN:
+                            if len(stamps) >= HELD:
+                                stamps.clear()
+                            stamp = stamps[raw_stamp] = _seconds(raw_stamp)
+                            if len(stamps) == _TRIAL and events < 2 * _TRIAL:
+                                remember = False  # instants barely repeat here: only a cost
+                    else:
+                        stamp = _seconds(raw_stamp)
                     if stamp is None:
                         if part.find(sq, 0, at) >= 0:
                             raise _Odd  # PM4Py keeps the last instant it could read
