@@ -144,8 +144,24 @@ class DossierPage(Model):
     view_position: int
 
 
+class ConsultationItem(DossierSummary):
+    consultation_requested_at: datetime = Field(description="when this agency's opinion was asked")
+
+
+class InboxTotals(Model):
+    incoming: int = Field(description="handed to this agency, not accepted yet")
+    active: int = Field(description="held by this agency, not in transit")
+    sent: int = Field(description="handed by this agency to another, not accepted yet")
+    consultations: int = Field(description="waiting for this agency's opinion")
+
+
 class InboxPage(Model):
-    items: list[InboxItem]
+    items: list[InboxItem] = Field(description="the open dossiers, the `limit` due soonest")
+    total: int = Field(description="every open dossier of the agency (items are at most `limit` of them)")
+    totals: InboxTotals
+    consultations: list[ConsultationItem] = Field(
+        description="dossiers held elsewhere that wait for this agency's opinion, the longest waiting first"
+    )
     next_cursor: Cursor
     view_position: int
 

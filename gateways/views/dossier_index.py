@@ -11,7 +11,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.events import DocumentAttached, LegacyCaseRecorded
+from domain.events import (
+    ConsultationAnswered,
+    ConsultationRequested,
+    DocumentAttached,
+    HolderSucceeded,
+    LegacyCaseRecorded,
+)
 from gateways.sql import Database, Tx, select_in
 from gateways.views.runtime import Applied
 from gateways.views.toolkit import Held, Upsert, copy_rows
@@ -56,6 +62,11 @@ SCHEMA = [
     # earlier index on the whole id goes.
     "DROP INDEX IF EXISTS dossier_case_id",
     f"CREATE INDEX IF NOT EXISTS dossier_case_key ON dossier_case ({CASE_KEY})",
+    # The consultations open on each dossier: which agency's opinion it waits for, since when (the
+    # consulted agency's inbox lists them; a row goes when that agency answers).
+    "CREATE TABLE IF NOT EXISTS dossier_consultation (dossier_id TEXT NOT NULL, agency_code TEXT NOT NULL, "
+    "requested_at TEXT NOT NULL, PRIMARY KEY (dossier_id, agency_code))",
+    "CREATE INDEX IF NOT EXISTS dossier_consultation_agency ON dossier_consultation (agency_code)",
 ]
 # The tables beside the index rows: one value per dossier, written once (its first), by column.
 _SIDE = {"dossier_digitized": "digitized_at", "dossier_case": "case_id"}
@@ -64,6 +75,13 @@ _SIDE_INSERT = {
     for table, column in _SIDE.items()
 }
 _UPSERT = Upsert("dossier_index", _FIELDS, ("dossier_id",))
+# Every table of the view, for a clear and a merge.
+_TABLES = ("dossier_index", *_SIDE, "dossier_consultation")
+_CONSULTATION_PUT = (
+    "INSERT INTO dossier_consultation (dossier_id, agency_code, requested_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (dossier_id, agency_code) DO UPDATE SET requested_at = excluded.requested_at"
+)
+_CONSULTATION_DROP = "DELETE FROM dossier_consultation WHERE dossier_id = ? AND agency_code = ?"
 
 
 def _to_sql(row: DossierRow) -> list[Any]:
@@ -105,6 +123,9 @@ class DossierIndexView:
         # Side table -> dossier -> value, until the next flush: when its files were first all
         # there (dossier_digitized), an imported dossier's case id in its legacy log (dossier_case).
         self.side: dict[str, dict[str, str]] = _no_side_rows()
+        # (dossier, consulted agency) -> since when its opinion is awaited, or None once answered
+        # (the row goes), until the next flush.
+        self.consulted: dict[tuple[str, str], str | None] = {}
 
     def load(self, tx: Tx, ids: Sequence[str]) -> dict[str, DossierRow]:
         return _rows_by_id(tx.query, ids)
@@ -120,6 +141,35 @@ class DossierIndexView:
                 self.side["dossier_digitized"].setdefault(item.dossier_id, event.occurred_at.isoformat())
             elif isinstance(event, LegacyCaseRecorded):
                 self.side["dossier_case"].setdefault(item.dossier_id, event.case_id)
+            elif isinstance(event, ConsultationRequested):
+                self.consulted[item.dossier_id, event.consulted_agency_code] = event.occurred_at.isoformat()
+            elif isinstance(event, ConsultationAnswered):
+                self.consulted[item.dossier_id, event.consulted_agency_code] = None
+            elif isinstance(event, HolderSucceeded) and event.consulted:
+                self._succeed(tx, item.dossier_id, event.from_agency_code, event.to_agency_code)
+
+    def _succeed(self, tx: Tx, dossier_id: str, old: str, new: str) -> None:
+        """The ended agency's open consultation passes to its successor, asked when it was asked
+        (as the domain's fold: one consultation if the successor was consulted already)."""
+        stored = {
+            r["agency_code"]: r["requested_at"]
+            for r in tx.query(
+                "SELECT agency_code, requested_at FROM dossier_consultation "
+                "WHERE dossier_id = ? AND agency_code IN (?, ?)",
+                (dossier_id, old, new),
+            )
+        }
+
+        def since(agency: str) -> str | None:
+            key = (dossier_id, agency)
+            return self.consulted[key] if key in self.consulted else stored.get(agency)
+
+        asked = since(old)
+        if asked is None:
+            return
+        self.consulted[dossier_id, old] = None
+        if since(new) is None:
+            self.consulted[dossier_id, new] = asked
 
     def flush(self, tx: Tx) -> None:
         changed = sorted(
@@ -129,21 +179,26 @@ class DossierIndexView:
         _UPSERT.write(tx, [_to_sql(row) for row in changed])
         for table, rows in self.side.items():
             tx.executemany(_SIDE_INSERT[table], sorted(rows.items()))
+        consulted = sorted(self.consulted.items())
+        tx.executemany(_CONSULTATION_DROP, [key for key, at in consulted if at is None])
+        tx.executemany(_CONSULTATION_PUT, [(*key, at) for key, at in consulted if at is not None])
         self.side = _no_side_rows()
+        self.consulted = {}
         self.held.trim()
 
     def forget(self, empty: bool = False) -> None:
         self.held.forget(empty)
         self.side = _no_side_rows()
+        self.consulted = {}
 
     def clear(self, tx: Tx) -> None:
-        for table in ("dossier_index", *_SIDE):
+        for table in _TABLES:
             tx.execute(f"DELETE FROM {table}")
 
     def merge(self, tx: Tx, shards: Sequence[Database]) -> None:
         """Add the rows of shards rebuilt apart (disjoint sets of dossiers)."""
         for shard in shards:
-            for table in ("dossier_index", *_SIDE):
+            for table in _TABLES:
                 copy_rows(tx, shard, table, SCHEMA)
 
 
@@ -189,6 +244,28 @@ def _wall(instant: datetime) -> str:
 _OPEN_AT = (
     "WHERE (holder_agency_code = ? OR pending_handoff_to = ?) AND closed_at IS NULL AND resolved_at IS NULL"
 )
+# What an open dossier is to the agency whose inbox it is in: handed to it and not accepted
+# yet, in hand, or handed by it to another that has not accepted yet.
+OPEN_KINDS = ("incoming", "active", "sent")
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenPage:
+    rows: list[DossierRow]  # the first due soonest
+    totals: dict[str, int]  # every open dossier of the agency by kind (OPEN_KINDS), not only the first
+
+
+def _open_where(agency_code: str, imported: bool) -> tuple[str, list[Any]]:
+    where, params = _OPEN_AT, [agency_code, agency_code]
+    if not imported:
+        return where + " AND imported = ?", [*params, False]
+    return where, params
+
+
+def _kind(pending_handoff_to: str | None, agency_code: str) -> str:
+    if pending_handoff_to is None:
+        return "active"
+    return "incoming" if pending_handoff_to == agency_code else "sent"
 
 
 def _open_at(row: DossierRow, agency_code: str) -> bool:
@@ -217,22 +294,51 @@ class DossierIndex:
     ) -> list[DossierRow]:
         """Unresolved dossiers the agency holds or that are in transit to it (`imported`
         False: not those of imported history). With `first`, only the `first` due soonest (no
-        due instant last), in that order: the due instants of all are read, the whole rows of
-        those only (a department's inbox holds thousands)."""
-        where = _OPEN_AT
-        params: list[Any] = [agency_code, agency_code]
-        if not imported:
-            where += " AND imported = ?"
-            params.append(False)
+        due instant last), in that order (see `open_page`)."""
         if first is None:
+            where, params = _open_where(agency_code, imported)
             return [row_from_sql(r) for r in self.db.query(f"SELECT * FROM dossier_index {where}", params)]
-        keys = self.db.query(f"SELECT dossier_id, due_at FROM dossier_index {where}", params)
+        return self.open_page(agency_code, first, imported=imported).rows
+
+    def open_page(self, agency_code: str, first: int, *, imported: bool = True) -> OpenPage:
+        """The `first` unresolved dossiers of the agency due soonest (no due instant last), and
+        how many it has of each kind in all: the due instants of all are read (with what tells
+        their kind), the whole rows of the first only (a department's inbox holds thousands)."""
+        where, params = _open_where(agency_code, imported)
+        keys = self.db.query(
+            f"SELECT dossier_id, due_at, pending_handoff_to FROM dossier_index {where}", params
+        )
+        totals = dict.fromkeys(OPEN_KINDS, 0)
+        for key in keys:
+            totals[_kind(key["pending_handoff_to"], agency_code)] += 1
         keys.sort(key=_due_first)
         chosen = [k["dossier_id"] for k in keys[:first]]
         found = _rows_by_id(self.db.query, chosen)
         # Read apart from the keys: one that was resolved, closed or moved on meanwhile is left out.
         rows = (found.get(i) for i in chosen)
-        return [r for r in rows if r is not None and _open_at(r, agency_code)]
+        return OpenPage([r for r in rows if r is not None and _open_at(r, agency_code)], totals)
+
+    def consulting(
+        self, agency_code: str, first: int, *, imported: bool = True
+    ) -> tuple[list[tuple[DossierRow, datetime]], int]:
+        """The dossiers not closed that wait for the agency's opinion (a consultation asked of it
+        and not answered), with when it was asked, the longest waiting first: the `first` of
+        them, and how many there are."""
+        sql = (
+            "SELECT i.*, c.requested_at AS consultation_requested_at FROM dossier_consultation c "
+            "JOIN dossier_index i ON i.dossier_id = c.dossier_id "
+            "WHERE c.agency_code = ? AND i.closed_at IS NULL"
+        )
+        params: list[Any] = [agency_code]
+        if not imported:
+            sql += " AND i.imported = ?"
+            params.append(False)
+        found = [
+            (row_from_sql(r), datetime.fromisoformat(r["consultation_requested_at"]))
+            for r in self.db.query(sql, params)
+        ]
+        found.sort(key=lambda pair: (pair[1], pair[0].dossier_id))
+        return found[:first], len(found)
 
     def open_involving(self, agency_codes: list[str]) -> list[str]:
         """Ids of dossiers not closed that one of `agency_codes` holds, awaits in transit or

@@ -42,6 +42,12 @@ def _index(tmp_path: Path) -> DossierIndex:
 
 def _plan_of(index: DossierIndex, ask: Callable[[], object]) -> list[str]:
     """The query plan of the statement `ask` runs on the index."""
+    (plan,) = _plans_of(index, ask)
+    return plan
+
+
+def _plans_of(index: DossierIndex, ask: Callable[[], object]) -> list[list[str]]:
+    """The query plans of the statements `ask` runs on the index, in order."""
     asked: list[tuple[str, Sequence[Any]]] = []
     query = index.db.query
 
@@ -54,8 +60,7 @@ def _plan_of(index: DossierIndex, ask: Callable[[], object]) -> list[str]:
         ask()
     finally:
         del index.db.query
-    ((statement, params),) = asked
-    return [str(r["detail"]) for r in query("EXPLAIN QUERY PLAN " + statement, params)]
+    return [[str(r["detail"]) for r in query("EXPLAIN QUERY PLAN " + s, p)] for s, p in asked]
 
 
 def test_the_inbox_holds_the_open_dossiers_held_or_in_transit_read_by_index(tmp_path: Path) -> None:
@@ -116,4 +121,45 @@ def test_a_search_by_case_id_reads_the_case_ids_by_their_index(tmp_path: Path) -
     assert ids(long + "1") == ["d0001", "d0003"]  # the same first 200 characters, told apart
     assert ids(long) == [] and ids("case-1") == []
     plan = _plan_of(index, lambda: ids("case-17"))
+    assert not any(step.startswith("SCAN") for step in plan), plan
+
+
+def test_a_cut_inbox_counts_every_open_dossier_by_kind_from_the_keys_it_reads(tmp_path: Path) -> None:
+    index = _index(tmp_path)
+    whole = index.open_at("A0")
+    for first in (1, 3, len(whole) + 5):
+        page = index.open_page("A0", first)
+        assert len(page.rows) == min(first, len(whole))
+        # n % 20 == 0 open at A0; those with n % 8 == 0 too are on their way to A9.
+        assert page.totals == {"incoming": 0, "active": 10, "sent": 10} and len(whole) == 20
+    assert index.open_page("A9", 2).totals == {"incoming": 50, "active": 0, "sent": 0}
+    live = index.open_page("A0", 3, imported=False).totals
+    assert sum(live.values()) == len([n for n in range(0, 400, 20) if n % 10 != 0]) == 0
+    assert sum(index.open_page("A1", 3, imported=False).totals.values()) == len(
+        [n for n in range(0, 400, 4) if n % 5 == 1 and n % 10 != 0]
+    )
+    plans = _plans_of(index, lambda: index.open_page("A1", 3, imported=False))
+    assert len(plans) == 2 and not any(step.startswith("SCAN") for plan in plans for step in plan), plans
+
+
+def test_the_dossiers_waiting_for_an_agencys_opinion_are_read_by_index(tmp_path: Path) -> None:
+    index = _index(tmp_path)
+    asked = [(f"d{n:04d}", "C1", (T0 + timedelta(minutes=400 - n)).isoformat()) for n in range(0, 400, 4)]
+    with index.db.transaction() as tx:
+        tx.executemany(
+            "INSERT INTO dossier_consultation VALUES (?, ?, ?)", [*asked, ("d0001", "C2", T0.isoformat())]
+        )
+    rows, total = index.consulting("C1", 5)
+    # Open (n % 4 == 0) all of them; the longest waiting first.
+    assert total == 100 and [row.dossier_id for row, _ in rows] == [
+        "d0396",
+        "d0392",
+        "d0388",
+        "d0384",
+        "d0380",
+    ]
+    assert [at for _, at in rows] == sorted(at for _, at in rows)
+    assert index.consulting("C2", 5) == ([], 0)  # d0001 is closed
+    assert index.consulting("C1", 500, imported=False)[1] == len([n for n in range(0, 400, 4) if n % 10 != 0])
+    plan = _plan_of(index, lambda: index.consulting("C1", 5))
     assert not any(step.startswith("SCAN") for step in plan), plan

@@ -108,6 +108,7 @@ def test_an_agencys_inbox_keeps_imported_history_out_unless_asked(
     assert [item["id"] for item in live.json()["items"]] == [made.json()["id"]]
     shown = {item["id"] for item in everything.json()["items"]}
     assert made.json()["id"] in shown and len(shown) == 1 + report.left_open
+    assert (live.json()["total"], everything.json()["total"]) == (1, len(shown))  # counted alike
     assert searched["live"] == [made.json()["id"]]
     assert set(searched["imported"]) == shown - {made.json()["id"]}
     assert set(searched["all"]) == shown

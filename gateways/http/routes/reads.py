@@ -243,8 +243,12 @@ def search_dossiers(
             else container.catalogue.hierarchy.subtree_ever(principal.agency_code or "")
         )
         marks = ",".join("?" * len(agencies))
-        where.append(f"(holder_agency_code IN ({marks}) OR receiving_agency_code IN ({marks}))")
-        params.extend(sorted(agencies) * 2)
+        # The holder, the desk, and an agency whose opinion the dossier waits for (it may read it).
+        where.append(
+            f"(holder_agency_code IN ({marks}) OR receiving_agency_code IN ({marks}) OR dossier_id IN "
+            f"(SELECT dossier_id FROM dossier_consultation WHERE agency_code IN ({marks})))"
+        )
+        params.extend(sorted(agencies) * 3)
     now = container.service.now()
     items: list[dict[str, Any]] = []
     after = cursor
@@ -291,12 +295,28 @@ def inbox(
     # Most urgent first: remaining working hours grow with the due instant (for one `now`), so
     # the `limit` rows due first are the `limit` most urgent, in order; only they are read whole
     # and worked out (a department's inbox holds thousands; docs/decisions.md entry 142).
+    page = container.index.open_page(code, limit, imported=include_imported)
     items = []
-    for row in container.index.open_at(code, first=limit, imported=include_imported):
+    for row in page.rows:
         item = _row_json(row, container, now)
         item["incoming"] = row.pending_handoff_to == code
         items.append(item)
-    body = {"items": items, "next_cursor": None, "view_position": container.view_position()}
+    # The dossiers waiting for this agency's opinion (not its own: the holder asked it).
+    asked, asked_total = container.index.consulting(code, limit, imported=include_imported)
+    consultations = []
+    for row, asked_at in asked:
+        item = _row_json(row, container, now)
+        item["consultation_requested_at"] = _iso(asked_at, container)
+        consultations.append(item)
+    body = {
+        "items": items,
+        # Every open dossier of the agency, however many `limit` let into `items`.
+        "total": sum(page.totals.values()),
+        "totals": {**page.totals, "consultations": asked_total},
+        "consultations": consultations,
+        "next_cursor": None,
+        "view_position": container.view_position(),
+    }
     return json_response(body)
 
 

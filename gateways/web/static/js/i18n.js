@@ -393,6 +393,10 @@ const vi = {
   'inbox.empty': 'Không có hồ sơ.',
   'inbox.from': 'Từ',
   'inbox.to': 'Đến',
+  'inbox.consultations': 'Xin ý kiến chờ trả lời',
+  'inbox.asked_at': 'Hỏi lúc',
+  'inbox.holder': 'Nơi giữ hồ sơ',
+  'inbox.of_total': '{shown} trên {total}',
 
   'search.title': 'Tra cứu hồ sơ',
   'search.code': 'Mã hồ sơ',
@@ -809,6 +813,10 @@ const en = {
   'inbox.empty': 'No dossiers.',
   'inbox.from': 'From',
   'inbox.to': 'To',
+  'inbox.consultations': 'Consultations awaiting your answer',
+  'inbox.asked_at': 'Asked at',
+  'inbox.holder': 'Held by',
+  'inbox.of_total': '{shown} of {total}',
 
   'search.title': 'Find a dossier',
   'search.code': 'Receipt code',

@@ -1,5 +1,6 @@
 // The officer's inbox: dossiers held by (or coming to) the agency, the least time left first,
-// with the actions the domain allows on each, through the command API.
+// and those held elsewhere that wait for its opinion, with the actions the domain allows on
+// each, through the command API. A section cut by the API's limit says how many there are.
 import { openActions } from '../actions.js';
 import { api } from '../api.js';
 import { session } from '../auth.js';
@@ -9,6 +10,14 @@ import { dateTime } from '../format.js';
 import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { dossierLink, dueCell, freshness, load, remainingChip, statusChip } from '../widgets.js';
+
+const PREFERRED = { incoming: 'accept', ready: 'result_returned', consult: 'answer' };
+
+// "(12)", or "(200 of 340)" when the API's limit cut the list.
+function counted(shown, total) {
+  const n = total !== undefined && total > shown ? t('inbox.of_total', { shown, total }) : String(shown);
+  return `(${n})`;
+}
 
 function rows(items, { officer, onAct, kind }) {
   return table(
@@ -20,7 +29,10 @@ function rows(items, { officer, onAct, kind }) {
         ? { label: t('inbox.from'), cell: (r) => shortName(r.holder_agency_code) }
         : kind === 'sent'
           ? { label: t('inbox.to'), cell: (r) => shortName(r.pending_handoff_to) }
-          : { label: t('common.received_at'), cell: (r) => dateTime(r.received_at) },
+          : kind === 'consult'
+            ? { label: t('inbox.holder'), cell: (r) => shortName(r.holder_agency_code) }
+            : { label: t('common.received_at'), cell: (r) => dateTime(r.received_at) },
+      kind === 'consult' ? { label: t('inbox.asked_at'), cell: (r) => dateTime(r.consultation_requested_at) } : null,
       { label: t('common.due'), cell: (r) => dueCell(r.due_at, r.promised_at) },
       { label: t('common.remaining'), cell: (r) => remainingChip(r.remaining_working_hours, { overdue: r.overdue }) },
       officer
@@ -34,7 +46,7 @@ function rows(items, { officer, onAct, kind }) {
                   class: 'secondary',
                   'data-testid': 'act',
                   'aria-label': `${t('action.open')} ${r.receipt_code}`,
-                  onclick: () => onAct(r, kind === 'incoming' ? 'accept' : kind === 'ready' ? 'result_returned' : 'handoff'),
+                  onclick: () => onAct(r, PREFERRED[kind] || 'handoff'),
                 },
                 t('action.open'),
               ),
@@ -78,13 +90,18 @@ export async function render(main, params, ctx) {
         const incoming = inbox.items.filter((r) => r.pending_handoff_to === code);
         const sent = inbox.items.filter((r) => r.pending_handoff_to && r.pending_handoff_to !== code);
         const active = inbox.items.filter((r) => !r.pending_handoff_to);
+        const consulting = inbox.consultations || [];
+        const totals = inbox.totals || {};
         const act = (r, preferred) => openActions(r.id, { preferred, onDone: () => fill(true) });
         const opts = { officer, onAct: act };
         replace(
           el,
-          section(`${t('inbox.incoming')} (${incoming.length})`, rows(incoming, { ...opts, kind: 'incoming' })),
-          section(`${t('inbox.active')} (${active.length})`, rows(active, { ...opts, kind: 'active' })),
-          section(`${t('inbox.sent')} (${sent.length})`, rows(sent, { ...opts, kind: 'sent' })),
+          consulting.length
+            ? section(`${t('inbox.consultations')} ${counted(consulting.length, totals.consultations)}`, rows(consulting, { ...opts, kind: 'consult' }))
+            : null,
+          section(`${t('inbox.incoming')} ${counted(incoming.length, totals.incoming)}`, rows(incoming, { ...opts, kind: 'incoming' })),
+          section(`${t('inbox.active')} ${counted(active.length, totals.active)}`, rows(active, { ...opts, kind: 'active' })),
+          section(`${t('inbox.sent')} ${counted(sent.length, totals.sent)}`, rows(sent, { ...opts, kind: 'sent' })),
           ready.items.length ? section(`${t('inbox.ready')} (${ready.items.length})`, rows(ready.items, { ...opts, kind: 'ready' })) : null,
           freshness(inbox),
         );
