@@ -211,7 +211,7 @@ def test_a_value_postgresql_cannot_store_is_a_422_not_a_500(make_container: Any,
                 json={"name": "x\x00y", "level": "commune"},
                 headers=api.token("admin"),
             ),
-            api.get("/api/v1/dossiers", status="\x00"),
+            api.get("/api/v1/dossiers", receipt_code="\x00"),
             api.http.get("/api/v1/lookup/%00", params={"secret": "x"}),
         ]
         for r in answers:
