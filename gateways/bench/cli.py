@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 
 from gateways.bench import BENCHES, NEEDS_KAFKA, BenchUnavailable, run_bench
-from gateways.bench.mining import KeyMissing, UnreadableLog
+from gateways.bench.mining import KeyMissing
+from gateways.bench.mining_lxml import UnreadableLog
 from gateways.bench.report import BenchResult
 from gateways.bench.workload import EVENTS_PER_DOSSIER, bench_dir
 from gateways.settings import Settings

@@ -10,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gateways.bench.mining import (
-    UnreadableLog,
-    _bytes_read,
-    _lxml_read,
-    differences,
-    edge_stats,
-    pm4py_edge_stats,
-    read_log,
-)
+from gateways.bench.mining import _bytes_read, differences, edge_stats, pm4py_edge_stats, read_log
+from gateways.bench.mining_lxml import UnreadableLog
+from gateways.bench.mining_lxml import lxml_read as _lxml_read
 
 KEY = "org:group"
 T = (
