@@ -79,7 +79,7 @@ def missing_store(settings: Settings) -> str | None:
     database is there as soon as it can be reached; an empty one is reported as empty."""
     url = settings.resolved_event_store_url
     if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-        path = Path(url[len("sqlite:///") :])
+        path = Store("sqlite", url).sqlite_path
         if not path.is_file():
             return f"no event store at {path} (is LIENTHONG_DATA_DIR or LIENTHONG_EVENT_STORE_URL right?)"
     return None
@@ -328,8 +328,8 @@ def backup(settings: Settings, out: Path, *, events: int, checkpoints: int) -> d
     store = store_of(settings)
     if out.exists() and any(out.iterdir()):
         raise BackupError(f"{out} is not empty: back up into a new directory")
-    if store.kind == "sqlite" and not store.sqlite_path.exists():
-        raise BackupError(f"no event store at {store.sqlite_path}")
+    if absent := missing_store(settings):
+        raise BackupError(absent)
     _private_dir(out)
     if store.kind == "sqlite":
         target = out / SQLITE_FILE

@@ -506,14 +506,14 @@ def backup_command(
     """Back up the event store (SQLite backup API, or pg_dump) and the keys into OUT, then check
     the backup (keys, files); exit 2 if there is no event store or the backup is not usable."""
     from gateways.backup import BackupError, backup, missing_keys, missing_store
+    from gateways.cli_out import refuse
     from gateways.settings import Settings
 
     settings = Settings.load()
     # Before bootstrapping: it would make an empty store and new keys where none are.
     absent = missing_store(settings) or missing_keys(settings)
     if absent:
-        err.print(f"[red]{absent}[/red]")
-        raise typer.Exit(2)
+        raise refuse(err, absent)
     container = bootstrap(settings)
     try:
         latest = container.checkpoints.latest()

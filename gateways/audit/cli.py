@@ -14,6 +14,7 @@ from gateways.audit.ledger import Checkpoint
 from gateways.audit.witness import NoWitness, WitnessResult, verify_against_kafka
 from gateways.backup import missing_store
 from gateways.bootstrap import Container, bootstrap
+from gateways.cli_out import refuse
 from gateways.settings import Settings
 
 out = Console()
@@ -44,8 +45,7 @@ def audit_verify(
     # Before bootstrapping, which would make an empty store (that verifies) in a wrong data dir.
     absent = missing_store(settings)
     if absent:
-        err.print(f"[red]{absent}[/red]")
-        raise typer.Exit(2)
+        raise refuse(err, absent)
     container = bootstrap(settings)
     witness: WitnessResult | None = None
     try:
@@ -60,8 +60,7 @@ def audit_verify(
         container.close()
     if dossier_id and not result.checked_events and result.first_bad is None:
         # Neither an event nor a signed leaf of it: not a dossier of this store.
-        err.print(f"[red]no dossier {dossier_id}[/red]")
-        raise typer.Exit(2)
+        raise refuse(err, f"no dossier {dossier_id}")
     if witness is not None:
         _print_witness(witness)
     table = Table(title=f"audit verification of {f'dossier {dossier_id}' if dossier_id else 'the whole log'}")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gateways.bench import BenchUnavailable
-from gateways.bench.mining_lxml import UNSEEN, Read, lxml_read
+from gateways.bench.mining_lxml import UNSEEN, Read, lxml_read, moment_of
 from gateways.bench.report import BenchResult
 from gateways.bench.workload import workbench
 from gateways.collector import fewer_collections
@@ -151,15 +151,9 @@ def _seconds(raw: bytes) -> float | None:
     try:
         value = datetime.fromisoformat(raw.decode("utf-8"))
     except ValueError:
-        return _instant(_text(raw))  # written with a reference or a line break, or no instant
-    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
-
-
-def _instant(text: str) -> float | None:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
+        # Written with a reference or a line break, or no instant.
+        moment = moment_of(_text(raw))
+        return moment.timestamp() if moment is not None else None
     return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
 
 

@@ -28,12 +28,12 @@ class Read:
     reader: str  # "bytes" (the fast reader) or "lxml"
 
 
-def _moment(text: str) -> datetime | None:
+def moment_of(text: str) -> datetime | None:
+    """The instant PM4Py reads in a date's text (one without offset as UTC), or None."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         return None
-    # PM4Py reads an instant without offset as UTC
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
@@ -58,7 +58,7 @@ def _value(kind: str, elem: Any) -> Any:
     of an event is read as the fast reader reads it, whatever the element."""
     raw = elem.get("value")
     if kind == "date" or elem.get("key") == "time:timestamp":
-        moment = None if raw is None else _moment(raw)
+        moment = None if raw is None else moment_of(raw)
         if moment is None and kind == "date":
             return UNSEEN
         return moment.timestamp() if moment and elem.get("key") == "time:timestamp" else moment

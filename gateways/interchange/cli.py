@@ -101,8 +101,7 @@ def export(
 ) -> None:
     """Export dossier history for process-mining tools and spreadsheets (no applicant data)."""
     if format == ExportFormat.OCEL_SQLITE and out is None:
-        err.print("[red]ocel-sqlite writes a database file: give it with --out FILE[/red]")
-        raise typer.Exit(2)
+        raise refuse(err, "ocel-sqlite writes a database file: give it with --out FILE")
     check_out(out, err)
     container = bootstrap()
     try:
@@ -204,8 +203,7 @@ def _zone(name: str | None) -> ZoneInfo | None:
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        err.print(f"[red]--timezone {name!r} is no IANA time zone (Asia/Ho_Chi_Minh, UTC…)[/red]")
-        raise typer.Exit(2) from exc
+        raise refuse(err, f"--timezone {name!r} is no IANA time zone (Asia/Ho_Chi_Minh, UTC…)") from exc
 
 
 def print_report(report: ImportReport, console: Console) -> None:

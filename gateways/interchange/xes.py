@@ -109,8 +109,8 @@ def xml_source(path: Path) -> Iterator[str | BinaryIO]:
     if not is_gzip(path):
         yield str(path)
         return
-    with open_log(path) as stream:
-        yield stream
+    with gzip.open(path, "rb") as stream:
+        yield cast(BinaryIO, stream)
 
 
 def open_log(path: Path) -> BinaryIO:
@@ -220,12 +220,13 @@ def _scalar(tag: str, raw: str, problems: Counter[str]) -> dict[str, Any]:
             return {"type": "boolean", "value": flag in ("true", "1")}
         problems[BAD_BOOLEAN] += 1
     elif tag == "date":
+        text = raw.strip()
         try:
-            moment = datetime.fromisoformat(raw.strip())
+            moment = datetime.fromisoformat(text)
         except ValueError:
             problems[BAD_DATE] += 1
         else:
-            if _XS_DATETIME.fullmatch(raw.strip()) is None:
+            if _XS_DATETIME.fullmatch(text) is None:
                 # Python reads more of ISO 8601 than the schema allows: what PM4Py reads as
                 # this instant is kept as it, in the form an export can validate.
                 problems[DATE_REWRITTEN] += 1

@@ -14,7 +14,8 @@ How a log becomes history (the choices a reader could make two ways):
   else the file's stem) and the trace's `concept:name` (a trace exported by lienthong
   keeps its `lienthong:dossier_id`), so running the same import again finds the dossier
   and skips the trace (reported). A trace name met again in the same log is imported
-  under a disambiguated case id, `name (2)` (the first `name (n)` no trace has), and reported.
+  under a disambiguated case id, `name (2)` (the first `name (n)` no earlier trace has taken),
+  and reported.
 - **Case**: `LegacyCaseRecorded` keeps the trace's case id and every trace attribute,
   typed, as the log wrote them.
 - **Events**: every event of the log is one `LegacyActivityRecorded` carrying all its

@@ -3,7 +3,7 @@
 // version: if someone else changed the dossier meanwhile the server answers 409 and the dialog
 // says so plainly, with the dossier's new state one click away.
 import { api } from './api.js';
-import { agency, allAgencies, agencyName, procedure } from './catalog.js';
+import { allAgencies, agencyName, procedure, topOf } from './catalog.js';
 import { h, replace } from './dom.js';
 import { env } from './env.js';
 import { dateTime, localDay } from './format.js';
@@ -69,17 +69,6 @@ function agencyChoices(dossier, id, name) {
     near.length ? h('optgroup', { label: t('field.to_agency.province') }, near.map(option)) : null,
     far.length ? h('optgroup', { label: t('field.to_agency.other') }, far.map(option)) : null,
   );
-}
-
-// The top of the tree an agency sits in: its province in the country's catalogue.
-function topOf(code) {
-  let at = code;
-  const seen = new Set();
-  while (at && !seen.has(at) && agency(at)?.parent_code) {
-    seen.add(at);
-    at = agency(at).parent_code;
-  }
-  return at;
 }
 
 function field(name, dossier) {

@@ -44,12 +44,7 @@ export function homeRoot() {
   const counts = new Map();
   for (const p of procedures.values()) {
     for (const step of p.route || []) {
-      let at = step.agency_code;
-      const seen = new Set();
-      while (at && !seen.has(at) && agencies.get(at)?.parent_code) {
-        seen.add(at);
-        at = agencies.get(at).parent_code;
-      }
+      const at = topOf(step.agency_code);
       if (at && agencies.has(at) && !agencies.get(at).parent_code) counts.set(at, (counts.get(at) || 0) + 1);
     }
   }
@@ -57,6 +52,18 @@ export function homeRoot() {
   for (const [code, n] of counts) if (best === null || n > counts.get(best)) best = code;
   home = best || ([...agencies.values()].find((a) => !a.parent_code) || {}).code || null;
   return home;
+}
+
+// The top of the tree an agency sits in (its province in the country's catalogue); the
+// code itself when it is unknown or has no parent.
+export function topOf(code) {
+  let at = code;
+  const seen = new Set();
+  while (at && !seen.has(at) && agencies.get(at)?.parent_code) {
+    seen.add(at);
+    at = agencies.get(at).parent_code;
+  }
+  return at;
 }
 
 export function agencyName(code) {
