@@ -17,19 +17,20 @@ PM4Py's reader refuses (no UTF-8 XML, an event outside a trace), is refused with
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import time
 import warnings
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from gateways.bench import BenchUnavailable
-from gateways.bench.mining_lxml import UNSEEN, Read, lxml_read, moment_of
+from gateways.bench.mining_lxml import Read, lxml_read, moment_of
 from gateways.bench.report import BenchResult
 from gateways.bench.workload import workbench
 from gateways.collector import fewer_collections
@@ -44,7 +45,6 @@ DEFAULT_KEY = "org:group"
 MISSING = "\x00no value"  # stands for an event without the key in PM4Py's dataframe
 HELD = 100_000  # distinct texts and instants remembered while reading (each kind)
 ROUNDS = 3  # runs of each reader in a bench, the best of each counted
-_TRIAL = 2048  # distinct instants after which, if they came in under twice as many events, none is kept
 
 
 # The fast reader takes a log in the shape writers give it: `<trace>` and `<event>` elements
@@ -83,10 +83,18 @@ class _Key:
     pattern: re.Pattern[bytes]
 
 
-def _key(key: str, tags: tuple[bytes, ...]) -> _Key:
-    quoted = b'"' + key.encode() + b'"'
-    behind = b"|".join(rb"(?<=<" + tag + rb" key=)" for tag in tags)
-    return _Key(quoted, re.compile(rb"(?:" + behind + rb")" + re.escape(quoted) + rb' value="([^"]*)"'))
+def _quoted(key: str) -> bytes:
+    return b'"' + key.encode() + b'"'
+
+
+def _prefixes(tags: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """What stands before an attribute's quoted key: `<string key=`, `<date key=`…"""
+    return tuple(b"<" + tag + b" key=" for tag in tags)
+
+
+def _lookbehind(quoted: bytes, prefixes: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    behind = b"|".join(b"(?<=" + re.escape(prefix) + b")" for prefix in prefixes)
+    return re.compile(b"(?:" + behind + b")" + re.escape(quoted) + rb' value="([^"]*)"')
 
 
 def _last(data: bytes, key: _Key) -> bytes | None:
@@ -97,8 +105,11 @@ def _last(data: bytes, key: _Key) -> bytes | None:
     return None if match is None else match.group(1)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EdgeStats:
+    """One edge's count and seconds (not frozen: a frozen one takes twice as long to make,
+    and a log with many activities has thousands of edges)."""
+
     count: int
     mean: float
     median: float
@@ -173,13 +184,14 @@ def edge_stats(path: Path, key: str = DEFAULT_KEY) -> tuple[dict[Edge, EdgeStats
     """Per directly-follows pair of `key` values: count, mean, median, min and max seconds;
     and the events read. Raises `KeyMissing` when no event has `key`, `UnreadableLog` where
     PM4Py's reader refuses the file."""
-    read = read_log(path, key)
-    if read.events and not read.with_key:
-        raise KeyMissing(f"{path.name}: no event has the attribute {key!r}, so there is no DFG on it")
-    durations: dict[Edge, array[float]] = {}
-    for trace_events in read.cases.values():
-        _close(trace_events, durations)
-    return {edge: _stats(values) for edge, values in durations.items()}, read.events
+    with fewer_collections():  # (why: `read_log`) the edges' arrays and statistics too
+        read = read_log(path, key)
+        if read.events and not read.with_key:
+            raise KeyMissing(f"{path.name}: no event has the attribute {key!r}, so there is no DFG on it")
+        durations: dict[Edge, array[float]] = {}
+        for trace_events in read.cases.values():
+            _close(trace_events, durations)
+        return {edge: _stats(values) for edge, values in durations.items()}, read.events
 
 
 def read_log(path: Path, key: str = DEFAULT_KEY) -> Read:
@@ -231,104 +243,141 @@ def _check(chunk: bytes, start: int) -> None:
         raise _Odd
 
 
+Keys = tuple[bytes, tuple[bytes, ...], bytes, tuple[bytes, ...], bytes, tuple[bytes, ...]]
+Counts = tuple[int, int, int]  # traces without a name so far, events read, events with the key
+
+
+def _scan_python(
+    chunk: bytes,
+    start: int,
+    keys: Keys,
+    cases: dict[str, list[tuple[float, int, str | None]]],
+    texts: dict[bytes, str],
+    held: int,
+    seconds: Callable[[bytes], float | None],
+    text: Callable[[bytes], str],
+    odd: type[Exception],
+    counts: Counts,
+) -> Counts:
+    """The traces of a chunk from `start`, each event's instant and value of the key added to
+    its case in `cases`; raises `odd` at anything the reader does not read as XML does. What
+    `gateways/bench/_scan.c` does, compiled: the module is used where it was built."""
+    stamp_key, name, wanted = (
+        _Key(keys[0], _lookbehind(keys[0], keys[1])),
+        _Key(keys[2], _lookbehind(keys[2], keys[3])),
+        _Key(keys[4], _lookbehind(keys[4], keys[5])),
+    )
+    unnamed, events, with_key = counts
+    sq, stamp_at = stamp_key.quoted, stamp_key.pattern.match
+    wq, value_at = wanted.quoted, wanted.pattern.match
+    pieces = chunk[start:].split(b"<trace") if start else chunk.split(b"<trace")
+    _gap(pieces[0], 0)
+    for piece in pieces[1:]:
+        end = piece.rfind(b"</trace>")
+        if end < 0 or not piece.startswith(b">"):
+            raise odd
+        _gap(piece, end + 8)
+        parts = piece[:end].split(b"<event")
+        head = parts[0]
+        if b"</" in head:
+            raise odd  # an element with elements in it: a nested attribute, a prefixed event
+        raw_case = _last(head, name)
+        if raw_case is None:
+            unnamed += 1
+            case = f"\x00{unnamed}"
+        else:
+            case = text(raw_case)
+        trace = cases.setdefault(case, [])
+        for part in parts[1:]:
+            end = part.rfind(b"<")  # the event's `</event>`: nothing follows it in the trace
+            if not part.startswith(b"</event>", end):
+                raise odd
+            at = part.rfind(sq, 0, end)  # the last one: PM4Py keeps the last of a key
+            if at < 0:
+                continue
+            match = stamp_at(part, at)
+            if match is None:
+                raise odd
+            stamp = seconds(match.group(1))
+            if stamp is None:
+                if part.find(sq, 0, at) >= 0:
+                    raise odd  # PM4Py keeps the last instant it could read
+                continue
+            value = None
+            found = part.rfind(wq, 0, end)
+            if found >= 0:
+                match = value_at(part, found)
+                if match is None:
+                    raise odd
+                raw_value = match.group(1)
+                value = texts.get(raw_value)
+                if value is None:
+                    if len(texts) >= held:
+                        texts.clear()
+                    value = texts[raw_value] = text(raw_value)
+                with_key += 1
+            # No element after both can hold them; a `<values>` is in a list or
+            # container, whose opening tag ends `">`.
+            if part.find(b'">', 0, found if found > at else at) >= 0:
+                # Elements with attributes in them (`<list key="…">`, a `<string …>`
+                # holding others): each of the two must stand outside all of them, as
+                # many opened as closed before it. A list after them holds neither.
+                for place in (at, found) if found >= 0 else (at,):
+                    opened = part.count(b'">', 0, place) + part.count(b"<values", 0, place)
+                    if opened != part.count(b"</", 0, place):
+                        raise odd
+            events += 1
+            trace.append((stamp, events, value))
+    return unnamed, events, with_key
+
+
+def _scanner() -> Callable[..., Counts]:
+    """The compiled scan where `pip install` built it (it needs a C compiler), else the same
+    loop in Python."""
+    try:
+        from gateways.bench import _scan
+    except ImportError:
+        return _scan_python
+    return _scan.scan
+
+
+SCAN = _scanner()
+
+
 def _bytes_read(path: Path, key: str) -> Read:
     if not key or any(c in key for c in "&<>\"'") or any(c.isspace() for c in key):
         raise _Odd  # a key whose text XML may write otherwise
-    wanted, name, stamp_key = (
-        _key(key, _TEXT_TAGS),
-        _key("concept:name", _TEXT_TAGS),
-        _key("time:timestamp", _TAGS),
+    keys: Keys = (
+        _quoted("time:timestamp"),
+        _prefixes(_TAGS),
+        _quoted("concept:name"),
+        _prefixes(_TEXT_TAGS),
+        _quoted(key),
+        _prefixes(_TEXT_TAGS),
     )
     cases: dict[str, list[tuple[float, int, str | None]]] = {}
-    unnamed = events = with_key = 0
     # Raw bytes -> what they read as: logs repeat their activities and many stamp whole days
     # alike, so each distinct text is decoded once (held up to HELD of each, then begun again).
     texts: dict[bytes, str] = {}
-    stamps: dict[bytes, float | None] = {}
-    remember = True  # instants remembered, while they repeat (a log stamped to the millisecond: not)
+    seconds = functools.lru_cache(maxsize=HELD)(_seconds)
+    counts: Counts = (0, 0, 0)
     first = True
-    sq, stamp_at = stamp_key.quoted, stamp_key.pattern.match
-    wq, value_at = wanted.quoted, wanted.pattern.match
     with open_log(path) as stream:
         for chunk in _chunks(stream):
             start = _body(chunk) if first else 0
             first = False
             _check(chunk, start)
-            pieces = chunk[start:].split(b"<trace") if start else chunk.split(b"<trace")
-            _gap(pieces[0], 0)
-            for piece in pieces[1:]:
-                end = piece.rfind(b"</trace>")
-                if end < 0 or not piece.startswith(b">"):
-                    raise _Odd
-                _gap(piece, end + 8)
-                parts = piece[:end].split(b"<event")
-                head = parts[0]
-                if b"</" in head:
-                    raise _Odd  # an element with elements in it: a nested attribute, a prefixed event
-                raw_case = _last(head, name)
-                if raw_case is None:
-                    unnamed += 1
-                    case = f"\x00{unnamed}"
-                else:
-                    case = _text(raw_case)
-                trace = cases.setdefault(case, [])
-                for part in parts[1:]:
-                    end = part.rfind(b"<")  # the event's `</event>`: nothing follows it in the trace
-                    if not part.startswith(b"</event>", end):
-                        raise _Odd
-                    at = part.rfind(sq, 0, end)  # the last one: PM4Py keeps the last of a key
-                    if at < 0:
-                        continue
-                    match = stamp_at(part, at)
-                    if match is None:
-                        raise _Odd
-                    raw_stamp = match.group(1)
-                    if remember:
-                        stamp = stamps.get(raw_stamp, UNSEEN)
-                        if stamp is UNSEEN:
-                            if len(stamps) >= HELD:
-                                stamps.clear()
-                            stamp = stamps[raw_stamp] = _seconds(raw_stamp)
-                            if len(stamps) == _TRIAL and events < 2 * _TRIAL:
-                                remember = False  # instants barely repeat here: only a cost
-                    else:
-                        stamp = _seconds(raw_stamp)
-                    if stamp is None:
-                        if part.find(sq, 0, at) >= 0:
-                            raise _Odd  # PM4Py keeps the last instant it could read
-                        continue
-                    value = None
-                    found = part.rfind(wq, 0, end)
-                    if found >= 0:
-                        match = value_at(part, found)
-                        if match is None:
-                            raise _Odd
-                        raw_value = match.group(1)
-                        value = texts.get(raw_value)
-                        if value is None:
-                            if len(texts) >= HELD:
-                                texts.clear()
-                            value = texts[raw_value] = _text(raw_value)
-                        with_key += 1
-                    # No element after both can hold them; a `<values>` is in a list or
-                    # container, whose opening tag ends `">`.
-                    if part.find(b'">', 0, found if found > at else at) >= 0:
-                        # Elements with attributes in them (`<list key="…">`, a `<string …>`
-                        # holding others): each of the two must stand outside all of them, as
-                        # many opened as closed before it. A list after them holds neither.
-                        for place in (at, found) if found >= 0 else (at,):
-                            opened = part.count(b'">', 0, place) + part.count(b"<values", 0, place)
-                            if opened != part.count(b"</", 0, place):
-                                raise _Odd
-                    events += 1
-                    trace.append((stamp, events, value))
-    return Read(cases, events, with_key, "bytes")
+            counts = SCAN(chunk, start, keys, cases, texts, HELD, seconds, _text, _Odd, counts)
+    return Read(cases, counts[1], counts[2], "bytes")
 
 
 def _stats(values: array[float]) -> EdgeStats:
     """Count, mean, median, min and max of one edge's seconds (sorted once)."""
+    n = len(values)
+    if n == 1:  # most edges of a log with many activities
+        only = values[0]
+        return EdgeStats(1, only, only, only, only)
     ordered = sorted(values)
-    n = len(ordered)
     mid = n // 2
     median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
     return EdgeStats(n, sum(values) / n, median, ordered[0], ordered[-1])
@@ -454,6 +503,7 @@ def _compare(path: Path, key: str, params: dict[str, Any], extra: dict[str, Any]
         extra={
             **extra,
             "rounds": ROUNDS,
+            "scan": "compiled" if SCAN is not _scan_python else "python",
             "edges": len(ours),
             "numbers_agree": True,
             "our_seconds": round(our_seconds, 3),

@@ -81,7 +81,12 @@ def test_append_against_the_bare_endpoint_at_8_and_32_clients(settings: Settings
     assert runs["8"]["bare_requests"] == 80 and runs["32"]["bare_requests"] == 256
     for run in runs.values():
         assert run["commands_per_s"] > 0 and run["bare_per_s"] > 0
-        assert run["ratio"] == pytest.approx(run["commands_per_s"] / run["bare_per_s"], rel=1e-3)
+        # Both rates are printed to 0.1/s and the ratio to four decimals: on a loaded machine
+        # (a few dozen commands a second) that rounding alone moves the ratio by over 0.1 %.
+        slack = 0.05 / run["commands_per_s"] + 0.05 / run["bare_per_s"]
+        assert run["ratio"] == pytest.approx(
+            run["commands_per_s"] / run["bare_per_s"], rel=slack + 1e-4, abs=1e-4
+        )
         assert 0 < run["p50_ms"] <= run["p99_ms"] and 0 < run["bare_p50_ms"] <= run["bare_p99_ms"]
         assert run["errors_5xx"] == 0 and run["errors_4xx"] == 0 and run["first_failure"] is None
     assert result.value == pytest.approx(runs["32"]["commands_per_s"], abs=0.1)
@@ -91,8 +96,8 @@ def test_append_against_the_bare_endpoint_at_8_and_32_clients(settings: Settings
     # The old figure stays: the ratio to raw per-row inserts from one connection.
     assert result.extra["raw_insert_commit_per_s"] > 0
     assert result.extra["ratio_to_raw_inserts"] == pytest.approx(
-        result.value / result.extra["raw_insert_commit_per_s"], rel=1e-3
-    )
+        result.value / result.extra["raw_insert_commit_per_s"], rel=1e-3, abs=1e-4
+    )  # printed to four decimals: a small ratio (a loaded machine) is off by up to 5e-5
 
 
 def test_bench_command_takes_the_clients_of_append(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

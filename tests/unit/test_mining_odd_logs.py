@@ -163,7 +163,7 @@ def _pm4py(path: Path) -> dict:
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_each_shape_gives_pm4pys_numbers(shape: str, tmp_path: Path) -> None:
+def test_each_shape_gives_pm4pys_numbers(shape: str, scanner: str, tmp_path: Path) -> None:
     text, reader = SHAPES[shape]
     path = tmp_path / "odd.xes"
     path.write_bytes(text.encode("utf-8"))
@@ -174,7 +174,7 @@ def test_each_shape_gives_pm4pys_numbers(shape: str, tmp_path: Path) -> None:
     assert read_log(path, KEY).reader == reader, shape
 
 
-def test_the_usual_shape_is_read_from_the_bytes_as_lxml_reads_it(tmp_path: Path) -> None:
+def test_the_usual_shape_is_read_from_the_bytes_as_lxml_reads_it(scanner: str, tmp_path: Path) -> None:
     path = tmp_path / "openxes.xes"
     traces = [
         (
