@@ -152,3 +152,91 @@ def test_each_instant_form_is_read_alike(text: str) -> None:
 
     raw = text.encode()
     assert _scan.plain_instant(raw) in (None, mining._seconds(raw))
+
+
+_BASE = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<log xes.version="1.0">\n'
+    '<trace><string key="concept:name" value="c1"/>'
+    '<event><string key="org:group" value="Đội 1"/>'
+    '<date key="time:timestamp" value="2020-01-01T10:00:00.000+07:00"/></event>'
+    '<event><list key="l"><values><string key="org:group" value="x"/></values></list>'
+    '<string key="org:group" value="G2"/><date key="time:timestamp" value="2020-01-01T11:00:00Z"/></event>'
+    "</trace>\n<trace>"
+    '<event><string key="org:group" value="G&amp;3"/><date key="time:timestamp" value="2020-01-02"/></event>'
+    "</trace>\n</log>\n"
+).encode()
+_PIECES = [
+    b"<event>",
+    b"</event>",
+    b"<trace>",
+    b"</trace>",
+    b'"',
+    b"<",
+    b">",
+    b'">',
+    b"</",
+    b"<values>",
+    b"&amp;",
+    b"&#x80;",
+    b"&#52;",
+    b"&bogus;",
+    b"\t",
+    b"'",
+    b"<!-- x -->",
+    b'<string key="org:group" value="',
+    b'<date key="time:timestamp" value="',
+    b'<int key="org:group" value="1"/>',
+    b'"org:group"',
+    b'"time:timestamp"',
+    b' value="',
+    b"2021-03-04T05:06:07.123456-01:30",
+    b"2021-02-29T00:00:00Z",
+    b"\xc3\xa9",
+    b"</log>",
+    b'<string key="concept:name" value="c1"/>',
+    b"/>",
+]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(_BASE)), st.integers(0, 40), st.sampled_from(_PIECES)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_compiled_scan_reads_damaged_bytes_as_the_python_loop_does(
+    edits: list[tuple[int, int, bytes]],
+) -> None:
+    # Bytes cut and spliced at random: both loops read them alike, or both refuse them.
+    from gateways.bench import _scan
+
+    data = _BASE
+    for at, cut, piece in edits:
+        data = data[:at] + piece + data[at + cut :]
+    try:
+        start = mining._body(data)
+        mining._check(data, start)
+    except mining._Odd:
+        return  # refused before either loop runs
+    keys = (
+        mining._quoted("time:timestamp"),
+        mining._prefixes(mining._TAGS),
+        mining._quoted("concept:name"),
+        mining._prefixes(mining._TEXT_TAGS),
+        mining._quoted("org:group"),
+        mining._prefixes(mining._TEXT_TAGS),
+    )
+    outcomes = []
+    for scan in (_scan.scan, mining._scan_python):
+        cases: dict[str, list[tuple[float, int, str | None]]] = {}
+        texts: dict[bytes, str] = {}
+        try:
+            counts = scan(
+                data, start, keys, cases, texts, 4, mining._seconds, mining._text, mining._Odd, (0, 0, 0)
+            )
+        except mining._Odd:
+            outcomes.append("refused")
+        else:
+            outcomes.append((counts, cases))
+    assert outcomes[0] == outcomes[1]
