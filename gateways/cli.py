@@ -411,7 +411,17 @@ def history(
                     f"held by {state['holder_agency_code']}, due {state['due_at']}, "
                     f"timeliness {state.get('timeliness')}"
                 )
-            console.print("hash chain: " + ("intact" if check.ok else f"[red]BROKEN {check.first_bad}[/red]"))
+            if check.ok:
+                # A chain shows an event altered, removed or reordered between two others; one
+                # deleted from the end leaves a shorter chain, intact: the signed checkpoints see it.
+                console.print(
+                    "hash chain: intact (each event follows from the one before; "
+                    f"`lienthong audit verify --dossier-id {dossier_id}` also checks the signed "
+                    "checkpoints, which see an event deleted from the end)",
+                    markup=False,
+                )
+            else:
+                console.print(f"hash chain: [red]BROKEN {check.first_bad}[/red]")
         if not check.ok:
             raise typer.Exit(1)
     finally:

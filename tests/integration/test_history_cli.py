@@ -37,6 +37,11 @@ def test_history_replays_the_stream_and_the_state_as_of_an_instant(seeded: Any) 
     assert [e["seq"] for e in body["events"]] == [r.seq for r in records]
     assert [e["hash"] for e in body["events"]] == [r.hash for r in records]
     assert body["verify"]["ok"] and body["verify"]["checked_events"] == len(records)
+    # The table says what the chain check covers, and where the rest is checked.
+    text = CliRunner().invoke(app, ["history", dossier_id], env={"COLUMNS": "300"})
+    assert text.exit_code == 0, text.output
+    assert "hash chain: intact" in text.stdout
+    assert f"lienthong audit verify --dossier-id {dossier_id}" in text.stdout
     earlier = CliRunner().invoke(app, ["history", dossier_id, "--as-of", second, "--format", "json"])
     assert earlier.exit_code == 0, earlier.output
     then = orjson.loads(earlier.stdout)
