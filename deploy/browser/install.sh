@@ -10,14 +10,6 @@ if [[ -x "$BROWSER" ]]; then
   exit 0
 fi
 
-SUDO=""
-if [[ "$(id -u)" != "0" ]]; then
-  command -v sudo >/dev/null || { echo "chromium is missing and this user cannot apt-get install it" >&2; exit 1; }
-  SUDO="sudo"
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
 # fonts-dejavu-core covers Vietnamese diacritics in screenshots; the rest come with chromium.
-$SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
+"$(dirname "$0")/../apt-install.sh" chromium fonts-dejavu-core
 echo "chromium installed: $("$BROWSER" --version 2>/dev/null || echo "$BROWSER")"

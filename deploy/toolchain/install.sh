@@ -17,13 +17,5 @@ if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi
 
-SUDO=""
-if [[ "$(id -u)" != "0" ]]; then
-  command -v sudo >/dev/null || { echo "missing ${missing[*]} and this user cannot apt-get install them" >&2; exit 1; }
-  SUDO="sudo"
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+"$(dirname "$0")/../apt-install.sh" "${missing[@]}"
 echo "compiled scan: installed ${missing[*]}"

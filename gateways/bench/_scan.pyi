@@ -1,16 +1,6 @@
-from collections.abc import Callable
+# The compiled `gateways/bench/_scan.c`: `scan` is `mining._scan_python`, compiled.
+from gateways.bench.mining import Scan
 
-def scan(
-    chunk: bytes,
-    start: int,
-    keys: tuple[bytes, tuple[bytes, ...], bytes, tuple[bytes, ...], bytes, tuple[bytes, ...]],
-    cases: dict[str, list[tuple[float, int, str | None]]],
-    texts: dict[bytes, str],
-    held: int,
-    seconds: Callable[[bytes], float | None],
-    text: Callable[[bytes], str],
-    odd: type[Exception],
-    counts: tuple[int, int, int],
-    /,
-) -> tuple[int, int, int]: ...
+scan: Scan
+
 def plain_instant(raw: bytes, /) -> float | None: ...

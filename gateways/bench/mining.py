@@ -245,13 +245,30 @@ def _check(chunk: bytes, start: int) -> None:
 
 Keys = tuple[bytes, tuple[bytes, ...], bytes, tuple[bytes, ...], bytes, tuple[bytes, ...]]
 Counts = tuple[int, int, int]  # traces without a name so far, events read, events with the key
+Cases = dict[str, list[tuple[float, int, str | None]]]
+# chunk, start, keys, cases, texts, held, seconds, text, odd, counts -> counts
+Scan = Callable[
+    [
+        bytes,
+        int,
+        Keys,
+        Cases,
+        dict[bytes, str],
+        int,
+        Callable[[bytes], float | None],
+        Callable[[bytes], str],
+        type[Exception],
+        Counts,
+    ],
+    Counts,
+]
 
 
 def _scan_python(
     chunk: bytes,
     start: int,
     keys: Keys,
-    cases: dict[str, list[tuple[float, int, str | None]]],
+    cases: Cases,
     texts: dict[bytes, str],
     held: int,
     seconds: Callable[[bytes], float | None],
@@ -331,7 +348,7 @@ def _scan_python(
     return unnamed, events, with_key
 
 
-def _scanner() -> Callable[..., Counts]:
+def _scanner() -> Scan:
     """The compiled scan where `pip install` built it (it needs a C compiler), else the same
     loop in Python."""
     try:
@@ -355,7 +372,7 @@ def _bytes_read(path: Path, key: str) -> Read:
         _quoted(key),
         _prefixes(_TEXT_TAGS),
     )
-    cases: dict[str, list[tuple[float, int, str | None]]] = {}
+    cases: Cases = {}
     # Raw bytes -> what they read as: logs repeat their activities and many stamp whole days
     # alike, so each distinct text is decoded once (held up to HELD of each, then begun again).
     texts: dict[bytes, str] = {}
