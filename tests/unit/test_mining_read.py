@@ -119,8 +119,10 @@ def test_the_compiled_and_the_python_scan_read_alike(
 
 
 def test_the_compiled_scan_is_built_and_used() -> None:
-    from gateways.bench import _scan
-
+    try:
+        from gateways.bench import _scan
+    except ImportError as exc:
+        pytest.fail(f"`make install` did not build gateways/bench/_scan.c (no C compiler?): {exc}")
     assert mining.SCAN is _scan.scan
 
 
