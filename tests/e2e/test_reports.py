@@ -188,6 +188,44 @@ def test_who_may_read_which_report(api: Api, march: dict[str, str]) -> None:
     assert [row["group"] for row in rows] == [WARD]
 
 
+def test_the_supervisor_of_a_successor_reads_the_ward_it_succeeded(api: Api, march: dict[str, str]) -> None:
+    # The ward ends on 31 Mar 2026 and W.09 takes over on 1 Apr (decision 60): the new ward's
+    # supervisor reads the old ward's own form, as it reads it rolled up under its own code.
+    admin = api.token("admin")
+    heir = {
+        "name": "UBND phường mới",
+        "level": "commune",
+        "parent_code": PROVINCE,
+        "valid_from": "2026-04-01",
+    }
+    api.http.put("/api/v1/agencies/W.09", json=heir, headers=admin).raise_for_status()
+    ended = {
+        "name": "UBND phường An Khánh",
+        "level": "commune",
+        "parent_code": PROVINCE,
+        "valid_to": "2026-03-31",
+        "successors": [{"code": "W.09", "valid_from": "2026-04-01"}],
+    }
+    api.http.put(f"/api/v1/agencies/{WARD}", json=ended, headers=admin).raise_for_status()
+    path = "/api/v1/reports/bieu06"
+    own = api.get(path, role="supervisor", agency="W.09", agency_code=WARD, period="2026-03")
+    assert own.status_code == 200, own.text
+    rolled = api.get(path, role="supervisor", agency="W.09", include_children="true", period="2026-03")
+    assert own.json()["received"]["total"] == rolled.json()["received"]["total"] == 2
+    flows = api.get(
+        "/api/v1/reports/bottlenecks",
+        role="supervisor",
+        agency="W.09",
+        agency_code=WARD,
+        **{"from": "2026-02-15", "to": "2026-03-14"},
+    )
+    assert flows.status_code == 200, flows.text
+    # A ward that succeeded nothing still reads neither.
+    assert f"{WARD} is not {OTHER} nor below it" in _problem(
+        api.get(path, role="supervisor", agency=OTHER, agency_code=WARD, period="2026-03"), 403
+    )
+
+
 def test_bad_parameters_are_422_problems_that_say_why(api: Api) -> None:
     path = "/api/v1/reports/bieu06"
     assert "YYYY-MM" in _problem(api.get(path, agency_code=WARD, period="2026-13"), 422)
