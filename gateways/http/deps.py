@@ -94,7 +94,9 @@ def enforce(request: Request, container: ContainerDep) -> None:
         if code and code not in mine:
             if principal.role == "officer":
                 raise forbidden(f"an officer acts for its own agency {own}, not {code}")
-            raise forbidden(f"agency {code} is not {own} nor below it")
+            # A supervisor of a successor also reads the ended agencies it succeeded (decision 60).
+            if code not in container.catalogue.hierarchy.rollup_ever(own):
+                raise forbidden(f"agency {code} is not {own} nor below it")
         return
     dossier_id = request.path_params.get("dossier_id") or request.query_params.get("dossier_id")
     if not dossier_id:

@@ -273,7 +273,16 @@ def _change(facts: DossierFacts, event: ev.DossierEvent) -> Change:
         case ev.DossierReceived():
             return _received(event)
         case ev.DossierRefusedAtIntake():
-            return {"received_at": at, "closed_at": at, "closed_as": "refused"}
+            # A dossier received earlier stays received then (a closed period never changes);
+            # its desk step and its clock close at the refusal, as at a withdrawal.
+            left = _left(facts, at, event.step_used_working_hours, None, closed=True)
+            return {
+                **left,
+                "received_at": facts.received_at or at,
+                "closed_at": at,
+                "closed_as": "refused",
+                "spans": _end_span(facts.spans, at),
+            }
         case ev.HandedOff():
             left = _left(facts, at, event.step_used_working_hours, event.step_timeliness, closed=False)
             return {**left, "pending_handoff_to": event.to_agency_code}
@@ -425,7 +434,13 @@ class _Builder:
                 self.steps = [_thaw_step(step) for step in change.pop("steps")]  # type: ignore[attr-defined]
                 facts.update(change)
             case ev.DossierRefusedAtIntake():
-                facts.update(received_at=at, closed_at=at, closed_as="refused")
+                self.left(at, event.step_used_working_hours, None, closed=True)
+                facts.update(
+                    received_at=facts["received_at"] or at,
+                    closed_at=at,
+                    closed_as="refused",
+                    spans=_end_span(self.spans(facts), at),
+                )
             case ev.HandedOff():
                 self.left(at, event.step_used_working_hours, event.step_timeliness, closed=False)
                 facts["pending_handoff_to"] = event.to_agency_code

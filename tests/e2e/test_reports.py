@@ -188,6 +188,66 @@ def test_who_may_read_which_report(api: Api, march: dict[str, str]) -> None:
     assert [row["group"] for row in rows] == [WARD]
 
 
+def test_the_form_downloaded_from_the_api_keeps_what_the_form_has_no_column_for(
+    api: Api, clock: FakeClock, march: dict[str, str]
+) -> None:
+    # A third dossier, received by post Tue 3 Mar and withdrawn Wed 4 Mar: closed without result,
+    # which the official sheet has no column for; the "Chi tiết" sheet has it, as the CLI's has.
+    new = {"procedure_code": "DD.01", "applicant": APPLICANT, "channel": "postal"}
+    c = _at(api, clock, "2026-03-03T08:00:00+07:00", "/api/v1/dossiers", new)["id"]
+    _at(api, clock, "2026-03-04T08:00:00+07:00", f"/api/v1/dossiers/{c}/withdrawal", {"reason": "rút"})
+    clock.set("2026-03-10T09:00:00+07:00")
+    form = api.get("/api/v1/reports/bieu06/form", agency_code=WARD, period="2026-03")
+    assert form.status_code == 200, form.text
+    book = openpyxl.load_workbook(io.BytesIO(form.content))
+    assert book.sheetnames == ["Biểu 06", "Chi tiết"]
+    rows = [list(r) for r in book["Chi tiết"].iter_rows(values_only=True)]
+    headings = next(r for r in rows if r[0] == "STT")
+    line = next(r for r in rows if r[0] == 1)
+    detail = dict(zip(headings, line, strict=True))
+    assert detail["Rút, dừng, từ chối (không có kết quả)"] == 1
+    # online B, direct A, postal C; A late of one resolved; B overdue since Mon 9 Mar 08:30.
+    assert line[2:6] == [1, 1, 1, 0] and line[-2:] == [1, 0.0]
+
+
+def test_the_supervisor_of_a_successor_reads_the_ward_it_succeeded(api: Api, march: dict[str, str]) -> None:
+    # The ward ends on 31 Mar 2026 and W.09 takes over on 1 Apr (decision 60): the new ward's
+    # supervisor reads the old ward's own form, as it reads it rolled up under its own code.
+    admin = api.token("admin")
+    heir = {
+        "name": "UBND phường mới",
+        "level": "commune",
+        "parent_code": PROVINCE,
+        "valid_from": "2026-04-01",
+    }
+    api.http.put("/api/v1/agencies/W.09", json=heir, headers=admin).raise_for_status()
+    ended = {
+        "name": "UBND phường An Khánh",
+        "level": "commune",
+        "parent_code": PROVINCE,
+        "valid_to": "2026-03-31",
+        "successors": [{"code": "W.09", "valid_from": "2026-04-01"}],
+    }
+    api.http.put(f"/api/v1/agencies/{WARD}", json=ended, headers=admin).raise_for_status()
+    path = "/api/v1/reports/bieu06"
+    own = api.get(path, role="supervisor", agency="W.09", agency_code=WARD, period="2026-03")
+    assert own.status_code == 200, own.text
+    rolled = api.get(path, role="supervisor", agency="W.09", include_children="true", period="2026-03")
+    assert own.json()["received"]["total"] == rolled.json()["received"]["total"] == 2
+    flows = api.get(
+        "/api/v1/reports/bottlenecks",
+        role="supervisor",
+        agency="W.09",
+        agency_code=WARD,
+        **{"from": "2026-02-15", "to": "2026-03-14"},
+    )
+    assert flows.status_code == 200, flows.text
+    # A ward that succeeded nothing still reads neither.
+    assert f"{WARD} is not {OTHER} nor below it" in _problem(
+        api.get(path, role="supervisor", agency=OTHER, agency_code=WARD, period="2026-03"), 403
+    )
+
+
 def test_bad_parameters_are_422_problems_that_say_why(api: Api) -> None:
     path = "/api/v1/reports/bieu06"
     assert "YYYY-MM" in _problem(api.get(path, agency_code=WARD, period="2026-13"), 422)

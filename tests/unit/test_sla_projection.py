@@ -402,6 +402,31 @@ def test_closed_without_result_is_counted_apart_and_imports_stay_out_unless_aske
     assert (with_imports.direct, with_imports.in_process_total) == (2, 1)
 
 
+def test_a_dossier_refused_a_day_after_its_receipt_stays_received_in_the_closed_period() -> None:
+    # Received at the desk Thu 14 May 16:00 (the last day of period 2026-05), refused there
+    # Fri 15 May 08:00: received in May and in process at the period's end, carried over to
+    # June and closed without result there; its desk step and clock stop at the refusal.
+    h = History.received(land(), "2026-05-14T16:00")
+    h.do(c.RefuseIntake(actor=officer(W), occurred_at=t("2026-05-15T08:00"), reason="thiếu giấy tờ"))
+    one_by_one = h.facts
+    batched = sla.fold_batch({}, [(h.dossier_id, n, e) for n, e in enumerate(h.events, start=1)])
+    assert batched[h.dossier_id] == one_by_one
+    may = bieu06_of([one_by_one], days(*map(str, sla.reporting_period(2026, 5))), agencies={W})
+    assert (may.direct, may.received_total, may.closed_without_result) == (1, 1, 0)
+    assert (may.within_due, may.overdue) == (1, 0)
+    # Judged long after its due day (Thu 21 May 16:00): closed, so neither in process nor overdue.
+    june = bieu06_of([one_by_one], days(*map(str, sla.reporting_period(2026, 6))), agencies={W})
+    assert (june.direct, june.carried_over, june.closed_without_result) == (0, 1, 1)
+    assert (june.within_due, june.overdue, june.in_process_total) == (0, 0, 0)
+    # The desk's 4 h step (due Fri 15 May 11:00) ended at the refusal: no delay is charged.
+    late = late_attributed_of(
+        [one_by_one], days("2026-05-15", "2026-12-31"), HIERARCHY, VN, group_by="agency"
+    )
+    assert late == {}
+    handled = bieu06_of([one_by_one], days("2026-05-15", "2026-06-14"), scope=sla.HANDLED, agencies={W})
+    assert (handled.closed_without_result, handled.in_process_total, handled.overdue) == (1, 0, 0)
+
+
 def test_a_redelivered_event_changes_nothing() -> None:
     h = late_only_because_the_department_overran()
     facts = h.facts

@@ -21,6 +21,7 @@ from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
 from gateways.http.report_presenters import at_risk_json, bieu06_json, json_response, sla_json
 from gateways.http.schemas import answers
+from gateways.report_cli import render as render_report
 from gateways.views.indicators import VIEW as INDICATORS_VIEW
 from gateways.views.indicators import IndicatorRow
 from gateways.views.sla import PERIOD_HELP, SlaReports, parse_period, parse_range
@@ -194,7 +195,10 @@ def bieu06_form(
         now=container.service.now(),
     )
     tz = container.calendar.tz
-    body = bieu06_document.xlsx(official, tz) if format == "xlsx" else bieu06_document.pdf(official, tz)
+    if format == "xlsx":  # the form, then the "Chi tiết" sheet with what it has no column for
+        body = render_report(official.report, format, container.catalogue, tz, official)
+    else:
+        body = bieu06_document.pdf(official, tz)
     name = f"bieu06-{code}-{label or 'range'}.{format}"
     return Response(
         body, media_type=FORM_TYPES[format], headers={"Content-Disposition": f'attachment; filename="{name}"'}
