@@ -198,6 +198,16 @@ DETAILS: Mapping[str, str] = {
         "thủ tục {code}: tổng thời gian các bước là {total} giờ làm việc nhưng thời hạn là {deadline}"
     ),
     "agency code must not be empty": "mã cơ quan không được để trống",
+    "agency code must be at most {limit} characters, without surrounding spaces or control characters "
+    "(got {count} characters, control characters: {odd})": (
+        "mã cơ quan tối đa {limit} ký tự, không có khoảng trắng ở đầu hoặc cuối, không có ký tự điều khiển "
+        "(nhận được {count} ký tự, ký tự điều khiển: {odd})"
+    ),
+    "procedure code must be at most {limit} characters, without surrounding spaces or control characters "
+    "(got {count} characters, control characters: {odd})": (
+        "mã thủ tục tối đa {limit} ký tự, không có khoảng trắng ở đầu hoặc cuối, không có ký tự điều khiển "
+        "(nhận được {count} ký tự, ký tự điều khiển: {odd})"
+    ),
     "agency {code}: name must not be empty": "cơ quan {code}: tên không được để trống",
     "agency {code} cannot be its own parent": "cơ quan {code} không thể là cấp trên của chính nó",
     "agency {code}: valid_to is before valid_from": "cơ quan {code}: valid_to trước valid_from",

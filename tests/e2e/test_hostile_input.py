@@ -1,0 +1,118 @@
+"""Input a client should not send, through real HTTP (uvicorn on 127.0.0.1): a clear problem
+and nothing stored, never a 500 or a broken connection, and what was accepted stays servable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from gateways.http.app import create_app
+from tests.conftest import FakeClock
+from tests.e2e.test_api import APPLICANT, Api
+from tests.serving import serve
+
+SECRET = "test-secret-of-at-least-thirty-two-bytes"
+PROVINCE = "P.79"
+DESK = "Sở-TNMT.01"  # a code with Vietnamese letters: valid, but not Latin-1
+
+
+@pytest.fixture
+def api(make_container: Any, clock: FakeClock) -> Iterator[Api]:
+    with serve(create_app(make_container())) as base:
+        client = Api(base, SECRET, clock)
+        admin = client.token("admin")
+        for code, body in (
+            (PROVINCE, {"name": "UBND Thành phố", "level": "province"}),
+            (DESK, {"name": "Sở Tài nguyên", "level": "province_department", "parent_code": PROVINCE}),
+        ):
+            client.http.put(f"/api/v1/agencies/{quote(code)}", json=body, headers=admin).raise_for_status()
+        route = [{"agency_code": DESK, "budget_working_hours": 8}]
+        client.http.put(
+            "/api/v1/procedures/TN.01",
+            json={"name": "Thủ tục", "deadline_working_hours": 8, "route": route},
+            headers=admin,
+        ).raise_for_status()
+        yield client
+        client.http.close()
+
+
+def _problem(r: httpx.Response, status: int) -> str:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    detail: str = r.json()["detail"]
+    return detail
+
+
+def test_forms_of_an_agency_whose_code_is_not_latin_1_download(api: Api, clock: FakeClock) -> None:
+    made = api.post(
+        "/api/v1/dossiers",
+        {"procedure_code": "TN.01", "channel": "direct", "applicant": APPLICANT},
+        agency=DESK,
+    )
+    assert made.status_code == 201, made.text
+    now = clock()
+    span = {"from": (now - timedelta(days=1)).isoformat(), "to": now.isoformat()}
+    answers = {
+        "bieu06 form": api.get(
+            "/api/v1/reports/bieu06/form", role="admin", agency_code=DESK, period="2026-10"
+        ),
+        "receipt": api.get(f"/api/v1/dossiers/{made.json()['id']}/documents/receipt", format="html"),
+        "register": api.get(f"/api/v1/agencies/{quote(DESK)}/documents/register", **span, format="html"),
+    }
+    for what, r in answers.items():
+        assert r.status_code == 200, (what, r.text)
+        disposition = r.headers["content-disposition"]
+        assert disposition.isascii(), (what, disposition)
+        assert "filename*=UTF-8''" in disposition and quote(DESK, safe="") in disposition, (
+            what,
+            disposition,
+        )
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["W.01\r\nX-Injected: 1", "W\x00.01", "\u202eW.01", "W.01\u200b", " W.01", "W.01 ", "W" * 101],
+)
+def test_a_catalogue_code_with_control_characters_or_too_long_is_refused(api: Api, code: str) -> None:
+    admin = api.token("admin")
+    path = quote(code, safe="")
+    agency = api.http.put(
+        f"/api/v1/agencies/{path}",
+        json={"name": "UBND", "level": "commune", "parent_code": PROVINCE},
+        headers=admin,
+    )
+    assert "without surrounding spaces or control characters" in _problem(agency, 422)
+    procedure = api.http.put(
+        f"/api/v1/procedures/{path}",
+        json={
+            "name": "P",
+            "deadline_working_hours": 8,
+            "route": [{"agency_code": DESK, "budget_working_hours": 8}],
+        },
+        headers=admin,
+    )
+    assert "without surrounding spaces or control characters" in _problem(procedure, 422)
+    # Nothing stored.
+    assert api.http.get(f"/api/v1/agencies/{path}", headers=admin).status_code == 404
+    assert api.http.get(f"/api/v1/procedures/{path}", headers=admin).status_code == 404
+
+
+@pytest.mark.parametrize("fee", [10**15 + 1, 10**19, 10**30])
+def test_a_procedure_fee_beyond_the_largest_amount_is_refused(api: Api, fee: int) -> None:
+    admin = api.token("admin")
+    body = {
+        "name": "P",
+        "deadline_working_hours": 8,
+        "route": [{"agency_code": DESK, "budget_working_hours": 8}],
+        "fee_vnd": fee,
+    }
+    r = api.http.put("/api/v1/procedures/TN.02", json=body, headers=admin)
+    assert "fee_vnd" in _problem(r, 422)
+    assert api.http.get("/api/v1/procedures/TN.02", headers=admin).status_code == 404
+    ok = api.http.put("/api/v1/procedures/TN.02", json={**body, "fee_vnd": 10**15}, headers=admin)
+    assert ok.status_code == 201, ok.text
