@@ -34,7 +34,12 @@ def api(make_container: Any, clock: FakeClock) -> Iterator[Api]:
         route = [{"agency_code": DESK, "budget_working_hours": 8}]
         client.http.put(
             "/api/v1/procedures/TN.01",
-            json={"name": "Thủ tục", "deadline_working_hours": 8, "route": route},
+            json={
+                "name": "Thủ tục",
+                "deadline_working_hours": 8,
+                "route": route,
+                "components": [{"name": "Đơn"}],
+            },
             headers=admin,
         ).raise_for_status()
         yield client
@@ -116,3 +121,43 @@ def test_a_procedure_fee_beyond_the_largest_amount_is_refused(api: Api, fee: int
     assert api.http.get("/api/v1/procedures/TN.02", headers=admin).status_code == 404
     ok = api.http.put("/api/v1/procedures/TN.02", json={**body, "fee_vnd": 10**15}, headers=admin)
     assert ok.status_code == 201, ok.text
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_after_an_event_stamped_ahead_within_the_skew_the_desk_and_the_citizen_still_act(
+    api: Api, clock: FakeClock
+) -> None:
+    """An agency system whose clock runs 90 s ahead (the server allows 120 s) records the
+    dossier's steps; the desk's officer attaching a file and the citizen rating the service just
+    after state no time: both are recorded at that instant, not refused for a time never sent."""
+    made = api.post(
+        "/api/v1/dossiers",
+        {"procedure_code": "TN.01", "channel": "direct", "applicant": APPLICANT},
+        agency=DESK,
+    ).json()
+    path = f"/api/v1/dossiers/{made['id']}"
+    ahead = (clock() + timedelta(seconds=90)).isoformat()
+
+    def step(name: str, body: dict[str, str]) -> None:
+        r = api.post(f"{path}/{name}", {**body, "occurred_at": ahead}, role="integration", agency=None)
+        assert r.status_code == 200, r.text
+
+    step("decision", {"outcome": "approved"})
+    upload = api.http.post(
+        f"{path}/files",
+        params={"purpose": "result"},
+        files={"file": ("ket-qua.pdf", PDF, "application/pdf")},
+        headers=api.token("officer", DESK),
+    )
+    assert upload.status_code == 201, upload.text
+    step("result-ready", {})
+    step("result-returned", {})
+    rated = api.http.post(
+        "/api/v1/lookup/satisfaction",
+        json={"receipt_code": made["receipt_code"], "secret": made["lookup_secret"], "rating": "satisfied"},
+    )
+    assert rated.status_code == 201, rated.text
+    times = [e["occurred_at"] for e in api.get(f"{path}/events").json()["items"]]
+    assert times[-5:] == [ahead] * 5, times
