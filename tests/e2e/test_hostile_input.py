@@ -3,6 +3,7 @@ and nothing stored, never a 500 or a broken connection, and what was accepted st
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -161,3 +162,44 @@ def test_after_an_event_stamped_ahead_within_the_skew_the_desk_and_the_citizen_s
     assert rated.status_code == 201, rated.text
     times = [e["occurred_at"] for e in api.get(f"{path}/events").json()["items"]]
     assert times[-5:] == [ahead] * 5, times
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/v1/agencies/W.09",
+            {"name": "UBND", "level": "commune", "parent_code": "P\\ud800"},
+            "parent_code",
+        ),
+        ("/api/v1/agencies/W.09", {"name": "UBND", "level": "commune", "basis": "\\udc00"}, "basis"),
+        (
+            "/api/v1/procedures/TN.09",
+            {
+                "name": "P",
+                "field": "\\ud83d",
+                "deadline_working_hours": 8,
+                "route": [{"agency_code": DESK, "budget_working_hours": 8}],
+            },
+            "field",
+        ),
+    ],
+)
+def test_a_lone_surrogate_in_a_catalogue_text_is_refused(api: Api, path: str, body: Any, field: str) -> None:
+    """`"\\ud800"` is JSON text for half a character: no store nor answer can encode it."""
+    text = json.dumps(body).replace("\\\\u", "\\u").encode()  # the escape itself, not an escaped backslash
+    r = api.http.put(path, content=text, headers={**api.token("admin"), "Content-Type": "application/json"})
+    assert _problem(r, 422).startswith(field), r.text
+    assert api.http.get(path, headers=api.token("admin")).status_code == 404
+
+
+def test_a_lone_surrogate_in_the_demo_login_is_refused(make_container: Any) -> None:
+    container = make_container()
+    container.settings = container.settings.model_copy(update={"demo_login": True})
+    with serve(create_app(container)) as base:
+        r = httpx.post(
+            f"{base}/api/v1/demo/token",
+            content=b'{"role": "officer", "agency_code": "W\\ud800"}',
+            headers={"Content-Type": "application/json", "Accept-Language": "en"},
+        )
+    assert _problem(r, 422).startswith("agency_code"), r.text

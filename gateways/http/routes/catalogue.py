@@ -30,11 +30,13 @@ class SuccessorIn(BaseModel):
 class AgencyPut(BaseModel):
     name: str = Field(min_length=1)
     level: AgencyLevel
-    parent_code: str | None = None
+    # Bounded like the other texts: a bound also makes the validator refuse a lone surrogate
+    # (`"\ud800"` in the JSON), which no store or answer can encode.
+    parent_code: str | None = Field(default=None, max_length=100)
     valid_from: date | None = None
     valid_to: date | None = None
     successors: list[SuccessorIn] = Field(default_factory=list)
-    basis: str = ""
+    basis: str = Field(default="", max_length=2000)
 
 
 class RouteStepIn(BaseModel):
@@ -55,7 +57,7 @@ class ComponentIn(BaseModel):
 
 class ProcedurePut(BaseModel):
     name: str = Field(min_length=1)
-    field: str = ""
+    field: str = Field(default="", max_length=300)
     deadline_working_hours: float = Field(gt=0)
     supplement_policy: Literal["restart", "pause"] = "restart"
     route: list[RouteStepIn] = Field(min_length=1)
