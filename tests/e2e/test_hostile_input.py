@@ -203,3 +203,44 @@ def test_a_lone_surrogate_in_the_demo_login_is_refused(make_container: Any) -> N
             headers={"Content-Type": "application/json", "Accept-Language": "en"},
         )
     assert _problem(r, 422).startswith("agency_code"), r.text
+
+
+def _first_event(api: Api, **request: Any) -> tuple[int, str]:
+    with api.http.stream("GET", "/api/v1/events/stream", **request) as r:
+        if r.status_code != 200:
+            return r.status_code, r.read().decode()
+        text = ""
+        for chunk in r.iter_text():
+            text += chunk
+            if "\n\n" in text:
+                break
+        return r.status_code, text
+
+
+def test_an_event_stream_position_past_any_notification_id_is_refused_or_ignored(api: Api) -> None:
+    inspector = api.token("inspector")
+    status, text = _first_event(api, params={"after": str(10**30)}, headers=inspector)
+    assert status == 422 and "after" in text, text
+    # An id the stream never gave is ignored, as one that is not a number: the stream starts now.
+    _, now = _first_event(api, headers=inspector)
+    for bogus in (str(10**22), "9" * 5000):
+        status, text = _first_event(api, headers={**inspector, "Last-Event-ID": bogus})
+        assert status == 200 and text == now, text
+
+
+def test_a_search_cursor_the_search_never_gave_is_refused(api: Api) -> None:
+    for _ in range(3):
+        made = api.post(
+            "/api/v1/dossiers",
+            {"procedure_code": "TN.01", "channel": "direct", "applicant": APPLICANT},
+            agency=DESK,
+        )
+        assert made.status_code == 201, made.text
+    first = api.get("/api/v1/dossiers", limit=2).json()
+    cursor = first["next_cursor"]
+    assert cursor
+    second = api.get("/api/v1/dossiers", limit=2, cursor=cursor)
+    assert second.status_code == 200 and len(second.json()["items"]) == 1
+    for bogus in ("abc", "-1", cursor.upper(), cursor.replace("-", ""), "{" + cursor + "}"):
+        detail = _problem(api.get("/api/v1/dossiers", limit=2, cursor=bogus), 422)
+        assert "next_cursor" in detail, detail
