@@ -244,3 +244,48 @@ def test_a_search_cursor_the_search_never_gave_is_refused(api: Api) -> None:
     for bogus in ("abc", "-1", cursor.upper(), cursor.replace("-", ""), "{" + cursor + "}"):
         detail = _problem(api.get("/api/v1/dossiers", limit=2, cursor=bogus), 422)
         assert "next_cursor" in detail, detail
+
+
+def _form(*parts: tuple[str, bytes], end: bool = True) -> bytes:
+    body = b"".join(
+        b'--XX\r\nContent-Disposition: form-data; name="%s"; filename="don.pdf"\r\n'
+        b"Content-Type: application/pdf\r\n\r\n%s\r\n" % (name.encode(), data)
+        for name, data in parts
+    )
+    return body + (b"--XX--\r\n" if end else b"")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        (b"not a form at all", 400, "boundary its Content-Type names"),
+        (_form(("file", PDF), end=False)[:-2], 400, "before its closing boundary"),
+        (_form(("file", PDF), ("file", PDF + b"%2\n")), 422, "one file per request"),
+    ],
+)
+def test_an_upload_the_form_of_which_is_broken_or_holds_two_files_records_nothing(
+    api: Api, body: bytes, status: int, says: str
+) -> None:
+    made = api.post(
+        "/api/v1/dossiers",
+        {"procedure_code": "TN.01", "channel": "direct", "applicant": APPLICANT},
+        agency=DESK,
+    ).json()
+    officer = api.token("officer", DESK)
+    r = api.http.post(
+        f"/api/v1/dossiers/{made['id']}/files",
+        params={"component": "Đơn"},
+        content=body,
+        headers={**officer, "Content-Type": "multipart/form-data; boundary=XX"},
+    )
+    assert says in _problem(r, status)
+    listed = api.http.get(f"/api/v1/dossiers/{made['id']}/files", headers=officer).json()
+    assert listed["items"] == [] and listed["version"] == made["version"]
+    # The same file in a whole form of one part is taken.
+    ok = api.http.post(
+        f"/api/v1/dossiers/{made['id']}/files",
+        params={"component": "Đơn"},
+        content=_form(("file", PDF)),
+        headers={**officer, "Content-Type": "multipart/form-data; boundary=XX"},
+    )
+    assert ok.status_code == 201, ok.text
