@@ -198,6 +198,10 @@ DETAILS: Mapping[str, str] = {
         "thủ tục {code}: tổng thời gian các bước là {total} giờ làm việc nhưng thời hạn là {deadline}"
     ),
     "agency code must not be empty": "mã cơ quan không được để trống",
+    "the body is not UTF-8: send JSON encoded in UTF-8": "nội dung không phải UTF-8: hãy gửi JSON mã hóa UTF-8",
+    "the body holds a number too long to read (more than 4,300 digits)": (
+        "nội dung có một số quá dài để đọc (hơn 4.300 chữ số)"
+    ),
     "the body is not a multipart/form-data form with the boundary its Content-Type names": (
         "nội dung không phải biểu mẫu multipart/form-data với boundary mà Content-Type nêu"
     ),

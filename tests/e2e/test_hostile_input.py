@@ -289,3 +289,31 @@ def test_an_upload_the_form_of_which_is_broken_or_holds_two_files_records_nothin
         headers={**officer, "Content-Type": "multipart/form-data; boundary=XX"},
     )
     assert ok.status_code == 201, ok.text
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        (b'{"reason": "\xff\xfe"}', "not UTF-8"),
+        (b"\xff", "not UTF-8"),
+        (b'{"reason": "r", "n": 1' + b"0" * 5000 + b"}", "number too long"),
+    ],
+)
+def test_a_body_that_cannot_be_decoded_is_a_malformed_body_saying_why(
+    api: Api, raw: bytes, says: str
+) -> None:
+    made = api.post(
+        "/api/v1/dossiers",
+        {"procedure_code": "TN.01", "channel": "direct", "applicant": APPLICANT},
+        agency=DESK,
+    ).json()
+    officer = api.token("officer", DESK)
+    r = api.http.post(
+        f"/api/v1/dossiers/{made['id']}/stop",
+        content=raw,
+        headers={**officer, "Content-Type": "application/json"},
+    )
+    assert says in _problem(r, 400)
+    assert r.json()["type"].endswith("/malformed-body")
+    again = api.http.get(f"/api/v1/dossiers/{made['id']}", headers=officer).json()
+    assert again["version"] == made["version"] and again["status"] == "received"
