@@ -146,7 +146,9 @@ def bootstrap(settings: Settings | None = None, clock: Callable[[], datetime] = 
         row = index.find_by_receipt(code)
         return row.dossier_id if row else None
 
-    attachments = Attachments(service, blobs, db, settings.max_upload_bytes, find_receipt)
+    attachments = Attachments(
+        service, blobs, db, settings.max_upload_bytes, find_receipt, settings.clock_skew_seconds
+    )
     metrics = Metrics()
     writer.on_batch = metrics.observe_batch
     commands.observe = metrics.observe_command

@@ -15,7 +15,7 @@ import hmac
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain import commands as cmd
@@ -25,7 +25,7 @@ from domain.dossier import Dossier, Status
 from domain.errors import ActorNotAllowed, UnknownDossier
 from domain.events import DocumentPurpose
 from gateways.application.errors import Refused
-from gateways.application.handler import actor_of
+from gateways.application.handler import actor_of, server_time
 from gateways.application.service import DossierService, Loaded, check_dossier_id, secret_hash
 from gateways.application.writer import Answer, Job
 from gateways.auth import Principal
@@ -96,8 +96,10 @@ class Attachments:
         db: Database,
         max_upload_bytes: int,
         find_receipt: Callable[[str], str | None],
+        clock_skew_seconds: float = 120.0,
     ) -> None:
         self.find_receipt = find_receipt  # receipt code -> dossier id (the dossier index)
+        self.skew = timedelta(seconds=clock_skew_seconds)
         self.service = service
         self.blobs = blobs
         self.db = db
@@ -184,7 +186,7 @@ class Attachments:
         dry = self._command(
             loaded.state,
             principal,
-            self.service.now(),
+            server_time(self.service.now(), loaded.state, self.skew),
             purpose,
             component,
             {},
@@ -216,7 +218,8 @@ class Attachments:
 
         def decide_on(state: Dossier | None) -> Any:
             assert state is not None
-            command = self._command(state, principal, at, purpose, component, sealed, media_type, blob)
+            when = server_time(at, state, self.skew)
+            command = self._command(state, principal, when, purpose, component, sealed, media_type, blob)
             events = decide(state, command, service.calendar)
             job.decided_rows = [(_REF, (dossier_id, blob.sha256))] if events else []
             return events

@@ -68,6 +68,15 @@ def response_body(answer: Answer) -> dict[str, Any]:
     return body
 
 
+def server_time(now: datetime, state: Dossier, skew: timedelta) -> datetime:
+    """The instant of a command the client did not time: the server's `now`, or the dossier's
+    last event when an integration stamped that event ahead of this clock by no more than the
+    skew it is allowed (else an officer acting just after would be refused for a time it never
+    sent). Beyond the skew, `now` stays and the domain refuses as before."""
+    last = state.last_occurred_at
+    return last if now < last <= now + skew else now
+
+
 class CommandHandler:
     def __init__(
         self, service: DossierService, clock_skew_seconds: float = 120.0, wait_seconds: float = 30.0
@@ -139,10 +148,14 @@ class CommandHandler:
         body = request.body
         service = self.service
 
+        stated = body.occurred_at is not None
+        skew = self.skew
+
         def decide_on(state: Dossier | None) -> Any:
             if state is None:
                 raise UnknownDossier(f"no dossier {dossier_id}")
-            return decide(state, spec.build(body, state, actor, at, service), service.calendar)
+            when = at if stated else server_time(at, state, skew)
+            return decide(state, spec.build(body, state, actor, when, service), service.calendar)
 
         def may_act(state: Dossier | None) -> None:
             # Before any version or state check: an agency with no part in the dossier learns
@@ -169,13 +182,16 @@ class CommandHandler:
         """The citizen rates the service through the lookup. The caller has checked the receipt
         code and its secret; the domain records it on behalf of the receiving desk."""
         service = self.service
-        at = service.now()
+        now = service.now()
+        at = now
         actor = Actor(agency_code="", user="citizen", role=CITIZEN)
-        command = RecordSatisfaction(actor=actor, occurred_at=at, rating=rating)
 
         def decide_on(state: Dossier | None) -> Any:
+            nonlocal at
             if state is None:
                 raise UnknownDossier(f"no dossier {dossier_id}")
+            at = server_time(now, state, self.skew)
+            command = RecordSatisfaction(actor=actor, occurred_at=at, rating=rating)
             return decide(state, command, service.calendar)
 
         def respond(state: Dossier, _records: list[RecordedEvent]) -> Answer:

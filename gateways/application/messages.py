@@ -198,6 +198,29 @@ DETAILS: Mapping[str, str] = {
         "thủ tục {code}: tổng thời gian các bước là {total} giờ làm việc nhưng thời hạn là {deadline}"
     ),
     "agency code must not be empty": "mã cơ quan không được để trống",
+    "the body is not UTF-8: send JSON encoded in UTF-8": "nội dung không phải UTF-8: hãy gửi JSON mã hóa UTF-8",
+    "the body holds a number too long to read (more than 4,300 digits)": (
+        "nội dung có một số quá dài để đọc (hơn 4.300 chữ số)"
+    ),
+    "the body is not a multipart/form-data form with the boundary its Content-Type names": (
+        "nội dung không phải biểu mẫu multipart/form-data với boundary mà Content-Type nêu"
+    ),
+    "the form ends before its closing boundary: the upload is incomplete; send it again": (
+        "biểu mẫu kết thúc trước boundary đóng: tệp tải lên chưa đủ; hãy gửi lại"
+    ),
+    "send one file per request: the form has a second `file` part": (
+        "mỗi yêu cầu chỉ gửi một tệp: biểu mẫu có phần `file` thứ hai"
+    ),
+    "agency code must be at most {limit} characters, without surrounding spaces or control characters "
+    "(got {count} characters, control characters: {odd})": (
+        "mã cơ quan tối đa {limit} ký tự, không có khoảng trắng ở đầu hoặc cuối, không có ký tự điều khiển "
+        "(nhận được {count} ký tự, ký tự điều khiển: {odd})"
+    ),
+    "procedure code must be at most {limit} characters, without surrounding spaces or control characters "
+    "(got {count} characters, control characters: {odd})": (
+        "mã thủ tục tối đa {limit} ký tự, không có khoảng trắng ở đầu hoặc cuối, không có ký tự điều khiển "
+        "(nhận được {count} ký tự, ký tự điều khiển: {odd})"
+    ),
     "agency {code}: name must not be empty": "cơ quan {code}: tên không được để trống",
     "agency {code} cannot be its own parent": "cơ quan {code} không thể là cấp trên của chính nó",
     "agency {code}: valid_to is before valid_from": "cơ quan {code}: valid_to trước valid_from",

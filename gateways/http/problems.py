@@ -136,6 +136,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == BODY_UNREADABLE:
+            return problem_response(
+                400,
+                "Malformed request body",
+                _unreadable(exc.__cause__),
+                "malformed-body",
+                request.url.path,
+                language_of(request.headers),
+            )
         titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
         response = problem_response(
             exc.status_code,
@@ -149,6 +158,19 @@ def install(app: FastAPI) -> None:
             # Every method some route takes at this path (the framework names only the first route's).
             response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
+
+
+# What the framework says of a body it could not decode before any JSON parsing could (bytes
+# that are not UTF-8, a number past Python's digit limit); its cause says which.
+BODY_UNREADABLE = "There was an error parsing the body"
+
+
+def _unreadable(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is not UTF-8: send JSON encoded in UTF-8"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "the body holds a number too long to read (more than 4,300 digits)"
+    return "the body is not valid JSON"
 
 
 def allowed_methods(request: Request) -> list[str]:

@@ -72,9 +72,15 @@ def _message(record: RecordedEvent) -> str:
     return f"id: {record.notification_id}\nevent: dossier-event\ndata: {orjson.dumps(data).decode()}\n\n"
 
 
+# Notification ids are 64-bit integers in both stores.
+MAX_POSITION = 2**63 - 1
+
+
 def _start(container: Container, last_event_id: str | None, after: int | None) -> int:
-    if last_event_id and last_event_id.strip().isdigit():
-        return int(last_event_id.strip())
+    # An id this stream never gave (not a number, or past any notification id) is ignored.
+    text = (last_event_id or "").strip()
+    if text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_POSITION:
+        return int(text)
     if after is not None:
         return after
     return container.store.max_notification_id()
@@ -120,7 +126,9 @@ async def events_stream(
     request: Request,
     principal: PrincipalDep,
     container: ContainerDep,
-    after: Annotated[int | None, Query(ge=0, description="notification id to start after")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_POSITION, description="notification id to start after")
+    ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Server-sent events (`text/event-stream`) of dossier events recorded from now on."""

@@ -252,6 +252,25 @@ def test_occurred_at_is_for_the_integration_role_and_never_in_the_future(app: Ap
         run(app, PORTAL, CommandRequest(RECEIVE, future))
 
 
+def test_a_command_just_after_an_event_stamped_ahead_within_the_skew_is_not_refused(app: App) -> None:
+    """An agency system whose clock runs ahead stamps a handoff 90 s past the server's clock
+    (allowed: the skew is 120 s). The department's officer accepting right after states no time:
+    the accept is recorded at the handoff's instant, not refused for a time it never sent."""
+    dossier_id = run(app, WARD_OFFICER, receive()).dossier_id
+    assert dossier_id is not None
+    ahead = app.clock[0] + timedelta(seconds=90)
+    body = HandoffIn(to_agency_code=DEPT, occurred_at=ahead)
+    assert run(app, PORTAL, CommandRequest("handoff", body, dossier_id)).status == 200
+    accepted = run(app, DEPT_OFFICER, accept(dossier_id))
+    assert accepted.status == 200
+    times = [r.to_domain().occurred_at for r in app.log.streams[dossier_id]]
+    assert times == sorted(times) and times[-1] == ahead
+    # A time the caller states is still held to the order of events.
+    behind = HandoffIn(to_agency_code=WARD, occurred_at=app.clock[0])
+    with pytest.raises(RuleViolated, match="never go backwards"):
+        run(app, PORTAL, CommandRequest("handoff", behind, dossier_id))
+
+
 def test_every_wire_command_name_is_runnable() -> None:
     assert {"handoff", "accept", "return", "decide", "result_ready", "result_returned"} <= set(COMMANDS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from domain.agencies import Agency, AgencyLevel, Successor
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
+from gateways.application.commands import MAX_AMOUNT_VND
 from gateways.catalogue import agency_to_json, component_from_json, parent_cycle, procedure_to_json
 from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
@@ -28,11 +30,13 @@ class SuccessorIn(BaseModel):
 class AgencyPut(BaseModel):
     name: str = Field(min_length=1)
     level: AgencyLevel
-    parent_code: str | None = None
+    # Bounded like the other texts: a bound also makes the validator refuse a lone surrogate
+    # (`"\ud800"` in the JSON), which no store or answer can encode.
+    parent_code: str | None = Field(default=None, max_length=100)
     valid_from: date | None = None
     valid_to: date | None = None
     successors: list[SuccessorIn] = Field(default_factory=list)
-    basis: str = ""
+    basis: str = Field(default="", max_length=2000)
 
 
 class RouteStepIn(BaseModel):
@@ -53,13 +57,33 @@ class ComponentIn(BaseModel):
 
 class ProcedurePut(BaseModel):
     name: str = Field(min_length=1)
-    field: str = ""
+    field: str = Field(default="", max_length=300)
     deadline_working_hours: float = Field(gt=0)
     supplement_policy: Literal["restart", "pause"] = "restart"
     route: list[RouteStepIn] = Field(min_length=1)
     valid_from: date | None = None
-    fee_vnd: int = Field(default=0, ge=0)
+    fee_vnd: int = Field(default=0, ge=0, le=MAX_AMOUNT_VND)
     components: list[ComponentIn] = Field(default_factory=list, max_length=200)
+
+
+# As long as the commands take (a handoff's `to_agency_code`, a dossier's `procedure_code`).
+MAX_CODE_LENGTH = 100
+
+
+def _check_code(code: str, what: str) -> None:
+    """A catalogue code is printed in forms, file names and headers and named by commands: no
+    control or invisible characters (line breaks, NUL, direction marks), no surrounding spaces,
+    and no longer than a command may name."""
+    odd = [ch for ch in code if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")]
+    if odd or code != code.strip() or len(code) > MAX_CODE_LENGTH:
+        shown = " ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(odd)) or "none"
+        raise Problem(
+            422,
+            "Invalid value",
+            f"{what} code must be at most {MAX_CODE_LENGTH} characters, without surrounding spaces"
+            f" or control characters (got {len(code)} characters, control characters: {shown})",
+            "invalid-value",
+        )
 
 
 def agency_json(a: Agency) -> dict[str, Any]:
@@ -78,6 +102,7 @@ def put_agency(
     code: str, body: AgencyPut, principal: PrincipalDep, container: ContainerDep, response: Response
 ) -> dict[str, Any]:
     require_role(principal, "admin")
+    _check_code(code, "agency")
     if body.parent_code and body.parent_code not in container.catalogue.hierarchy:
         raise Problem(
             422,
@@ -151,6 +176,7 @@ def put_procedure(
     code: str, body: ProcedurePut, principal: PrincipalDep, container: ContainerDep, response: Response
 ) -> dict[str, Any]:
     require_role(principal, "admin")
+    _check_code(code, "procedure")
     hierarchy = container.catalogue.hierarchy
     unknown = [s.agency_code for s in body.route if s.agency_code not in hierarchy]
     if unknown:

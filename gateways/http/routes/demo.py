@@ -25,7 +25,9 @@ router = APIRouter(prefix="/api/v1/demo", tags=["demo"])
 
 class DemoLogin(BaseModel):
     role: str = Field(min_length=1, description=f"one of {', '.join(ROLES)}")
-    agency_code: str | None = Field(default=None, description="the agency (officer, supervisor)")
+    agency_code: str | None = Field(
+        default=None, max_length=100, description="the agency (officer, supervisor)"
+    )
 
 
 def _require_demo(container: Container) -> None:

@@ -19,6 +19,7 @@ from gateways.bootstrap import Container
 from gateways.documents import DocumentError, Printed, Reader, print_dossier, print_register
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
+from gateways.http.responses import content_disposition
 from gateways.http.routes.reads import _may_read
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
@@ -55,7 +56,7 @@ def _answer(printed: Printed) -> Response:
         printed.body,
         media_type=printed.media_type,
         headers={
-            "Content-Disposition": f'inline; filename="{printed.filename}"',
+            "Content-Disposition": content_disposition("inline", printed.filename),
             "Cache-Control": "no-store",  # personal data
             "Vary": "Accept",
         },

@@ -19,7 +19,8 @@ from urllib.parse import quote
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
 from gateways.application.attachments import Download, FileTooLarge, UnsupportedType
@@ -67,6 +68,7 @@ class _Upload:
         self.headers: dict[str, bytes] = {}
         self.in_file = False
         self.seen_file = False
+        self.second_file = False
         self.file_name = ""
         self.pending: list[bytes] = []
 
@@ -91,6 +93,8 @@ class _Upload:
         if name == "file" and not self.seen_file:
             self.in_file = self.seen_file = True
             self.file_name = options.get(b"filename", b"").decode("utf-8", "replace")
+        elif name == "file":
+            self.second_file = True
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.in_file:
@@ -156,11 +160,34 @@ async def _receive_file(request: Request, container: Container) -> tuple[StoredB
 
     try:
         async for chunk in request.stream():
-            parser.write(chunk)
+            try:
+                parser.write(chunk)
+            except MultipartParseError:
+                raise Refused(
+                    400,
+                    "Malformed request body",
+                    "the body is not a multipart/form-data form with the boundary its Content-Type names",
+                    "malformed-body",
+                ) from None
+            if upload.second_file:
+                raise Refused(
+                    422,
+                    "Invalid request",
+                    "send one file per request: the form has a second `file` part",
+                    "one-file",
+                )
             pieces, upload.pending = upload.pending, []
             for piece in pieces:
                 await feed(piece, final=False)
         parser.finalize()
+        if parser.state != MultipartState.END and upload.seen_file:
+            # The parser takes a form cut before its closing boundary as it stands.
+            raise Refused(
+                400,
+                "Malformed request body",
+                "the form ends before its closing boundary: the upload is incomplete; send it again",
+                "malformed-body",
+            )
         for piece in upload.pending:
             await feed(piece, final=False)
         if not upload.seen_file:

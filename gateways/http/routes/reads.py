@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -146,6 +147,13 @@ def get_control_sheet(dossier_id: str, principal: PrincipalDep, container: Conta
     )
 
 
+def _is_dossier_id(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
 def _row_json(row: Any, container: Container, now: datetime) -> dict[str, Any]:
     remaining = None
     if row.due_at is not None and row.resolved_at is None and row.closed_at is None:
@@ -203,6 +211,15 @@ def search_dossiers(
     cursor: Annotated[str | None, Query(max_length=100, description="the previous next_cursor")] = None,
     limit: int = Query(default=50, ge=1, le=500),
 ) -> dict[str, Any]:
+    if cursor is not None and not _is_dossier_id(cursor):
+        # A search's next_cursor is the id of the last dossier it listed; anything else would
+        # silently start the page at some other place in the order.
+        raise Problem(
+            422,
+            "Invalid value",
+            f"cursor {cursor[:40]!r} is not a next_cursor this search gave (the id of a dossier, a UUID)",
+            "invalid-value",
+        )
     where: list[str] = []
     params: list[Any] = []
     for column, value in (

@@ -20,6 +20,7 @@ from gateways.http import report_schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
 from gateways.http.report_presenters import at_risk_json, bieu06_json, json_response, sla_json
+from gateways.http.responses import content_disposition
 from gateways.http.schemas import answers
 from gateways.report_cli import render as render_report
 from gateways.views.indicators import VIEW as INDICATORS_VIEW
@@ -200,9 +201,8 @@ def bieu06_form(
     else:
         body = bieu06_document.pdf(official, tz)
     name = f"bieu06-{code}-{label or 'range'}.{format}"
-    return Response(
-        body, media_type=FORM_TYPES[format], headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    disposition = content_disposition("attachment", name)
+    return Response(body, media_type=FORM_TYPES[format], headers={"Content-Disposition": disposition})
 
 
 @router.get("/sla", **answers(report_schemas.SlaReport))
