@@ -317,3 +317,27 @@ def test_a_body_that_cannot_be_decoded_is_a_malformed_body_saying_why(
     assert r.json()["type"].endswith("/malformed-body")
     again = api.http.get(f"/api/v1/dossiers/{made['id']}", headers=officer).json()
     assert again["version"] == made["version"] and again["status"] == "received"
+
+
+def test_a_file_named_with_control_characters_downloads_under_a_header_safe_name(api: Api) -> None:
+    made = api.post(
+        "/api/v1/dossiers",
+        {"procedure_code": "TN.01", "channel": "direct", "applicant": APPLICANT},
+        agency=DESK,
+    ).json()
+    officer = api.token("officer", DESK)
+    form = _form(("file", PDF)).replace(b'filename="don.pdf"', b'filename="\xc4\x91\x01n\x7f.pdf"')
+    r = api.http.post(
+        f"/api/v1/dossiers/{made['id']}/files",
+        params={"component": "Đơn"},
+        content=form,
+        headers={**officer, "Content-Type": "multipart/form-data; boundary=XX"},
+    )
+    assert r.status_code == 201, r.text
+    (item,) = api.http.get(f"/api/v1/dossiers/{made['id']}/files", headers=officer).json()["items"]
+    got = api.http.get(f"/api/v1/dossiers/{made['id']}/files/{item['sha256']}", headers=officer)
+    assert got.status_code == 200 and got.content == PDF
+    disposition = got.headers["content-disposition"]
+    # The plain name holds printable ASCII only; the exact one is in filename*.
+    assert all(" " <= ch <= "~" for ch in disposition), disposition
+    assert 'filename="_' in disposition and "filename*=UTF-8''%C4%91" in disposition

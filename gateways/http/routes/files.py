@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
@@ -31,6 +30,7 @@ from gateways.bootstrap import Container
 from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
+from gateways.http.responses import content_disposition
 from gateways.http.routes.reads import LookupIn, _load
 from gateways.http.schemas import answers
 
@@ -262,7 +262,6 @@ def list_files(dossier_id: str, principal: PrincipalDep, container: ContainerDep
 def _stream(download: Download) -> Response:
     document = download.document
     name = document.file_name or f"{document.attached.component}-{document.attached.sha256[:12]}"
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'")
 
     def body() -> Iterator[bytes]:
         yield from download.chunks
@@ -272,7 +271,7 @@ def _stream(download: Download) -> Response:
         media_type=document.attached.media_type,
         headers={
             "Content-Length": str(document.attached.size_bytes),
-            "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+            "Content-Disposition": content_disposition("attachment", name),
             # RFC 9530: the representation's SHA-256, base64 between colons.
             "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(document.attached.sha256)).decode()}:",
             "ETag": f'"{document.attached.sha256}"',
