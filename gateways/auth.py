@@ -73,5 +73,6 @@ def read_token(secret: str | Sequence[str], token: str) -> Principal:
         raise AuthError(f"the token's role '{role}' is not one of {', '.join(ROLES)}")
     agency = claims.get("agency_code")
     if role in AGENCY_ROLES and not agency:
-        raise AuthError(f"a {role} token must name its agency_code")
+        article = "an" if role[0] in "aeiou" else "a"
+        raise AuthError(f"{article} {role} token must name its agency_code")
     return Principal(sub=str(claims["sub"]), role=str(role), agency_code=agency if agency else None)

@@ -341,3 +341,12 @@ def test_a_file_named_with_control_characters_downloads_under_a_header_safe_name
     # The plain name holds printable ASCII only; the exact one is in filename*.
     assert all(" " <= ch <= "~" for ch in disposition), disposition
     assert 'filename="_' in disposition and "filename*=UTF-8''%C4%91" in disposition
+
+
+def test_an_empty_idempotency_key_is_refused_not_taken_for_none(api: Api) -> None:
+    officer = api.token("officer", DESK)
+    body = {"procedure_code": "TN.01", "channel": "direct", "applicant": APPLICANT}
+    r = api.http.post("/api/v1/dossiers", json=body, headers={**officer, "Idempotency-Key": ""})
+    assert "Idempotency-Key" in _problem(r, 422) or "idempotency" in r.text.lower()
+    found = api.http.get("/api/v1/dossiers", params={"agency_code": DESK}, headers=officer).json()
+    assert found["items"] == []  # nothing received

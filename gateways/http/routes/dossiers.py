@@ -18,7 +18,8 @@ from gateways.logs import annotate
 router = APIRouter(prefix="/api/v1/dossiers", tags=["commands"])
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=40)]
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+# An empty key is refused (422), not taken for no key: the client meant a key and would get no replay.
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
 
 def _expected_version(if_match: str | None) -> int | None:
