@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 from domain import events as ev
+from domain.errors import InvalidValue
 from gateways.application.service import Loaded
 from gateways.documents import forms
 from gateways.documents.facts import DocumentError, Reader, check_secret, gather, sealed_applicant
 from gateways.documents.forms import KINDS, Lookup
 from gateways.documents.pdf import to_pdf
+from gateways.interchange.selection import is_date, parse_bound
 
 if TYPE_CHECKING:
     from gateways.bootstrap import Container
@@ -141,6 +143,19 @@ def _rows_received(container: Container, agency_code: str, start: datetime, end:
         if len(batch) < 1000:
             return
         after = batch[-1].dossier_id
+
+
+def register_span(first: str, last: str, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The register's [start, end) from `from` and `to` as a desk writes them: a date is the
+    whole local day (`to` included: 2026-11-01 to 2026-11-18 is eighteen days), an instant is
+    itself (`to` excluded) and one without offset is local time. Raises `InvalidValue`."""
+    start = parse_bound(first, tz, end=False, name="from")
+    end = parse_bound(last, tz, end=True, name="to")
+    if start is None or end is None:
+        raise InvalidValue("the register needs both from and to")
+    if is_date(last):
+        end += timedelta(microseconds=1)  # the day after `to`, at midnight
+    return start, end
 
 
 def print_register(

@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import getpass
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidValue
 from gateways.bootstrap import bootstrap
 from gateways.cli_out import check_out, write_out
-from gateways.documents import KINDS, DocumentError, Format, Printed, Reader, print_dossier, print_register
+from gateways.documents import (
+    KINDS,
+    DocumentError,
+    Format,
+    Printed,
+    Reader,
+    print_dossier,
+    print_register,
+    register_span,
+)
 
 err = Console(stderr=True)
-
-
-def _instant(text: str | None, name: str) -> datetime:
-    if not text:
-        raise typer.BadParameter("the register needs --from and --to", param_hint=name)
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"not an ISO instant: {text!r}", param_hint=name) from exc
-    if at.tzinfo is None:
-        raise typer.BadParameter("give the instant with its offset, e.g. +07:00", param_hint=name)
-    return at
 
 
 def print_form(
@@ -49,8 +45,12 @@ def print_form(
             "--base-url", envvar="LIENTHONG_PUBLIC_URL", help="where citizens reach the lookup page"
         ),
     ] = "http://127.0.0.1:8000",
-    from_: Annotated[str | None, typer.Option("--from", help="register: first instant")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="register: end instant (excluded)")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="register: first day (2026-11-01) or instant")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="register: last day, included, or end instant, excluded")
+    ] = None,
 ) -> None:
     """Print a dossier's form (receipt slip, supplement request, refusal, apology, control sheet)
     or an agency's register for a period, as PDF or print-ready HTML. Opening the applicant is
@@ -66,7 +66,12 @@ def print_form(
     try:
         printed: Printed
         if kind == "register":
-            start, end = _instant(from_, "--from"), _instant(to, "--to")
+            if not from_ or not to:
+                raise typer.BadParameter("the register needs --from and --to", param_hint="--from/--to")
+            try:
+                start, end = register_span(from_, to, container.calendar.tz)
+            except InvalidValue as exc:
+                raise typer.BadParameter(exc.detail, param_hint="--from/--to") from exc
             printed = print_register(container, reader, dossier, start, end, fmt)
         else:
             row = container.index.find_by_receipt(dossier)

@@ -26,6 +26,11 @@ _PAGE = 500
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+def is_date(text: str) -> bool:
+    """Whether a bound is written as a day (2026-03-14), not an instant."""
+    return _DATE.fullmatch(text.strip()) is not None
+
+
 def parse_bound(text: str | None, tz: tzinfo, *, end: bool, name: str = "the bound") -> datetime | None:
     """A report bound: a date is a whole local day (`end`: inclusive), else an instant.
 
@@ -36,7 +41,7 @@ def parse_bound(text: str | None, tz: tzinfo, *, end: bool, name: str = "the bou
         return None
     text = text.strip()
     day_form, instant_form = "a date (YYYY-MM-DD, 2026-03-14)", "an ISO instant (2026-03-14T17:00:00+07:00)"
-    if _DATE.fullmatch(text):
+    if is_date(text):
         try:
             day = date.fromisoformat(text)
             if end:

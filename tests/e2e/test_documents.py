@@ -236,3 +236,24 @@ def test_the_desks_register_for_a_period(api: Api, clock: FakeClock, dossier: di
         api.http.get(path, params=earlier, headers=api.token("officer", WARD))
     )
     _problem(api.http.get(path, params=period, headers=api.token("officer", OTHER)), 403)
+
+
+def test_the_desks_register_by_days(api: Api, dossier: dict[str, Any]) -> None:
+    """A desk asks for days as the reports take them: `to` is the last day, included."""
+    path = f"/api/v1/agencies/{WARD}/documents/register"
+    officer = api.token("officer", WARD)
+    for days, listed in (
+        ({"from": "2026-03-02", "to": "2026-03-02"}, True),  # the day of its receipt
+        ({"from": "2026-02-15", "to": "2026-03-01"}, False),  # up to the day before
+        ({"from": "2026-03-03", "to": "2026-03-14"}, False),
+        ({"from": "2026-02-15", "to": "2026-03-02T08:00:00+07:00"}, False),  # an instant: excluded
+        ({"from": "2026-02-15", "to": "2026-03-02T08:00:01+07:00"}, True),
+    ):
+        text = _text(api.http.get(path, params=days, headers=officer))
+        assert (dossier["receipt_code"] in text) is listed, days
+    for bad, says in (
+        ({"from": "2026-02-30", "to": "2026-03-02"}, "from '2026-02-30'"),
+        ({"from": "2026-03-01", "to": "soon"}, "to 'soon'"),
+    ):
+        r = api.http.get(path, params=bad, headers=officer)
+        assert says in _problem(r, 422), r.text

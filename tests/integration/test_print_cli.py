@@ -61,3 +61,16 @@ def test_print_refuses_what_does_not_apply(seeded: Any, tmp_path: Path) -> None:
     unknown = CliRunner().invoke(app, ["print", "receipt", "no-such-code", "--out", str(out)])
     assert unknown.exit_code == 2
     assert not out.exists()
+
+
+def test_print_the_register_of_a_desk_for_days(seeded: Any, tmp_path: Path) -> None:
+    _container, row = seeded
+    html = tmp_path / "register.html"
+    desk = row["receiving_agency_code"]
+    args = ["print", "register", desk, "--from", "2025-01-01", "--to", "2026-11-20", "--out", str(html)]
+    result = CliRunner().invoke(app, [*args, "--format", "html"])
+    assert result.exit_code == 0, result.output
+    assert row["receipt_code"] in html.read_text(encoding="utf-8")
+    wrong = ["print", "register", desk, "--from", "2026-02-30", "--to", "2026-03-01", "--out", str(html)]
+    bad = CliRunner().invoke(app, wrong, env={"COLUMNS": "200"})
+    assert bad.exit_code == 2 and "2026-02-30" in bad.output and "no day of the calendar" in bad.output

@@ -13,10 +13,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from gateways.application.commands import Instant
 from gateways.auth import Principal
 from gateways.bootstrap import Container
-from gateways.documents import DocumentError, Printed, Reader, print_dossier, print_register
+from gateways.documents import DocumentError, Printed, Reader, print_dossier, print_register, register_span
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
 from gateways.http.responses import content_disposition
@@ -117,16 +116,19 @@ def get_register(
     agency_code: str,
     principal: PrincipalDep,
     container: ContainerDep,
-    from_: Annotated[Instant, Query(alias="from")],
-    to: Instant,
+    from_: Annotated[
+        str, Query(alias="from", max_length=40, description="a date (its whole local day) or an instant")
+    ],
+    to: Annotated[str, Query(max_length=40, description="a date (included) or an instant (excluded)")],
     format_: FormatParam = None,
     accept: AcceptHeader = None,
 ) -> Response:
     """Sổ theo dõi hồ sơ: the dossiers received at the agency's desk from `from` to `to`."""
     _may_read_agency(container, principal, agency_code)
+    start, end = register_span(from_, to, container.calendar.tz)
     try:
         printed = print_register(
-            container, _reader(principal), agency_code, from_, to, _format(format_, accept)
+            container, _reader(principal), agency_code, start, end, _format(format_, accept)
         )
     except DocumentError as exc:
         raise _problem(exc) from exc
