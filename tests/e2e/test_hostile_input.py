@@ -350,3 +350,47 @@ def test_an_empty_idempotency_key_is_refused_not_taken_for_none(api: Api) -> Non
     assert "Idempotency-Key" in _problem(r, 422) or "idempotency" in r.text.lower()
     found = api.http.get("/api/v1/dossiers", params={"agency_code": DESK}, headers=officer).json()
     assert found["items"] == []  # nothing received
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/agencies/W.09", {"name": "UBND\x00", "level": "commune"}, "name"),
+        ("/api/v1/agencies/W.09", {"name": "UBND\u202e", "level": "commune"}, "name"),
+        ("/api/v1/agencies/W.09", {"name": "UBND", "level": "commune", "basis": "Luật\x00"}, "basis"),
+        (
+            "/api/v1/procedures/TN.09",
+            {
+                "name": "Thủ tục\nhai dòng",
+                "deadline_working_hours": 8,
+                "route": [{"agency_code": DESK, "budget_working_hours": 8}],
+            },
+            "name",
+        ),
+        (
+            "/api/v1/procedures/TN.09",
+            {
+                "name": "Thủ tục",
+                "deadline_working_hours": 8,
+                "route": [{"agency_code": DESK, "budget_working_hours": 8}],
+                "components": [{"name": "Đơn\x00"}],
+            },
+            "name",
+        ),
+    ],
+)
+def test_a_catalogue_name_with_a_control_character_is_refused_on_every_store(
+    api: Api, path: str, body: Any, field: str
+) -> None:
+    admin = api.token("admin")
+    detail = _problem(api.http.put(path, json=body, headers=admin), 422)
+    assert field in detail and "control" in detail, detail
+    assert api.http.get(path, headers=admin).status_code == 404  # nothing stored
+
+
+def test_a_legal_basis_keeps_its_line_breaks(api: Api) -> None:
+    admin = api.token("admin")
+    body = {"name": "UBND Phường 9", "level": "commune", "parent_code": PROVINCE, "basis": "Nghị quyết\nsố 1"}
+    r = api.http.put("/api/v1/agencies/W.09", json=body, headers=admin)
+    assert r.status_code in (200, 201), r.text
+    assert api.http.get("/api/v1/agencies/W.09", headers=admin).json()["basis"] == "Nghị quyết\nsố 1"

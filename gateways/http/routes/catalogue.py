@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from domain.agencies import Agency, AgencyLevel, Successor
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
@@ -20,6 +20,29 @@ from gateways.http.schemas import answers
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _one_line(text: str) -> str:
+    """A name printed on forms and lists: no control character (NUL, a line break) nor a
+    direction override, which would cut or reorder what the form shows."""
+    odd = [ch for ch in text if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI]
+    if odd:
+        raise ValueError(f"must be one line of text, without control characters (found U+{ord(odd[0]):04X})")
+    return text
+
+
+def _paragraphs(text: str) -> str:
+    """A longer text (a legal basis): line breaks and tabs are kept, other control characters
+    (NUL among them, which PostgreSQL cannot store) are refused."""
+    odd = [ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t"]
+    if odd:
+        raise ValueError(f"must not hold control characters (found U+{ord(odd[0]):04X})")
+    return text
+
+
+Name = Annotated[str, AfterValidator(_one_line)]
+
 
 class SuccessorIn(BaseModel):
     code: str = Field(min_length=1)
@@ -28,7 +51,7 @@ class SuccessorIn(BaseModel):
 
 
 class AgencyPut(BaseModel):
-    name: str = Field(min_length=1)
+    name: Name = Field(min_length=1, max_length=500)
     level: AgencyLevel
     # Bounded like the other texts: a bound also makes the validator refuse a lone surrogate
     # (`"\ud800"` in the JSON), which no store or answer can encode.
@@ -36,7 +59,7 @@ class AgencyPut(BaseModel):
     valid_from: date | None = None
     valid_to: date | None = None
     successors: list[SuccessorIn] = Field(default_factory=list)
-    basis: str = Field(default="", max_length=2000)
+    basis: Annotated[str, AfterValidator(_paragraphs)] = Field(default="", max_length=2000)
 
 
 class RouteStepIn(BaseModel):
@@ -48,7 +71,7 @@ class ComponentIn(BaseModel):
     """A required component (thành phần hồ sơ): copies to give and in what form, in force
     from `effective_from` to `effective_to` (dates, inclusive; empty: open-ended)."""
 
-    name: str = Field(min_length=1, max_length=300)
+    name: Name = Field(min_length=1, max_length=300)
     copies: int = Field(default=1, ge=1, le=100)
     form: Literal["original", "copy", "original_or_copy"] = "original"
     effective_from: date | None = None
@@ -56,8 +79,8 @@ class ComponentIn(BaseModel):
 
 
 class ProcedurePut(BaseModel):
-    name: str = Field(min_length=1)
-    field: str = Field(default="", max_length=300)
+    name: Name = Field(min_length=1, max_length=500)
+    field: Name = Field(default="", max_length=300)
     deadline_working_hours: float = Field(gt=0)
     supplement_policy: Literal["restart", "pause"] = "restart"
     route: list[RouteStepIn] = Field(min_length=1)
