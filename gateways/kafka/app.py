@@ -18,7 +18,7 @@ from faststream.specification import AsyncAPI
 from gateways.kafka import inbound
 from gateways.kafka.contracts import CommandMessage, CommandResult, EventEnvelope
 from gateways.kafka.observe import StreamCollector, sample_partition_ends
-from gateways.kafka.projector import ViewProjector, group_role
+from gateways.kafka.projector import ViewProjector, group_role, lenient_headers
 from gateways.kafka.relay import Relay
 from gateways.kafka.topics import Topics, ensure_topics, servers
 
@@ -134,6 +134,7 @@ def _register_inbound(container: Container, broker: KafkaBroker, topics: Topics)
             batch_timeout_ms=20,
             ack_policy=AckPolicy.ACK,
             decoder=_raw_body,
+            parser=lenient_headers,
             title=f"{topics.commands}:Subscribe",
             include_in_schema=n == 0,  # the same consumer again: documented once
             description="Commands from agency systems, each with an idempotency key "
