@@ -285,18 +285,24 @@ class ViewProjector:
         self.records += len(records)
         self.batches += 1
         async with self._lock:
-            for record, item in zip(records, decoded, strict=True):
+            for n, (record, item) in enumerate(zip(records, decoded, strict=True)):
                 if not self._owns(record):
                     self.dropped += 1
                     continue
+                if isinstance(item, DecodeError):
+                    try:
+                        await self._dead_letter(record, f"cannot decode: {item}")
+                    except BaseException:
+                        # Not dead-lettered: this record and the rest of the batch are read again
+                        # (the consumer has moved past them; a later fetch must not pass them).
+                        self._rewind([record, *(r for r in records[n + 1 :] if self._untaken(r))])
+                        raise
                 held = self._held
                 if held.since is None:
                     held.since = asyncio.get_running_loop().time()
                 held.records.append(record)
                 held.positions[part_key(record.topic, record.partition)] = record.offset + 1
-                if isinstance(item, DecodeError):
-                    await self._dead_letter(record, f"cannot decode: {item}")
-                else:
+                if not isinstance(item, DecodeError):
                     held.items.append(item)
             if len(self._held.records) >= self.hold or len(records) < self.batch:
                 return await self._flush()
@@ -313,6 +319,13 @@ class ViewProjector:
             return False
         self._next[key] = record.offset + 1
         return True
+
+    def _untaken(self, record: Any) -> bool:
+        """The record's partition is this process's and the record not taken yet."""
+        if self._next is None:
+            return True
+        expected = self._next.get(part_key(record.topic, record.partition))
+        return expected is not None and record.offset >= expected
 
     def take(self, starts: dict[str, int]) -> None:
         """Partitions assigned: each is read from its offset in `starts` on."""
