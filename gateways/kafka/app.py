@@ -132,7 +132,9 @@ def _register_inbound(container: Container, broker: KafkaBroker, topics: Topics)
             batch=True,
             max_records=container.settings.inbound_batch,
             batch_timeout_ms=20,
-            ack_policy=AckPolicy.ACK,
+            # A failure before every result is confirmed: read the batch again (a repeated key
+            # replays its first result), never commit it unanswered.
+            ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_raw_body,
             parser=lenient_headers,
             title=f"{topics.commands}:Subscribe",

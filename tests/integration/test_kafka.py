@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from gateways.bootstrap import Container, bootstrap
 from gateways.eventstore.store import SCHEMA_VERSION
 from gateways.http.app import create_app
+from gateways.kafka import inbound
 from gateways.kafka.app import build_stream
 from gateways.kafka.contracts import EventEnvelope
 from gateways.kafka.relay import Relay, headers_for
@@ -577,6 +578,63 @@ def test_a_command_with_a_header_that_is_not_utf8_still_gets_its_result_and_so_d
     answers = {orjson.loads(r.value)["idempotency_key"]: orjson.loads(r.value)["status"] for r in got}
     assert answers == {"hd-0": 201, "hd-1": 201, "hd-2": 201}
     assert container.store.max_notification_id() == 3
+
+
+def test_a_batch_of_commands_whose_handling_fails_is_read_again_not_acknowledged_without_results(
+    containers: Callable[[Settings], Container],
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failure between consuming a batch and confirming its results (here the first handling of
+    the batch; in production a results topic that times out) must not commit the batch's offsets:
+    the commands would never get a result. Read again, each runs once and answers."""
+    settings = kafka_settings(
+        tmp_path / "var", f"sqlite:///{tmp_path / 'events.sqlite'}", kafka_bootstrap, prefix
+    )
+    container = containers(settings)
+    load_catalogue(container.catalogue)
+    topics = Topics.with_prefix(settings.kafka_topic_prefix)
+    ward = token("officer", WARD)
+    body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
+    failures = [RuntimeError("results topic timed out")]
+    execute_batch = inbound.execute_batch
+
+    def failing_once(container: Container, raws: Any) -> Any:
+        outcomes = execute_batch(container, raws)  # the commands run (and are stored) ...
+        if failures:
+            raise failures.pop()  # ... and their results do not go out
+        return outcomes
+
+    monkeypatch.setattr(inbound, "execute_batch", failing_once)
+
+    async def send() -> None:
+        await ensure_topics(kafka_bootstrap, topics, settings.kafka_event_partitions)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for n in range(3):
+                message = {"idempotency_key": f"ak-{n}", "token": ward, "command": "receive", "body": body}
+                await producer.send_and_wait(
+                    topics.commands, orjson.dumps(message), key=b"portal", partition=0
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    with StreamThread(build_stream(container, views=["-none-"], with_relay=False)):
+
+        def results() -> list[ConsumerRecord[Any, Any]] | None:
+            got = asyncio.run(read_topic(kafka_bootstrap, topics.results))
+            return got if len({orjson.loads(r.value)["idempotency_key"] for r in got}) >= 3 else None
+
+        got = wait_for(results, 60, f"a result of each of 3 commands on {topics.results}", every=0.3)
+    assert not failures
+    assert {orjson.loads(r.value)["idempotency_key"]: orjson.loads(r.value)["status"] for r in got} == {
+        f"ak-{n}": 201 for n in range(3)
+    }
+    assert container.store.max_notification_id() == 3  # each command once, though its batch ran twice
 
 
 def test_asyncapi_document_and_projection_status(
