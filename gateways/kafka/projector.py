@@ -122,6 +122,18 @@ def dead_letter_headers(record: Any, error: str, group: str) -> dict[str, str]:
     return headers
 
 
+async def publish_dead_letter(broker: KafkaBroker, dlq: str, record: Any, error: str, group: str) -> None:
+    """The record to the dead-letter topic with why and where from."""
+    headers = dead_letter_headers(record, error, group)
+    try:
+        await broker.publish(record.value or b"", topic=dlq, key=record.key, headers=headers)
+    except MessageSizeTooLargeError:
+        # The value with the headers is over the producer's request size: the dead letter says
+        # why and where the record is (its source topic keeps it), without the value.
+        headers["x-value-omitted"] = f"{len(record.value or b'')} bytes"
+        await broker.publish(b"", topic=dlq, key=record.key, headers=headers)
+
+
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
     """On revoke, apply what the projector holds while the partitions are still its own; on
     assignment, move each partition to the lowest offset the views hold for it."""
@@ -498,16 +510,7 @@ class ViewProjector:
             self.topics.dlq,
             error,
         )
-        headers = dead_letter_headers(record, error, self.group)
-        try:
-            await self._broker.publish(
-                record.value or b"", topic=self.topics.dlq, key=record.key, headers=headers
-            )
-        except MessageSizeTooLargeError:
-            # The value with the headers is over the producer's request size: the dead letter says
-            # why and where the record is (the events topic keeps it), without the value.
-            headers["x-value-omitted"] = f"{len(record.value or b'')} bytes"
-            await self._broker.publish(b"", topic=self.topics.dlq, key=record.key, headers=headers)
+        await publish_dead_letter(self._broker, self.topics.dlq, record, error, self.group)
 
 
 def _transient_errors() -> tuple[type[BaseException], ...]:

@@ -530,6 +530,12 @@ def test_inbound_commands_are_idempotent_and_bad_ones_get_problems(
     assert unknown_result["status"] == 422 and "teleport" in unknown_result["problem"]["detail"]
     [junk] = results_of[""]  # garbage has no idempotency key to echo
     assert junk["status"] in (400, 422) and junk["problem"]["status"] == junk["status"]
+    # ... so the record itself goes to the dead-letter topic too, saying why and where it was.
+    [dead] = asyncio.run(read_topic(kafka_bootstrap, topics.dlq))
+    assert dead.value == b"\x00 this is not a command" and dead.key == b"rx-2"
+    assert header(dead, "x-source-topic") == topics.commands
+    assert header(dead, "x-consumer-group") == topics.group("commands")
+    assert (header(dead, "x-error") or "").startswith("not a command: "), header(dead, "x-error")
     [carried_on] = results_of["rx-2"]  # published after the garbage on the same partition
     assert carried_on["status"] == 201 and carried_on["dossier"]["id"] != dossier_id
     types = [e.type for e in container.store.load(dossier_id)]
