@@ -18,7 +18,7 @@ from faststream.specification import AsyncAPI
 from gateways.kafka import inbound
 from gateways.kafka.contracts import CommandMessage, CommandResult, EventEnvelope
 from gateways.kafka.observe import StreamCollector, sample_partition_ends
-from gateways.kafka.projector import ViewProjector, group_role
+from gateways.kafka.projector import ViewProjector, group_role, lenient_headers, publish_dead_letter
 from gateways.kafka.relay import Relay
 from gateways.kafka.topics import Topics, ensure_topics, servers
 
@@ -118,6 +118,13 @@ def _register_inbound(container: Container, broker: KafkaBroker, topics: Topics)
         # One group commit for the batch; results are published before the batch is acked,
         # so a crash in between replays the batch and every key answers its first result.
         outcomes = await asyncio.to_thread(inbound.execute_batch, container, values)
+        for record, (_, result) in zip(records, outcomes, strict=True):
+            if not result["idempotency_key"]:
+                # Not a command: its problem result has no key to be matched by, so the record
+                # also goes to the dead-letter topic, saying why and where it was.
+                problem = result["problem"] or {}
+                reason = f"not a command: {problem.get('detail') or problem.get('title')}"
+                await publish_dead_letter(broker, topics.dlq, record, reason, topics.group("commands"))
         # Sent together (the producer batches them per partition), confirmed before the ack.
         sent = [await results.publish(result, key=key, no_confirm=True) for key, result in outcomes]
         await asyncio.gather(*(s for s in sent if inspect.isawaitable(s)))
@@ -132,8 +139,11 @@ def _register_inbound(container: Container, broker: KafkaBroker, topics: Topics)
             batch=True,
             max_records=container.settings.inbound_batch,
             batch_timeout_ms=20,
-            ack_policy=AckPolicy.ACK,
+            # A failure before every result is confirmed: read the batch again (a repeated key
+            # replays its first result), never commit it unanswered.
+            ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_raw_body,
+            parser=lenient_headers,
             title=f"{topics.commands}:Subscribe",
             include_in_schema=n == 0,  # the same consumer again: documented once
             description="Commands from agency systems, each with an idempotency key "

@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import MessageSizeTooLargeError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -66,20 +68,33 @@ def topic_partition(key: str) -> TopicPartition:
     return TopicPartition(topic, int(number))
 
 
-def decode_record(value: bytes | None, headers: Any) -> Applied:
-    """A Kafka record -> the event it carries, or DecodeError saying why not."""
+def decode_record(value: bytes | None, headers: Any, key: bytes | None = None) -> Applied:
+    """A Kafka record -> the event it carries, or DecodeError saying why not.
+
+    A record with a key must be keyed by its dossier id, as the relay keys it: an event under
+    another key may come ahead of its dossier's earlier events, which would then be taken as seen.
+    (A record without a key is not checked: FastStream's test broker sends events without one.)"""
     if value is None:
         raise DecodeError("empty record")
-    record = RecordedEvent.from_bytes(value, notification_id_of(headers))
+    try:
+        notification = notification_id_of(headers)
+    except ValueError as exc:
+        raise DecodeError(f"header notification_id is not a number: {exc}") from exc
+    record = RecordedEvent.from_bytes(value, notification)
     version = record.envelope.get("schema_version")
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise DecodeError(f"schema version {version!r} is newer than this reader's ({SCHEMA_VERSION})")
-    if not isinstance(record.envelope.get("dossier_id"), str):
+    dossier_id = record.envelope.get("dossier_id")
+    if not isinstance(dossier_id, str):
         raise DecodeError("envelope has no dossier_id")
     try:
-        return Applied(record, record.to_domain())
+        applied = Applied(record, record.to_domain())
     except (KeyError, TypeError, ValueError) as exc:
         raise DecodeError(str(exc)) from exc
+    if key and key != dossier_id.encode():
+        shown = key[:80].decode("utf-8", "replace")
+        raise DecodeError(f"record key {shown!r} is not the envelope's dossier_id {dossier_id}")
+    return applied
 
 
 def _decode_batch(records: Sequence[Any]) -> list[Applied | DecodeError]:
@@ -87,7 +102,7 @@ def _decode_batch(records: Sequence[Any]) -> list[Applied | DecodeError]:
     decoded: list[Applied | DecodeError] = []
     for record in records:
         try:
-            decoded.append(decode_record(record.value, record.headers))
+            decoded.append(decode_record(record.value, record.headers, record.key))
         except DecodeError as exc:
             decoded.append(exc)
     return decoded
@@ -105,6 +120,18 @@ def dead_letter_headers(record: Any, error: str, group: str) -> dict[str, str]:
         }
     )
     return headers
+
+
+async def publish_dead_letter(broker: KafkaBroker, dlq: str, record: Any, error: str, group: str) -> None:
+    """The record to the dead-letter topic with why and where from."""
+    headers = dead_letter_headers(record, error, group)
+    try:
+        await broker.publish(record.value or b"", topic=dlq, key=record.key, headers=headers)
+    except MessageSizeTooLargeError:
+        # The value with the headers is over the producer's request size: the dead letter says
+        # why and where the record is (its source topic keeps it), without the value.
+        headers["x-value-omitted"] = f"{len(record.value or b'')} bytes"
+        await broker.publish(b"", topic=dlq, key=record.key, headers=headers)
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -241,6 +268,7 @@ class ViewProjector:
             ack_policy=AckPolicy.MANUAL,
             listener=_SeekToStored(self, lambda: getattr(holder.get("s"), "consumer", None)),
             decoder=_raw_body,
+            parser=lenient_headers,
             title=f"{self.topics.events}:{self.group}",
             description=f"Projector of the views {names} (consumer group {self.group}).",
         )
@@ -269,18 +297,24 @@ class ViewProjector:
         self.records += len(records)
         self.batches += 1
         async with self._lock:
-            for record, item in zip(records, decoded, strict=True):
+            for n, (record, item) in enumerate(zip(records, decoded, strict=True)):
                 if not self._owns(record):
                     self.dropped += 1
                     continue
+                if isinstance(item, DecodeError):
+                    try:
+                        await self._dead_letter(record, f"cannot decode: {item}")
+                    except BaseException:
+                        # Not dead-lettered: this record and the rest of the batch are read again
+                        # (the consumer has moved past them; a later fetch must not pass them).
+                        self._rewind([record, *(r for r in records[n + 1 :] if self._untaken(r))])
+                        raise
                 held = self._held
                 if held.since is None:
                     held.since = asyncio.get_running_loop().time()
                 held.records.append(record)
                 held.positions[part_key(record.topic, record.partition)] = record.offset + 1
-                if isinstance(item, DecodeError):
-                    await self._dead_letter(record, f"cannot decode: {item}")
-                else:
+                if not isinstance(item, DecodeError):
                     held.items.append(item)
             if len(self._held.records) >= self.hold or len(records) < self.batch:
                 return await self._flush()
@@ -297,6 +331,13 @@ class ViewProjector:
             return False
         self._next[key] = record.offset + 1
         return True
+
+    def _untaken(self, record: Any) -> bool:
+        """The record's partition is this process's and the record not taken yet."""
+        if self._next is None:
+            return True
+        expected = self._next.get(part_key(record.topic, record.partition))
+        return expected is not None and record.offset >= expected
 
     def take(self, starts: dict[str, int]) -> None:
         """Partitions assigned: each is read from its offset in `starts` on."""
@@ -469,12 +510,7 @@ class ViewProjector:
             self.topics.dlq,
             error,
         )
-        await self._broker.publish(
-            record.value or b"",
-            topic=self.topics.dlq,
-            key=record.key,
-            headers=dead_letter_headers(record, error, self.group),
-        )
+        await publish_dead_letter(self._broker, self.topics.dlq, record, error, self.group)
 
 
 def _transient_errors() -> tuple[type[BaseException], ...]:
@@ -492,3 +528,30 @@ async def _raw_body(message: Any) -> Any:
     # The projector decodes records itself, so that a poison record reaches the
     # dead-letter topic instead of failing inside the framework.
     return None
+
+
+async def lenient_headers(message: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's parser, given header values it can read as UTF-8 (it decodes them strictly, and
+    one bad header would drop every record fetched with it); the handler still gets the records
+    as they came."""
+    records = message if isinstance(message, tuple | list) else (message,)
+    if all(_utf8(value) for record in records for _, value in record.headers or ()):
+        return await original(message)
+    readable = tuple(
+        dataclasses.replace(
+            record,
+            headers=[(k, bytes(v).decode("utf-8", "replace").encode()) for k, v in record.headers or ()],
+        )
+        for record in records
+    )
+    parsed = await original(readable if isinstance(message, tuple | list) else readable[0])
+    parsed.raw_message = message
+    return parsed
+
+
+def _utf8(value: Any) -> bool:
+    try:
+        bytes(value).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -279,13 +279,34 @@ class Relay:
                 for _ in range(20):
                     got = await consumer.getmany(tp, timeout_ms=500, max_records=1)
                     if got.get(tp):
-                        nid = notification_id_of(got[tp][-1].headers)
+                        last = got[tp][-1]
+                        nid = await asyncio.to_thread(self._published_here, last.value, last.headers)
                         if nid is not None:
                             heads[tp.partition] = nid
+                        else:
+                            log.warning(
+                                "relay: the last record of %s:%d (offset %d) is not an event this store "
+                                "published; that partition resumes from the stored position",
+                                tp.topic,
+                                tp.partition,
+                                last.offset,
+                            )
                         break
             return heads
         finally:
             await consumer.stop()
+
+    def _published_here(self, value: bytes | None, headers: object) -> int | None:
+        """The notification id of a record if it carries that stored event's bytes, else None (a
+        record someone else put on the topic must not pass for the relay's last one)."""
+        try:
+            nid = notification_id_of(headers)
+        except ValueError:
+            return None
+        if nid is None or nid < 1:
+            return None
+        stored = self.store.outbox(nid - 1, 1)
+        return nid if stored and stored[0].notification_id == nid and stored[0].raw == value else None
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

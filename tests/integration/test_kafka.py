@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from gateways.bootstrap import Container, bootstrap
 from gateways.eventstore.store import SCHEMA_VERSION
 from gateways.http.app import create_app
+from gateways.kafka import inbound
 from gateways.kafka.app import build_stream
 from gateways.kafka.contracts import EventEnvelope
 from gateways.kafka.relay import Relay, headers_for
@@ -366,6 +367,79 @@ def test_poison_records_are_dead_lettered_and_the_projector_goes_on(
         assert marks == [], f"view {runner.name} applied a poison record"
 
 
+def test_records_the_framework_or_the_dead_letter_topic_choke_on_are_dead_lettered_and_lose_nothing(
+    containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
+) -> None:
+    """A header that is not UTF-8, a notification id that is not a number, a value too large to
+    go to the dead-letter topic with its headers, an event under another dossier's key ahead of
+    its turn: each is dead-lettered, nothing fetched with it is lost, and the views equal a rebuild."""
+    store = tmp_path / "events.sqlite"
+    settings = kafka_settings(tmp_path / "var", f"sqlite:///{store}", kafka_bootstrap, prefix)
+    container = containers(settings)
+    topics = Topics.with_prefix(settings.kafka_topic_prefix)
+    assert bulk_seed(container, 3).dossiers == 3
+    real = container.store.notifications(0, 1000)
+    first, other = sorted({r.dossier_id for r in real})[:2]
+    partition = partition_for(first, settings.kafka_event_partitions)
+    mine = next(r for r in real if r.dossier_id == first)
+    later = [r for r in real if r.dossier_id == other][2]  # its third event, ahead of the first two
+    huge = b"{" + b" " * (1024 * 1024 - 400)  # fits a record, not with the dead-letter headers
+    poison: list[tuple[bytes, bytes, list[tuple[str, bytes]], str]] = [
+        (mine.raw, first.encode(), [("trace", b"\xff\xfe")], ""),  # a real event, bad header: applied
+        (b"{}", first.encode(), [("notification_id", b"twelve")], "notification_id"),
+        (huge, first.encode(), [], "not JSON"),
+        (later.raw, b"somewhere-else", headers_for(later), "key"),
+    ]
+
+    async def publish() -> None:
+        await ensure_topics(kafka_bootstrap, topics, settings.kafka_event_partitions)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for value, key, headers, _ in poison:  # all on one partition, before the real events
+                await producer.send_and_wait(
+                    topics.events, value, key=key, partition=partition, headers=headers
+                )
+            for record in real:
+                await producer.send_and_wait(
+                    topics.events,
+                    record.raw,
+                    key=record.dossier_id.encode(),
+                    partition=partition_for(record.dossier_id, settings.kafka_event_partitions),
+                    headers=headers_for(record),
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(publish())
+    ends = asyncio.run(end_offsets(kafka_bootstrap, topics.events))
+    with StreamThread(build_stream(container, with_inbound=False, with_relay=False)):
+        wait_for(lambda: caught_up(container, topics, ends), 90, f"every view to reach the ends {ends}")
+    expected = [reason for *_, reason in poison if reason]
+
+    def dead_letters() -> list[ConsumerRecord[Any, Any]] | None:
+        got = asyncio.run(read_topic(kafka_bootstrap, topics.dlq))
+        return got if len(got) >= len(expected) else None
+
+    dead = wait_for(dead_letters, 30, f"{len(expected)} records on {topics.dlq}", every=0.3)
+    dead.sort(key=lambda r: int(header(r, "x-source-offset") or -1))
+    assert [header(r, "x-source-offset") for r in dead] == ["1", "2", "3"]
+    for record, reason in zip(dead, expected, strict=True):
+        assert reason in (header(record, "x-error") or ""), header(record, "x-error")
+    assert dead[1].value == b"" and header(dead[1], "x-value-omitted") == f"{len(huge)} bytes"
+    rebuilt = containers(
+        Settings(
+            data_dir=tmp_path / "rebuild",
+            event_store_url=f"sqlite:///{store}",
+            view_store_url=f"sqlite:///{tmp_path / 'rebuilt.sqlite'}",
+            jwt_secret=SECRET,
+        )
+    )
+    rebuilt.feed.rebuild()
+    for view, table in view_tables():
+        assert rows(container.view_db, table) == rows(rebuilt.view_db, table), f"view {view}: {table} differs"
+
+
 # -- 6. inbound commands ---------------------------------------------------------------------------
 def test_inbound_commands_are_idempotent_and_bad_ones_get_problems(
     containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
@@ -456,10 +530,117 @@ def test_inbound_commands_are_idempotent_and_bad_ones_get_problems(
     assert unknown_result["status"] == 422 and "teleport" in unknown_result["problem"]["detail"]
     [junk] = results_of[""]  # garbage has no idempotency key to echo
     assert junk["status"] in (400, 422) and junk["problem"]["status"] == junk["status"]
+    # ... so the record itself goes to the dead-letter topic too, saying why and where it was.
+    [dead] = asyncio.run(read_topic(kafka_bootstrap, topics.dlq))
+    assert dead.value == b"\x00 this is not a command" and dead.key == b"rx-2"
+    assert header(dead, "x-source-topic") == topics.commands
+    assert header(dead, "x-consumer-group") == topics.group("commands")
+    assert (header(dead, "x-error") or "").startswith("not a command: "), header(dead, "x-error")
     [carried_on] = results_of["rx-2"]  # published after the garbage on the same partition
     assert carried_on["status"] == 201 and carried_on["dossier"]["id"] != dossier_id
     types = [e.type for e in container.store.load(dossier_id)]
     assert types.count("DossierReceived") == 1 and types.count("HandedOff") == 1, types
+
+
+def test_a_command_with_a_header_that_is_not_utf8_still_gets_its_result_and_so_do_its_neighbours(
+    containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
+) -> None:
+    settings = kafka_settings(
+        tmp_path / "var", f"sqlite:///{tmp_path / 'events.sqlite'}", kafka_bootstrap, prefix
+    )
+    container = containers(settings)
+    load_catalogue(container.catalogue)
+    topics = Topics.with_prefix(settings.kafka_topic_prefix)
+    ward = token("officer", WARD)
+    body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
+
+    def receive(key: str) -> bytes:
+        return orjson.dumps({"idempotency_key": key, "token": ward, "command": "receive", "body": body})
+
+    async def send() -> None:
+        await ensure_topics(kafka_bootstrap, topics, settings.kafka_event_partitions)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=200)
+        await producer.start()
+        try:
+            # Sent together (one partition, one fetch): the bad header must not cost the others.
+            sent = [
+                await producer.send(
+                    topics.commands, receive(f"hd-{n}"), key=b"portal", partition=0, headers=h
+                )
+                for n, h in enumerate([[], [("trace", b"\xff\xfe")], []])
+            ]
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    with StreamThread(build_stream(container, views=["-none-"], with_relay=False)):
+
+        def results() -> list[ConsumerRecord[Any, Any]] | None:
+            got = asyncio.run(read_topic(kafka_bootstrap, topics.results))
+            return got if len(got) >= 3 else None
+
+        got = wait_for(results, 60, f"3 records on {topics.results}", every=0.3)
+    answers = {orjson.loads(r.value)["idempotency_key"]: orjson.loads(r.value)["status"] for r in got}
+    assert answers == {"hd-0": 201, "hd-1": 201, "hd-2": 201}
+    assert container.store.max_notification_id() == 3
+
+
+def test_a_batch_of_commands_whose_handling_fails_is_read_again_not_acknowledged_without_results(
+    containers: Callable[[Settings], Container],
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failure between consuming a batch and confirming its results (here the first handling of
+    the batch; in production a results topic that times out) must not commit the batch's offsets:
+    the commands would never get a result. Read again, each runs once and answers."""
+    settings = kafka_settings(
+        tmp_path / "var", f"sqlite:///{tmp_path / 'events.sqlite'}", kafka_bootstrap, prefix
+    )
+    container = containers(settings)
+    load_catalogue(container.catalogue)
+    topics = Topics.with_prefix(settings.kafka_topic_prefix)
+    ward = token("officer", WARD)
+    body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
+    failures = [RuntimeError("results topic timed out")]
+    execute_batch = inbound.execute_batch
+
+    def failing_once(container: Container, raws: Any) -> Any:
+        outcomes = execute_batch(container, raws)  # the commands run (and are stored) ...
+        if failures:
+            raise failures.pop()  # ... and their results do not go out
+        return outcomes
+
+    monkeypatch.setattr(inbound, "execute_batch", failing_once)
+
+    async def send() -> None:
+        await ensure_topics(kafka_bootstrap, topics, settings.kafka_event_partitions)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for n in range(3):
+                message = {"idempotency_key": f"ak-{n}", "token": ward, "command": "receive", "body": body}
+                await producer.send_and_wait(
+                    topics.commands, orjson.dumps(message), key=b"portal", partition=0
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    with StreamThread(build_stream(container, views=["-none-"], with_relay=False)):
+
+        def results() -> list[ConsumerRecord[Any, Any]] | None:
+            got = asyncio.run(read_topic(kafka_bootstrap, topics.results))
+            return got if len({orjson.loads(r.value)["idempotency_key"] for r in got}) >= 3 else None
+
+        got = wait_for(results, 60, f"a result of each of 3 commands on {topics.results}", every=0.3)
+    assert not failures
+    assert {orjson.loads(r.value)["idempotency_key"]: orjson.loads(r.value)["status"] for r in got} == {
+        f"ak-{n}": 201 for n in range(3)
+    }
+    assert container.store.max_notification_id() == 3  # each command once, though its batch ran twice
 
 
 def test_asyncapi_document_and_projection_status(

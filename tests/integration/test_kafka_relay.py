@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from gateways.bootstrap import Container
 from gateways.kafka.relay import Relay
 from gateways.kafka.topics import Topics, end_offsets
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
+from gateways.simulation.bulk import bulk_seed
 from tests.integration.kafka_support import (
     PrivateBroker,
     Worker,
@@ -227,3 +229,44 @@ def test_relay_standby_takes_over_from_a_killed_leader_with_no_gap(
         container.store,
         settings.kafka_event_partitions,
     )
+
+
+# -- 10. records the relay did not publish at the end of a partition ---------------------------------
+def test_a_stray_record_at_a_partitions_end_neither_stops_the_relay_nor_hides_new_events(
+    containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
+) -> None:
+    """The relay resumes after the notification id of each partition's last record: one that is not
+    a number, or names an event this store never published there, must not be taken for a head."""
+    settings = kafka_settings(
+        tmp_path / "var", f"sqlite:///{tmp_path / 'events.sqlite'}", kafka_bootstrap, prefix
+    )
+    container = containers(settings)
+    topics = Topics.with_prefix(settings.kafka_topic_prefix)
+    partitions = settings.kafka_event_partitions
+    bulk_seed(container, 5)
+    first = Relay(container.store, container.db, kafka_bootstrap, topics, partitions=partitions)
+    assert asyncio.run(first.drain()) == container.store.max_notification_id()
+
+    async def stray() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for partition in range(partitions):  # an id far beyond the store's on every partition
+                far = str(10**9).encode()
+                await producer.send_and_wait(
+                    topics.events, b"{}", key=b"x", partition=partition, headers=[("notification_id", far)]
+                )
+            await producer.send_and_wait(  # and, last on partition 0, one that is not a number
+                topics.events, b"{}", key=b"x", partition=0, headers=[("notification_id", b"twelve")]
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(stray())
+    bulk_seed(container, 20, seed=77)
+    head = container.store.max_notification_id()
+    restarted = Relay(container.store, container.db, kafka_bootstrap, topics, partitions=partitions)
+    asyncio.run(restarted.drain())
+    assert restarted.position() == head
+    records = [r for r in asyncio.run(read_topic(kafka_bootstrap, topics.events)) if r.value != b"{}"]
+    assert_exactly_once(records, container.store, partitions)

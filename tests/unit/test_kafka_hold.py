@@ -6,6 +6,7 @@ projector with records as aiokafka hands them over, and compared with a rebuild 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -284,5 +285,60 @@ def test_a_failed_transaction_reads_its_records_again_and_no_later_record_passes
 
     asyncio.run(run())
     assert projector.dropped == 0
+    assert projector.applied == dict.fromkeys(projector.names, len(records))
+    assert_views_equal(container, rebuilt())
+
+
+class SeekingConsumer:
+    """What the projector asks of aiokafka's consumer: seeks are recorded, commits accepted."""
+
+    def __init__(self) -> None:
+        self.seeks: dict[int, int] = {}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks[tp.partition] = offset
+
+    async def commit(self, offsets: Any) -> None:
+        return None
+
+
+def test_a_dead_letter_that_cannot_be_sent_reads_it_and_the_rest_of_its_batch_again(
+    container: Container, rebuilt: Callable[[], Container], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = history(container, 6)
+    plain = kafka_records(records, 2)
+    # A record that cannot be decoded in the middle of partition 0; later offsets there move up one.
+    middle = len(plain) // 2
+    at = 1 + max(r.offset for r in plain[:middle] if r.partition == 0)
+    poison = dataclasses.replace(plain[middle], partition=0, offset=at, key=b"k", value=b"{not json")
+    later = [dataclasses.replace(r, offset=r.offset + 1) if r.partition == 0 else r for r in plain[middle:]]
+    given = [*plain[:middle], poison, *later]
+    _, projector = projector_of(container, batch=len(given) + 1, hold=100_000, wait=3600)
+    consumer = SeekingConsumer()
+    projector._consumer = lambda: consumer
+    sent: list[int] = []
+
+    async def unavailable(record: Any, error: str) -> None:
+        raise RuntimeError("the dead-letter topic cannot be written")
+
+    async def dead_letter(record: Any, error: str) -> None:
+        sent.append(record.offset)
+
+    async def run() -> None:
+        projector.take(dict.fromkeys([part_key(TOPIC, 0), part_key(TOPIC, 1)], 0))
+        with monkeypatch.context() as patched:
+            patched.setattr(projector, "_dead_letter", unavailable)
+            with pytest.raises(RuntimeError):
+                await projector.handle(given)
+        first_unread = min(r.offset for r in later if r.partition == 1)
+        assert consumer.seeks == {0: at, 1: first_unread}
+        with monkeypatch.context() as patched:
+            patched.setattr(projector, "_dead_letter", dead_letter)
+            # The consumer reads on from where it was sent back to.
+            await projector.handle([r for r in given if r.offset >= consumer.seeks[r.partition]])
+        await projector.close()
+
+    asyncio.run(run())
+    assert sent == [at] and projector.dropped == 0
     assert projector.applied == dict.fromkeys(projector.names, len(records))
     assert_views_equal(container, rebuilt())
