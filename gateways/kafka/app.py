@@ -42,6 +42,8 @@ class StreamSide:
     relay: Relay | None = None
     metrics: Metrics | None = None
     replication: int = 1
+    inbound: bool = False  # this process consumes the command topic
+    inbound_dead: int = 0  # command records it sent to the dead-letter topic
 
 
 def build_stream(
@@ -85,7 +87,7 @@ def build_stream(
         projector.register(broker)
         side.projectors.append(projector)
     if with_inbound:
-        _register_inbound(container, broker, topics)
+        _register_inbound(container, side)
     if with_relay:
         side.relay = Relay(
             container.store,
@@ -102,7 +104,9 @@ def build_stream(
     return side
 
 
-def _register_inbound(container: Container, broker: KafkaBroker, topics: Topics) -> None:
+def _register_inbound(container: Container, side: StreamSide) -> None:
+    broker, topics = side.broker, side.topics
+    side.inbound = True
     results = broker.publisher(
         topics.results,
         schema=CommandResult,
@@ -125,6 +129,7 @@ def _register_inbound(container: Container, broker: KafkaBroker, topics: Topics)
                 problem = result["problem"] or {}
                 reason = f"not a command: {problem.get('detail') or problem.get('title')}"
                 await publish_dead_letter(broker, topics.dlq, record, reason, topics.group("commands"))
+                side.inbound_dead += 1
         # Sent together (the producer batches them per partition), confirmed before the ack.
         sent = [await results.publish(result, key=key, no_confirm=True) for key, result in outcomes]
         await asyncio.gather(*(s for s in sent if inspect.isawaitable(s)))

@@ -36,6 +36,8 @@ class StreamCollector(Collector):
         )
         for projector in self.side.projectors:
             dlq.add_metric([projector.group], projector.dead)
+        if self.side.inbound:
+            dlq.add_metric([self.side.topics.group("commands")], self.side.inbound_dead)
         yield dlq
         if self.side.relay is not None:
             published = CounterMetricFamily(

@@ -27,6 +27,7 @@ from gateways.http.app import create_app
 from gateways.kafka import inbound
 from gateways.kafka.app import build_stream
 from gateways.kafka.contracts import EventEnvelope
+from gateways.kafka.observe import StreamCollector
 from gateways.kafka.relay import Relay, headers_for
 from gateways.kafka.topics import Topics, end_offsets, ensure_topics, group_assignment, partition_for
 from gateways.seed.demo import load_catalogue
@@ -488,7 +489,8 @@ def test_inbound_commands_are_idempotent_and_bad_ones_get_problems(
     receive = command(
         "rx-1", "receive", {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
     )
-    with StreamThread(build_stream(container, views=["-none-"], with_relay=False)):
+    side = build_stream(container, views=["-none-"], with_relay=False)
+    with StreamThread(side):
         asyncio.run(ensure_topics(kafka_bootstrap, topics, settings.kafka_event_partitions))
         asyncio.run(send((b"rx-1", receive), (b"rx-1", receive)))
         [first, again] = by_key(results(2))["rx-1"]
@@ -536,6 +538,15 @@ def test_inbound_commands_are_idempotent_and_bad_ones_get_problems(
     assert header(dead, "x-source-topic") == topics.commands
     assert header(dead, "x-consumer-group") == topics.group("commands")
     assert (header(dead, "x-error") or "").startswith("not a command: "), header(dead, "x-error")
+    # ... and is counted where an operator watches dead letters (/metrics, by consumer group).
+    assert side.inbound_dead == 1
+    scraped = {m.name: m for m in StreamCollector(side).collect()}
+    counted = {
+        s.labels["group"]: s.value
+        for s in scraped["lienthong_dlq_records"].samples
+        if s.name.endswith("_total")
+    }
+    assert counted == {topics.group("commands"): 1.0}
     [carried_on] = results_of["rx-2"]  # published after the garbage on the same partition
     assert carried_on["status"] == 201 and carried_on["dossier"]["id"] != dossier_id
     types = [e.type for e in container.store.load(dossier_id)]
