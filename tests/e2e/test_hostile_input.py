@@ -47,6 +47,26 @@ def api(make_container: Any, clock: FakeClock) -> Iterator[Api]:
         client.http.close()
 
 
+def _received(api: Api) -> dict[str, Any]:
+    """A dossier just received at the desk, as the create call answers it."""
+    made: dict[str, Any] = api.post(
+        "/api/v1/dossiers",
+        {"procedure_code": "TN.01", "channel": "direct", "applicant": APPLICANT},
+        agency=DESK,
+    ).json()
+    return made
+
+
+def _upload(api: Api, dossier_id: str, form: bytes) -> httpx.Response:
+    """The desk's officer posts `form` as the multipart body of a file for the component Đơn."""
+    return api.http.post(
+        f"/api/v1/dossiers/{dossier_id}/files",
+        params={"component": "Đơn"},
+        content=form,
+        headers={**api.token("officer", DESK), "Content-Type": "multipart/form-data; boundary=XX"},
+    )
+
+
 def _problem(r: httpx.Response, status: int) -> str:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -133,11 +153,7 @@ def test_after_an_event_stamped_ahead_within_the_skew_the_desk_and_the_citizen_s
     """An agency system whose clock runs 90 s ahead (the server allows 120 s) records the
     dossier's steps; the desk's officer attaching a file and the citizen rating the service just
     after state no time: both are recorded at that instant, not refused for a time never sent."""
-    made = api.post(
-        "/api/v1/dossiers",
-        {"procedure_code": "TN.01", "channel": "direct", "applicant": APPLICANT},
-        agency=DESK,
-    ).json()
+    made = _received(api)
     path = f"/api/v1/dossiers/{made['id']}"
     ahead = (clock() + timedelta(seconds=90)).isoformat()
 
@@ -266,28 +282,14 @@ def _form(*parts: tuple[str, bytes], end: bool = True) -> bytes:
 def test_an_upload_the_form_of_which_is_broken_or_holds_two_files_records_nothing(
     api: Api, body: bytes, status: int, says: str
 ) -> None:
-    made = api.post(
-        "/api/v1/dossiers",
-        {"procedure_code": "TN.01", "channel": "direct", "applicant": APPLICANT},
-        agency=DESK,
-    ).json()
+    made = _received(api)
     officer = api.token("officer", DESK)
-    r = api.http.post(
-        f"/api/v1/dossiers/{made['id']}/files",
-        params={"component": "Đơn"},
-        content=body,
-        headers={**officer, "Content-Type": "multipart/form-data; boundary=XX"},
-    )
+    r = _upload(api, made["id"], body)
     assert says in _problem(r, status)
     listed = api.http.get(f"/api/v1/dossiers/{made['id']}/files", headers=officer).json()
     assert listed["items"] == [] and listed["version"] == made["version"]
     # The same file in a whole form of one part is taken.
-    ok = api.http.post(
-        f"/api/v1/dossiers/{made['id']}/files",
-        params={"component": "Đơn"},
-        content=_form(("file", PDF)),
-        headers={**officer, "Content-Type": "multipart/form-data; boundary=XX"},
-    )
+    ok = _upload(api, made["id"], _form(("file", PDF)))
     assert ok.status_code == 201, ok.text
 
 
@@ -302,11 +304,7 @@ def test_an_upload_the_form_of_which_is_broken_or_holds_two_files_records_nothin
 def test_a_body_that_cannot_be_decoded_is_a_malformed_body_saying_why(
     api: Api, raw: bytes, says: str
 ) -> None:
-    made = api.post(
-        "/api/v1/dossiers",
-        {"procedure_code": "TN.01", "channel": "direct", "applicant": APPLICANT},
-        agency=DESK,
-    ).json()
+    made = _received(api)
     officer = api.token("officer", DESK)
     r = api.http.post(
         f"/api/v1/dossiers/{made['id']}/stop",
@@ -320,19 +318,10 @@ def test_a_body_that_cannot_be_decoded_is_a_malformed_body_saying_why(
 
 
 def test_a_file_named_with_control_characters_downloads_under_a_header_safe_name(api: Api) -> None:
-    made = api.post(
-        "/api/v1/dossiers",
-        {"procedure_code": "TN.01", "channel": "direct", "applicant": APPLICANT},
-        agency=DESK,
-    ).json()
+    made = _received(api)
     officer = api.token("officer", DESK)
     form = _form(("file", PDF)).replace(b'filename="don.pdf"', b'filename="\xc4\x91\x01n\x7f.pdf"')
-    r = api.http.post(
-        f"/api/v1/dossiers/{made['id']}/files",
-        params={"component": "Đơn"},
-        content=form,
-        headers={**officer, "Content-Type": "multipart/form-data; boundary=XX"},
-    )
+    r = _upload(api, made["id"], form)
     assert r.status_code == 201, r.text
     (item,) = api.http.get(f"/api/v1/dossiers/{made['id']}/files", headers=officer).json()["items"]
     got = api.http.get(f"/api/v1/dossiers/{made['id']}/files/{item['sha256']}", headers=officer)

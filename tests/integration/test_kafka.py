@@ -442,15 +442,35 @@ def test_records_the_framework_or_the_dead_letter_topic_choke_on_are_dead_letter
 
 
 # -- 6. inbound commands ---------------------------------------------------------------------------
-def test_inbound_commands_are_idempotent_and_bad_ones_get_problems(
+def _inbound_setup(
     containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
-) -> None:
+) -> tuple[Settings, Container, Topics]:
+    """A store with the catalogue, on topics of its own prefix."""
     settings = kafka_settings(
         tmp_path / "var", f"sqlite:///{tmp_path / 'events.sqlite'}", kafka_bootstrap, prefix
     )
     container = containers(settings)
     load_catalogue(container.catalogue)
-    topics = Topics.with_prefix(settings.kafka_topic_prefix)
+    return settings, container, Topics.with_prefix(settings.kafka_topic_prefix)
+
+
+def _results_of(kafka_bootstrap: str, topics: Topics, commands: int) -> list[ConsumerRecord[Any, Any]]:
+    """The result records once `commands` distinct keys have one (a replay may add more)."""
+
+    def enough() -> list[ConsumerRecord[Any, Any]] | None:
+        got = asyncio.run(read_topic(kafka_bootstrap, topics.results))
+        return got if len({orjson.loads(r.value)["idempotency_key"] for r in got}) >= commands else None
+
+    got: list[ConsumerRecord[Any, Any]] = wait_for(
+        enough, 60, f"a result of each of {commands} commands on {topics.results}", every=0.3
+    )
+    return got
+
+
+def test_inbound_commands_are_idempotent_and_bad_ones_get_problems(
+    containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
+) -> None:
+    settings, container, topics = _inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
     ward = token("officer", WARD)
 
     async def send(*messages: tuple[bytes, bytes]) -> None:
@@ -556,12 +576,7 @@ def test_inbound_commands_are_idempotent_and_bad_ones_get_problems(
 def test_a_command_with_a_header_that_is_not_utf8_still_gets_its_result_and_so_do_its_neighbours(
     containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
 ) -> None:
-    settings = kafka_settings(
-        tmp_path / "var", f"sqlite:///{tmp_path / 'events.sqlite'}", kafka_bootstrap, prefix
-    )
-    container = containers(settings)
-    load_catalogue(container.catalogue)
-    topics = Topics.with_prefix(settings.kafka_topic_prefix)
+    settings, container, topics = _inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
     ward = token("officer", WARD)
     body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
 
@@ -586,12 +601,7 @@ def test_a_command_with_a_header_that_is_not_utf8_still_gets_its_result_and_so_d
 
     asyncio.run(send())
     with StreamThread(build_stream(container, views=["-none-"], with_relay=False)):
-
-        def results() -> list[ConsumerRecord[Any, Any]] | None:
-            got = asyncio.run(read_topic(kafka_bootstrap, topics.results))
-            return got if len(got) >= 3 else None
-
-        got = wait_for(results, 60, f"3 records on {topics.results}", every=0.3)
+        got = _results_of(kafka_bootstrap, topics, 3)
     answers = {orjson.loads(r.value)["idempotency_key"]: orjson.loads(r.value)["status"] for r in got}
     assert answers == {"hd-0": 201, "hd-1": 201, "hd-2": 201}
     assert container.store.max_notification_id() == 3
@@ -607,12 +617,7 @@ def test_a_batch_of_commands_whose_handling_fails_is_read_again_not_acknowledged
     """A failure between consuming a batch and confirming its results (here the first handling of
     the batch; in production a results topic that times out) must not commit the batch's offsets:
     the commands would never get a result. Read again, each runs once and answers."""
-    settings = kafka_settings(
-        tmp_path / "var", f"sqlite:///{tmp_path / 'events.sqlite'}", kafka_bootstrap, prefix
-    )
-    container = containers(settings)
-    load_catalogue(container.catalogue)
-    topics = Topics.with_prefix(settings.kafka_topic_prefix)
+    settings, container, topics = _inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
     ward = token("officer", WARD)
     body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
     failures = [RuntimeError("results topic timed out")]
@@ -641,12 +646,7 @@ def test_a_batch_of_commands_whose_handling_fails_is_read_again_not_acknowledged
 
     asyncio.run(send())
     with StreamThread(build_stream(container, views=["-none-"], with_relay=False)):
-
-        def results() -> list[ConsumerRecord[Any, Any]] | None:
-            got = asyncio.run(read_topic(kafka_bootstrap, topics.results))
-            return got if len({orjson.loads(r.value)["idempotency_key"] for r in got}) >= 3 else None
-
-        got = wait_for(results, 60, f"a result of each of 3 commands on {topics.results}", every=0.3)
+        got = _results_of(kafka_bootstrap, topics, 3)
     assert not failures
     assert {orjson.loads(r.value)["idempotency_key"]: orjson.loads(r.value)["status"] for r in got} == {
         f"ak-{n}": 201 for n in range(3)
