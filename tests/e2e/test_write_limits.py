@@ -50,6 +50,9 @@ def test_out_of_range_values_get_422_or_400_never_500(api: Api, clock: FakeClock
         {"start": "9999-12-31T09:00:00+07:00", "hours": "8"},
     ):
         assert_problem(api.get("/api/v1/calendar/working-time", **params), 422)
+    for nonnumber in ("nan", "inf", "-inf"):  # said to be no number, not "more than 1,000,000"
+        r = api.get("/api/v1/calendar/working-time", start="2026-08-28T09:00:00+07:00", hours=nonnumber)
+        assert "finite" in assert_problem(r, 422)["detail"], r.text
     assert_problem(api.get(f"/api/v1/dossiers/{dossier}", as_of="9999-01-01T00:00:00+07:00"), 422)
     assert_problem(api.get("/api/v1/dossiers", cursor="z" * 50_000), 422)
     # The dossier was not touched by any of it.

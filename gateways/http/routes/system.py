@@ -20,7 +20,7 @@ router = APIRouter(tags=["system"])
 def working_time(
     container: ContainerDep,
     start: LocalInstant,
-    hours: float | None = Query(default=None, ge=0, le=1_000_000),
+    hours: float | None = Query(default=None, ge=0, le=1_000_000, allow_inf_nan=False),
     end: LocalInstant | None = None,
 ) -> dict[str, Any]:
     if start.tzinfo is None or (end is not None and end.tzinfo is None):
