@@ -254,6 +254,8 @@ class _Fold:
 
 
 def _start(dossier_id: str, event: ev.DossierEvent) -> Flow | None:
+    if isinstance(event, ev.DossierReceived) and event.imported:
+        return None  # imported legacy history is no live work (decision 190): never a flow
     if isinstance(event, ev.DossierSubmittedOnline | ev.DossierReceived):
         return Flow(
             dossier_id=dossier_id, receipt_code=event.receipt_code, procedure_code=event.procedure_code
@@ -264,6 +266,8 @@ def _start(dossier_id: str, event: ev.DossierEvent) -> Flow | None:
 def _take(fold: _Fold, seq: int, event: ev.DossierEvent) -> bool:
     """Fold one event into the dossier's flow; False once the dossier is closed (no flow)."""
     if isinstance(event, ev.DossierReceived):
+        if event.imported:
+            return False  # an exported online submission received by the import: history
         fold.flow = replace(
             fold.flow,
             receipt_code=event.receipt_code,

@@ -126,3 +126,21 @@ def test_the_inspector_searches_a_legacy_case_and_reads_its_original_activities(
         expect(timeline).to_contain_text(f"Người thực hiện: {resource}")
     expect(timeline).to_contain_text("Mã hồ sơ ở hệ thống cũ: case-10011")
     shot(page, "imported-case")
+
+
+@pytest.mark.integration
+def test_the_bottleneck_reports_leave_imported_history_out(imported: Demo) -> None:
+    """A legacy case the old log never closed is not work in progress at the unit that held it
+    last, and the import's handoffs are not transits (decision 190); asking for it says so."""
+    inspector = imported.auth("inspector")
+    span = {"from": "2024-03-01", "to": "2024-03-10"}
+    report = imported.get("/api/v1/reports/bottlenecks", inspector, **span)
+    assert report["agencies"] == [] and report["edges"] == []
+    assert report["lag"] == 0  # read after the view applied the import
+    for path, params in (
+        ("/api/v1/reports/bottlenecks", span),
+        ("/api/v1/reports/heatmap", span),
+        ("/api/v1/reports/bottlenecks/dossiers", {**span, "agency_code": "P.79"}),
+    ):
+        r = imported.http.get(path, params={**params, "include_imported": "true"}, headers=inspector)
+        assert r.status_code == 422 and "live work only" in r.json()["detail"], r.text

@@ -7,6 +7,7 @@ service would record.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,7 +20,7 @@ from domain import commands as c
 from domain.calendar import WorkingCalendar
 from domain.decide import decide
 from domain.dossier import Dossier, evolve
-from domain.events import DossierEvent, Outcome
+from domain.events import DossierEvent, DossierReceived, Outcome
 from domain.procedures import SupplementPolicy
 from projections import bottleneck as b
 from tests.unit.test_dossier import Walk as DossierWalk
@@ -320,3 +321,21 @@ def test_blocks_cover_a_range_of_days_exactly_once(first: int, length: int) -> N
 def test_weeks_are_iso_weeks() -> None:
     monday = b.number_of(date(2026, 3, 2))
     assert monday % 7 == 0 and b.day_of(b.week_start(monday + 6)).isocalendar()[1:] == (10, 1)
+
+
+def test_imported_legacy_history_is_no_live_work_in_the_bottleneck_view() -> None:
+    """A legacy case the old log never closed would be work in progress forever: an imported
+    stream leaves no flow and no fact, event by event and in a batch (decision 190)."""
+    w = Walk(at="2026-03-02T08:00")
+    w.hand(WARD, DISTRICT, "2026-03-02T10:00")
+    w.accept(DISTRICT, "2026-03-02T11:00")
+    live = w.fold()
+    assert live.flow is not None and live.level(agency(DISTRICT), b.WIP, "2026-03-02") == 1
+    received, *rest = w.events
+    assert isinstance(received, DossierReceived)
+    w.events = [dataclasses.replace(received, imported=True), *rest]
+    imported = w.fold()
+    assert imported.flow is None and not (imported.tallies or imported.samples or imported.stays)
+    flows, totals = b.fold_batch({}, [("d1", n, e) for n, e in enumerate(w.events, start=1)], CAL)
+    assert flows == {"d1": None}
+    assert not (totals.sums or totals.hists or totals.stays or totals.transits)

@@ -8,7 +8,7 @@ recorded events it has not applied yet).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -31,6 +31,21 @@ MAX_RANGE_DAYS = 3660
 
 def _invalid(detail: str) -> Problem:
     return Problem(422, "Invalid report parameters", detail, "invalid-report-parameters")
+
+
+def _live_only(include_imported: bool) -> None:
+    """The bottleneck view holds live work only: an imported legacy case the old log never
+    closed would count as work in progress forever (docs/decisions.md entry 190)."""
+    if include_imported:
+        raise _invalid(
+            "the bottleneck reports count live work only; imported legacy history is left out of them "
+            "(read it with `lienthong export` or `lienthong bench mining --xes`)"
+        )
+
+
+IncludeImported = Annotated[
+    bool, Query(description="must be false: the bottleneck view leaves imported legacy history out")
+]
 
 
 def _reports(container: Container) -> BottleneckReports:
@@ -118,11 +133,13 @@ def bottlenecks(
     end: str | None = Query(default=None, alias="to"),
     agency_code: str | None = None,
     steps: bool = False,
+    include_imported: IncludeImported = False,
 ) -> Response:
     """Per agency: WIP, in transit and overdue at the end of `to`; arrivals, completions, returns,
     supplements, consultations and dwell (working hours p50/p90/p99) over the range. Per edge
     (giver -> receiver): handoffs whose transit ended in the range, returns, transit hours. With
     `steps=true`, dwell per route step too. `agency_code` narrows to that agency and those below it."""
+    _live_only(include_imported)
     first, last = _range(container, start, end)
     scope = _scope(container, principal, agency_code)
     body = _reports(container).bottlenecks(first, last, scope, _today(container), steps)
@@ -137,8 +154,10 @@ def heatmap(
     start: str | None = Query(default=None, alias="from"),
     end: str | None = Query(default=None, alias="to"),
     agency_code: str | None = None,
+    include_imported: IncludeImported = False,
 ) -> Response:
     """Agency x ISO week: median dwell of the stays that ended that week, or overdue WIP at its end."""
+    _live_only(include_imported)
     first, last = _range(container, start, end)
     scope = _scope(container, principal, agency_code)
     body = _reports(container).heatmap(metric, first, last, scope, _today(container))
@@ -153,8 +172,10 @@ def wip(
     start: str | None = Query(default=None, alias="from"),
     end: str | None = Query(default=None, alias="to"),
     bucket: Literal["day", "week"] = "day",
+    include_imported: IncludeImported = False,
 ) -> Response:
     """WIP, in transit and overdue at the end of each day or week, with its arrivals and completions."""
+    _live_only(include_imported)
     own = _own(container, principal)
     if not agency_code:
         raise _invalid("'agency_code' is required: the agency whose WIP to chart")
@@ -180,6 +201,7 @@ def bottleneck_dossiers(
     returned: bool = False,
     cursor: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
+    include_imported: IncludeImported = False,
 ) -> Response:
     """The dossiers behind a row of the bottleneck report.
 
@@ -188,6 +210,7 @@ def bottleneck_dossiers(
     and `to_agency_code`): handoffs whose transit ended in [from, to], slowest first
     (`returned=true`: only those sent back), or (`state=open`) those in transit now.
     """
+    _live_only(include_imported)
     own = _own(container, principal)
     edge = from_agency_code or to_agency_code
     if bool(agency_code) == bool(edge):
