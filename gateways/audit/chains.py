@@ -1,7 +1,8 @@
 """Hash-chain verification of stored dossier streams.
 
 Every event's `hash` = SHA-256(prev_hash + canonical bytes of the rest), so an
-edited, reordered or deleted event breaks the chain at that point. A deleted
+edited, reordered or deleted event breaks the chain at that point, and an event stored
+under another dossier's id than its own (streams swapped) is named too. A deleted
 *last* event of a stream, or a whole stream rewritten with recomputed hashes,
 leaves a valid chain: only the signed checkpoints (gateways/audit/verify.py) see those.
 """
@@ -88,6 +89,15 @@ def link_fault(dossier_id: str, expected_seq: int, prev: str, seen: Examined) ->
     """Why `seen` cannot follow `prev` as event `expected_seq` of its stream, if it cannot."""
     if seen.envelope is None:
         return Broken(dossier_id, expected_seq, "stored bytes are not an event (not a JSON object)")
+    owner = seen.envelope.get("dossier_id")
+    if owner != dossier_id:
+        # The hash covers the envelope's own dossier id, not the row it is stored under: a stream
+        # moved to another dossier's id (two dossiers' streams swapped) keeps a valid chain.
+        return Broken(
+            dossier_id,
+            expected_seq,
+            f"stored under this dossier but the event is of dossier {owner} (moved between streams)",
+        )
     seq = seen.envelope.get("seq")
     if seq != expected_seq:
         return Broken(dossier_id, expected_seq, f"event {expected_seq} is missing (found seq {seq})")
