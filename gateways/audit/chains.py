@@ -1,7 +1,8 @@
 """Hash-chain verification of stored dossier streams.
 
 Every event's `hash` = SHA-256(prev_hash + canonical bytes of the rest), so an
-edited, reordered or deleted event breaks the chain at that point. A deleted
+edited, reordered or deleted event breaks the chain at that point, and an event stored
+under another dossier's id than its own (streams swapped) is named too. A deleted
 *last* event of a stream, or a whole stream rewritten with recomputed hashes,
 leaves a valid chain: only the signed checkpoints (gateways/audit/verify.py) see those.
 """
@@ -84,10 +85,24 @@ def examine(raw: bytes) -> Examined:
     return Examined(envelope, consistent, digest)
 
 
-def link_fault(dossier_id: str, expected_seq: int, prev: str, seen: Examined) -> Broken | None:
-    """Why `seen` cannot follow `prev` as event `expected_seq` of its stream, if it cannot."""
+def link_fault(
+    dossier_id: str, expected_seq: int, prev: str, seen: Examined, stored_type: str | None = None
+) -> Broken | None:
+    """Why `seen` cannot follow `prev` as event `expected_seq` of its stream, if it cannot.
+
+    `stored_type`: the type the row is filed under (what the relay puts in the record's
+    `event-type` header), outside the hash: it must be the envelope's own."""
     if seen.envelope is None:
         return Broken(dossier_id, expected_seq, "stored bytes are not an event (not a JSON object)")
+    owner = seen.envelope.get("dossier_id")
+    if owner != dossier_id:
+        # The hash covers the envelope's own dossier id, not the row it is stored under: a stream
+        # moved to another dossier's id (two dossiers' streams swapped) keeps a valid chain.
+        return Broken(
+            dossier_id,
+            expected_seq,
+            f"stored under this dossier but the event is of dossier {owner} (moved between streams)",
+        )
     seq = seen.envelope.get("seq")
     if seq != expected_seq:
         return Broken(dossier_id, expected_seq, f"event {expected_seq} is missing (found seq {seq})")
@@ -97,6 +112,13 @@ def link_fault(dossier_id: str, expected_seq: int, prev: str, seen: Examined) ->
         )
     if not seen.consistent:
         return Broken(dossier_id, expected_seq, "content does not match its hash (altered)")
+    if stored_type is not None and stored_type != seen.envelope.get("type"):
+        return Broken(
+            dossier_id,
+            expected_seq,
+            f"stored as a {stored_type} event but the event is a {seen.envelope.get('type')} "
+            "(the row's type was altered)",
+        )
     return None
 
 
@@ -106,9 +128,9 @@ class ChainHeads:
     def __init__(self) -> None:
         self._heads: dict[str, tuple[int, str]] = {}
 
-    def follow(self, dossier_id: str, seen: Examined) -> Broken | None:
+    def follow(self, dossier_id: str, seen: Examined, stored_type: str | None = None) -> Broken | None:
         last_seq, prev = self._heads.get(dossier_id, (0, GENESIS_HASH))
-        fault = link_fault(dossier_id, last_seq + 1, prev, seen)
+        fault = link_fault(dossier_id, last_seq + 1, prev, seen, stored_type)
         if fault is None:
             self._heads[dossier_id] = (last_seq + 1, seen.digest)
         return fault
@@ -122,7 +144,7 @@ def verify_chains(store: EventStore, dossier_id: str | None = None, batch: int =
         if dossier_id is not None:
             stream = str(uuid.UUID(dossier_id))
             for record in store.recorder.select_events(uuid.UUID(dossier_id)):
-                fault = heads.follow(stream, examine(bytes(record.state)))
+                fault = heads.follow(stream, examine(bytes(record.state)), record.topic)
                 if fault:
                     raise fault
                 result.checked_events += 1
@@ -130,7 +152,7 @@ def verify_chains(store: EventStore, dossier_id: str | None = None, batch: int =
         position = 0
         while batch_rows := store.recorder.select_notifications(position, batch, inclusive_of_start=False):
             for note in batch_rows:
-                fault = heads.follow(str(note.originator_id), examine(bytes(note.state)))
+                fault = heads.follow(str(note.originator_id), examine(bytes(note.state)), note.topic)
                 if fault:
                     raise fault
                 result.checked_events += 1

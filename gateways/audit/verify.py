@@ -131,7 +131,7 @@ def _check_log(
                 raise _deleted(pending, boundary)
             dossier_id, seq = str(note.originator_id), int(note.originator_version)
             seen = examine(bytes(note.state))
-            chain_fault = heads.follow(dossier_id, seen)
+            chain_fault = heads.follow(dossier_id, seen, note.topic)
             if pending and pending.notification_id == note.id:
                 if (pending.dossier_id, pending.seq) != (dossier_id, seq):
                     raise Broken(
@@ -193,7 +193,7 @@ def _check_dossier(
         if seq != expected and expected in signed:
             raise _deleted(signed[expected], _covering(ledger, signed[expected], last))
         seen = examine(bytes(record.state))
-        fault = heads.follow(dossier_id, seen)
+        fault = heads.follow(dossier_id, seen, record.topic)
         if fault:
             raise fault
         leaf = signed.pop(seq, None)

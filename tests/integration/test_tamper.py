@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from typing import Any
 
 from gateways.audit import verify_chains
@@ -41,3 +42,65 @@ def test_altered_and_deleted_events_are_named(make_container: Any, clock: Any, t
     conn.commit()
     bad = verify_chains(container.store).first_bad
     assert bad is not None and bad["seq"] == 2 and "missing" in bad["reason"]
+
+
+def test_two_dossiers_streams_swapped_are_named(make_container: Any, clock: Any, tmp_path: Any) -> None:
+    """Each chain is intact after a swap (the hash covers the envelope, not the row's key):
+    what gives it away is an event stored under a dossier that is not its own."""
+    url = f"sqlite:///{tmp_path / 'swap.sqlite'}"
+    container = make_container(url)
+    clock.set("2026-11-20T10:00:00+07:00")
+    load_catalogue(container.catalogue)
+    seed_demo(container.service, clock(), dossiers=6, seed=5)
+    assert verify_chains(container.store).ok
+    conn = sqlite3.connect(tmp_path / "swap.sqlite")
+    first, second = (r[0] for r in conn.execute("SELECT DISTINCT originator_id FROM stored_events LIMIT 2"))
+    conn.execute("UPDATE stored_events SET originator_id = 'x' WHERE originator_id = ?", (first,))
+    conn.execute("UPDATE stored_events SET originator_id = ? WHERE originator_id = ?", (first, second))
+    conn.execute("UPDATE stored_events SET originator_id = ? WHERE originator_id = 'x'", (second,))
+    conn.commit()
+    bad = verify_chains(container.store).first_bad
+    assert bad is not None and bad["seq"] == 1 and "moved between streams" in bad["reason"]
+    one = str(uuid.UUID(second))
+    alone = verify_chains(container.store, one).first_bad
+    assert alone is not None and alone["dossier_id"] == one and str(uuid.UUID(first)) in alone["reason"]
+
+
+def test_a_rows_type_altered_outside_the_hash_is_named(
+    make_container: Any, clock: Any, tmp_path: Any
+) -> None:
+    """The type a row is filed under (the relay's `event-type` header) is not hashed: it must
+    still be the envelope's own, before and after a checkpoint covers the event."""
+    url = f"sqlite:///{tmp_path / 'topic.sqlite'}"
+    container = make_container(url)
+    clock.set("2026-11-20T10:00:00+07:00")
+    load_catalogue(container.catalogue)
+    seed_demo(container.service, clock(), dossiers=4, seed=7)
+    conn = sqlite3.connect(tmp_path / "topic.sqlite")
+    originator, topic = conn.execute(
+        "SELECT originator_id, topic FROM stored_events WHERE originator_version = 2 LIMIT 1"
+    ).fetchone()
+    conn.execute(
+        "UPDATE stored_events SET topic = ? WHERE originator_id = ? AND originator_version = 2",
+        ("DossierDecided", originator),
+    )
+    conn.commit()
+    assert topic != "DossierDecided"
+    bad = verify_chains(container.store).first_bad
+    assert bad is not None and bad["seq"] == 2 and "type was altered" in bad["reason"]
+    assert bad["dossier_id"] == str(uuid.UUID(originator))
+    conn.execute(
+        "UPDATE stored_events SET topic = ? WHERE originator_id = ? AND originator_version = 2",
+        (topic, originator),
+    )
+    conn.commit()
+    assert container.checkpoints.checkpoint(clock()) is not None
+    assert container.checkpoints.verify().ok
+    conn.execute(
+        "UPDATE stored_events SET topic = ? WHERE originator_id = ? AND originator_version = 2",
+        ("DossierDecided", originator),
+    )
+    conn.commit()
+    for whole_log in (True, False):
+        bad = container.checkpoints.verify(None if whole_log else str(uuid.UUID(originator))).first_bad
+        assert bad is not None and bad["seq"] == 2 and "type was altered" in bad["reason"]
