@@ -574,7 +574,13 @@ def restore_command(
 
 
 def main() -> None:
-    app()
+    from gateways.keys import DamagedKey
+
+    try:
+        app()
+    except DamagedKey as exc:  # an operator's matter, not a program error: no traceback
+        err.print(f"[red]{exc}[/red]")
+        raise SystemExit(2) from exc
 
 
 if __name__ == "__main__":

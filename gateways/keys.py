@@ -34,6 +34,25 @@ from gateways.files import private_dir
 from gateways.settings import Settings
 
 
+class DamagedKey(ValueError):
+    """A key file that does not hold what it must (truncated, edited, another file copied over)."""
+
+
+def _key_bytes(path: Path, raw: bytes) -> bytes:
+    """The 32 key bytes a key file holds in base64, or `DamagedKey` naming the file."""
+    try:
+        key = base64.b64decode(raw.strip(), validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise DamagedKey(
+            f"the key file {path} is damaged (not the base64 of a 32-byte key): put it back from the "
+            "backup `lienthong backup` made (its keys/ folder); without it what the key protects "
+            "cannot be read or verified"
+        )
+    return key
+
+
 def _read_or_create(path: Path, make: bytes) -> bytes:
     private_dir(path.parent)
     try:
@@ -100,15 +119,15 @@ class Keyring:
     # -- PII ----------------------------------------------------------------------------------
     @property
     def pii_master_key(self) -> bytes:
-        raw = _read_or_create(self._dir / "pii.key", base64.b64encode(secrets.token_bytes(32)))
-        return base64.b64decode(raw)
+        path = self._dir / "pii.key"
+        return _key_bytes(path, _read_or_create(path, base64.b64encode(secrets.token_bytes(32))))
 
     @property
     def pii_retired_keys(self) -> dict[str, bytes]:
         """Retired master keys by id (stored data keys may still be wrapped by one of them)."""
         keys = {}
         for path in sorted(self._dir.glob("pii.*.key")):
-            key = base64.b64decode(path.read_bytes())
+            key = _key_bytes(path, path.read_bytes())
             keys[secret_id(key)] = key
         return keys
 
@@ -120,20 +139,21 @@ class Keyring:
 
     @property
     def pii_index_key(self) -> bytes:
-        raw = _read_or_create(self._dir / "pii-index.key", base64.b64encode(secrets.token_bytes(32)))
-        return base64.b64decode(raw)
+        path = self._dir / "pii-index.key"
+        return _key_bytes(path, _read_or_create(path, base64.b64encode(secrets.token_bytes(32))))
 
     # -- audit checkpoints -----------------------------------------------------------------------
     @property
     def checkpoint_key(self) -> Ed25519PrivateKey:
         fresh = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        raw = _read_or_create(self._dir / "checkpoint.ed25519", base64.b64encode(fresh))
-        return Ed25519PrivateKey.from_private_bytes(base64.b64decode(raw))
+        path = self._dir / "checkpoint.ed25519"
+        raw = _read_or_create(path, base64.b64encode(fresh))
+        return Ed25519PrivateKey.from_private_bytes(_key_bytes(path, raw))
 
     @property
     def checkpoint_retired_keys(self) -> list[Ed25519PublicKey]:
         return [
-            Ed25519PublicKey.from_public_bytes(base64.b64decode(p.read_bytes()))
+            Ed25519PublicKey.from_public_bytes(_key_bytes(p, p.read_bytes()))
             for p in sorted(self._dir.glob("checkpoint.*.pub"))
         ]
 

@@ -3,7 +3,10 @@ still verify, every data key is re-wrapped under the new PII master key and stil
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -99,3 +102,28 @@ def test_keys_live_apart_and_rotate_without_losing_tokens_checkpoints_or_data(
         assert {d: stale.open_sealed(d, s) for d, s in sealed.items()} == opened
     finally:
         after.close()
+
+
+@pytest.mark.parametrize("name", ["checkpoint.ed25519", "pii.key"])
+def test_a_damaged_key_file_is_named_without_a_traceback(tmp_path: Path, clock: FakeClock, name: str) -> None:
+    data = tmp_path / "data"
+    clock.set("2026-11-20T10:00:00+07:00")
+    container = bootstrap(Settings(data_dir=data), clock=clock)
+    try:
+        load_catalogue(container.catalogue)
+        seed_demo(container.service, clock(), dossiers=2, seed=3)
+    finally:
+        container.close()
+    (key,) = data.rglob(name)
+    key.write_text(key.read_text()[:20])  # cut short, as a bad copy leaves it
+    env = {**os.environ, "LIENTHONG_DATA_DIR": str(data), "COLUMNS": "300"}
+    ran = subprocess.run(
+        [sys.executable, "-m", "gateways.cli", "audit", "verify"],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 2, ran.stderr
+    assert "Traceback" not in ran.stderr and name in ran.stderr and "damaged" in ran.stderr, ran.stderr
