@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from pathlib import Path
 from typing import Any
 
 from gateways.audit import verify_chains
 from gateways.seed.demo import load_catalogue, seed_demo
 
 
-def test_altered_and_deleted_events_are_named(make_container: Any, clock: Any, tmp_path: Any) -> None:
-    url = f"sqlite:///{tmp_path / 'tamper.sqlite'}"
-    container = make_container(url)
+def _seeded(
+    make_container: Any, clock: Any, path: Path, dossiers: int, seed: int
+) -> tuple[Any, sqlite3.Connection]:
+    """A SQLite store with demo dossiers whose chains verify, and a connection to alter its rows."""
+    container = make_container(f"sqlite:///{path}")
     clock.set("2026-11-20T10:00:00+07:00")
     load_catalogue(container.catalogue)
-    seed_demo(container.service, clock(), dossiers=10, seed=3)
+    seed_demo(container.service, clock(), dossiers=dossiers, seed=seed)
     assert verify_chains(container.store).ok
-    conn = sqlite3.connect(tmp_path / "tamper.sqlite")
+    return container, sqlite3.connect(path)
+
+
+def test_altered_and_deleted_events_are_named(make_container: Any, clock: Any, tmp_path: Any) -> None:
+    container, conn = _seeded(make_container, clock, tmp_path / "tamper.sqlite", 10, 3)
     table = next(
         r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'") if "event" in r[0]
     )
@@ -47,13 +54,7 @@ def test_altered_and_deleted_events_are_named(make_container: Any, clock: Any, t
 def test_two_dossiers_streams_swapped_are_named(make_container: Any, clock: Any, tmp_path: Any) -> None:
     """Each chain is intact after a swap (the hash covers the envelope, not the row's key):
     what gives it away is an event stored under a dossier that is not its own."""
-    url = f"sqlite:///{tmp_path / 'swap.sqlite'}"
-    container = make_container(url)
-    clock.set("2026-11-20T10:00:00+07:00")
-    load_catalogue(container.catalogue)
-    seed_demo(container.service, clock(), dossiers=6, seed=5)
-    assert verify_chains(container.store).ok
-    conn = sqlite3.connect(tmp_path / "swap.sqlite")
+    container, conn = _seeded(make_container, clock, tmp_path / "swap.sqlite", 6, 5)
     first, second = (r[0] for r in conn.execute("SELECT DISTINCT originator_id FROM stored_events LIMIT 2"))
     conn.execute("UPDATE stored_events SET originator_id = 'x' WHERE originator_id = ?", (first,))
     conn.execute("UPDATE stored_events SET originator_id = ? WHERE originator_id = ?", (first, second))
@@ -71,12 +72,7 @@ def test_a_rows_type_altered_outside_the_hash_is_named(
 ) -> None:
     """The type a row is filed under (the relay's `event-type` header) is not hashed: it must
     still be the envelope's own, before and after a checkpoint covers the event."""
-    url = f"sqlite:///{tmp_path / 'topic.sqlite'}"
-    container = make_container(url)
-    clock.set("2026-11-20T10:00:00+07:00")
-    load_catalogue(container.catalogue)
-    seed_demo(container.service, clock(), dossiers=4, seed=7)
-    conn = sqlite3.connect(tmp_path / "topic.sqlite")
+    container, conn = _seeded(make_container, clock, tmp_path / "topic.sqlite", 4, 7)
     originator, topic = conn.execute(
         "SELECT originator_id, topic FROM stored_events WHERE originator_version = 2 LIMIT 1"
     ).fetchone()
