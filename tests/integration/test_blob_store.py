@@ -22,12 +22,39 @@ from gateways.application.attachments import sweep
 from gateways.auth import Principal
 from gateways.backup import backup, restore_data
 from gateways.blobs import BlobCorrupted, BlobMissing, BlobStore, BlobTooLarge, open_blob_store
-from gateways.blobs.store import CHUNK, FileBlobStore, PostgresBlobStore, put_bytes
+from gateways.blobs.store import CHUNK, FileBlobStore, PostgresBlobStore, StoredBlob, put_bytes
 from gateways.bootstrap import bootstrap
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
 from gateways.sql import Database
 from tests.conftest import PG_URL, FakeClock, _fresh_pg_url
+
+
+def attached_copy(container: Any, at: datetime, data: bytes) -> tuple[str, StoredBlob]:
+    """A dossier received at the desk for a certified copy, with `data` attached as the copy
+    to certify (ban-sao.jpg); its id and the stored file."""
+    created = container.service.create(
+        dossier_id=str(uuid.uuid4()),
+        procedure_code="CT.01-2025",
+        channel=Channel.DIRECT,
+        applicant={"name": "Phạm Văn Đồng", "id_number": "079100000001"},
+        receiving_agency_code=None,
+        actor=Actor("000.01.99.H29", "desk", "officer"),
+        occurred_at=at,
+    )
+    blob = put_bytes(container.blobs, data)
+    answer = container.attachments.attach(
+        Principal(sub="desk", role="officer", agency_code="000.01.99.H29"),
+        created.state.id,
+        purpose="component",
+        component="Bản sao cần chứng thực",
+        file_name="ban-sao.jpg",
+        media_type="image/jpeg",
+        blob=blob,
+    )
+    assert answer.status == 201
+    return created.state.id, blob
+
 
 STORES = ["files", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.integration])]
 
@@ -124,29 +151,8 @@ def test_the_service_keeps_files_in_postgresql_when_told_to(tmp_path: Path) -> N
     container = bootstrap(settings, clock=clock)
     try:
         load_catalogue(container.catalogue)
-        officer = Principal(sub="desk", role="officer", agency_code="000.01.99.H29")
-        created = container.service.create(
-            dossier_id=str(uuid.uuid4()),
-            procedure_code="CT.01-2025",
-            channel=Channel.DIRECT,
-            applicant={"name": "Phạm Văn Đồng", "id_number": "079100000001"},
-            receiving_agency_code=None,
-            actor=Actor("000.01.99.H29", "desk", "officer"),
-            occurred_at=clock(),
-        )
-        dossier = created.state.id
         data = b"\xff\xd8\xff\xe0" + b"j" * 5000
-        blob = put_bytes(container.blobs, data)
-        answer = container.attachments.attach(
-            officer,
-            dossier,
-            purpose="component",
-            component="Bản sao cần chứng thực",
-            file_name="ban-sao.jpg",
-            media_type="image/jpeg",
-            blob=blob,
-        )
-        assert answer.status == 201
+        dossier, blob = attached_copy(container, clock(), data)
         loaded = container.service.load(dossier)
         listing = container.attachments.listing(loaded)
         assert [(c["name"], c["digitized"]) for c in listing["components"]] == [

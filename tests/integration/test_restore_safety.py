@@ -21,15 +21,13 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from domain.events import Actor, Channel
 from gateways.application.privacy import forget
-from gateways.auth import Principal
-from gateways.blobs.store import put_bytes
 from gateways.bootstrap import bootstrap
 from gateways.cli import app
 from gateways.seed.demo import load_catalogue, seed_demo
 from gateways.settings import Settings
 from tests.conftest import FakeClock, _fresh_pg_url
+from tests.integration.test_blob_store import attached_copy
 
 pytestmark = pytest.mark.integration
 
@@ -65,28 +63,7 @@ def _seed(tmp: Path, url: str = "") -> Source:
     try:
         load_catalogue(container.catalogue)
         seed_demo(container.service, clock(), dossiers=4, seed=5)
-        created = container.service.create(
-            dossier_id=str(uuid.uuid4()),
-            procedure_code="CT.01-2025",
-            channel=Channel.DIRECT,
-            applicant={"name": "Phạm Văn Đồng", "id_number": "079100000001"},
-            receiving_agency_code=None,
-            actor=Actor("000.01.99.H29", "desk", "officer"),
-            occurred_at=clock(),
-        )
-        dossier = created.state.id
-        blob = put_bytes(container.blobs, SCAN)
-        officer = Principal(sub="desk", role="officer", agency_code="000.01.99.H29")
-        answer = container.attachments.attach(
-            officer,
-            dossier,
-            purpose="component",
-            component="Bản sao cần chứng thực",
-            file_name="ban-sao.jpg",
-            media_type="image/jpeg",
-            blob=blob,
-        )
-        assert answer.status == 201
+        dossier, blob = attached_copy(container, clock(), SCAN)
         container.feed.catch_up()
         container.checkpoints.checkpoint(clock())
         events = container.store.max_notification_id()
