@@ -8,19 +8,27 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from gateways.application.cutover import cutover
 from gateways.bootstrap import Container
 from gateways.http.app import create_app
-from gateways.seed.demo import load_catalogue
 from gateways.views.parallel import rebuild_in_parallel
 from tests.conftest import FakeClock
 from tests.e2e.test_api import DEPT, OTHER, WARD, Api, _provisioned, _receive
 from tests.e2e.test_contract import assert_conforms
-from tests.integration.test_succession import AGRI_DEPT, AN_KHANH, LAND_BRANCH, SECRET, THAO_DIEN, Office
+from tests.integration.test_succession import (
+    AGRI_DEPT,
+    AN_KHANH,
+    LAND_BRANCH,
+    SECRET,
+    THAO_DIEN,
+    Office,
+    office,
+)
 from tests.serving import serve
+
+__all__ = ["office"]  # the fixture, shared with the succession tests
 
 pytestmark = pytest.mark.integration
 
@@ -120,14 +128,6 @@ def test_a_limited_inbox_reports_how_many_open_dossiers_it_holds(
     dept = _inbox(api, DEPT, limit=1)
     assert _ids(dept["items"]) == [received[0]] and dept["items"][0]["incoming"]
     assert dept["total"] == 1 and dept["totals"]["incoming"] == 1
-
-
-@pytest.fixture
-def office(backend_url: str, make_container: Any, clock: FakeClock) -> Iterator[Office]:
-    container: Container = make_container(backend_url)
-    load_catalogue(container.catalogue)
-    with serve(create_app(container)) as base, httpx.Client(base_url=base, timeout=30) as http:
-        yield Office(http, clock, container)
 
 
 def test_a_cutover_passes_an_open_consultation_to_the_successor(office: Office) -> None:
