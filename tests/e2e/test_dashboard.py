@@ -23,7 +23,7 @@ import pytest
 from gateways.auth import issue_token
 from gateways.bootstrap import Container, bootstrap
 from gateways.http.app import create_app
-from gateways.seed.demo import seed_demo
+from gateways.seed.demo import load_catalogue, seed_demo
 from gateways.settings import Settings
 from tests.conftest import FakeClock
 from tests.serving import serve
@@ -100,6 +100,25 @@ class Demo:
             made["receipt_code"],
         )
         return str(made["id"])
+
+
+@contextlib.contextmanager
+def served_demo(work: Path, catalogue: bool = True) -> Iterator[Demo]:
+    """A fresh store under `work` (with the country's catalogue unless told not to), served with
+    the demo login at 18 Nov 2026 09:00, Vietnam's time; closed after."""
+    clock = FakeClock(datetime(2026, 11, 18, 9, 0, tzinfo=VN))
+    container = bootstrap(Settings(data_dir=work / "var", jwt_secret=SECRET, demo_login=True), clock=clock)
+    try:
+        if catalogue:
+            load_catalogue(container.catalogue)
+        with serve(create_app(container)) as base:
+            d = Demo(base, container, httpx.Client(base_url=base, timeout=30))
+            try:
+                yield d
+            finally:
+                d.http.close()
+    finally:
+        container.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,53 +5,37 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from gateways.bootstrap import bootstrap
-from gateways.http.app import create_app
-from gateways.seed.demo import load_catalogue
-from gateways.settings import Settings
-from tests.conftest import VN, FakeClock
-from tests.e2e.test_dashboard import Demo, browser, open_tab, shot, sign_in
-from tests.serving import serve
+from tests.e2e.test_dashboard import Demo, browser, open_tab, served_demo, shot, sign_in
 
 __all__ = ["browser"]  # the fixture, shared with the dashboard's tests
 
-SECRET = "test-secret-of-at-least-thirty-two-bytes"
 SAI_GON = "000.01.99.H29"  # UBND phường Sài Gòn: desk of CT.01-2025 (chứng thực bản sao)
 ORIGINAL, COPY = "Bản chính giấy tờ, văn bản làm cơ sở để chứng thực", "Bản sao cần chứng thực"
 SCAN = b"%PDF-1.7\n" + b"4 0 obj << /Length 10 >> stream\nBT ET\nendstream\n" * 50 + b"%%EOF\n"
 
 
+def _received_for_a_copy(d: Demo, name: str, id_number: str) -> dict[str, Any]:
+    """A certified-copy dossier received now at Sài Gòn ward's desk, as the create call answers."""
+    body = {
+        "procedure_code": "CT.01-2025",
+        "channel": "direct",
+        "applicant": {"name": name, "id_number": id_number},
+    }
+    made: dict[str, Any] = d.post("/api/v1/dossiers", body, role="officer", agency=SAI_GON)
+    return made
+
+
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    clock = FakeClock(datetime(2026, 11, 18, 9, 0, tzinfo=VN))
-    settings = Settings(data_dir=tmp_path_factory.mktemp("files") / "var", jwt_secret=SECRET, demo_login=True)
-    container = bootstrap(settings, clock=clock)
-    load_catalogue(container.catalogue)
-    try:
-        with serve(create_app(container)) as base:
-            d = Demo(base, container, httpx.Client(base_url=base, timeout=30))
-            made = d.post(
-                "/api/v1/dossiers",
-                {
-                    "procedure_code": "CT.01-2025",
-                    "channel": "direct",
-                    "applicant": {"name": "Võ Thị Sáu", "id_number": "079100000006"},
-                },
-                role="officer",
-                agency=SAI_GON,
-            )
-            d.ids["copy"] = made["id"]
-            yield d
-            d.http.close()
-    finally:
-        container.close()
+    with served_demo(tmp_path_factory.mktemp("files")) as d:
+        made = _received_for_a_copy(d, "Võ Thị Sáu", "079100000006")
+        d.ids["copy"] = made["id"]
+        yield d
 
 
 @pytest.fixture
@@ -164,16 +148,7 @@ def test_the_desk_refuses_a_dossier_it_received_naming_the_missing_components(pa
     procedure's components found missing (printed on the refusal slip)."""
     from playwright.sync_api import expect
 
-    made = desk.post(
-        "/api/v1/dossiers",
-        {
-            "procedure_code": "CT.01-2025",
-            "channel": "direct",
-            "applicant": {"name": "Lê Văn Tám", "id_number": "079100000008"},
-        },
-        role="officer",
-        agency=SAI_GON,
-    )
+    made = _received_for_a_copy(desk, "Lê Văn Tám", "079100000008")
     sign_in(page, desk, "officer", SAI_GON)
     page.goto(f"{desk.base}/#/dossier/{made['id']}")
     page.get_by_test_id("open-actions").click()

@@ -4,24 +4,16 @@ original activities on the dossier page (API and Debian's chromium through Playw
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from gateways.bootstrap import bootstrap
-from gateways.http.app import create_app
 from gateways.interchange.xes_import import import_xes
-from gateways.settings import Settings
-from tests.conftest import VN, FakeClock
-from tests.e2e.test_dashboard import Demo, browser, open_tab, shot, sign_in
-from tests.serving import serve
+from tests.e2e.test_dashboard import Demo, browser, open_tab, served_demo, shot, sign_in
 
 __all__ = ["browser"]  # the fixture, shared with the dashboard's tests
 
-SECRET = "test-secret-of-at-least-thirty-two-bytes"
 CASES = {
     "case-10011": [
         ("Confirmation of receipt", "Resource01", "Group 1", "2024-03-04T09:00:00+07:00"),
@@ -57,19 +49,11 @@ def legacy_log(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     work = tmp_path_factory.mktemp("imported")
-    clock = FakeClock(datetime(2026, 11, 18, 9, 0, tzinfo=VN))
-    settings = Settings(data_dir=work / "var", jwt_secret=SECRET, demo_login=True)
-    container = bootstrap(settings, clock=clock)
-    try:
-        report = import_xes(legacy_log(work / "legacy.xes"), container.service, workers=0)
+    with served_demo(work, catalogue=False) as d:  # the import makes the log's units
+        report = import_xes(legacy_log(work / "legacy.xes"), d.container.service, workers=0)
         assert report.dossiers_created == len(CASES)
-        container.feed.refresh()  # the views show the imported history
-        with serve(create_app(container)) as base:
-            d = Demo(base, container, httpx.Client(base_url=base, timeout=30))
-            yield d
-            d.http.close()
-    finally:
-        container.close()
+        d.container.feed.refresh()  # the views show the imported history
+        yield d
 
 
 def _find(d: Demo, case_id: str) -> list[dict[str, Any]]:

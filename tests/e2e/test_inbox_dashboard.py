@@ -6,17 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
 
-from gateways.bootstrap import bootstrap
-from gateways.http.app import create_app
-from gateways.seed.demo import load_catalogue
-from gateways.settings import Settings
-from tests.conftest import VN, FakeClock
 from tests.e2e.test_dashboard import (
     AN_KHANH,
     LAND_DEPT,
@@ -24,14 +17,13 @@ from tests.e2e.test_dashboard import (
     Demo,
     browser,
     open_tab,
+    served_demo,
     shot,
     sign_in,
 )
-from tests.serving import serve
 
 __all__ = ["browser"]  # the fixture, shared with the dashboard's tests
 
-SECRET = "test-secret-of-at-least-thirty-two-bytes"
 SAI_GON = "000.01.99.H29"  # UBND phường Sài Gòn: desk of CT.01-2025 (chứng thực bản sao)
 LIMIT = 200  # the inbox's default limit, which the page keeps
 APPLICANT = {"name": "Võ Thị Sáu", "id_number": "079100000006"}
@@ -39,23 +31,14 @@ APPLICANT = {"name": "Võ Thị Sáu", "id_number": "079100000006"}
 
 @pytest.fixture(scope="module")
 def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    clock = FakeClock(datetime(2026, 11, 18, 9, 0, tzinfo=VN))
-    settings = Settings(data_dir=tmp_path_factory.mktemp("inbox") / "var", jwt_secret=SECRET, demo_login=True)
-    container = bootstrap(settings, clock=clock)
-    load_catalogue(container.catalogue)
-    try:
-        with serve(create_app(container)) as base:
-            d = Demo(base, container, httpx.Client(base_url=base, timeout=30))
-            asked = d.receive("asked")
-            question = {"agency_code": LAND_DEPT, "question": "Đề nghị cho ý kiến về ranh giới thửa đất"}
-            d.post(f"/api/v1/dossiers/{asked}/consultations", question, role="officer", agency=AN_KHANH)
-            for _ in range(LIMIT + 1):  # one more than the page lists
-                body = {"procedure_code": "CT.01-2025", "channel": "direct", "applicant": APPLICANT}
-                d.post("/api/v1/dossiers", body, role="officer", agency=SAI_GON)
-            yield d
-            d.http.close()
-    finally:
-        container.close()
+    with served_demo(tmp_path_factory.mktemp("inbox")) as d:
+        asked = d.receive("asked")
+        question = {"agency_code": LAND_DEPT, "question": "Đề nghị cho ý kiến về ranh giới thửa đất"}
+        d.post(f"/api/v1/dossiers/{asked}/consultations", question, role="officer", agency=AN_KHANH)
+        for _ in range(LIMIT + 1):  # one more than the page lists
+            body = {"procedure_code": "CT.01-2025", "channel": "direct", "applicant": APPLICANT}
+            d.post("/api/v1/dossiers", body, role="officer", agency=SAI_GON)
+        yield d
 
 
 @pytest.fixture
