@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from gateways.auth import Principal
 from gateways.bootstrap import Container
@@ -33,9 +33,14 @@ def _invalid(detail: str) -> Problem:
     return Problem(422, "Invalid report parameters", detail, "invalid-report-parameters")
 
 
-def _live_only(include_imported: bool) -> None:
+async def _live_only(
+    include_imported: Annotated[
+        bool, Query(description="must be false: the bottleneck view leaves imported legacy history out")
+    ] = False,
+) -> None:
     """The bottleneck view holds live work only: an imported legacy case the old log never
-    closed would count as work in progress forever (docs/decisions.md entry 190)."""
+    closed would count as work in progress forever (docs/decisions.md entry 190). Async: a
+    check this small is not worth a hop to the thread pool."""
     if include_imported:
         raise _invalid(
             "the bottleneck reports count live work only; imported legacy history is left out of them "
@@ -43,9 +48,7 @@ def _live_only(include_imported: bool) -> None:
         )
 
 
-IncludeImported = Annotated[
-    bool, Query(description="must be false: the bottleneck view leaves imported legacy history out")
-]
+LiveOnly = Annotated[None, Depends(_live_only)]
 
 
 def _reports(container: Container) -> BottleneckReports:
@@ -133,13 +136,12 @@ def bottlenecks(
     end: str | None = Query(default=None, alias="to"),
     agency_code: str | None = None,
     steps: bool = False,
-    include_imported: IncludeImported = False,
+    _live: LiveOnly = None,
 ) -> Response:
     """Per agency: WIP, in transit and overdue at the end of `to`; arrivals, completions, returns,
     supplements, consultations and dwell (working hours p50/p90/p99) over the range. Per edge
     (giver -> receiver): handoffs whose transit ended in the range, returns, transit hours. With
     `steps=true`, dwell per route step too. `agency_code` narrows to that agency and those below it."""
-    _live_only(include_imported)
     first, last = _range(container, start, end)
     scope = _scope(container, principal, agency_code)
     body = _reports(container).bottlenecks(first, last, scope, _today(container), steps)
@@ -154,10 +156,9 @@ def heatmap(
     start: str | None = Query(default=None, alias="from"),
     end: str | None = Query(default=None, alias="to"),
     agency_code: str | None = None,
-    include_imported: IncludeImported = False,
+    _live: LiveOnly = None,
 ) -> Response:
     """Agency x ISO week: median dwell of the stays that ended that week, or overdue WIP at its end."""
-    _live_only(include_imported)
     first, last = _range(container, start, end)
     scope = _scope(container, principal, agency_code)
     body = _reports(container).heatmap(metric, first, last, scope, _today(container))
@@ -172,10 +173,9 @@ def wip(
     start: str | None = Query(default=None, alias="from"),
     end: str | None = Query(default=None, alias="to"),
     bucket: Literal["day", "week"] = "day",
-    include_imported: IncludeImported = False,
+    _live: LiveOnly = None,
 ) -> Response:
     """WIP, in transit and overdue at the end of each day or week, with its arrivals and completions."""
-    _live_only(include_imported)
     own = _own(container, principal)
     if not agency_code:
         raise _invalid("'agency_code' is required: the agency whose WIP to chart")
@@ -201,7 +201,7 @@ def bottleneck_dossiers(
     returned: bool = False,
     cursor: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-    include_imported: IncludeImported = False,
+    _live: LiveOnly = None,
 ) -> Response:
     """The dossiers behind a row of the bottleneck report.
 
@@ -210,7 +210,6 @@ def bottleneck_dossiers(
     and `to_agency_code`): handoffs whose transit ended in [from, to], slowest first
     (`returned=true`: only those sent back), or (`state=open`) those in transit now.
     """
-    _live_only(include_imported)
     own = _own(container, principal)
     edge = from_agency_code or to_agency_code
     if bool(agency_code) == bool(edge):
