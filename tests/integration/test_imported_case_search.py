@@ -17,7 +17,8 @@ from gateways.interchange.mapping import GroupMapping
 from gateways.interchange.xes_import import import_xes
 from gateways.seed.demo import load_catalogue
 from tests.conftest import VN
-from tests.e2e.test_imported_history import CASES, SECRET, legacy_log
+from tests.e2e.test_dashboard import SECRET
+from tests.e2e.test_imported_history import CASES, legacy_log
 
 pytestmark = pytest.mark.integration
 
