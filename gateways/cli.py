@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from domain.errors import DomainError, InvalidValue
-from gateways.audit.cli import audit_checkpoint, audit_verify
+from gateways.audit.cli import audit_checkpoint, audit_latest, audit_verify
 from gateways.auth import ROLES, issue_token
 from gateways.bench.cli import bench
 from gateways.bootstrap import Container, bootstrap
@@ -439,6 +439,7 @@ audit = typer.Typer(help="Tamper evidence: hash chains and signed checkpoints.",
 app.add_typer(audit, name="audit")
 audit.command("verify")(audit_verify)
 audit.command("checkpoint")(audit_checkpoint)
+audit.command("latest")(audit_latest)
 app.add_typer(privacy, name="privacy")
 app.add_typer(catalogue, name="catalogue")
 app.add_typer(files, name="files")

@@ -11,7 +11,7 @@ from gateways.audit.checkpointer import (
 )
 from gateways.audit.ledger import Checkpoint
 from gateways.audit.timer import CheckpointTimer
-from gateways.audit.verify import verify_all
+from gateways.audit.verify import Kept, verify_all
 
 __all__ = [
     "AuditRecordsDamaged",
@@ -19,6 +19,7 @@ __all__ = [
     "CheckpointTimer",
     "Checkpointer",
     "InclusionProof",
+    "Kept",
     "NotCheckpointed",
     "UnknownCheckpoint",
     "UnknownEvent",

@@ -30,6 +30,7 @@ class Verification:
     covered_events: int = 0
     uncovered_events: int = 0
     last_checkpoint: int | None = None
+    kept_checked: int = 0  # checkpoints kept outside the system found stored as kept
     first_bad: dict[str, Any] | None = None
 
     @property
@@ -44,6 +45,7 @@ class Verification:
             "last_checkpoint": self.last_checkpoint,
             "covered_events": self.covered_events,
             "uncovered_events": self.uncovered_events,
+            "kept_checked": self.kept_checked,
         }
         if self.first_bad:
             body["first_bad"] = self.first_bad

@@ -32,8 +32,9 @@ from gateways.audit.signing import (
     public_key_pem,
     raw_public_key,
     sign,
+    signature_valid,
 )
-from gateways.audit.verify import verify_all
+from gateways.audit.verify import Kept, verify_all
 from gateways.eventstore.store import EventStore
 from gateways.sql import Database
 from projections.merkle import MerkleFrontier, inclusion_proof, verify_inclusion
@@ -271,7 +272,15 @@ class Checkpointer:
         )
 
     # -- verifying
-    def verify(self, dossier_id: str | None = None) -> Verification:
+    def verify(self, dossier_id: str | None = None, kept: Sequence[Kept] = ()) -> Verification:
+        """Every chain and checkpoint (of one dossier); `kept`: checkpoints kept outside the
+        system, each of which must still be stored with the root kept."""
         return verify_all(
-            self.ledger, self._store, self.public_key, dossier_id, self._batch, self.retired_keys
+            self.ledger, self._store, self.public_key, dossier_id, self._batch, self.retired_keys, kept
         )
+
+    def signed_here(self, cp: Checkpoint) -> bool:
+        """`cp`'s signature verifies with this server's key or a retired one (the key it names)."""
+        keys = {key_id(k): k for k in (*self.retired_keys, self.public_key)}
+        signer = keys.get(cp.key_id)
+        return signer is not None and signature_valid(signer, cp.message(), cp.signature)

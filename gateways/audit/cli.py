@@ -1,20 +1,23 @@
-"""`lienthong audit verify` and `lienthong audit checkpoint`."""
+"""`lienthong audit verify`, `lienthong audit checkpoint` and `lienthong audit latest`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
 from gateways.audit.checkpointer import AuditRecordsDamaged, Checkpointer
-from gateways.audit.ledger import Checkpoint
+from gateways.audit.ledger import Checkpoint, checkpoints_in
+from gateways.audit.verify import Kept
 from gateways.audit.witness import NoWitness, WitnessResult, verify_against_kafka
 from gateways.backup import missing_store
 from gateways.bootstrap import Container, bootstrap
-from gateways.cli_out import refuse
+from gateways.cli_out import problem, refuse
 from gateways.settings import Settings
 
 out = Console()
@@ -38,19 +41,31 @@ def audit_verify(
             "events not yet inside a signed checkpoint)",
         ),
     ] = False,
+    kept: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--kept",
+            help="a checkpoint kept outside the system (JSON from `lienthong audit latest` or "
+            "GET /api/v1/audit/checkpoints/{n}); it must still be stored as kept. Repeatable",
+        ),
+    ] = None,
 ) -> None:
     """Recompute every hash chain and every signed checkpoint; exit 1 naming the first fault
-    (exit 2: no event store where configured, or no such dossier)."""
+    (exit 2: no event store where configured, no such dossier, or a kept file that is not a
+    checkpoint signed by this server)."""
     settings = Settings.load()
     # Before bootstrapping, which would make an empty store (that verifies) in a wrong data dir.
     absent = missing_store(settings)
     if absent:
         raise refuse(err, absent)
+    kept_files = [(path, _read_kept(path)) for path in kept or ()]
     container = bootstrap(settings)
     witness: WitnessResult | None = None
     try:
+        checkpoints = _checkpoints(container)
+        kept_roots = _genuine(checkpoints, kept_files)
         with err.status("verifying hash chains and signed checkpoints…"):
-            result = _checkpoints(container).verify(dossier_id)
+            result = checkpoints.verify(dossier_id, kept_roots)
         if against_kafka:
             witness = _against_kafka(container)
     except ValueError as exc:
@@ -71,6 +86,8 @@ def audit_verify(
     table.add_row("last checkpoint", str(result.last_checkpoint or "none yet"))
     table.add_row("events inside a signed checkpoint", f"{result.covered_events:,}")
     table.add_row("events after it (hash chain only)", f"{result.uncovered_events:,}")
+    if kept_files:
+        table.add_row("kept checkpoints found as kept", f"{result.kept_checked:,} of {len(kept_roots):,}")
     out.print(table)
     bad = result.first_bad
     if bad is None and witness is not None and witness.first_bad is not None:
@@ -85,6 +102,33 @@ def audit_verify(
     )
     out.print(f"[red]FAILED at {where}: {bad['reason']}[/red]")
     raise typer.Exit(1)
+
+
+def _read_kept(path: Path) -> list[Checkpoint]:
+    try:
+        return checkpoints_in(orjson.loads(path.read_bytes()))
+    except OSError as exc:
+        raise refuse(err, f"cannot read the kept checkpoint {path}: {exc.strerror or exc}") from exc
+    except orjson.JSONDecodeError as exc:
+        raise refuse(err, f"{path} is not JSON ({exc}); keep the output of `lienthong audit latest`") from exc
+    except ValueError as exc:
+        raise refuse(err, f"{path} is not a kept checkpoint: {exc}") from exc
+
+
+def _genuine(checkpoints: Checkpointer, files: list[tuple[Path, list[Checkpoint]]]) -> list[Kept]:
+    """The kept checkpoints' numbers and roots, once each is known to be signed by this server."""
+    out = []
+    for path, kept in files:
+        for cp in kept:
+            if not checkpoints.signed_here(cp):
+                raise refuse(
+                    err,
+                    f"{path}: checkpoint {cp.n}'s signature does not verify with this server's key "
+                    f"{checkpoints.key_id} nor a retired one (key {cp.key_id}): the file was altered, "
+                    "or it comes from another system",
+                )
+            out.append(Kept(cp.n, cp.root))
+    return out
 
 
 def _against_kafka(container: Container) -> WitnessResult:
@@ -116,6 +160,38 @@ def _print_witness(witness: WitnessResult) -> None:
     out.print(table)
     for fault in witness.faults[1:]:
         out.print(f"[red]also: dossier {fault['dossier_id']} event {fault['seq']}: {fault['reason']}[/red]")
+
+
+def audit_latest(
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="write it to this file (default: print it)")
+    ] = None,
+) -> None:
+    """The newest signed checkpoint as JSON, to keep outside the system (with the public key):
+    `lienthong audit verify --kept FILE` later refuses a store that no longer holds it as kept."""
+    settings = Settings.load()
+    absent = missing_store(settings)
+    if absent:
+        raise refuse(err, absent)
+    container = bootstrap(settings)
+    try:
+        latest = _checkpoints(container).latest()
+    finally:
+        container.close()
+    if latest is None:
+        raise refuse(err, "no checkpoint is signed yet: run `lienthong audit checkpoint`")
+    unwritable = problem(out_file) if out_file is not None else None
+    if unwritable:
+        raise refuse(err, unwritable)
+    body = orjson.dumps(latest.as_json(), option=orjson.OPT_INDENT_2) + b"\n"
+    if out_file is None:
+        typer.echo(body.decode("ascii"), nl=False)
+        return
+    try:
+        out_file.write_bytes(body)
+    except OSError as exc:
+        raise refuse(err, f"cannot write {out_file}: {exc.strerror or exc}") from exc
+    err.print(f"checkpoint {latest.n} ({latest.size:,} events, root {latest.root}) written to {out_file}")
 
 
 def audit_checkpoint() -> None:

@@ -63,6 +63,22 @@ class Checkpoint:
         }
 
     @classmethod
+    def from_json(cls, body: Any) -> Checkpoint:
+        """A checkpoint as `as_json` gives it (`GET /audit/checkpoints/{n}`); ValueError naming
+        what is missing or of the wrong type."""
+        if not isinstance(body, dict):
+            raise ValueError("a checkpoint is a JSON object (as GET /api/v1/audit/checkpoints/{n} gives)")
+        fields: dict[str, Any] = {}
+        for name, kind in _JSON_FIELDS.items():
+            value = body.get(name)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ValueError(f"field '{name}' is missing or not a {kind.__name__}")
+            fields[name] = value
+        if fields["n"] < 1 or not _is_hex_digest(fields["root"]):
+            raise ValueError("'n' must be at least 1 and 'root' 64 hex digits")
+        return cls(**fields)
+
+    @classmethod
     def from_row(cls, row: dict[str, Any]) -> Checkpoint:
         return cls(
             n=int(row["n"]),
@@ -74,6 +90,37 @@ class Checkpoint:
             key_id=str(row["key_id"]),
             frontier=str(row["frontier"]),
         )
+
+
+_JSON_FIELDS: dict[str, type] = {
+    "n": int,
+    "size": int,
+    "last_notification_id": int,
+    "root": str,
+    "created_at": str,
+    "signature": str,
+    "key_id": str,
+}
+
+
+def _is_hex_digest(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text.lower())
+
+
+def checkpoints_in(body: Any) -> list[Checkpoint]:
+    """The checkpoints of a kept JSON document: one checkpoint, a list of them, or a page of
+    `GET /api/v1/audit/checkpoints` (`{"items": [...]}`). ValueError saying what is wrong."""
+    items = body.get("items") if isinstance(body, dict) and "items" in body else body
+    items = items if isinstance(items, list) else [items]
+    if not items:
+        raise ValueError("it holds no checkpoint")
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(Checkpoint.from_json(item))
+        except ValueError as exc:
+            raise ValueError(f"checkpoint {i + 1}: {exc}" if len(items) > 1 else str(exc)) from exc
+    return out
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,18 @@ and the per-stream chain heads:
    another's place is reordered. Every chain is followed too, and the events as
    stored now are hashed again up to each checkpoint's size and compared with its root.
    Events after the last checkpoint are covered by their chains only: `uncovered_events`.
+
+Everything above lives in one database: someone who deletes the newest checkpoints with their
+leaf records, or who holds the signing key and signs a rewritten history again, leaves a log
+that verifies. Checkpoints an inspector kept outside the system (`Kept`: a number and its
+signed root) close that: each must still be stored, with the same root.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -28,6 +34,14 @@ from gateways.eventstore.store import EventStore
 from projections.merkle import MerkleFrontier
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A signed checkpoint an inspector kept outside the system: its number and root (hex)."""
+
+    n: int
+    root: str
+
+
 def verify_all(
     ledger: Ledger,
     store: EventStore,
@@ -35,11 +49,14 @@ def verify_all(
     dossier_id: str | None = None,
     batch: int = 1000,
     retired: Sequence[Ed25519PublicKey] = (),
+    kept: Sequence[Kept] = (),
 ) -> Verification:
-    """`retired`: public keys of rotated signing keys; what they signed still verifies."""
+    """`retired`: public keys of rotated signing keys; what they signed still verifies.
+    `kept`: checkpoints kept outside the system, each of which must still be stored as kept."""
     result = Verification()
     try:
         last = _check_checkpoints(ledger, public_key, result, retired)
+        _check_kept(ledger, kept, last, result)
         if dossier_id is None:
             _check_log(ledger, store, last, result, batch)
         else:
@@ -97,6 +114,27 @@ def _check_checkpoints(
         last = cp
     result.last_checkpoint = last.n if last else None
     return last
+
+
+def _check_kept(ledger: Ledger, kept: Sequence[Kept], last: Checkpoint | None, result: Verification) -> None:
+    """Each kept checkpoint is stored, with the root that was kept (the stored ones are
+    already checked: signed, numbered, over their leaf records)."""
+    for k in sorted(kept, key=lambda k: k.n):
+        stored = ledger.checkpoint(k.n) if last and k.n <= last.n else None
+        if stored is None:
+            newest = f"the newest stored is checkpoint {last.n}" if last else "none is stored"
+            raise _fault_at(
+                k.n,
+                f"checkpoint {k.n}, kept outside the system, is no longer stored ({newest}): signed "
+                "checkpoints were deleted, and the events they covered now count as unsigned",
+            )
+        if stored.root != k.root.lower():
+            raise _fault_at(
+                k.n,
+                f"checkpoint {k.n} is stored with root {stored.root}, not the root {k.root.lower()} "
+                "kept outside the system: the signed history was replaced and signed again",
+            )
+        result.kept_checked += 1
 
 
 def _fault_at(n: int, reason: str) -> Broken:

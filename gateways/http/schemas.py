@@ -322,6 +322,9 @@ class Verification(Model):
     last_checkpoint: int | None
     covered_events: int
     uncovered_events: int
+    kept_checked: int = Field(
+        description="checkpoints kept outside the system (kept_checkpoint, kept_root) found stored as kept"
+    )
     first_bad: Fault | None = None
 
 

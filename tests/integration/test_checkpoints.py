@@ -15,12 +15,23 @@ from typing import Any
 
 import orjson
 import pytest
+import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from domain.events import Actor, HandedOff
-from gateways.audit import AuditRecordsDamaged, Checkpointer, CheckpointTimer, NotCheckpointed, verify_chains
+from gateways.audit import (
+    AuditRecordsDamaged,
+    Checkpoint,
+    Checkpointer,
+    CheckpointTimer,
+    Kept,
+    NotCheckpointed,
+    verify_chains,
+)
+from gateways.audit.ledger import checkpoints_in
 from gateways.auth import issue_token
 from gateways.bootstrap import Container
 from gateways.eventstore.store import RecordedEvent, chain_hash
@@ -368,6 +379,63 @@ def test_altered_audit_records_are_named_and_stop_proofs_and_new_checkpoints(aud
     assert audited.checkpoints.maybe_checkpoint(audited.clock() + timedelta(hours=1)) is None
 
 
+def _newest_deleted(audited: Audited, keep: int) -> None:
+    """What an insider with the database does: the checkpoints after `keep`, and their leaf
+    records, deleted."""
+    db = audited.container.db
+    size = audited.checkpoints.get(keep).size if keep else 0  # type: ignore[union-attr]
+    db.execute("DELETE FROM audit_checkpoints WHERE n > ?", (keep,))
+    db.execute("DELETE FROM audit_leaves WHERE leaf_index >= ?", (size,))
+
+
+def test_deleted_newest_checkpoints_are_named_against_one_kept_outside(
+    audited: Audited, raw: RawRows
+) -> None:
+    first = audited.checkpoints.checkpoint(audited.clock())
+    _new_stream(audited.container, audited.clock(), 2)
+    kept = audited.checkpoints.checkpoint(audited.clock())
+    assert first is not None and kept is not None and kept.n == 2
+    assert audited.checkpoints.verify(kept=[Kept(2, kept.root.upper())]).kept_checked == 1
+
+    _newest_deleted(audited, keep=1)
+    # Alone, the store cannot tell: its two newest events are merely "after the last checkpoint".
+    alone = audited.checkpoints.verify()
+    assert alone.ok and (alone.last_checkpoint, alone.uncovered_events) == (1, 2)
+    against = audited.checkpoints.verify(kept=[Kept(1, first.root), Kept(2, kept.root)])
+    bad = against.first_bad
+    assert bad is not None and bad["checkpoint"] == 2
+    assert "kept outside the system, is no longer stored (the newest stored is checkpoint 1)" in bad["reason"]
+    assert against.kept_checked == 1  # checkpoint 1 is still as kept
+
+    # With the signing key, the insider cuts an event and signs checkpoint 2 again: a valid
+    # store, but not the history that was kept.
+    raw.delete(audited.log()[-1].notification_id or 0)
+    again = audited.checkpoints.checkpoint(audited.clock() + timedelta(minutes=1))
+    assert again is not None and again.n == 2 and again.root != kept.root
+    assert audited.checkpoints.verify().ok
+    replaced = audited.checkpoints.verify(kept=[Kept(2, kept.root)]).first_bad
+    assert replaced is not None and replaced["checkpoint"] == 2
+    assert f"not the root {kept.root} kept outside the system" in replaced["reason"]
+    one = audited.checkpoints.verify(audited.log()[0].dossier_id, kept=[Kept(2, kept.root)])
+    assert one.first_bad is not None and "replaced and signed again" in one.first_bad["reason"]
+
+
+def test_a_kept_checkpoint_from_a_file_is_read_whole_or_refused_saying_why() -> None:
+    cp = Checkpoint(3, 40, 41, "ab" * 32, "2026-11-20T03:00:00+00:00", "c2ln", "k1")
+    body = cp.as_json()
+    assert checkpoints_in(body) == [cp]
+    assert checkpoints_in({"items": [body, body], "next_cursor": None}) == [cp, cp]
+    for wrong, message in [
+        ({**body, "root": "xyz"}, "64 hex digits"),
+        ({**body, "n": "3"}, "field 'n' is missing or not a int"),
+        ({k: v for k, v in body.items() if k != "signature"}, "'signature'"),
+        ([], "no checkpoint"),
+        ("checkpoint", "a JSON object"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            checkpoints_in(wrong)
+
+
 # -- HTTP -----------------------------------------------------------------------------------------
 
 
@@ -463,6 +531,7 @@ def test_verify_and_checkpoints_over_http(audited: Audited, raw: RawRows) -> Non
         "last_checkpoint": 3,
         "covered_events": len(audited.log()),
         "uncovered_events": 0,
+        "kept_checked": 0,
     }
     bad_id = api.get("/api/v1/audit/verify", params={"dossier_id": "nope"}, headers=inspector)
     assert bad_id.status_code == 422
@@ -476,15 +545,31 @@ def test_verify_and_checkpoints_over_http(audited: Audited, raw: RawRows) -> Non
     assert failed["first_bad"]["dossier_id"] == victim.dossier_id and failed["first_bad"]["seq"] == 1
 
 
+def test_verify_over_http_against_a_kept_checkpoint(audited: Audited) -> None:
+    api, inspector = _client(audited), _auth(audited, "inspector")
+    audited.checkpoints.checkpoint(audited.clock())
+    _new_stream(audited.container, audited.clock(), 1)
+    audited.checkpoints.checkpoint(audited.clock())
+    kept = api.get("/api/v1/audit/checkpoints", headers=inspector).json()["items"][0]  # the newest
+    params = {"kept_checkpoint": kept["n"], "kept_root": kept["root"]}
+    ok = api.get("/api/v1/audit/verify", params=params, headers=inspector).json()
+    assert ok["ok"] is True and ok["kept_checked"] == 1
+
+    _newest_deleted(audited, keep=1)
+    failed = api.get("/api/v1/audit/verify", params=params, headers=inspector).json()
+    assert failed["ok"] is False and failed["first_bad"]["checkpoint"] == 2
+    assert "no longer stored" in failed["first_bad"]["reason"]
+    for partial in ({"kept_checkpoint": 2}, {"kept_root": kept["root"]}, {**params, "kept_root": "0a"}):
+        refused = api.get("/api/v1/audit/verify", params=partial, headers=inspector)
+        assert refused.status_code == 422
+        assert refused.headers["content-type"].startswith("application/problem+json")
+
+
 # -- CLI ------------------------------------------------------------------------------------------
 
 
-def test_the_cli_signs_and_verifies_and_exits_1_naming_the_fault(
-    audited: Audited, raw: RawRows, make_container: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import typer
-    from typer.testing import CliRunner
-
+def _cli(audited: Audited, make_container: Any, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    """`lienthong audit`'s commands, on the test's store."""
     from gateways.audit import cli
 
     def fresh(settings: Any = None) -> Container:
@@ -495,9 +580,19 @@ def test_the_cli_signs_and_verifies_and_exits_1_naming_the_fault(
     monkeypatch.setattr(cli, "bootstrap", fresh)
     monkeypatch.setattr(cli, "missing_store", lambda settings: None)  # the store is make_container's
     app = typer.Typer()
-    app.command("verify")(cli.audit_verify)
-    app.command("checkpoint")(cli.audit_checkpoint)
-    runner = CliRunner()
+    for name, command in [
+        ("verify", cli.audit_verify),
+        ("checkpoint", cli.audit_checkpoint),
+        ("latest", cli.audit_latest),
+    ]:
+        app.command(name)(command)
+    return app
+
+
+def test_the_cli_signs_and_verifies_and_exits_1_naming_the_fault(
+    audited: Audited, raw: RawRows, make_container: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, runner = _cli(audited, make_container, monkeypatch), CliRunner()
 
     signed = runner.invoke(app, ["checkpoint"])
     assert signed.exit_code == 0 and f"checkpoint 1 signed: {len(audited.log())} events" in signed.output
@@ -513,3 +608,40 @@ def test_the_cli_signs_and_verifies_and_exits_1_naming_the_fault(
     assert f"dossier {victim.dossier_id} event {victim.seq}" in failed.output.replace("\n", "")
     one = runner.invoke(app, ["verify", "--dossier-id", victim.dossier_id])
     assert one.exit_code == 1
+
+
+def test_the_cli_keeps_the_latest_checkpoint_and_verifies_against_it(
+    audited: Audited, make_container: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    app, runner = _cli(audited, make_container, monkeypatch), CliRunner()
+    kept = tmp_path / "kept.json"
+
+    none = runner.invoke(app, ["latest", "--out", str(kept)])
+    assert none.exit_code == 2 and "no checkpoint is signed yet" in none.stderr and not kept.exists()
+    audited.checkpoints.checkpoint(audited.clock())
+    _new_stream(audited.container, audited.clock(), 2)
+    audited.checkpoints.checkpoint(audited.clock())
+    printed = runner.invoke(app, ["latest"])
+    assert printed.exit_code == 0 and orjson.loads(printed.stdout)["n"] == 2
+    written = runner.invoke(app, ["latest", "--out", str(kept)])
+    assert written.exit_code == 0 and orjson.loads(kept.read_bytes()) == orjson.loads(printed.stdout)
+
+    passed = runner.invoke(app, ["verify", "--kept", str(kept)])
+    assert passed.exit_code == 0, passed.output
+    assert "kept checkpoints found as kept" in passed.stdout and "OK" in passed.stdout
+
+    altered = tmp_path / "altered.json"
+    body = orjson.loads(kept.read_bytes())
+    altered.write_bytes(orjson.dumps({**body, "root": "0" * 64}))
+    refused = runner.invoke(app, ["verify", "--kept", str(altered)])
+    assert refused.exit_code == 2 and "signature does not verify" in refused.stderr.replace("\n", "")
+    not_json = tmp_path / "notes.txt"
+    not_json.write_text("checkpoint 2, root …")
+    unreadable = runner.invoke(app, ["verify", "--kept", str(not_json)])
+    assert unreadable.exit_code == 2 and "is not JSON" in unreadable.stderr
+
+    _newest_deleted(audited, keep=1)
+    assert runner.invoke(app, ["verify"]).exit_code == 0  # the store alone cannot tell
+    failed = runner.invoke(app, ["verify", "--kept", str(kept)])
+    assert failed.exit_code == 1
+    assert "FAILED at checkpoint 2" in failed.stdout and "no longer stored" in failed.stdout.replace("\n", "")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from gateways.audit import (
     AuditRecordsDamaged,
     Checkpointer,
+    Kept,
     NotCheckpointed,
     UnknownCheckpoint,
     UnknownEvent,
@@ -43,12 +44,34 @@ def _dossier_id(text: str) -> str:
 
 @router.get("/audit/verify", **answers(schemas.Verification))
 def audit_verify(
-    principal: PrincipalDep, checkpoints: CheckpointsDep, dossier_id: str | None = None
+    principal: PrincipalDep,
+    checkpoints: CheckpointsDep,
+    dossier_id: str | None = None,
+    kept_checkpoint: int | None = Query(
+        default=None, ge=1, le=2**62, description="the `n` of a checkpoint kept outside the system"
+    ),
+    kept_root: str | None = Query(
+        default=None,
+        min_length=64,
+        max_length=64,
+        pattern="^[0-9a-fA-F]{64}$",
+        description="its signed root, as kept: the store must still hold that checkpoint with this root",
+    ),
 ) -> dict[str, Any]:
-    """Recompute every hash chain and every signed checkpoint; name the first fault found."""
+    """Recompute every hash chain and every signed checkpoint; name the first fault found.
+    With `kept_checkpoint` and `kept_root` (a checkpoint kept outside the system), also a store
+    whose newest checkpoints were deleted, or replaced and signed again."""
     require_role(principal, *AUDITORS)
     wanted = _dossier_id(dossier_id) if dossier_id is not None else None
-    result = checkpoints.verify(wanted)
+    if (kept_checkpoint is None) != (kept_root is None):
+        raise Problem(
+            422,
+            "Incomplete kept checkpoint",
+            "give both kept_checkpoint (its n) and kept_root (its signed root), or neither",
+            "invalid-value",
+        )
+    kept = [Kept(kept_checkpoint, kept_root)] if kept_checkpoint is not None and kept_root else []
+    result = checkpoints.verify(wanted, kept)
     if wanted is not None and result.ok and result.checked_events == 0:
         raise Problem(404, "Unknown dossier", f"no dossier {wanted}", "unknown-dossier")
     return result.as_json()
