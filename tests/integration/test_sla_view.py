@@ -28,8 +28,9 @@ from domain.agencies import Agency, AgencyLevel
 from domain.dossier import TERMINAL, Dossier, Status, fold, working_hours_until
 from domain.events import Actor, Channel, DossierEvent
 from gateways.bootstrap import Container
+from gateways.documents.sla_report import render
 from gateways.http.report_presenters import bieu06_json, sla_json
-from gateways.report_cli import render, report
+from gateways.report_cli import report
 from gateways.seed.demo import seed_demo
 from gateways.views.feed import StoreFeed
 from gateways.views.runtime import ViewRunner

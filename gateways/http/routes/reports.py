@@ -16,13 +16,13 @@ from domain.errors import InvalidValue
 from gateways.auth import Principal
 from gateways.bootstrap import Container
 from gateways.documents import bieu06 as bieu06_document
+from gateways.documents.sla_report import render as render_report
 from gateways.http import report_schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
 from gateways.http.report_presenters import at_risk_json, bieu06_json, json_response, sla_json
 from gateways.http.responses import content_disposition
 from gateways.http.schemas import answers
-from gateways.report_cli import render as render_report
 from gateways.views.indicators import VIEW as INDICATORS_VIEW
 from gateways.views.indicators import IndicatorRow
 from gateways.views.sla import PERIOD_HELP, SlaReports, parse_period, parse_range
