@@ -35,6 +35,7 @@ TITLES: Mapping[str, str] = {
     "HTTP error": "Lỗi HTTP",
     "Imported history holds no files": "Lịch sử được nhập không nhận tệp",
     "Idempotency key reused": "Khóa idempotency đã được dùng cho yêu cầu khác",
+    "Incomplete kept checkpoint": "Điểm kiểm tra lưu giữ thiếu thông tin",
     "Instant without offset": "Thời điểm thiếu múi giờ",
     "Internal error": "Lỗi nội bộ",
     "Invalid as_of": "Giá trị as_of không hợp lệ",
@@ -434,6 +435,9 @@ DETAILS: Mapping[str, str] = {
     ),
     "no checkpoint {n}; checkpoints are 1..{latest}": "không có điểm kiểm tra {n}; các điểm kiểm tra là 1..{latest}",
     "no checkpoint {n}; no checkpoint has been signed yet": "không có điểm kiểm tra {n}; chưa ký điểm kiểm tra nào",
+    "give both kept_checkpoint (its n) and kept_root (its signed root), or neither": (
+        "hãy nêu cả kept_checkpoint (số n) và kept_root (gốc đã ký), hoặc không nêu cả hai"
+    ),
     'If-Match must be a quoted version like "3", got {value}': (
         'If-Match phải là số phiên bản trong ngoặc kép như "3", nhận được {value}'
     ),
