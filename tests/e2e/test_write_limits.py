@@ -74,6 +74,21 @@ def test_a_chunked_body_past_the_limit_is_refused_while_it_streams(api: Api) -> 
     assert sent < offered // 4, f"the server let {sent} bytes in before refusing"
 
 
+def test_a_body_past_the_limit_is_one_problem_whether_its_length_is_declared_or_chunked(api: Api) -> None:
+    """Clients branch on the problem's `type`: a body refused for its declared Content-Length
+    and the same body refused while it streams in chunks are the same problem."""
+    headers = {**api.token("officer", WARD), "Content-Type": "application/json"}
+    body = b'{"procedure_code": "' + b"x" * 300_000 + b'"}'
+    declared = api.http.post("/api/v1/dossiers", content=body, headers=headers)
+    pieces = iter([body[i : i + 65536] for i in range(0, len(body), 65536)])
+    chunked = api.http.post("/api/v1/dossiers", content=pieces, headers=headers)
+    assert "content-length" in declared.request.headers
+    assert chunked.request.headers["transfer-encoding"] == "chunked"
+    first, second = assert_problem(declared, 413), assert_problem(chunked, 413)
+    assert first["type"].endswith("/too-large")
+    assert [second[k] for k in ("type", "title", "detail")] == [first[k] for k in ("type", "title", "detail")]
+
+
 def test_overload_answers_503_with_retry_after(make_container: Any, clock: FakeClock) -> None:
     container = make_container()
     container.writer.max_pending = 0  # nothing may wait: every command is turned away
