@@ -193,6 +193,10 @@ def run(
     server = uvicorn.Server(config)
     settle()  # start-up's objects out of the collector's way (gateways/http/heap.py)
     sockets = [helpers.shared_socket(host, port)] if workers > 1 or reuse_port else None
+    # uvicorn stops on SIGTERM and then raises it again; with the default handler that ends
+    # this process on the spot and the `finally` below (the extra workers, the checkpoint
+    # timer, the stores) never runs: a service manager's stop left the workers serving.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     # Seeded (above) before the others start, so they never seed it again.
     children = helpers.spawn(workers - 1, helpers.api_child_args(host, port, stream))
     try:
@@ -218,6 +222,11 @@ def run(
         helpers.stop(children)
         timer.stop()
         container.close()
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    """Leave by SystemExit (so `finally` blocks run), with the status of death by that signal."""
+    raise SystemExit(128 + signum)
 
 
 def _until_interrupted(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
