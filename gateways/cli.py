@@ -247,7 +247,9 @@ def _kafka_container() -> Container:
     if container.feed.broker is None:
         container.close()
         err.print(
-            "[red]set LIENTHONG_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092) or source var/run-kafka.env[/red]"
+            "[red]set LIENTHONG_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092), or "
+            "LIENTHONG_ENV_FILE=var/run-kafka.env for the stores `make run-kafka` started[/red]",
+            soft_wrap=True,
         )
         raise typer.Exit(2)
     return container

@@ -193,3 +193,10 @@ def test_seeding_the_same_demo_again_is_refused_before_anything_is_written(seede
     other = CliRunner().invoke(app, ["seed", "--dossiers", "4", "--no-country", "--seed", "7"])
     assert other.exit_code == 0, other.output
     assert _written(seeded)[0] > before[0]
+
+
+def test_stream_without_kafka_says_how_to_reach_the_stores_of_make_run_kafka(store: Path) -> None:
+    # var/run-kafka.env holds KEY=VALUE lines without `export`: sourcing it leaves the command's
+    # environment as it was, so the advice is the variable that names it, as the README says.
+    output = _refused(["stream"], "LIENTHONG_KAFKA_BOOTSTRAP", "LIENTHONG_ENV_FILE=var/run-kafka.env")
+    assert "source" not in output
