@@ -200,3 +200,13 @@ def test_stream_without_kafka_says_how_to_reach_the_stores_of_make_run_kafka(sto
     # environment as it was, so the advice is the variable that names it, as the README says.
     output = _refused(["stream"], "LIENTHONG_KAFKA_BOOTSTRAP", "LIENTHONG_ENV_FILE=var/run-kafka.env")
     assert "source" not in output
+
+
+def test_print_names_a_receipt_code_it_does_not_know_as_a_receipt_code(seeded: Path) -> None:
+    out = seeded / "slip.pdf"
+    output = _refused(
+        ["print", "receipt", "W.01-260302-0001", "--out", str(out)],
+        "no dossier with the receipt code 'W.01-260302-0001'",
+    )
+    assert "UUID" not in output  # the command takes receipt codes: not "not a dossier id"
+    assert not out.exists()
