@@ -366,6 +366,9 @@ DETAILS: Mapping[str, str] = {
         "một giá trị trong yêu cầu không lưu được (ngoài phạm vi kho dữ liệu xử lý)"
     ),
     "a value is out of the range this service handles: {why}": "một giá trị nằm ngoài phạm vi hệ thống xử lý: {why}",
+    "dossier is at version {version}, not {expected} (If-Match)": (
+        "hồ sơ đang ở phiên bản {version}, không phải {expected} (If-Match)"
+    ),
     # signing in and access
     "send 'Authorization: Bearer <token>' (see `lienthong token`)": (
         "hãy gửi 'Authorization: Bearer <token>' (xem `lienthong token`)"
@@ -379,6 +382,9 @@ DETAILS: Mapping[str, str] = {
         "cán bộ chỉ thao tác cho cơ quan của mình {own}, không phải {code}"
     ),
     "you act for {own}, not {code}": "bạn thao tác cho {own}, không phải {code}",
+    "a {role} must name a dossier of its agencies (dossier_id)": (
+        "vai trò '{role}' phải nêu một hồ sơ của cơ quan mình (dossier_id)"
+    ),
     "over the {which} limit; retry in {seconds} s": "vượt giới hạn {which}; thử lại sau {seconds} giây",
     # reads, reports, catalogue
     "no agency '{code}'": "không có cơ quan '{code}'",

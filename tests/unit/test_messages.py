@@ -53,6 +53,22 @@ def test_a_detail_is_translated_with_its_values_and_the_domain_words() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("detail", "vietnamese"),
+    [
+        # a stale If-Match (gateways/application/writer.py)
+        ("dossier is at version 6, not 1 (If-Match)", "hồ sơ đang ở phiên bản 6, không phải 1 (If-Match)"),
+        # a supervisor's audit or read without the dossier it is scoped by (gateways/http/deps.py)
+        (
+            "a supervisor must name a dossier of its agencies (dossier_id)",
+            "vai trò 'supervisor' phải nêu một hồ sơ của cơ quan mình (dossier_id)",
+        ),
+    ],
+)
+def test_the_gateway_refusals_met_on_the_readme_walk_speak_vietnamese(detail: str, vietnamese: str) -> None:
+    assert messages.translate_detail(detail) == vietnamese
+
+
 def test_the_problem_type_is_the_same_in_both_languages() -> None:
     en = problem_body(409, "Version conflict", "no dossier 42", "version-conflict", "/x", "en")
     vi = problem_body(409, "Version conflict", "no dossier 42", "version-conflict", "/x", "vi")
