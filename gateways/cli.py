@@ -224,6 +224,9 @@ def run(
         container.close()
 
 
+WIDE = 200  # columns of a table written to a file or a pipe: the widest history row fits
+
+
 def _exit_on_signal(signum: int, _frame: object) -> None:
     """Leave by SystemExit (so `finally` blocks run), with the status of death by that signal."""
     raise SystemExit(128 + signum)
@@ -369,6 +372,7 @@ def history(
 
     from gateways.application.representation import dossier_json
     from gateways.audit import verify_chains
+    from gateways.cli_out import stdout_is_terminal
     from gateways.http.presenter import event_json
 
     at = None
@@ -412,7 +416,9 @@ def history(
                     actor["user"],
                     e["hash"][:16],
                 )
-            console = Console()
+            # Piped or redirected (a file, a pager), rich would lay the table out for 80
+            # columns and cut the types and times ("DossierRece…"): whole rows there.
+            console = Console() if stdout_is_terminal() else Console(width=WIDE)
             console.print(table)
             if state is None:
                 console.print("no history yet at that instant")
