@@ -493,6 +493,9 @@ DETAILS: Mapping[str, str] = {
     ),
     "{field}: Value error, {why}": "{field}: giá trị không hợp lệ, {why}",
     "{field}: Input should be a valid datetime, {why}": "{field}: phải là thời điểm hợp lệ, {why}",
+    "{field}: a + in a URL reads as a space: write the offset as %2B07:00": (
+        "{field}: dấu + trong URL được đọc là khoảng trắng: hãy viết múi giờ là %2B07:00"
+    ),
     "{field}: Input should be a valid date or datetime, {why}": "{field}: phải là ngày hoặc thời điểm hợp lệ, {why}",
     "{field}: Input should be a valid date, {why}": "{field}: phải là ngày hợp lệ, {why}",
 }

@@ -59,6 +59,28 @@ def test_out_of_range_values_get_422_or_400_never_500(api: Api, clock: FakeClock
     assert api.get(f"/api/v1/dossiers/{dossier}").json()["version"] == 1
 
 
+def test_an_instant_whose_plus_the_url_turned_into_a_space_is_refused_saying_so(
+    api: Api, clock: FakeClock
+) -> None:
+    """`?as_of=2026-08-28T09:30:00+07:00` typed as is: the + arrives as a space."""
+    clock.set("2026-08-28T09:00:00+07:00")
+    dossier = _receive(api).json()["id"]
+    inspector = api.token("inspector")
+    for url in (
+        f"/api/v1/dossiers/{dossier}?as_of=2026-08-28T09:30:00+07:00",
+        "/api/v1/calendar/working-time?start=2026-08-28T14:00:00+07:00&hours=40",
+    ):
+        r = api.http.get(url, headers=inspector)
+        hint = "a + in a URL reads as a space: write the offset as %2B07:00"
+        assert hint in assert_problem(r, 422)["detail"]
+        r = api.http.get(url, headers={**inspector, "Accept-Language": "vi"})
+        assert "dấu + trong URL được đọc là khoảng trắng" in assert_problem(r, 422)["detail"]
+        assert api.http.get(url.replace("+", "%2B"), headers=inspector).status_code == 200
+    # Another mistake in an instant gets no such hint.
+    r = api.http.get(f"/api/v1/dossiers/{dossier}?as_of=yesterday", headers=inspector)
+    assert "%2B" not in assert_problem(r, 422)["detail"]
+
+
 def test_a_chunked_body_past_the_limit_is_refused_while_it_streams(api: Api) -> None:
     """200 MiB offered in chunks: 413 arrives long before the client could finish sending."""
     token = api.token("officer", WARD)["Authorization"]
