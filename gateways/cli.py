@@ -50,6 +50,7 @@ def token(
     """Print a signed API token (and nothing else)."""
     container = bootstrap()
     try:
+        _check_agency(container, agency)
         text = issue_token(
             container.keyring.jwt_secret,
             role=role,
@@ -64,6 +65,19 @@ def token(
     finally:
         container.close()
     typer.echo(text)
+
+
+def _check_agency(container: Container, agency: str | None) -> None:
+    """A token for an agency the catalogue does not hold (a typo) would be refused on every
+    call: exit 2 instead. An empty catalogue (nothing loaded yet) is not judged."""
+    from gateways.cli_out import refuse
+
+    hierarchy = container.catalogue.hierarchy
+    if agency is None or container.catalogue.is_empty() or agency in hierarchy:
+        return
+    near = [code for code in hierarchy.codes() if code.casefold() == agency.casefold()]
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    raise refuse(err, f"no agency '{agency}' in the catalogue{hint}; the token would be refused")
 
 
 @app.command()

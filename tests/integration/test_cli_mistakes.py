@@ -210,3 +210,18 @@ def test_print_names_a_receipt_code_it_does_not_know_as_a_receipt_code(seeded: P
     )
     assert "UUID" not in output  # the command takes receipt codes: not "not a dossier id"
     assert not out.exists()
+
+
+def test_a_token_for_an_agency_the_catalogue_does_not_hold_is_refused(seeded: Path) -> None:
+    # Every call with it would be refused (403/404) far from the typo that caused it.
+    _refused(["token", "--role", "officer", "--agency", "NOPE"], "no agency 'NOPE' in the catalogue")
+    _refused(["token", "--role", "supervisor", "--agency", CITY.lower()], f"did you mean {CITY}?")
+    issued = CliRunner().invoke(app, ["token", "--role", "officer", "--agency", CITY])
+    assert issued.exit_code == 0 and issued.stdout.count(".") == 2, issued.output
+
+
+def test_a_token_can_be_issued_before_any_catalogue_is_loaded(store: Path) -> None:
+    issued = CliRunner().invoke(app, ["token", "--role", "admin"])
+    assert issued.exit_code == 0, issued.output
+    issued = CliRunner().invoke(app, ["token", "--role", "officer", "--agency", "ANY.01"])
+    assert issued.exit_code == 0, issued.output
