@@ -123,8 +123,12 @@ _WORDS: Mapping[str, str] = {
     "approved": "chấp thuận",
     "rejected": "không chấp thuận",
     "no agency": "không cơ quan nào",
+    # rate limits (gateways/http/ratelimit.py)
+    "commands per token": "số lệnh của mỗi token",
+    "commands per address": "số lệnh từ mỗi địa chỉ",
+    "lookup per address": "số lần tra cứu từ mỗi địa chỉ",
 }
-_TRANSLATED_VALUES = ("what", "status", "outcome", "acting")
+_TRANSLATED_VALUES = ("what", "status", "outcome", "acting", "which")
 
 DETAILS: Mapping[str, str] = {
     # the domain (domain/decide.py, procedures, agencies)
