@@ -293,6 +293,12 @@ def stream(
     from gateways.logs import configure
 
     container = _kafka_container()
+    known = [r.name for r in container.runners]
+    unknown = [name for name in view or [] if name not in known]
+    if unknown:  # a typo would otherwise run no projector at all, and say nothing
+        container.close()
+        err.print(f"[red]no view '{unknown[0]}' (views: {', '.join(known)})[/red]", soft_wrap=True)
+        raise typer.Exit(2)
     configure(container.settings.log_level)  # JSON lines, as the API's
     names = view if projectors else ["-none-"]
     workers = container.feed.workers(container, views=names, inbound=inbound, relay=relay)

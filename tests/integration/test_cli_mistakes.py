@@ -225,3 +225,10 @@ def test_a_token_can_be_issued_before_any_catalogue_is_loaded(store: Path) -> No
     assert issued.exit_code == 0, issued.output
     issued = CliRunner().invoke(app, ["token", "--role", "officer", "--agency", "ANY.01"])
     assert issued.exit_code == 0, issued.output
+
+
+def test_stream_refuses_a_view_it_does_not_have(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `stream --view slaa` ran no projector at all and said only "views=[]"; checked before
+    # anything reaches the broker (nothing listens on this port).
+    monkeypatch.setenv("LIENTHONG_KAFKA_BOOTSTRAP", "127.0.0.1:9")
+    _refused(["stream", "--view", "slaa"], "no view 'slaa'", "dossier_index", "sla")
