@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help install run run-kafka bench-large seed test test-unit test-cluster lint fmt clean pg-up pg-down kafka-fetch kafka-up kafka-down kafka-wipe services-up services-down asyncapi bench cluster-up cluster-down cluster-wipe soak manifests-check
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml gateways/bench/_scan.c
 	@deploy/documents/install.sh

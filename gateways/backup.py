@@ -119,6 +119,13 @@ def _copy_private(source: Path, target: Path) -> None:
     os.replace(part, target)
 
 
+def _write_private(target: Path, data: bytes) -> None:
+    """Write `data` to a new file created 0600, as every other file of a backup."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
 def _copy_keys(source: Path, target: Path) -> dict[str, str]:
     """Copy the key files; their SHA-256 by name."""
     hashes: dict[str, str] = {}
@@ -359,7 +366,7 @@ def backup(settings: Settings, out: Path, *, events: int, checkpoints: int) -> d
         "checkpoints": checkpoints,
         "files": files,
     }
-    (out / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    _write_private(out / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     problems = check_backup(out, manifest, files=blobs is not None)
     if problems:
         raise _refuse(f"the backup in {out} is not usable", problems)

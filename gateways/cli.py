@@ -50,6 +50,7 @@ def token(
     """Print a signed API token (and nothing else)."""
     container = bootstrap()
     try:
+        _check_agency(container, agency)
         text = issue_token(
             container.keyring.jwt_secret,
             role=role,
@@ -64,6 +65,19 @@ def token(
     finally:
         container.close()
     typer.echo(text)
+
+
+def _check_agency(container: Container, agency: str | None) -> None:
+    """A token for an agency the catalogue does not hold (a typo) would be refused on every
+    call: exit 2 instead. An empty catalogue (nothing loaded yet) is not judged."""
+    from gateways.cli_out import refuse
+
+    hierarchy = container.catalogue.hierarchy
+    if agency is None or container.catalogue.is_empty() or agency in hierarchy:
+        return
+    near = [code for code in hierarchy.codes() if code.casefold() == agency.casefold()]
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    raise refuse(err, f"no agency '{agency}' in the catalogue{hint}; the token would be refused")
 
 
 @app.command()
@@ -193,6 +207,10 @@ def run(
     server = uvicorn.Server(config)
     settle()  # start-up's objects out of the collector's way (gateways/http/heap.py)
     sockets = [helpers.shared_socket(host, port)] if workers > 1 or reuse_port else None
+    # uvicorn stops on SIGTERM and then raises it again; with the default handler that ends
+    # this process on the spot and the `finally` below (the extra workers, the checkpoint
+    # timer, the stores) never runs: a service manager's stop left the workers serving.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     # Seeded (above) before the others start, so they never seed it again.
     children = helpers.spawn(workers - 1, helpers.api_child_args(host, port, stream))
     try:
@@ -220,6 +238,14 @@ def run(
         container.close()
 
 
+WIDE = 200  # columns of a table written to a file or a pipe: the widest history row fits
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    """Leave by SystemExit (so `finally` blocks run), with the status of death by that signal."""
+    raise SystemExit(128 + signum)
+
+
 def _until_interrupted(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Run `work(stop)` until SIGINT/SIGTERM sets `stop`."""
 
@@ -238,7 +264,9 @@ def _kafka_container() -> Container:
     if container.feed.broker is None:
         container.close()
         err.print(
-            "[red]set LIENTHONG_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092) or source var/run-kafka.env[/red]"
+            "[red]set LIENTHONG_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092), or "
+            "LIENTHONG_ENV_FILE=var/run-kafka.env for the stores `make run-kafka` started[/red]",
+            soft_wrap=True,
         )
         raise typer.Exit(2)
     return container
@@ -265,6 +293,12 @@ def stream(
     from gateways.logs import configure
 
     container = _kafka_container()
+    known = [r.name for r in container.runners]
+    unknown = [name for name in view or [] if name not in known]
+    if unknown:  # a typo would otherwise run no projector at all, and say nothing
+        container.close()
+        err.print(f"[red]no view '{unknown[0]}' (views: {', '.join(known)})[/red]", soft_wrap=True)
+        raise typer.Exit(2)
     configure(container.settings.log_level)  # JSON lines, as the API's
     names = view if projectors else ["-none-"]
     workers = container.feed.workers(container, views=names, inbound=inbound, relay=relay)
@@ -358,6 +392,7 @@ def history(
 
     from gateways.application.representation import dossier_json
     from gateways.audit import verify_chains
+    from gateways.cli_out import stdout_is_terminal
     from gateways.http.presenter import event_json
 
     at = None
@@ -401,7 +436,9 @@ def history(
                     actor["user"],
                     e["hash"][:16],
                 )
-            console = Console()
+            # Piped or redirected (a file, a pager), rich would lay the table out for 80
+            # columns and cut the types and times ("DossierRece…"): whole rows there.
+            console = Console() if stdout_is_terminal() else Console(width=WIDE)
             console.print(table)
             if state is None:
                 console.print("no history yet at that instant")

@@ -45,7 +45,7 @@ def check_out(out: Path | None, err: Console) -> None:
 def check_terminal(fmt: str, out: Path | None, err: Console) -> None:
     """Exit 2 when a binary format would go to a terminal: it prints as garbage and can leave
     the terminal in a strange state. Redirected to a file or a pipe, it is written."""
-    if out is None and fmt in BINARY_FORMATS and _stdout_is_terminal():
+    if out is None and fmt in BINARY_FORMATS and stdout_is_terminal():
         raise refuse(
             err,
             f"{fmt} is a binary file: give --out FILE, or redirect standard output to a file "
@@ -53,7 +53,7 @@ def check_terminal(fmt: str, out: Path | None, err: Console) -> None:
         )
 
 
-def _stdout_is_terminal() -> bool:
+def stdout_is_terminal() -> bool:
     try:
         return sys.stdout.isatty()
     except (AttributeError, ValueError):  # replaced by an object without it, or closed

@@ -64,6 +64,12 @@ class BufferedService(DossierService):
     def exists(self, dossier_id: str) -> bool:
         return self.buffered(dossier_id) or super().exists(dossier_id)
 
+    def current(self, dossier_id: str) -> Dossier | None:
+        """The dossier's state as decided so far (buffered, or stored); None if it has none."""
+        if not self.exists(dossier_id):
+            return None
+        return self._head(dossier_id).state
+
     def _head(self, dossier_id: str) -> _Pending:
         pending = self._pending.get(dossier_id)
         if pending is None:

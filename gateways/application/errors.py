@@ -4,6 +4,7 @@ vocabulary: HTTP answers with them, Kafka inbound results carry them."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -120,12 +121,20 @@ def _domain(exc: DomainError) -> Failure:
     return Failure(409, exc.title, exc.detail, "rule-violated")
 
 
+# An instant in a query whose "+07:00" arrived as " 07:00": a + in a URL is a space.
+_PLUS_READ_AS_SPACE = re.compile(r"\d \d{2}(:?\d{2})?$")
+
+
 def validation_detail(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
     """pydantic errors -> one readable sentence and the per-field list."""
     parts = []
     for e in errors:
         where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
         parts.append(f"{where or 'body'}: {e.get('msg')}")
+        value = e.get("input")
+        in_query = tuple(e.get("loc", ()))[:1] == ("query",)
+        if in_query and isinstance(value, str) and _PLUS_READ_AS_SPACE.search(value):
+            parts.append(f"{where}: a + in a URL reads as a space: write the offset as %2B07:00")
     invalid = [{"name": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg")} for e in errors]
     return "; ".join(parts), invalid
 

@@ -35,6 +35,7 @@ TITLES: Mapping[str, str] = {
     "HTTP error": "Lỗi HTTP",
     "Imported history holds no files": "Lịch sử được nhập không nhận tệp",
     "Idempotency key reused": "Khóa idempotency đã được dùng cho yêu cầu khác",
+    "Incomplete kept checkpoint": "Điểm kiểm tra lưu giữ thiếu thông tin",
     "Instant without offset": "Thời điểm thiếu múi giờ",
     "Internal error": "Lỗi nội bộ",
     "Invalid as_of": "Giá trị as_of không hợp lệ",
@@ -122,8 +123,12 @@ _WORDS: Mapping[str, str] = {
     "approved": "chấp thuận",
     "rejected": "không chấp thuận",
     "no agency": "không cơ quan nào",
+    # rate limits (gateways/http/ratelimit.py)
+    "commands per token": "số lệnh của mỗi token",
+    "commands per address": "số lệnh từ mỗi địa chỉ",
+    "lookup per address": "số lần tra cứu từ mỗi địa chỉ",
 }
-_TRANSLATED_VALUES = ("what", "status", "outcome", "acting")
+_TRANSLATED_VALUES = ("what", "status", "outcome", "acting", "which")
 
 DETAILS: Mapping[str, str] = {
     # the domain (domain/decide.py, procedures, agencies)
@@ -365,6 +370,9 @@ DETAILS: Mapping[str, str] = {
         "một giá trị trong yêu cầu không lưu được (ngoài phạm vi kho dữ liệu xử lý)"
     ),
     "a value is out of the range this service handles: {why}": "một giá trị nằm ngoài phạm vi hệ thống xử lý: {why}",
+    "dossier is at version {version}, not {expected} (If-Match)": (
+        "hồ sơ đang ở phiên bản {version}, không phải {expected} (If-Match)"
+    ),
     # signing in and access
     "send 'Authorization: Bearer <token>' (see `lienthong token`)": (
         "hãy gửi 'Authorization: Bearer <token>' (xem `lienthong token`)"
@@ -378,6 +386,9 @@ DETAILS: Mapping[str, str] = {
         "cán bộ chỉ thao tác cho cơ quan của mình {own}, không phải {code}"
     ),
     "you act for {own}, not {code}": "bạn thao tác cho {own}, không phải {code}",
+    "a {role} must name a dossier of its agencies (dossier_id)": (
+        "vai trò '{role}' phải nêu một hồ sơ của cơ quan mình (dossier_id)"
+    ),
     "over the {which} limit; retry in {seconds} s": "vượt giới hạn {which}; thử lại sau {seconds} giây",
     # reads, reports, catalogue
     "no agency '{code}'": "không có cơ quan '{code}'",
@@ -434,6 +445,9 @@ DETAILS: Mapping[str, str] = {
     ),
     "no checkpoint {n}; checkpoints are 1..{latest}": "không có điểm kiểm tra {n}; các điểm kiểm tra là 1..{latest}",
     "no checkpoint {n}; no checkpoint has been signed yet": "không có điểm kiểm tra {n}; chưa ký điểm kiểm tra nào",
+    "give both kept_checkpoint (its n) and kept_root (its signed root), or neither": (
+        "hãy nêu cả kept_checkpoint (số n) và kept_root (gốc đã ký), hoặc không nêu cả hai"
+    ),
     'If-Match must be a quoted version like "3", got {value}': (
         'If-Match phải là số phiên bản trong ngoặc kép như "3", nhận được {value}'
     ),
@@ -483,6 +497,9 @@ DETAILS: Mapping[str, str] = {
     ),
     "{field}: Value error, {why}": "{field}: giá trị không hợp lệ, {why}",
     "{field}: Input should be a valid datetime, {why}": "{field}: phải là thời điểm hợp lệ, {why}",
+    "{field}: a + in a URL reads as a space: write the offset as %2B07:00": (
+        "{field}: dấu + trong URL được đọc là khoảng trắng: hãy viết múi giờ là %2B07:00"
+    ),
     "{field}: Input should be a valid date or datetime, {why}": "{field}: phải là ngày hoặc thời điểm hợp lệ, {why}",
     "{field}: Input should be a valid date, {why}": "{field}: phải là ngày hợp lệ, {why}",
 }

@@ -7,6 +7,7 @@ is the `province` profile of `lienthong simulate`, sized to about `events` event
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import time
@@ -91,7 +92,20 @@ class Workbench:
         self.container.close()
         if self._fresh_db:
             _drop_postgres(self._fresh_db)
+        if self.settings.kafka_bootstrap:
+            _delete_topics(self.settings.kafka_bootstrap, self.settings.kafka_topic_prefix)
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _delete_topics(bootstrap: str, prefix: str) -> None:
+    """The run's topics (and the raw baseline's, `<prefix>raw.…`) go with the run, as its store
+    does: each run made up to eight topics with a fresh prefix and left them on the broker."""
+    from gateways.kafka.topics import delete_prefixed
+
+    try:
+        asyncio.run(delete_prefixed(bootstrap, prefix))
+    except Exception as exc:  # the result stands; say what is left behind
+        log.warning("bench: could not delete the topics %s* on %s: %s", prefix, bootstrap, exc)
 
 
 def workbench(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from rich.console import Console
 
 from domain.errors import DomainError, InvalidValue
 from gateways.bootstrap import bootstrap
-from gateways.cli_out import check_out, write_out
+from gateways.cli_out import check_out, refuse, write_out
 from gateways.documents import (
     KINDS,
     DocumentError,
@@ -75,6 +76,12 @@ def print_form(
             printed = print_register(container, reader, dossier, start, end, fmt)
         else:
             row = container.index.find_by_receipt(dossier)
+            if row is None and not _is_uuid(dossier):
+                raise refuse(
+                    err,
+                    f"no dossier with the receipt code '{dossier[:80]}' "
+                    "(give a dossier's receipt code, e.g. 000.21.99.H29-261123-0001, or its id)",
+                )
             dossier_id = row.dossier_id if row else dossier
             settings = container.settings
             url = base_url or settings.public_url or f"http://{settings.host}:{settings.port}"
@@ -86,3 +93,11 @@ def print_form(
         container.close()
     write_out(out, printed.body, err)
     err.print(f"wrote {out} ({printed.media_type}, {len(printed.body)} bytes)")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

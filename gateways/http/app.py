@@ -7,6 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from gateways import web
+from gateways.application.attachments import FileTooLarge
 from gateways.bootstrap import Container
 from gateways.http import contract, problems, redact
 from gateways.http.deps import EnforceDep
@@ -31,11 +32,13 @@ def create_app(container: Container) -> FastAPI:
     redact.install()  # no lookup secret in access logs
     problems.install(app)
     contract.install(app)
-    # Outermost, so nothing reads a body past the limit.
+    # Outermost, so nothing reads a body past the limit; an upload past it is a file too large.
+    upload = container.settings.max_upload_bytes
+    too_large = FileTooLarge(upload)
     app.add_middleware(
         BodyLimit,
         limit=container.settings.max_body_bytes,
-        overrides=[("POST", UPLOAD_PATH, container.settings.max_upload_bytes + MULTIPART_SLACK)],
+        overrides=[("POST", UPLOAD_PATH, upload + MULTIPART_SLACK, (too_large.title, too_large.detail))],
     )
     if container.settings.cors_allow_origins:
         app.add_middleware(

@@ -101,7 +101,7 @@ def enforce(request: Request, container: ContainerDep) -> None:
     dossier_id = request.path_params.get("dossier_id") or request.query_params.get("dossier_id")
     if not dossier_id:
         if policy.scope_required:
-            raise forbidden(f"a {principal.role} names the dossier (dossier_id) of its agencies")
+            raise forbidden(f"a {principal.role} must name a dossier of its agencies (dossier_id)")
         return
     try:
         state = container.writer.cache.load(str(uuid.UUID(dossier_id))).state

@@ -29,29 +29,37 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"bodies are limited to {limit // 1024} KiB")
 
 
-class BodyLimit:
-    """`limit` for every body; `overrides` (method, path pattern, limit) for the few routes
-    that take more (file uploads, which also check their own file size as it streams)."""
+# A route's own limit: method, path pattern, bytes, and the (title, detail) it is refused with
+# (None: the body limit's own words).
+Override = tuple[str, str, int, tuple[str, str] | None]
 
-    def __init__(self, app: Any, limit: int, overrides: Sequence[tuple[str, str, int]] = ()) -> None:
+
+class BodyLimit:
+    """`limit` for every body; `overrides` for the few routes that take more (file uploads,
+    which also check their own file size as it streams, and are refused here with the same
+    words, so a file past the limit reads the same whether its length was declared or not)."""
+
+    def __init__(self, app: Any, limit: int, overrides: Sequence[Override] = ()) -> None:
         self.app = app
         self.default = limit
-        self.overrides = [(method, re.compile(pattern), size) for method, pattern, size in overrides]
+        self.overrides = [
+            (method, re.compile(pattern), size, words) for method, pattern, size, words in overrides
+        ]
 
-    def _limit_for(self, scope: Scope) -> int:
-        for method, pattern, size in self.overrides:
+    def _limit_for(self, scope: Scope) -> tuple[int, tuple[str, str] | None]:
+        for method, pattern, size, words in self.overrides:
             if scope.get("method") == method and pattern.fullmatch(scope.get("path", "")):
-                return size
-        return self.default
+                return size, words
+        return self.default, None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self._limit_for(scope)
+        limit, words = self._limit_for(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await self._refuse(scope, send, limit)
+            await self._refuse(scope, send, limit, words)
             return
         seen = 0
         started = False
@@ -76,18 +84,19 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await self._refuse(scope, send, limit)
+            await self._refuse(scope, send, limit, words)
 
-    async def _refuse(self, scope: Scope, send: Any, limit: int) -> None:
+    async def _refuse(self, scope: Scope, send: Any, limit: int, words: tuple[str, str] | None) -> None:
         accept = next(
             (v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"accept-language"), None
         )
         language = messages.negotiate(accept)
+        title, detail = words or ("Request body too large", f"bodies are limited to {limit // 1024} KiB")
         body = orjson.dumps(
             problem_body(
                 413,
-                "Request body too large",
-                f"bodies are limited to {limit // 1024} KiB",
+                title,
+                detail,
                 "too-large",
                 scope.get("path", ""),
                 language,

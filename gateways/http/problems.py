@@ -146,11 +146,14 @@ def install(app: FastAPI) -> None:
                 language_of(request.headers),
             )
         titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
+        # A body past the limit while it streams (gateways/http/limits.py) is the same problem
+        # as one whose declared length is refused before it is read: the same `type`.
+        slugs = {413: "too-large"}
         response = problem_response(
             exc.status_code,
             titles.get(exc.status_code, "HTTP error"),
             str(exc.detail),
-            "",
+            slugs.get(exc.status_code, ""),
             request.url.path,
             language_of(request.headers),
         )

@@ -86,6 +86,19 @@ async def ensure_topics(bootstrap: str, topics: Topics, event_partitions: int, r
         await admin.close()
 
 
+async def delete_prefixed(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix` (a run's own, fresh prefix); their names."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers(bootstrap), request_timeout_ms=15000)
+    await admin.start()
+    try:
+        doomed = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
+    finally:
+        await admin.close()
+
+
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """partition -> offset after its last record (the high watermark)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition

@@ -9,6 +9,7 @@ department, withdrawals — and some are still open today.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ import orjson
 
 from domain import commands as cmd
 from domain.calendar import WorkingCalendar
-from domain.dossier import Dossier, Status
+from domain.dossier import Dossier
 from domain.errors import DomainError, InvalidValue
 from domain.events import Actor, Channel, Outcome
 from gateways.application.bulk import BufferedService
@@ -407,11 +408,14 @@ def seed_demo(
     walker = Walker(service, rng, now)
     counts: dict[str, int] = {}
     for code, arrival, dossier_id in itertools.chain([first] if first else [], plan):
-        try:
-            state = walker.walk(code, arrival, dossier_id)
-        except DomainError:
-            continue  # a path the rules refuse is simply not part of the demo
-        status = state.status.value if state else Status.RECEIVED.value
+        with contextlib.suppress(DomainError):  # a step the rules refuse ends the walk there
+            walker.walk(code, arrival, dossier_id)
+        # Counted as recorded: where the walk ended (also when it stopped half-way, or on a
+        # step whose follow-up lies after `now`), not the last state the walk returned.
+        state = service.current(dossier_id)
+        if state is None:
+            continue
+        status = state.status.value
         counts[status] = counts.get(status, 0) + 1
         if service.pending >= 100:
             service.flush()

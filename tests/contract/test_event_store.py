@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import Counter
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -103,6 +104,19 @@ def test_demo_walks_and_views_agree_with_the_store(backend_url: str, make_contai
     container.feed.rebuild()
     assert [(r.dossier_id, r.status, r.last_seq) for r in container.index.search([], [], 500, None)] == before
     assert verify_chains(container.store).ok
+
+
+def test_the_demo_seed_counts_every_dossier_it_leaves_in_the_store(
+    backend_url: str, make_container: Any, clock: Any
+) -> None:
+    """`lienthong seed` prints these counts: a walk the rules stop half-way still leaves its
+    dossier in the store (seed 2012, the demo's, has one among its first 40)."""
+    container = make_container(backend_url)
+    clock.set("2026-11-20T10:00:00+07:00")
+    load_catalogue(container.catalogue)
+    counts = seed_demo(container.service, clock(), dossiers=40, seed=2012)
+    stored = Counter(row.status for row in container.index.search([], [], 500, None))
+    assert counts == dict(stored)
 
 
 def test_pii_is_sealed_in_the_stored_bytes(backend_url: str, make_container: Any) -> None:

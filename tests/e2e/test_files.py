@@ -334,10 +334,13 @@ def test_an_oversize_upload_is_refused_while_it_streams_and_leaves_nothing(
     assert sent < offered // 8, f"the server let {sent} bytes in before refusing"
     # A declared length over the limit is refused before anything is read.
     r = _upload(api, dossier, PDF + b"0" * (LIMIT + 70_000))
-    assert assert_problem(r, 413)["type"].endswith("too-large")
+    declared = assert_problem(r, 413)
+    assert declared["type"].endswith("too-large")
     # One byte past the limit: the file check, not only the body's.
     r = _upload(api, dossier, PDF + b"0" * (LIMIT - len(PDF) + 1))
     assert "at most 262144 bytes" in assert_problem(r, 413)["detail"]
+    # Both say the same: the file limit (not the body's 320 KiB, a figure no setting holds).
+    assert (declared["title"], declared["detail"]) == (r.json()["title"], r.json()["detail"])
     assert _upload(api, dossier, PDF + b"0" * (LIMIT - len(PDF))).status_code == 201
     assert len(_stored_blobs(container)) == 1  # only the one that fitted; no temporary file left
     assert _version(api, dossier) == 2

@@ -59,6 +59,28 @@ def test_out_of_range_values_get_422_or_400_never_500(api: Api, clock: FakeClock
     assert api.get(f"/api/v1/dossiers/{dossier}").json()["version"] == 1
 
 
+def test_an_instant_whose_plus_the_url_turned_into_a_space_is_refused_saying_so(
+    api: Api, clock: FakeClock
+) -> None:
+    """`?as_of=2026-08-28T09:30:00+07:00` typed as is: the + arrives as a space."""
+    clock.set("2026-08-28T09:00:00+07:00")
+    dossier = _receive(api).json()["id"]
+    inspector = api.token("inspector")
+    for url in (
+        f"/api/v1/dossiers/{dossier}?as_of=2026-08-28T09:30:00+07:00",
+        "/api/v1/calendar/working-time?start=2026-08-28T14:00:00+07:00&hours=40",
+    ):
+        r = api.http.get(url, headers=inspector)
+        hint = "a + in a URL reads as a space: write the offset as %2B07:00"
+        assert hint in assert_problem(r, 422)["detail"]
+        r = api.http.get(url, headers={**inspector, "Accept-Language": "vi"})
+        assert "dấu + trong URL được đọc là khoảng trắng" in assert_problem(r, 422)["detail"]
+        assert api.http.get(url.replace("+", "%2B"), headers=inspector).status_code == 200
+    # Another mistake in an instant gets no such hint.
+    r = api.http.get(f"/api/v1/dossiers/{dossier}?as_of=yesterday", headers=inspector)
+    assert "%2B" not in assert_problem(r, 422)["detail"]
+
+
 def test_a_chunked_body_past_the_limit_is_refused_while_it_streams(api: Api) -> None:
     """200 MiB offered in chunks: 413 arrives long before the client could finish sending."""
     token = api.token("officer", WARD)["Authorization"]
@@ -72,6 +94,21 @@ def test_a_chunked_body_past_the_limit_is_refused_while_it_streams(api: Api) -> 
     assert b" 413 " in head, answer[:300]
     assert b"application/problem+json" in answer
     assert sent < offered // 4, f"the server let {sent} bytes in before refusing"
+
+
+def test_a_body_past_the_limit_is_one_problem_whether_its_length_is_declared_or_chunked(api: Api) -> None:
+    """Clients branch on the problem's `type`: a body refused for its declared Content-Length
+    and the same body refused while it streams in chunks are the same problem."""
+    headers = {**api.token("officer", WARD), "Content-Type": "application/json"}
+    body = b'{"procedure_code": "' + b"x" * 300_000 + b'"}'
+    declared = api.http.post("/api/v1/dossiers", content=body, headers=headers)
+    pieces = iter([body[i : i + 65536] for i in range(0, len(body), 65536)])
+    chunked = api.http.post("/api/v1/dossiers", content=pieces, headers=headers)
+    assert "content-length" in declared.request.headers
+    assert chunked.request.headers["transfer-encoding"] == "chunked"
+    first, second = assert_problem(declared, 413), assert_problem(chunked, 413)
+    assert first["type"].endswith("/too-large")
+    assert [second[k] for k in ("type", "title", "detail")] == [first[k] for k in ("type", "title", "detail")]
 
 
 def test_overload_answers_503_with_retry_after(make_container: Any, clock: FakeClock) -> None:

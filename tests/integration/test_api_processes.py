@@ -5,12 +5,13 @@
   exactly one new event. Then a command the domain allows once (accepting a handoff), sent to
   both without If-Match: again one 200, one 409, one event.
 - `lienthong run --workers 2`: two processes answer on one port; kill -9 of the extra worker
-  leaves the port answering.
+  leaves the port answering; SIGTERM to the parent stops the extra worker too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -218,3 +219,42 @@ def test_run_with_two_workers_serves_one_port_from_two_processes(store_url: str,
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(60)
+
+
+def test_sigterm_to_run_with_two_workers_stops_the_extra_worker_too(store_url: str, tmp_path: Path) -> None:
+    """A service manager stops `run --workers 2` with SIGTERM to the process it started: the
+    extra worker it spawned stops with it, and nothing is left listening on the port."""
+    settings = _settings(tmp_path, store_url)
+    env = Server(settings, tmp_path / "unused.log").env
+    port = free_port()
+    log = tmp_path / "workers.log"
+    args = ["run", "--no-seed", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--no-stream"]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [str(LIENTHONG), *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while not (_listens(proc.pid, port) and [c for c in _children(proc.pid) if _listens(c, port)]):
+            assert proc.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "run --workers 2: two processes did not listen in 120 s"
+            time.sleep(0.2)
+        (worker,) = [c for c in _children(proc.pid) if _listens(c, port)]
+        os.kill(proc.pid, signal.SIGTERM)  # the parent only, as a service manager does
+        proc.wait(60)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{worker}").exists() and "Z" not in _state(worker):
+            assert time.monotonic() < deadline, f"worker {worker} still runs after its parent was stopped"
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.wait(60)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"

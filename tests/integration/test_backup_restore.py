@@ -98,6 +98,10 @@ def test_backup_wipe_restore_gives_identical_reports_and_a_green_audit(
     assert done.exit_code == 0, done.output
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in (out / "keys").iterdir())
+    # Every file of it, the manifest too (the README: "files 0600").
+    files = [p for p in out.rglob("*") if p.is_file()]
+    modes = {str(p.relative_to(out)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    assert "manifest.json" in modes and set(modes.values()) == {oct(0o600)}, modes
     # A backup never goes into a directory that holds something.
     assert runner.invoke(app, ["backup", "--out", str(out)], env=env).exit_code == 2
 

@@ -4,8 +4,10 @@ saved as var/bench/NAME.json."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -289,6 +291,38 @@ def test_relay_against_raw_send(settings: Settings, kafka_bootstrap: str) -> Non
     result = run_bench("relay", settings, 1500, kafka=kafka_bootstrap)
     assert_ratio(result, settings)
     assert result.params["acks"] == "all" and result.params["idempotent"] is True
+
+
+@pytest.mark.kafka
+def test_relay_leaves_no_topic_of_its_run_on_the_broker(
+    settings: Settings, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run publishes to fresh topics (its own and the raw baseline's); they go with the
+    run, as its store does, or `make bench` leaves dozens of topics on the broker."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from gateways.bench import kafka as bench_kafka
+
+    prefixes: list[str] = []
+    made = bench_kafka.simulated_workbench
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        bench = made(*args, **kwargs)
+        prefixes.append(bench.settings.kafka_topic_prefix)
+        return bench
+
+    async def topics() -> set[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    monkeypatch.setattr(bench_kafka, "simulated_workbench", recorded)
+    run_bench("relay", settings, 600, kafka=kafka_bootstrap)
+    (prefix,) = prefixes
+    assert not [t for t in asyncio.run(topics()) if t.startswith(prefix)]
 
 
 @pytest.mark.kafka

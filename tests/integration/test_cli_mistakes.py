@@ -193,3 +193,42 @@ def test_seeding_the_same_demo_again_is_refused_before_anything_is_written(seede
     other = CliRunner().invoke(app, ["seed", "--dossiers", "4", "--no-country", "--seed", "7"])
     assert other.exit_code == 0, other.output
     assert _written(seeded)[0] > before[0]
+
+
+def test_stream_without_kafka_says_how_to_reach_the_stores_of_make_run_kafka(store: Path) -> None:
+    # var/run-kafka.env holds KEY=VALUE lines without `export`: sourcing it leaves the command's
+    # environment as it was, so the advice is the variable that names it, as the README says.
+    output = _refused(["stream"], "LIENTHONG_KAFKA_BOOTSTRAP", "LIENTHONG_ENV_FILE=var/run-kafka.env")
+    assert "source" not in output
+
+
+def test_print_names_a_receipt_code_it_does_not_know_as_a_receipt_code(seeded: Path) -> None:
+    out = seeded / "slip.pdf"
+    output = _refused(
+        ["print", "receipt", "W.01-260302-0001", "--out", str(out)],
+        "no dossier with the receipt code 'W.01-260302-0001'",
+    )
+    assert "UUID" not in output  # the command takes receipt codes: not "not a dossier id"
+    assert not out.exists()
+
+
+def test_a_token_for_an_agency_the_catalogue_does_not_hold_is_refused(seeded: Path) -> None:
+    # Every call with it would be refused (403/404) far from the typo that caused it.
+    _refused(["token", "--role", "officer", "--agency", "NOPE"], "no agency 'NOPE' in the catalogue")
+    _refused(["token", "--role", "supervisor", "--agency", CITY.lower()], f"did you mean {CITY}?")
+    issued = CliRunner().invoke(app, ["token", "--role", "officer", "--agency", CITY])
+    assert issued.exit_code == 0 and issued.stdout.count(".") == 2, issued.output
+
+
+def test_a_token_can_be_issued_before_any_catalogue_is_loaded(store: Path) -> None:
+    issued = CliRunner().invoke(app, ["token", "--role", "admin"])
+    assert issued.exit_code == 0, issued.output
+    issued = CliRunner().invoke(app, ["token", "--role", "officer", "--agency", "ANY.01"])
+    assert issued.exit_code == 0, issued.output
+
+
+def test_stream_refuses_a_view_it_does_not_have(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `stream --view slaa` ran no projector at all and said only "views=[]"; checked before
+    # anything reaches the broker (nothing listens on this port).
+    monkeypatch.setenv("LIENTHONG_KAFKA_BOOTSTRAP", "127.0.0.1:9")
+    _refused(["stream", "--view", "slaa"], "no view 'slaa'", "dossier_index", "sla")

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gateways.cli import app
+from gateways.http.presenter import event_json
 from gateways.seed.demo import seed_demo
 
 
@@ -53,6 +54,17 @@ def test_history_replays_the_stream_and_the_state_as_of_an_instant(seeded: Any) 
         then["state"]["status"] != body["state"]["status"]
         or then["state"]["version"] < body["state"]["version"]
     )
+
+
+def test_history_to_a_file_or_a_pipe_cuts_nothing(seeded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `lienthong history ID > h.txt` or `| less`: no terminal width, and no "DossierRece…".
+    container, dossier_id = seeded
+    monkeypatch.delenv("COLUMNS", raising=False)
+    text = CliRunner().invoke(app, ["history", dossier_id])
+    assert text.exit_code == 0, text.output
+    assert "…" not in text.stdout
+    for event in (event_json(r) for r in container.store.load(dossier_id)):
+        assert f"│ {event['occurred_at']} " in text.stdout and f"│ {event['type']} " in text.stdout
 
 
 def test_history_fails_loudly_on_a_broken_chain_and_bad_input(seeded: Any, tmp_path: Path) -> None:

@@ -53,6 +53,35 @@ def test_a_detail_is_translated_with_its_values_and_the_domain_words() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("detail", "vietnamese"),
+    [
+        # a stale If-Match (gateways/application/writer.py)
+        ("dossier is at version 6, not 1 (If-Match)", "hồ sơ đang ở phiên bản 6, không phải 1 (If-Match)"),
+        # a supervisor's audit or read without the dossier it is scoped by (gateways/http/deps.py)
+        (
+            "a supervisor must name a dossier of its agencies (dossier_id)",
+            "vai trò 'supervisor' phải nêu một hồ sơ của cơ quan mình (dossier_id)",
+        ),
+        # a 429 (gateways/http/deps.py), each limit by name
+        (
+            "over the lookup per address limit; retry in 1 s",
+            "vượt giới hạn số lần tra cứu từ mỗi địa chỉ; thử lại sau 1 giây",
+        ),
+        (
+            "over the commands per token limit; retry in 2 s",
+            "vượt giới hạn số lệnh của mỗi token; thử lại sau 2 giây",
+        ),
+        (
+            "over the commands per address limit; retry in 1 s",
+            "vượt giới hạn số lệnh từ mỗi địa chỉ; thử lại sau 1 giây",
+        ),
+    ],
+)
+def test_the_gateway_refusals_met_on_the_readme_walk_speak_vietnamese(detail: str, vietnamese: str) -> None:
+    assert messages.translate_detail(detail) == vietnamese
+
+
 def test_the_problem_type_is_the_same_in_both_languages() -> None:
     en = problem_body(409, "Version conflict", "no dossier 42", "version-conflict", "/x", "en")
     vi = problem_body(409, "Version conflict", "no dossier 42", "version-conflict", "/x", "vi")
