@@ -24,11 +24,11 @@ install: $(STAMP) ## create .venv and install the project with its dev tools
 run: install ## serve the embedded default (SQLite + in-process views) with demo data on 127.0.0.1:8000
 	LIENTHONG_DEMO_LOGIN=$${LIENTHONG_DEMO_LOGIN:-true} $(BIN)/lienthong run --host 127.0.0.1 --port 8000
 
-run-kafka: install ## PostgreSQL + Kafka + relay + projectors + inbound + API on 127.0.0.1:8000; Ctrl-C stops all
-	@trap 'deploy/kafka/stop.sh; deploy/postgres/stop.sh' EXIT; \
-	  url="$$(deploy/postgres/start.sh | tail -n 1)"; [ -n "$$url" ] || { echo "PostgreSQL did not start (see above)" >&2; exit 1; }; \
-	  kafka="$$(deploy/kafka/start.sh | tail -n 1)"; [ -n "$$kafka" ] || { echo "Kafka did not start (see above)" >&2; exit 1; }; \
-	  mkdir -p var; \
+run-kafka: install ## PostgreSQL + Kafka + relay + projectors + inbound + API on 127.0.0.1:8000; Ctrl-C stops what it started
+	@mkdir -p var; marks="$$(mktemp -d var/run-kafka.XXXXXX)"; \
+	  trap '[ ! -e "$$marks/kafka" ] || deploy/kafka/stop.sh; [ ! -e "$$marks/postgres" ] || deploy/postgres/stop.sh; rm -rf "$$marks"' EXIT; \
+	  url="$$(LIENTHONG_STARTED_MARK="$$marks/postgres" deploy/postgres/start.sh | tail -n 1)"; [ -n "$$url" ] || { echo "PostgreSQL did not start (see above)" >&2; exit 1; }; \
+	  kafka="$$(LIENTHONG_STARTED_MARK="$$marks/kafka" deploy/kafka/start.sh | tail -n 1)"; [ -n "$$kafka" ] || { echo "Kafka did not start (see above)" >&2; exit 1; }; \
 	  printf 'LIENTHONG_EVENT_STORE_URL=%s\nLIENTHONG_KAFKA_BOOTSTRAP=%s\n' "$$url" "$$kafka" > var/run-kafka.env; \
 	  echo "wrote var/run-kafka.env (LIENTHONG_ENV_FILE=var/run-kafka.env reaches the same stores from another shell)"; \
 	  LIENTHONG_ENV_FILE=var/run-kafka.env LIENTHONG_DEMO_LOGIN=$${LIENTHONG_DEMO_LOGIN:-true} \

@@ -151,4 +151,6 @@ pid="$(cat "$KAFKA_PIDFILE" 2>/dev/null || true)"
 
 wait_ready "$pid"
 log "ready (pid $pid)"
+# A caller that stops what it started (make run-kafka) learns that this run started the broker.
+[ -z "${LIENTHONG_STARTED_MARK:-}" ] || : >"$LIENTHONG_STARTED_MARK"
 echo "$KAFKA_BOOTSTRAP"

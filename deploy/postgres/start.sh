@@ -197,6 +197,7 @@ else
     # fd 9 (our lock) must not leak into the server.
     as_pg "$PG_BIN/pg_ctl" start -W -s -D "$PG_DATA" -l "$PG_LOG" </dev/null >/dev/null 9>&- \
         || { tail_log; die "pg_ctl start failed"; }
+    started_here=1
 fi
 
 wait_start=$SECONDS
@@ -218,4 +219,8 @@ done
 write_pidfile
 bootstrap_sql || { tail_log; die "could not create role/databases"; }
 log "ready"
+# A caller that stops what it started (make run-kafka) learns that this run started the server.
+if [ -n "${started_here:-}" ] && [ -n "${LIENTHONG_STARTED_MARK:-}" ]; then
+    : >"$LIENTHONG_STARTED_MARK"
+fi
 echo "$PG_URL"

@@ -453,10 +453,10 @@ class PrivateBroker:
         )
         return cls(root, env)
 
-    def _script(self, name: str) -> str:
+    def _script(self, name: str, **extra: str) -> str:
         done = subprocess.run(
             [str(self.root / "deploy" / "kafka" / name)],
-            env=self.env,
+            env={**self.env, **extra},
             capture_output=True,
             text=True,
             timeout=150,
@@ -465,8 +465,10 @@ class PrivateBroker:
         assert done.returncode == 0, f"{name} failed:\n{done.stderr[-3000:]}"
         return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
 
-    def start(self) -> str:
-        return self._script("start.sh")
+    def start(self, mark: Path | None = None) -> str:
+        """Start it (or find it running); `mark`: the file start.sh creates when it started
+        the broker itself (what `make run-kafka` stops on exit)."""
+        return self._script("start.sh", **({"LIENTHONG_STARTED_MARK": str(mark)} if mark else {}))
 
     def stop(self) -> None:
         self._script("stop.sh")

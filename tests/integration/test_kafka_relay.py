@@ -51,8 +51,11 @@ def test_broker_restart_under_a_writer_publishes_every_event_exactly_once(
     tmp_path: Path,
 ) -> None:
     started = time.perf_counter()
-    bootstrap_servers = private_broker.start()
+    bootstrap_servers = private_broker.start(mark=tmp_path / "started")
     print(f"private broker {bootstrap_servers} up in {time.perf_counter() - started:.1f}s")
+    # `make run-kafka` stops on exit only a broker its own start started: start.sh says so.
+    assert private_broker.start(mark=tmp_path / "found-running") == bootstrap_servers
+    assert (tmp_path / "started").exists() and not (tmp_path / "found-running").exists()
     settings = kafka_settings(tmp_path / "var", pg_database(None), bootstrap_servers, new_prefix())
     container = containers(settings)
     load_catalogue(container.catalogue)
