@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain import commands as cmd
 from domain.agencies import Hierarchy
@@ -39,11 +39,19 @@ Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
 LocalInstant = Annotated[datetime, AfterValidator(_in_range)]
 
 
-class Timed(BaseModel):
+class Body(BaseModel):
+    """A request body. A field it does not declare is refused (422 naming it): a misspelt
+    optional field (`notes` for `note`) would otherwise be dropped without a word, and a repeated
+    idempotency key would replay an answer the caller never asked for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Timed(Body):
     occurred_at: Instant | None = None
 
 
-class Applicant(BaseModel):
+class Applicant(Body):
     name: str = Field(min_length=1, max_length=200)
     id_number: str = Field(min_length=1, max_length=40)
     phone: str | None = Field(default=None, max_length=40)

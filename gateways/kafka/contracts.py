@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Actor(BaseModel):
@@ -39,7 +39,10 @@ class EventEnvelope(BaseModel):
 
 
 class CommandMessage(BaseModel):
-    """`<prefix>.dossier-commands.v1`, key = dossier id (or the idempotency key for a new dossier)."""
+    """`<prefix>.dossier-commands.v1`, key = dossier id (or the idempotency key for a new dossier).
+    A field it does not declare is refused: a misspelt `expected_version` would skip the check."""
+
+    model_config = ConfigDict(extra="forbid")
 
     idempotency_key: str = Field(min_length=1, max_length=200)
     token: str = Field(min_length=1, description="the same JWT as over HTTP; keep it short-lived")

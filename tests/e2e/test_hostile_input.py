@@ -341,6 +341,26 @@ def test_an_empty_idempotency_key_is_refused_not_taken_for_none(api: Api) -> Non
     assert found["items"] == []  # nothing received
 
 
+def test_a_field_a_body_does_not_declare_is_refused_naming_it(api: Api) -> None:
+    """A misspelt optional field is not dropped without a word (here `notes` for `note`)."""
+    made = _received(api)
+    r = api.post(
+        f"/api/v1/dossiers/{made['id']}/handoffs",
+        {"to_agency_code": "000.00.21.H29", "notes": "gửi kèm bản gốc"},
+        agency=DESK,
+    )
+    assert "notes" in _problem(r, 422)
+    assert r.json()["errors"][0]["name"] == "body.notes"
+    nested = api.post(
+        "/api/v1/dossiers",
+        {"procedure_code": "TN.01", "channel": "direct", "applicant": {**APPLICANT, "phone_number": "09"}},
+        agency=DESK,
+    )
+    assert "phone_number" in _problem(nested, 422)
+    still = api.http.get(f"/api/v1/dossiers/{made['id']}", headers=api.token("officer", DESK)).json()
+    assert still["status"] == "received" and still["version"] == made["version"]  # nothing handed off
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [

@@ -18,6 +18,7 @@ from faststream.kafka.annotations import KafkaMessage
 from gateways.auth import issue_token
 from gateways.bootstrap import Container, bootstrap
 from gateways.eventstore.store import SCHEMA_VERSION
+from gateways.kafka import inbound
 from gateways.kafka.app import StreamSide, build_stream
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
@@ -243,6 +244,41 @@ def test_inbound_receive_answers_201_and_repeats_the_result_for_the_same_key(con
     assert [e.type for e in events] == ["DossierReceived"]
     problem = orjson.loads(refused.value)
     assert problem["status"] == 401 and problem["problem"]["status"] == 401 and problem["dossier"] is None
+
+
+def test_an_inbound_command_with_a_field_it_does_not_declare_gets_a_problem_and_runs_nothing(
+    container: Container,
+) -> None:
+    """A misspelt `expected_version` would otherwise skip the concurrency check without a word."""
+    load_catalogue(container.catalogue)
+    officer = issue_token(
+        SECRET,
+        role="officer",
+        sub="o",
+        agency_code="000.21.99.H29",
+        now=datetime.now(UTC),
+        ttl=timedelta(hours=1),
+    )
+    body = {"procedure_code": "DD.01-2025", "channel": "direct", "applicant": {"name": "A", "id_number": "1"}}
+    raws = [
+        orjson.dumps(
+            {
+                "idempotency_key": "k1",
+                "token": officer,
+                "command": "receive",
+                "body": body,
+                "expected_verison": 3,
+            }
+        ),
+        orjson.dumps(
+            {"idempotency_key": "k2", "token": officer, "command": "receive", "body": {**body, "chanel": "x"}}
+        ),
+    ]
+    (_, envelope), (_, inner) = inbound.execute_batch(container, raws)
+    assert envelope["status"] == 422 and envelope["idempotency_key"] == "k1"
+    assert [e["name"] for e in envelope["problem"]["errors"]] == ["expected_verison"]
+    assert inner["status"] == 422 and "chanel" in inner["problem"]["detail"]
+    assert container.store.max_notification_id() == 0  # nothing received
 
 
 def test_stream_helpers_run_the_same_views_without_the_relay() -> None:

@@ -7,11 +7,11 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Response
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, Field
 
 from domain.agencies import Agency, AgencyLevel, Successor
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
-from gateways.application.commands import MAX_AMOUNT_VND
+from gateways.application.commands import MAX_AMOUNT_VND, Body
 from gateways.catalogue import agency_to_json, component_from_json, parent_cycle, procedure_to_json
 from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
@@ -44,13 +44,13 @@ def _paragraphs(text: str) -> str:
 Name = Annotated[str, AfterValidator(_one_line)]
 
 
-class SuccessorIn(BaseModel):
+class SuccessorIn(Body):
     code: str = Field(min_length=1)
     valid_from: date
     share: float = Field(default=1.0, gt=0, le=1)
 
 
-class AgencyPut(BaseModel):
+class AgencyPut(Body):
     name: Name = Field(min_length=1, max_length=500)
     level: AgencyLevel
     # Bounded like the other texts: a bound also makes the validator refuse a lone surrogate
@@ -62,12 +62,12 @@ class AgencyPut(BaseModel):
     basis: Annotated[str, AfterValidator(_paragraphs)] = Field(default="", max_length=2000)
 
 
-class RouteStepIn(BaseModel):
+class RouteStepIn(Body):
     agency_code: str = Field(min_length=1)
     budget_working_hours: float = Field(gt=0)
 
 
-class ComponentIn(BaseModel):
+class ComponentIn(Body):
     """A required component (thành phần hồ sơ): copies to give and in what form, in force
     from `effective_from` to `effective_to` (dates, inclusive; empty: open-ended)."""
 
@@ -78,7 +78,7 @@ class ComponentIn(BaseModel):
     effective_to: date | None = None
 
 
-class ProcedurePut(BaseModel):
+class ProcedurePut(Body):
     name: Name = Field(min_length=1, max_length=500)
     field: Name = Field(default="", max_length=300)
     deadline_working_hours: float = Field(gt=0)

@@ -10,8 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from gateways.application.commands import Body
 from gateways.auth import AGENCY_ROLES, ROLES, issue_token
 from gateways.bootstrap import Container, system_clock
 from gateways.http import schemas
@@ -23,7 +24,7 @@ from gateways.http.schemas import answers
 router = APIRouter(prefix="/api/v1/demo", tags=["demo"])
 
 
-class DemoLogin(BaseModel):
+class DemoLogin(Body):
     role: str = Field(min_length=1, description=f"one of {', '.join(ROLES)}")
     agency_code: str | None = Field(
         default=None, max_length=100, description="the agency (officer, supervisor)"

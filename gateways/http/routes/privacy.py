@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from gateways.application.commands import Body
 from gateways.application.privacy import forget as forget_person
 from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
@@ -15,7 +16,7 @@ from gateways.http.schemas import answers
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
 
-class ForgetIn(BaseModel):
+class ForgetIn(Body):
     id_number: str | None = Field(default=None, min_length=1, max_length=40)
     dossier_id: str | None = Field(default=None, min_length=1, max_length=100)
 

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from domain.dossier import Dossier, Status, working_hours_until
 from domain.events import Satisfaction
-from gateways.application.commands import Instant, LocalInstant
+from gateways.application.commands import Body, Instant, LocalInstant
 from gateways.application.representation import dossier_json
 from gateways.application.service import secret_hash
 from gateways.auth import Principal
@@ -337,7 +337,7 @@ def inbox(
     return json_response(body)
 
 
-class LookupIn(BaseModel):
+class LookupIn(Body):
     receipt_code: str = Field(min_length=1, max_length=100)
     secret: str = Field(min_length=1, max_length=200)
 
