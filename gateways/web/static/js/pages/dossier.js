@@ -3,6 +3,7 @@
 // across agencies and levels, the control sheet (phiếu kiểm soát) and its printable form.
 import { openActions } from '../actions.js';
 import { api } from '../api.js';
+import { can } from '../auth.js';
 import { documentButtons } from '../documents.js';
 import { filesSection } from '../files.js';
 import { agency, agencyName, procedureName, shortName } from '../catalog.js';
@@ -36,12 +37,17 @@ function summary(d) {
 }
 
 async function verifyBadge(el, id) {
+  // A role the server refuses the check is told so without asking it (no failed request).
+  if (!can('verify')) {
+    replace(el, h('p', { class: 'muted', 'data-testid': 'verify-forbidden' }, t('dossier.verify.forbidden')));
+    return;
+  }
   let result;
   try {
     result = await api('/api/v1/audit/verify', { params: { dossier_id: id } });
   } catch (err) {
     if (err.status === 403) {
-      replace(el, h('p', { class: 'muted' }, t('dossier.verify.forbidden')));
+      replace(el, h('p', { class: 'muted', 'data-testid': 'verify-forbidden' }, t('dossier.verify.forbidden')));
       return;
     }
     throw err;

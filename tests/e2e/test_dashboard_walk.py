@@ -1,0 +1,45 @@
+"""What a walk through the dashboard as its users found (Debian's chromium through Playwright, on
+the served demo of the dashboard's tests): pages that ask the server for what the reader may not
+have, that do not fit a phone, or that leave a reader with an empty box and no word why."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_dashboard import AN_KHANH, Demo, browser, demo, open_tab, sign_in
+
+__all__ = ["browser", "demo"]  # the fixtures, shared with the dashboard's tests
+
+
+@pytest.fixture
+def page(browser: Any, demo: Demo) -> Iterator[Any]:
+    with open_tab(browser) as tab:
+        yield tab
+
+
+def failed_requests(page: Any) -> list[str]:
+    """Every answer of 400 or more the page receives from now on (the list fills as it goes)."""
+    failed: list[str] = []
+    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.request.method} {r.url}"))
+    return failed
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_an_officer_opens_a_dossier_without_a_refused_request(page: Any, demo: Demo) -> None:
+    """The integrity check is for inspectors and supervisors: the officer's dossier page says so
+    instead of asking the server and logging its 403 in the console."""
+    from playwright.sync_api import expect
+
+    mine = demo.receive("officer-walk")
+    sign_in(page, demo, "officer", AN_KHANH)
+    failed = failed_requests(page)
+    page.goto(f"{demo.base}/#/dossier/{mine}")
+    expect(page.get_by_test_id("dossier-title")).to_contain_text(demo.codes["officer-walk"])
+    expect(page.get_by_text("Chỉ thanh tra, lãnh đạo và quản trị được kiểm tra toàn vẹn.")).to_be_visible()
+    expect(page.get_by_test_id("files")).to_be_visible()  # the page drew to its end
+    expect(page.get_by_test_id("timeline").locator("li")).to_have_count(1)
+    assert failed == []
