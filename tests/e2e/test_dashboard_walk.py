@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_dashboard import AN_KHANH, Demo, browser, demo, open_tab, sign_in
+from tests.e2e.test_dashboard import AN_KHANH, CITY, Demo, browser, demo, fits, open_tab, sign_in
 
 __all__ = ["browser", "demo"]  # the fixtures, shared with the dashboard's tests
 
@@ -43,3 +43,21 @@ def test_an_officer_opens_a_dossier_without_a_refused_request(page: Any, demo: D
     expect(page.get_by_test_id("files")).to_be_visible()  # the page drew to its end
     expect(page.get_by_test_id("timeline").locator("li")).to_have_count(1)
     assert failed == []
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_printable_control_sheet_fits_a_phone(browser: Any, demo: Demo) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 375, "height": 812}, locale="vi-VN", is_mobile=True)
+    tab = context.new_page()
+    try:
+        sign_in(tab, demo, "supervisor", CITY)
+        tab.goto(f"{demo.base}/#/dossier/{demo.ids['late']}/print")
+        sheet = tab.get_by_test_id("print-sheet")
+        expect(sheet).to_contain_text("PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ")
+        expect(sheet.locator("tbody tr")).to_have_count(1)  # the handoff to the department
+        assert fits(tab)
+    finally:
+        context.close()
