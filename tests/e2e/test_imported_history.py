@@ -128,3 +128,25 @@ def test_the_bottleneck_reports_leave_imported_history_out(imported: Demo) -> No
     ):
         r = imported.http.get(path, params={**params, "include_imported": "true"}, headers=inspector)
         assert r.status_code == 422 and "live work only" in r.json()["detail"], r.text
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_search_lists_imported_history_apart_from_live_work(page: Any, imported: Demo) -> None:
+    """A miner lists every imported case without knowing their ids; a reader after live work
+    (overdue, say) leaves out the legacy cases the log never closed, overdue for years."""
+    from playwright.sync_api import expect
+
+    sign_in(page, imported, "inspector", None)
+    page.goto(f"{imported.base}/#/search")
+    source = page.get_by_test_id("search-source")
+    source.select_option(label="Lịch sử nhập từ hệ thống cũ")
+    page.locator("#s-overdue").check()
+    page.locator("form.filters button[type=submit]").click()
+    results = page.get_by_test_id("search-results")
+    expect(results.locator("tbody tr")).to_have_count(len(CASES))
+    assert "imported=true" in page.evaluate("location.hash")
+    page.get_by_test_id("search-source").select_option(label="Hồ sơ xử lý trên hệ thống")
+    page.locator("form.filters button[type=submit]").click()
+    expect(page.get_by_text("Không tìm thấy hồ sơ nào.")).to_be_visible()
+    expect(page.get_by_test_id("search-results").locator("tbody tr")).to_have_count(0)

@@ -404,6 +404,9 @@ const vi = {
   'search.status': 'Trạng thái',
   'search.any': '— tất cả —',
   'search.overdue': 'Chỉ hồ sơ quá hạn',
+  'search.source': 'Nguồn hồ sơ',
+  'search.source.live': 'Hồ sơ xử lý trên hệ thống',
+  'search.source.imported': 'Lịch sử nhập từ hệ thống cũ',
   'search.submit': 'Tìm',
   'search.empty': 'Không tìm thấy hồ sơ nào.',
 
@@ -824,6 +827,9 @@ const en = {
   'search.status': 'Status',
   'search.any': '— any —',
   'search.overdue': 'Overdue only',
+  'search.source': 'Source',
+  'search.source.live': 'Handled in this system',
+  'search.source.imported': 'History imported from a legacy log',
   'search.submit': 'Search',
   'search.empty': 'No dossier found.',
 
