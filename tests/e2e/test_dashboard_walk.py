@@ -61,3 +61,22 @@ def test_the_printable_control_sheet_fits_a_phone(browser: Any, demo: Demo) -> N
         assert fits(tab)
     finally:
         context.close()
+
+
+def card(page: Any, title: str) -> Any:
+    return page.locator("section.card", has=page.locator("h2", has_text=title))
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_bottlenecks_say_when_a_range_holds_no_work(page: Any, demo: Demo) -> None:
+    """Every box of the page, the chart of work in progress too, says the range is empty."""
+    from playwright.sync_api import expect
+
+    sign_in(page, demo, "supervisor", CITY)
+    page.goto(f"{demo.base}/#/bottlenecks?from=2020-01-06&to=2020-01-31")
+    expect(card(page, "Tồn đọng và thời gian lưu theo cơ quan")).to_contain_text(
+        "Không có dữ liệu trong khoảng này."
+    )
+    expect(card(page, "Hồ sơ tồn theo thời gian")).to_contain_text("Không có dữ liệu trong khoảng này.")
+    expect(card(page, "Bản đồ nhiệt cơ quan × tuần")).to_contain_text("Không có dữ liệu trong khoảng này.")

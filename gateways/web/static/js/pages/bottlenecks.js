@@ -201,7 +201,9 @@ export async function render(main, params, ctx) {
           freshness(body),
         );
         if (!quiet) {
+          // No agency had work in the range: the chart's box says so rather than stay blank.
           if (focus) drawWip(focus);
+          else replace(wipBox, h('p', { class: 'muted', 'data-testid': 'bn-wip-empty' }, t('common.empty')));
           drawFlow(body);
         }
       },
