@@ -80,3 +80,38 @@ def test_bottlenecks_say_when_a_range_holds_no_work(page: Any, demo: Demo) -> No
     )
     expect(card(page, "Hồ sơ tồn theo thời gian")).to_contain_text("Không có dữ liệu trong khoảng này.")
     expect(card(page, "Bản đồ nhiệt cơ quan × tuần")).to_contain_text("Không có dữ liệu trong khoảng này.")
+
+
+THU_DUC = "000.00.63.H29"  # UBND thành phố Thủ Đức, a district until 30 Jun 2025
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_overview_of_an_abolished_district_does_not_pull_back_a_reader_who_left(
+    page: Any, demo: Demo
+) -> None:
+    """The overview of an agency abolished by the reform moves to its last busy period once its
+    trend has come in. A supervisor who went on to another page before that stays there."""
+    from playwright.sync_api import expect
+
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:  # a bound method is not taken as a route handler
+        held.append(route)
+
+    page.route("**/api/v1/reports/bieu06?*", hold)  # the overview's figures, held back
+    sign_in(page, demo, "supervisor", THU_DUC)
+    while len(held) < 13:  # the period's figures and the trend's twelve periods
+        page.wait_for_event("request", timeout=30_000)
+    page.goto(f"{demo.base}/#/bottlenecks")
+    expect(page.get_by_test_id("bn-agencies")).to_be_attached()
+    answered: list[Any] = []
+    page.on("requestfinished", lambda r: "/reports/bieu06?" in r.url and answered.append(r))
+    for route in list(held):
+        route.continue_()
+    page.unroute("**/api/v1/reports/bieu06?*")
+    while len(answered) < 13:
+        page.wait_for_event("requestfinished", timeout=30_000)
+    page.get_by_role("button", name="Xem").click()  # the reader goes on with the page
+    expect(page.get_by_test_id("bn-agencies")).to_be_attached()
+    assert page.evaluate("location.hash").startswith("#/bottlenecks"), page.evaluate("location.hash")

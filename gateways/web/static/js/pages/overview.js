@@ -160,6 +160,8 @@ export async function render(main, params, ctx) {
   }
   const below = children && childrenOf(tree, state.agency).length > 0;
   const go = (change) => ctx.navigate('/overview', { ...state, ...change });
+  // Set once the reader has left this page: a report answering later must not bring them back.
+  let gone = false;
 
   // Breadcrumb: from the reader's own agency down to the one shown.
   const trail = [];
@@ -299,7 +301,7 @@ export async function render(main, params, ctx) {
       if (!params.period && ended && ended < today && busy.length) {
         const latest = busy[busy.length - 1][0];
         if (latest !== state.period && !ok.find(([p]) => p === state.period)?.[1].received.total) {
-          go({ period: latest });
+          if (!gone) go({ period: latest });
           return;
         }
       }
@@ -466,9 +468,13 @@ export async function render(main, params, ctx) {
   fillRisk();
 
   // New events change the counters and the at-risk list; the trend's past periods hardly move.
-  return onLive(() => {
+  const stop = onLive(() => {
     fillKpis(true);
     fillRisk(true);
     if (below) fillAgencies(true);
   });
+  return () => {
+    gone = true;
+    stop();
+  };
 }
