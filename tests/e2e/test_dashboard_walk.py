@@ -115,3 +115,23 @@ def test_the_overview_of_an_abolished_district_does_not_pull_back_a_reader_who_l
     page.get_by_role("button", name="Xem").click()  # the reader goes on with the page
     expect(page.get_by_test_id("bn-agencies")).to_be_attached()
     assert page.evaluate("location.hash").startswith("#/bottlenecks"), page.evaluate("location.hash")
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_bottlenecks_of_an_abolished_district_say_when_it_ended_and_open_its_last_year(
+    page: Any, demo: Demo
+) -> None:
+    """The default range (the last 56 days) is empty for a district the reform abolished: the
+    page says when it ended and opens its last year in one click."""
+    from playwright.sync_api import expect
+
+    sign_in(page, demo, "supervisor", THU_DUC)
+    page.goto(f"{demo.base}/#/bottlenecks")
+    ended = page.get_by_test_id("bn-ended")
+    expect(ended).to_contain_text("Ủy ban nhân dân thành phố Thủ Đức kết thúc hoạt động ngày 30/06/2025")
+    ended.get_by_role("button").click()
+    expect(page.locator("#bn-to")).to_have_value("2025-06-30")
+    expect(page.locator("#bn-from")).to_have_value("2024-07-01")
+    expect(page.get_by_test_id("bn-ended")).to_have_count(0)  # the range now ends with it
+    expect(page.get_by_test_id("bn-agencies").locator("tbody tr").first).to_be_visible()

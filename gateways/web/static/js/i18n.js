@@ -288,6 +288,8 @@ const vi = {
   'overview.idle': '{n} cơ quan không có hồ sơ trong kỳ',
 
   'bn.title': 'Điểm nghẽn trong luồng hồ sơ',
+  'bn.ceased': '{name} kết thúc hoạt động ngày {day}: sau ngày đó cơ quan không còn hồ sơ.',
+  'bn.ceased.show': 'Xem 12 tháng cuối cùng của cơ quan',
   'bn.metric': 'Bản đồ nhiệt',
   'bn.metric.dwell': 'Thời gian lưu hồ sơ (trung vị, giờ làm việc)',
   'bn.metric.overdue_wip': 'Hồ sơ quá hạn đang tồn cuối tuần',
@@ -712,6 +714,8 @@ const en = {
   'overview.idle': '{n} agencies with no dossiers in the period',
 
   'bn.title': 'Bottlenecks in the dossier flow',
+  'bn.ceased': '{name} ceased on {day}: it holds no dossier after that day.',
+  'bn.ceased.show': 'Show its last 12 months',
   'bn.metric': 'Heat map',
   'bn.metric.dwell': 'Dwell time (median, working hours)',
   'bn.metric.overdue_wip': 'Overdue dossiers held at week end',

@@ -79,6 +79,19 @@ export async function render(main, params, ctx) {
     h('button', { type: 'submit', class: 'primary' }, t('common.apply')),
   );
 
+  // An agency abolished by a reform (the districts in July 2025) has no work after its last
+  // day: a range past it says so, with its last year one click away.
+  const ended = agency(state.agency)?.valid_to;
+  const endedNotice =
+    ended && ended < state.to
+      ? h(
+          'p',
+          { class: 'notice', 'data-testid': 'bn-ended' },
+          t('bn.ceased', { name: agencyName(state.agency), day: day(ended) }),
+          ' ',
+          h('button', { type: 'button', class: 'secondary', onclick: () => go({ from: addDays(ended, -364), to: ended }) }, t('bn.ceased.show')),
+        )
+      : null;
   const agenciesBox = h('div', {});
   const heatBox = h('div', {});
   const flowBox = h('div', {});
@@ -97,6 +110,7 @@ export async function render(main, params, ctx) {
     main,
     h('h1', {}, t('bn.title')),
     filters,
+    endedNotice,
     section(t('bn.agencies'), agenciesBox),
     drillBox,
     section(t('bn.wip.title'), wipBox),
