@@ -135,3 +135,36 @@ def test_bottlenecks_of_an_abolished_district_say_when_it_ended_and_open_its_las
     expect(page.locator("#bn-from")).to_have_value("2024-07-01")
     expect(page.get_by_test_id("bn-ended")).to_have_count(0)  # the range now ends with it
     expect(page.get_by_test_id("bn-agencies").locator("tbody tr").first).to_be_visible()
+
+
+# Every table on the page whose content is wider than its card (hidden until scrolled sideways).
+CUT_TABLES = """() => [...document.querySelectorAll('.table-wrap')]
+    .filter((w) => w.scrollWidth > w.clientWidth + 1)
+    .map((w) => `${w.querySelector('table').dataset.testid}: ${w.scrollWidth} > ${w.clientWidth}`)"""
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_tables_read_as_cards_show_every_value_on_a_phone(browser: Any, demo: Demo) -> None:
+    """On a phone each row is a card of name and value; a value too wide to stand beside its
+    name (the dwell times, a long overdue chip) goes under it instead of pushing every value of
+    the table past the card's edge."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 375, "height": 812}, locale="vi-VN", is_mobile=True)
+    tab = context.new_page()
+    try:
+        sign_in(tab, demo, "supervisor", CITY)
+        tab.goto(f"{demo.base}/#/bottlenecks")
+        first = tab.get_by_test_id("bn-agencies").locator("tbody tr").first
+        expect(first).to_be_visible()
+        assert tab.evaluate(CUT_TABLES) == []
+        wip = first.locator("td").nth(1)  # "Đang tồn": its number inside the card
+        box = wip.evaluate("td => td.closest('.table-wrap').getBoundingClientRect().right")
+        number = wip.evaluate(
+            "td => { const r = document.createRange(); r.selectNodeContents(td);"
+            " return r.getBoundingClientRect().right; }"
+        )
+        assert number <= box + 1
+    finally:
+        context.close()
