@@ -168,3 +168,19 @@ def test_tables_read_as_cards_show_every_value_on_a_phone(browser: Any, demo: De
         assert number <= box + 1
     finally:
         context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_work_in_progress_chart_counts_in_whole_numbers_each_once(page: Any, demo: Demo) -> None:
+    """A day's arrivals are a few dossiers: the axis reads 0, 1, 2, not 0, 0, 1, 1, 2, 2."""
+    from playwright.sync_api import expect
+
+    sign_in(page, demo, "supervisor", CITY)
+    page.goto(f"{demo.base}/#/bottlenecks")
+    chart = card(page, "Hồ sơ tồn theo thời gian").locator(".js-plotly-plot")
+    expect(chart.locator(".y2tick text").first).to_be_attached()
+    for axis in ("ytick", "y2tick"):
+        ticks = chart.locator(f".{axis} text").evaluate_all("ts => ts.map((t) => t.textContent)")
+        assert ticks and len(ticks) == len(set(ticks)), (axis, ticks)
+        assert all(tick.isdigit() for tick in ticks), (axis, ticks)

@@ -39,6 +39,13 @@ function levelRank(code) {
   return i < 0 ? LEVEL_ORDER.length : i;
 }
 
+// An axis of counts: whole numbers only. Plotly steps a small range by halves, which 'd' then
+// prints twice each (0, 0, 1, 1, 2, 2); below ten, a step of one.
+function countAxis(values, extra = {}) {
+  const top = Math.max(0, ...values.filter((v) => typeof v === 'number'));
+  return { rangemode: 'tozero', tickformat: 'd', ...(top < 10 ? { dtick: 1 } : {}), ...extra };
+}
+
 function triple(q, keys = ['p50', 'p90', 'p99']) {
   if (!q) return '–';
   return keys.map((k) => (q[k] === null || q[k] === undefined ? '–' : shortHours(q[k]))).join(' / ');
@@ -175,8 +182,14 @@ export async function render(main, params, ctx) {
           barmode: 'group',
           // Days as numbers (the chart library's month names are English); counts are whole.
           xaxis: { tickformat: '%d/%m', hoverformat: '%d/%m/%Y' },
-          yaxis: { rangemode: 'tozero', title: { text: t('bn.wip.series') }, tickformat: 'd' },
-          yaxis2: { overlaying: 'y', side: 'right', rangemode: 'tozero', showgrid: false, tickformat: 'd' },
+          yaxis: countAxis(
+            body.items.flatMap((p) => [p.wip, p.overdue_wip, p.in_transit]),
+            { title: { text: t('bn.wip.series') } },
+          ),
+          yaxis2: countAxis(
+            body.items.flatMap((p) => [p.arrivals, p.completions]),
+            { overlaying: 'y', side: 'right', showgrid: false },
+          ),
           margin: { l: 48, r: 40, t: 8, b: 40 },
         },
         { height: 320, label: t('bn.wip', { name: agencyName(code) }) },
