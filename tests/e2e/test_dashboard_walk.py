@@ -184,3 +184,27 @@ def test_the_work_in_progress_chart_counts_in_whole_numbers_each_once(page: Any,
         ticks = chart.locator(f".{axis} text").evaluate_all("ts => ts.map((t) => t.textContent)")
         assert ticks and len(ticks) == len(set(ticks)), (axis, ticks)
         assert all(tick.isdigit() for tick in ticks), (axis, ticks)
+
+
+# For each radio of a fieldset: whether it stands on the line of its own words.
+RADIOS_ON_THEIR_LINE = """(fieldset) => [...fieldset.querySelectorAll('label')].map((label) => {
+    const radio = label.querySelector('input').getBoundingClientRect();
+    const words = document.createRange();
+    words.setStartAfter(label.querySelector('input'));
+    words.setEndAfter(label.lastChild);
+    const text = words.getClientRects()[0];
+    const middle = (radio.top + radio.bottom) / 2;
+    return text.top <= middle && middle <= text.bottom;
+})"""
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_heat_map_metric_radios_stand_beside_their_words(page: Any, demo: Demo) -> None:
+    from playwright.sync_api import expect
+
+    sign_in(page, demo, "supervisor", CITY)
+    page.goto(f"{demo.base}/#/bottlenecks")
+    picker = card(page, "Bản đồ nhiệt cơ quan × tuần").locator("fieldset")
+    expect(picker.locator("input[type=radio]")).to_have_count(2)
+    assert picker.evaluate(RADIOS_ON_THEIR_LINE) == [True, True]

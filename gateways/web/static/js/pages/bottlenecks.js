@@ -105,12 +105,17 @@ export async function render(main, params, ctx) {
   const wipBox = h('div', {});
   const drillBox = h('div', { id: 'bn-drill', tabindex: '-1' });
   const heatTitle = h('span', {}, t('bn.heatmap'));
+  // Inside a .filters box, as on the overview, so each radio stands on the line of its words.
   const metricPicker = h(
-    'fieldset',
+    'div',
     { class: 'filters' },
-    h('legend', {}, t('bn.metric')),
-    ['dwell', 'overdue_wip'].map((m) =>
-      h('label', {}, h('input', { type: 'radio', name: 'metric', value: m, checked: m === state.metric, onchange: () => go({ metric: m }) }), ' ', t(`bn.metric.${m}`)),
+    h(
+      'fieldset',
+      { 'data-testid': 'bn-metric' },
+      h('legend', {}, t('bn.metric')),
+      ['dwell', 'overdue_wip'].map((m) =>
+        h('label', {}, h('input', { type: 'radio', name: 'metric', value: m, checked: m === state.metric, onchange: () => go({ metric: m }) }), ' ', t(`bn.metric.${m}`)),
+      ),
     ),
   );
   replace(
