@@ -112,7 +112,7 @@ def test_the_overview_of_an_abolished_district_does_not_pull_back_a_reader_who_l
     page.unroute("**/api/v1/reports/bieu06?*")
     while len(answered) < 13:
         page.wait_for_event("requestfinished", timeout=30_000)
-    page.get_by_role("button", name="Xem").click()  # the reader goes on with the page
+    page.get_by_role("button", name="Xem", exact=True).click()  # the reader goes on with the page
     expect(page.get_by_test_id("bn-agencies")).to_be_attached()
     assert page.evaluate("location.hash").startswith("#/bottlenecks"), page.evaluate("location.hash")
 
