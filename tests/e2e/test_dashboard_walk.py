@@ -208,3 +208,20 @@ def test_the_heat_map_metric_radios_stand_beside_their_words(page: Any, demo: De
     picker = card(page, "Bản đồ nhiệt cơ quan × tuần").locator("fieldset")
     expect(picker.locator("input[type=radio]")).to_have_count(2)
     assert picker.evaluate(RADIOS_ON_THEIR_LINE) == [True, True]
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_indicators_page_names_its_periods_as_the_overview_does(page: Any, demo: Demo) -> None:
+    """Days as Vietnamese readers write them, not ISO dates in a Vietnamese page."""
+    from playwright.sync_api import expect
+
+    sign_in(page, demo, "supervisor", CITY)
+    page.goto(f"{demo.base}/#/indicators")
+    chosen = page.get_by_test_id("ind-period").locator("option:checked")
+    # Wed 18 Nov 2026: the period "2026-12", 15 Nov to 14 Dec.
+    expect(chosen).to_have_text("12/2026: 15/11/2026 – 14/12/2026 (kỳ hiện tại)")
+    page.goto(f"{demo.base}/#/overview")
+    expect(page.get_by_test_id("ov-period").locator("option:checked")).to_have_text(
+        "12/2026: 15/11/2026 – 14/12/2026 (kỳ hiện tại)"
+    )

@@ -52,7 +52,8 @@ export function periodRange(period) {
   return { from: `${prev}-15`, to: `${y}-${String(m).padStart(2, '0')}-14` };
 }
 
-function periodLabel(period, current) {
+// "12/2026: 15/11/2026 – 14/12/2026 (current period)", as every page names a reporting period.
+export function periodLabel(period, current) {
   const { from, to } = periodRange(period);
   const [y, m] = period.split('-');
   return `${m}/${y}: ${t('overview.period.label', { from: day(from), to: day(to) })}${period === current ? ' ' + t('overview.period.current') : ''}`;
