@@ -109,6 +109,9 @@ def test_the_inspector_searches_a_legacy_case_and_reads_its_original_activities(
         expect(timeline).to_contain_text(f"«{activity}»")
         expect(timeline).to_contain_text(f"Người thực hiện: {resource}")
     expect(timeline).to_contain_text("Mã hồ sơ ở hệ thống cũ: case-10011")
+    # Its printed forms: the control sheet, no receipt slip (no applicant, no lookup secret).
+    expect(page.get_by_test_id("document-control-sheet")).to_be_visible()
+    expect(page.get_by_test_id("document-receipt")).to_have_count(0)
     shot(page, "imported-case")
 
 
@@ -150,3 +153,17 @@ def test_the_search_lists_imported_history_apart_from_live_work(page: Any, impor
     page.locator("form.filters button[type=submit]").click()
     expect(page.get_by_text("Không tìm thấy hồ sơ nào.")).to_be_visible()
     expect(page.get_by_test_id("search-results").locator("tbody tr")).to_have_count(0)
+
+
+@pytest.mark.integration
+def test_imported_history_prints_no_receipt_slip(imported: Demo) -> None:
+    """A receipt slip of an imported case would name an erased applicant ("personal data erased
+    on request", though nobody erased anything) and send a citizen to a lookup with no secret."""
+    dossier = _find(imported, "case-10011")[0]["id"]
+    inspector = {**imported.auth("inspector"), "Accept": "text/html"}
+    slip = imported.http.get(f"/api/v1/dossiers/{dossier}/documents/receipt", headers=inspector)
+    assert slip.status_code == 404, slip.text
+    assert slip.json()["type"].endswith("/no-document") and "imported" in slip.json()["detail"]
+    sheet = imported.http.get(f"/api/v1/dossiers/{dossier}/documents/control-sheet", headers=inspector)
+    assert sheet.status_code == 200, sheet.text
+    assert "PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ" in sheet.text.upper()

@@ -367,7 +367,7 @@ export async function render(main, params, ctx) {
       section(t('dossier.verify'), verifyEl),
       section(t('dossier.sheet'), controlSheet(sheet)),
       section(t('files.title'), filesSection(id, d)),
-      section(t('docs.title'), documentButtons(id, events.items)),
+      section(t('docs.title'), documentButtons(id, events.items, { imported: Boolean(d.imported) })),
       section(t('dossier.slider'), slider(id, d, events.items, timelineEl)),
       section(t('dossier.timeline'), timelineEl),
     );
