@@ -225,3 +225,17 @@ def test_the_indicators_page_names_its_periods_as_the_overview_does(page: Any, d
     expect(page.get_by_test_id("ov-period").locator("option:checked")).to_have_text(
         "12/2026: 15/11/2026 – 14/12/2026 (kỳ hiện tại)"
     )
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_printable_control_sheet_of_a_dossier_never_handed_off_says_so(page: Any, demo: Demo) -> None:
+    from playwright.sync_api import expect
+
+    kept = demo.receive("kept-at-the-desk")
+    sign_in(page, demo, "officer", AN_KHANH)
+    page.goto(f"{demo.base}/#/dossier/{kept}/print")
+    sheet = page.get_by_test_id("print-sheet")
+    expect(sheet).to_contain_text(demo.codes["kept-at-the-desk"])
+    expect(sheet.locator("tbody tr")).to_have_count(1)
+    expect(sheet.locator("tbody")).to_have_text("Hồ sơ chưa được chuyển giữa các cơ quan.")

@@ -327,7 +327,11 @@ async function renderPrint(main, id) {
         'table',
         {},
         h('thead', {}, h('tr', {}, ['print.col.agency', 'print.col.time', 'print.col.result', 'print.col.note'].map((k) => h('th', { scope: 'col' }, t(k))))),
-        h('tbody', {}, rows),
+        h(
+          'tbody',
+          {},
+          rows.length ? rows : h('tr', { 'data-testid': 'print-empty' }, h('td', { colspan: '4' }, t('dossier.sheet.empty'))),
+        ),
       ),
     ),
   );
