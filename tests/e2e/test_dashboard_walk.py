@@ -4,6 +4,7 @@ have, that do not fit a phone, or that leave a reader with an empty box and no w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -239,3 +240,20 @@ def test_the_printable_control_sheet_of_a_dossier_never_handed_off_says_so(page:
     expect(sheet).to_contain_text(demo.codes["kept-at-the-desk"])
     expect(sheet.locator("tbody tr")).to_have_count(1)
     expect(sheet.locator("tbody")).to_have_text("Hồ sơ chưa được chuyển giữa các cơ quan.")
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_a_page_outside_the_roles_menu_takes_the_reader_to_their_own(page: Any, demo: Demo) -> None:
+    """An officer who types (or kept) the bottleneck page's address lands on their inbox, not on
+    a page of refusals; nothing is asked of the server that it would refuse."""
+    from playwright.sync_api import expect
+
+    sign_in(page, demo, "officer", AN_KHANH)
+    expect(page.get_by_test_id("inbox-active")).to_be_visible()
+    failed = failed_requests(page)
+    page.goto(f"{demo.base}/#/bottlenecks")
+    expect(page).to_have_url(re.compile(r"#/inbox$"))
+    expect(page.get_by_test_id("inbox-active")).to_be_visible()
+    assert page.get_by_role("link", name="Điểm nghẽn").count() == 0
+    assert failed == []
