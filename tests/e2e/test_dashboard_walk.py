@@ -257,3 +257,19 @@ def test_a_page_outside_the_roles_menu_takes_the_reader_to_their_own(page: Any, 
     expect(page.get_by_test_id("inbox-active")).to_be_visible()
     assert page.get_by_role("link", name="Điểm nghẽn").count() == 0
     assert failed == []
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_tables_by_level_head_their_first_column_level_not_agency(page: Any, demo: Demo) -> None:
+    from playwright.sync_api import expect
+
+    sign_in(page, demo, "supervisor", CITY)
+    by_level = page.get_by_test_id("by-level")
+    expect(by_level.locator("tbody tr").first).to_contain_text("Cấp xã")
+    expect(by_level.locator("thead th").first).to_have_text("Cấp")
+    page.goto(f"{demo.base}/#/indicators")
+    indicators = page.get_by_test_id("ind-by-level")
+    expect(indicators.locator("tbody tr").first).to_be_visible()
+    expect(indicators.locator("thead th").first).to_have_text("Cấp")
+    expect(page.get_by_test_id("ind-by-agency").locator("thead th").first).to_have_text("Cơ quan")

@@ -158,6 +158,7 @@ const vi = {
   'field.confirm': 'Xác nhận thao tác «{action}».',
 
   'common.agency': 'Cơ quan',
+  'common.level': 'Cấp',
   'common.period': 'Kỳ báo cáo',
   'common.from': 'Từ ngày',
   'common.to': 'Đến ngày',
@@ -584,6 +585,7 @@ const en = {
   'field.confirm': 'Confirm “{action}”.',
 
   'common.agency': 'Agency',
+  'common.level': 'Level',
   'common.period': 'Reporting period',
   'common.from': 'From',
   'common.to': 'To',

@@ -45,10 +45,10 @@ function card(indicator) {
   );
 }
 
-function rowsTable(rows, groupLabel, testid) {
+function rowsTable(rows, groupLabel, testid, heading = t('common.agency')) {
   return table(
     [
-      { label: t('common.agency'), cell: (r) => groupLabel(r.group) },
+      { label: heading, cell: (r) => groupLabel(r.group) },
       { label: t('ind.received'), numeric: true, cell: (r) => num(r.counts.received) },
       { label: t('ind.resolved'), numeric: true, cell: (r) => num(r.counts.resolved) },
       ...KEYS.map((key) => ({ label: t(`ind.${key}`), numeric: true, cell: (r) => pct(r.indicators[key].value) })),
@@ -108,7 +108,7 @@ export async function render(main, params, ctx) {
         h('p', { class: 'muted small', 'data-testid': 'ind-composite' }, t('ind.no_composite')),
         freshness(byAgency),
       );
-      replace(levelBox, rowsTable(byLevel.rows, (g) => label('level', g), 'ind-by-level'));
+      replace(levelBox, rowsTable(byLevel.rows, (g) => label('level', g), 'ind-by-level', t('common.level')));
       replace(agencyBox, rowsTable(byAgency.rows, (g) => agencyName(g), 'ind-by-agency'));
       replace(
         missingBox,

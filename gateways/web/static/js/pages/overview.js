@@ -256,7 +256,7 @@ export async function render(main, params, ctx) {
         chart,
         table(
           [
-            { label: t('common.agency'), cell: (r) => label('level', r.group) },
+            { label: t('common.level'), cell: (r) => label('level', r.group) },
             { label: t('overview.received'), numeric: true, cell: (r) => num(r.received.total) },
             { label: t('overview.resolved'), numeric: true, cell: (r) => num(r.resolved.total) },
             { label: label('timeliness', 'late'), numeric: true, cell: (r) => num(r.resolved.late) },
