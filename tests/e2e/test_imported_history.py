@@ -167,3 +167,30 @@ def test_imported_history_prints_no_receipt_slip(imported: Demo) -> None:
     sheet = imported.http.get(f"/api/v1/dossiers/{dossier}/documents/control-sheet", headers=inspector)
     assert sheet.status_code == 200, sheet.text
     assert "PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ" in sheet.text.upper()
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_dossier_page_shows_each_imported_event_as_its_log_wrote_it(page: Any, imported: Demo) -> None:
+    """Every attribute of the case and of each event, times with the offset the log gave them
+    (the timeline itself reads in Vietnam's time), for a miner to compare with the log."""
+    from playwright.sync_api import expect
+
+    sign_in(page, imported, "inspector", None)
+    page.goto(f"{imported.base}/#/search?case_id=case-10017")
+    page.get_by_test_id("search-results").locator("tbody tr a").first.click()
+    attributes = page.get_by_test_id("timeline").get_by_test_id("legacy-attributes")
+    expect(attributes).to_have_count(1 + len(CASES["case-10017"]))  # the case, then each event
+    case = attributes.first
+    case.locator("summary").click()
+    expect(case).to_contain_text("concept:name")
+    expect(case).to_contain_text("case-10017")
+    first = attributes.nth(1)
+    first.locator("summary").click()
+    expect(first.locator("summary")).to_have_text("Thuộc tính trong nhật ký gốc (4)")
+    for written in ("Confirmation of receipt", "Resource02", "Group 1", "2024-03-07T02:15:00+01:00"):
+        expect(first).to_contain_text(written)
+    second = attributes.nth(2)
+    second.locator("summary").click()
+    expect(second.locator("summary")).to_have_text("Thuộc tính trong nhật ký gốc (3)")  # no resource
+    expect(second).not_to_contain_text("org:resource")

@@ -119,6 +119,30 @@ function payloadText(event) {
   return parts.join(' · ');
 }
 
+// An attribute as the legacy log wrote it ({type, value[, children]}): the value as written (a
+// time keeps the offset the log gave it), a list or nested attributes as JSON.
+function attributeText(a) {
+  if (!a || typeof a !== 'object' || !('value' in a)) return JSON.stringify(a);
+  const text = a.value !== null && typeof a.value === 'object' ? JSON.stringify(a.value) : String(a.value);
+  return a.children ? `${text} ${JSON.stringify(a.children)}` : text;
+}
+
+// What an imported case or event carried in its log, every attribute, for a miner to compare.
+function legacyAttributes(event) {
+  const p = event.payload || {};
+  let attrs = null;
+  if (event.type === 'LegacyCaseRecorded') attrs = p.attributes;
+  if (event.type === 'LegacyActivityRecorded') attrs = p.original && Object.keys(p.original).length ? p.original : p.attributes;
+  const keys = Object.keys(attrs || {});
+  if (!keys.length) return null;
+  return h(
+    'details',
+    { 'data-testid': 'legacy-attributes' },
+    h('summary', {}, t('dossier.legacy.attributes', { n: keys.length })),
+    h('dl', { class: 'attrs' }, keys.map((k) => h('div', {}, h('dt', {}, k), h('dd', { class: 'mono' }, attributeText(attrs[k]))))),
+  );
+}
+
 function timeline(events) {
   return h(
     'ol',
@@ -131,6 +155,7 @@ function timeline(events) {
         h('div', { class: 'what' }, label('event', e.type)),
         h('div', { class: 'payload' }, payloadText(e)),
         h('div', { class: 'muted small' }, t('dossier.timeline.by', { who: actorText(e) })),
+        legacyAttributes(e),
         h('details', {}, h('summary', {}, t('dossier.timeline.hash')), h('p', { class: 'mono' }, e.hash), h('p', { class: 'mono' }, `prev ${e.prev_hash}`)),
       ),
     ),
