@@ -109,6 +109,16 @@ def print_dossier(
     if state is None:
         raise DocumentError(404, "Unknown dossier", f"no dossier {dossier_id}", "unknown-dossier")
     _check_applies(kind, state.receipt_code, loaded)
+    if kind == "receipt" and state.imported:
+        # Imported history had no applicant and has no lookup secret: a slip would name an
+        # erased applicant and send a citizen to a lookup that cannot answer.
+        raise DocumentError(
+            404,
+            "No such document",
+            f"dossier {state.receipt_code} has no receipt form: it was imported from a legacy log, "
+            "with no applicant and no lookup secret",
+            "no-document",
+        )
     secret = check_secret(state, secret) if kind == "receipt" else None
     now = container.service.now()
     f = gather(loaded, container.catalogue, container.vault, reader, f"print:{kind}", now)

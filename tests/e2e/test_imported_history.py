@@ -109,6 +109,9 @@ def test_the_inspector_searches_a_legacy_case_and_reads_its_original_activities(
         expect(timeline).to_contain_text(f"«{activity}»")
         expect(timeline).to_contain_text(f"Người thực hiện: {resource}")
     expect(timeline).to_contain_text("Mã hồ sơ ở hệ thống cũ: case-10011")
+    # Its printed forms: the control sheet, no receipt slip (no applicant, no lookup secret).
+    expect(page.get_by_test_id("document-control-sheet")).to_be_visible()
+    expect(page.get_by_test_id("document-receipt")).to_have_count(0)
     shot(page, "imported-case")
 
 
@@ -128,3 +131,66 @@ def test_the_bottleneck_reports_leave_imported_history_out(imported: Demo) -> No
     ):
         r = imported.http.get(path, params={**params, "include_imported": "true"}, headers=inspector)
         assert r.status_code == 422 and "live work only" in r.json()["detail"], r.text
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_search_lists_imported_history_apart_from_live_work(page: Any, imported: Demo) -> None:
+    """A miner lists every imported case without knowing their ids; a reader after live work
+    (overdue, say) leaves out the legacy cases the log never closed, overdue for years."""
+    from playwright.sync_api import expect
+
+    sign_in(page, imported, "inspector", None)
+    page.goto(f"{imported.base}/#/search")
+    source = page.get_by_test_id("search-source")
+    source.select_option(label="Lịch sử nhập từ hệ thống cũ")
+    page.locator("#s-overdue").check()
+    page.locator("form.filters button[type=submit]").click()
+    results = page.get_by_test_id("search-results")
+    expect(results.locator("tbody tr")).to_have_count(len(CASES))
+    assert "imported=true" in page.evaluate("location.hash")
+    page.get_by_test_id("search-source").select_option(label="Hồ sơ xử lý trên hệ thống")
+    page.locator("form.filters button[type=submit]").click()
+    expect(page.get_by_text("Không tìm thấy hồ sơ nào.")).to_be_visible()
+    expect(page.get_by_test_id("search-results").locator("tbody tr")).to_have_count(0)
+
+
+@pytest.mark.integration
+def test_imported_history_prints_no_receipt_slip(imported: Demo) -> None:
+    """A receipt slip of an imported case would name an erased applicant ("personal data erased
+    on request", though nobody erased anything) and send a citizen to a lookup with no secret."""
+    dossier = _find(imported, "case-10011")[0]["id"]
+    inspector = {**imported.auth("inspector"), "Accept": "text/html"}
+    slip = imported.http.get(f"/api/v1/dossiers/{dossier}/documents/receipt", headers=inspector)
+    assert slip.status_code == 404, slip.text
+    assert slip.json()["type"].endswith("/no-document") and "imported" in slip.json()["detail"]
+    sheet = imported.http.get(f"/api/v1/dossiers/{dossier}/documents/control-sheet", headers=inspector)
+    assert sheet.status_code == 200, sheet.text
+    assert "PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ" in sheet.text.upper()
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_dossier_page_shows_each_imported_event_as_its_log_wrote_it(page: Any, imported: Demo) -> None:
+    """Every attribute of the case and of each event, times with the offset the log gave them
+    (the timeline itself reads in Vietnam's time), for a miner to compare with the log."""
+    from playwright.sync_api import expect
+
+    sign_in(page, imported, "inspector", None)
+    page.goto(f"{imported.base}/#/search?case_id=case-10017")
+    page.get_by_test_id("search-results").locator("tbody tr a").first.click()
+    attributes = page.get_by_test_id("timeline").get_by_test_id("legacy-attributes")
+    expect(attributes).to_have_count(1 + len(CASES["case-10017"]))  # the case, then each event
+    case = attributes.first
+    case.locator("summary").click()
+    expect(case).to_contain_text("concept:name")
+    expect(case).to_contain_text("case-10017")
+    first = attributes.nth(1)
+    first.locator("summary").click()
+    expect(first.locator("summary")).to_have_text("Thuộc tính trong nhật ký gốc (4)")
+    for written in ("Confirmation of receipt", "Resource02", "Group 1", "2024-03-07T02:15:00+01:00"):
+        expect(first).to_contain_text(written)
+    second = attributes.nth(2)
+    second.locator("summary").click()
+    expect(second.locator("summary")).to_have_text("Thuộc tính trong nhật ký gốc (3)")  # no resource
+    expect(second).not_to_contain_text("org:resource")

@@ -20,6 +20,9 @@ const ROUTES = [
   { pattern: /^\/dossier\/([^/]+)$/, page: 'dossier' },
 ];
 
+// Pages only some roles may read (auth.js `can`); the others are open to every signed-in role.
+const GUARDED = new Set(['overview', 'bottlenecks', 'indicators', 'inbox', 'search']);
+
 const LOADERS = {
   login: () => import('./pages/login.js'),
   lookup: () => import('./pages/lookup.js'),
@@ -66,7 +69,7 @@ function home() {
   if (!s) return '/login';
   if (s.role === 'officer') return '/inbox';
   if (['supervisor', 'inspector', 'admin'].includes(s.role)) return '/overview';
-  return '/search';
+  return can('search') ? '/search' : '/lookup';
 }
 
 function navItems() {
@@ -196,6 +199,12 @@ async function render() {
   }
   if (!route.open && !session()) {
     navigate('/login', { next: hashOf(path, params) });
+    return;
+  }
+  // A page the role has no menu entry for (an address typed or kept from another session) would
+  // only fill with refusals: the reader goes to their own first page instead.
+  if (GUARDED.has(route.page) && !can(route.page)) {
+    navigate(home());
     return;
   }
   if (session()) {

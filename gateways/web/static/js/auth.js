@@ -54,6 +54,8 @@ export function can(page) {
     indicators: ['supervisor', 'inspector', 'admin', 'officer'],
     inbox: ['officer', 'supervisor'],
     search: ['officer', 'supervisor', 'inspector', 'admin', 'integration'],
+    // The integrity check (GET /api/v1/audit/verify); other roles are refused it.
+    verify: ['supervisor', 'inspector', 'admin'],
   };
   return (readers[page] || []).includes(s.role);
 }

@@ -14,9 +14,10 @@ const FORMS = [
   ['apology', 'ApologyIssued'],
 ];
 
-export function applicableForms(events) {
+// Imported history has no applicant nor lookup secret: no receipt slip (the server has none).
+export function applicableForms(events, { imported = false } = {}) {
   const types = new Set(events.map((e) => e.type));
-  return FORMS.filter(([, type]) => types.has(type)).map(([kind]) => kind);
+  return FORMS.filter(([kind, type]) => types.has(type) && !(imported && kind === 'receipt')).map(([kind]) => kind);
 }
 
 async function openForm(id, kind, format, status) {
@@ -49,9 +50,9 @@ async function openForm(id, kind, format, status) {
   }
 }
 
-export function documentButtons(id, events) {
+export function documentButtons(id, events, { imported = false } = {}) {
   const status = h('p', { class: 'muted', role: 'status', 'data-testid': 'documents-status' });
-  const rows = applicableForms(events).map((kind) =>
+  const rows = applicableForms(events, { imported }).map((kind) =>
     h(
       'div',
       { class: 'actions-row', 'data-testid': `document-${kind}` },

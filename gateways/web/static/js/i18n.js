@@ -158,6 +158,7 @@ const vi = {
   'field.confirm': 'Xác nhận thao tác «{action}».',
 
   'common.agency': 'Cơ quan',
+  'common.level': 'Cấp',
   'common.period': 'Kỳ báo cáo',
   'common.from': 'Từ ngày',
   'common.to': 'Đến ngày',
@@ -288,6 +289,8 @@ const vi = {
   'overview.idle': '{n} cơ quan không có hồ sơ trong kỳ',
 
   'bn.title': 'Điểm nghẽn trong luồng hồ sơ',
+  'bn.ceased': '{name} kết thúc hoạt động ngày {day}: sau ngày đó cơ quan không còn hồ sơ.',
+  'bn.ceased.show': 'Xem 12 tháng cuối cùng của cơ quan',
   'bn.metric': 'Bản đồ nhiệt',
   'bn.metric.dwell': 'Thời gian lưu hồ sơ (trung vị, giờ làm việc)',
   'bn.metric.overdue_wip': 'Hồ sơ quá hạn đang tồn cuối tuần',
@@ -327,6 +330,7 @@ const vi = {
   'dossier.promised': 'Hẹn lại',
   'dossier.case_id': 'Mã hồ sơ ở hệ thống cũ',
   'dossier.resource': 'Người thực hiện',
+  'dossier.legacy.attributes': 'Thuộc tính trong nhật ký gốc ({n})',
   'dossier.resolved': 'Có kết quả lúc',
   'dossier.outcome': 'Kết quả',
   'dossier.version': 'Phiên bản',
@@ -404,6 +408,9 @@ const vi = {
   'search.status': 'Trạng thái',
   'search.any': '— tất cả —',
   'search.overdue': 'Chỉ hồ sơ quá hạn',
+  'search.source': 'Nguồn hồ sơ',
+  'search.source.live': 'Hồ sơ xử lý trên hệ thống',
+  'search.source.imported': 'Lịch sử nhập từ hệ thống cũ',
   'search.submit': 'Tìm',
   'search.empty': 'Không tìm thấy hồ sơ nào.',
 
@@ -579,6 +586,7 @@ const en = {
   'field.confirm': 'Confirm “{action}”.',
 
   'common.agency': 'Agency',
+  'common.level': 'Level',
   'common.period': 'Reporting period',
   'common.from': 'From',
   'common.to': 'To',
@@ -709,6 +717,8 @@ const en = {
   'overview.idle': '{n} agencies with no dossiers in the period',
 
   'bn.title': 'Bottlenecks in the dossier flow',
+  'bn.ceased': '{name} ceased on {day}: it holds no dossier after that day.',
+  'bn.ceased.show': 'Show its last 12 months',
   'bn.metric': 'Heat map',
   'bn.metric.dwell': 'Dwell time (median, working hours)',
   'bn.metric.overdue_wip': 'Overdue dossiers held at week end',
@@ -748,6 +758,7 @@ const en = {
   'dossier.promised': 'New appointment',
   'dossier.case_id': 'Case id in the legacy log',
   'dossier.resource': 'Resource',
+  'dossier.legacy.attributes': 'Attributes in the legacy log ({n})',
   'dossier.resolved': 'Resolved',
   'dossier.outcome': 'Outcome',
   'dossier.version': 'Version',
@@ -824,6 +835,9 @@ const en = {
   'search.status': 'Status',
   'search.any': '— any —',
   'search.overdue': 'Overdue only',
+  'search.source': 'Source',
+  'search.source.live': 'Handled in this system',
+  'search.source.imported': 'History imported from a legacy log',
   'search.submit': 'Search',
   'search.empty': 'No dossier found.',
 

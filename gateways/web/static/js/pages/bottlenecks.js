@@ -39,6 +39,13 @@ function levelRank(code) {
   return i < 0 ? LEVEL_ORDER.length : i;
 }
 
+// An axis of counts: whole numbers only. Plotly steps a small range by halves, which 'd' then
+// prints twice each (0, 0, 1, 1, 2, 2); below ten, a step of one.
+function countAxis(values, extra = {}) {
+  const top = Math.max(0, ...values.filter((v) => typeof v === 'number'));
+  return { rangemode: 'tozero', tickformat: 'd', ...(top < 10 ? { dtick: 1 } : {}), ...extra };
+}
+
 function triple(q, keys = ['p50', 'p90', 'p99']) {
   if (!q) return '–';
   return keys.map((k) => (q[k] === null || q[k] === undefined ? '–' : shortHours(q[k]))).join(' / ');
@@ -79,24 +86,43 @@ export async function render(main, params, ctx) {
     h('button', { type: 'submit', class: 'primary' }, t('common.apply')),
   );
 
+  // An agency abolished by a reform (the districts in July 2025) has no work after its last
+  // day: a range past it says so, with its last year one click away.
+  const ended = agency(state.agency)?.valid_to;
+  const endedNotice =
+    ended && ended < state.to
+      ? h(
+          'p',
+          { class: 'notice', 'data-testid': 'bn-ended' },
+          t('bn.ceased', { name: agencyName(state.agency), day: day(ended) }),
+          ' ',
+          h('button', { type: 'button', class: 'secondary', onclick: () => go({ from: addDays(ended, -364), to: ended }) }, t('bn.ceased.show')),
+        )
+      : null;
   const agenciesBox = h('div', {});
   const heatBox = h('div', {});
   const flowBox = h('div', {});
   const wipBox = h('div', {});
   const drillBox = h('div', { id: 'bn-drill', tabindex: '-1' });
   const heatTitle = h('span', {}, t('bn.heatmap'));
+  // Inside a .filters box, as on the overview, so each radio stands on the line of its words.
   const metricPicker = h(
-    'fieldset',
+    'div',
     { class: 'filters' },
-    h('legend', {}, t('bn.metric')),
-    ['dwell', 'overdue_wip'].map((m) =>
-      h('label', {}, h('input', { type: 'radio', name: 'metric', value: m, checked: m === state.metric, onchange: () => go({ metric: m }) }), ' ', t(`bn.metric.${m}`)),
+    h(
+      'fieldset',
+      { 'data-testid': 'bn-metric' },
+      h('legend', {}, t('bn.metric')),
+      ['dwell', 'overdue_wip'].map((m) =>
+        h('label', {}, h('input', { type: 'radio', name: 'metric', value: m, checked: m === state.metric, onchange: () => go({ metric: m }) }), ' ', t(`bn.metric.${m}`)),
+      ),
     ),
   );
   replace(
     main,
     h('h1', {}, t('bn.title')),
     filters,
+    endedNotice,
     section(t('bn.agencies'), agenciesBox),
     drillBox,
     section(t('bn.wip.title'), wipBox),
@@ -161,8 +187,14 @@ export async function render(main, params, ctx) {
           barmode: 'group',
           // Days as numbers (the chart library's month names are English); counts are whole.
           xaxis: { tickformat: '%d/%m', hoverformat: '%d/%m/%Y' },
-          yaxis: { rangemode: 'tozero', title: { text: t('bn.wip.series') }, tickformat: 'd' },
-          yaxis2: { overlaying: 'y', side: 'right', rangemode: 'tozero', showgrid: false, tickformat: 'd' },
+          yaxis: countAxis(
+            body.items.flatMap((p) => [p.wip, p.overdue_wip, p.in_transit]),
+            { title: { text: t('bn.wip.series') } },
+          ),
+          yaxis2: countAxis(
+            body.items.flatMap((p) => [p.arrivals, p.completions]),
+            { overlaying: 'y', side: 'right', showgrid: false },
+          ),
           margin: { l: 48, r: 40, t: 8, b: 40 },
         },
         { height: 320, label: t('bn.wip', { name: agencyName(code) }) },
@@ -201,7 +233,9 @@ export async function render(main, params, ctx) {
           freshness(body),
         );
         if (!quiet) {
+          // No agency had work in the range: the chart's box says so rather than stay blank.
           if (focus) drawWip(focus);
+          else replace(wipBox, h('p', { class: 'muted', 'data-testid': 'bn-wip-empty' }, t('common.empty')));
           drawFlow(body);
         }
       },

@@ -3,6 +3,7 @@
 // across agencies and levels, the control sheet (phiếu kiểm soát) and its printable form.
 import { openActions } from '../actions.js';
 import { api } from '../api.js';
+import { can } from '../auth.js';
 import { documentButtons } from '../documents.js';
 import { filesSection } from '../files.js';
 import { agency, agencyName, procedureName, shortName } from '../catalog.js';
@@ -36,12 +37,17 @@ function summary(d) {
 }
 
 async function verifyBadge(el, id) {
+  // A role the server refuses the check is told so without asking it (no failed request).
+  if (!can('verify')) {
+    replace(el, h('p', { class: 'muted', 'data-testid': 'verify-forbidden' }, t('dossier.verify.forbidden')));
+    return;
+  }
   let result;
   try {
     result = await api('/api/v1/audit/verify', { params: { dossier_id: id } });
   } catch (err) {
     if (err.status === 403) {
-      replace(el, h('p', { class: 'muted' }, t('dossier.verify.forbidden')));
+      replace(el, h('p', { class: 'muted', 'data-testid': 'verify-forbidden' }, t('dossier.verify.forbidden')));
       return;
     }
     throw err;
@@ -113,6 +119,30 @@ function payloadText(event) {
   return parts.join(' · ');
 }
 
+// An attribute as the legacy log wrote it ({type, value[, children]}): the value as written (a
+// time keeps the offset the log gave it), a list or nested attributes as JSON.
+function attributeText(a) {
+  if (!a || typeof a !== 'object' || !('value' in a)) return JSON.stringify(a);
+  const text = a.value !== null && typeof a.value === 'object' ? JSON.stringify(a.value) : String(a.value);
+  return a.children ? `${text} ${JSON.stringify(a.children)}` : text;
+}
+
+// What an imported case or event carried in its log, every attribute, for a miner to compare.
+function legacyAttributes(event) {
+  const p = event.payload || {};
+  let attrs = null;
+  if (event.type === 'LegacyCaseRecorded') attrs = p.attributes;
+  if (event.type === 'LegacyActivityRecorded') attrs = p.original && Object.keys(p.original).length ? p.original : p.attributes;
+  const keys = Object.keys(attrs || {});
+  if (!keys.length) return null;
+  return h(
+    'details',
+    { 'data-testid': 'legacy-attributes' },
+    h('summary', {}, t('dossier.legacy.attributes', { n: keys.length })),
+    h('dl', { class: 'attrs' }, keys.map((k) => h('div', {}, h('dt', {}, k), h('dd', { class: 'mono' }, attributeText(attrs[k]))))),
+  );
+}
+
 function timeline(events) {
   return h(
     'ol',
@@ -125,6 +155,7 @@ function timeline(events) {
         h('div', { class: 'what' }, label('event', e.type)),
         h('div', { class: 'payload' }, payloadText(e)),
         h('div', { class: 'muted small' }, t('dossier.timeline.by', { who: actorText(e) })),
+        legacyAttributes(e),
         h('details', {}, h('summary', {}, t('dossier.timeline.hash')), h('p', { class: 'mono' }, e.hash), h('p', { class: 'mono' }, `prev ${e.prev_hash}`)),
       ),
     ),
@@ -321,7 +352,11 @@ async function renderPrint(main, id) {
         'table',
         {},
         h('thead', {}, h('tr', {}, ['print.col.agency', 'print.col.time', 'print.col.result', 'print.col.note'].map((k) => h('th', { scope: 'col' }, t(k))))),
-        h('tbody', {}, rows),
+        h(
+          'tbody',
+          {},
+          rows.length ? rows : h('tr', { 'data-testid': 'print-empty' }, h('td', { colspan: '4' }, t('dossier.sheet.empty'))),
+        ),
       ),
     ),
   );
@@ -361,7 +396,7 @@ export async function render(main, params, ctx) {
       section(t('dossier.verify'), verifyEl),
       section(t('dossier.sheet'), controlSheet(sheet)),
       section(t('files.title'), filesSection(id, d)),
-      section(t('docs.title'), documentButtons(id, events.items)),
+      section(t('docs.title'), documentButtons(id, events.items, { imported: Boolean(d.imported) })),
       section(t('dossier.slider'), slider(id, d, events.items, timelineEl)),
       section(t('dossier.timeline'), timelineEl),
     );

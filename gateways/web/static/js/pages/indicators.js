@@ -11,7 +11,7 @@ import { localDay, num, pct } from '../format.js';
 import { label, t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { freshness, load } from '../widgets.js';
-import { periodOf, periodRange, shiftPeriod } from './overview.js';
+import { periodLabel, periodOf, shiftPeriod } from './overview.js';
 
 const KEYS = ['on_time_rate', 'resolved_per_received', 'online_rate', 'satisfaction_rate', 'rating_coverage'];
 
@@ -45,10 +45,10 @@ function card(indicator) {
   );
 }
 
-function rowsTable(rows, groupLabel, testid) {
+function rowsTable(rows, groupLabel, testid, heading = t('common.agency')) {
   return table(
     [
-      { label: t('common.agency'), cell: (r) => groupLabel(r.group) },
+      { label: heading, cell: (r) => groupLabel(r.group) },
       { label: t('ind.received'), numeric: true, cell: (r) => num(r.counts.received) },
       { label: t('ind.resolved'), numeric: true, cell: (r) => num(r.counts.resolved) },
       ...KEYS.map((key) => ({ label: t(`ind.${key}`), numeric: true, cell: (r) => pct(r.indicators[key].value) })),
@@ -72,10 +72,9 @@ export async function render(main, params, ctx) {
   const periods = [];
   for (let i = 0; i < 13; i += 1) {
     const p = shiftPeriod(current, -i);
-    const { from, to } = periodRange(p);
-    periods.push(h('option', { value: p, selected: p === state.period }, `${p} (${from} → ${to})`));
+    periods.push(h('option', { value: p, selected: p === state.period }, periodLabel(p, current)));
   }
-  if (!periods.some((o) => o.value === state.period)) periods.push(h('option', { value: state.period, selected: true }, state.period));
+  if (!periods.some((o) => o.value === state.period)) periods.push(h('option', { value: state.period, selected: true }, periodLabel(state.period, current)));
   const totalBox = h('div', {});
   const levelBox = h('div', {});
   const agencyBox = h('div', {});
@@ -109,7 +108,7 @@ export async function render(main, params, ctx) {
         h('p', { class: 'muted small', 'data-testid': 'ind-composite' }, t('ind.no_composite')),
         freshness(byAgency),
       );
-      replace(levelBox, rowsTable(byLevel.rows, (g) => label('level', g), 'ind-by-level'));
+      replace(levelBox, rowsTable(byLevel.rows, (g) => label('level', g), 'ind-by-level', t('common.level')));
       replace(agencyBox, rowsTable(byAgency.rows, (g) => agencyName(g), 'ind-by-agency'));
       replace(
         missingBox,

@@ -52,7 +52,8 @@ export function periodRange(period) {
   return { from: `${prev}-15`, to: `${y}-${String(m).padStart(2, '0')}-14` };
 }
 
-function periodLabel(period, current) {
+// "12/2026: 15/11/2026 – 14/12/2026 (current period)", as every page names a reporting period.
+export function periodLabel(period, current) {
   const { from, to } = periodRange(period);
   const [y, m] = period.split('-');
   return `${m}/${y}: ${t('overview.period.label', { from: day(from), to: day(to) })}${period === current ? ' ' + t('overview.period.current') : ''}`;
@@ -160,6 +161,8 @@ export async function render(main, params, ctx) {
   }
   const below = children && childrenOf(tree, state.agency).length > 0;
   const go = (change) => ctx.navigate('/overview', { ...state, ...change });
+  // Set once the reader has left this page: a report answering later must not bring them back.
+  let gone = false;
 
   // Breadcrumb: from the reader's own agency down to the one shown.
   const trail = [];
@@ -253,7 +256,7 @@ export async function render(main, params, ctx) {
         chart,
         table(
           [
-            { label: t('common.agency'), cell: (r) => label('level', r.group) },
+            { label: t('common.level'), cell: (r) => label('level', r.group) },
             { label: t('overview.received'), numeric: true, cell: (r) => num(r.received.total) },
             { label: t('overview.resolved'), numeric: true, cell: (r) => num(r.resolved.total) },
             { label: label('timeliness', 'late'), numeric: true, cell: (r) => num(r.resolved.late) },
@@ -299,7 +302,7 @@ export async function render(main, params, ctx) {
       if (!params.period && ended && ended < today && busy.length) {
         const latest = busy[busy.length - 1][0];
         if (latest !== state.period && !ok.find(([p]) => p === state.period)?.[1].received.total) {
-          go({ period: latest });
+          if (!gone) go({ period: latest });
           return;
         }
       }
@@ -466,9 +469,13 @@ export async function render(main, params, ctx) {
   fillRisk();
 
   // New events change the counters and the at-risk list; the trend's past periods hardly move.
-  return onLive(() => {
+  const stop = onLive(() => {
     fillKpis(true);
     fillRisk(true);
     if (below) fillAgencies(true);
   });
+  return () => {
+    gone = true;
+    stop();
+  };
 }

@@ -1,5 +1,7 @@
-// Find dossiers by receipt code, the case id an imported dossier had in its legacy log, status or
-// overdue (officers: their agency's; supervisors: their subtree's).
+// Find dossiers by receipt code, the case id an imported dossier had in its legacy log, status,
+// overdue, and live work apart from imported history (officers: their agency's; supervisors:
+// their subtree's). Imported cases the legacy log never closed count as overdue for years, so
+// "overdue" among live work needs the source chosen.
 import { api } from '../api.js';
 import { procedureName, shortName } from '../catalog.js';
 import { h, replace, section, table } from '../dom.js';
@@ -18,6 +20,12 @@ export async function render(main, params, ctx) {
     h('option', { value: '' }, t('search.any')),
     STATUSES.map((s) => h('option', { value: s, selected: s === params.status }, label('status', s))),
   );
+  const source = h(
+    'select',
+    { id: 's-source', 'data-testid': 'search-source' },
+    h('option', { value: '' }, t('search.any')),
+    ['false', 'true'].map((v) => h('option', { value: v, selected: v === params.imported }, t(v === 'true' ? 'search.source.imported' : 'search.source.live'))),
+  );
   const overdue = h('input', { type: 'checkbox', id: 's-overdue', checked: params.overdue === 'true' });
   const out = h('div', {});
   const form = h(
@@ -30,6 +38,7 @@ export async function render(main, params, ctx) {
           receipt_code: code.value.trim(),
           case_id: caseId.value.trim(),
           status: status.value,
+          imported: source.value,
           overdue: overdue.checked ? 'true' : '',
         });
       },
@@ -37,6 +46,7 @@ export async function render(main, params, ctx) {
     h('label', { for: 's-code' }, t('search.code'), code),
     h('label', { for: 's-case' }, t('search.case_id'), caseId),
     h('label', { for: 's-status' }, t('search.status'), status),
+    h('label', { for: 's-source' }, t('search.source'), source),
     h('label', { for: 's-overdue', style: 'flex-direction:row;align-items:center;gap:6px' }, overdue, t('search.overdue')),
     h('button', { type: 'submit', class: 'primary' }, t('search.submit')),
   );
@@ -51,6 +61,7 @@ export async function render(main, params, ctx) {
           receipt_code: params.receipt_code,
           case_id: params.case_id,
           status: params.status,
+          imported: params.imported === 'true' || params.imported === 'false' ? params.imported : null,
           overdue: params.overdue === 'true' ? 'true' : null,
           cursor,
           limit: 50,
