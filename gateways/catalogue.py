@@ -38,6 +38,8 @@ SCHEMA = [
     "FROM procedures WHERE code NOT IN (SELECT code FROM procedure_versions)",
     "DELETE FROM procedures",
     "CREATE TABLE IF NOT EXISTS catalogue_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)",
+    # Units an import of legacy history made of a log's org:group values (own table: no ALTER).
+    "CREATE TABLE IF NOT EXISTS legacy_units (code TEXT PRIMARY KEY)",
 ]
 # valid_from NULL ("since ever") is stored as this sentinel so it can be part of the key.
 _SINCE_EVER = "0001-01-01"
@@ -188,6 +190,7 @@ class Catalogue:
         self._loaded_version = -1
         self._hierarchy = Hierarchy()
         self._procedures: dict[str, list[Procedure]] = {}
+        self._legacy: frozenset[str] = frozenset()
 
     def _stored_version(self) -> int:
         rows = self._db.query("SELECT version FROM catalogue_version WHERE id = 1")
@@ -216,6 +219,7 @@ class Catalogue:
                     versions.sort(key=lambda p: p.valid_from or date.min)
                 self._hierarchy = Hierarchy(agencies)
                 self._procedures = procedures
+                self._legacy = frozenset(r["code"] for r in self._db.query("SELECT code FROM legacy_units"))
                 self._loaded_version = version
             self._checked_at = time.monotonic()
 
@@ -230,6 +234,12 @@ class Catalogue:
     def hierarchy(self) -> Hierarchy:
         self._refresh()
         return self._hierarchy
+
+    def is_legacy(self, code: str) -> bool:
+        """`code` is a unit an import of legacy history made of a log's group, not an agency of
+        this system: it holds imported history and receives no live dossier."""
+        self._refresh()
+        return code in self._legacy
 
     def procedures(self, on: date | None = None) -> list[Procedure]:
         """One version per procedure: the latest, or the one in force `on` a day."""
@@ -251,12 +261,17 @@ class Catalogue:
         self._refresh()
         return list(self._procedures.get(code, ()))
 
-    def put_agency(self, agency: Agency) -> bool:
-        """Insert or replace the version with this valid_from; True if it was new."""
+    def put_agency(self, agency: Agency, *, legacy: bool = False) -> bool:
+        """Insert or replace the version with this valid_from; True if it was new. `legacy`:
+        the agency is a unit of imported legacy history (`is_legacy`)."""
         key = (agency.code, agency.valid_from.isoformat() if agency.valid_from else _SINCE_EVER)
         with self._db.transaction() as tx:
             existed = bool(tx.query("SELECT 1 AS x FROM agencies WHERE code = ? AND valid_from = ?", key))
             self._write_agencies(tx, [agency])
+            if legacy:
+                tx.execute(
+                    "INSERT INTO legacy_units (code) VALUES (?) ON CONFLICT (code) DO NOTHING", (agency.code,)
+                )
         self._checked_at = float("-inf")
         return not existed
 

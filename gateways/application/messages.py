@@ -344,6 +344,10 @@ DETAILS: Mapping[str, str] = {
     "'{id}' is not a dossier id (a UUID)": "'{id}' không phải mã hồ sơ (UUID)",
     "unknown procedure '{code}'": "không có thủ tục '{code}'",
     "unknown agency '{code}'": "không có cơ quan '{code}'",
+    "'{code}' is a unit of imported legacy history, not an agency of this system: no live dossier goes there": (
+        "'{code}' là đơn vị trong lịch sử nhập từ hệ thống cũ, không phải cơ quan trên hệ thống này: "
+        "không chuyển hồ sơ đang xử lý đến đó"
+    ),
     "agency '{code}' did not exist on {day}": "cơ quan '{code}' chưa tồn tại vào ngày {day}",
     "no dossier {id}": "không có hồ sơ {id}",
     "role '{role}' cannot act on dossiers": "vai trò '{role}' không được thao tác trên hồ sơ",

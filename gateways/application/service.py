@@ -161,6 +161,8 @@ class DossierService:
                 code, day, prefer=[state.receiving_agency_code, state.holder_agency_code]
             )
         self.require_agency(code, at=at)
+        if not state.imported:
+            self.require_live(code)
         ended = sorted(p for p in hierarchy.predecessors_ever(code) if hierarchy.on(p, day) is None)
         return code, tuple(ended)
 
@@ -186,6 +188,15 @@ class DossierService:
                 raise InvalidValue(f"unknown agency '{code[:100]}'")
             if hierarchy.on(code, day) is None:
                 raise InvalidValue(f"agency '{code}' did not exist on {day.isoformat()}")
+
+    def require_live(self, code: str) -> None:
+        """`code` is an agency of this system, not a unit an import made of a legacy log's group
+        (that one only holds imported history: a live dossier sent there would wait for ever)."""
+        if self.catalogue.is_legacy(code):
+            raise InvalidValue(
+                f"'{code}' is a unit of imported legacy history, not an agency of this system: "
+                "no live dossier goes there"
+            )
 
     # -- writes for callers that act as the system (seed, import) -----------------------------
     def execute(
@@ -280,6 +291,8 @@ class DossierService:
         transaction) and the lookup secret to give the citizen once."""
         procedure, desk = self.procedure_for_receipt(procedure_code, occurred_at, receiving_agency_code)
         self.require_agency(desk, *(step.agency_code for step in procedure.route), at=occurred_at)
+        if not imported:
+            self.require_live(desk)
         secret = token_urlsafe(12)
         id_number = applicant.get("id_number")
         phone = applicant.get("phone")

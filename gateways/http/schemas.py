@@ -262,6 +262,10 @@ class Agency(Model):
     valid_to: date | None
     successors: list[Successor] = Field(description="who takes over once it ends (valid_to)")
     basis: str = Field(description="legal basis of the ending (căn cứ pháp lý); empty if none")
+    legacy: bool = Field(
+        description="a unit an import of legacy history made of a log's group: it holds imported "
+        "history only, and no live dossier is received at or handed off to it"
+    )
 
 
 class AgencyVersions(Agency):

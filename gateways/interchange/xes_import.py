@@ -224,7 +224,10 @@ class XesImporter:
         catalogue = self.service.catalogue
         if agency.code not in catalogue.hierarchy:
             catalogue.put_agency(
-                Agency(code=agency.code, name=agency.name, level=agency.level, parent_code=agency.parent_code)
+                Agency(
+                    code=agency.code, name=agency.name, level=agency.level, parent_code=agency.parent_code
+                ),
+                legacy=True,  # a unit of the legacy log: it receives no live dossier
             )
             self.report.agencies_created.append(agency.code)
         return agency.code

@@ -118,8 +118,8 @@ class _CatalogueCopy:
             return None
         return versions[-1] if on is None else version_on(versions, on)
 
-    def put_agency(self, agency: Agency) -> bool:
-        self.hierarchy.add(agency)
+    def put_agency(self, agency: Agency, *, legacy: bool = False) -> bool:
+        self.hierarchy.add(agency)  # every agency an import adds is a legacy unit (written so)
         self.added.append(("agency", agency))
         return True
 
@@ -253,7 +253,7 @@ class ShardedXesImporter(BulkXesImporter):
         catalogue = self.service.catalogue
         for kind, item in added:
             if kind == "agency":
-                catalogue.put_agency(item)
+                catalogue.put_agency(item, legacy=True)
                 self.report.agencies_created.append(item.code)
             else:
                 catalogue.put_procedure(item)

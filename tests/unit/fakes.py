@@ -138,12 +138,18 @@ class FakeCatalogue:
         self._agencies: list[Agency] = []
         self._procedures: dict[tuple[str, date | None], Procedure] = {}
         self._hierarchy = Hierarchy()
+        self._legacy: set[str] = set()
 
     @property
     def hierarchy(self) -> Hierarchy:
         return self._hierarchy
 
-    def put_agency(self, agency: Agency) -> bool:
+    def is_legacy(self, code: str) -> bool:
+        return code in self._legacy
+
+    def put_agency(self, agency: Agency, *, legacy: bool = False) -> bool:
+        if legacy:
+            self._legacy.add(agency.code)
         self._agencies = [
             a for a in self._agencies if (a.code, a.valid_from) != (agency.code, agency.valid_from)
         ]

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, Field
 from domain.agencies import Agency, AgencyLevel, Successor
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
 from gateways.application.commands import MAX_AMOUNT_VND, Body
-from gateways.catalogue import agency_to_json, component_from_json, parent_cycle, procedure_to_json
+from gateways.catalogue import Catalogue, agency_to_json, component_from_json, parent_cycle, procedure_to_json
 from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
@@ -109,8 +109,10 @@ def _check_code(code: str, what: str) -> None:
         )
 
 
-def agency_json(a: Agency) -> dict[str, Any]:
-    return agency_to_json(a)
+def agency_json(a: Agency, catalogue: Catalogue) -> dict[str, Any]:
+    """An agency version, and whether it is a unit of imported legacy history (which takes no
+    live dossier: the dashboard leaves it out of the handoff choices)."""
+    return {**agency_to_json(a), "legacy": catalogue.is_legacy(a.code)}
 
 
 @router.put(
@@ -162,8 +164,10 @@ def put_agency(
     created = container.catalogue.put_agency(agency)
     response.status_code = 201 if created else 200
     return {
-        **agency_json(agency),
-        "versions": [agency_json(a) for a in container.catalogue.hierarchy.history(code)],
+        **agency_json(agency, container.catalogue),
+        "versions": [
+            agency_json(a, container.catalogue) for a in container.catalogue.hierarchy.history(code)
+        ],
     }
 
 
@@ -174,7 +178,7 @@ def list_agencies(principal: PrincipalDep, container: ContainerDep, on: date | N
     for code in hierarchy.codes():
         version = hierarchy.on(code, on) if on else hierarchy.latest(code)
         if version is not None:
-            items.append(agency_json(version))
+            items.append(agency_json(version, container.catalogue))
     return {"items": items, "next_cursor": None}
 
 
@@ -184,7 +188,11 @@ def get_agency(code: str, principal: PrincipalDep, container: ContainerDep) -> d
     latest = hierarchy.latest(code)
     if latest is None:
         raise Problem(404, "Unknown agency", f"no agency '{code}'", "unknown-agency")
-    return {**agency_json(latest), "versions": [agency_json(a) for a in hierarchy.history(code)]}
+    catalogue = container.catalogue
+    return {
+        **agency_json(latest, catalogue),
+        "versions": [agency_json(a, catalogue) for a in hierarchy.history(code)],
+    }
 
 
 @router.put(

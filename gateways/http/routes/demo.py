@@ -86,7 +86,7 @@ def demo_agencies(container: ContainerDep) -> dict[str, Any]:
     for code in hierarchy.codes():
         latest = hierarchy.latest(code)
         if latest is not None:
-            items.append(agency_json(latest))
+            items.append(agency_json(latest, container.catalogue))
     return {
         "items": items,
         "home": container.catalogue.home(),  # the agency the picker starts on

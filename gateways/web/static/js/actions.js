@@ -39,7 +39,7 @@ function newKey() {
 }
 
 // Agencies to hand to: the rest of the route first (the next step selected), then all others
-// in force today.
+// in force today, save the units of imported legacy history.
 function agencyChoices(dossier, id, name) {
   const today = localDay(env().now);
   const holder = dossier.holder_agency_code;
@@ -51,6 +51,8 @@ function agencyChoices(dossier, id, name) {
   }
   const others = allAgencies()
     .filter((a) => a.code !== holder && !ahead.includes(a.code))
+    // Units an import made of a legacy log's groups hold imported history only (the server refuses them).
+    .filter((a) => dossier.imported || !a.legacy)
     .filter((a) => (!a.valid_to || a.valid_to >= today) && (!a.valid_from || a.valid_from <= today))
     .sort((a, b) => a.name.localeCompare(b.name, 'vi') || a.code.localeCompare(b.code));
   // The holder's own province first; the whole country's catalogue repeats names (wards of
