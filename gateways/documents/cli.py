@@ -41,11 +41,13 @@ def print_form(
         ),
     ] = None,
     base_url: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--base-url", envvar="LIENTHONG_PUBLIC_URL", help="where citizens reach the lookup page"
+            "--base-url",
+            help="where citizens reach the lookup page (default: LIENTHONG_PUBLIC_URL, from the "
+            "environment or the env file, else this server's host and port)",
         ),
-    ] = "http://127.0.0.1:8000",
+    ] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="register: first day (2026-11-01) or instant")
     ] = None,

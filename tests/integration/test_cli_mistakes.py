@@ -232,3 +232,19 @@ def test_stream_refuses_a_view_it_does_not_have(store: Path, monkeypatch: pytest
     # anything reaches the broker (nothing listens on this port).
     monkeypatch.setenv("LIENTHONG_KAFKA_BOOTSTRAP", "127.0.0.1:9")
     _refused(["stream", "--view", "slaa"], "no view 'slaa'", "dossier_index", "sla")
+
+
+def test_a_printed_receipt_sends_the_citizen_to_the_public_url_of_the_env_file(seeded: Path) -> None:
+    # Set in the env file (not exported): the slip's lookup address must still be it, not localhost.
+    (seeded / "no.env").write_text("LIENTHONG_PUBLIC_URL=https://dichvucong.example.vn\n")
+    container = bootstrap()
+    try:
+        received = next(e for e in container.store.notifications(0, 100) if e.type == "DossierReceived")
+        code = received.envelope["payload"]["receipt_code"]
+    finally:
+        container.close()
+    out = seeded / "slip.html"
+    printed = CliRunner().invoke(app, ["print", "receipt", code, "--format", "html", "--out", str(out)])
+    assert printed.exit_code == 0, printed.output
+    html = out.read_text(encoding="utf-8")
+    assert "https://dichvucong.example.vn/#/lookup?code=" in html and "127.0.0.1" not in html
