@@ -181,6 +181,17 @@ def _listens(pid: int, port: int) -> bool:
         return False
 
 
+def _worker_listening(proc: subprocess.Popen[bytes], port: int, log: Path) -> int:
+    """The pid of `run --workers 2`'s extra worker, once it and the parent both listen on `port`."""
+    deadline = time.monotonic() + 120
+    while not (_listens(proc.pid, port) and [c for c in _children(proc.pid) if _listens(c, port)]):
+        assert proc.poll() is None, log.read_text()[-2000:]
+        assert time.monotonic() < deadline, "run --workers 2: two processes did not listen in 120 s"
+        time.sleep(0.2)
+    (worker,) = [c for c in _children(proc.pid) if _listens(c, port)]
+    return worker
+
+
 def test_run_with_two_workers_serves_one_port_from_two_processes(store_url: str, tmp_path: Path) -> None:
     settings = _settings(tmp_path, store_url)
     env = Server(settings, tmp_path / "unused.log").env
@@ -206,12 +217,7 @@ def test_run_with_two_workers_serves_one_port_from_two_processes(store_url: str,
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 120
-        while not (_listens(proc.pid, port) and [c for c in _children(proc.pid) if _listens(c, port)]):
-            assert proc.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "run --workers 2: two processes did not listen in 120 s"
-            time.sleep(0.2)
-        (worker,) = [c for c in _children(proc.pid) if _listens(c, port)]
+        worker = _worker_listening(proc, port, log)
         assert httpx.get(base + "/readyz", timeout=10).status_code == 200
         os.kill(worker, signal.SIGKILL)
         for _ in range(50):  # a new connection each time: the kernel no longer offers the dead one
@@ -234,12 +240,7 @@ def test_sigterm_to_run_with_two_workers_stops_the_extra_worker_too(store_url: s
             [str(LIENTHONG), *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        deadline = time.monotonic() + 120
-        while not (_listens(proc.pid, port) and [c for c in _children(proc.pid) if _listens(c, port)]):
-            assert proc.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "run --workers 2: two processes did not listen in 120 s"
-            time.sleep(0.2)
-        (worker,) = [c for c in _children(proc.pid) if _listens(c, port)]
+        worker = _worker_listening(proc, port, log)
         os.kill(proc.pid, signal.SIGTERM)  # the parent only, as a service manager does
         proc.wait(60)
         deadline = time.monotonic() + 30

@@ -200,9 +200,9 @@ def test_an_event_two_views_cannot_apply_is_dead_lettered_once_naming_both(conta
     assert "view refusing:" in error and "view refusing_too:" in error
 
 
-def test_inbound_receive_answers_201_and_repeats_the_result_for_the_same_key(container: Container) -> None:
-    load_catalogue(container.catalogue)
-    officer = issue_token(
+def _ward_officer() -> str:
+    """A token of an officer of the demo's ward, as an agency system sends with its commands."""
+    return issue_token(
         SECRET,
         role="officer",
         sub="officer@ward",
@@ -210,6 +210,11 @@ def test_inbound_receive_answers_201_and_repeats_the_result_for_the_same_key(con
         now=datetime.now(UTC),
         ttl=timedelta(hours=1),
     )
+
+
+def test_inbound_receive_answers_201_and_repeats_the_result_for_the_same_key(container: Container) -> None:
+    load_catalogue(container.catalogue)
+    officer = _ward_officer()
     command = orjson.dumps(
         {
             "idempotency_key": "portal-42",
@@ -251,14 +256,7 @@ def test_an_inbound_command_with_a_field_it_does_not_declare_gets_a_problem_and_
 ) -> None:
     """A misspelt `expected_version` would otherwise skip the concurrency check without a word."""
     load_catalogue(container.catalogue)
-    officer = issue_token(
-        SECRET,
-        role="officer",
-        sub="o",
-        agency_code="000.21.99.H29",
-        now=datetime.now(UTC),
-        ttl=timedelta(hours=1),
-    )
+    officer = _ward_officer()
     body = {"procedure_code": "DD.01-2025", "channel": "direct", "applicant": {"name": "A", "id_number": "1"}}
     raws = [
         orjson.dumps(
