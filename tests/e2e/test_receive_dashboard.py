@@ -1,0 +1,57 @@
+"""The desk's officer receives a walk-in dossier from the dashboard (Debian's chromium through
+Playwright): the new dossier is in the inbox, and the lookup secret shown once opens it for the
+citizen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_dashboard import AN_KHANH, LAND, Demo, browser, open_tab, served_demo, sign_in
+
+__all__ = ["browser"]  # the fixture, shared with the dashboard's tests
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    with served_demo(tmp_path_factory.mktemp("receive")) as d:
+        yield d
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_an_officer_receives_a_walk_in_dossier_and_gives_the_citizen_its_secret(
+    browser: Any, desk: Demo, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    with open_tab(browser) as page:
+        sign_in(page, desk, "officer", AN_KHANH)
+        page.get_by_test_id("receive-open").click()
+        dialog = page.get_by_test_id("receive-dialog")
+        # The procedures this ward's desk opens come first, each with its code.
+        first = dialog.get_by_test_id("receive-procedure").locator("optgroup").first
+        expect(first).to_have_attribute("label", "Thủ tục tiếp nhận tại đơn vị")
+        dialog.get_by_test_id("receive-procedure").select_option(LAND)
+        dialog.get_by_test_id("receive-submit").click()  # the browser holds a form with no name
+        expect(dialog.get_by_test_id("receive-done")).to_have_count(0)
+        dialog.get_by_test_id("receive-name").fill("Lê Thị Hoa")
+        dialog.get_by_test_id("receive-id_number").fill("079300007777")
+        dialog.get_by_test_id("receive-phone").fill("0909000111")
+        dialog.get_by_test_id("receive-channel-postal").check()
+        dialog.get_by_test_id("receive-submit").click()
+        expect(dialog.get_by_test_id("receive-done")).to_be_visible()
+        code = dialog.get_by_test_id("receive-code").inner_text().strip()
+        secret = dialog.get_by_test_id("receive-secret").inner_text().strip()
+        expect(dialog.get_by_test_id("receive-print")).to_be_visible()
+        dialog.get_by_role("button", name="Đóng").last.click()
+        expect(page.locator(f"[data-testid=inbox-active] tr[data-code='{code}']")).to_be_visible()
+
+    seen = desk.http.post("/api/v1/lookup", json={"receipt_code": code, "secret": secret})
+    assert seen.status_code == 200, seen.text
+    found = desk.get("/api/v1/dossiers", desk.auth("officer", AN_KHANH), receipt_code=code)["items"]
+    assert len(found) == 1 and found[0]["procedure_code"] == LAND and found[0]["channel"] == "postal"
+    assert desk.http.post("/api/v1/lookup", json={"receipt_code": code, "secret": "wrong"}).status_code == 404
