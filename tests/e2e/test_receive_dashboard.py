@@ -46,7 +46,11 @@ def test_an_officer_receives_a_walk_in_dossier_and_gives_the_citizen_its_secret(
         expect(dialog.get_by_test_id("receive-done")).to_be_visible()
         code = dialog.get_by_test_id("receive-code").inner_text().strip()
         secret = dialog.get_by_test_id("receive-secret").inner_text().strip()
-        expect(dialog.get_by_test_id("receive-print")).to_be_visible()
+        # The slip that prints the secret opens in a new tab (the server checks the secret it is sent).
+        with page.expect_popup() as opened:
+            dialog.get_by_test_id("receive-print").click()
+        opened.value.wait_for_url("blob:**", timeout=60_000)
+        expect(dialog.get_by_role("status")).to_have_text("")
         dialog.get_by_role("button", name="Đóng").last.click()
         expect(page.locator(f"[data-testid=inbox-active] tr[data-code='{code}']")).to_be_visible()
 
