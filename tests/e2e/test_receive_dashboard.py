@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_dashboard import AN_KHANH, LAND, Demo, browser, open_tab, served_demo, sign_in
+from tests.e2e.test_dashboard import AN_KHANH, APPLICANT, LAND, Demo, browser, open_tab, served_demo, sign_in
 
 __all__ = ["browser"]  # the fixture, shared with the dashboard's tests
 
@@ -59,3 +59,34 @@ def test_an_officer_receives_a_walk_in_dossier_and_gives_the_citizen_its_secret(
     found = desk.get("/api/v1/dossiers", desk.auth("officer", AN_KHANH), receipt_code=code)["items"]
     assert len(found) == 1 and found[0]["procedure_code"] == LAND and found[0]["channel"] == "postal"
     assert desk.http.post("/api/v1/lookup", json={"receipt_code": code, "secret": "wrong"}).status_code == 404
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_a_citizen_rates_the_service_once_the_result_is_returned(browser: Any, desk: Demo) -> None:
+    from playwright.sync_api import expect
+
+    made = desk.post(
+        "/api/v1/dossiers",
+        {"procedure_code": LAND, "channel": "direct", "applicant": APPLICANT},
+        role="officer",
+        agency=AN_KHANH,
+    )
+    path = f"/api/v1/dossiers/{made['id']}"
+    for step, body in [("decision", {"outcome": "approved"}), ("result-ready", {}), ("result-returned", {})]:
+        desk.post(f"{path}/{step}", body, role="officer", agency=AN_KHANH)
+    with open_tab(browser) as page:
+        page.goto(f"{desk.base}/#/lookup?code={made['receipt_code']}")
+        page.get_by_test_id("lookup-secret").fill(made["lookup_secret"])
+        page.get_by_test_id("lookup-submit").click()
+        expect(page.get_by_test_id("lookup-result")).to_be_visible()
+        page.get_by_test_id("lookup-rating-satisfied").check()
+        page.get_by_test_id("lookup-rate").click()
+        expect(page.get_by_test_id("lookup-rated")).to_have_text("Cảm ơn ông/bà đã đánh giá.")
+        # Looked up again, a second rating is refused, saying so.
+        page.get_by_test_id("lookup-submit").click()
+        page.get_by_test_id("lookup-rating-very_satisfied").check()
+        page.get_by_test_id("lookup-rate").click()
+        expect(page.get_by_test_id("lookup-result").get_by_role("alert")).to_be_visible()
+    events = desk.get(f"{path}/events", desk.auth("inspector"))["items"]
+    assert [e["payload"]["rating"] for e in events if e["type"] == "SatisfactionRecorded"] == ["satisfied"]
