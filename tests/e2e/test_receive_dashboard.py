@@ -90,3 +90,21 @@ def test_a_citizen_rates_the_service_once_the_result_is_returned(browser: Any, d
         expect(page.get_by_test_id("lookup-result").get_by_role("alert")).to_be_visible()
     events = desk.get(f"{path}/events", desk.auth("inspector"))["items"]
     assert [e["payload"]["rating"] for e in events if e["type"] == "SatisfactionRecorded"] == ["satisfied"]
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_a_failure_that_asking_again_cannot_mend_offers_no_retry(browser: Any, desk: Demo) -> None:
+    from playwright.sync_api import expect
+
+    with open_tab(browser) as page:
+        sign_in(page, desk, "officer", AN_KHANH)
+        page.goto(f"{desk.base}/#/dossier/00000000-0000-4000-8000-000000000000")
+        problem = page.get_by_test_id("problem").first
+        expect(problem).to_have_attribute("data-status", "404")
+        expect(problem.get_by_role("button")).to_have_count(0)  # no "Thử lại": it would answer 404 again
+        # The server away: asking again may mend it.
+        page.route("**/api/v1/dossiers/**", lambda route: route.fulfill(status=503, body="{}"))
+        page.goto(f"{desk.base}/#/dossier/00000000-0000-4000-8000-000000000001")
+        away = page.locator("[data-testid=problem][data-status='503']").first
+        expect(away.get_by_role("button", name="Thử lại")).to_be_visible()

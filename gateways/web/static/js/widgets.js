@@ -16,8 +16,14 @@ export function problemText(err) {
   return [problem.title || t('error.title'), problem.detail];
 }
 
+// Failures that may pass if asked again: the network, a timeout, a rate limit, the server's own.
+function passing(status) {
+  return status === 0 || status === 408 || status === 429 || (status >= 500 && status !== 501);
+}
+
 export function problemBox(err, { retry } = {}) {
   const [title, detail] = problemText(err);
+  if (!passing(err.status ?? 0)) retry = null; // asked again, a 403, 404 or 422 answers the same
   return h(
     'div',
     { class: 'notice error', role: 'alert', 'data-testid': 'problem', 'data-status': String(err.status ?? 0) },
