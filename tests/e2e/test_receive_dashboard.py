@@ -1,6 +1,7 @@
-"""The desk's officer receives a walk-in dossier from the dashboard (Debian's chromium through
-Playwright): the new dossier is in the inbox, and the lookup secret shown once opens it for the
-citizen."""
+"""The desk and the citizen in the dashboard (Debian's chromium through Playwright): the officer
+receives a walk-in dossier, the new dossier is in the inbox and the lookup secret shown once opens
+it for the citizen, who rates the service once its result is returned; a failure that asking again
+cannot mend offers no retry."""
 
 from __future__ import annotations
 
