@@ -54,7 +54,9 @@ export function timelinessChip(value) {
   return h('span', { class: `chip t-${value}` }, label('timeliness', value));
 }
 
-export function remainingChip(value, { paused = false, overdue = null } = {}) {
+export function remainingChip(value, { paused = false, overdue = null, imported = false } = {}) {
+  // A legacy case its log never closed has no live clock: "late by ten years" would say nothing.
+  if (imported) return h('span', { class: 'chip', 'data-testid': 'remaining-imported', title: t('remaining.imported.hint') }, t('remaining.imported'));
   if (value === null || value === undefined) return h('span', { class: 'muted' }, '–');
   const late = overdue ?? value < 0;
   const cls = paused ? 'chip paused' : late ? 'chip t-late' : value < 8 ? 'chip warn' : 'chip ok';
