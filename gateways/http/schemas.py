@@ -131,6 +131,7 @@ class DossierSummary(Model):
     timeliness: TimelinessName | None
     overdue: bool
     remaining_working_hours: float | None
+    imported: bool = Field(description="imported legacy history (its time left is the log's, not live)")
     version: int
 
 

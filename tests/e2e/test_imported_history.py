@@ -102,8 +102,12 @@ def test_the_inspector_searches_a_legacy_case_and_reads_its_original_activities(
     page.locator("form.filters button[type=submit]").click()
     results = page.get_by_test_id("search-results")
     expect(results.locator("tbody tr")).to_have_count(1)
+    # A case the log never closed has no live clock: not "overdue by N days".
+    expect(results.get_by_test_id("remaining-imported")).to_have_text("Lịch sử nhập")
     results.locator("tbody tr a").first.click()
     expect(page.get_by_test_id("case-id")).to_have_text("case-10011")
+    expect(page.get_by_test_id("remaining-imported").first).to_be_visible()
+    expect(page.locator("main")).not_to_contain_text("Quá hạn")
     timeline = page.get_by_test_id("timeline")
     for activity, resource, _group, _at in CASES["case-10011"]:
         expect(timeline).to_contain_text(f"«{activity}»")

@@ -175,6 +175,7 @@ def _row_json(row: Any, container: Container, now: datetime) -> dict[str, Any]:
         "timeliness": row.timeliness,
         "overdue": remaining is not None and remaining < 0 and not row.paused,
         "remaining_working_hours": round(remaining, 4) if remaining is not None else None,
+        "imported": row.imported,
         "version": row.last_seq,
     }
 

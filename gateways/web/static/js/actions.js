@@ -173,7 +173,7 @@ export function openActions(id, { onDone, preferred } = {}) {
       {},
       statusChip(dossier.status),
       ' ',
-      remainingChip(dossier.remaining_working_hours, { overdue: dossier.overdue }),
+      remainingChip(dossier.remaining_working_hours, { overdue: dossier.overdue, imported: dossier.imported }),
       ' ',
       h('span', { class: 'muted small' }, `${t('common.holder')}: ${agencyName(dossier.holder_agency_code)}`),
       dossier.pending_handoff_to ? h('span', { class: 'muted small' }, ` → ${agencyName(dossier.pending_handoff_to)}`) : null,

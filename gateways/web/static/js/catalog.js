@@ -96,6 +96,10 @@ export function procedure(code) {
   return procedures.get(code) || null;
 }
 
+export function allProcedures() {
+  return [...procedures.values()];
+}
+
 export function procedureName(code) {
   return procedures.get(code)?.name || code || '–';
 }

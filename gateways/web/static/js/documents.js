@@ -20,7 +20,7 @@ export function applicableForms(events, { imported = false } = {}) {
   return FORMS.filter(([kind, type]) => types.has(type) && !(imported && kind === 'receipt')).map(([kind]) => kind);
 }
 
-async function openForm(id, kind, format, status) {
+async function openForm(id, kind, format, status, extra = {}) {
   const tab = window.open('', '_blank');
   status.textContent = '';
   try {
@@ -29,6 +29,7 @@ async function openForm(id, kind, format, status) {
         Authorization: `Bearer ${token()}`,
         Accept: format === 'html' ? 'text/html' : 'application/pdf',
         'Accept-Language': lang(),
+        ...extra,
       },
     });
     if (!res.ok) {
@@ -48,6 +49,11 @@ async function openForm(id, kind, format, status) {
     if (tab) tab.close();
     status.textContent = t('docs.failed', { detail: String(err.message || err) });
   }
+}
+
+// The receipt slip of a dossier just received, with its lookup secret (known only now).
+export function printReceipt(id, secret, status) {
+  return openForm(id, 'receipt', 'pdf', status, { 'X-Lookup-Secret': secret });
 }
 
 export function documentButtons(id, events, { imported = false } = {}) {

@@ -16,8 +16,14 @@ export function problemText(err) {
   return [problem.title || t('error.title'), problem.detail];
 }
 
+// Failures that may pass if asked again: the network, a timeout, a rate limit, the server's own.
+function passing(status) {
+  return status === 0 || status === 408 || status === 429 || (status >= 500 && status !== 501);
+}
+
 export function problemBox(err, { retry } = {}) {
   const [title, detail] = problemText(err);
+  if (!passing(err.status ?? 0)) retry = null; // asked again, a 403, 404 or 422 answers the same
   return h(
     'div',
     { class: 'notice error', role: 'alert', 'data-testid': 'problem', 'data-status': String(err.status ?? 0) },
@@ -48,7 +54,9 @@ export function timelinessChip(value) {
   return h('span', { class: `chip t-${value}` }, label('timeliness', value));
 }
 
-export function remainingChip(value, { paused = false, overdue = null } = {}) {
+export function remainingChip(value, { paused = false, overdue = null, imported = false } = {}) {
+  // A legacy case its log never closed has no live clock: "late by ten years" would say nothing.
+  if (imported) return h('span', { class: 'chip', 'data-testid': 'remaining-imported', title: t('remaining.imported.hint') }, t('remaining.imported'));
   if (value === null || value === undefined) return h('span', { class: 'muted' }, '–');
   const late = overdue ?? value < 0;
   const cls = paused ? 'chip paused' : late ? 'chip t-late' : value < 8 ? 'chip warn' : 'chip ok';

@@ -31,7 +31,7 @@ function summary(d) {
     d.promised_at ? [t('dossier.promised'), dateTime(d.promised_at)] : null,
     d.resolved_at ? [t('dossier.resolved'), [dateTime(d.resolved_at), ' ', timelinessChip(d.timeliness)]] : null,
     d.outcome ? [t('dossier.outcome'), `${label('outcome', d.outcome)}${d.decision_number ? ' — ' + d.decision_number : ''}`] : null,
-    !d.resolved_at && !d.closed_at ? [t('common.remaining'), remainingChip(d.remaining_working_hours, { overdue: d.overdue })] : null,
+    !d.resolved_at && !d.closed_at ? [t('common.remaining'), remainingChip(d.remaining_working_hours, { overdue: d.overdue, imported: d.imported })] : null,
   ].filter(Boolean);
   return h('dl', { class: 'summary' }, rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))));
 }
@@ -234,7 +234,7 @@ function asOfPanel(d, at) {
         'div',
         {},
         h('dt', {}, t('common.remaining')),
-        h('dd', {}, d.resolved_at ? timelinessChip(d.timeliness) : remainingChip(d.remaining_working_hours, { overdue: d.overdue })),
+        h('dd', {}, d.resolved_at ? timelinessChip(d.timeliness) : remainingChip(d.remaining_working_hours, { overdue: d.overdue, imported: d.imported })),
       ),
     ),
     stepsTable(d),
@@ -391,7 +391,7 @@ export async function render(main, params, ctx) {
     );
     replace(
       el,
-      h('h1', { 'data-testid': 'dossier-title' }, t('dossier.title', { code: d.receipt_code }), ' ', statusChip(d.status), ' ', d.overdue ? h('span', { class: 'chip t-late' }, t('overdue')) : null),
+      h('h1', { 'data-testid': 'dossier-title' }, t('dossier.title', { code: d.receipt_code }), ' ', statusChip(d.status), ' ', d.overdue && !d.imported ? h('span', { class: 'chip t-late' }, t('overdue')) : null),
       section(t('dossier.summary'), summary(d), actionsRow),
       section(t('dossier.verify'), verifyEl),
       section(t('dossier.sheet'), controlSheet(sheet)),

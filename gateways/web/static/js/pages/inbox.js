@@ -1,6 +1,7 @@
 // The officer's inbox: dossiers held by (or coming to) the agency, the least time left first,
 // and those held elsewhere that wait for its opinion, with the actions the domain allows on
-// each, through the command API. A section cut by the API's limit says how many there are.
+// each, through the command API; and the desk's receipt of a new dossier. A section cut by the
+// API's limit says how many there are.
 import { openActions } from '../actions.js';
 import { api } from '../api.js';
 import { session } from '../auth.js';
@@ -9,6 +10,7 @@ import { h, replace, section, table } from '../dom.js';
 import { dateTime } from '../format.js';
 import { t } from '../i18n.js';
 import { onLive } from '../live.js';
+import { openReceive } from '../receive.js';
 import { dossierLink, dueCell, freshness, load, remainingChip, statusChip } from '../widgets.js';
 
 const PREFERRED = { incoming: 'accept', ready: 'result_returned', consult: 'answer' };
@@ -77,7 +79,11 @@ export async function render(main, params, ctx) {
       ),
     );
   }
-  replace(main, h('h1', {}, t('inbox.title', { name: agencyName(code) })), picker, box);
+  // The desk's officer receives a walk-in or posted dossier here (its receipt slip prints the secret).
+  const receive = officer
+    ? h('div', { class: 'actions-row' }, h('button', { type: 'button', class: 'primary', 'data-testid': 'receive-open', onclick: () => openReceive(code, { onDone: () => fill(true) }) }, t('receive.button')))
+    : null;
+  replace(main, h('h1', {}, t('inbox.title', { name: agencyName(code) })), receive, picker, box);
 
   const fill = (quiet = false) =>
     load(

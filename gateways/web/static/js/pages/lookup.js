@@ -2,7 +2,7 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { dateTime } from '../format.js';
-import { t } from '../i18n.js';
+import { label, t } from '../i18n.js';
 import { problemBox, statusChip } from '../widgets.js';
 
 // The result file (POST /api/v1/lookup/result-file, the secret in the body): saved by the browser.
@@ -40,6 +40,7 @@ function result(body, secret) {
   ].filter(Boolean);
   const status = h('p', { class: 'muted', 'data-testid': 'lookup-file-status' });
   const ready = body.status === 'result_ready' || body.status === 'returned';
+  const returned = body.status === 'returned';
   return h(
     'div',
     { class: 'lookup-result notice ok', 'data-testid': 'lookup-result', role: 'status' },
@@ -49,7 +50,42 @@ function result(body, secret) {
       ? h('button', { type: 'button', 'data-testid': 'lookup-file', onclick: () => downloadResult(body.receipt_code, secret, status) }, t('lookup.file'))
       : null,
     status,
+    returned ? rating(body.receipt_code, secret) : null,
   );
+}
+
+// Once the result is returned the citizen rates the service, once (a second rating is refused).
+function rating(code, secret) {
+  const out = h('div', { 'aria-live': 'polite' });
+  const form = h(
+    'form',
+    {
+      'data-testid': 'lookup-rating',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const chosen = new FormData(form).get('rating');
+        const button = form.querySelector('button[type=submit]');
+        button.disabled = true;
+        try {
+          await api('/api/v1/lookup/satisfaction', { method: 'POST', auth: false, body: { receipt_code: code, secret, rating: chosen } });
+          replace(form, h('p', { class: 'notice ok', 'data-testid': 'lookup-rated' }, t('lookup.rate.thanks')));
+        } catch (err) {
+          button.disabled = false;
+          replace(out, problemBox(err));
+        }
+      },
+    },
+    h(
+      'fieldset',
+      { class: 'field' },
+      h('legend', {}, t('lookup.rate')),
+      ['very_satisfied', 'satisfied', 'not_satisfied'].map((v) =>
+        h('label', {}, h('input', { type: 'radio', name: 'rating', value: v, required: true, 'data-testid': `lookup-rating-${v}` }), ' ', label('rating', v)),
+      ),
+    ),
+    h('button', { type: 'submit', 'data-testid': 'lookup-rate' }, t('lookup.rate.submit')),
+  );
+  return h('div', {}, form, out);
 }
 
 export async function render(main, params) {

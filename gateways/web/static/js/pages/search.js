@@ -78,7 +78,7 @@ export async function render(main, params, ctx) {
             { label: t('common.status'), cell: (r) => statusChip(r.status) },
             { label: t('common.holder'), cell: (r) => shortName(r.holder_agency_code) },
             { label: t('common.received_at'), cell: (r) => dateTime(r.received_at) },
-            { label: t('common.remaining'), cell: (r) => remainingChip(r.remaining_working_hours, { overdue: r.overdue }) },
+            { label: t('common.remaining'), cell: (r) => remainingChip(r.remaining_working_hours, { overdue: r.overdue, imported: r.imported }) },
           ],
           found,
           { testid: 'search-results', empty: t('search.empty') },
