@@ -51,13 +51,8 @@ def _problem(d: Demo, path: str, body: dict[str, Any], agency: str = AN_KHANH) -
 
 
 def test_a_live_dossier_is_not_sent_to_a_unit_of_imported_history(mixed: Demo) -> None:
-    made = mixed.post(
-        "/api/v1/dossiers",
-        {"procedure_code": LAND, "channel": "direct", "applicant": APPLICANT},
-        role="officer",
-        agency=AN_KHANH,
-    )
-    path = f"/api/v1/dossiers/{made['id']}"
+    path = f"/api/v1/dossiers/{mixed.receive('live')}"
+    made = mixed.get(path, mixed.auth("officer", AN_KHANH))
     refused = _problem(mixed, f"{path}/handoffs", {"to_agency_code": "GROUP-1"})
     assert "'GROUP-1' is a unit of imported legacy history" in refused["detail"]
     asked = _problem(mixed, f"{path}/consultations", {"agency_code": "GROUP-2", "question": "?"})
@@ -107,15 +102,10 @@ def test_a_sharded_import_marks_its_units_too(tmp_path: Path) -> None:
 def test_the_handoff_choices_leave_out_the_units_of_imported_history(browser: Any, mixed: Demo) -> None:
     from playwright.sync_api import expect
 
-    made = mixed.post(
-        "/api/v1/dossiers",
-        {"procedure_code": LAND, "channel": "direct", "applicant": APPLICANT},
-        role="officer",
-        agency=AN_KHANH,
-    )
+    dossier_id = mixed.receive("offered")
     with open_tab(browser) as page:
         sign_in(page, mixed, "officer", AN_KHANH)
-        row = page.locator(f"[data-testid=inbox-active] tr[data-dossier='{made['id']}']")
+        row = page.locator(f"[data-testid=inbox-active] tr[data-dossier='{dossier_id}']")
         row.get_by_test_id("act").click()
         picker = page.get_by_test_id("action-dialog").get_by_test_id("field-to_agency_code")
         expect(picker).to_have_value(DISTRICT)

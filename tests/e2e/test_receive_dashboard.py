@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_dashboard import AN_KHANH, APPLICANT, LAND, Demo, browser, open_tab, served_demo, sign_in
+from tests.e2e.test_dashboard import AN_KHANH, LAND, Demo, browser, open_tab, served_demo, sign_in
 
 __all__ = ["browser"]  # the fixture, shared with the dashboard's tests
 
@@ -67,18 +67,12 @@ def test_an_officer_receives_a_walk_in_dossier_and_gives_the_citizen_its_secret(
 def test_a_citizen_rates_the_service_once_the_result_is_returned(browser: Any, desk: Demo) -> None:
     from playwright.sync_api import expect
 
-    made = desk.post(
-        "/api/v1/dossiers",
-        {"procedure_code": LAND, "channel": "direct", "applicant": APPLICANT},
-        role="officer",
-        agency=AN_KHANH,
-    )
-    path = f"/api/v1/dossiers/{made['id']}"
+    path = f"/api/v1/dossiers/{desk.receive('rated')}"
     for step, body in [("decision", {"outcome": "approved"}), ("result-ready", {}), ("result-returned", {})]:
         desk.post(f"{path}/{step}", body, role="officer", agency=AN_KHANH)
     with open_tab(browser) as page:
-        page.goto(f"{desk.base}/#/lookup?code={made['receipt_code']}")
-        page.get_by_test_id("lookup-secret").fill(made["lookup_secret"])
+        page.goto(f"{desk.base}/#/lookup?code={desk.codes['rated']}")
+        page.get_by_test_id("lookup-secret").fill(desk.secrets["rated"])
         page.get_by_test_id("lookup-submit").click()
         expect(page.get_by_test_id("lookup-result")).to_be_visible()
         page.get_by_test_id("lookup-rating-satisfied").check()
