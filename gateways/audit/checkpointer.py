@@ -33,6 +33,7 @@ from gateways.audit.signing import (
     raw_public_key,
     sign,
     signature_valid,
+    trusted_keys,
 )
 from gateways.audit.verify import Kept, verify_all
 from gateways.eventstore.store import EventStore
@@ -281,6 +282,5 @@ class Checkpointer:
 
     def signed_here(self, cp: Checkpoint) -> bool:
         """`cp`'s signature verifies with this server's key or a retired one (the key it names)."""
-        keys = {key_id(k): k for k in (*self.retired_keys, self.public_key)}
-        signer = keys.get(cp.key_id)
+        signer = trusted_keys(self.public_key, self.retired_keys).get(cp.key_id)
         return signer is not None and signature_valid(signer, cp.message(), cp.signature)

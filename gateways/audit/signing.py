@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -42,6 +43,15 @@ def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
 
 def key_id(public_key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw_public_key(public_key)).hexdigest()[:16]
+
+
+def trusted_keys(
+    public_key: Ed25519PublicKey, retired: Sequence[Ed25519PublicKey] = ()
+) -> dict[str, Ed25519PublicKey]:
+    """The keys whose signatures a verifier accepts, by key id: this server's and the rotated ones."""
+    trusted = {key_id(k): k for k in retired}
+    trusted[key_id(public_key)] = public_key
+    return trusted
 
 
 def public_key_pem(public_key: Ed25519PublicKey) -> str:

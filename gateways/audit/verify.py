@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateways.audit.chains import Broken, ChainHeads, Verification, examine
 from gateways.audit.ledger import Checkpoint, Leaf, Ledger, frontier_text
-from gateways.audit.signing import event_leaf, key_id, signature_valid
+from gateways.audit.signing import event_leaf, key_id, signature_valid, trusted_keys
 from gateways.eventstore.store import EventStore
 from projections.merkle import MerkleFrontier
 
@@ -74,8 +74,7 @@ def _check_checkpoints(
 ) -> Checkpoint | None:
     """Pass 1: signatures, numbering, and the leaf records' root under each checkpoint."""
     current = key_id(public_key)
-    trusted = {key_id(k): k for k in retired}
-    trusted[current] = public_key
+    trusted = trusted_keys(public_key, retired)
     tree = MerkleFrontier()
     leaves = ledger.leaves()
     last: Checkpoint | None = None
