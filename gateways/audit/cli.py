@@ -17,7 +17,7 @@ from gateways.audit.verify import Kept
 from gateways.audit.witness import NoWitness, WitnessResult, verify_against_kafka
 from gateways.backup import missing_store
 from gateways.bootstrap import Container, bootstrap
-from gateways.cli_out import problem, refuse
+from gateways.cli_out import check_out, refuse, write_out
 from gateways.settings import Settings
 
 out = Console()
@@ -53,11 +53,7 @@ def audit_verify(
     """Recompute every hash chain and every signed checkpoint; exit 1 naming the first fault
     (exit 2: no event store where configured, no such dossier, or a kept file that is not a
     checkpoint signed by this server)."""
-    settings = Settings.load()
-    # Before bootstrapping, which would make an empty store (that verifies) in a wrong data dir.
-    absent = missing_store(settings)
-    if absent:
-        raise refuse(err, absent)
+    settings = _existing_store()
     kept_files = [(path, _read_kept(path)) for path in kept or ()]
     container = bootstrap(settings)
     witness: WitnessResult | None = None
@@ -102,6 +98,16 @@ def audit_verify(
     )
     out.print(f"[red]FAILED at {where}: {bad['reason']}[/red]")
     raise typer.Exit(1)
+
+
+def _existing_store() -> Settings:
+    """The configured settings, once their event store is known to exist: bootstrapping would
+    otherwise make an empty store (that verifies, and holds no checkpoint) in a wrong data dir."""
+    settings = Settings.load()
+    absent = missing_store(settings)
+    if absent:
+        raise refuse(err, absent)
+    return settings
 
 
 def _read_kept(path: Path) -> list[Checkpoint]:
@@ -169,10 +175,8 @@ def audit_latest(
 ) -> None:
     """The newest signed checkpoint as JSON, to keep outside the system (with the public key):
     `lienthong audit verify --kept FILE` later refuses a store that no longer holds it as kept."""
-    settings = Settings.load()
-    absent = missing_store(settings)
-    if absent:
-        raise refuse(err, absent)
+    settings = _existing_store()
+    check_out(out_file, err)  # before any work
     container = bootstrap(settings)
     try:
         latest = _checkpoints(container).latest()
@@ -180,17 +184,11 @@ def audit_latest(
         container.close()
     if latest is None:
         raise refuse(err, "no checkpoint is signed yet: run `lienthong audit checkpoint`")
-    unwritable = problem(out_file) if out_file is not None else None
-    if unwritable:
-        raise refuse(err, unwritable)
     body = orjson.dumps(latest.as_json(), option=orjson.OPT_INDENT_2) + b"\n"
     if out_file is None:
         typer.echo(body.decode("ascii"), nl=False)
         return
-    try:
-        out_file.write_bytes(body)
-    except OSError as exc:
-        raise refuse(err, f"cannot write {out_file}: {exc.strerror or exc}") from exc
+    write_out(out_file, body, err)
     err.print(f"checkpoint {latest.n} ({latest.size:,} events, root {latest.root}) written to {out_file}")
 
 
