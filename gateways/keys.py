@@ -119,8 +119,7 @@ class Keyring:
     # -- PII ----------------------------------------------------------------------------------
     @property
     def pii_master_key(self) -> bytes:
-        path = self._dir / "pii.key"
-        return _key_bytes(path, _read_or_create(path, base64.b64encode(secrets.token_bytes(32))))
+        return self._random_key("pii.key")
 
     @property
     def pii_retired_keys(self) -> dict[str, bytes]:
@@ -139,7 +138,11 @@ class Keyring:
 
     @property
     def pii_index_key(self) -> bytes:
-        path = self._dir / "pii-index.key"
+        return self._random_key("pii-index.key")
+
+    def _random_key(self, name: str) -> bytes:
+        """The 32 random bytes the key file `name` holds, made on first use."""
+        path = self._dir / name
         return _key_bytes(path, _read_or_create(path, base64.b64encode(secrets.token_bytes(32))))
 
     # -- audit checkpoints -----------------------------------------------------------------------
