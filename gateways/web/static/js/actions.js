@@ -8,7 +8,7 @@ import { h, replace } from './dom.js';
 import { env } from './env.js';
 import { dateTime, localDay } from './format.js';
 import { label, t } from './i18n.js';
-import { problemBox, remainingChip, statusChip, toast } from './widgets.js';
+import { problemBox, statusChip, timeLeft, toast } from './widgets.js';
 
 export const ACTIONS = {
   intake: { path: '/intake', fields: [] },
@@ -173,7 +173,7 @@ export function openActions(id, { onDone, preferred } = {}) {
       {},
       statusChip(dossier.status),
       ' ',
-      remainingChip(dossier.remaining_working_hours, { overdue: dossier.overdue, imported: dossier.imported }),
+      timeLeft(dossier),
       ' ',
       h('span', { class: 'muted small' }, `${t('common.holder')}: ${agencyName(dossier.holder_agency_code)}`),
       dossier.pending_handoff_to ? h('span', { class: 'muted small' }, ` → ${agencyName(dossier.pending_handoff_to)}`) : null,

@@ -63,6 +63,11 @@ export function remainingChip(value, { paused = false, overdue = null, imported 
   return h('span', { class: cls, title: hours(value) }, remaining(value, paused));
 }
 
+// A dossier's (or a search row's) time left: its clock, or none for imported history.
+export function timeLeft(d) {
+  return remainingChip(d.remaining_working_hours, { overdue: d.overdue, imported: Boolean(d.imported) });
+}
+
 // The due time, with the apology's new appointment under it (the dossier still counts as late
 // against the first one).
 export function dueCell(due, promised) {

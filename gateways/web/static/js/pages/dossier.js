@@ -12,7 +12,7 @@ import { env, loadEnv } from '../env.js';
 import { dateTime, hours, num, shortHours } from '../format.js';
 import { label, t } from '../i18n.js';
 import { onLive } from '../live.js';
-import { dueCell, load, problemBox, remainingChip, statusChip, timelinessChip } from '../widgets.js';
+import { dueCell, load, problemBox, statusChip, timeLeft, timelinessChip } from '../widgets.js';
 
 // JavaScript dates keep milliseconds, event times microseconds: one millisecond later is
 // never before the event itself.
@@ -31,7 +31,7 @@ function summary(d) {
     d.promised_at ? [t('dossier.promised'), dateTime(d.promised_at)] : null,
     d.resolved_at ? [t('dossier.resolved'), [dateTime(d.resolved_at), ' ', timelinessChip(d.timeliness)]] : null,
     d.outcome ? [t('dossier.outcome'), `${label('outcome', d.outcome)}${d.decision_number ? ' — ' + d.decision_number : ''}`] : null,
-    !d.resolved_at && !d.closed_at ? [t('common.remaining'), remainingChip(d.remaining_working_hours, { overdue: d.overdue, imported: d.imported })] : null,
+    !d.resolved_at && !d.closed_at ? [t('common.remaining'), timeLeft(d)] : null,
   ].filter(Boolean);
   return h('dl', { class: 'summary' }, rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))));
 }
@@ -234,7 +234,7 @@ function asOfPanel(d, at) {
         'div',
         {},
         h('dt', {}, t('common.remaining')),
-        h('dd', {}, d.resolved_at ? timelinessChip(d.timeliness) : remainingChip(d.remaining_working_hours, { overdue: d.overdue, imported: d.imported })),
+        h('dd', {}, d.resolved_at ? timelinessChip(d.timeliness) : timeLeft(d)),
       ),
     ),
     stepsTable(d),

@@ -11,7 +11,7 @@ import { dateTime } from '../format.js';
 import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { openReceive } from '../receive.js';
-import { dossierLink, dueCell, freshness, load, remainingChip, statusChip } from '../widgets.js';
+import { dossierLink, dueCell, freshness, load, statusChip, timeLeft } from '../widgets.js';
 
 const PREFERRED = { incoming: 'accept', ready: 'result_returned', consult: 'answer' };
 
@@ -36,7 +36,7 @@ function rows(items, { officer, onAct, kind }) {
             : { label: t('common.received_at'), cell: (r) => dateTime(r.received_at) },
       kind === 'consult' ? { label: t('inbox.asked_at'), cell: (r) => dateTime(r.consultation_requested_at) } : null,
       { label: t('common.due'), cell: (r) => dueCell(r.due_at, r.promised_at) },
-      { label: t('common.remaining'), cell: (r) => remainingChip(r.remaining_working_hours, { overdue: r.overdue }) },
+      { label: t('common.remaining'), cell: (r) => timeLeft(r) },
       officer
         ? {
             label: t('dossier.actions'),

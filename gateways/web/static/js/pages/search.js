@@ -7,7 +7,7 @@ import { procedureName, shortName } from '../catalog.js';
 import { h, replace, section, table } from '../dom.js';
 import { dateTime } from '../format.js';
 import { label, t } from '../i18n.js';
-import { dossierLink, load, remainingChip, statusChip } from '../widgets.js';
+import { dossierLink, load, statusChip, timeLeft } from '../widgets.js';
 
 const STATUSES = ['submitted', 'received', 'in_process', 'awaiting_supplement', 'awaiting_fee', 'result_ready', 'returned', 'withdrawn', 'stopped', 'refused'];
 
@@ -78,7 +78,7 @@ export async function render(main, params, ctx) {
             { label: t('common.status'), cell: (r) => statusChip(r.status) },
             { label: t('common.holder'), cell: (r) => shortName(r.holder_agency_code) },
             { label: t('common.received_at'), cell: (r) => dateTime(r.received_at) },
-            { label: t('common.remaining'), cell: (r) => remainingChip(r.remaining_working_hours, { overdue: r.overdue, imported: r.imported }) },
+            { label: t('common.remaining'), cell: (r) => timeLeft(r) },
           ],
           found,
           { testid: 'search-results', empty: t('search.empty') },
