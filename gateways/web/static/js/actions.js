@@ -8,7 +8,7 @@ import { h, replace } from './dom.js';
 import { env } from './env.js';
 import { dateTime, localDay } from './format.js';
 import { label, t } from './i18n.js';
-import { problemBox, statusChip, timeLeft, toast } from './widgets.js';
+import { RATINGS, problemBox, statusChip, timeLeft, toast } from './widgets.js';
 
 export const ACTIONS = {
   intake: { path: '/intake', fields: [] },
@@ -30,8 +30,6 @@ export const ACTIONS = {
   stop: { path: '/stop', fields: ['reason'] },
   satisfaction: { path: '/satisfaction', fields: ['rating'] },
 };
-
-const RATINGS = ['very_satisfied', 'satisfied', 'not_satisfied'];
 
 function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();

@@ -45,6 +45,9 @@ export async function load(el, fill, quiet = false) {
   }
 }
 
+// The citizen's satisfaction ratings (rất hài lòng / hài lòng / không hài lòng), as the API takes them.
+export const RATINGS = ['very_satisfied', 'satisfied', 'not_satisfied'];
+
 export function statusChip(status) {
   return h('span', { class: `chip status-${status}`, 'data-testid': 'status' }, label('status', status));
 }

@@ -3,7 +3,7 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { dateTime } from '../format.js';
 import { label, t } from '../i18n.js';
-import { problemBox, statusChip } from '../widgets.js';
+import { RATINGS, problemBox, statusChip } from '../widgets.js';
 
 // The result file (POST /api/v1/lookup/result-file, the secret in the body): saved by the browser.
 async function downloadResult(code, secret, status) {
@@ -79,7 +79,7 @@ function rating(code, secret) {
       'fieldset',
       { class: 'field' },
       h('legend', {}, t('lookup.rate')),
-      ['very_satisfied', 'satisfied', 'not_satisfied'].map((v) =>
+      RATINGS.map((v) =>
         h('label', {}, h('input', { type: 'radio', name: 'rating', value: v, required: true, 'data-testid': `lookup-rating-${v}` }), ' ', label('rating', v)),
       ),
     ),
