@@ -141,6 +141,7 @@ def _submit(state: Dossier | None, c: cmd.SubmitOnline, cal: WorkingCalendar) ->
             receiving_agency_code=c.receiving_agency_code,
             applicant=dict(c.applicant),
             lookup_secret_hash=c.lookup_secret_hash,
+            procedure_name=c.procedure.name,
         )
     ]
 

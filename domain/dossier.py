@@ -456,6 +456,7 @@ def _create(event: ev.DossierEvent) -> Dossier:
                 id=event.dossier_id,
                 receipt_code=event.receipt_code,
                 procedure_code=event.procedure_code,
+                procedure_name=event.procedure_name,
                 receiving_agency_code=event.receiving_agency_code,
                 holder_agency_code=event.receiving_agency_code,
                 status=Status.SUBMITTED,

@@ -59,6 +59,9 @@ class DossierSubmittedOnline(DossierEvent):
     receiving_agency_code: str
     applicant: Mapping[str, Any]  # sealed (ciphertext) — never clear PII
     lookup_secret_hash: str
+    # The procedure's name as the catalogue gave it at submission ("" in events recorded
+    # before it was kept); the receipt snapshots the whole procedure again.
+    procedure_name: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

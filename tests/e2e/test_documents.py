@@ -192,6 +192,8 @@ def test_the_refusal_slip_of_an_online_submission_refused_at_intake(api: Api, cl
     r = api.post("/api/v1/dossiers", {**body, "receiving_agency_code": WARD}, role="integration", agency=None)
     assert r.status_code == 201, r.text
     created = r.json()
+    # Awaiting intake, the dossier names its procedure as the catalogue does.
+    assert created["procedure_name"] == api.get("/api/v1/procedures/DD.01").json()["name"] != ""
     reason = "Thủ tục không thuộc thẩm quyền giải quyết của phường"
     _at(
         api,

@@ -323,6 +323,8 @@ def test_online_submission_intake_and_refusal() -> None:
     )
     s = fold(decide(None, submit, CAL))
     assert s and s.status == Status.SUBMITTED and s.status_code == 1
+    # Awaiting intake, it already says what it asks for (the name the catalogue gave).
+    assert s.procedure_name == procedure().name != ""
     with pytest.raises(ActorNotAllowed):
         decide(None, c.SubmitOnline(**{**submit.__dict__, "actor": officer(WARD)}), CAL)
     received = fold(
