@@ -507,6 +507,41 @@ def test_bottlenecks_show_the_heat_map_and_flow_and_the_dossiers_behind_an_agenc
 
 @pytest.mark.browser
 @pytest.mark.integration
+def test_bottlenecks_refuse_a_reversed_range_in_the_form_and_ask_nobody(page: Any, demo: Demo) -> None:
+    from playwright.sync_api import expect
+
+    sign_in(page, demo, "supervisor", CITY)
+    page.goto(f"{demo.base}/#/bottlenecks")
+    expect(page.get_by_test_id("bn-agencies").locator("tbody tr").first).to_be_visible()
+    before = page.evaluate("location.hash")
+    asked: list[str] = []
+    page.on("request", lambda r: "/api/v1/reports/" in r.url and asked.append(r.url))
+    page.locator("#bn-from").fill("2026-11-10")
+    page.locator("#bn-to").fill("2026-11-01")
+    page.get_by_role("button", name="Xem", exact=True).click()
+    refused = page.get_by_test_id("bn-range-error")
+    expect(refused).to_be_visible()
+    expect(refused).to_contain_text("«Từ ngày» (10/11/2026) ở sau «Đến ngày» (01/11/2026)")
+    expect(page.locator("#bn-from")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("problem")).to_have_count(0)
+    assert page.evaluate("location.hash") == before and asked == []
+    # Put right, the range is taken and the message goes.
+    page.locator("#bn-from").fill("2026-10-01")
+    expect(refused).to_be_hidden()
+    page.get_by_role("button", name="Xem", exact=True).click()
+    expect(page.locator("#bn-from")).to_have_value("2026-10-01")
+    assert "from=2026-10-01" in page.evaluate("location.hash")
+    # The server still refuses a reversed range itself, for any other client.
+    r = demo.http.get(
+        "/api/v1/reports/bottlenecks",
+        params={"agency_code": CITY, "from": "2026-11-10", "to": "2026-11-01"},
+        headers=page_token(page),
+    )
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.browser
+@pytest.mark.integration
 def test_pages_say_which_report_failed_and_keep_the_rest(page: Any, demo: Demo) -> None:
     from playwright.sync_api import expect
 
