@@ -594,6 +594,40 @@ def test_pages_fit_a_phone(browser: Any, demo: Demo) -> None:
         context.close()
 
 
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_by_level_chart_uses_a_phones_width(browser: Any, demo: Demo) -> None:
+    """At 375 px the levels' names ("Trung tâm phục vụ hành chính công") stand above their bars,
+    not beside them eating the plot: the bars' scale spans most of the screen."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 375, "height": 812}, locale="vi-VN", is_mobile=True)
+    tab = context.new_page()
+    try:
+        sign_in(tab, demo, "supervisor", CITY)
+        chart = tab.get_by_test_id("by-level-chart")
+        plot = chart.locator(".nsewdrag").first  # the plot area: 0 to 100 % of the bars' scale
+        expect(plot).to_be_attached()
+        levels = tab.locator("[data-testid=by-level] tbody tr").count()
+        assert levels >= 2
+        screen = tab.evaluate("document.documentElement.clientWidth")
+        assert screen <= 375
+        width = plot.bounding_box()["width"]
+        assert width > 0.4 * screen, (width, screen)
+        bars = chart.locator(".bars .point path").evaluate_all(
+            "ps => ps.map(p => p.getBoundingClientRect().width)"
+        )
+        rate_cells = tab.locator("[data-testid=by-level] tbody tr td:nth-child(5)")
+        rates = [percent(text) for text in rate_cells.all_inner_texts()]
+        widest = max(bars)
+        assert any(r is not None and r >= 50 for r in rates) and widest > 0.2 * screen, (bars, rates)
+        expect(chart.locator(".annotation")).to_have_count(levels)  # one name per bar, above it
+        assert fits(tab)
+        shot(tab, "17b-overview-by-level-phone")
+    finally:
+        context.close()
+
+
 # --- the HTTP side of the dashboard ----------------------------------------------------------------
 
 
