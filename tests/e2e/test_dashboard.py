@@ -207,10 +207,13 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def sign_in(page: Any, demo: Demo, role: str, agency: str | None) -> None:
-    """Through the demo sign-in form, as a person would."""
+def sign_in(page: Any, demo: Demo, role: str, agency: str | None, ended: bool = False) -> None:
+    """Through the demo sign-in form, as a person would; `ended`: an agency abolished before
+    today, offered once the form is asked for them."""
     page.goto(f"{demo.base}/#/login")
     page.get_by_test_id("demo-role").select_option(role)
+    if ended:
+        page.get_by_test_id("demo-agency-ended").check()
     page.get_by_test_id("demo-agency").select_option(agency or "")
     page.get_by_test_id("demo-submit").click()
     page.wait_for_function("() => !location.hash.startsWith('#/login')")
