@@ -207,10 +207,13 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def sign_in(page: Any, demo: Demo, role: str, agency: str | None) -> None:
-    """Through the demo sign-in form, as a person would."""
+def sign_in(page: Any, demo: Demo, role: str, agency: str | None, ended: bool = False) -> None:
+    """Through the demo sign-in form, as a person would; `ended`: an agency abolished before
+    today, offered once the form is asked for them."""
     page.goto(f"{demo.base}/#/login")
     page.get_by_test_id("demo-role").select_option(role)
+    if ended:
+        page.get_by_test_id("demo-agency-ended").check()
     page.get_by_test_id("demo-agency").select_option(agency or "")
     page.get_by_test_id("demo-submit").click()
     page.wait_for_function("() => !location.hash.startsWith('#/login')")
@@ -507,6 +510,41 @@ def test_bottlenecks_show_the_heat_map_and_flow_and_the_dossiers_behind_an_agenc
 
 @pytest.mark.browser
 @pytest.mark.integration
+def test_bottlenecks_refuse_a_reversed_range_in_the_form_and_ask_nobody(page: Any, demo: Demo) -> None:
+    from playwright.sync_api import expect
+
+    sign_in(page, demo, "supervisor", CITY)
+    page.goto(f"{demo.base}/#/bottlenecks")
+    expect(page.get_by_test_id("bn-agencies").locator("tbody tr").first).to_be_visible()
+    before = page.evaluate("location.hash")
+    asked: list[str] = []
+    page.on("request", lambda r: "/api/v1/reports/" in r.url and asked.append(r.url))
+    page.locator("#bn-from").fill("2026-11-10")
+    page.locator("#bn-to").fill("2026-11-01")
+    page.get_by_role("button", name="Xem", exact=True).click()
+    refused = page.get_by_test_id("bn-range-error")
+    expect(refused).to_be_visible()
+    expect(refused).to_contain_text("«Từ ngày» (10/11/2026) ở sau «Đến ngày» (01/11/2026)")
+    expect(page.locator("#bn-from")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("problem")).to_have_count(0)
+    assert page.evaluate("location.hash") == before and asked == []
+    # Put right, the range is taken and the message goes.
+    page.locator("#bn-from").fill("2026-10-01")
+    expect(refused).to_be_hidden()
+    page.get_by_role("button", name="Xem", exact=True).click()
+    expect(page.locator("#bn-from")).to_have_value("2026-10-01")
+    assert "from=2026-10-01" in page.evaluate("location.hash")
+    # The server still refuses a reversed range itself, for any other client.
+    r = demo.http.get(
+        "/api/v1/reports/bottlenecks",
+        params={"agency_code": CITY, "from": "2026-11-10", "to": "2026-11-01"},
+        headers=page_token(page),
+    )
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.browser
+@pytest.mark.integration
 def test_pages_say_which_report_failed_and_keep_the_rest(page: Any, demo: Demo) -> None:
     from playwright.sync_api import expect
 
@@ -555,6 +593,144 @@ def test_pages_fit_a_phone(browser: Any, demo: Demo) -> None:
         expect(tab.get_by_test_id("inbox-active")).to_be_visible()
         assert fits(tab)
         shot(tab, "18-inbox-phone")
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_by_level_chart_uses_a_phones_width(browser: Any, demo: Demo) -> None:
+    """At 375 px the levels' names ("Trung tâm phục vụ hành chính công") stand above their bars,
+    not beside them eating the plot: the bars' scale spans most of the screen."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 375, "height": 812}, locale="vi-VN", is_mobile=True)
+    tab = context.new_page()
+    try:
+        sign_in(tab, demo, "supervisor", CITY)
+        chart = tab.get_by_test_id("by-level-chart")
+        plot = chart.locator(".nsewdrag").first  # the plot area: 0 to 100 % of the bars' scale
+        expect(plot).to_be_attached()
+        levels = tab.locator("[data-testid=by-level] tbody tr").count()
+        assert levels >= 2
+        screen = tab.evaluate("document.documentElement.clientWidth")
+        assert screen <= 375
+        width = plot.bounding_box()["width"]
+        assert width > 0.4 * screen, (width, screen)
+        bars = chart.locator(".bars .point path").evaluate_all(
+            "ps => ps.map(p => p.getBoundingClientRect().width)"
+        )
+        rate_cells = tab.locator("[data-testid=by-level] tbody tr td:nth-child(5)")
+        rates = [percent(text) for text in rate_cells.all_inner_texts()]
+        widest = max(bars)
+        assert any(r is not None and r >= 50 for r in rates) and widest > 0.2 * screen, (bars, rates)
+        expect(chart.locator(".annotation")).to_have_count(levels)  # one name per bar, above it
+        assert fits(tab)
+        shot(tab, "17b-overview-by-level-phone")
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_an_inspector_keeps_the_newest_checkpoint_and_compares_it_with_the_store(
+    browser: Any, page: Any, demo: Demo, tmp_path: Path
+) -> None:
+    """What `lienthong audit latest --out FILE` and `audit verify --kept FILE` do, from the
+    browser: the file downloaded is the CLI's, and a kept checkpoint the store no longer holds,
+    or holds with another root, is said in red with what it means."""
+    import orjson
+    from playwright.sync_api import expect
+
+    latest = demo.container.checkpoints.latest()
+    assert latest is not None
+    sign_in(page, demo, "inspector", None)
+    page.goto(f"{demo.base}/#/dossier/{demo.ids['late']}")
+    expect(page.get_by_test_id("verify")).to_have_attribute("data-ok", "true")
+    page.get_by_test_id("verify-kept-link").click()  # from a dossier's integrity badge
+    expect(page.get_by_role("link", name="Kiểm tra toàn vẹn")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_test_id("audit-latest")).to_have_attribute("data-n", str(latest.n))
+    with page.expect_download() as waiting:
+        page.get_by_test_id("audit-download").click()
+    kept = tmp_path / waiting.value.suggested_filename
+    waiting.value.save_as(kept)
+    assert kept.name == f"lienthong-checkpoint-{latest.n}.json"
+    assert kept.read_bytes() == orjson.dumps(latest.as_json(), option=orjson.OPT_INDENT_2) + b"\n"
+    shot(page, "30-audit")
+
+    asked: list[str] = []
+    page.on("request", lambda r: "/api/v1/audit/verify" in r.url and asked.append(r.url))
+    result = page.get_by_test_id("kept-result")
+    submit = page.get_by_test_id("kept-submit")
+
+    # The file kept, read back: green.
+    page.get_by_test_id("kept-file").set_input_files(str(kept))
+    expect(page.get_by_test_id("kept-json")).to_have_value(kept.read_text())
+    submit.click()
+    expect(result).to_have_attribute("data-outcome", "kept")
+    expect(result).to_contain_text(f"Kho vẫn giữ điểm kiểm tra #{latest.n} với đúng gốc đã lưu giữ")
+    assert asked and f"kept_checkpoint={latest.n}" in asked[-1] and f"kept_root={latest.root}" in asked[-1]
+    shot(page, "31-audit-kept")
+
+    # A page of /audit/checkpoints, pasted: its newest is compared.
+    listed = demo.get("/api/v1/audit/checkpoints", demo.auth("inspector"))
+    page.get_by_test_id("kept-json").fill(orjson.dumps(listed).decode())
+    submit.click()
+    expect(result).to_contain_text(f"đã đối chiếu điểm mới nhất (#{latest.n})")
+    expect(result).to_have_attribute("data-outcome", "kept")
+
+    # A file whose root was changed: its signature fails, nothing is asked of the store.
+    before = len(asked)
+    altered = {**latest.as_json(), "root": "ab" * 32}
+    page.get_by_test_id("kept-json").fill(orjson.dumps(altered).decode())
+    submit.click()
+    expect(result).to_have_attribute("data-outcome", "forged")
+    expect(result).to_contain_text("tệp đã bị sửa, hoặc là của một hệ thống khác")
+    page.get_by_test_id("kept-json").fill('{"n": 1, "root": "ab"}')
+    submit.click()
+    expect(result).to_have_attribute("data-outcome", "invalid")
+    expect(result).to_contain_text("trường «size» bị thiếu hoặc không phải số nguyên")
+    assert len(asked) == before
+
+    # Typed by hand: another root for the same number is a history signed again…
+    page.get_by_test_id("kept-json").fill("")
+    page.get_by_test_id("kept-n").fill(str(latest.n))
+    page.get_by_test_id("kept-root").fill("0" * 64)
+    submit.click()
+    expect(result).to_have_attribute("data-outcome", "replaced")
+    expect(result).to_contain_text(f"Kho giữ điểm kiểm tra #{latest.n} với một gốc khác gốc đã lưu giữ")
+    expect(result).to_contain_text("đã bị thay thế và ký lại")
+    shot(page, "32-audit-replaced")
+    # … a number past the newest stored is a deleted tail …
+    page.get_by_test_id("kept-n").fill(str(latest.n + 3))
+    page.get_by_test_id("kept-root").fill(latest.root)
+    submit.click()
+    expect(result).to_have_attribute("data-outcome", "missing")
+    expect(result).to_contain_text(f"Kho không còn giữ điểm kiểm tra #{latest.n + 3}")
+    expect(result).to_contain_text(f"Điểm kiểm tra mới nhất trong kho là #{latest.n}.")
+    # … and what is not a root at all is the server's 422, shown as it says it.
+    page.get_by_test_id("kept-root").fill("not-a-root")
+    submit.click()
+    problem = page.get_by_test_id("problem")
+    expect(problem).to_have_attribute("data-status", "422")
+    r = demo.http.get(
+        "/api/v1/audit/verify",
+        params={"kept_checkpoint": latest.n + 3, "kept_root": "not-a-root"},
+        headers=page_token(page),
+    )
+    assert r.status_code == 422
+    expect(problem).to_contain_text(r.json()["title"])
+    expect(result).to_have_count(0)
+
+    # The page fits a phone, with a root typed in full.
+    context = browser.new_context(viewport={"width": 375, "height": 812}, locale="vi-VN", is_mobile=True)
+    tab = context.new_page()
+    try:
+        sign_in(tab, demo, "inspector", None)
+        tab.goto(f"{demo.base}/#/audit")
+        tab.get_by_test_id("kept-root").fill(latest.root)
+        expect(tab.get_by_test_id("audit-latest")).to_be_visible()
+        assert fits(tab)
     finally:
         context.close()
 

@@ -101,7 +101,7 @@ def test_the_overview_of_an_abolished_district_does_not_pull_back_a_reader_who_l
         held.append(route)
 
     page.route("**/api/v1/reports/bieu06?*", hold)  # the overview's figures, held back
-    sign_in(page, demo, "supervisor", THU_DUC)
+    sign_in(page, demo, "supervisor", THU_DUC, ended=True)
     while len(held) < 13:  # the period's figures and the trend's twelve periods
         page.wait_for_event("request", timeout=30_000)
     page.goto(f"{demo.base}/#/bottlenecks")
@@ -127,7 +127,7 @@ def test_bottlenecks_of_an_abolished_district_say_when_it_ended_and_open_its_las
     page says when it ended and opens its last year in one click."""
     from playwright.sync_api import expect
 
-    sign_in(page, demo, "supervisor", THU_DUC)
+    sign_in(page, demo, "supervisor", THU_DUC, ended=True)
     page.goto(f"{demo.base}/#/bottlenecks")
     ended = page.get_by_test_id("bn-ended")
     expect(ended).to_contain_text("Ủy ban nhân dân thành phố Thủ Đức kết thúc hoạt động ngày 30/06/2025")

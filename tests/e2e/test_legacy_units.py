@@ -112,3 +112,74 @@ def test_the_handoff_choices_leave_out_the_units_of_imported_history(browser: An
         offered = picker.locator("option").evaluate_all("os => os.map(o => o.value)")
         assert len(offered) > 10 and AN_KHANH not in offered  # the catalogue, less the holder
         assert not {"GROUP-1", "GROUP-2"} & set(offered)
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_demo_sign_in_offers_agencies_in_force_and_finds_them_by_name_or_code(
+    browser: Any, mixed: Demo
+) -> None:
+    """The sign-in's agency choice leaves out the units of imported history and the abolished
+    agencies (unless asked), and narrows thousands of choices to what is typed."""
+    from playwright.sync_api import expect
+
+    thu_duc = "000.00.63.H29"  # a district the 2025 reform abolished (valid to 30 Jun 2025)
+    with open_tab(browser) as page:
+        page.goto(f"{mixed.base}/#/login")
+        picker = page.get_by_test_id("demo-agency")
+        expect(picker).to_have_value("000.00.00.H29")  # the home province, as before
+        offered = picker.locator("option").evaluate_all("os => os.map(o => o.value)")
+        assert AN_KHANH in offered and DISTRICT in offered
+        assert not {"GROUP-1", "GROUP-2", thu_duc} & set(offered), offered
+        page.get_by_test_id("demo-agency-ended").check()
+        offered = picker.locator("option").evaluate_all("os => os.map(o => o.value)")
+        assert thu_duc in offered and not {"GROUP-1", "GROUP-2"} & set(offered)
+        page.get_by_test_id("demo-agency-ended").uncheck()
+        # Typed without its marks, part of the name finds the ward, and it is chosen.
+        page.get_by_test_id("demo-agency-filter").fill("phuong an khanh")
+        expect(picker).to_have_value(AN_KHANH)
+        assert picker.locator("option:not([value=''])").count() == 1
+        page.get_by_test_id("demo-agency-filter").fill("GROUP-1")  # a unit of imported history
+        expect(picker.locator("option:not([value=''])")).to_have_count(0)
+        expect(picker).to_have_value("")
+        page.get_by_test_id("demo-agency-filter").fill(AN_KHANH)  # its code
+        page.get_by_test_id("demo-role").select_option("officer")
+        page.get_by_test_id("demo-submit").click()
+        page.wait_for_function("() => location.hash.startsWith('#/inbox')")
+        assert (
+            page.evaluate(
+                "JSON.parse(atob(localStorage.getItem('lienthong.token').split('.')[1])).agency_code"
+            )
+            == AN_KHANH
+        )
+
+    # After an import of thousands of groups, and with the whole country's communes: the picker
+    # draws a few hundred at once and says how to find the rest.
+    body = mixed.http.get("/api/v1/demo/agencies").json()
+    base = {
+        "level": "commune",
+        "parent_code": "000.00.00.H29",
+        "valid_from": None,
+        "successors": [],
+        "basis": "",
+    }
+    body["items"] += [
+        {**base, "code": f"LEG-{i}", "name": f"Nhóm {i}", "valid_to": None, "legacy": True}
+        for i in range(3000)
+    ]
+    body["items"] += [
+        {**base, "code": f"XA-{i}", "name": f"Ủy ban nhân dân xã Số {i}", "valid_to": None, "legacy": False}
+        for i in range(1000)
+    ]
+    with open_tab(browser) as page:
+        page.route("**/api/v1/demo/agencies", lambda route: route.fulfill(json=body))
+        page.goto(f"{mixed.base}/#/login")
+        picker = page.get_by_test_id("demo-agency")
+        count = page.get_by_test_id("demo-agency-count")
+        expect(count).to_contain_text("Hiện 300 trong 1.0")  # the demo's agencies in force and the 1000
+        assert picker.locator("option:not([value=''])").count() == 300
+        expect(picker).to_have_value("000.00.00.H29")
+        assert picker.locator("option[value^='LEG-']").count() == 0
+        page.get_by_test_id("demo-agency-filter").fill("xa so 777")
+        expect(picker).to_have_value("XA-777")
+        expect(count).to_have_text("1 cơ quan để chọn.")

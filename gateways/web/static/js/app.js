@@ -16,12 +16,13 @@ const ROUTES = [
   { pattern: /^\/indicators$/, page: 'indicators' },
   { pattern: /^\/inbox$/, page: 'inbox' },
   { pattern: /^\/search$/, page: 'search' },
+  { pattern: /^\/audit$/, page: 'audit' },
   { pattern: /^\/dossier\/([^/]+)\/print$/, page: 'dossier', view: 'print' },
   { pattern: /^\/dossier\/([^/]+)$/, page: 'dossier' },
 ];
 
 // Pages only some roles may read (auth.js `can`); the others are open to every signed-in role.
-const GUARDED = new Set(['overview', 'bottlenecks', 'indicators', 'inbox', 'search']);
+const GUARDED = new Set(['overview', 'bottlenecks', 'indicators', 'inbox', 'search', 'audit']);
 
 const LOADERS = {
   login: () => import('./pages/login.js'),
@@ -31,6 +32,7 @@ const LOADERS = {
   indicators: () => import('./pages/indicators.js'),
   inbox: () => import('./pages/inbox.js'),
   search: () => import('./pages/search.js'),
+  audit: () => import('./pages/audit.js'),
   dossier: () => import('./pages/dossier.js'),
 };
 
@@ -79,6 +81,7 @@ function navItems() {
   if (can('indicators')) items.push(['/indicators', t('nav.indicators')]);
   if (can('inbox')) items.push(['/inbox', t('nav.inbox')]);
   if (can('search')) items.push(['/search', t('nav.search')]);
+  if (can('audit')) items.push(['/audit', t('nav.audit')]);
   items.push(['/lookup', t('nav.lookup')]);
   return items;
 }

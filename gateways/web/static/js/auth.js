@@ -56,6 +56,8 @@ export function can(page) {
     search: ['officer', 'supervisor', 'inspector', 'admin', 'integration'],
     // The integrity check (GET /api/v1/audit/verify); other roles are refused it.
     verify: ['supervisor', 'inspector', 'admin'],
+    // The whole log's integrity and kept checkpoints (pages/audit.js), by the same rule.
+    audit: ['supervisor', 'inspector', 'admin'],
   };
   return (readers[page] || []).includes(s.role);
 }

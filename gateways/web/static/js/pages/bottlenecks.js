@@ -71,12 +71,36 @@ export async function render(main, params, ctx) {
     .map((a) => h('option', { value: a.code, selected: a.code === state.agency }, a.name));
   const from = h('input', { type: 'date', id: 'bn-from', value: state.from, max: today });
   const to = h('input', { type: 'date', id: 'bn-to', value: state.to, max: today });
+  // A range that ends before it starts is said here, beside the dates, and asked of nobody
+  // (the server refuses it too, with a 422, for any other client).
+  const rangeError = h('p', { id: 'bn-range-error', class: 'notice error', role: 'alert', 'data-testid': 'bn-range-error', hidden: true });
+  const checkRange = () => {
+    const wrong = Boolean(from.value && to.value && from.value > to.value);
+    rangeError.hidden = !wrong;
+    rangeError.textContent = wrong ? t('bn.range.reversed', { from: day(from.value), to: day(to.value) }) : '';
+    for (const input of [from, to]) {
+      if (wrong) {
+        input.setAttribute('aria-invalid', 'true');
+        input.setAttribute('aria-describedby', 'bn-range-error');
+      } else {
+        input.removeAttribute('aria-invalid');
+        input.removeAttribute('aria-describedby');
+      }
+    }
+    return !wrong;
+  };
+  from.addEventListener('change', checkRange);
+  to.addEventListener('change', checkRange);
   const filters = h(
     'form',
     {
       class: 'filters',
       onsubmit: (e) => {
         e.preventDefault();
+        if (!checkRange()) {
+          from.focus();
+          return;
+        }
         go({ from: from.value, to: to.value, agency: e.target.querySelector('#bn-agency').value });
       },
     },
@@ -122,6 +146,7 @@ export async function render(main, params, ctx) {
     main,
     h('h1', {}, t('bn.title')),
     filters,
+    rangeError,
     endedNotice,
     section(t('bn.agencies'), agenciesBox),
     drillBox,

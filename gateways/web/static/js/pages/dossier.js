@@ -64,6 +64,9 @@ async function verifyBadge(el, id) {
       lines.push(h('p', {}, t('dossier.verify.covered', { n: num(result.covered_events), cp: result.last_checkpoint })));
     if (result.uncovered_events) lines.push(h('p', {}, t('dossier.verify.uncovered', { n: num(result.uncovered_events) })));
   }
+  // A store that lost or re-signed its newest checkpoints still verifies here: only a
+  // checkpoint kept outside the system tells (the audit page).
+  lines.push(h('p', { class: 'small' }, h('a', { href: '#/audit', 'data-testid': 'verify-kept-link' }, t('dossier.verify.kept'))));
   const details = h('div', {});
   replace(
     el,

@@ -250,7 +250,7 @@ export async function render(main, params, ctx) {
     load(levelBox, async (el) => {
       const body = await api('/api/v1/reports/sla', { params: { ...base, group_by: 'level', period: state.period } });
       const rows = body.items;
-      const chart = h('div', { class: 'chart' });
+      const chart = h('div', { class: 'chart', 'data-testid': 'by-level-chart' });
       replace(
         el,
         chart,
@@ -267,6 +267,9 @@ export async function render(main, params, ctx) {
           { testid: 'by-level', empty: t('common.empty') },
         ),
       );
+      // Each level's name stands above its bar, the width of the chart, rather than beside it:
+      // "Trung tâm phục vụ hành chính công" beside the bars left a phone a sliver to draw in.
+      const names = rows.map((r) => label('level', r.group));
       if (rows.length)
         await draw(
           chart,
@@ -274,16 +277,33 @@ export async function render(main, params, ctx) {
             {
               type: 'bar',
               orientation: 'h',
-              y: rows.map((r) => label('level', r.group)),
+              y: names,
               x: rows.map((r) => (r.on_time_rate ?? 0) * 100),
+              width: 0.5,
               text: rows.map((r) => `${pct(r.on_time_rate)} (${num(r.resolved.total)})`),
               textposition: 'auto',
               marker: { color: rows.map((r) => (r.on_time_rate !== null && r.on_time_rate < 0.95 ? COLORS.late : COLORS.early)) },
               hovertemplate: '%{y}: %{text}<extra></extra>',
             },
           ],
-          { xaxis: { range: [0, 100], ticksuffix: ' %' }, yaxis: { automargin: true }, margin: { l: 8, r: 16, t: 8, b: 32 } },
-          { height: Math.max(160, 60 + rows.length * 44), label: t('overview.by_level') },
+          {
+            xaxis: { range: [0, 100], ticksuffix: ' %', fixedrange: true },
+            yaxis: { showticklabels: false, fixedrange: true },
+            annotations: names.map((name) => ({
+              text: name,
+              x: 0,
+              xref: 'paper',
+              xanchor: 'left',
+              y: name,
+              yref: 'y',
+              yanchor: 'bottom',
+              yshift: 14,
+              showarrow: false,
+              align: 'left',
+            })),
+            margin: { l: 8, r: 16, t: 8, b: 32 },
+          },
+          { height: Math.max(180, 48 + rows.length * 60), label: t('overview.by_level') },
         );
       else chart.remove();
     }, quiet);
