@@ -38,16 +38,19 @@ class EventEnvelope(BaseModel):
     metadata: dict[str, Any] | None = None
 
 
+IDEMPOTENCY_KEY_MAX = 200  # characters
+
+
 class CommandMessage(BaseModel):
     """`<prefix>.dossier-commands.v1`, key = dossier id (or the idempotency key for a new dossier).
     A field it does not declare is refused: a misspelt `expected_version` would skip the check."""
 
     model_config = ConfigDict(extra="forbid")
 
-    idempotency_key: str = Field(min_length=1, max_length=200)
+    idempotency_key: str = Field(min_length=1, max_length=IDEMPOTENCY_KEY_MAX)
     token: str = Field(min_length=1, description="the same JWT as over HTTP; keep it short-lived")
     command: str = Field(description="receive, handoff, accept, return, consult, answer, …")
-    dossier_id: str | None = None
+    dossier_id: str | None = Field(default=None, max_length=100)
     expected_version: int | None = Field(default=None, ge=0)
     body: dict[str, Any] = Field(default_factory=dict, description="the same JSON as the HTTP body")
 
@@ -59,3 +62,9 @@ class CommandResult(BaseModel):
     status: int = Field(description="the HTTP status the command would have had")
     dossier: dict[str, Any] | None = None
     problem: dict[str, Any] | None = None
+    omitted: str | None = Field(
+        default=None,
+        description="present when the result was over the topic's record limit (about 900 kB): what was "
+        "cut (a problem's texts and field errors; a dossier but its id, version, receipt code and "
+        "lookup secret) and where to read the rest",
+    )

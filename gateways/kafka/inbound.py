@@ -22,12 +22,19 @@ from gateways.application.errors import InvalidCommand, describe, internal
 from gateways.application.handler import CommandRequest, response_body
 from gateways.application.writer import Answer
 from gateways.auth import Principal, read_token
-from gateways.kafka.contracts import CommandMessage
+from gateways.kafka.contracts import IDEMPOTENCY_KEY_MAX, CommandMessage
 
 if TYPE_CHECKING:
     from gateways.bootstrap import Container
 
 log = logging.getLogger("lienthong.inbound")
+
+# A result record must stay under what Kafka takes by default (1 MiB per record, the producer's
+# max_request_size and the broker's message.max.bytes): a result that can never be published
+# would have its batch read again for ever, blocking every command behind it.
+RESULT_LIMIT_BYTES = 900_000
+_CUT = 1_000  # characters kept of a long text of a shortened problem
+_KEPT_ERRORS = 50  # field errors kept in a shortened problem
 
 
 def _result(
@@ -87,7 +94,7 @@ def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[byt
             out[n] = (result_key, _failure(key, exc))
             continue
         out[n] = (result_key, _result(key, answer.status, dossier=response_body(answer)))
-    return [item for item in out if item is not None]
+    return [(key, bounded(result)) for key, result in (item for item in out if item is not None)]
 
 
 def _principal(container: Container, seen: dict[str, Principal | Exception], token: str) -> Principal:
@@ -108,9 +115,65 @@ def execute(container: Container, raw: bytes) -> tuple[bytes, dict[str, Any]]:
 
 
 def _loose_key(raw: bytes) -> str:
+    """The idempotency key of a record that is no valid command, if it has a usable one."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return ""
     key = value.get("idempotency_key") if isinstance(value, dict) else None
-    return key if isinstance(key, str) else ""
+    # A key beyond the contract's length is no key to answer by (and would make the result
+    # record as large as the command): the record is not a command.
+    return key if isinstance(key, str) and 0 < len(key) <= IDEMPOTENCY_KEY_MAX else ""
+
+
+def _cut(text: str, keep: int = _CUT) -> str:
+    return text if len(text) <= keep else f"{text[:keep]}… ({len(text) - keep} more characters)"
+
+
+def bounded(result: dict[str, Any], limit: int = RESULT_LIMIT_BYTES) -> dict[str, Any]:
+    """The result as it can be published: itself when its JSON fits in `limit` bytes, else
+    shortened, saying what was left out (`omitted`). A problem keeps its type, title and status
+    and gets its texts cut and its first field errors; a dossier too large keeps its id and
+    version, to be read over HTTP."""
+    if len(orjson.dumps(result)) <= limit:
+        return result
+    problem = result.get("problem")
+    if isinstance(problem, dict):
+        short: dict[str, Any] = {k: _cut(v) if isinstance(v, str) else v for k, v in problem.items()}
+        errors = problem.get("errors")
+        if isinstance(errors, list):
+            short["errors"] = [
+                {k: _cut(v, 200) if isinstance(v, str) else v for k, v in e.items()}
+                if isinstance(e, dict)
+                else e
+                for e in errors[:_KEPT_ERRORS]
+            ]
+        shortened = {
+            **result,
+            "problem": short,
+            "omitted": "the problem's texts were cut and its field "
+            f"errors kept to the first {_KEPT_ERRORS} (of {len(errors) if isinstance(errors, list) else 0}) "
+            "to fit the results topic",
+        }
+        if len(orjson.dumps(shortened)) <= limit:
+            return shortened
+        problem = {k: _cut(str(problem[k]), 200) for k in ("type", "title", "detail") if k in problem}
+        problem["status"] = result["status"]
+        return {**result, "problem": problem, "omitted": "the problem was cut to fit the results topic"}
+    dossier = result.get("dossier")
+    if isinstance(dossier, dict):
+        # What matches it and what the applicant's receipt needs (the secret is told only here).
+        kept = {k: dossier[k] for k in ("id", "version", "receipt_code", "lookup_secret") if k in dossier}
+        return {
+            **result,
+            "dossier": kept,
+            "omitted": f"the dossier ({len(orjson.dumps(dossier))} bytes) is over the results topic's "
+            f"limit; read it with GET /api/v1/dossiers/{kept.get('id')}",
+        }
+    return {
+        "idempotency_key": result["idempotency_key"],
+        "status": result["status"],
+        "dossier": None,
+        "problem": None,
+        "omitted": "the result is over the results topic's limit",
+    }
