@@ -131,7 +131,17 @@ def _register_inbound(container: Container, side: StreamSide) -> None:
                 await publish_dead_letter(broker, topics.dlq, record, reason, topics.group("commands"))
                 side.inbound_dead += 1
         # Sent together (the producer batches them per partition), confirmed before the ack.
-        sent = [await results.publish(result, key=key, no_confirm=True) for key, result in outcomes]
+        # Each result carries its command's correlation_id header (the AsyncAPI document's
+        # correlationId), or without one its idempotency key, so a sender matches it either way.
+        sent = [
+            await results.publish(
+                result,
+                key=key,
+                correlation_id=correlation_of(record, result["idempotency_key"]),
+                no_confirm=True,
+            )
+            for record, (key, result) in zip(records, outcomes, strict=True)
+        ]
         await asyncio.gather(*(s for s in sent if inspect.isawaitable(s)))
 
     # Several consumers of the group in this process share the topic's partitions, so one
@@ -163,6 +173,15 @@ def _register_inbound(container: Container, side: StreamSide) -> None:
         title=f"{topics.commands}:Publish",
         description="What an agency system publishes: one command with its idempotency key and token.",
     )
+
+
+def correlation_of(record: Any, idempotency_key: str) -> str | None:
+    """The command record's `correlation_id` header, else its idempotency key (None for a record
+    that has neither: FastStream then makes one up)."""
+    for name, value in record.headers or ():
+        if name == "correlation_id" and value:
+            return bytes(value).decode("utf-8", "replace")
+    return idempotency_key or None
 
 
 async def _raw_body(message: Any) -> Any:

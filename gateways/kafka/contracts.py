@@ -56,7 +56,8 @@ class CommandMessage(BaseModel):
 
 
 class CommandResult(BaseModel):
-    """`<prefix>.command-results.v1`, key as the command."""
+    """`<prefix>.command-results.v1`, key as the command; header `correlation_id` the command
+    record's `correlation_id` header, or without one its idempotency key."""
 
     idempotency_key: str
     status: int = Field(description="the HTTP status the command would have had")

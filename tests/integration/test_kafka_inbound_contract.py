@@ -22,6 +22,7 @@ from tests.integration.kafka_support import (
     PROCEDURE,
     WARD,
     StreamThread,
+    header,
     kafka_settings,
     read_topic,
     token,
@@ -95,3 +96,42 @@ def test_a_command_whose_result_would_be_over_the_record_limit_gets_a_shortened_
     assert orjson.loads(got[""].value)["status"] == 422  # a key beyond the contract is no key
     assert orjson.loads(got["after"].value)["status"] == 201
     assert container.store.max_notification_id() == 1
+
+
+def test_a_result_carries_its_command_s_correlation_id_as_the_asyncapi_document_says(
+    containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
+) -> None:
+    """The AsyncAPI document gives every message a correlationId in the `correlation_id` header;
+    the results carried a fresh random one, so a sender could not match a result by it."""
+    settings, container, topics = _setup(containers, tmp_path, kafka_bootstrap, prefix)
+    ward = token("officer", WARD)
+    body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
+
+    def receive(key: str) -> bytes:
+        return orjson.dumps({"idempotency_key": key, "token": ward, "command": "receive", "body": body})
+
+    async def send() -> None:
+        await ensure_topics(kafka_bootstrap, topics, settings.kafka_event_partitions)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                topics.commands,
+                receive("with-corr"),
+                key=b"with-corr",
+                headers=[("correlation_id", b"case-77")],
+            )
+            await producer.send_and_wait(topics.commands, receive("no-corr"), key=b"no-corr")
+            await producer.send_and_wait(
+                topics.commands, b"not json", key=b"junk", headers=[("correlation_id", b"case-78")]
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    with StreamThread(build_stream(container, views=["-none-"], with_relay=False)):
+        got = _results(kafka_bootstrap, topics, {"with-corr", "no-corr", ""})
+    assert header(got["with-corr"], "correlation_id") == "case-77"
+    assert header(got["no-corr"], "correlation_id") == "no-corr"
+    # A record that is no command has no key to match, but its own correlation id still does.
+    assert header(got[""], "correlation_id") == "case-78"
