@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.specification import AsyncAPI
 
 from gateways.kafka import inbound
+from gateways.kafka.asyncapi import complete
 from gateways.kafka.contracts import CommandMessage, CommandResult, EventEnvelope
 from gateways.kafka.observe import StreamCollector, sample_partition_ends
 from gateways.kafka.projector import ViewProjector, group_role, lenient_headers, publish_dead_letter
@@ -223,4 +225,5 @@ def asyncapi_document(side: StreamSide) -> str:
         version="1",
         description="Dossier events, inbound commands and their results, and the dead-letter topic.",
     )
-    return str(schema.to_specification().to_json())
+    document = orjson.loads(str(schema.to_specification().to_json()))
+    return orjson.dumps(complete(document, side.topics), option=orjson.OPT_INDENT_2).decode()
