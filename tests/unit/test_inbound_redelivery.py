@@ -1,0 +1,93 @@
+"""A command read again from the commands topic while the topic still keeps it replays its first
+result: it neither runs again nor answers differently (gateways/kafka/inbound.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from gateways.auth import issue_token
+from gateways.bootstrap import Container, bootstrap
+from gateways.kafka import inbound
+from gateways.kafka.topics import Topics, topic_specs
+from gateways.seed.demo import load_catalogue
+from gateways.settings import Settings
+from tests.conftest import FakeClock
+
+SECRET = "test-secret-of-at-least-thirty-two-bytes"
+WARD, DEPT = "000.21.99.H29", "000.00.21.H29"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def container(tmp_path: Path, clock: FakeClock) -> Iterator[Container]:
+    made = bootstrap(
+        Settings(data_dir=tmp_path / "var", kafka_bootstrap="127.0.0.1:1", jwt_secret=SECRET), clock=clock
+    )
+    load_catalogue(made.catalogue)
+    yield made
+    made.close()
+
+
+def _token(agency: str) -> str:
+    # Tokens are checked against the wall clock: long enough for the days the test moves.
+    now = datetime.now(UTC)
+    return issue_token(
+        SECRET, role="officer", sub=f"officer@{agency}", agency_code=agency, now=now, ttl=timedelta(days=30)
+    )
+
+
+def _command(key: str, name: str, body: dict[str, object], token: str, dossier: str | None = None) -> bytes:
+    message: dict[str, object] = {"idempotency_key": key, "token": token, "command": name, "body": body}
+    if dossier:
+        message["dossier_id"] = dossier
+    return orjson.dumps(message)
+
+
+def test_a_consultation_redelivered_days_later_is_not_asked_again(
+    container: Container, clock: FakeClock
+) -> None:
+    """Asked, answered, then the command is read again two days later (an offset reset, or the
+    sender retrying after its results consumer was down): it was forgotten after 24 h and opened a
+    second consultation."""
+    ward, dept = _token(WARD), _token(DEPT)
+    applicant = {"name": "Trần Thị Bình", "id_number": "079300004321"}
+    [(_, received)] = inbound.execute_batch(
+        container,
+        [
+            _command(
+                "rx",
+                "receive",
+                {"procedure_code": "DD.01-2025", "channel": "direct", "applicant": applicant},
+                ward,
+            )
+        ],
+    )
+    dossier = received["dossier"]["id"]
+    consult = _command(
+        "ask-1", "consult", {"agency_code": DEPT, "question": "Ý kiến về ranh giới?"}, ward, dossier
+    )
+    [(_, asked)] = inbound.execute_batch(container, [consult])
+    [(_, answered)] = inbound.execute_batch(
+        container, [_command("ans-1", "answer", {"answer": "Đồng ý"}, dept, dossier)]
+    )
+    assert (asked["status"], answered["status"]) == (200, 200)
+    clock.at += timedelta(days=2)
+    [(_, again)] = inbound.execute_batch(container, [consult])
+    assert again == asked
+    types = [e.type for e in container.store.load(dossier)]
+    assert types.count("ConsultationRequested") == 1, types
+
+
+def test_keys_are_remembered_as_long_as_the_commands_topic_keeps_a_command() -> None:
+    [commands] = [t for t in topic_specs(Topics.with_prefix("p"), 12) if t.name == "p.dossier-commands.v1"]
+    kept_ms = int(commands.topic_configs["retention.ms"])
+    assert Settings().idempotency_ttl_seconds * 1000 > kept_ms
