@@ -21,7 +21,7 @@ from gateways.application.commands import COMMANDS, RECEIVE, DossierCreate, Time
 from gateways.application.errors import InvalidCommand, describe, internal
 from gateways.application.handler import CommandRequest, response_body
 from gateways.application.writer import Answer
-from gateways.auth import Principal, read_token
+from gateways.auth import Principal, TokenExpired, read_token
 from gateways.kafka.contracts import IDEMPOTENCY_KEY_MAX, CommandMessage
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[byt
     out: list[tuple[bytes, dict[str, Any]] | None] = [None] * len(raws)
     waiting: list[tuple[int, bytes, str, Future[Answer]]] = []
     # An agency system sends many commands with one token: verify each token once per batch.
-    principals: dict[str, Principal | Exception] = {}
+    principals: dict[str, tuple[Principal, TokenExpired | None] | Exception] = {}
     for n, raw in enumerate(raws):
         try:
             message = CommandMessage.model_validate_json(raw)
@@ -81,10 +81,11 @@ def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[byt
         key = message.idempotency_key
         result_key = (message.dossier_id or key).encode()
         try:
-            principal = _principal(container, principals, message.token)
+            principal, expired = _principal(container, principals, message.token)
             body = _body_model(message.command).model_validate(message.body)
             request = CommandRequest(message.command, body, message.dossier_id, message.expected_version, key)
-            waiting.append((n, result_key, key, container.commands.submit(principal, request)))
+            future = container.commands.submit(principal, request, replay_only=expired)
+            waiting.append((n, result_key, key, future))
         except Exception as exc:
             out[n] = (result_key, _failure(key, exc))
     for n, result_key, key, future in waiting:
@@ -97,10 +98,18 @@ def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[byt
     return [(key, bounded(result)) for key, result in (item for item in out if item is not None)]
 
 
-def _principal(container: Container, seen: dict[str, Principal | Exception], token: str) -> Principal:
+def _principal(
+    container: Container, seen: dict[str, tuple[Principal, TokenExpired | None] | Exception], token: str
+) -> tuple[Principal, TokenExpired | None]:
+    """Who sends the command, and whether the token has expired since. A command read again after
+    its token expired (a redelivery, a retry of an unanswered command) still gets the first answer
+    it was given; a command that never ran is refused (401)."""
     if token not in seen:
+        secrets = container.keyring.jwt_secrets
         try:
-            seen[token] = read_token(container.keyring.jwt_secrets, token)
+            seen[token] = (read_token(secrets, token), None)
+        except TokenExpired as exc:
+            seen[token] = (read_token(secrets, token, expired_ok=True), exc)
         except Exception as exc:
             seen[token] = exc
     known = seen[token]

@@ -3,6 +3,7 @@ result: it neither runs again nor answers differently (gateways/kafka/inbound.py
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from gateways.auth import issue_token
+from gateways.auth import TokenExpired, issue_token, read_token
 from gateways.bootstrap import Container, bootstrap
 from gateways.kafka import inbound
 from gateways.kafka.topics import Topics, topic_specs
@@ -91,3 +92,39 @@ def test_keys_are_remembered_as_long_as_the_commands_topic_keeps_a_command() -> 
     [commands] = [t for t in topic_specs(Topics.with_prefix("p"), 12) if t.name == "p.dossier-commands.v1"]
     kept_ms = int(commands.topic_configs["retention.ms"])
     assert Settings().idempotency_ttl_seconds * 1000 > kept_ms
+
+
+def test_a_command_read_again_after_its_token_expired_gets_its_first_answer_not_a_401(
+    container: Container,
+) -> None:
+    """The command ran and its result may never have gone out (a crash before the offsets were
+    committed, a results topic down); by the time the batch is read again the short-lived token
+    has expired. A 401 told the sender the command had not run, and resending it under a new key
+    would have run it twice. A command that never ran is still refused."""
+    now = datetime.now(UTC)
+    short = issue_token(
+        SECRET, role="officer", sub=f"officer@{WARD}", agency_code=WARD, now=now, ttl=timedelta(seconds=1)
+    )
+    applicant = {"name": "Trần Thị Bình", "id_number": "079300004321"}
+    body = {"procedure_code": "DD.01-2025", "channel": "direct", "applicant": applicant}
+    receive = _command("rx-short", "receive", body, short)
+    [(_, first)] = inbound.execute_batch(container, [receive])
+    assert first["status"] == 201
+
+    def expired() -> bool:
+        try:
+            read_token(SECRET, short)
+        except TokenExpired:
+            return True
+        return False
+
+    deadline = time.monotonic() + 10
+    while not expired():  # the token's exp is whole seconds: at most two away
+        assert time.monotonic() < deadline, "the one-second token never expired"
+        time.sleep(0.05)
+    [(_, again), (_, never_ran)] = inbound.execute_batch(
+        container, [receive, _command("rx-late", "receive", body, short)]
+    )
+    assert again == first
+    assert never_ran["status"] == 401 and "expired" in never_ran["problem"]["detail"]
+    assert container.store.max_notification_id() == 1
