@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from pydantic import TypeAdapter
 
+from domain.events import EVENT_TYPES
 from gateways.kafka.topics import NOTIFICATION_HEADER, Topics
 
 _TEXT = {"type": "string"}
@@ -90,8 +92,39 @@ def _contract(topics: Topics) -> dict[str, dict[str, Any]]:
     }
 
 
+_ENVELOPE_FIELDS = ("occurred_at", "actor")  # an event's fields the envelope carries, not its payload
+
+
+def _event_payloads(schemas: dict[str, Any]) -> None:
+    """A schema `<Type>Payload` per event type (its fields as the event store encodes them: the
+    dataclass's fields but the envelope's), and the envelope's `payload` tied to its `type`."""
+    ties = []
+    for name, cls in sorted(EVENT_TYPES.items()):
+        schema = TypeAdapter(cls).json_schema(
+            mode="serialization", ref_template="#/components/schemas/{model}"
+        )
+        for shared, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(shared, definition)
+        for field in _ENVELOPE_FIELDS:
+            schema.get("properties", {}).pop(field, None)
+        schema["required"] = [f for f in schema.get("required", []) if f not in _ENVELOPE_FIELDS]
+        schema["title"] = f"{name} payload"
+        schemas[f"{name}Payload"] = schema
+        ties.append(
+            {
+                "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                "then": {"properties": {"payload": {"$ref": f"#/components/schemas/{name}Payload"}}},
+            }
+        )
+    envelope = schemas.get("EventEnvelope")
+    if envelope is not None:
+        # A type not listed here is one a newer release added: a consumer skips what it does not know.
+        envelope["allOf"] = ties
+
+
 def complete(document: dict[str, Any], topics: Topics) -> dict[str, Any]:
     """Fill in `document` (FastStream's AsyncAPI 3 document as JSON) in place; also returned."""
+    _event_payloads(document.setdefault("components", {}).setdefault("schemas", {}))
     contract = _contract(topics)
     messages = document.get("components", {}).get("messages", {})
     for channel in document.get("channels", {}).values():

@@ -26,9 +26,18 @@ class EventEnvelope(BaseModel):
     seq: int = Field(
         ge=1, description="position in the dossier's stream; consumers deduplicate by (dossier_id, seq)"
     )
-    type: str = Field(description="event class name, e.g. HandedOff")
-    occurred_at: str
-    recorded_at: str
+    type: str = Field(
+        description="event class name, e.g. HandedOff; `payload` is the schema `<type>Payload` "
+        "(skip a type you do not know: a newer release may add one)"
+    )
+    occurred_at: str = Field(
+        json_schema_extra={"format": "date-time"},
+        description="when it happened, RFC 3339 with the UTC offset it was stated in (the service time "
+        "zone's, +07:00, unless an integration or an imported log stated another)",
+    )
+    recorded_at: str = Field(
+        json_schema_extra={"format": "date-time"}, description="when the event store recorded it, in UTC"
+    )
     agency_code: str
     actor: Actor
     payload: dict[str, Any]
