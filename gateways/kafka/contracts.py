@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateways.application.commands import COMMANDS, RECEIVE
+
 
 class Actor(BaseModel):
     agency_code: str
@@ -58,7 +60,10 @@ class CommandMessage(BaseModel):
 
     idempotency_key: str = Field(min_length=1, max_length=IDEMPOTENCY_KEY_MAX)
     token: str = Field(min_length=1, description="the same JWT as over HTTP; keep it short-lived")
-    command: str = Field(description="receive, handoff, accept, return, consult, answer, …")
+    command: str = Field(
+        description="the HTTP command's name; another gets a 422 problem result",
+        json_schema_extra={"enum": [RECEIVE, *COMMANDS]},
+    )
     dossier_id: str | None = Field(default=None, max_length=100)
     expected_version: int | None = Field(default=None, ge=0)
     body: dict[str, Any] = Field(default_factory=dict, description="the same JSON as the HTTP body")

@@ -15,9 +15,11 @@ import pytest
 from faststream.kafka import TestKafkaBroker
 
 from domain.events import EVENT_TYPES
+from gateways.application.errors import InvalidCommand
 from gateways.auth import issue_token
 from gateways.bootstrap import Container, bootstrap
 from gateways.eventstore.store import Outgoing
+from gateways.kafka import inbound
 from gateways.kafka.app import asyncapi_document, build_stream
 from gateways.kafka.relay import headers_for
 from gateways.seed.demo import load_catalogue
@@ -138,3 +140,15 @@ def test_every_stored_event_decodes_with_the_payload_schema_of_its_type(containe
     del broken["payload"]["to_agency_code"]
     with pytest.raises(jsonschema.ValidationError):
         envelope.validate(broken)
+
+
+def test_the_command_names_are_listed_and_each_is_one_the_consumer_runs(container: Container) -> None:
+    """`command` was a free string described as "receive, handoff, accept, …": the names
+    `satisfaction`, `intake` or `supplement_received` were nowhere in the document."""
+    document = orjson.loads(asyncapi_document(build_stream(container, with_relay=False)))
+    names = document["components"]["schemas"]["CommandMessage"]["properties"]["command"]["enum"]
+    assert {"receive", "handoff", "satisfaction", "supplement_received"} <= set(names)
+    for name in names:
+        inbound._body_model(name)  # raises InvalidCommand for a name the consumer does not run
+    with pytest.raises(InvalidCommand):
+        inbound._body_model("teleport")
