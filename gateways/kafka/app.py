@@ -135,10 +135,12 @@ def _register_inbound(container: Container, side: StreamSide) -> None:
         # Sent together (the producer batches them per partition), confirmed before the ack.
         # Each result carries its command's correlation_id header (the AsyncAPI document's
         # correlationId), or without one its idempotency key, so a sender matches it either way.
+        # A record that is not a command has no key of its own to answer by: its result goes under
+        # the record's key, as the dead letter does.
         sent = [
             await results.publish(
                 result,
-                key=key,
+                key=key if result["idempotency_key"] else record.key,
                 correlation_id=correlation_of(record, result["idempotency_key"]),
                 no_confirm=True,
             )

@@ -135,3 +135,4 @@ def test_a_result_carries_its_command_s_correlation_id_as_the_asyncapi_document_
     assert header(got["no-corr"], "correlation_id") == "no-corr"
     # A record that is no command has no key to match, but its own correlation id still does.
     assert header(got[""], "correlation_id") == "case-78"
+    assert got[""].key == b"junk"  # and its key, as the command's (it had none: no key at all)
