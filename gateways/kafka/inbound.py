@@ -65,6 +65,19 @@ def _body_model(command: str) -> type[Timed]:
     return spec.model
 
 
+def _check_receive(message: CommandMessage) -> None:
+    """`receive` makes the dossier and names it: a dossier_id sent with it was dropped without a
+    word (the result came back keyed by it, holding another id), and so was a version."""
+    if message.command != RECEIVE:
+        return
+    if message.dossier_id is not None:
+        raise InvalidCommand(
+            "dossier_id: 'receive' creates the dossier and gives its id in the result; send it without"
+        )
+    if message.expected_version not in (None, 0):
+        raise InvalidCommand("expected_version: a dossier being received is new (version 0)")
+
+
 def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[bytes, dict[str, Any]]]:
     """Inbound records -> (result key, result), in order. Never raises for bad input."""
     out: list[tuple[bytes, dict[str, Any]] | None] = [None] * len(raws)
@@ -82,6 +95,7 @@ def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[byt
         result_key = (message.dossier_id or key).encode()
         try:
             principal, expired = _principal(container, principals, message.token)
+            _check_receive(message)
             body = _body_model(message.command).model_validate(message.body)
             request = CommandRequest(message.command, body, message.dossier_id, message.expected_version, key)
             future = container.commands.submit(principal, request, replay_only=expired)

@@ -1,10 +1,19 @@
-"""A result of an inbound command is always small enough to be published (gateways/kafka/inbound)."""
+"""What an inbound command is answered (gateways/kafka/inbound): a result always small enough to be
+published, and no field of the command dropped without a word."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import orjson
 
+from gateways.auth import issue_token
+from gateways.bootstrap import bootstrap
+from gateways.kafka import inbound
 from gateways.kafka.inbound import bounded
+from gateways.seed.demo import load_catalogue
+from gateways.settings import Settings
 
 
 def test_a_result_that_fits_is_published_as_it_is() -> None:
@@ -46,3 +55,44 @@ def test_a_problem_over_the_limit_keeps_its_type_and_status_and_its_first_field_
     assert short["problem"]["type"] == problem["type"] and short["problem"]["status"] == 422
     assert len(short["problem"]["errors"]) == 50 and "400" in short["omitted"]
     assert len(short["problem"]["detail"]) < 1100
+
+
+def test_a_receive_naming_a_dossier_id_or_a_version_is_refused_not_given_another_id(tmp_path: Path) -> None:
+    """An agency system sending its own dossier_id with `receive` got a 201 for a dossier of
+    another id, under a result keyed by its own id; a version was dropped the same way."""
+    secret = "test-secret-of-at-least-thirty-two-bytes"
+    container = bootstrap(
+        Settings(data_dir=tmp_path / "var", kafka_bootstrap="127.0.0.1:1", jwt_secret=secret)
+    )
+    try:
+        load_catalogue(container.catalogue)
+        now = datetime.now(UTC)
+        token = issue_token(
+            secret, role="officer", sub="o@ward", agency_code="000.21.99.H29", now=now, ttl=timedelta(hours=1)
+        )
+        body = {
+            "procedure_code": "DD.01-2025",
+            "channel": "direct",
+            "applicant": {"name": "A", "id_number": "1"},
+        }
+
+        def receive(key: str, **extra: object) -> bytes:
+            return orjson.dumps(
+                {"idempotency_key": key, "token": token, "command": "receive", "body": body, **extra}
+            )
+
+        outcomes = inbound.execute_batch(
+            container,
+            [
+                receive("own-id", dossier_id="case-2026-17"),
+                receive("versioned", expected_version=3),
+                receive("new", expected_version=0),
+            ],
+        )
+        [(_, own), (_, versioned), (_, new)] = outcomes
+        assert own["status"] == 422 and "dossier_id" in own["problem"]["detail"]
+        assert versioned["status"] == 422 and "expected_version" in versioned["problem"]["detail"]
+        assert new["status"] == 201
+        assert container.store.max_notification_id() == 1
+    finally:
+        container.close()
