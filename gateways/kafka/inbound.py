@@ -48,7 +48,12 @@ def _problem(exc: BaseException) -> dict[str, Any]:
     if failure is None:
         log.error("inbound command failed", exc_info=exc)
         failure = internal("the command failed unexpectedly; it was logged")
-    return failure.body()
+    body = failure.body()
+    # Over HTTP the header says when to ask again; a result has no headers of its own to say it.
+    retry = failure.headers.get("Retry-After")
+    if retry is not None and retry.isdigit():
+        body["retry_after"] = int(retry)
+    return body
 
 
 def _failure(key: str, exc: BaseException) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from gateways.application.errors import Overloaded
 from gateways.auth import TokenExpired, issue_token, read_token
 from gateways.bootstrap import Container, bootstrap
 from gateways.kafka import inbound
@@ -128,3 +129,16 @@ def test_a_command_read_again_after_its_token_expired_gets_its_first_answer_not_
     assert again == first
     assert never_ran["status"] == 401 and "expired" in never_ran["problem"]["detail"]
     assert container.store.max_notification_id() == 1
+
+
+def test_a_command_refused_for_overload_says_when_to_send_it_again(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over HTTP a 503 carries Retry-After; the Kafka result carried nothing of it."""
+
+    def overloaded(*args: object, **kwargs: object) -> None:
+        raise Overloaded("more than 5000 commands are waiting", retry_after=7)
+
+    monkeypatch.setattr(container.commands, "submit", overloaded)
+    [(_, result)] = inbound.execute_batch(container, [_command("busy", "accept", {}, _token(WARD), "d-1")])
+    assert result["status"] == 503 and result["problem"]["retry_after"] == 7
