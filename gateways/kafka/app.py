@@ -123,7 +123,8 @@ def _register_inbound(container: Container, side: StreamSide) -> None:
         values = [record.value or b"" for record in records]
         # One group commit for the batch; results are published before the batch is acked,
         # so a crash in between replays the batch and every key answers its first result.
-        outcomes = await asyncio.to_thread(inbound.execute_batch, container, values)
+        keys = [record.key for record in records]
+        outcomes = await asyncio.to_thread(inbound.execute_batch, container, values, keys)
         for record, (_, result) in zip(records, outcomes, strict=True):
             if not result["idempotency_key"]:
                 # Not a command: its problem result has no key to be matched by, so the record

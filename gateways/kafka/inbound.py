@@ -83,8 +83,23 @@ def _check_receive(message: CommandMessage) -> None:
         raise InvalidCommand("expected_version: a dossier being received is new (version 0)")
 
 
-def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[bytes, dict[str, Any]]]:
-    """Inbound records -> (result key, result), in order. Never raises for bad input."""
+def _check_record_key(message: CommandMessage, record_key: bytes | None) -> None:
+    """A command on a dossier keyed by anything else may land on another partition than the
+    dossier's other commands and run before one sent earlier (an `accept` before its `handoff`)."""
+    if message.dossier_id is None or record_key is None or record_key == message.dossier_id.encode():
+        return
+    shown = record_key[:80].decode("utf-8", "replace")
+    raise InvalidCommand(
+        f"the record's key '{shown}' is not its dossier_id: key every command on a dossier by its id, "
+        "so they keep their order on one partition"
+    )
+
+
+def execute_batch(
+    container: Container, raws: Sequence[bytes], record_keys: Sequence[bytes | None] | None = None
+) -> list[tuple[bytes, dict[str, Any]]]:
+    """Inbound records -> (result key, result), in order. Never raises for bad input.
+    `record_keys`: the records' Kafka keys, checked against the commands' dossier ids."""
     out: list[tuple[bytes, dict[str, Any]] | None] = [None] * len(raws)
     waiting: list[tuple[int, bytes, str, Future[Answer]]] = []
     # An agency system sends many commands with one token: verify each token once per batch.
@@ -101,6 +116,8 @@ def execute_batch(container: Container, raws: Sequence[bytes]) -> list[tuple[byt
         try:
             principal, expired = _principal(container, principals, message.token)
             _check_receive(message)
+            if record_keys is not None:
+                _check_record_key(message, record_keys[n])
             body = _body_model(message.command).model_validate(message.body)
             request = CommandRequest(message.command, body, message.dossier_id, message.expected_version, key)
             future = container.commands.submit(principal, request, replay_only=expired)

@@ -3,17 +3,21 @@ published, and no field of the command dropped without a word."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+from faststream.kafka import TestKafkaBroker
 
 from gateways.auth import issue_token
 from gateways.bootstrap import bootstrap
 from gateways.kafka import inbound
+from gateways.kafka.app import build_stream
 from gateways.kafka.inbound import bounded
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
+from tests.unit.test_kafka_fake import capture
 
 
 def test_a_result_that_fits_is_published_as_it_is() -> None:
@@ -94,5 +98,55 @@ def test_a_receive_naming_a_dossier_id_or_a_version_is_refused_not_given_another
         assert versioned["status"] == 422 and "expected_version" in versioned["problem"]["detail"]
         assert new["status"] == 201
         assert container.store.max_notification_id() == 1
+    finally:
+        container.close()
+
+
+def test_a_command_on_a_dossier_keyed_by_anything_but_its_id_is_refused(tmp_path: Path) -> None:
+    """Keyed by its idempotency key, an `accept` went to another partition than its `handoff`
+    and, read by another consumer, ran first: 403 "has no part in this dossier", at random."""
+    secret = "test-secret-of-at-least-thirty-two-bytes"
+    container = bootstrap(
+        Settings(data_dir=tmp_path / "var", kafka_bootstrap="127.0.0.1:1", jwt_secret=secret)
+    )
+    try:
+        load_catalogue(container.catalogue)
+        now = datetime.now(UTC)
+        ward = issue_token(
+            secret, role="officer", sub="o@ward", agency_code="000.21.99.H29", now=now, ttl=timedelta(hours=1)
+        )
+        body = {
+            "procedure_code": "DD.01-2025",
+            "channel": "direct",
+            "applicant": {"name": "A", "id_number": "1"},
+        }
+        receive = {"idempotency_key": "rx", "token": ward, "command": "receive", "body": body}
+        [(_, received)] = inbound.execute_batch(container, [orjson.dumps(receive)])
+        dossier = received["dossier"]["id"]
+
+        def handoff(key: str) -> bytes:
+            return orjson.dumps(
+                {
+                    "idempotency_key": key,
+                    "token": ward,
+                    "command": "handoff",
+                    "dossier_id": dossier,
+                    "body": {"to_agency_code": "000.00.21.H29"},
+                }
+            )
+
+        side = build_stream(container, views=["-none-"], with_relay=False)
+        results = capture(side, side.topics.results)
+
+        async def deliver() -> None:
+            async with TestKafkaBroker(side.broker) as broker:
+                await broker.publish(handoff("ho-own-key"), topic=side.topics.commands, key=b"ho-own-key")
+                await broker.publish(handoff("ho-1"), topic=side.topics.commands, key=dossier.encode())
+
+        asyncio.run(deliver())
+        refused, ran = (orjson.loads(r.value) for r in results)
+        assert refused["status"] == 422 and "ho-own-key" in refused["problem"]["detail"]
+        assert ran["status"] == 200 and ran["dossier"]["pending_handoff_to"] == "000.00.21.H29"
+        assert [e.type for e in container.store.load(dossier)] == ["DossierReceived", "HandedOff"]
     finally:
         container.close()
