@@ -141,7 +141,7 @@ def _register_inbound(container: Container, side: StreamSide) -> None:
         sent = [
             await results.publish(
                 result,
-                key=key if result["idempotency_key"] else record.key,
+                key=key if result["idempotency_key"] else _own_key(record),
                 correlation_id=correlation_of(record, result["idempotency_key"]),
                 no_confirm=True,
             )
@@ -180,11 +180,23 @@ def _register_inbound(container: Container, side: StreamSide) -> None:
     )
 
 
+def _own_key(record: Any) -> bytes | None:
+    """The record's own key for the result of a record that is not a command, unless it is too
+    large to go on a result (then none)."""
+    key = record.key
+    return key if key is not None and len(key) <= CORRELATION_MAX else None
+
+
+CORRELATION_MAX = 200  # bytes of a command's correlation_id header given back on its result
+
+
 def correlation_of(record: Any, idempotency_key: str) -> str | None:
     """The command record's `correlation_id` header, else its idempotency key (None for a record
-    that has neither: FastStream then makes one up)."""
+    that has neither: FastStream then makes one up). A header longer than an idempotency key may be
+    is not given back: copied onto the result, a header as large as the record would make a result
+    no broker takes, and the batch would be read again for ever."""
     for name, value in record.headers or ():
-        if name == "correlation_id" and value:
+        if name == "correlation_id" and value and len(value) <= CORRELATION_MAX:
             return bytes(value).decode("utf-8", "replace")
     return idempotency_key or None
 

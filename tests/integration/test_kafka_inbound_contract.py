@@ -136,3 +136,53 @@ def test_a_result_carries_its_command_s_correlation_id_as_the_asyncapi_document_
     # A record that is no command has no key to match, but its own correlation id still does.
     assert header(got[""], "correlation_id") == "case-78"
     assert got[""].key == b"junk"  # and its key, as the command's (it had none: no key at all)
+
+
+def test_a_record_whose_key_or_headers_are_as_large_as_the_broker_takes_still_gets_its_results(
+    containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
+) -> None:
+    """A result carries the command's correlation_id header, and a record that is not a command
+    gets its result under the record's own key and a dead letter with its headers: copied as they
+    came, a header or key of 1 MB made records the producer refused, and the batch was read again
+    for ever."""
+    settings, container, topics = _setup(containers, tmp_path, kafka_bootstrap, prefix)
+    ward = token("officer", WARD)
+    body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
+    huge = b"c" * 1_047_800  # the command record just fits under the 1 MiB a record may take
+
+    def receive(key: str) -> bytes:
+        return orjson.dumps({"idempotency_key": key, "token": ward, "command": "receive", "body": body})
+
+    records = [
+        (b"portal", receive("long-corr"), [("correlation_id", huge)]),
+        (b"portal", b"not json", [("correlation_id", huge)]),
+        (b"k" * 1_047_800, b"not json either", []),
+        (b"portal", receive("after"), []),
+    ]
+
+    async def send() -> None:
+        await ensure_topics(kafka_bootstrap, topics, settings.kafka_event_partitions)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=200)
+        await producer.start()
+        try:
+            sent = [
+                await producer.send(topics.commands, value, key=key, partition=0, headers=headers)
+                for key, value, headers in records
+            ]
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    with StreamThread(build_stream(container, views=["-none-"], with_relay=False)):
+        got = _results(kafka_bootstrap, topics, {"long-corr", "after"})
+
+        def two_dead() -> list[Any] | None:
+            dead = asyncio.run(read_topic(kafka_bootstrap, topics.dlq))
+            return dead if len(dead) >= 2 else None
+
+        dead = wait_for(two_dead, 60, f"two dead letters on {topics.dlq}", every=0.3)
+    assert orjson.loads(got["long-corr"].value)["status"] == 201
+    assert header(got["long-corr"], "correlation_id") == "long-corr"  # the header was too long to give back
+    assert orjson.loads(got["after"].value)["status"] == 201
+    assert all(header(d, "x-source-topic") == topics.commands for d in dead)
