@@ -43,10 +43,16 @@ class EventEnvelope(BaseModel):
     agency_code: str
     actor: Actor
     payload: dict[str, Any]
-    prev_hash: str
-    hash: str = Field(description="SHA-256 over prev_hash and the canonical envelope without hash")
+    prev_hash: str = Field(description="the hash of the dossier's previous event (64 zeros for seq 1)")
+    hash: str = Field(
+        description="hex SHA-256 of prev_hash's ASCII bytes followed by the envelope without `hash` as "
+        "compact JSON (no spaces), keys sorted at every level, UTF-8 and not \\u-escaped"
+    )
     schema_version: int
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description="the command that recorded it: {idempotency_key, subject} (absent when it had no key)",
+    )
 
 
 IDEMPOTENCY_KEY_MAX = 200  # characters
