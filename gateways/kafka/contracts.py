@@ -81,8 +81,16 @@ class CommandResult(BaseModel):
 
     idempotency_key: str
     status: int = Field(description="the HTTP status the command would have had")
-    dossier: dict[str, Any] | None = None
-    problem: dict[str, Any] | None = None
+    dossier: dict[str, Any] | None = Field(
+        default=None,
+        description="on success: the dossier as the HTTP command answers it (schema `Dossier` of the "
+        "API's /openapi.json; `lookup_secret` only in a receive's result), `version` its seq",
+    )
+    problem: dict[str, Any] | None = Field(
+        default=None,
+        description="on failure: an RFC 9457 problem {type, title, status, detail, errors?, "
+        "retry_after?}, in English; branch on `type`",
+    )
     omitted: str | None = Field(
         default=None,
         description="present when the result was over the topic's record limit (about 900 kB): what was "
