@@ -136,12 +136,12 @@ def _register_inbound(container: Container, side: StreamSide) -> None:
         # Sent together (the producer batches them per partition), confirmed before the ack.
         # Each result carries its command's correlation_id header (the AsyncAPI document's
         # correlationId), or without one its idempotency key, so a sender matches it either way.
-        # A record that is not a command has no key of its own to answer by: its result goes under
-        # the record's key, as the dead letter does.
+        # The result goes under the command record's own key (API.md: "key as the command"; a
+        # dossier's commands are keyed by its id), else the dossier id or the idempotency key.
         sent = [
             await results.publish(
                 result,
-                key=key if result["idempotency_key"] else _own_key(record),
+                key=_own_key(record) or (key if result["idempotency_key"] else None),
                 correlation_id=correlation_of(record, result["idempotency_key"]),
                 no_confirm=True,
             )
@@ -181,8 +181,7 @@ def _register_inbound(container: Container, side: StreamSide) -> None:
 
 
 def _own_key(record: Any) -> bytes | None:
-    """The record's own key for the result of a record that is not a command, unless it is too
-    large to go on a result (then none)."""
+    """The record's own key for its result, unless it has none or one too large to go on a result."""
     key = record.key
     return key if key is not None and len(key) <= CORRELATION_MAX else None
 

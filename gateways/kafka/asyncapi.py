@@ -63,8 +63,8 @@ def _contract(topics: Topics) -> dict[str, dict[str, Any]]:
         },
         topics.results: {
             "payload": "CommandResult",
-            "key": "the command's dossier_id, else its idempotency key (the record's own key for a "
-            "record that is not a command)",
+            "key": "the command record's own key (up to 200 bytes), else its dossier_id, else its "
+            "idempotency key",
             "headers": _headers(
                 {
                     **json_type,

@@ -121,7 +121,7 @@ def test_a_result_carries_its_command_s_correlation_id_as_the_asyncapi_document_
                 key=b"with-corr",
                 headers=[("correlation_id", b"case-77")],
             )
-            await producer.send_and_wait(topics.commands, receive("no-corr"), key=b"no-corr")
+            await producer.send_and_wait(topics.commands, receive("no-corr"), key=b"case-2026-17")
             await producer.send_and_wait(
                 topics.commands, b"not json", key=b"junk", headers=[("correlation_id", b"case-78")]
             )
@@ -133,6 +133,8 @@ def test_a_result_carries_its_command_s_correlation_id_as_the_asyncapi_document_
         got = _results(kafka_bootstrap, topics, {"with-corr", "no-corr", ""})
     assert header(got["with-corr"], "correlation_id") == "case-77"
     assert header(got["no-corr"], "correlation_id") == "no-corr"
+    # "key as the command": a receive keyed by the sender's own case id is answered under it.
+    assert got["no-corr"].key == b"case-2026-17" and got["with-corr"].key == b"with-corr"
     # A record that is no command has no key to match, but its own correlation id still does.
     assert header(got[""], "correlation_id") == "case-78"
     assert got[""].key == b"junk"  # and its key, as the command's (it had none: no key at all)
