@@ -17,6 +17,10 @@ class AuthError(Exception):
     """Missing or invalid credentials (HTTP 401)."""
 
 
+class TokenExpired(AuthError):
+    """A token whose signature holds but whose `exp` has passed."""
+
+
 @dataclass(frozen=True)
 class Principal:
     sub: str
@@ -59,13 +63,20 @@ def _secret_for(secrets: Sequence[str], token: str) -> str:
     raise AuthError("invalid token: signed with an unknown key")
 
 
-def read_token(secret: str | Sequence[str], token: str) -> Principal:
-    """`secret`: the current secret, or the current one then retired ones (after a rotation)."""
+def read_token(secret: str | Sequence[str], token: str, *, expired_ok: bool = False) -> Principal:
+    """`secret`: the current secret, or the current one then retired ones (after a rotation).
+    `expired_ok`: the principal of a token signed by us whatever its `exp` (only to replay what
+    that principal was answered while the token was valid)."""
     key = _secret_for([secret] if isinstance(secret, str) else secret, token)
     try:
-        claims = jwt.decode(token, key, algorithms=["HS256"], options={"require": ["sub", "exp"]})
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=["HS256"],
+            options={"require": ["sub", "exp"], "verify_exp": not expired_ok},
+        )
     except jwt.ExpiredSignatureError as exc:
-        raise AuthError("the token has expired") from exc
+        raise TokenExpired("the token has expired") from exc
     except jwt.PyJWTError as exc:
         raise AuthError(f"invalid token: {exc}") from exc
     role = claims.get("role")

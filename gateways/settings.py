@@ -63,7 +63,10 @@ class Settings(BaseSettings):
     # file:///path, or postgresql://…) and how large one upload may be.
     blob_store_url: str = ""
     max_upload_bytes: int = 20 * 1024 * 1024
-    idempotency_ttl_seconds: int = 24 * 3600
+    # An idempotency key is remembered longer than the Kafka commands topic keeps a command
+    # (7 days): a command read again (redelivered, offsets reset) or retried while it may still
+    # be on the topic replays its first answer instead of running again.
+    idempotency_ttl_seconds: int = 8 * 24 * 3600
     # An event's occurred_at may be at most this far ahead of the server's clock (422 beyond).
     clock_skew_seconds: int = 120
     # How long after receipt the desk may ask for a supplement (working hours; empty: no limit);

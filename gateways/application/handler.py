@@ -99,10 +99,19 @@ class CommandHandler:
         self._observed(request.command, answer, started)
         return answer
 
-    def submit(self, principal: Principal, request: CommandRequest) -> Future[Answer]:
+    def submit(
+        self, principal: Principal, request: CommandRequest, *, replay_only: BaseException | None = None
+    ) -> Future[Answer]:
+        """`replay_only`: the command may only replay its key's first answer, else fails with it
+        (a redelivered Kafka command whose token expired since it ran)."""
         started = time.perf_counter()
         try:
-            future = self.service.writer.submit(self.job(principal, request))
+            job = self.job(principal, request)
+            if replay_only is not None:
+                if job.idempotency is None:
+                    raise replay_only
+                job.replay_only = replay_only
+            future = self.service.writer.submit(job)
         except Exception as exc:
             self._observed(request.command, exc, started)
             raise

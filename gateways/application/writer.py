@@ -84,6 +84,8 @@ class Job:
     authorize: Callable[[Dossier | None], None] | None = None  # runs before any other check
     new_stream: bool = False
     idempotency: Idempotent | None = None
+    # Set: the job may only replay its key's stored answer; without one it fails with this.
+    replay_only: BaseException | None = None
     metadata: dict[str, str] | None = None
     rows: list[Row] = field(default_factory=list)
     # Rows that depend on what was decided (e.g. the receipt number given out), per decision.
@@ -306,6 +308,9 @@ class GroupCommitWriter:
                 if key in leaders:
                     followers.append((job, leaders[key]))
                     continue
+            if job.replay_only is not None:
+                outcomes.append((job, job.replay_only))
+                continue
             try:
                 encoded, answer, head = self._decide(job, heads, now, recheck)
             except Exception as exc:

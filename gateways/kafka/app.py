@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.specification import AsyncAPI
 
 from gateways.kafka import inbound
+from gateways.kafka.asyncapi import complete
 from gateways.kafka.contracts import CommandMessage, CommandResult, EventEnvelope
 from gateways.kafka.observe import StreamCollector, sample_partition_ends
 from gateways.kafka.projector import ViewProjector, group_role, lenient_headers, publish_dead_letter
@@ -121,7 +123,8 @@ def _register_inbound(container: Container, side: StreamSide) -> None:
         values = [record.value or b"" for record in records]
         # One group commit for the batch; results are published before the batch is acked,
         # so a crash in between replays the batch and every key answers its first result.
-        outcomes = await asyncio.to_thread(inbound.execute_batch, container, values)
+        keys = [record.key for record in records]
+        outcomes = await asyncio.to_thread(inbound.execute_batch, container, values, keys)
         for record, (_, result) in zip(records, outcomes, strict=True):
             if not result["idempotency_key"]:
                 # Not a command: its problem result has no key to be matched by, so the record
@@ -131,7 +134,19 @@ def _register_inbound(container: Container, side: StreamSide) -> None:
                 await publish_dead_letter(broker, topics.dlq, record, reason, topics.group("commands"))
                 side.inbound_dead += 1
         # Sent together (the producer batches them per partition), confirmed before the ack.
-        sent = [await results.publish(result, key=key, no_confirm=True) for key, result in outcomes]
+        # Each result carries its command's correlation_id header (the AsyncAPI document's
+        # correlationId), or without one its idempotency key, so a sender matches it either way.
+        # The result goes under the command record's own key (API.md: "key as the command"; a
+        # dossier's commands are keyed by its id), else the dossier id or the idempotency key.
+        sent = [
+            await results.publish(
+                result,
+                key=_own_key(record) or (key if result["idempotency_key"] else None),
+                correlation_id=correlation_of(record, result["idempotency_key"]),
+                no_confirm=True,
+            )
+            for record, (key, result) in zip(records, outcomes, strict=True)
+        ]
         await asyncio.gather(*(s for s in sent if inspect.isawaitable(s)))
 
     # Several consumers of the group in this process share the topic's partitions, so one
@@ -163,6 +178,26 @@ def _register_inbound(container: Container, side: StreamSide) -> None:
         title=f"{topics.commands}:Publish",
         description="What an agency system publishes: one command with its idempotency key and token.",
     )
+
+
+def _own_key(record: Any) -> bytes | None:
+    """The record's own key for its result, unless it has none or one too large to go on a result."""
+    key = record.key
+    return key if key is not None and len(key) <= CORRELATION_MAX else None
+
+
+CORRELATION_MAX = 200  # bytes of a command's correlation_id header given back on its result
+
+
+def correlation_of(record: Any, idempotency_key: str) -> str | None:
+    """The command record's `correlation_id` header, else its idempotency key (None for a record
+    that has neither: FastStream then makes one up). A header longer than an idempotency key may be
+    is not given back: copied onto the result, a header as large as the record would make a result
+    no broker takes, and the batch would be read again for ever."""
+    for name, value in record.headers or ():
+        if name == "correlation_id" and value and len(value) <= CORRELATION_MAX:
+            return bytes(value).decode("utf-8", "replace")
+    return idempotency_key or None
 
 
 async def _raw_body(message: Any) -> Any:
@@ -204,4 +239,5 @@ def asyncapi_document(side: StreamSide) -> str:
         version="1",
         description="Dossier events, inbound commands and their results, and the dead-letter topic.",
     )
-    return str(schema.to_specification().to_json())
+    document = orjson.loads(str(schema.to_specification().to_json()))
+    return orjson.dumps(complete(document, side.topics), option=orjson.OPT_INDENT_2).decode()

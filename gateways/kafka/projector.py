@@ -131,7 +131,13 @@ async def publish_dead_letter(broker: KafkaBroker, dlq: str, record: Any, error:
         # The value with the headers is over the producer's request size: the dead letter says
         # why and where the record is (its source topic keeps it), without the value.
         headers["x-value-omitted"] = f"{len(record.value or b'')} bytes"
-        await broker.publish(b"", topic=dlq, key=record.key, headers=headers)
+        try:
+            await broker.publish(b"", topic=dlq, key=record.key, headers=headers)
+        except MessageSizeTooLargeError:
+            # Its own headers are that large: the dead letter keeps only what says why and where.
+            own = {k: v for k, v in headers.items() if k.startswith("x-")}
+            own["x-headers-omitted"] = f"{sum(len(k) + len(v) for k, v in headers.items())} bytes"
+            await broker.publish(b"", topic=dlq, key=(record.key or b"")[:1000] or None, headers=own)
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]

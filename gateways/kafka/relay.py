@@ -27,12 +27,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from gateways.eventstore.store import EventStore, Outgoing, RecordedEvent
 from gateways.kafka.leadership import Leadership, LeadershipLost, lock_key
-from gateways.kafka.topics import NOTIFICATION_HEADER, Topics, ensure_topics, partition_for, servers
+from gateways.kafka.topics import (
+    MAX_EVENT_BYTES,
+    NOTIFICATION_HEADER,
+    Topics,
+    ensure_topics,
+    max_message_bytes,
+    partition_for,
+    servers,
+)
 from gateways.sql import Database
 
 log = logging.getLogger("lienthong.relay")
@@ -42,6 +51,22 @@ SCHEMA = [
     "updated_at TEXT NOT NULL)",
 ]
 _CONTENT_TYPE = ("content-type", b"application/json")
+
+
+class EventTooLarge(Exception):
+    """A stored event larger than the events topic takes. The relay publishes everything before it
+    and nothing after it (sending what follows would leave a gap no restart could see)."""
+
+
+# What a record adds to its key, value and headers in a record batch (lengths, offsets, the
+# batch header), with room to spare.
+_RECORD_OVERHEAD = 1024
+
+
+def record_size(record: Outgoing) -> int:
+    """An upper bound of the bytes the record takes in a batch of its own."""
+    headers = sum(len(k) + len(v) for k, v in headers_for(record))
+    return len(record.raw) + len(record.dossier_id.encode()) + headers + _RECORD_OVERHEAD
 
 
 class RelayBusy(Exception):
@@ -86,7 +111,9 @@ class Relay:
         name: str = "relay",
         replication: int = 1,
         standby_poll_seconds: float = 1.0,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
+        self.max_event_bytes = max_event_bytes
         self.store = store
         self.db = db
         self.bootstrap = bootstrap
@@ -139,6 +166,9 @@ class Relay:
                     log.warning("relay: lost the relay lock (%s); standing by", exc)
                     self.leadership.release()
                     continue
+                except EventTooLarge as exc:
+                    self.stats.outages += 1
+                    log.error("relay: %s; retrying in %.1fs", exc, backoff)
                 except (TimeoutError, KafkaError, OSError) as exc:
                     self.stats.outages += 1
                     log.warning("relay: broker unavailable (%s); retrying in %.1fs", exc, backoff)
@@ -175,11 +205,18 @@ class Relay:
             acks="all",
             linger_ms=5,
             max_batch_size=512 * 1024,
+            max_request_size=self.max_event_bytes,
             request_timeout_ms=15000,
         )
         await producer.start()
         self.stats.sessions += 1
         try:
+            # The topic's own limit when it is lower (a topic created before it was raised): the
+            # broker would refuse such a record after the ones behind it had gone.
+            limit = min(
+                self.max_event_bytes, await max_message_bytes(self.bootstrap, self.topics.events) or 0
+            )
+            limit = limit or self.max_event_bytes
             partitions = await producer.partitions_for(self.topics.events)
             count = len(partitions)
             heads = await self._published_heads(count)
@@ -197,6 +234,9 @@ class Relay:
                     await _sleep_or_stop(stop, self.idle)
                     reading = asyncio.create_task(asyncio.to_thread(self.store.outbox, position, self.batch))
                     continue
+                blocked = next((r for r in records if record_size(r) > limit), None)
+                if blocked is not None:
+                    records = records[: records.index(blocked)]
                 by_partition: dict[int, list[Outgoing]] = {}
                 for record in records:
                     partition = self._partition(record.dossier_id, count)
@@ -211,7 +251,7 @@ class Relay:
                 ]
                 # The next page is read while this one is on its way; the position moves only
                 # once every send of this page is acknowledged (acks=all).
-                after = records[-1].notification_id or position
+                after = (records[-1].notification_id or position) if records else position
                 reading = asyncio.create_task(asyncio.to_thread(self.store.outbox, after, self.batch))
                 await asyncio.gather(*sends)
                 self.stats.published += sum(len(chunk) for chunk in by_partition.values())
@@ -220,6 +260,9 @@ class Relay:
                 await asyncio.to_thread(self.leadership.check)
                 checked = time.monotonic()
                 await asyncio.to_thread(self._save, position)
+                if blocked is not None:
+                    reading.cancel()
+                    raise EventTooLarge(_too_large(blocked, limit))
             reading.cancel()
         finally:
             await producer.stop()
@@ -307,6 +350,18 @@ class Relay:
             return None
         stored = self.store.outbox(nid - 1, 1)
         return nid if stored and stored[0].notification_id == nid and stored[0].raw == value else None
+
+
+def _too_large(record: Outgoing, limit: int) -> str:
+    try:
+        seq = orjson.loads(record.raw).get("seq")
+    except orjson.JSONDecodeError:
+        seq = "?"
+    return (
+        f"event {record.notification_id} ({record.type}, dossier {record.dossier_id} seq {seq}) takes "
+        f"{record_size(record)} bytes, over the {limit} the events topic takes (its max.message.bytes); "
+        "nothing after it is published until the topic takes it"
+    )
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -13,6 +13,10 @@ log = logging.getLogger("lienthong.kafka")
 
 DAY_MS = 24 * 3600 * 1000
 NOTIFICATION_HEADER = "notification_id"
+# The largest record the events topic takes (its max.message.bytes) and the relay sends: an
+# imported legacy event may carry attributes beyond Kafka's default 1 MiB. Consumers need no
+# setting of their own: a fetch returns a record larger than its size limit on its own.
+MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,12 @@ def topic_specs(topics: Topics, event_partitions: int, replication: int = 1) -> 
             topics.events,
             event_partitions,
             replication,
-            topic_configs={"cleanup.policy": "delete", "retention.ms": "-1", **durable},
+            topic_configs={
+                "cleanup.policy": "delete",
+                "retention.ms": "-1",
+                "max.message.bytes": str(MAX_EVENT_BYTES),
+                **durable,
+            },
         ),
         NewTopic(topics.commands, 3, replication, topic_configs={"retention.ms": str(7 * DAY_MS), **durable}),
         NewTopic(topics.results, 3, replication, topic_configs={"retention.ms": str(7 * DAY_MS), **durable}),
@@ -82,6 +91,24 @@ async def ensure_topics(bootstrap: str, topics: Topics, event_partitions: int, r
                 log.info("created topics %s", ", ".join(t.name for t in missing))
             except TopicAlreadyExistsError:
                 pass  # another process created them first
+    finally:
+        await admin.close()
+
+
+async def max_message_bytes(bootstrap: str, topic: str) -> int | None:
+    """The largest record batch `topic` takes (its max.message.bytes), None if it cannot be read."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers(bootstrap), request_timeout_ms=15000)
+    await admin.start()
+    try:
+        wanted = ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": None})
+        answer = (await admin.describe_configs([wanted]))[0].to_object()
+        for resource in answer["resources"]:
+            for entry in resource["config_entries"]:
+                if entry["config_names"] == "max.message.bytes":
+                    return int(entry["config_value"])
+        return None
     finally:
         await admin.close()
 

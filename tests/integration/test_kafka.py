@@ -623,8 +623,8 @@ def test_a_batch_of_commands_whose_handling_fails_is_read_again_not_acknowledged
     failures = [RuntimeError("results topic timed out")]
     execute_batch = inbound.execute_batch
 
-    def failing_once(container: Container, raws: Any) -> Any:
-        outcomes = execute_batch(container, raws)  # the commands run (and are stored) ...
+    def failing_once(container: Container, raws: Any, keys: Any = None) -> Any:
+        outcomes = execute_batch(container, raws, keys)  # the commands run (and are stored) ...
         if failures:
             raise failures.pop()  # ... and their results do not go out
         return outcomes

@@ -1,0 +1,152 @@
+"""What an inbound command is answered (gateways/kafka/inbound): a result always small enough to be
+published, and no field of the command dropped without a word."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+from faststream.kafka import TestKafkaBroker
+
+from gateways.auth import issue_token
+from gateways.bootstrap import bootstrap
+from gateways.kafka import inbound
+from gateways.kafka.app import build_stream
+from gateways.kafka.inbound import bounded
+from gateways.seed.demo import load_catalogue
+from gateways.settings import Settings
+from tests.unit.test_kafka_fake import capture
+
+
+def test_a_result_that_fits_is_published_as_it_is() -> None:
+    result = {"idempotency_key": "k", "status": 200, "dossier": {"id": "d", "version": 3}, "problem": None}
+    assert bounded(result, limit=1000) is result
+
+
+def test_a_dossier_over_the_limit_keeps_what_matches_it_and_the_applicant_s_secret() -> None:
+    dossier = {
+        "id": "d-1",
+        "version": 7,
+        "receipt_code": "R-1",
+        "lookup_secret": "S",
+        "steps": ["x" * 500] * 20,
+    }
+    result = {"idempotency_key": "k", "status": 201, "dossier": dossier, "problem": None}
+    short = bounded(result, limit=2000)
+    assert len(orjson.dumps(short)) <= 2000
+    assert short["status"] == 201 and short["problem"] is None
+    assert short["dossier"] == {"id": "d-1", "version": 7, "receipt_code": "R-1", "lookup_secret": "S"}
+    assert "GET /api/v1/dossiers/d-1" in short["omitted"]
+
+
+def test_a_problem_over_the_limit_keeps_its_type_and_status_and_its_first_field_errors() -> None:
+    errors = [
+        {"name": f"body.{'f' * 300}{n}", "reason": "Extra inputs are not permitted"} for n in range(400)
+    ]
+    problem = {
+        "type": "https://lienthong.gov.vn/problems/invalid-request",
+        "title": "Invalid request",
+        "status": 422,
+        "detail": "; ".join(e["name"] for e in errors),
+        "errors": errors,
+    }
+    short = bounded(
+        {"idempotency_key": "k", "status": 422, "dossier": None, "problem": problem}, limit=20_000
+    )
+    assert len(orjson.dumps(short)) <= 20_000
+    assert short["problem"]["type"] == problem["type"] and short["problem"]["status"] == 422
+    assert len(short["problem"]["errors"]) == 50 and "400" in short["omitted"]
+    assert len(short["problem"]["detail"]) < 1100
+
+
+def test_a_receive_naming_a_dossier_id_or_a_version_is_refused_not_given_another_id(tmp_path: Path) -> None:
+    """An agency system sending its own dossier_id with `receive` got a 201 for a dossier of
+    another id, under a result keyed by its own id; a version was dropped the same way."""
+    secret = "test-secret-of-at-least-thirty-two-bytes"
+    container = bootstrap(
+        Settings(data_dir=tmp_path / "var", kafka_bootstrap="127.0.0.1:1", jwt_secret=secret)
+    )
+    try:
+        load_catalogue(container.catalogue)
+        now = datetime.now(UTC)
+        token = issue_token(
+            secret, role="officer", sub="o@ward", agency_code="000.21.99.H29", now=now, ttl=timedelta(hours=1)
+        )
+        body = {
+            "procedure_code": "DD.01-2025",
+            "channel": "direct",
+            "applicant": {"name": "A", "id_number": "1"},
+        }
+
+        def receive(key: str, **extra: object) -> bytes:
+            return orjson.dumps(
+                {"idempotency_key": key, "token": token, "command": "receive", "body": body, **extra}
+            )
+
+        outcomes = inbound.execute_batch(
+            container,
+            [
+                receive("own-id", dossier_id="case-2026-17"),
+                receive("versioned", expected_version=3),
+                receive("new", expected_version=0),
+            ],
+        )
+        [(_, own), (_, versioned), (_, new)] = outcomes
+        assert own["status"] == 422 and "dossier_id" in own["problem"]["detail"]
+        assert versioned["status"] == 422 and "expected_version" in versioned["problem"]["detail"]
+        assert new["status"] == 201
+        assert container.store.max_notification_id() == 1
+    finally:
+        container.close()
+
+
+def test_a_command_on_a_dossier_keyed_by_anything_but_its_id_is_refused(tmp_path: Path) -> None:
+    """Keyed by its idempotency key, an `accept` went to another partition than its `handoff`
+    and, read by another consumer, ran first: 403 "has no part in this dossier", at random."""
+    secret = "test-secret-of-at-least-thirty-two-bytes"
+    container = bootstrap(
+        Settings(data_dir=tmp_path / "var", kafka_bootstrap="127.0.0.1:1", jwt_secret=secret)
+    )
+    try:
+        load_catalogue(container.catalogue)
+        now = datetime.now(UTC)
+        ward = issue_token(
+            secret, role="officer", sub="o@ward", agency_code="000.21.99.H29", now=now, ttl=timedelta(hours=1)
+        )
+        body = {
+            "procedure_code": "DD.01-2025",
+            "channel": "direct",
+            "applicant": {"name": "A", "id_number": "1"},
+        }
+        receive = {"idempotency_key": "rx", "token": ward, "command": "receive", "body": body}
+        [(_, received)] = inbound.execute_batch(container, [orjson.dumps(receive)])
+        dossier = received["dossier"]["id"]
+
+        def handoff(key: str) -> bytes:
+            return orjson.dumps(
+                {
+                    "idempotency_key": key,
+                    "token": ward,
+                    "command": "handoff",
+                    "dossier_id": dossier,
+                    "body": {"to_agency_code": "000.00.21.H29"},
+                }
+            )
+
+        side = build_stream(container, views=["-none-"], with_relay=False)
+        results = capture(side, side.topics.results)
+
+        async def deliver() -> None:
+            async with TestKafkaBroker(side.broker) as broker:
+                await broker.publish(handoff("ho-own-key"), topic=side.topics.commands, key=b"ho-own-key")
+                await broker.publish(handoff("ho-1"), topic=side.topics.commands, key=dossier.encode())
+
+        asyncio.run(deliver())
+        refused, ran = (orjson.loads(r.value) for r in results)
+        assert refused["status"] == 422 and "ho-own-key" in refused["problem"]["detail"]
+        assert ran["status"] == 200 and ran["dossier"]["pending_handoff_to"] == "000.00.21.H29"
+        assert [e.type for e in container.store.load(dossier)] == ["DossierReceived", "HandedOff"]
+    finally:
+        container.close()
