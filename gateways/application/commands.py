@@ -64,6 +64,14 @@ class DossierCreate(Timed):
     applicant: Applicant
     receiving_agency_code: str | None = Field(default=None, max_length=100)
     submitted_only: bool = False
+    lookup_secret_hash: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="the sender's own lookup secret, as the hex SHA-256 of 'lienthong-lookup:' + the "
+        "secret (draw at least 16 random bytes): no secret is drawn and none is answered; the sender "
+        "gives it to the citizen. Over Kafka the only way to give one (the results topic is read by "
+        "every agency system)",
+    )
 
 
 class HandoffIn(Timed):

@@ -261,8 +261,13 @@ class CommandHandler:
             actor=actor,
             occurred_at=at,
             submitted_only=body.submitted_only,
+            lookup_secret_hash=body.lookup_secret_hash,
         )
-        sealed = service.vault.seal_with(new_key.key, dossier_id, {"lookup_secret": secret})
+        sealed = (
+            service.vault.seal_with(new_key.key, dossier_id, {"lookup_secret": secret})
+            if secret is not None
+            else None
+        )
         present = self._respond(201, principal)
 
         def respond(state: Dossier, records: list[RecordedEvent]) -> Answer:

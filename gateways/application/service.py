@@ -249,6 +249,7 @@ class DossierService:
             submitted_only=submitted_only,
             imported=imported,
         )
+        assert secret is not None  # drawn here: no hash was given
         return Created(self._append_new(dossier_id, command, list(new_key.rows), metadata), secret)
 
     def _append_new(
@@ -286,14 +287,16 @@ class DossierService:
         occurred_at: datetime,
         submitted_only: bool = False,
         imported: bool = False,
-    ) -> tuple[cmd.Command, Any, str]:
+        lookup_secret_hash: str | None = None,
+    ) -> tuple[cmd.Command, Any, str | None]:
         """The command that creates a dossier, the new data key (its row goes into the same
-        transaction) and the lookup secret to give the citizen once."""
+        transaction) and the lookup secret to give the citizen once: None when the sender gave
+        `lookup_secret_hash`, the hash of a secret it drew and gives the citizen itself."""
         procedure, desk = self.procedure_for_receipt(procedure_code, occurred_at, receiving_agency_code)
         self.require_agency(desk, *(step.agency_code for step in procedure.route), at=occurred_at)
         if not imported:
             self.require_live(desk)
-        secret = token_urlsafe(12)
+        secret = None if lookup_secret_hash else token_urlsafe(12)
         id_number = applicant.get("id_number")
         phone = applicant.get("phone")
         new_key = self.vault.new_key(
@@ -307,7 +310,7 @@ class DossierService:
             "procedure": procedure,
             "receiving_agency_code": desk,
             "applicant": self.vault.seal_with(new_key.key, dossier_id, dict(applicant)),
-            "lookup_secret_hash": secret_hash(secret),
+            "lookup_secret_hash": lookup_secret_hash if secret is None else secret_hash(secret),
         }
         command: cmd.Command
         if submitted_only:

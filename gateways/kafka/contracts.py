@@ -84,7 +84,8 @@ class CommandResult(BaseModel):
     dossier: dict[str, Any] | None = Field(
         default=None,
         description="on success: the dossier as the HTTP command answers it (schema `Dossier` of the "
-        "API's /openapi.json; `lookup_secret` only in a receive's result), `version` its seq",
+        "API's /openapi.json, but never the citizen's `lookup_secret`: a receive's result says why in "
+        "`lookup_secret_note`; send `lookup_secret_hash` instead), `version` its seq",
     )
     problem: dict[str, Any] | None = Field(
         default=None,

@@ -83,6 +83,21 @@ def _check_receive(message: CommandMessage) -> None:
         raise InvalidCommand("expected_version: a dossier being received is new (version 0)")
 
 
+# Said in a receive's result in place of the lookup secret (decision 212).
+SECRET_NOT_SENT = (
+    "the citizen's lookup secret is not sent on Kafka: every agency system reads the results topic. "
+    "Send lookup_secret_hash with the receive (the hex SHA-256 of 'lienthong-lookup:' + a secret of "
+    "at least 16 random bytes you draw and give the citizen)"
+)
+
+
+def _without_secret(body: dict[str, Any]) -> dict[str, Any]:
+    """A receive's answer as the results topic may carry it: no lookup secret in clear."""
+    if "lookup_secret" not in body:
+        return body
+    return {**{k: v for k, v in body.items() if k != "lookup_secret"}, "lookup_secret_note": SECRET_NOT_SENT}
+
+
 def _check_record_key(message: CommandMessage, record_key: bytes | None) -> None:
     """A command on a dossier keyed by anything else may land on another partition than the
     dossier's other commands and run before one sent earlier (an `accept` before its `handoff`)."""
@@ -130,7 +145,7 @@ def execute_batch(
         except Exception as exc:
             out[n] = (result_key, _failure(key, exc))
             continue
-        out[n] = (result_key, _result(key, answer.status, dossier=response_body(answer)))
+        out[n] = (result_key, _result(key, answer.status, dossier=_without_secret(response_body(answer))))
     return [(key, bounded(result)) for key, result in (item for item in out if item is not None)]
 
 
@@ -207,8 +222,8 @@ def bounded(result: dict[str, Any], limit: int = RESULT_LIMIT_BYTES) -> dict[str
         return {**result, "problem": problem, "omitted": "the problem was cut to fit the results topic"}
     dossier = result.get("dossier")
     if isinstance(dossier, dict):
-        # What matches it and what the applicant's receipt needs (the secret is told only here).
-        kept = {k: dossier[k] for k in ("id", "version", "receipt_code", "lookup_secret") if k in dossier}
+        # What matches it and what the applicant's receipt needs.
+        kept = {k: dossier[k] for k in ("id", "version", "receipt_code") if k in dossier}
         return {
             **result,
             "dossier": kept,

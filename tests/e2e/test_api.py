@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 from collections.abc import Iterator
@@ -405,3 +406,22 @@ def test_the_citizen_sees_the_name_of_the_agency_a_dossier_is_in_transit_to(api:
     assert r.status_code == 200, r.text
     name = api.get(f"/api/v1/agencies/{DEPT}").json()["name"]
     assert r.json()["in_transit_to"] == DEPT and r.json()["in_transit_to_name"] == name != DEPT
+
+
+def test_a_sender_may_give_the_citizen_a_lookup_secret_of_its_own(api: Api) -> None:
+    """An agency system (over Kafka, where the results topic is read by every agency) draws the
+    secret itself and sends only its hash: no secret is answered and the citizen's works."""
+    own = "bí-mật-của-hệ-thống-một-cửa-7f3a9c"
+    digest = hashlib.sha256(b"lienthong-lookup:" + own.encode()).hexdigest()
+    r = _receive(api, lookup_secret_hash=digest)
+    assert r.status_code == 201, r.text
+    assert "lookup_secret" not in r.json() and "lookup_secret_note" not in r.json()
+    code = r.json()["receipt_code"]
+    looked = api.http.post("/api/v1/lookup", json={"receipt_code": code, "secret": own})
+    assert looked.status_code == 200, looked.text
+    assert_problem(api.http.post("/api/v1/lookup", json={"receipt_code": code, "secret": digest}), 404)
+    # Not a hash: refused, naming the field; nothing was received.
+    before = len(api.get("/api/v1/dossiers").json()["items"])
+    problem = assert_problem(_receive(api, lookup_secret_hash="my-secret"), 422)
+    assert "lookup_secret_hash" in str(problem)
+    assert len(api.get("/api/v1/dossiers").json()["items"]) == before

@@ -4,12 +4,14 @@ published, and no field of the command dropped without a word."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 from faststream.kafka import TestKafkaBroker
 
+from gateways.application.service import secret_hash
 from gateways.auth import issue_token
 from gateways.bootstrap import bootstrap
 from gateways.kafka import inbound
@@ -25,19 +27,18 @@ def test_a_result_that_fits_is_published_as_it_is() -> None:
     assert bounded(result, limit=1000) is result
 
 
-def test_a_dossier_over_the_limit_keeps_what_matches_it_and_the_applicant_s_secret() -> None:
+def test_a_dossier_over_the_limit_keeps_what_matches_it() -> None:
     dossier = {
         "id": "d-1",
         "version": 7,
         "receipt_code": "R-1",
-        "lookup_secret": "S",
         "steps": ["x" * 500] * 20,
     }
     result = {"idempotency_key": "k", "status": 201, "dossier": dossier, "problem": None}
     short = bounded(result, limit=2000)
     assert len(orjson.dumps(short)) <= 2000
     assert short["status"] == 201 and short["problem"] is None
-    assert short["dossier"] == {"id": "d-1", "version": 7, "receipt_code": "R-1", "lookup_secret": "S"}
+    assert short["dossier"] == {"id": "d-1", "version": 7, "receipt_code": "R-1"}
     assert "GET /api/v1/dossiers/d-1" in short["omitted"]
 
 
@@ -148,5 +149,57 @@ def test_a_command_on_a_dossier_keyed_by_anything_but_its_id_is_refused(tmp_path
         assert refused["status"] == 422 and "ho-own-key" in refused["problem"]["detail"]
         assert ran["status"] == 200 and ran["dossier"]["pending_handoff_to"] == "000.00.21.H29"
         assert [e.type for e in container.store.load(dossier)] == ["DossierReceived", "HandedOff"]
+    finally:
+        container.close()
+
+
+def test_the_results_topic_never_carries_a_citizen_s_lookup_secret(tmp_path: Path) -> None:
+    """Every agency system reads the results topic: a receive's secret in clear there let any of
+    them look the dossier up and fetch the citizen's result. The sender gives a hash instead."""
+    secret = "test-secret-of-at-least-thirty-two-bytes"
+    container = bootstrap(
+        Settings(data_dir=tmp_path / "var", kafka_bootstrap="127.0.0.1:1", jwt_secret=secret)
+    )
+    try:
+        load_catalogue(container.catalogue)
+        token = issue_token(
+            secret,
+            role="officer",
+            sub="o@ward",
+            agency_code="000.21.99.H29",
+            now=datetime.now(UTC),
+            ttl=timedelta(hours=1),
+        )
+        body = {
+            "procedure_code": "DD.01-2025",
+            "channel": "direct",
+            "applicant": {"name": "A", "id_number": "1"},
+        }
+        own = "drawn-by-the-agency-system-9d41"
+        digest = hashlib.sha256(b"lienthong-lookup:" + own.encode()).hexdigest()
+
+        def receive(key: str, **fields: object) -> bytes:
+            message = {
+                "idempotency_key": key,
+                "token": token,
+                "command": "receive",
+                "body": {**body, **fields},
+            }
+            return orjson.dumps(message)
+
+        plain, again, hashed = inbound.execute_batch(
+            container, [receive("plain"), receive("plain"), receive("hashed", lookup_secret_hash=digest)]
+        )
+        for _key, result in (plain, again):
+            assert result["status"] == 201
+            assert "lookup_secret" not in result["dossier"]
+            assert result["dossier"]["lookup_secret_note"] == inbound.SECRET_NOT_SENT
+        assert hashed[1]["status"] == 201
+        assert (
+            "lookup_secret" not in hashed[1]["dossier"] and "lookup_secret_note" not in hashed[1]["dossier"]
+        )
+        # The citizen's own secret opens the dossier the sender received.
+        state = container.service.load(hashed[1]["dossier"]["id"]).state
+        assert state is not None and state.lookup_secret_hash == secret_hash(own)
     finally:
         container.close()
