@@ -31,9 +31,13 @@ class FakeClock:
         self.at = datetime.fromisoformat(text)
 
 
+# Where `clock` starts: the instant the containers of `make_container` believe it is.
+CLOCK_START = datetime(2026, 8, 28, 14, 0, tzinfo=VN)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 8, 28, 14, 0, tzinfo=VN))
+    return FakeClock(CLOCK_START)
 
 
 def _fresh_pg_url() -> str:

@@ -29,7 +29,6 @@ from tests.conftest import FakeClock
 from tests.serving import serve
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
 
@@ -163,23 +162,7 @@ def _walk_the_examples(d: Demo) -> None:
     d.post(f"/api/v1/dossiers/{back}/handoffs/accept", {"occurred_at": "2026-11-16T10:00:00+07:00"})
 
 
-# --- the browser ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import expect, sync_playwright
-
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run deploy/browser/install.sh (make test does)")
-    expect.set_options(timeout=20_000)
-    with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield launched
-        launched.close()
+# --- the browser (one per run: `browser` of tests/e2e/conftest.py) -------------------------------
 
 
 @contextlib.contextmanager
@@ -192,8 +175,10 @@ def open_tab(browser: Any, **options: Any) -> Iterator[Any]:
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab
-    context.close()
+    try:
+        yield tab
+    finally:
+        context.close()  # the browser lives on for the next test (tests/e2e/conftest.py)
     assert not errors, f"script errors on the page: {errors}"
 
 

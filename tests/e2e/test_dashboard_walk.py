@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_dashboard import AN_KHANH, CITY, Demo, browser, demo, fits, open_tab, sign_in
+from tests.e2e.test_dashboard import AN_KHANH, CITY, Demo, demo, fits, open_tab, sign_in
 
-__all__ = ["browser", "demo"]  # the fixtures, shared with the dashboard's tests
+__all__ = ["demo"]  # the fixtures, shared with the dashboard's tests
 
 
 @pytest.fixture

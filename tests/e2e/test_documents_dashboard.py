@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_dashboard import AN_KHANH, Demo, browser, demo, page, shot, sign_in
+from tests.e2e.test_dashboard import AN_KHANH, Demo, demo, page, shot, sign_in
 
-__all__ = ["browser", "demo", "page"]  # the fixtures, shared with the dashboard's tests
+__all__ = ["demo", "page"]  # the fixtures, shared with the dashboard's tests
 
 
 @pytest.mark.browser

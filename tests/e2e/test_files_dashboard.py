@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_dashboard import Demo, browser, open_tab, served_demo, shot, sign_in
-
-__all__ = ["browser"]  # the fixture, shared with the dashboard's tests
+from tests.e2e.test_dashboard import Demo, open_tab, served_demo, shot, sign_in
 
 SAI_GON = "000.01.99.H29"  # UBND phường Sài Gòn: desk of CT.01-2025 (chứng thực bản sao)
 ORIGINAL, COPY = "Bản chính giấy tờ, văn bản làm cơ sở để chứng thực", "Bản sao cần chứng thực"

@@ -6,11 +6,13 @@ stateful cases (commands in every status, uploads, cursors) are in test_hostile_
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -96,14 +98,23 @@ def _operations(app: Any) -> list[tuple[str, str, dict[str, Any]]]:
     return found
 
 
+@pytest.fixture
+def closing() -> Iterator[contextlib.ExitStack]:
+    """What the test opens, closed when it ends."""
+    with contextlib.ExitStack() as stack:
+        yield stack
+
+
 def test_a_hostile_value_in_any_json_field_is_never_a_server_error(
-    make_container: Callable[[], Container], clock: FakeClock
+    make_container: Callable[[], Container], clock: FakeClock, closing: contextlib.ExitStack
 ) -> None:
     container = make_container()
     container.settings = container.settings.model_copy(update={"demo_login": True})
     seed_demo(container.service, clock(), 3)
     app = create_app(container)
-    client = TestClient(app, raise_server_exceptions=False)
+    # Opened once: a client used outside `with` starts an event loop and its thread again for
+    # every request.
+    client = closing.enter_context(TestClient(app, raise_server_exceptions=False))
 
     def bearer(role: str, agency: str | None = None) -> dict[str, str]:
         token = issue_token(

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from gateways.interchange.xes_import import import_xes
-from tests.e2e.test_dashboard import Demo, browser, open_tab, served_demo, shot, sign_in
-
-__all__ = ["browser"]  # the fixture, shared with the dashboard's tests
+from tests.e2e.test_dashboard import Demo, open_tab, served_demo, shot, sign_in
 
 CASES = {
     "case-10011": [

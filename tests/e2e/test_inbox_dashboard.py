@@ -15,14 +15,11 @@ from tests.e2e.test_dashboard import (
     LAND_DEPT,
     SCREENSHOTS,
     Demo,
-    browser,
     open_tab,
     served_demo,
     shot,
     sign_in,
 )
-
-__all__ = ["browser"]  # the fixture, shared with the dashboard's tests
 
 SAI_GON = "000.01.99.H29"  # UBND phường Sài Gòn: desk of CT.01-2025 (chứng thực bản sao)
 LIMIT = 200  # the inbox's default limit, which the page keeps

@@ -15,10 +15,10 @@ from gateways.http.app import create_app
 from gateways.seed.demo import seed_demo
 from gateways.settings import Settings
 from tests.conftest import FakeClock
-from tests.e2e.test_dashboard import AN_KHANH, NOW, SECRET, Demo, browser, page, shot, sign_in
+from tests.e2e.test_dashboard import AN_KHANH, NOW, SECRET, Demo, page, shot, sign_in
 from tests.serving import serve
 
-__all__ = ["browser", "page"]  # the dashboard tests' browser and tab, on this module's demo
+__all__ = ["page"]  # the dashboard tests' tab, on this module's demo
 
 
 @pytest.fixture(scope="module")

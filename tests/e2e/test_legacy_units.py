@@ -20,14 +20,11 @@ from tests.e2e.test_dashboard import (
     LAND_DEPT,
     SECRET,
     Demo,
-    browser,
     open_tab,
     served_demo,
     sign_in,
 )
 from tests.e2e.test_imported_history import legacy_log
-
-__all__ = ["browser"]  # the fixture, shared with the dashboard's tests
 
 DISTRICT = LAND_DEPT  # a real agency of the demo catalogue, beside the imported units
 

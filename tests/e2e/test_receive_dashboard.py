@@ -11,9 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_dashboard import AN_KHANH, LAND, Demo, browser, open_tab, served_demo, sign_in
-
-__all__ = ["browser"]  # the fixture, shared with the dashboard's tests
+from tests.e2e.test_dashboard import AN_KHANH, LAND, Demo, open_tab, served_demo, sign_in
 
 
 @pytest.fixture(scope="module")

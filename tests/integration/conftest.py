@@ -1,6 +1,6 @@
 """Fixtures of the integration tests that run against the real broker and PostgreSQL: a topic
 prefix of the test's own, worker processes, containers closed afterwards, PostgreSQL databases
-(fresh, or cloned from a template seeded once per module)."""
+(fresh, or cloned from a template seeded once per run)."""
 
 from __future__ import annotations
 
@@ -65,9 +65,11 @@ def containers() -> Iterator[Callable[[Settings], Container]]:
         container.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL database with CRASH_DOSSIERS walked dossiers, cloned by each crash test."""
+    """A PostgreSQL database with CRASH_DOSSIERS walked dossiers, cloned by each crash test.
+    Seeded once per run (the seeding is the slowest set-up of the suite): no test writes to it,
+    each works on its own copy (`pg_database(seeded_template)`)."""
     if not PG_URL:
         pytest.fail(
             "LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL"
