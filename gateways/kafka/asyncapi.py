@@ -87,6 +87,8 @@ def _contract(topics: Topics) -> dict[str, dict[str, Any]]:
                 {
                     "x-value-omitted": "present when the value was left out to fit the topic: its "
                     "size ('N bytes'); the source topic keeps the record",
+                    "x-headers-omitted": "present when the original record's headers were left out "
+                    "too (then the key is cut to 1,000 bytes): their size ('N bytes')",
                 },
             ),
             "correlated": False,

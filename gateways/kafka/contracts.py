@@ -95,6 +95,6 @@ class CommandResult(BaseModel):
     omitted: str | None = Field(
         default=None,
         description="present when the result was over the topic's record limit (about 900 kB): what was "
-        "cut (a problem's texts and field errors; a dossier but its id, version, receipt code and "
-        "lookup secret) and where to read the rest",
+        "cut (a problem's texts and field errors; a dossier but its id, version and receipt code) "
+        "and where to read the rest",
     )

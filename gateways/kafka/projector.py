@@ -110,16 +110,19 @@ def _decode_batch(records: Sequence[Any]) -> list[Applied | DecodeError]:
 
 def dead_letter_headers(record: Any, error: str, group: str) -> dict[str, str]:
     headers = {k: bytes(v).decode("utf-8", "replace") for k, v in (record.headers or ())}
-    headers.update(
-        {
-            "x-error": error[:2000],
-            "x-source-topic": record.topic,
-            "x-source-partition": str(record.partition),
-            "x-source-offset": str(record.offset),
-            "x-consumer-group": group,
-        }
-    )
+    headers.update(_own_headers(record, error, group))
     return headers
+
+
+def _own_headers(record: Any, error: str, group: str) -> dict[str, str]:
+    """What a dead letter itself says: why, and where the record is (bounded, whatever the record)."""
+    return {
+        "x-error": error[:2000],
+        "x-source-topic": record.topic,
+        "x-source-partition": str(record.partition),
+        "x-source-offset": str(record.offset),
+        "x-consumer-group": group,
+    }
 
 
 async def publish_dead_letter(broker: KafkaBroker, dlq: str, record: Any, error: str, group: str) -> None:
@@ -134,8 +137,9 @@ async def publish_dead_letter(broker: KafkaBroker, dlq: str, record: Any, error:
         try:
             await broker.publish(b"", topic=dlq, key=record.key, headers=headers)
         except MessageSizeTooLargeError:
-            # Its own headers are that large: the dead letter keeps only what says why and where.
-            own = {k: v for k, v in headers.items() if k.startswith("x-")}
+            # Its own headers are that large: the dead letter keeps only what says why and where
+            # (only the dead letter's own: a record's header may be named x-… too, and be as large).
+            own = {**_own_headers(record, error, group), "x-value-omitted": headers["x-value-omitted"]}
             own["x-headers-omitted"] = f"{sum(len(k) + len(v) for k, v in headers.items())} bytes"
             await broker.publish(b"", topic=dlq, key=(record.key or b"")[:1000] or None, headers=own)
 

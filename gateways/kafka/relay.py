@@ -58,6 +58,8 @@ class EventTooLarge(Exception):
     and nothing after it (sending what follows would leave a gap no restart could see)."""
 
 
+MAX_BATCH_BYTES = 512 * 1024  # records sent in one producer batch, at most (a topic's limit if lower)
+
 # What a record adds to its key, value and headers in a record batch (lengths, offsets, the
 # batch header), with room to spare.
 _RECORD_OVERHEAD = 1024
@@ -199,24 +201,24 @@ class Relay:
             await asyncio.to_thread(self.leadership.release)
 
     async def _session(self, stop: asyncio.Event, until_idle: bool = False) -> None:
+        # The topic's own limit when it is lower (a topic created before it was raised): the
+        # broker would refuse such a record after the ones behind it had gone.
+        limit = min(self.max_event_bytes, await max_message_bytes(self.bootstrap, self.topics.events) or 0)
+        limit = limit or self.max_event_bytes
         producer = AIOKafkaProducer(
             bootstrap_servers=servers(self.bootstrap),
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
-            max_batch_size=512 * 1024,
+            # A batch of several records is no larger than the topic takes either: refused, the
+            # batches after it on the partition would land, and a restart take them for proof.
+            max_batch_size=min(MAX_BATCH_BYTES, limit),
             max_request_size=self.max_event_bytes,
             request_timeout_ms=15000,
         )
         await producer.start()
         self.stats.sessions += 1
         try:
-            # The topic's own limit when it is lower (a topic created before it was raised): the
-            # broker would refuse such a record after the ones behind it had gone.
-            limit = min(
-                self.max_event_bytes, await max_message_bytes(self.bootstrap, self.topics.events) or 0
-            )
-            limit = limit or self.max_event_bytes
             partitions = await producer.partitions_for(self.topics.events)
             count = len(partitions)
             heads = await self._published_heads(count)

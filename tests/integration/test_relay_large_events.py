@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from gateways.bootstrap import Container
 from gateways.kafka.relay import EventTooLarge, Relay
@@ -91,3 +92,45 @@ def test_an_event_the_topic_cannot_take_stops_the_relay_before_it_and_nothing_af
         assert seqs[too_large.dossier_id] == list(range(1, too_large.seq))
         published = sum(len(s) for s in seqs.values())
         assert published == too_large.notification_id - 1  # everything before it, nothing after
+
+
+def test_a_topic_taking_less_than_a_producer_batch_gets_every_event_and_no_gap(
+    containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
+) -> None:
+    """Each event fits the topic, but the relay batched a partition's records up to 512 KiB: on a
+    topic taking 300 kB the broker refused every full batch and took the last one, so the topic
+    held a dossier's seq 269-302 and no earlier one, and a restart took seq 302 for proof that
+    everything before it was there."""
+    log = tmp_path / "legacy.xes"
+    steps = "".join(
+        f'<event><string key="concept:name" value="Step{i}"/><string key="org:group" value="GROUP-9"/>'
+        f'<date key="time:timestamp" value="2024-03-01T09:{i // 60:02d}:{i % 60:02d}+07:00"/>'
+        f'<string key="note" value="{"A" * 3000}"/></event>'
+        for i in range(300)
+    )
+    log.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<log xes.version="1.0" xmlns="http://www.xes-standard.org/">'
+        f'<trace><string key="concept:name" value="one"/>{steps}</trace></log>'
+    )
+    settings = kafka_settings(
+        tmp_path / "var", f"sqlite:///{tmp_path / 'events.sqlite'}", kafka_bootstrap, prefix
+    )
+    cli(settings, "import-xes", str(log), cwd=tmp_path)
+    container, topics = containers(settings), Topics.with_prefix(settings.kafka_topic_prefix)
+
+    async def create() -> None:  # as an operator whose brokers take records of 300 kB at most
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            limit = {"max.message.bytes": "300000"}
+            await admin.create_topics([NewTopic(topics.events, 12, 1, topic_configs=limit)])
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    head = container.store.max_notification_id()
+    assert head > 300
+    relay = Relay(container.store, container.db, kafka_bootstrap, topics)
+    assert asyncio.run(relay.drain()) == head
+    [(dossier, published)] = _published_seqs(kafka_bootstrap, topics).items()
+    assert published == list(range(1, container.store.version(dossier) + 1))

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
@@ -21,10 +22,12 @@ from gateways.bootstrap import Container, bootstrap
 from gateways.eventstore.store import Outgoing
 from gateways.kafka import inbound
 from gateways.kafka.app import asyncapi_document, build_stream
+from gateways.kafka.projector import publish_dead_letter
 from gateways.kafka.relay import headers_for
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
 from gateways.simulation.bulk import bulk_seed
+from tests.unit.test_dead_letter_size import SizedBroker
 from tests.unit.test_kafka_fake import capture
 
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
@@ -152,3 +155,27 @@ def test_the_command_names_are_listed_and_each_is_one_the_consumer_runs(containe
         inbound._body_model(name)  # raises InvalidCommand for a name the consumer does not run
     with pytest.raises(InvalidCommand):
         inbound._body_model("teleport")
+
+
+def test_every_header_a_dead_letter_may_carry_of_its_own_is_documented(container: Container) -> None:
+    """A dead letter too large with the original headers goes without them and says so in
+    `x-headers-omitted`: a header the document did not name."""
+    side = build_stream(container, with_relay=False)
+    document = orjson.loads(asyncapi_document(side))
+    [declared] = _messages(document, side.topics.dlq)
+    documented = set(declared["headers"]["properties"])
+    broker = SizedBroker()
+    for value, headers in [
+        (b"x", [("sender", b"s")]),  # as it came
+        (b"v" * 1_048_500, [("sender", b"s")]),  # without its value
+        (b"v", [("sender", b"s" * 1_048_500)]),  # without its value and headers
+    ]:
+        record = SimpleNamespace(
+            topic=side.topics.commands, partition=0, offset=1, key=b"k", value=value, headers=headers
+        )
+        asyncio.run(publish_dead_letter(broker, side.topics.dlq, record, "not a command", "g"))  # type: ignore[arg-type]
+    assert len(broker.sent) == 3
+    assert [d["headers"].get("x-value-omitted") is not None for d in broker.sent] == [False, True, True]
+    for dead in broker.sent:
+        own = {name for name in dead["headers"] if name != "sender"}
+        assert set(declared["headers"]["required"]) <= own <= documented, own - documented

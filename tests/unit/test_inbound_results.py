@@ -16,6 +16,7 @@ from gateways.auth import issue_token
 from gateways.bootstrap import bootstrap
 from gateways.kafka import inbound
 from gateways.kafka.app import build_stream
+from gateways.kafka.contracts import CommandResult
 from gateways.kafka.inbound import bounded
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
@@ -40,6 +41,16 @@ def test_a_dossier_over_the_limit_keeps_what_matches_it() -> None:
     assert short["status"] == 201 and short["problem"] is None
     assert short["dossier"] == {"id": "d-1", "version": 7, "receipt_code": "R-1"}
     assert "GET /api/v1/dossiers/d-1" in short["omitted"]
+
+
+def test_the_documented_shortened_dossier_is_what_a_shortened_result_keeps() -> None:
+    """The AsyncAPI document said a shortened dossier keeps its lookup secret: a result never
+    carries one (decision 212), and an integrator looked for it there."""
+    described = CommandResult.model_fields["omitted"].description or ""
+    dossier = {"id": "d-1", "version": 1, "receipt_code": "R-1", "lookup_secret_note": "n", "x": "y" * 5000}
+    kept = bounded({"idempotency_key": "k", "status": 201, "dossier": dossier, "problem": None}, limit=2000)
+    assert all(name.replace("_", " ") in described for name in kept["dossier"])
+    assert "secret" not in described
 
 
 def test_a_problem_over_the_limit_keeps_its_type_and_status_and_its_first_field_errors() -> None:
