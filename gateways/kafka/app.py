@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,34 @@ def topics_of(container: Container) -> Topics:
     return Topics.with_prefix(container.settings.kafka_topic_prefix)
 
 
+class FailurePause:
+    """How long the inbound consumer waits after a batch failed, before the batch is read again:
+    0.1 s, doubled at each failure in a row up to 5 s; a batch answered resets it. Without it a
+    failure that lasts (the results topic refusing the producer, the store down) read the batch
+    again some fifty times a second and filled the log."""
+
+    FIRST = 0.1
+    LONGEST = 5.0
+
+    def __init__(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.sleep = sleep
+        self.failures = 0  # in a row
+
+    async def after_failure(self, exc: BaseException) -> None:
+        delay = min(self.LONGEST, self.FIRST * 2**self.failures)
+        self.failures += 1
+        log.warning(
+            "inbound: a batch of commands failed (%d in a row: %s); read again in %.1f s",
+            self.failures,
+            exc,
+            delay,
+        )
+        await self.sleep(delay)
+
+    def answered(self) -> None:
+        self.failures = 0
+
+
 @dataclass
 class StreamSide:
     broker: KafkaBroker
@@ -46,6 +74,7 @@ class StreamSide:
     replication: int = 1
     inbound: bool = False  # this process consumes the command topic
     inbound_dead: int = 0  # command records it sent to the dead-letter topic
+    inbound_pause: FailurePause = field(default_factory=FailurePause)
 
 
 def build_stream(
@@ -117,6 +146,14 @@ def _register_inbound(container: Container, side: StreamSide) -> None:
     )
 
     async def on_commands(message: KafkaMessage) -> None:
+        try:
+            await answer(message)
+        except Exception as exc:
+            await side.inbound_pause.after_failure(exc)
+            raise  # not acked: the batch is read again (AckPolicy.NACK_ON_ERROR below)
+        side.inbound_pause.answered()
+
+    async def answer(message: KafkaMessage) -> None:
         raw = message.raw_message
         # A batch arrives as a tuple from aiokafka and as a list from FastStream's test broker.
         records = raw if isinstance(raw, tuple | list) else (raw,)

@@ -302,3 +302,60 @@ def test_processes_of_the_same_views_share_a_group_and_a_subset_gets_its_own() -
     assert group_role(["bottleneck", "dossier_index", "sla"], every) == "views"
     assert group_role(["sla"], every) == "views.sla"
     assert group_role(["sla", "bottleneck"], every) == "views.bottleneck+sla"
+
+
+def test_the_inbound_consumer_waits_longer_after_each_failed_batch_and_not_after_an_answer(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure that lasts (the store down, the results topic refusing the producer) read the
+    batch again some fifty times a second, each logged: it now waits 0.1 s, then twice as long
+    each time, up to 5 s, and starts again from 0.1 s once a batch is answered."""
+    load_catalogue(container.catalogue)
+    side = build_stream(container, views=["-none-"], with_relay=False)
+    waited: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    side.inbound_pause.sleep = sleep
+    results = capture(side, side.topics.results)
+    answer = inbound.execute_batch
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the event store is down")
+
+    command = orjson.dumps(
+        {
+            "idempotency_key": "k-1",
+            "token": _ward_officer(),
+            "command": "receive",
+            "body": {
+                "procedure_code": "DD.01-2025",
+                "channel": "direct",
+                "applicant": {"name": "A", "id_number": "1"},
+            },
+        }
+    )
+
+    async def deliver(times: int) -> None:
+        async with TestKafkaBroker(side.broker) as broker:
+            for _ in range(times):
+                with pytest.raises(ConnectionError):
+                    await broker.publish(command, topic=side.topics.commands)
+
+    monkeypatch.setattr(inbound, "execute_batch", failing)
+    asyncio.run(deliver(8))
+    assert waited == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
+    assert results == []
+
+    monkeypatch.setattr(inbound, "execute_batch", answer)
+
+    async def answered() -> None:
+        async with TestKafkaBroker(side.broker) as broker:
+            await broker.publish(command, topic=side.topics.commands)
+
+    asyncio.run(answered())
+    assert len(results) == 1 and orjson.loads(results[0].value)["status"] == 201
+    monkeypatch.setattr(inbound, "execute_batch", failing)
+    asyncio.run(deliver(1))
+    assert waited[-1] == 0.1  # answered in between: from the start again
