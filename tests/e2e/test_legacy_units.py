@@ -139,6 +139,14 @@ def test_the_demo_sign_in_offers_agencies_in_force_and_finds_them_by_name_or_cod
         page.get_by_test_id("demo-agency-filter").fill("GROUP-1")  # a unit of imported history
         expect(picker.locator("option:not([value=''])")).to_have_count(0)
         expect(picker).to_have_value("")
+        # Cleared after a search that found nothing: back to the home province, not "no agency".
+        page.get_by_test_id("demo-agency-filter").fill("")
+        expect(picker).to_have_value("000.00.00.H29")
+        # "No agency" chosen by hand stays chosen while nothing is typed.
+        picker.select_option("")
+        page.get_by_test_id("demo-agency-ended").check()
+        expect(picker).to_have_value("")
+        page.get_by_test_id("demo-agency-ended").uncheck()
         page.get_by_test_id("demo-agency-filter").fill(AN_KHANH)  # its code
         page.get_by_test_id("demo-role").select_option("officer")
         page.get_by_test_id("demo-submit").click()

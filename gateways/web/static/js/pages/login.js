@@ -92,7 +92,10 @@ function agencyPicker(body) {
   });
   const ended = h('input', { type: 'checkbox', id: 'demo-agency-ended', 'data-testid': 'demo-agency-ended' });
   const count = h('p', { class: 'muted small', 'aria-live': 'polite', 'data-testid': 'demo-agency-count' });
-  let started = false;
+  let noneChosen = false; // "no agency" picked by hand (not left by a search that found nothing)
+  select.addEventListener('change', () => {
+    noneChosen = select.value === '';
+  });
   const fill = () => {
     const chosen = select.value;
     const found = matching(eligible(body.items, ended.checked, today), query.value, top);
@@ -104,13 +107,12 @@ function agencyPicker(body) {
     );
     const codes = new Set(shown.map((a) => a.code));
     const typed = Boolean(query.value.trim());
-    // The one chosen stays while it matches ("no agency" too, until something is typed); else
-    // the first match of what was typed, else the home agency.
-    const kept = chosen ? codes.has(chosen) : started && !typed;
+    // The one chosen stays while it matches ("no agency" too when picked by hand, until something
+    // is typed); else the first match of what was typed, else the home agency.
+    const kept = chosen ? codes.has(chosen) : noneChosen && !typed;
     if (kept) select.value = chosen;
     else if (typed) select.value = shown.length ? shown[0].code : '';
     else select.value = codes.has(top) ? top : '';
-    started = true;
     count.textContent =
       found.length > shown.length
         ? t('login.agency.filter.more', { shown: num(shown.length), n: num(found.length) })
