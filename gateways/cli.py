@@ -45,10 +45,20 @@ def _ttl(text: str) -> timedelta:
 def token(
     role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")],
     agency: Annotated[str | None, typer.Option(help="agency code (officer, supervisor)")] = None,
-    sub: Annotated[str | None, typer.Option(help="the user's name")] = None,
+    sub: Annotated[
+        str | None, typer.Option(help="the user's name; for an integration token, its system's (required)")
+    ] = None,
     ttl: Annotated[str, typer.Option(help="lifetime, e.g. 1h, 30m, 7d")] = "1h",
 ) -> None:
     """Print a signed API token (and nothing else)."""
+    if role == "integration" and not (sub or "").strip():
+        # Idempotency keys are scoped to the token's subject: two systems both named by the
+        # default could replay each other's answers (decision 214).
+        err.print(
+            "[red]an integration token names the system it is for: --sub NAME (e.g. --sub portal-dvc);"
+            " its idempotency keys are scoped to that name[/red]"
+        )
+        raise typer.Exit(2)
     container = bootstrap()
     try:
         _check_agency(container, agency)

@@ -220,6 +220,15 @@ def test_a_token_for_an_agency_the_catalogue_does_not_hold_is_refused(seeded: Pa
     assert issued.exit_code == 0 and issued.stdout.count(".") == 2, issued.output
 
 
+def test_an_integration_token_names_its_system(store: Path) -> None:
+    # Idempotency keys are scoped to the subject: two systems under the default name would
+    # replay each other's answers.
+    _refused(["token", "--role", "integration"], "--sub NAME")
+    _refused(["token", "--role", "integration", "--sub", "  "], "--sub NAME")
+    issued = CliRunner().invoke(app, ["token", "--role", "integration", "--sub", "portal-dvc"])
+    assert issued.exit_code == 0 and issued.stdout.count(".") == 2, issued.output
+
+
 def test_a_token_can_be_issued_before_any_catalogue_is_loaded(store: Path) -> None:
     issued = CliRunner().invoke(app, ["token", "--role", "admin"])
     assert issued.exit_code == 0, issued.output
