@@ -526,6 +526,11 @@ def test_bottlenecks_refuse_a_reversed_range_in_the_form_and_ask_nobody(page: An
         headers=page_token(page),
     )
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    # A reversed range in the address (an old link) is said the same way, and asked of nobody.
+    page.goto(f"{demo.base}/#/bottlenecks?from=2026-11-10&to=2026-11-01")
+    expect(refused).to_contain_text("«Từ ngày» (10/11/2026) ở sau «Đến ngày» (01/11/2026)")
+    expect(page.get_by_test_id("problem")).to_have_count(0)
+    assert not [url for url in asked if "from=2026-11-10" in url]
 
 
 @pytest.mark.browser

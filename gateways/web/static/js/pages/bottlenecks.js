@@ -142,6 +142,12 @@ export async function render(main, params, ctx) {
       ),
     ),
   );
+  // A reversed range in the address (typed, or an old link) is said as the form says it, and
+  // asked of nobody: only the form is shown, to put it right.
+  if (!checkRange()) {
+    replace(main, h('h1', {}, t('bn.title')), filters, rangeError);
+    return;
+  }
   replace(
     main,
     h('h1', {}, t('bn.title')),
