@@ -22,7 +22,7 @@ from domain.events import DossierEvent
 from gateways.application.service import DossierService, check_dossier_id
 from gateways.application.writer import BulkJob
 from gateways.eventstore.recorders import Row
-from gateways.eventstore.store import GENESIS_HASH, StreamAppend
+from gateways.eventstore.store import GENESIS_HASH, Encoded, StreamAppend, encode
 
 
 @dataclass
@@ -32,6 +32,7 @@ class _Pending:
     prev_hash: str
     events: list[DossierEvent] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
+    encoded: Encoded | None = None  # the events as stored (`seal`): no more may be added
 
 
 class BufferedService(DossierService):
@@ -100,6 +101,8 @@ class BufferedService(DossierService):
     ) -> Dossier:
         check_dossier_id(dossier_id)
         pending = self._head(dossier_id)
+        if pending.encoded is not None:
+            raise ValueError(f"dossier {dossier_id} is sealed until the next flush")
         if pending.state is None:
             self._pending.pop(dossier_id, None)
             raise UnknownDossier(f"no dossier {dossier_id}")
@@ -121,6 +124,21 @@ class BufferedService(DossierService):
             raise ValueError(f"dossier {dossier_id} is already buffered")
         self._pending[dossier_id] = _Pending(state, 0, GENESIS_HASH, list(events), list(rows))
 
+    def seal(self, dossier_id: str) -> None:
+        """Encode the dossier's buffered events now, as the next flush stores them. Raises
+        `OversizedEvent` for an event too large to store: the dossier's buffered events are
+        then dropped (nothing of them is written). An importer seals each trace it decides, so
+        a trace refused for its size is known before it is counted."""
+        pending = self._pending.get(dossier_id)
+        if pending is None or not pending.events or pending.encoded is not None:
+            return
+        append = StreamAppend(dossier_id, pending.version, pending.prev_hash, pending.events)
+        try:
+            pending.encoded = encode(append, self._recorded_at())
+        except BaseException:
+            del self._pending[dossier_id]
+            raise
+
     def flush(self) -> int:
         """Hand every buffered stream to the writer as one transaction and go on deciding
         while it is written; at most one flush is in flight (the previous one is awaited
@@ -128,16 +146,18 @@ class BufferedService(DossierService):
         appends = [
             StreamAppend(dossier_id, p.version, p.prev_hash, p.events)
             for dossier_id, p in self._pending.items()
-            if p.events
+            if p.events and p.encoded is None
         ]
+        sealed = [p.encoded for p in self._pending.values() if p.encoded is not None]
         rows: list[Any] = [row for p in self._pending.values() if p.events for row in p.rows]
         self._pending.clear()
-        if not appends:
+        if not appends and not sealed:
             return 0
         self.wait()
-        self._flushing = {a.dossier_id for a in appends}
-        self._in_flight = self.writer.submit(BulkJob(appends, self._recorded_at(), rows, answer=False))
-        written = sum(len(a.events) for a in appends)
+        self._flushing = {a.dossier_id for a in appends} | {e.append.dossier_id for e in sealed}
+        job = BulkJob(appends, self._recorded_at(), rows, encoded=sealed or None, answer=False)
+        self._in_flight = self.writer.submit(job)
+        written = sum(len(a.events) for a in appends) + sum(len(e.records) for e in sealed)
         self.written += written
         return written
 

@@ -16,7 +16,8 @@ from domain.errors import ActorNotAllowed, DomainError, InvalidValue, RuleViolat
 from gateways.application import messages
 from gateways.auth import AuthError
 from gateways.eventstore.codec import DecodeError
-from gateways.eventstore.store import ConcurrencyConflict
+from gateways.eventstore.limits import MAX_EVENT_BYTES
+from gateways.eventstore.store import ConcurrencyConflict, OversizedEvent
 
 __all__ = [
     "PROBLEM_BASE",
@@ -176,6 +177,16 @@ def describe(exc: BaseException) -> Failure | None:
     if isinstance(exc, Overloaded):
         return Failure(
             503, "Overloaded", str(exc), "overloaded", headers={"Retry-After": str(exc.retry_after)}
+        )
+    if isinstance(exc, OversizedEvent):
+        return Failure(
+            413,
+            "Event too large",
+            f"the command would record an event of {exc.size} bytes, more than the {exc.limit} an "
+            f"event may take (the events topic takes records of at most {MAX_EVENT_BYTES} bytes): "
+            "nothing was recorded",
+            "event-too-large",
+            {"limit_bytes": exc.limit, "event_bytes": exc.size},
         )
     if isinstance(exc, OverflowError):
         return Failure(

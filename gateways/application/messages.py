@@ -26,6 +26,7 @@ TITLES: Mapping[str, str] = {
     "Domain rule violated": "Vi phạm quy tắc nghiệp vụ",
     "Dossier state does not allow this": "Trạng thái hồ sơ không cho phép thao tác này",
     "Empty file": "Tệp rỗng",
+    "Event too large": "Sự kiện quá lớn",
     "File damaged": "Tệp bị hỏng",
     "File erased": "Tệp đã bị xóa",
     "File missing from storage": "Tệp không còn trong kho lưu trữ",
@@ -460,6 +461,11 @@ DETAILS: Mapping[str, str] = {
     ),
     "the body is not valid JSON": "nội dung không phải JSON hợp lệ",
     "bodies are limited to {n} KiB": "nội dung yêu cầu giới hạn {n} KiB",
+    "the command would record an event of {size} bytes, more than the {limit} an event may take "
+    "(the events topic takes records of at most {n} bytes): nothing was recorded": (
+        "lệnh này sẽ ghi một sự kiện {size} byte, vượt quá {limit} byte cho phép của một sự kiện "
+        "(chủ đề sự kiện chỉ nhận bản ghi tối đa {n} byte): không có gì được ghi"
+    ),
     "Not Found": "không tìm thấy",
     "Method Not Allowed": "phương thức không được hỗ trợ tại địa chỉ này",
     "kind must be one of {kinds}, not {kind}": "kind phải là một trong {kinds}, không phải {kind}",

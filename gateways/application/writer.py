@@ -117,7 +117,8 @@ class BulkJob:
     recorded_at: datetime | None
     rows: list[Row] = field(default_factory=list)
     future: Future[list[list[RecordedEvent]]] = field(default_factory=Future)
-    # The streams already encoded elsewhere (a sharded import): committed as they are.
+    # The streams already encoded elsewhere (a sharded import, a sealed trace): committed as
+    # they are, before `appends`.
     encoded: list[Encoded] | None = None
     # False: the caller only waits for the commit (a bulk import); the future then answers []
     # unless an after-commit hook needs the committed records anyway.
@@ -259,9 +260,8 @@ class GroupCommitWriter:
 
     def _commit_bulk(self, job: BulkJob) -> None:
         try:
-            encoded = job.encoded
-            if encoded is None:
-                encoded = [encode(a, job.recorded_at) for a in job.appends]
+            encoded = list(job.encoded or ())
+            encoded.extend(encode(a, job.recorded_at) for a in job.appends)
             numbered = job.answer or self.after_commit is not None
             records = self.store.commit_encoded(encoded, job.rows, numbered=numbered)
         except BaseException as exc:

@@ -39,6 +39,7 @@ from gateways.eventstore.codec import (
     plain_dump,
     to_jsonable,
 )
+from gateways.eventstore.limits import MAX_EVENT_BYTES, largest_envelope
 from gateways.eventstore.recorders import POSTGRES_TOPIC, SQLITE_TOPIC, Row
 from gateways.sql import schema_lock
 
@@ -48,6 +49,26 @@ GENESIS_HASH = "0" * 64
 
 class ConcurrencyConflict(Exception):
     """Someone else appended to the stream first (HTTP 409)."""
+
+
+class OversizedEvent(Exception):
+    """An event whose stored envelope would make a record larger than the events topic takes
+    (`gateways.eventstore.limits`): refused as it is encoded, so nothing of its append is
+    written (the relay could never publish it, and would stop before it)."""
+
+    def __init__(self, dossier_id: str, seq: int, event_type: str, size: int, limit: int) -> None:
+        self.dossier_id, self.seq, self.event_type, self.size, self.limit = (
+            dossier_id,
+            seq,
+            event_type,
+            size,
+            limit,
+        )
+        super().__init__(
+            f"event {seq} ({event_type}) of dossier {dossier_id} would take {size:,} bytes, more "
+            f"than the {limit:,} an event may take (the events topic takes records of at most "
+            f"{MAX_EVENT_BYTES // (1024 * 1024)} MiB); nothing of it was recorded"
+        )
 
 
 def canonical_bytes(envelope: dict[str, Any]) -> bytes:
@@ -195,6 +216,8 @@ def _envelopes(
     # text is written once. Datetimes are immutable, so the same object gives the same text.
     last_instant: Any = None
     occurred: Any = None
+    # An envelope plus its type's length may take this many bytes (its record then fits).
+    room = largest_envelope(dossier_id)
     for seq, event in enumerate(append.events, start=append.expected_version + 1):
         if event.occurred_at is not last_instant:
             last_instant = event.occurred_at
@@ -226,7 +249,11 @@ def _envelopes(
         envelope["hash"] = prev_hash = sha256(prev_hash.encode("ascii") + canonical).hexdigest()
         # The stored bytes keep the envelope's own key order (the payload's attributes in
         # the order the log gave them), so they are dumped apart from the sorted ones.
-        yield seq, envelope, orjson.dumps(envelope)
+        raw = orjson.dumps(envelope)
+        if len(raw) + len(envelope["type"]) > room:
+            kind = envelope["type"]
+            raise OversizedEvent(dossier_id, seq, kind, len(raw), largest_envelope(dossier_id, kind))
+        yield seq, envelope, raw
 
 
 def _actor(actor: Actor) -> Any:

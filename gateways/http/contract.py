@@ -39,7 +39,7 @@ _WHY = {
     404: "No such resource",
     409: "A domain rule or a version (If-Match) conflict",
     410: "The file was erased with the applicant's personal data",
-    413: "Body larger than the limit",
+    413: "Body larger than the limit, or the event it would record larger than the events topic takes",
     415: "Not multipart/form-data, or a file type that is not allowed (judged by its content)",
     422: "Invalid value",
     429: "Rate limit reached (see Retry-After)",

@@ -29,6 +29,7 @@ from gateways.application.errors import (
 from gateways.application.errors import describe as failure_of
 from gateways.auth import AuthError
 from gateways.eventstore.codec import DecodeError
+from gateways.eventstore.store import OversizedEvent
 
 log = logging.getLogger("lienthong.http")
 
@@ -106,6 +107,7 @@ def install(app: FastAPI) -> None:
         Refused,
         Overloaded,
         OverflowError,
+        OversizedEvent,
         *_store_errors(),
     ):
         app.add_exception_handler(kind, _failure_response)

@@ -247,6 +247,16 @@ def print_report(report: ImportReport, console: Console) -> None:
         if len(report.renamed) > 50:
             renamed.add_row("…", f"{len(report.renamed) - 50:,} more")
         console.print(renamed)
+    if report.too_large:
+        large = Table(title="Traces not imported: an event too large to store", show_header=True)
+        large.add_column("case id")
+        large.add_column("event bytes", justify="right")
+        large.add_column("most an event takes", justify="right")
+        for case_id, size, limit in report.too_large[:50]:
+            large.add_row(case_id, f"{size:,}", f"{limit:,}")
+        if len(report.too_large) > 50:
+            large.add_row("…", f"{len(report.too_large) - 50:,} more", "")
+        console.print(large)
     if report.channels_defaulted:
         channels = Table(title="Channels taken as direct", show_header=True)
         channels.add_column("channel in the log")

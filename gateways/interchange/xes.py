@@ -401,8 +401,11 @@ class XesLog:
                     problems[EVENT_OUTSIDE_TRACE] += 1
                 del parent[0]
             log = parent
-        if log is not None:  # what follows the last trace
-            problems[EVENT_OUTSIDE_TRACE] += sum(1 for child in log if _IS_EVENT[child.tag])
+        if log is not None:  # what follows the last trace (counted only if any: the report
+            # lists every reason it holds, so a reason counted 0 times would read as a problem)
+            stray = sum(1 for child in log if _IS_EVENT[child.tag])
+            if stray:
+                problems[EVENT_OUTSIDE_TRACE] += stray
 
 
 def check_xes(path: Path) -> int:

@@ -28,6 +28,7 @@ from domain.errors import DomainError
 from domain.legacy_import import DecidedTrace, TraceStep, open_trace, remembering, replay_steps
 from domain.procedures import Procedure
 from gateways.application.service import receipt_code_for
+from gateways.eventstore.store import OversizedEvent
 from gateways.interchange.xes import RESOURCE, XesLog
 from gateways.interchange.xes_child import ChildXesLog, can_fork
 from gateways.interchange.xes_import import (
@@ -74,12 +75,18 @@ class BulkXesImporter(XesImporter):
             report.unmapped[TRACE_REFUSED] += 1
             report.events_in_skipped += len(steps)
             return
-        self._count_receipt(exported_receipt)
+        timed = len(steps)
         if exported_receipt:
             steps = steps[1:]  # the receipt was that event
         decided = replay_steps(
             opened, [self._step(step) for step in steps], calendar, follow_groups=not states_handoffs
         )
+        try:
+            self._keep(case.dossier_id, decided)  # encoded here: a trace too large is not counted
+        except OversizedEvent as exc:
+            self._refuse_too_large(case, exc, timed)
+            return
+        self._count_receipt(exported_receipt)
         report.events_written += len(decided.events) - 1  # the receipt is counted
         report.mapped += decided.mapped
         report.legacy += decided.legacy
@@ -88,11 +95,12 @@ class BulkXesImporter(XesImporter):
         report.unmapped.update(decided.unmapped)
         if not decided.state.is_terminal:
             report.left_open += 1
-        self._keep(case.dossier_id, decided)
 
     def _keep(self, dossier_id: str, decided: DecidedTrace) -> None:
-        """The decided stream, buffered for the next flush."""
+        """The decided stream, encoded and buffered for the next flush; `OversizedEvent`
+        (nothing buffered) when an event is too large to store."""
         self.service.add_new(dossier_id, decided.state, decided.events, [])
+        self.service.seal(dossier_id)
 
     def _receipt(
         self, log: XesLog, case: _Case, desk: str, first: _Step, exported_receipt: bool

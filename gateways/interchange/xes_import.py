@@ -71,6 +71,7 @@ from domain.procedures import Procedure, RouteStep, SupplementPolicy
 from gateways.application.bulk import BufferedService
 from gateways.application.service import DossierService
 from gateways.collector import fewer_collections
+from gateways.eventstore.store import OversizedEvent
 from gateways.interchange.mapping import DEFAULT_LEVEL, GroupAgency, GroupMapping, code_for, distinct_code
 from gateways.interchange.xes import (
     GROUP,
@@ -91,7 +92,9 @@ from gateways.interchange.xes_report import (
     NO_TRACE_NAME,
     TRACE_NO_GROUP,
     TRACE_REFUSED,
+    TRACE_TOO_LARGE,
     ImportReport,
+    merge_trace_report,
 )
 
 IMPORT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:lienthong:xes-import")
@@ -210,6 +213,9 @@ class XesImporter:
         self.flush_every = flush_every
         self._deadline = DEFAULT_DEADLINE_WORKING_HOURS
         self._existing: set[str] = set()
+        # Dossiers of traces refused for an event too large to store: a later trace naming one
+        # is skipped, as a sharded import's workers (which do not encode others' traces) skip it.
+        self._too_large: set[str] = set()
         self.mapping = mapping or GroupMapping()
         self.progress = progress
         self.report = ImportReport()
@@ -378,7 +384,7 @@ class XesImporter:
         report.events_read += len(trace.events)
         if not trace.name:
             report.unmapped[NO_TRACE_NAME] += 1
-        if dossier_id in self._existing or self.service.buffered(dossier_id):
+        if dossier_id in self._existing or self.service.buffered(dossier_id) or dossier_id in self._too_large:
             report.skipped_existing += 1
             report.events_in_skipped += len(trace.events)
             return None
@@ -417,7 +423,36 @@ class XesImporter:
     def _replay_trace(
         self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool
     ) -> None:
-        """One command per event (the per-event path; see `xes_bulk` for the bulk one)."""
+        """One command per event (the per-event path; see `xes_bulk` for the bulk one), counted
+        apart until the trace is encoded, so that a trace refused for its size is not counted."""
+        run = self.report
+        self.report = ImportReport()
+        try:
+            self._replay_events(log, case, steps, desk, states_handoffs)
+            self.service.seal(case.dossier_id)
+        except OversizedEvent as exc:
+            trace, self.report = self.report, run
+            merge_trace_report(run, trace, catalogue_only=True)
+            self._refuse_too_large(case, exc, len(steps))
+            return
+        except BaseException:
+            self.report = run
+            raise
+        trace, self.report = self.report, run
+        merge_trace_report(run, trace)
+
+    def _refuse_too_large(self, case: _Case, exc: OversizedEvent, events: int) -> None:
+        """The trace holds an event the store cannot take (one record of the events topic):
+        no dossier; its events are counted as skipped."""
+        report = self.report
+        report.unmapped[TRACE_TOO_LARGE] += 1
+        report.events_in_skipped += events
+        report.too_large.append((case.case_id, exc.size, exc.limit))
+        self._too_large.add(case.dossier_id)
+
+    def _replay_events(
+        self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool
+    ) -> None:
         report = self.report
         dossier_id = case.dossier_id
         try:

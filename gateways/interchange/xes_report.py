@@ -7,8 +7,9 @@ run; the command line prints it (`gateways.interchange.cli`).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
+from gateways.eventstore.limits import MAX_EVENT_BYTES
 from gateways.interchange.xes import EARLIEST_YEAR, LATEST_YEAR
 
 # Why an event or trace did not map one to one (keys of ImportReport.unmapped).
@@ -21,6 +22,10 @@ NO_TIME = (
 NO_TRACE_NAME = "trace without concept:name: named by its position in the log"
 NO_EVENTS = "trace without timed events: no dossier"
 TRACE_REFUSED = "trace refused by the rules: no dossier"
+TRACE_TOO_LARGE = (
+    f"trace with an event over {MAX_EVENT_BYTES // (1024 * 1024)} MiB stored (the most an event "
+    "may take: one Kafka record of the events topic): no dossier"
+)
 DUPLICATE_NAME = "trace name already met in the log: imported under a disambiguated case id"
 
 
@@ -45,6 +50,8 @@ class ImportReport:
     agencies_created: list[str] = field(default_factory=list)
     unmapped: Counter[str] = field(default_factory=Counter)
     renamed: list[tuple[str, str]] = field(default_factory=list)  # (trace name, case id given)
+    # (case id, bytes of its event too large to store, the most an event may take): TRACE_TOO_LARGE
+    too_large: list[tuple[str, int, int]] = field(default_factory=list)
     channels_defaulted: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
@@ -52,3 +59,27 @@ class ImportReport:
     def events_accounted(self) -> int:
         """Every event read is in exactly one of these."""
         return self.mapped + self.legacy + self.dropped + self.events_in_skipped
+
+
+# What a trace's import adds to the catalogue (written whether or not the trace is imported).
+_CATALOGUE = ("log_name", "procedure_code", "procedure_created", "agencies_created", "seconds")
+
+
+def merge_trace_report(report: ImportReport, trace: ImportReport, *, catalogue_only: bool = False) -> None:
+    """What one trace's import counted (`trace`) added to the run's `report`; with
+    `catalogue_only` (the trace was not imported) only the agencies and procedure it added."""
+    report.agencies_created.extend(trace.agencies_created)
+    report.procedure_created = report.procedure_created or trace.procedure_created
+    report.procedure_code = report.procedure_code or trace.procedure_code
+    if catalogue_only:
+        return
+    for f in fields(ImportReport):
+        if f.name in _CATALOGUE:
+            continue
+        value = getattr(trace, f.name)
+        if isinstance(value, Counter):
+            getattr(report, f.name).update(value)
+        elif isinstance(value, list):
+            getattr(report, f.name).extend(value)
+        else:
+            setattr(report, f.name, getattr(report, f.name) + value)

@@ -49,7 +49,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import fields
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -179,7 +179,8 @@ class ShardedXesImporter(BulkXesImporter):
         # the streams of its batch, its copy of the catalogue.
         self._own = True
         self._decided: set[str] = set()
-        self._streams: list[tuple[str, DecidedTrace]] = []
+        self._streams: list[PlainStream] = []
+        self._stamp: datetime | None = None
         self._copy: _CatalogueCopy | None = None
         self._upto = 0  # the last notification id before this run
         self._store: EventStore | None = None  # a worker's own connection
@@ -299,6 +300,7 @@ class ShardedXesImporter(BulkXesImporter):
         self._copy.added = []
         self.report = ImportReport()  # a batch's report; another worker's batch's is dropped
         self._streams = []
+        self._stamp = self.service.now()  # every stream of the batch recorded at one time
         cases = deque(self._case(log, trace) for trace in _draining(chunk))
         assert self._store is not None
         self._existing = self._store.existing([c.dossier_id for c in cases], upto=self._upto)
@@ -307,16 +309,8 @@ class ShardedXesImporter(BulkXesImporter):
             self._trace(log, case)
 
     def _encode(self) -> list[PlainStream]:
-        recorded_at = self.service.now()  # as a flush of the single-process import stamps it
-        out = []
-        for dossier_id, decided in self._streams:
-            out.append(
-                (
-                    dossier_id,
-                    encode_rows(StreamAppend(dossier_id, 0, GENESIS_HASH, decided.events), recorded_at),
-                )
-            )
-        self._streams = []
+        """The batch's streams, encoded as each trace was kept."""
+        out, self._streams = self._streams, []
         return out
 
     def _replay_trace(
@@ -332,8 +326,11 @@ class ShardedXesImporter(BulkXesImporter):
         return dossier_id in self._decided
 
     def _keep(self, dossier_id: str, decided: DecidedTrace) -> None:
+        """The trace encoded at once (`OversizedEvent` if an event is too large to store; its
+        dossier still counts as decided, as a worker following the trace takes it)."""
         self._decided.add(dossier_id)
-        self._streams.append((dossier_id, decided))
+        append = StreamAppend(dossier_id, 0, GENESIS_HASH, decided.events)
+        self._streams.append((dossier_id, encode_rows(append, self._stamp)))
 
     def _follow(self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool) -> None:
         """Another worker's trace: what its import changes for the traces after it (the

@@ -16,7 +16,8 @@ import orjson
 from pydantic import TypeAdapter
 
 from domain.events import EVENT_TYPES
-from gateways.kafka.topics import NOTIFICATION_HEADER, Topics
+from gateways.eventstore.limits import NOTIFICATION_HEADER
+from gateways.kafka.topics import Topics
 
 _TEXT = {"type": "string"}
 

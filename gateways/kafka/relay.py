@@ -31,11 +31,16 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from gateways.eventstore.limits import (
+    CONTENT_TYPE,
+    EVENT_TYPE_HEADER,
+    MAX_EVENT_BYTES,
+    NOTIFICATION_HEADER,
+)
+from gateways.eventstore.limits import record_size as kafka_record_size
 from gateways.eventstore.store import EventStore, Outgoing, RecordedEvent
 from gateways.kafka.leadership import Leadership, LeadershipLost, lock_key
 from gateways.kafka.topics import (
-    MAX_EVENT_BYTES,
-    NOTIFICATION_HEADER,
     Topics,
     ensure_topics,
     max_message_bytes,
@@ -50,7 +55,6 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS relay_positions (name TEXT PRIMARY KEY, position BIGINT NOT NULL, "
     "updated_at TEXT NOT NULL)",
 ]
-_CONTENT_TYPE = ("content-type", b"application/json")
 
 
 class EventTooLarge(Exception):
@@ -60,15 +64,13 @@ class EventTooLarge(Exception):
 
 MAX_BATCH_BYTES = 512 * 1024  # records sent in one producer batch, at most (a topic's limit if lower)
 
-# What a record adds to its key, value and headers in a record batch (lengths, offsets, the
-# batch header), with room to spare.
-_RECORD_OVERHEAD = 1024
-
 
 def record_size(record: Outgoing) -> int:
-    """An upper bound of the bytes the record takes in a batch of its own."""
-    headers = sum(len(k) + len(v) for k, v in headers_for(record))
-    return len(record.raw) + len(record.dossier_id.encode()) + headers + _RECORD_OVERHEAD
+    """An upper bound of the bytes the record takes in a batch of its own (the store refuses an
+    event whose record would pass MAX_EVENT_BYTES by the same measure)."""
+    return kafka_record_size(
+        len(record.raw), record.dossier_id, record.type, len(str(record.notification_id))
+    )
 
 
 class RelayBusy(Exception):
@@ -86,9 +88,9 @@ class RelayStats:
 
 def headers_for(record: RecordedEvent | Outgoing) -> list[tuple[str, bytes]]:
     return [
-        _CONTENT_TYPE,
+        CONTENT_TYPE,
         (NOTIFICATION_HEADER, str(record.notification_id).encode()),
-        ("event-type", record.type.encode()),
+        (EVENT_TYPE_HEADER, record.type.encode()),
     ]
 
 

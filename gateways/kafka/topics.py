@@ -9,14 +9,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 
+# MAX_EVENT_BYTES (gateways.eventstore.limits, where the store refuses an event whose record
+# would not fit) is the events topic's max.message.bytes and the most the relay sends.
+# Consumers need no setting of their own: a fetch returns a record larger than its size limit
+# on its own.
+from gateways.eventstore.limits import MAX_EVENT_BYTES
+
 log = logging.getLogger("lienthong.kafka")
 
 DAY_MS = 24 * 3600 * 1000
-NOTIFICATION_HEADER = "notification_id"
-# The largest record the events topic takes (its max.message.bytes) and the relay sends: an
-# imported legacy event may carry attributes beyond Kafka's default 1 MiB. Consumers need no
-# setting of their own: a fetch returns a record larger than its size limit on its own.
-MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -358,6 +358,22 @@ def test_events_outside_any_trace_are_counted_not_lost_silently(
     assert report.unmapped[EVENT_OUTSIDE_TRACE] == 4
 
 
+@WORKERS
+def test_a_log_without_stray_events_reports_no_such_reason(
+    make_container: Any, tmp_path: Path, workers: int
+) -> None:
+    """The report listed "event directly under the log, in no trace" with a count of 0 after every
+    import (the count after the last trace was added even when it was 0)."""
+    source = tmp_path / "plain.xes"
+    source.write_text(
+        HEAD + trace("c1", event("a", "2024-03-01T09:00:00+07:00")) + "</log>\n", encoding="utf-8"
+    )
+    container = make_container(f"sqlite:///{tmp_path / 'plain.sqlite'}")
+    report = import_xes(source, cli.bulk_service(container), workers=workers)
+    assert report.dossiers_created == 1
+    assert EVENT_OUTSIDE_TRACE not in report.unmapped and 0 not in report.unmapped.values()
+
+
 def test_ocel_relates_no_unit_to_a_step_whose_group_says_none_was_recorded(
     make_container: Any, tmp_path: Path
 ) -> None:

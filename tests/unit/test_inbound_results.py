@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from faststream.kafka import TestKafkaBroker
 from gateways.application.service import secret_hash
 from gateways.auth import issue_token
 from gateways.bootstrap import bootstrap
+from gateways.eventstore.limits import MAX_EVENT_BYTES
 from gateways.kafka import inbound
 from gateways.kafka.app import build_stream
 from gateways.kafka.contracts import CommandResult
@@ -212,5 +214,53 @@ def test_the_results_topic_never_carries_a_citizen_s_lookup_secret(tmp_path: Pat
         # The citizen's own secret opens the dossier the sender received.
         state = container.service.load(hashed[1]["dossier"]["id"]).state
         assert state is not None and state.lookup_secret_hash == secret_hash(own)
+    finally:
+        container.close()
+
+
+def test_a_receipt_too_large_for_the_events_topic_is_answered_413_and_the_batch_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A procedure whose route is long enough (an admin may write one where the body limit was
+    raised) made a receipt past MAX_EVENT_BYTES: stored, it stopped the relay for good."""
+    secret = "test-secret-of-at-least-thirty-two-bytes"
+    container = bootstrap(
+        Settings(data_dir=tmp_path / "var", kafka_bootstrap="127.0.0.1:1", jwt_secret=secret)
+    )
+    try:
+        load_catalogue(container.catalogue)
+        ordinary = container.catalogue.procedure("DD.01-2025")
+        assert ordinary is not None
+        budget = 2**-10  # exact in binary: the budgets sum to the deadline exactly
+        steps = tuple(replace(step, budget_working_hours=budget) for step in ordinary.route)
+        route = steps * (MAX_EVENT_BYTES // (35 * len(steps)))  # some 45 bytes a step
+        container.catalogue.put_procedure(
+            replace(ordinary, code="BIG-2025", route=route, deadline_working_hours=len(route) * budget)
+        )
+        token = issue_token(
+            secret,
+            role="officer",
+            sub="o@ward",
+            agency_code="000.21.99.H29",
+            now=datetime.now(UTC),
+            ttl=timedelta(hours=1),
+        )
+
+        def receive(key: str, procedure: str) -> bytes:
+            body = {
+                "procedure_code": procedure,
+                "channel": "direct",
+                "applicant": {"name": "A", "id_number": "1"},
+            }
+            return orjson.dumps({"idempotency_key": key, "token": token, "command": "receive", "body": body})
+
+        [(_, big), (_, small)] = inbound.execute_batch(
+            container, [receive("big", "BIG-2025"), receive("small", "DD.01-2025")]
+        )
+        assert big["status"] == 413 and big["dossier"] is None
+        assert big["problem"]["type"].endswith("/event-too-large")
+        assert big["problem"]["limit_bytes"] < MAX_EVENT_BYTES < big["problem"]["event_bytes"]
+        assert small["status"] == 201
+        assert container.store.max_notification_id() == 1  # only the ordinary receipt
     finally:
         container.close()
