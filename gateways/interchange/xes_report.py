@@ -71,12 +71,17 @@ def merge_trace_report(report: ImportReport, trace: ImportReport, *, catalogue_o
     report.agencies_created.extend(trace.agencies_created)
     report.procedure_created = report.procedure_created or trace.procedure_created
     report.procedure_code = report.procedure_code or trace.procedure_code
-    if catalogue_only:
-        return
+    if not catalogue_only:
+        add_counts(report, trace)
+
+
+def add_counts(report: ImportReport, delta: ImportReport) -> None:
+    """What `delta` counted of traces and events (everything but the catalogue's part) added
+    to `report`."""
     for f in fields(ImportReport):
         if f.name in _CATALOGUE:
             continue
-        value = getattr(trace, f.name)
+        value = getattr(delta, f.name)
         if isinstance(value, Counter):
             getattr(report, f.name).update(value)
         elif isinstance(value, list):

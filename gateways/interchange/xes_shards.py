@@ -46,9 +46,8 @@ import os
 import pickle
 import time
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
-from dataclasses import fields
 from datetime import date, datetime, tzinfo
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -84,7 +83,7 @@ from gateways.interchange.xes_import import (
     procedure_code_for,
 )
 from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES
-from gateways.interchange.xes_report import ImportReport
+from gateways.interchange.xes_report import ImportReport, add_counts
 
 WORKERS = 2  # processes deciding and encoding, where a core is free for them
 
@@ -394,21 +393,9 @@ def _encoded(streams: list[PlainStream], *, envelopes: bool) -> list[Encoded]:
     return out
 
 
-_ONCE = frozenset({"log_name", "procedure_code", "procedure_created", "agencies_created", "seconds"})
-
-
 def _merge(report: ImportReport, delta: ImportReport) -> None:
     """A batch's report added to the run's (agencies are added as they are written)."""
-    for f in fields(ImportReport):
-        if f.name in _ONCE:
-            continue
-        value = getattr(delta, f.name)
-        if isinstance(value, Counter):
-            getattr(report, f.name).update(value)
-        elif isinstance(value, list):
-            getattr(report, f.name).extend(value)
-        else:
-            setattr(report, f.name, getattr(report, f.name) + value)
+    add_counts(report, delta)
     report.procedure_code = report.procedure_code or delta.procedure_code
     report.procedure_created = report.procedure_created or delta.procedure_created
 
