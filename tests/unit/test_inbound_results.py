@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
+import pytest
 from faststream.kafka import TestKafkaBroker
 
 from gateways.application.service import secret_hash
 from gateways.auth import issue_token
-from gateways.bootstrap import bootstrap
+from gateways.bootstrap import Container, bootstrap
 from gateways.eventstore.limits import MAX_EVENT_BYTES
 from gateways.kafka import inbound
 from gateways.kafka.app import build_stream
@@ -23,6 +26,31 @@ from gateways.kafka.inbound import bounded
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
 from tests.unit.test_kafka_fake import capture
+
+
+class Desk(NamedTuple):
+    container: Container
+    token: str  # a ward officer's
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    """A store with the demo's catalogue, read by an inbound consumer, and a ward officer's token."""
+    secret = "test-secret-of-at-least-thirty-two-bytes"
+    container = bootstrap(
+        Settings(data_dir=tmp_path / "var", kafka_bootstrap="127.0.0.1:1", jwt_secret=secret)
+    )
+    load_catalogue(container.catalogue)
+    token = issue_token(
+        secret,
+        role="officer",
+        sub="o@ward",
+        agency_code="000.21.99.H29",
+        now=datetime.now(UTC),
+        ttl=timedelta(hours=1),
+    )
+    yield Desk(container, token)
+    container.close()
 
 
 def test_a_result_that_fits_is_published_as_it_is() -> None:
@@ -75,192 +103,140 @@ def test_a_problem_over_the_limit_keeps_its_type_and_status_and_its_first_field_
     assert len(short["problem"]["detail"]) < 1100
 
 
-def test_a_receive_naming_a_dossier_id_or_a_version_is_refused_not_given_another_id(tmp_path: Path) -> None:
+def test_a_receive_naming_a_dossier_id_or_a_version_is_refused_not_given_another_id(desk: Desk) -> None:
     """An agency system sending its own dossier_id with `receive` got a 201 for a dossier of
     another id, under a result keyed by its own id; a version was dropped the same way."""
-    secret = "test-secret-of-at-least-thirty-two-bytes"
-    container = bootstrap(
-        Settings(data_dir=tmp_path / "var", kafka_bootstrap="127.0.0.1:1", jwt_secret=secret)
+    container = desk.container
+    token = desk.token
+    body = {
+        "procedure_code": "DD.01-2025",
+        "channel": "direct",
+        "applicant": {"name": "A", "id_number": "1"},
+    }
+
+    def receive(key: str, **extra: object) -> bytes:
+        return orjson.dumps(
+            {"idempotency_key": key, "token": token, "command": "receive", "body": body, **extra}
+        )
+
+    outcomes = inbound.execute_batch(
+        container,
+        [
+            receive("own-id", dossier_id="case-2026-17"),
+            receive("versioned", expected_version=3),
+            receive("new", expected_version=0),
+        ],
     )
-    try:
-        load_catalogue(container.catalogue)
-        now = datetime.now(UTC)
-        token = issue_token(
-            secret, role="officer", sub="o@ward", agency_code="000.21.99.H29", now=now, ttl=timedelta(hours=1)
-        )
-        body = {
-            "procedure_code": "DD.01-2025",
-            "channel": "direct",
-            "applicant": {"name": "A", "id_number": "1"},
-        }
-
-        def receive(key: str, **extra: object) -> bytes:
-            return orjson.dumps(
-                {"idempotency_key": key, "token": token, "command": "receive", "body": body, **extra}
-            )
-
-        outcomes = inbound.execute_batch(
-            container,
-            [
-                receive("own-id", dossier_id="case-2026-17"),
-                receive("versioned", expected_version=3),
-                receive("new", expected_version=0),
-            ],
-        )
-        [(_, own), (_, versioned), (_, new)] = outcomes
-        assert own["status"] == 422 and "dossier_id" in own["problem"]["detail"]
-        assert versioned["status"] == 422 and "expected_version" in versioned["problem"]["detail"]
-        assert new["status"] == 201
-        assert container.store.max_notification_id() == 1
-    finally:
-        container.close()
+    [(_, own), (_, versioned), (_, new)] = outcomes
+    assert own["status"] == 422 and "dossier_id" in own["problem"]["detail"]
+    assert versioned["status"] == 422 and "expected_version" in versioned["problem"]["detail"]
+    assert new["status"] == 201
+    assert container.store.max_notification_id() == 1
 
 
-def test_a_command_on_a_dossier_keyed_by_anything_but_its_id_is_refused(tmp_path: Path) -> None:
+def test_a_command_on_a_dossier_keyed_by_anything_but_its_id_is_refused(desk: Desk) -> None:
     """Keyed by its idempotency key, an `accept` went to another partition than its `handoff`
     and, read by another consumer, ran first: 403 "has no part in this dossier", at random."""
-    secret = "test-secret-of-at-least-thirty-two-bytes"
-    container = bootstrap(
-        Settings(data_dir=tmp_path / "var", kafka_bootstrap="127.0.0.1:1", jwt_secret=secret)
-    )
-    try:
-        load_catalogue(container.catalogue)
-        now = datetime.now(UTC)
-        ward = issue_token(
-            secret, role="officer", sub="o@ward", agency_code="000.21.99.H29", now=now, ttl=timedelta(hours=1)
+    container = desk.container
+    ward = desk.token
+    body = {
+        "procedure_code": "DD.01-2025",
+        "channel": "direct",
+        "applicant": {"name": "A", "id_number": "1"},
+    }
+    receive = {"idempotency_key": "rx", "token": ward, "command": "receive", "body": body}
+    [(_, received)] = inbound.execute_batch(container, [orjson.dumps(receive)])
+    dossier = received["dossier"]["id"]
+
+    def handoff(key: str) -> bytes:
+        return orjson.dumps(
+            {
+                "idempotency_key": key,
+                "token": ward,
+                "command": "handoff",
+                "dossier_id": dossier,
+                "body": {"to_agency_code": "000.00.21.H29"},
+            }
         )
-        body = {
-            "procedure_code": "DD.01-2025",
-            "channel": "direct",
-            "applicant": {"name": "A", "id_number": "1"},
-        }
-        receive = {"idempotency_key": "rx", "token": ward, "command": "receive", "body": body}
-        [(_, received)] = inbound.execute_batch(container, [orjson.dumps(receive)])
-        dossier = received["dossier"]["id"]
 
-        def handoff(key: str) -> bytes:
-            return orjson.dumps(
-                {
-                    "idempotency_key": key,
-                    "token": ward,
-                    "command": "handoff",
-                    "dossier_id": dossier,
-                    "body": {"to_agency_code": "000.00.21.H29"},
-                }
-            )
+    side = build_stream(container, views=["-none-"], with_relay=False)
+    results = capture(side, side.topics.results)
 
-        side = build_stream(container, views=["-none-"], with_relay=False)
-        results = capture(side, side.topics.results)
+    async def deliver() -> None:
+        async with TestKafkaBroker(side.broker) as broker:
+            await broker.publish(handoff("ho-own-key"), topic=side.topics.commands, key=b"ho-own-key")
+            await broker.publish(handoff("ho-1"), topic=side.topics.commands, key=dossier.encode())
 
-        async def deliver() -> None:
-            async with TestKafkaBroker(side.broker) as broker:
-                await broker.publish(handoff("ho-own-key"), topic=side.topics.commands, key=b"ho-own-key")
-                await broker.publish(handoff("ho-1"), topic=side.topics.commands, key=dossier.encode())
-
-        asyncio.run(deliver())
-        refused, ran = (orjson.loads(r.value) for r in results)
-        assert refused["status"] == 422 and "ho-own-key" in refused["problem"]["detail"]
-        assert ran["status"] == 200 and ran["dossier"]["pending_handoff_to"] == "000.00.21.H29"
-        assert [e.type for e in container.store.load(dossier)] == ["DossierReceived", "HandedOff"]
-    finally:
-        container.close()
+    asyncio.run(deliver())
+    refused, ran = (orjson.loads(r.value) for r in results)
+    assert refused["status"] == 422 and "ho-own-key" in refused["problem"]["detail"]
+    assert ran["status"] == 200 and ran["dossier"]["pending_handoff_to"] == "000.00.21.H29"
+    assert [e.type for e in container.store.load(dossier)] == ["DossierReceived", "HandedOff"]
 
 
-def test_the_results_topic_never_carries_a_citizen_s_lookup_secret(tmp_path: Path) -> None:
+def test_the_results_topic_never_carries_a_citizen_s_lookup_secret(desk: Desk) -> None:
     """Every agency system reads the results topic: a receive's secret in clear there let any of
     them look the dossier up and fetch the citizen's result. The sender gives a hash instead."""
-    secret = "test-secret-of-at-least-thirty-two-bytes"
-    container = bootstrap(
-        Settings(data_dir=tmp_path / "var", kafka_bootstrap="127.0.0.1:1", jwt_secret=secret)
+    container = desk.container
+    token = desk.token
+    body = {
+        "procedure_code": "DD.01-2025",
+        "channel": "direct",
+        "applicant": {"name": "A", "id_number": "1"},
+    }
+    own = "drawn-by-the-agency-system-9d41"
+    digest = hashlib.sha256(b"lienthong-lookup:" + own.encode()).hexdigest()
+
+    def receive(key: str, **fields: object) -> bytes:
+        message = {
+            "idempotency_key": key,
+            "token": token,
+            "command": "receive",
+            "body": {**body, **fields},
+        }
+        return orjson.dumps(message)
+
+    plain, again, hashed = inbound.execute_batch(
+        container, [receive("plain"), receive("plain"), receive("hashed", lookup_secret_hash=digest)]
     )
-    try:
-        load_catalogue(container.catalogue)
-        token = issue_token(
-            secret,
-            role="officer",
-            sub="o@ward",
-            agency_code="000.21.99.H29",
-            now=datetime.now(UTC),
-            ttl=timedelta(hours=1),
-        )
+    for _key, result in (plain, again):
+        assert result["status"] == 201
+        assert "lookup_secret" not in result["dossier"]
+        assert result["dossier"]["lookup_secret_note"] == inbound.SECRET_NOT_SENT
+    assert hashed[1]["status"] == 201
+    assert "lookup_secret" not in hashed[1]["dossier"] and "lookup_secret_note" not in hashed[1]["dossier"]
+    # The citizen's own secret opens the dossier the sender received.
+    state = container.service.load(hashed[1]["dossier"]["id"]).state
+    assert state is not None and state.lookup_secret_hash == secret_hash(own)
+
+
+def test_a_receipt_too_large_for_the_events_topic_is_answered_413_and_the_batch_goes_on(desk: Desk) -> None:
+    """A procedure whose route is long enough (an admin may write one where the body limit was
+    raised) made a receipt past MAX_EVENT_BYTES: stored, it stopped the relay for good."""
+    container = desk.container
+    ordinary = container.catalogue.procedure("DD.01-2025")
+    assert ordinary is not None
+    budget = 2**-10  # exact in binary: the budgets sum to the deadline exactly
+    steps = tuple(replace(step, budget_working_hours=budget) for step in ordinary.route)
+    route = steps * (MAX_EVENT_BYTES // (35 * len(steps)))  # some 45 bytes a step
+    container.catalogue.put_procedure(
+        replace(ordinary, code="BIG-2025", route=route, deadline_working_hours=len(route) * budget)
+    )
+    token = desk.token
+
+    def receive(key: str, procedure: str) -> bytes:
         body = {
-            "procedure_code": "DD.01-2025",
+            "procedure_code": procedure,
             "channel": "direct",
             "applicant": {"name": "A", "id_number": "1"},
         }
-        own = "drawn-by-the-agency-system-9d41"
-        digest = hashlib.sha256(b"lienthong-lookup:" + own.encode()).hexdigest()
+        return orjson.dumps({"idempotency_key": key, "token": token, "command": "receive", "body": body})
 
-        def receive(key: str, **fields: object) -> bytes:
-            message = {
-                "idempotency_key": key,
-                "token": token,
-                "command": "receive",
-                "body": {**body, **fields},
-            }
-            return orjson.dumps(message)
-
-        plain, again, hashed = inbound.execute_batch(
-            container, [receive("plain"), receive("plain"), receive("hashed", lookup_secret_hash=digest)]
-        )
-        for _key, result in (plain, again):
-            assert result["status"] == 201
-            assert "lookup_secret" not in result["dossier"]
-            assert result["dossier"]["lookup_secret_note"] == inbound.SECRET_NOT_SENT
-        assert hashed[1]["status"] == 201
-        assert (
-            "lookup_secret" not in hashed[1]["dossier"] and "lookup_secret_note" not in hashed[1]["dossier"]
-        )
-        # The citizen's own secret opens the dossier the sender received.
-        state = container.service.load(hashed[1]["dossier"]["id"]).state
-        assert state is not None and state.lookup_secret_hash == secret_hash(own)
-    finally:
-        container.close()
-
-
-def test_a_receipt_too_large_for_the_events_topic_is_answered_413_and_the_batch_goes_on(
-    tmp_path: Path,
-) -> None:
-    """A procedure whose route is long enough (an admin may write one where the body limit was
-    raised) made a receipt past MAX_EVENT_BYTES: stored, it stopped the relay for good."""
-    secret = "test-secret-of-at-least-thirty-two-bytes"
-    container = bootstrap(
-        Settings(data_dir=tmp_path / "var", kafka_bootstrap="127.0.0.1:1", jwt_secret=secret)
+    [(_, big), (_, small)] = inbound.execute_batch(
+        container, [receive("big", "BIG-2025"), receive("small", "DD.01-2025")]
     )
-    try:
-        load_catalogue(container.catalogue)
-        ordinary = container.catalogue.procedure("DD.01-2025")
-        assert ordinary is not None
-        budget = 2**-10  # exact in binary: the budgets sum to the deadline exactly
-        steps = tuple(replace(step, budget_working_hours=budget) for step in ordinary.route)
-        route = steps * (MAX_EVENT_BYTES // (35 * len(steps)))  # some 45 bytes a step
-        container.catalogue.put_procedure(
-            replace(ordinary, code="BIG-2025", route=route, deadline_working_hours=len(route) * budget)
-        )
-        token = issue_token(
-            secret,
-            role="officer",
-            sub="o@ward",
-            agency_code="000.21.99.H29",
-            now=datetime.now(UTC),
-            ttl=timedelta(hours=1),
-        )
-
-        def receive(key: str, procedure: str) -> bytes:
-            body = {
-                "procedure_code": procedure,
-                "channel": "direct",
-                "applicant": {"name": "A", "id_number": "1"},
-            }
-            return orjson.dumps({"idempotency_key": key, "token": token, "command": "receive", "body": body})
-
-        [(_, big), (_, small)] = inbound.execute_batch(
-            container, [receive("big", "BIG-2025"), receive("small", "DD.01-2025")]
-        )
-        assert big["status"] == 413 and big["dossier"] is None
-        assert big["problem"]["type"].endswith("/event-too-large")
-        assert big["problem"]["limit_bytes"] < MAX_EVENT_BYTES < big["problem"]["event_bytes"]
-        assert small["status"] == 201
-        assert container.store.max_notification_id() == 1  # only the ordinary receipt
-    finally:
-        container.close()
+    assert big["status"] == 413 and big["dossier"] is None
+    assert big["problem"]["type"].endswith("/event-too-large")
+    assert big["problem"]["limit_bytes"] < MAX_EVENT_BYTES < big["problem"]["event_bytes"]
+    assert small["status"] == 201
+    assert container.store.max_notification_id() == 1  # only the ordinary receipt
