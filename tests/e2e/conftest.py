@@ -1,5 +1,5 @@
 """The browser of the dashboard's tests: Debian's chromium driven by Playwright, launched once
-per run and shared by every module; each test opens its own context (`open_tab` of
+for the e2e tests and shared by every module; each test opens its own context (`open_tab` of
 test_dashboard.py, or `browser.new_context`), so no cookie, storage or tab outlives its test."""
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.fixture(scope="session")
+# Package scope: closed after the last test of tests/e2e. Playwright's sync API holds an event loop
+# running in this thread while it is open, so any later test calling `asyncio.run` would fail.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import expect, sync_playwright
 
