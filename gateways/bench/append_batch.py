@@ -146,10 +146,10 @@ class _FirstCall:
         self._handler = handler
         self.first: float | None = None
 
-    def submit(self, principal: Principal, request: CommandRequest) -> Future[Answer]:
+    def submit(self, principal: Principal, request: CommandRequest, **options: Any) -> Future[Answer]:
         if self.first is None:
             self.first = time.perf_counter()
-        return self._handler.submit(principal, request)
+        return self._handler.submit(principal, request, **options)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._handler, name)
