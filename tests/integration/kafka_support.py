@@ -41,6 +41,7 @@ from gateways.kafka.app import StreamSide, run_stream
 from gateways.kafka.projector import KAFKA_FEED
 from gateways.kafka.relay import Relay, notification_id_of
 from gateways.kafka.topics import Topics, end_offsets, partition_for
+from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
 from gateways.simulation.bulk import bulk_seed
 from gateways.sql import Database, drop_database
@@ -126,6 +127,18 @@ def kafka_settings(
         jwt_secret=SECRET,
         **extra,
     )
+
+
+def inbound_setup(
+    containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
+) -> tuple[Settings, Container, Topics]:
+    """A store with the catalogue, on topics of its own prefix."""
+    settings = kafka_settings(
+        tmp_path / "var", f"sqlite:///{tmp_path / 'events.sqlite'}", kafka_bootstrap, prefix
+    )
+    container = containers(settings)
+    load_catalogue(container.catalogue)
+    return settings, container, Topics.with_prefix(settings.kafka_topic_prefix)
 
 
 def token(role: str, agency: str | None, sub: str | None = None) -> str:

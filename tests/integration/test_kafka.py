@@ -48,6 +48,7 @@ from tests.integration.kafka_support import (
     caught_up,
     cli,
     header,
+    inbound_setup,
     kafka_position,
     kafka_settings,
     published,
@@ -442,16 +443,6 @@ def test_records_the_framework_or_the_dead_letter_topic_choke_on_are_dead_letter
 
 
 # -- 6. inbound commands ---------------------------------------------------------------------------
-def _inbound_setup(
-    containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
-) -> tuple[Settings, Container, Topics]:
-    """A store with the catalogue, on topics of its own prefix."""
-    settings = kafka_settings(
-        tmp_path / "var", f"sqlite:///{tmp_path / 'events.sqlite'}", kafka_bootstrap, prefix
-    )
-    container = containers(settings)
-    load_catalogue(container.catalogue)
-    return settings, container, Topics.with_prefix(settings.kafka_topic_prefix)
 
 
 def _results_of(kafka_bootstrap: str, topics: Topics, commands: int) -> list[ConsumerRecord[Any, Any]]:
@@ -470,7 +461,7 @@ def _results_of(kafka_bootstrap: str, topics: Topics, commands: int) -> list[Con
 def test_inbound_commands_are_idempotent_and_bad_ones_get_problems(
     containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
 ) -> None:
-    settings, container, topics = _inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
+    settings, container, topics = inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
     ward = token("officer", WARD)
 
     async def send(*messages: tuple[bytes, bytes]) -> None:
@@ -576,7 +567,7 @@ def test_inbound_commands_are_idempotent_and_bad_ones_get_problems(
 def test_a_command_with_a_header_that_is_not_utf8_still_gets_its_result_and_so_do_its_neighbours(
     containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
 ) -> None:
-    settings, container, topics = _inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
+    settings, container, topics = inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
     ward = token("officer", WARD)
     body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
 
@@ -617,7 +608,7 @@ def test_a_batch_of_commands_whose_handling_fails_is_read_again_not_acknowledged
     """A failure between consuming a batch and confirming its results (here the first handling of
     the batch; in production a results topic that times out) must not commit the batch's offsets:
     the commands would never get a result. Read again, each runs once and answers."""
-    settings, container, topics = _inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
+    settings, container, topics = inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
     ward = token("officer", WARD)
     body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
     failures = [RuntimeError("results topic timed out")]

@@ -15,7 +15,6 @@ from gateways.bootstrap import Container
 from gateways.kafka.app import build_stream
 from gateways.kafka.inbound import RESULT_LIMIT_BYTES
 from gateways.kafka.topics import Topics, ensure_topics
-from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
 from tests.integration.kafka_support import (
     APPLICANT,
@@ -23,22 +22,11 @@ from tests.integration.kafka_support import (
     WARD,
     StreamThread,
     header,
-    kafka_settings,
+    inbound_setup,
     read_topic,
     token,
     wait_for,
 )
-
-
-def _setup(
-    containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
-) -> tuple[Settings, Container, Topics]:
-    settings = kafka_settings(
-        tmp_path / "var", f"sqlite:///{tmp_path / 'events.sqlite'}", kafka_bootstrap, prefix
-    )
-    container = containers(settings)
-    load_catalogue(container.catalogue)
-    return settings, container, Topics.with_prefix(settings.kafka_topic_prefix)
 
 
 def _results(kafka_bootstrap: str, topics: Topics, keys: set[str]) -> dict[str, ConsumerRecord[Any, Any]]:
@@ -59,7 +47,7 @@ def test_a_command_whose_result_would_be_over_the_record_limit_gets_a_shortened_
     """A misspelt field is echoed in the problem (detail and errors): a 600 kB field name made a
     1.2 MB result the producer refused, the batch was read again for ever, and the commands after
     it on the partition never got an answer. Same for a dossier id or key of that length."""
-    settings, container, topics = _setup(containers, tmp_path, kafka_bootstrap, prefix)
+    settings, container, topics = inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
     ward = token("officer", WARD)
     body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
     long_name = "x" * 600_000
@@ -103,7 +91,7 @@ def test_a_result_carries_its_command_s_correlation_id_as_the_asyncapi_document_
 ) -> None:
     """The AsyncAPI document gives every message a correlationId in the `correlation_id` header;
     the results carried a fresh random one, so a sender could not match a result by it."""
-    settings, container, topics = _setup(containers, tmp_path, kafka_bootstrap, prefix)
+    settings, container, topics = inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
     ward = token("officer", WARD)
     body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
 
@@ -147,7 +135,7 @@ def test_a_record_whose_key_or_headers_are_as_large_as_the_broker_takes_still_ge
     gets its result under the record's own key and a dead letter with its headers: copied as they
     came, a header or key of 1 MB made records the producer refused, and the batch was read again
     for ever."""
-    settings, container, topics = _setup(containers, tmp_path, kafka_bootstrap, prefix)
+    settings, container, topics = inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
     ward = token("officer", WARD)
     body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
     huge = b"c" * 1_047_800  # the command record just fits under the 1 MiB a record may take
