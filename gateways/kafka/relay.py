@@ -205,8 +205,8 @@ class Relay:
     async def _session(self, stop: asyncio.Event, until_idle: bool = False) -> None:
         # The topic's own limit when it is lower (a topic created before it was raised): the
         # broker would refuse such a record after the ones behind it had gone.
-        limit = min(self.max_event_bytes, await max_message_bytes(self.bootstrap, self.topics.events) or 0)
-        limit = limit or self.max_event_bytes
+        topic_limit = await max_message_bytes(self.bootstrap, self.topics.events)
+        limit = min(self.max_event_bytes, topic_limit) if topic_limit else self.max_event_bytes
         producer = AIOKafkaProducer(
             bootstrap_servers=servers(self.bootstrap),
             enable_idempotence=True,
