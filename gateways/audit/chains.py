@@ -52,12 +52,51 @@ class Verification:
         return body
 
 
-class Broken(Exception):
-    """The first fault of a run: which event (when one can be named) and why."""
+# What kind of fault a run found: a fault's `kind`, with the values its `reason` names as fields
+# of their own, so that a reader in another language says the same (the dashboard does).
+FAULT_KINDS = frozenset(
+    {
+        # a stream's hash chain (link_fault)
+        "not_an_event",
+        "moved",
+        "missing",
+        "prev_hash",
+        "altered",
+        "type_altered",
+        # the signed checkpoints and the log under them (gateways/audit/verify.py)
+        "checkpoint_missing",
+        "unknown_key",
+        "signature",
+        "not_extending",
+        "leaf_missing",
+        "leaves_altered",
+        "frontier_altered",
+        "kept_missing",
+        "kept_replaced",
+        "deleted",
+        "reordered",
+        "rewritten",
+        "inserted",
+        "root_mismatch",
+        "log_short",
+    }
+)
 
-    def __init__(self, dossier_id: str | None, seq: int | None, reason: str, **extra: Any) -> None:
+
+class Broken(Exception):
+    """The first fault of a run: which event (when one can be named), what kind of fault
+    (one of FAULT_KINDS) and why, in English; `extra` holds the values the reason names."""
+
+    def __init__(self, dossier_id: str | None, seq: int | None, kind: str, reason: str, **extra: Any) -> None:
+        assert kind in FAULT_KINDS, kind
         super().__init__(reason)
-        self.fault: dict[str, Any] = {"dossier_id": dossier_id, "seq": seq, "reason": reason, **extra}
+        self.fault: dict[str, Any] = {
+            "dossier_id": dossier_id,
+            "seq": seq,
+            "kind": kind,
+            "reason": reason,
+            **extra,
+        }
 
 
 @dataclass(frozen=True)
@@ -95,7 +134,9 @@ def link_fault(
     `stored_type`: the type the row is filed under (what the relay puts in the record's
     `event-type` header), outside the hash: it must be the envelope's own."""
     if seen.envelope is None:
-        return Broken(dossier_id, expected_seq, "stored bytes are not an event (not a JSON object)")
+        return Broken(
+            dossier_id, expected_seq, "not_an_event", "stored bytes are not an event (not a JSON object)"
+        )
     owner = seen.envelope.get("dossier_id")
     if owner != dossier_id:
         # The hash covers the envelope's own dossier id, not the row it is stored under: a stream
@@ -103,23 +144,37 @@ def link_fault(
         return Broken(
             dossier_id,
             expected_seq,
+            "moved",
             f"stored under this dossier but the event is of dossier {owner} (moved between streams)",
+            owner=owner,
         )
     seq = seen.envelope.get("seq")
     if seq != expected_seq:
-        return Broken(dossier_id, expected_seq, f"event {expected_seq} is missing (found seq {seq})")
+        return Broken(
+            dossier_id,
+            expected_seq,
+            "missing",
+            f"event {expected_seq} is missing (found seq {seq})",
+            found_seq=seq,
+        )
     if seen.envelope.get("prev_hash") != prev:
         return Broken(
-            dossier_id, expected_seq, "prev_hash does not match the previous event (deleted or reordered)"
+            dossier_id,
+            expected_seq,
+            "prev_hash",
+            "prev_hash does not match the previous event (deleted or reordered)",
         )
     if not seen.consistent:
-        return Broken(dossier_id, expected_seq, "content does not match its hash (altered)")
+        return Broken(dossier_id, expected_seq, "altered", "content does not match its hash (altered)")
     if stored_type is not None and stored_type != seen.envelope.get("type"):
         return Broken(
             dossier_id,
             expected_seq,
+            "type_altered",
             f"stored as a {stored_type} event but the event is a {seen.envelope.get('type')} "
             "(the row's type was altered)",
+            stored_type=stored_type,
+            event_type=seen.envelope.get("type"),
         )
     return None
 

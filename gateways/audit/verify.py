@@ -24,6 +24,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -81,34 +82,54 @@ def _check_checkpoints(
     for cp in ledger.checkpoints():
         expected = last.n + 1 if last else 1
         if cp.n != expected:
-            raise _fault_at(cp.n, f"checkpoint {expected} is missing (the next one is {cp.n})")
+            raise _fault_at(
+                cp.n,
+                "checkpoint_missing",
+                f"checkpoint {expected} is missing (the next one is {cp.n})",
+                expected=expected,
+            )
         signer = trusted.get(cp.key_id)
         if signer is None:
             raise _fault_at(
                 cp.n,
+                "unknown_key",
                 f"checkpoint {cp.n} names key {cp.key_id}, not this server's key {current} nor a retired one",
+                key_id=cp.key_id,
+                current_key_id=current,
             )
         if not signature_valid(signer, cp.message(), cp.signature):
-            raise _fault_at(cp.n, f"checkpoint {cp.n}: the signature does not match its fields (altered)")
+            raise _fault_at(
+                cp.n, "signature", f"checkpoint {cp.n}: the signature does not match its fields (altered)"
+            )
         if last and (cp.size <= last.size or cp.last_notification_id <= last.last_notification_id):
-            raise _fault_at(cp.n, f"checkpoint {cp.n} does not extend checkpoint {last.n}")
+            raise _fault_at(
+                cp.n,
+                "not_extending",
+                f"checkpoint {cp.n} does not extend checkpoint {last.n}",
+                previous=last.n,
+            )
         while tree.size < cp.size:
             leaf = next(leaves, None)
             if leaf is None or leaf.index != tree.size:
                 raise _fault_at(
                     cp.n,
+                    "leaf_missing",
                     f"the leaf record {tree.size} of checkpoint {cp.n} is missing (audit tables altered)",
+                    leaf=tree.size,
                 )
             tree.append(leaf.hash)
         if tree.root().hex() != cp.root:
             raise _fault_at(
                 cp.n,
+                "leaves_altered",
                 f"the leaf records under checkpoint {cp.n} do not hash to its signed root "
                 "(audit tables altered)",
             )
         if frontier_text(tree) != cp.frontier:
             # Not needed to check old events, but the next checkpoint resumes from it.
-            raise _fault_at(cp.n, f"checkpoint {cp.n}: the stored Merkle frontier is altered")
+            raise _fault_at(
+                cp.n, "frontier_altered", f"checkpoint {cp.n}: the stored Merkle frontier is altered"
+            )
         result.checkpoints_checked += 1
         last = cp
     result.last_checkpoint = last.n if last else None
@@ -124,21 +145,26 @@ def _check_kept(ledger: Ledger, kept: Sequence[Kept], last: Checkpoint | None, r
             newest = f"the newest stored is checkpoint {last.n}" if last else "none is stored"
             raise _fault_at(
                 k.n,
+                "kept_missing",
                 f"checkpoint {k.n}, kept outside the system, is no longer stored ({newest}): signed "
                 "checkpoints were deleted, and the events they covered now count as unsigned",
+                newest=last.n if last else None,
             )
         if stored.root != k.root.lower():
             raise _fault_at(
                 k.n,
+                "kept_replaced",
                 f"checkpoint {k.n} is stored with root {stored.root}, not the root {k.root.lower()} "
                 "kept outside the system: the signed history was replaced and signed again",
+                stored_root=stored.root,
+                kept_root=k.root.lower(),
             )
         result.kept_checked += 1
 
 
-def _fault_at(n: int, reason: str) -> Broken:
+def _fault_at(n: int, kind: str, reason: str, **extra: Any) -> Broken:
     """A fault of a checkpoint or of the audit tables, where no single event can be named."""
-    return Broken(None, None, reason, checkpoint=n)
+    return Broken(None, None, kind, reason, checkpoint=n, **extra)
 
 
 def _deleted(leaf: Leaf, cp: Checkpoint | None) -> Broken:
@@ -146,8 +172,10 @@ def _deleted(leaf: Leaf, cp: Checkpoint | None) -> Broken:
     return Broken(
         leaf.dossier_id,
         leaf.seq,
+        "deleted",
         f"deleted: signed in {where} as leaf {leaf.index}, no longer stored",
         checkpoint=cp.n if cp else None,
+        leaf=leaf.index,
     )
 
 
@@ -174,8 +202,12 @@ def _check_log(
                     raise Broken(
                         pending.dossier_id,
                         pending.seq,
+                        "reordered",
                         f"reordered: leaf {pending.index} of the signed log is this event, "
                         f"but event {seq} of dossier {dossier_id} now stands in its place",
+                        leaf=pending.index,
+                        found_dossier_id=dossier_id,
+                        found_seq=seq,
                     )
                 if chain_fault:
                     raise chain_fault
@@ -183,13 +215,17 @@ def _check_log(
                     raise Broken(
                         dossier_id,
                         seq,
+                        "rewritten",
                         "rewritten: the stored event differs from the one signed in checkpoint "
                         f"{boundary.n if boundary else '?'} (its hash chain was recomputed)",
+                        checkpoint=boundary.n if boundary else None,
                     )
                 result.covered_events += 1
                 pending = next(leaves, None)
             elif note.id <= covered_upto:
-                raise Broken(dossier_id, seq, "inserted: not among the events signed in the checkpoints")
+                raise Broken(
+                    dossier_id, seq, "inserted", "inserted: not among the events signed in the checkpoints"
+                )
             else:
                 result.uncovered_events += 1
             if chain_fault:
@@ -202,9 +238,11 @@ def _check_log(
                     raise Broken(
                         dossier_id,
                         seq,
+                        "root_mismatch",
                         f"the first {boundary.size} stored events do not hash to "
                         f"checkpoint {boundary.n}'s signed root",
                         checkpoint=boundary.n,
+                        size=boundary.size,
                     )
                 boundary = next(checkpoints, None)
         position = notes[-1].id
@@ -213,8 +251,11 @@ def _check_log(
     if boundary:
         raise _fault_at(
             boundary.n,
+            "log_short",
             f"the log holds {tree.size} events, fewer than the {boundary.size} "
             f"signed in checkpoint {boundary.n}",
+            events=tree.size,
+            size=boundary.size,
         )
 
 
@@ -238,7 +279,9 @@ def _check_dossier(
             raise Broken(
                 dossier_id,
                 seq,
+                "rewritten",
                 "rewritten: the stored event differs from the signed one (its hash chain was recomputed)",
+                checkpoint=None,
             )
         if leaf is None:
             result.uncovered_events += 1

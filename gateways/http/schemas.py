@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateways.audit.chains import FAULT_KINDS
+
 Status = Literal[
     "submitted",
     "received",
@@ -315,9 +317,17 @@ class ProcedurePage(Model):
 
 
 class Fault(BaseModel):
+    """The first fault a verification found; besides these, the values its reason names
+    (`checkpoint`, `leaf`, `found_seq`, `owner`, `stored_root`, `kept_root`, …) as fields."""
+
+    model_config = ConfigDict(extra="allow")
+
     dossier_id: str | None
     seq: int | None
-    reason: str
+    kind: str = Field(
+        description="what is wrong, for a reader in any language: " + ", ".join(sorted(FAULT_KINDS))
+    )
+    reason: str = Field(description="the same in English, with its values")
 
 
 class Verification(Model):

@@ -690,6 +690,11 @@ def test_an_inspector_keeps_the_newest_checkpoint_and_compares_it_with_the_store
     expect(result).to_have_attribute("data-outcome", "replaced")
     expect(result).to_contain_text(f"Kho giữ điểm kiểm tra #{latest.n} với một gốc khác gốc đã lưu giữ")
     expect(result).to_contain_text("đã bị thay thế và ký lại")
+    # What the server found, in the page's language (its fault's kind, not its English reason).
+    expect(result).to_contain_text(
+        f"Máy chủ: điểm kiểm tra #{latest.n} trong kho có gốc {latest.root}, khác gốc đã lưu giữ {'0' * 64}"
+    )
+    expect(result).not_to_contain_text("kept outside the system")
     shot(page, "32-audit-replaced")
     # … a number past the newest stored is a deleted tail …
     page.get_by_test_id("kept-n").fill(str(latest.n + 3))
@@ -698,6 +703,9 @@ def test_an_inspector_keeps_the_newest_checkpoint_and_compares_it_with_the_store
     expect(result).to_have_attribute("data-outcome", "missing")
     expect(result).to_contain_text(f"Kho không còn giữ điểm kiểm tra #{latest.n + 3}")
     expect(result).to_contain_text(f"Điểm kiểm tra mới nhất trong kho là #{latest.n}.")
+    expect(result).to_contain_text(
+        f"điểm kiểm tra #{latest.n + 3} đã lưu giữ ngoài hệ thống không còn trong kho"
+    )
     # … and what is not a root at all is the server's 422, shown as it says it.
     page.get_by_test_id("kept-root").fill("not-a-root")
     submit.click()

@@ -299,7 +299,7 @@ def test_a_stream_rewritten_with_a_recomputed_chain_passes_the_chain_but_not_the
     bad = audited.checkpoints.verify().first_bad
     assert bad is not None
     assert (bad["dossier_id"], bad["seq"]) == (target.dossier_id, target.seq)
-    assert bad["reason"].startswith("rewritten")
+    assert bad["reason"].startswith("rewritten") and bad["kind"] == "rewritten"
     one = audited.checkpoints.verify(target.dossier_id).first_bad
     assert one is not None and one["seq"] == target.seq
 
@@ -315,6 +315,7 @@ def test_the_deleted_last_event_of_a_stream_is_named(audited: Audited, raw: RawR
         assert bad is not None
         assert (bad["dossier_id"], bad["seq"]) == (last_of_stream.dossier_id, last_of_stream.seq)
         assert bad["reason"].startswith("deleted") and "checkpoint 1" in bad["reason"]
+        assert bad["kind"] == "deleted" and bad["checkpoint"] == 1 and isinstance(bad["leaf"], int)
 
 
 def test_the_deleted_last_event_of_the_whole_log_is_named(audited: Audited, raw: RawRows) -> None:
@@ -347,6 +348,7 @@ def test_two_events_swapped_in_the_log_are_named_reordered(audited: Audited, raw
     bad = audited.checkpoints.verify().first_bad
     assert bad is not None and (bad["dossier_id"], bad["seq"]) == (first.dossier_id, first.seq)
     assert bad["reason"].startswith("reordered") and second.dossier_id in bad["reason"]
+    assert bad["kind"] == "reordered" and bad["found_dossier_id"] == second.dossier_id
 
 
 def test_an_altered_checkpoint_row_is_named(audited: Audited) -> None:
@@ -355,6 +357,7 @@ def test_an_altered_checkpoint_row_is_named(audited: Audited) -> None:
     audited.container.db.execute("UPDATE audit_checkpoints SET tree_size = tree_size - 1 WHERE n = 1")
     bad = audited.checkpoints.verify().first_bad
     assert bad is not None and bad["checkpoint"] == 1 and "signature" in bad["reason"]
+    assert bad["kind"] == "signature"
 
 
 def test_altered_audit_records_are_named_and_stop_proofs_and_new_checkpoints(audited: Audited) -> None:
@@ -365,6 +368,7 @@ def test_altered_audit_records_are_named_and_stop_proofs_and_new_checkpoints(aud
     db.execute("UPDATE audit_leaves SET event_hash = ? WHERE leaf_index = 3", ("0" * 64,))
     bad = audited.checkpoints.verify().first_bad
     assert bad is not None and bad["checkpoint"] == 1 and "audit tables altered" in bad["reason"]
+    assert bad["kind"] in {"leaf_missing", "leaves_altered"}
     refused = api.get(f"/api/v1/dossiers/{event.dossier_id}/events/{event.seq}/proof", headers=inspector)
     assert refused.status_code == 500 and refused.json()["type"].endswith("/damaged-history")
 
@@ -372,7 +376,7 @@ def test_altered_audit_records_are_named_and_stop_proofs_and_new_checkpoints(aud
     assert audited.checkpoints.verify().ok
     db.execute("UPDATE audit_checkpoints SET frontier = ? WHERE n = 1", ("ab" * 32,))
     bad = audited.checkpoints.verify().first_bad
-    assert bad is not None and "frontier" in bad["reason"]
+    assert bad is not None and "frontier" in bad["reason"] and bad["kind"] == "frontier_altered"
     _new_stream(audited.container, audited.clock())
     with pytest.raises(AuditRecordsDamaged, match="frontier"):
         audited.checkpoints.checkpoint(audited.clock())
@@ -405,6 +409,7 @@ def test_deleted_newest_checkpoints_are_named_against_one_kept_outside(
     bad = against.first_bad
     assert bad is not None and bad["checkpoint"] == 2
     assert "kept outside the system, is no longer stored (the newest stored is checkpoint 1)" in bad["reason"]
+    assert bad["kind"] == "kept_missing" and bad["newest"] == 1
     assert against.kept_checked == 1  # checkpoint 1 is still as kept
 
     # With the signing key, the insider cuts an event and signs checkpoint 2 again: a valid
@@ -416,6 +421,7 @@ def test_deleted_newest_checkpoints_are_named_against_one_kept_outside(
     replaced = audited.checkpoints.verify(kept=[Kept(2, kept.root)]).first_bad
     assert replaced is not None and replaced["checkpoint"] == 2
     assert f"not the root {kept.root} kept outside the system" in replaced["reason"]
+    assert replaced["kind"] == "kept_replaced" and replaced["kept_root"] == kept.root.lower()
     one = audited.checkpoints.verify(audited.log()[0].dossier_id, kept=[Kept(2, kept.root)])
     assert one.first_bad is not None and "replaced and signed again" in one.first_bad["reason"]
 

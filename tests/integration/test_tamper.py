@@ -40,7 +40,7 @@ def test_altered_and_deleted_events_are_named(make_container: Any, clock: Any, t
     )
     conn.commit()
     bad = verify_chains(container.store).first_bad
-    assert bad is not None and bad["seq"] == 2
+    assert bad is not None and bad["seq"] == 2 and bad["kind"] in {"altered", "not_an_event"}
     conn.execute(
         f"UPDATE {table} SET state = ? WHERE originator_id = ? AND originator_version = 2",
         (state, originator),
@@ -49,6 +49,8 @@ def test_altered_and_deleted_events_are_named(make_container: Any, clock: Any, t
     conn.commit()
     bad = verify_chains(container.store).first_bad
     assert bad is not None and bad["seq"] == 2 and "missing" in bad["reason"]
+    # The kind and the values the reason names, for a reader in another language.
+    assert bad["kind"] == "missing" and bad["found_seq"] == 3
 
 
 def test_two_dossiers_streams_swapped_are_named(make_container: Any, clock: Any, tmp_path: Any) -> None:
@@ -62,6 +64,7 @@ def test_two_dossiers_streams_swapped_are_named(make_container: Any, clock: Any,
     conn.commit()
     bad = verify_chains(container.store).first_bad
     assert bad is not None and bad["seq"] == 1 and "moved between streams" in bad["reason"]
+    assert bad["kind"] == "moved" and bad["owner"] in {str(uuid.UUID(first)), str(uuid.UUID(second))}
     one = str(uuid.UUID(second))
     alone = verify_chains(container.store, one).first_bad
     assert alone is not None and alone["dossier_id"] == one and str(uuid.UUID(first)) in alone["reason"]
@@ -85,6 +88,8 @@ def test_a_rows_type_altered_outside_the_hash_is_named(
     bad = verify_chains(container.store).first_bad
     assert bad is not None and bad["seq"] == 2 and "type was altered" in bad["reason"]
     assert bad["dossier_id"] == str(uuid.UUID(originator))
+    assert bad["kind"] == "type_altered"
+    assert (bad["stored_type"], bad["event_type"]) == ("DossierDecided", topic)
     conn.execute(
         "UPDATE stored_events SET topic = ? WHERE originator_id = ? AND originator_version = 2",
         (topic, originator),

@@ -86,6 +86,27 @@ const vi = {
   'audit.kept.damaged': 'Kho còn giữ điểm kiểm tra #{n} như đã lưu, nhưng phát hiện sai lệch khác',
   'audit.kept.damaged.means': 'Xem chi tiết bằng lệnh «lienthong audit verify» hoặc kiểm tra từng hồ sơ.',
   'audit.kept.server': 'Máy chủ: {reason}',
+  'audit.fault.not_an_event': 'dữ liệu lưu không phải là một sự kiện (không phải đối tượng JSON).',
+  'audit.fault.moved': 'được lưu dưới hồ sơ này nhưng là sự kiện của hồ sơ {owner} (đã bị chuyển giữa các luồng).',
+  'audit.fault.missing': 'thiếu sự kiện số {seq} (thấy sự kiện số {found_seq}).',
+  'audit.fault.prev_hash': 'mã băm trước (prev_hash) không khớp với sự kiện liền trước: có sự kiện bị xóa hoặc bị đảo thứ tự.',
+  'audit.fault.altered': 'nội dung không khớp với mã băm của nó: sự kiện đã bị sửa.',
+  'audit.fault.type_altered': 'bản ghi lưu là sự kiện {stored_type} nhưng nội dung là sự kiện {event_type}: loại của bản ghi đã bị sửa.',
+  'audit.fault.checkpoint_missing': 'thiếu điểm kiểm tra #{expected} (điểm tiếp theo là #{checkpoint}).',
+  'audit.fault.unknown_key': 'điểm kiểm tra #{checkpoint} ghi khóa {key_id}, không phải khóa của máy chủ này ({current_key_id}) hay một khóa đã thay.',
+  'audit.fault.signature': 'chữ ký của điểm kiểm tra #{checkpoint} không khớp với nội dung của nó: điểm kiểm tra đã bị sửa.',
+  'audit.fault.not_extending': 'điểm kiểm tra #{checkpoint} không nối tiếp điểm kiểm tra #{previous}.',
+  'audit.fault.leaf_missing': 'thiếu bản ghi lá số {leaf} của điểm kiểm tra #{checkpoint}: bảng kiểm toán đã bị sửa.',
+  'audit.fault.leaves_altered': 'các bản ghi lá của điểm kiểm tra #{checkpoint} không cho ra gốc đã ký: bảng kiểm toán đã bị sửa.',
+  'audit.fault.frontier_altered': 'biên Merkle lưu kèm điểm kiểm tra #{checkpoint} đã bị sửa.',
+  'audit.fault.kept_missing': 'điểm kiểm tra #{checkpoint} đã lưu giữ ngoài hệ thống không còn trong kho: các điểm kiểm tra đã ký đã bị xóa, những sự kiện chúng bao phủ nay coi như chưa ký.',
+  'audit.fault.kept_replaced': 'điểm kiểm tra #{checkpoint} trong kho có gốc {stored_root}, khác gốc đã lưu giữ {kept_root}: lịch sử đã ký đã bị thay thế và ký lại.',
+  'audit.fault.deleted': 'đã bị xóa: sự kiện đã được ký (lá số {leaf}) nay không còn trong kho.',
+  'audit.fault.reordered': 'bị đảo thứ tự: lá số {leaf} của nhật ký đã ký là sự kiện này, nhưng vị trí đó nay là sự kiện số {found_seq} của hồ sơ {found_dossier_id}.',
+  'audit.fault.rewritten': 'bị viết lại: sự kiện trong kho khác với sự kiện đã ký (chuỗi băm đã được tính lại).',
+  'audit.fault.inserted': 'bị chèn thêm: sự kiện này không có trong các điểm kiểm tra đã ký.',
+  'audit.fault.root_mismatch': '{size} sự kiện đầu tiên trong kho không cho ra gốc đã ký của điểm kiểm tra #{checkpoint}.',
+  'audit.fault.log_short': 'nhật ký chỉ còn {events} sự kiện, ít hơn {size} sự kiện đã ký trong điểm kiểm tra #{checkpoint}.',
   'nav.inbox': 'Hồ sơ cần xử lý',
   'nav.search': 'Tra cứu hồ sơ',
   'nav.lookup': 'Công dân tra cứu',
@@ -590,6 +611,27 @@ const en = {
   'audit.kept.damaged': 'The store holds checkpoint #{n} as kept, but found another fault',
   'audit.kept.damaged.means': 'See the details with `lienthong audit verify` or check the dossiers one by one.',
   'audit.kept.server': 'Server: {reason}',
+  'audit.fault.not_an_event': 'the stored bytes are not an event (not a JSON object).',
+  'audit.fault.moved': 'stored under this dossier, but the event is of dossier {owner} (moved between streams).',
+  'audit.fault.missing': 'event {seq} is missing (found event {found_seq}).',
+  'audit.fault.prev_hash': 'prev_hash does not match the previous event: an event was deleted or reordered.',
+  'audit.fault.altered': 'the content does not match its hash: the event was altered.',
+  'audit.fault.type_altered': 'stored as a {stored_type} event, but the event is a {event_type}: the row’s type was altered.',
+  'audit.fault.checkpoint_missing': 'checkpoint #{expected} is missing (the next one is #{checkpoint}).',
+  'audit.fault.unknown_key': 'checkpoint #{checkpoint} names key {key_id}, neither this server’s key ({current_key_id}) nor a retired one.',
+  'audit.fault.signature': 'the signature of checkpoint #{checkpoint} does not match its fields: the checkpoint was altered.',
+  'audit.fault.not_extending': 'checkpoint #{checkpoint} does not extend checkpoint #{previous}.',
+  'audit.fault.leaf_missing': 'leaf record {leaf} of checkpoint #{checkpoint} is missing: the audit tables were altered.',
+  'audit.fault.leaves_altered': 'the leaf records under checkpoint #{checkpoint} do not hash to its signed root: the audit tables were altered.',
+  'audit.fault.frontier_altered': 'the Merkle frontier stored with checkpoint #{checkpoint} was altered.',
+  'audit.fault.kept_missing': 'checkpoint #{checkpoint}, kept outside the system, is no longer stored: signed checkpoints were deleted, and the events they covered now count as unsigned.',
+  'audit.fault.kept_replaced': 'checkpoint #{checkpoint} is stored with root {stored_root}, not the root {kept_root} kept outside the system: the signed history was replaced and signed again.',
+  'audit.fault.deleted': 'deleted: the event signed as leaf {leaf} is no longer stored.',
+  'audit.fault.reordered': 'reordered: leaf {leaf} of the signed log is this event, but event {found_seq} of dossier {found_dossier_id} now stands in its place.',
+  'audit.fault.rewritten': 'rewritten: the stored event differs from the signed one (its hash chain was recomputed).',
+  'audit.fault.inserted': 'inserted: the event is not among those signed in the checkpoints.',
+  'audit.fault.root_mismatch': 'the first {size} stored events do not hash to the signed root of checkpoint #{checkpoint}.',
+  'audit.fault.log_short': 'the log holds {events} events, fewer than the {size} signed in checkpoint #{checkpoint}.',
   'nav.inbox': 'Inbox',
   'nav.search': 'Find a dossier',
   'nav.lookup': 'Citizen lookup',
@@ -1027,6 +1069,15 @@ export function locale() {
 export function t(key, params = {}) {
   const text = DICTS[lang()][key] ?? vi[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
+}
+
+// What a verification found wrong (a fault of /api/v1/audit/verify's `first_bad`), in the
+// user's language: by its `kind`, the values it names filled in; the server's English
+// reason where the kind is one this page does not know.
+export function faultText(fault) {
+  const key = `audit.fault.${fault?.kind}`;
+  if (!(key in DICTS[lang()]) && !(key in vi)) return fault?.reason || '';
+  return t(key, fault);
 }
 
 // A label from a family ('status', 'received') with the raw value as a fallback.

@@ -6,7 +6,7 @@
 import { api } from '../api.js';
 import { h, replace, section } from '../dom.js';
 import { dateTime, num } from '../format.js';
-import { t } from '../i18n.js';
+import { faultText, t } from '../i18n.js';
 import { load, problemBox } from '../widgets.js';
 
 // A kept checkpoint's fields and their JSON types, as gateways/audit/ledger.py reads them.
@@ -121,8 +121,8 @@ function outcomeBox(outcome, title, ...lines) {
 // Ask the server whether it still holds checkpoint `n` with `root`; say what the answer means.
 async function compare(n, root, note) {
   const result = await api('/api/v1/audit/verify', { params: { kept_checkpoint: n, kept_root: root } });
-  const reason = result.first_bad?.reason;
-  const said = reason ? h('span', { lang: 'en' }, t('audit.kept.server', { reason })) : null;
+  const fault = result.first_bad;
+  const said = fault ? h('span', {}, t('audit.kept.server', { reason: faultText(fault) })) : null;
   if (result.ok && result.kept_checked > 0) {
     return outcomeBox(
       'kept',

@@ -10,7 +10,7 @@ import { agency, agencyName, procedureName, shortName } from '../catalog.js';
 import { debounce, h, replace, section, table } from '../dom.js';
 import { env, loadEnv } from '../env.js';
 import { dateTime, hours, num, shortHours } from '../format.js';
-import { label, t } from '../i18n.js';
+import { faultText, label, t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { dueCell, load, problemBox, statusChip, timeLeft, timelinessChip } from '../widgets.js';
 
@@ -57,7 +57,7 @@ async function verifyBadge(el, id) {
   const lines = [];
   if (bad) {
     const f = result.first_bad || {};
-    lines.push(h('p', {}, t('dossier.verify.bad.detail', { seq: f.seq ?? '?', reason: f.reason || '' })));
+    lines.push(h('p', {}, t('dossier.verify.bad.detail', { seq: f.seq ?? '?', reason: faultText(f) })));
   } else {
     lines.push(h('p', {}, t('dossier.verify.ok.detail', { n: num(result.checked_events) })));
     if (result.covered_events && result.last_checkpoint)
