@@ -441,6 +441,7 @@ _HANDLERS: dict[type[cmd.Command], _Handler] = {
     cmd.AttachDocument: _attach,  # type: ignore[dict-item]
     cmd.RecordSatisfaction: record_satisfaction,  # type: ignore[dict-item]
     legacy.RecordLegacyCase: legacy.record_case,  # type: ignore[dict-item]
+    legacy.RecordLegacyTrace: legacy.record_trace,  # type: ignore[dict-item]
 }
 
 

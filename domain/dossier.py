@@ -386,6 +386,9 @@ def evolve(state: Dossier | None, event: ev.DossierEvent) -> Dossier:
             return _with(state, satisfaction=event.rating)
         case ev.LegacyCaseRecorded():
             return _with(state, external_case_id=event.case_id)
+        case ev.LegacyTraceRecorded():
+            status = _after_processing(state) if event.activities else state.status
+            return _with(state, external_case_id=event.case_id, status=status)
     raise TypeError(f"evolve: unexpected event {type(event).__name__} for an existing dossier")
 
 

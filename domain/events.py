@@ -229,6 +229,23 @@ class LegacyActivityRecorded(DossierEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LegacyTraceRecorded(DossierEvent):
+    """A trace of a legacy log, imported in one event: its case (id and attributes, as
+    `LegacyCaseRecorded` holds them) and every event it recorded, in time order, each as a
+    `LegacyActivityRecorded` would hold it: a JSON object with `occurred_at` (ISO instant),
+    `activity`, `agency_code` (the unit it happened at), `user`, `resource` and `original`
+    (the event as the log wrote it: key -> typed value, see domain.legacy).
+
+    Recorded at the trace's last instant. What happened in the legacy system is a record of
+    the past, not this system's work: the dossier stays with the desk that received it (no
+    handoff is read off the log's groups; docs/decisions.md, entry 217)."""
+
+    case_id: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    activities: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class LegacyCaseRecorded(DossierEvent):
     """The case of an imported legacy log this dossier is: its id there and its attributes
     as the log wrote them (key -> typed value, see domain.legacy)."""
@@ -337,3 +354,4 @@ class DocumentAttached(DossierEvent):
 
 
 EVENT_TYPES[DocumentAttached.__name__] = DocumentAttached
+EVENT_TYPES[LegacyTraceRecorded.__name__] = LegacyTraceRecorded

@@ -9,15 +9,21 @@ with `"children": {key: typed value, ...}` when the attribute has nested attribu
 value is a JSON string for string, date (as written), id; a JSON integer, number or
 boolean for int, float, boolean. Lists keep their items in order (keys may repeat).
 
-Events the importer adds on its own (the receipt a log does not state, handoffs read
-from a change of `org:group`) are *synthesized*: their actor's user is
-`SYNTHESIZED_USER`, so exports can leave them out.
+A trace of a foreign log is recorded in one event, `LegacyTraceRecorded` (its case and
+every event it holds: `RecordLegacyTrace`); `recorded_activities` gives its events back one
+by one, as `LegacyActivityRecorded` events would hold them. A trace of a log lienthong
+exported names its own events, which an import replays one by one instead (with
+`RecordLegacyCase` for its case and `RecordLegacyActivity` for what maps to no event).
+
+Events the importer adds on its own (the receipt a log does not state, the case record)
+are *synthesized*: their actor's user is `SYNTHESIZED_USER`, so exports can leave them out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from domain import events as ev
@@ -59,15 +65,19 @@ class RecordLegacyCase(Command):
     attributes: Mapping[str, Any] | None = None
 
 
-def record_case(state: Dossier, c: RecordLegacyCase, cal: WorkingCalendar) -> list[ev.DossierEvent]:
-    if c.actor.role != INTEGRATION:
+def _may_record_case(state: Dossier, actor: ev.Actor, case_id: str) -> None:
+    if actor.role != INTEGRATION:
         raise ActorNotAllowed("only the integration role imports legacy history")
     if not state.imported:
         raise RuleViolated("a legacy case belongs only to imported history")
     if state.external_case_id is not None:
         raise RuleViolated("the dossier already names its legacy case")
-    if not c.case_id.strip():
+    if not case_id.strip():
         raise InvalidValue("case_id is required")
+
+
+def record_case(state: Dossier, c: RecordLegacyCase, cal: WorkingCalendar) -> list[ev.DossierEvent]:
+    _may_record_case(state, c.actor, c.case_id)
     return [
         ev.LegacyCaseRecorded(
             occurred_at=c.occurred_at,
@@ -75,4 +85,81 @@ def record_case(state: Dossier, c: RecordLegacyCase, cal: WorkingCalendar) -> li
             case_id=c.case_id,
             attributes=dict(c.attributes or {}),
         )
+    ]
+
+
+@dataclass(frozen=True)
+class LegacyStep:
+    """One event of a legacy trace, recorded as the log has it."""
+
+    at: datetime
+    activity: str
+    agency_code: str  # the unit it happened at (its group's agency, else the last one named)
+    user: str  # the actor's user it is recorded under
+    resource: str
+    original: Mapping[str, Any]  # its attributes as the log wrote them (typed values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordLegacyTrace(Command):
+    """Record a legacy trace in one event, at `occurred_at` (its last event's time, or the
+    receipt's when it holds none)."""
+
+    name = "legacy_trace"
+    case_id: str
+    attributes: Mapping[str, Any] | None = None
+    steps: Sequence[LegacyStep] = ()
+
+
+def record_trace(state: Dossier, c: RecordLegacyTrace, cal: WorkingCalendar) -> list[ev.DossierEvent]:
+    _may_record_case(state, c.actor, c.case_id)
+    previous = state.last_occurred_at
+    activities = []
+    for step in c.steps:
+        if step.at < previous:
+            raise RuleViolated(
+                f"the legacy event at {step.at.isoformat()} is before {previous.isoformat()}: "
+                "a trace is recorded in time order"
+            )
+        activity = step.activity.strip()
+        if not activity:
+            raise InvalidValue("activity must not be empty")
+        if not step.agency_code:
+            raise InvalidValue("every legacy event happened at a unit (agency_code)")
+        activities.append(
+            {
+                "occurred_at": step.at.isoformat(),
+                "activity": activity,
+                "agency_code": step.agency_code,
+                "user": step.user,
+                "resource": step.resource,
+                "original": step.original,
+            }
+        )
+        previous = step.at
+    if c.occurred_at < previous:
+        raise RuleViolated("a legacy trace is recorded at its last event's time or later")
+    return [
+        ev.LegacyTraceRecorded(
+            occurred_at=c.occurred_at,
+            actor=c.actor,
+            case_id=c.case_id,
+            attributes=dict(c.attributes or {}),
+            activities=tuple(activities),
+        )
+    ]
+
+
+def recorded_activities(event: ev.LegacyTraceRecorded) -> list[ev.LegacyActivityRecorded]:
+    """The trace's events one by one, as `LegacyActivityRecorded` events hold them."""
+    return [
+        ev.LegacyActivityRecorded(
+            occurred_at=datetime.fromisoformat(a["occurred_at"]),
+            actor=ev.Actor(agency_code=a["agency_code"], user=a["user"], role=INTEGRATION),
+            activity=a["activity"],
+            agency_code=a["agency_code"],
+            resource=a["resource"],
+            original=a["original"],
+        )
+        for a in event.activities
     ]

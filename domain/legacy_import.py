@@ -2,22 +2,18 @@
 
 `decide_trace` takes what an importer read of one trace of a legacy log — the receipt that
 opens the dossier, the case record, then each event in time order — and returns every
-event the dossier's stream gets, as the per-event path gets them by deciding one command
-at a time (`domain.decide.decide`, then `evolve`): the same rules, the same events. It is
-the per-event path with the folding that legacy activities do not need taken out:
+event the dossier's stream gets, with the domain's rules (`domain.decide.decide`, then
+`evolve`), as the per-event path gets them with one command at a time:
 
-- the receipt, the case record, handoffs and their acceptance, and the lifecycle events a
-  lienthong export names are decided by `decide` on the folded state, as always (a handoff
-  and its acceptance fold through `evolve`, like every event), save one case: a change of
-  group on a running dossier that no handoff holds, where the rules are sure to allow both,
-  gives the handoff and its acceptance as `decide` gives them, folded with one copy of the
-  state (`_handed_over`; tests/unit/test_synthesized_handoff.py holds it to the commands);
-- a legacy activity is built as `decide` builds it, without a command: its guards
-  (imported history, time never going backwards, an activity named) are checked here;
-  its actor is always of the integration role, the only one that records legacy history.
-  It folds as `evolve` folds it (the version and the last event's time move on, a received
-  dossier is being processed) with one copy of the state instead of two: more than half
-  the events of a legacy log are such activities.
+- the receipt is decided as any receipt;
+- a trace of a foreign log becomes one `LegacyTraceRecorded` (`domain.legacy.record_trace`):
+  its case and every event, each at the unit its `org:group` names (an event naming none
+  happened where the last one named was, the receiving desk at first);
+- a trace of a log lienthong exported (it names lienthong's own events) gets its case record,
+  then each lifecycle event replayed through `decide`; an event that maps to none is a legacy
+  activity, built as `decide` builds it without a command: its guards (imported history, time
+  never going backwards, an activity named) are checked here, and it folds as `evolve` folds it
+  with one copy of the state instead of two.
 
 Anything the rules refuse is counted under the same reasons the per-event importer gives.
 """
@@ -34,10 +30,10 @@ from domain import commands as cmd
 from domain import events as ev
 from domain.calendar import WorkingCalendar
 from domain.decide import decide
-from domain.dossier import Dossier, Status, Step, classify, evolve
+from domain.dossier import Dossier, Status, evolve
 from domain.errors import DomainError, InvalidValue, RuleViolated
 from domain.guards import INTEGRATION
-from domain.legacy import SYNTHESIZED_USER, RecordLegacyCase
+from domain.legacy import SYNTHESIZED_USER, LegacyStep, RecordLegacyCase, RecordLegacyTrace
 
 if TYPE_CHECKING:
     # As in domain.dossier: the type checker sees `replace`, the fold runs the copy.
@@ -47,7 +43,6 @@ else:
 
 # Why an event did not map one to one (keys of an import report's `unmapped`).
 NO_GROUP = "no org:group recorded (or EMPTY): event kept at the agency holding the dossier"
-HANDOFF_REFUSED = "org:group change refused by the rules: no handoff synthesized"
 NO_ACTIVITY = "event without concept:name: recorded as activity '(unnamed)'"
 UNNAMED = "(unnamed)"
 
@@ -126,8 +121,6 @@ class DecidedTrace:
     state: Dossier
     mapped: int = 0  # lifecycle events replayed
     legacy: int = 0  # recorded as legacy activities
-    synthesized: int = 0  # handoffs and acceptances read off org:group
-    handoffs_inferred: int = 0
     unmapped: Counter[str] = field(default_factory=Counter)
 
 
@@ -137,35 +130,75 @@ def decide_trace(
     steps: Sequence[TraceStep],
     calendar: WorkingCalendar,
     *,
-    follow_groups: bool,
+    exported: bool,
 ) -> DecidedTrace:
-    """Every event of an imported trace's dossier, in order. `follow_groups`: a change of
-    group is a handoff (not for a lienthong export, which states its handoffs). Raises the
-    domain's error when the receipt or the case record is refused (no dossier)."""
-    return replay_steps(open_trace(receipt, case, calendar), steps, calendar, follow_groups=follow_groups)
+    """Every event of an imported trace's dossier, in order (`exported`: the trace is of a log
+    lienthong exported). Raises the domain's error when the receipt, the case record or the
+    trace is refused (no dossier)."""
+    return record_steps(open_trace(receipt, calendar), case, steps, calendar, exported=exported)
 
 
-def open_trace(
-    receipt: cmd.ReceiveDossier, case: RecordLegacyCase, calendar: WorkingCalendar
-) -> DecidedTrace:
-    """The dossier's receipt and case record (the domain's error if either is refused)."""
+def open_trace(receipt: cmd.ReceiveDossier, calendar: WorkingCalendar) -> DecidedTrace:
+    """The dossier's receipt (the domain's error if it is refused)."""
     events = decide(None, receipt, calendar)
-    state = _fold(None, events)
-    recorded = decide(state, case, calendar)
-    events.extend(recorded)
-    return DecidedTrace(events, _fold(state, recorded))
+    return DecidedTrace(events, _fold(None, events))
 
 
-def replay_steps(
-    out: DecidedTrace, steps: Sequence[TraceStep], calendar: WorkingCalendar, *, follow_groups: bool
+def record_steps(
+    out: DecidedTrace,
+    case: RecordLegacyCase,
+    steps: Sequence[TraceStep],
+    calendar: WorkingCalendar,
+    *,
+    exported: bool,
 ) -> DecidedTrace:
-    """The trace's events after its receipt, added to `out`."""
+    """The trace's case and events after its receipt, added to `out`: a foreign log's trace in
+    one `LegacyTraceRecorded`; a trace of a log lienthong exported (`exported`: it names its own
+    events) event by event, as it was stored. Raises the domain's error when the case or the
+    whole trace is refused."""
+    if exported:
+        _apply(out, case, calendar)
+        return replay_steps(out, steps, calendar)
+    _apply(out, trace_command(case, steps, out.state.holder_agency_code, out.unmapped), calendar)
+    out.legacy += len(steps)
+    return out
+
+
+def trace_command(
+    case: RecordLegacyCase, steps: Sequence[TraceStep], desk: str, unmapped: Counter[str]
+) -> RecordLegacyTrace:
+    """The command recording a foreign log's trace in one event: its case, and each event at
+    the unit its group names (else where the last one named was; `desk` at first). Counts in
+    `unmapped` the events without a name or a group."""
+    holder = desk
+    recorded = []
+    at = case.occurred_at
     for step in steps:
-        if step.replays:
-            if _replayed(out, step, calendar):
-                continue
-        elif follow_groups and step.group is not None and step.group != out.state.holder_agency_code:
-            _follow_group(out, step.group, step.at, calendar)
+        activity = step.activity
+        if not activity.strip():
+            activity = UNNAMED
+            unmapped[NO_ACTIVITY] += 1
+        if step.group is None:
+            unmapped[NO_GROUP] += 1
+        else:
+            holder = step.group
+        recorded.append(LegacyStep(step.at, activity, holder, step.user, step.resource, step.original))
+        at = max(at, step.at)
+    return RecordLegacyTrace(
+        actor=case.actor,
+        occurred_at=at,
+        case_id=case.case_id,
+        attributes=case.attributes,
+        steps=recorded,
+    )
+
+
+def replay_steps(out: DecidedTrace, steps: Sequence[TraceStep], calendar: WorkingCalendar) -> DecidedTrace:
+    """The events of a lienthong export's trace after its receipt and case, added to `out`:
+    its lifecycle events replayed, the others recorded as legacy activities."""
+    for step in steps:
+        if step.replays and _replayed(out, step, calendar):
+            continue
         if step.group is None:
             out.unmapped[NO_GROUP] += 1
         _legacy(out, step)
@@ -196,100 +229,6 @@ def _replayed(out: DecidedTrace, step: TraceStep, calendar: WorkingCalendar) -> 
         out.unmapped[replay_refused(step.activity)] += 1
         return False
     out.mapped += 1
-    return True
-
-
-def _follow_group(out: DecidedTrace, group: str, at: datetime, calendar: WorkingCalendar) -> None:
-    """The dossier moved to another unit: hand off and accept at this event's time
-    (synthesized: the log records no transit)."""
-    if _handed_over(out, group, at, calendar):
-        return
-    actor = SYNTHESIZED
-    try:
-        if out.state.pending_handoff_to is None:
-            _apply(out, cmd.HandOff(actor=actor, occurred_at=at, to_agency_code=group), calendar)
-            out.handoffs_inferred += 1
-            out.synthesized += 1
-        if out.state.pending_handoff_to == group:
-            _apply(out, cmd.AcceptHandoff(actor=actor, occurred_at=at), calendar)
-            out.synthesized += 1
-    except DomainError:
-        out.unmapped[HANDOFF_REFUSED] += 1
-
-
-_RUNNING = (Status.RECEIVED, Status.IN_PROCESS)
-
-
-def _handed_over(out: DecidedTrace, group: str, at: datetime, calendar: WorkingCalendar) -> bool:
-    """The synthesized handoff and its acceptance, when the rules are sure to allow both:
-    the events `decide` gives for them (`domain.handoffs.hand_off`, then `accept`) and the
-    state `evolve` folds from them, with one copy of the state. False (nothing done) in any
-    other case, which `_follow_group` leaves to `decide`."""
-    state = out.state
-    holder = state.holder_agency_code
-    if (
-        state.pending_handoff_to is not None
-        or state.status not in _RUNNING
-        or at < state.last_occurred_at
-        or not group
-        or group != group.strip()
-        or group == holder
-    ):
-        return False
-    steps = state.steps
-    used, timeliness = 0.0, None
-    if steps and steps[-1].left_at is None:
-        current = steps[-1]
-        used = current.used_working_hours(calendar, at)
-        if current.due_at is not None:
-            timeliness = classify(at, current.due_at, calendar.tz)
-        steps = (
-            *steps[:-1],
-            _with(current, left_at=at, used_before=used, segment_start=None, timeliness=timeliness),
-        )
-    index = state.next_route_step_for(group)
-    budget = state.route[index].budget_working_hours if index is not None else None
-    step_due = calendar.add_working_hours(at, budget) if budget is not None else None
-    handed = ev.HandedOff(
-        occurred_at=at,
-        actor=ev.Actor(agency_code=holder, user=SYNTHESIZED_USER, role=INTEGRATION),
-        from_agency_code=holder,
-        to_agency_code=group,
-        route_step=index,
-        note="",
-        step_used_working_hours=used,
-        step_timeliness=timeliness,
-    )
-    accepted = ev.HandoffAccepted(
-        occurred_at=at,
-        actor=ev.Actor(agency_code=group, user=SYNTHESIZED_USER, role=INTEGRATION),
-        from_agency_code=holder,
-        to_agency_code=group,
-        route_step=index,
-        step_due_at=step_due,
-    )
-    entered = Step(
-        agency_code=group,
-        route_index=index,
-        entered_at=at,
-        budget_working_hours=budget,
-        due_at=step_due,
-        segment_start=at,
-    )
-    out.state = _with(
-        state,
-        version=state.version + 2,
-        last_occurred_at=at,
-        status=Status.IN_PROCESS,
-        steps=(*steps, entered),
-        holder_agency_code=group,
-        pending_handoff_at=None,
-        pending_route_step=None,
-    )
-    out.events.append(handed)
-    out.events.append(accepted)
-    out.handoffs_inferred += 1
-    out.synthesized += 2
     return True
 
 

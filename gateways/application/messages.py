@@ -313,6 +313,13 @@ DETAILS: Mapping[str, str] = {
     # interchange (domain/legacy.py)
     "a legacy case belongs only to imported history": "mã hồ sơ hệ thống cũ chỉ thuộc lịch sử được nhập",
     "the dossier already names its legacy case": "hồ sơ đã có mã hồ sơ hệ thống cũ",
+    "the legacy event at {at} is before {last}: a trace is recorded in time order": (
+        "sự kiện cũ lúc {at} ở trước {last}: một hồ sơ cũ được ghi theo thứ tự thời gian"
+    ),
+    "every legacy event happened at a unit (agency_code)": "mỗi sự kiện cũ phải ghi đơn vị thực hiện (agency_code)",
+    "a legacy trace is recorded at its last event's time or later": (
+        "hồ sơ cũ được ghi vào lúc sự kiện cuối cùng của nó hoặc muộn hơn"
+    ),
     "case_id is required": "cần case_id",
     # satisfaction and indicators (domain/satisfaction.py)
     "only the receiving desk {agency} records the citizen's satisfaction; you act for {acting}": (

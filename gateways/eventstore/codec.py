@@ -229,6 +229,8 @@ def _encoder(tp: Any) -> Convert:
         return _same
     if origin in (dict, Mapping) and typing.get_args(tp)[1:] in ((Any,), (str,)):
         return json_tree
+    if origin in (tuple, list) and _is_json_mapping(typing.get_args(tp)[0]):
+        return json_tree  # JSON objects (an imported trace's events): an array of them
     if origin in (typing.Union, types.UnionType):
         kinds = [arg for arg in typing.get_args(tp) if arg is not type(None)]
     else:
@@ -238,6 +240,10 @@ def _encoder(tp: Any) -> Convert:
     if len(kinds) == 1 and isinstance(kinds[0], type) and issubclass(kinds[0], Enum):
         return _enum_encoder(kinds[0])
     return to_jsonable
+
+
+def _is_json_mapping(tp: Any) -> bool:
+    return typing.get_origin(tp) in (dict, Mapping) and typing.get_args(tp)[1:] in ((Any,), (str,))
 
 
 def instant_text(value: Any) -> Any:

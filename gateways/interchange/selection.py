@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from domain.errors import InvalidValue
+from domain.guards import INTEGRATION
 from domain.legacy import is_synthesized
 from gateways.eventstore.codec import DecodeError
 from gateways.eventstore.store import EventStore, RecordedEvent
@@ -123,6 +124,66 @@ class Trace:
     case_attributes: dict[str, Any] | None = None  # that case's attributes (typed values)
 
 
+_TRACE = "LegacyTraceRecorded"
+
+
+def unpacked(records: list[RecordedEvent]) -> list[RecordedEvent]:
+    """The records with each imported trace (`LegacyTraceRecorded`) as the events it holds, as
+    they would have been recorded one by one: its case record (`LegacyCaseRecorded`, at the
+    receipt's time), then each of its events (`LegacyActivityRecorded`, at its own time, the
+    unit it happened at acting). These share the trace's seq and hash; each has an event id of
+    its own, the trace's with `.n` for its n-th event."""
+    if not any(r.type == _TRACE for r in records):
+        return records
+    opened_at = records[0].envelope.get("occurred_at")
+    out: list[RecordedEvent] = []
+    for record in records:
+        if record.type != _TRACE:
+            out.append(record)
+            continue
+        envelope = record.envelope
+        payload = envelope.get("payload") or {}
+        out.append(
+            RecordedEvent(
+                {
+                    **envelope,
+                    "type": "LegacyCaseRecorded",
+                    "occurred_at": opened_at or envelope["occurred_at"],
+                    "payload": {
+                        "case_id": payload.get("case_id"),
+                        "attributes": payload.get("attributes") or {},
+                    },
+                },
+                record.raw,
+                record.notification_id,
+            )
+        )
+        for n, activity in enumerate(payload.get("activities") or (), start=1):
+            unit = activity.get("agency_code")
+            out.append(
+                RecordedEvent(
+                    {
+                        **envelope,
+                        "event_id": f"{envelope.get('event_id')}.{n}",
+                        "type": "LegacyActivityRecorded",
+                        "occurred_at": activity.get("occurred_at"),
+                        "agency_code": unit,
+                        "actor": {"agency_code": unit, "user": activity.get("user"), "role": INTEGRATION},
+                        "payload": {
+                            "activity": activity.get("activity"),
+                            "agency_code": unit,
+                            "resource": activity.get("resource", ""),
+                            "attributes": {},
+                            "original": activity.get("original") or {},
+                        },
+                    },
+                    record.raw,
+                    record.notification_id,
+                )
+            )
+    return out
+
+
 def dossier_ids(store: EventStore) -> Iterator[str]:
     """Every dossier in the store, once, in the order they were created."""
     position = 0
@@ -153,7 +214,7 @@ class History:
     def __iter__(self) -> Iterator[Trace]:
         for dossier_id in dossier_ids(self.store):
             try:
-                records = self.store.load(dossier_id)
+                records = unpacked(self.store.load(dossier_id))
             except DecodeError:
                 self.damaged += 1
                 continue

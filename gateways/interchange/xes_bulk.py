@@ -25,7 +25,7 @@ from typing import Any
 
 from domain import commands as cmd
 from domain.errors import DomainError
-from domain.legacy_import import DecidedTrace, TraceStep, open_trace, remembering, replay_steps
+from domain.legacy_import import DecidedTrace, open_trace, record_steps, remembering
 from domain.procedures import Procedure
 from gateways.application.service import receipt_code_for
 from gateways.eventstore.store import OversizedEvent
@@ -36,11 +36,8 @@ from gateways.interchange.xes_import import (
     XesImporter,
     _actor,
     _Case,
-    _legacy_user,
     _Step,
-    _without_attributes,
 )
-from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES, lifecycle_command
 from gateways.interchange.xes_report import TRACE_REFUSED
 
 _NO_APPLICANT: dict[str, object] = {}  # a legacy log names no applicant
@@ -61,26 +58,28 @@ class BulkXesImporter(XesImporter):
         # Checked before a trace is read from the child (see gateways.interchange.xes_child).
         return ChildXesLog(path, batch=self.flush_every)
 
-    def _replay_trace(
-        self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool
-    ) -> None:
+    def _replay_trace(self, log: XesLog, case: _Case, steps: list[_Step], desk: str) -> None:
         report = self.report
         first = steps[0]
         exported_receipt = first.exported_type == "DossierReceived"
         calendar = self._calendar
-        try:
-            receipt = self._receipt(log, case, desk, first, exported_receipt)
-            opened = open_trace(receipt, self._case_command(case, first.at), calendar)
-        except DomainError:
-            report.unmapped[TRACE_REFUSED] += 1
-            report.events_in_skipped += len(steps)
-            return
         timed = len(steps)
         if exported_receipt:
             steps = steps[1:]  # the receipt was that event
-        decided = replay_steps(
-            opened, [self._step(step) for step in steps], calendar, follow_groups=not states_handoffs
-        )
+        try:
+            receipt = self._receipt(log, case, desk, first, exported_receipt)
+            opened = open_trace(receipt, calendar)
+            decided = record_steps(
+                opened,
+                self._case_command(case, first.at),
+                [self._step(step) for step in steps],
+                calendar,
+                exported=exported_receipt or any(step.exported_type is not None for step in steps),
+            )
+        except DomainError:
+            report.unmapped[TRACE_REFUSED] += 1
+            report.events_in_skipped += timed
+            return
         try:
             self._keep(case.dossier_id, decided)  # encoded here: a trace too large is not counted
         except OversizedEvent as exc:
@@ -90,8 +89,6 @@ class BulkXesImporter(XesImporter):
         report.events_written += len(decided.events) - 1  # the receipt is counted
         report.mapped += decided.mapped
         report.legacy += decided.legacy
-        report.synthesized += decided.synthesized
-        report.handoffs_inferred += decided.handoffs_inferred
         report.unmapped.update(decided.unmapped)
         if not decided.state.is_terminal:
             report.left_open += 1
@@ -138,24 +135,3 @@ class BulkXesImporter(XesImporter):
             service.require_agency(received_at, *(step.agency_code for step in procedure.route), at=at)
             found = self._resolved[key] = (procedure, received_at)
         return found
-
-    def _step(self, step: _Step) -> TraceStep:
-        event = step.event
-        resource = event.text(RESOURCE) or ""
-        replay: cmd.Command | None = None
-        problem: str | None = None
-        if step.exported_type in LIFECYCLE_TYPES:
-            try:
-                replay = lifecycle_command(event, _actor(resource), step.at, self._agency_code)
-            except DomainError:
-                problem = _without_attributes(event)
-        return TraceStep(
-            at=step.at,
-            activity=event.activity,
-            group=step.group,
-            user=_legacy_user(resource),
-            resource=resource,
-            original=step.original,
-            replay=replay,
-            replay_problem=problem,
-        )

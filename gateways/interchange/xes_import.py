@@ -66,7 +66,7 @@ from domain.errors import DomainError
 from domain.events import Actor, Channel
 from domain.guards import INTEGRATION
 from domain.legacy import SYNTHESIZED_USER, RecordLegacyCase
-from domain.legacy_import import HANDOFF_REFUSED, NO_ACTIVITY, NO_GROUP, UNNAMED, replay_refused
+from domain.legacy_import import NO_ACTIVITY, NO_GROUP, UNNAMED, TraceStep, replay_refused, trace_command
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
 from gateways.application.bulk import BufferedService
 from gateways.application.service import DossierService
@@ -375,9 +375,9 @@ class XesImporter:
         if prepared is not None:
             self._replay_trace(log, case, *prepared)
 
-    def _prepare(self, case: _Case) -> tuple[list[_Step], str, bool] | None:
-        """The trace's timed events in time order, the agency receiving it and whether it
-        states its handoffs (a lienthong export); None when it is not imported (counted)."""
+    def _prepare(self, case: _Case) -> tuple[list[_Step], str] | None:
+        """The trace's timed events in time order and the agency receiving it; None when it
+        is not imported (counted)."""
         report = self.report
         trace, dossier_id = case.trace, case.dossier_id
         report.traces_read += 1
@@ -416,19 +416,15 @@ class XesImporter:
         if desk is None:
             desk = self._ensure_agency(replace(UNRECORDED, level=self.mapping.default_level))
             report.unmapped[TRACE_NO_GROUP] += 1
-        # A lienthong export states its handoffs: none is read off its groups.
-        states_handoffs = any(s.exported_type is not None for s in steps)
-        return steps, desk, states_handoffs
+        return steps, desk
 
-    def _replay_trace(
-        self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool
-    ) -> None:
+    def _replay_trace(self, log: XesLog, case: _Case, steps: list[_Step], desk: str) -> None:
         """One command per event (the per-event path; see `xes_bulk` for the bulk one), counted
         apart until the trace is encoded, so that a trace refused for its size is not counted."""
         run = self.report
         self.report = ImportReport()
         try:
-            self._replay_events(log, case, steps, desk, states_handoffs)
+            self._replay_events(log, case, steps, desk)
             self.service.seal(case.dossier_id)
         except OversizedEvent as exc:
             trace, self.report = self.report, run
@@ -450,21 +446,30 @@ class XesImporter:
         report.too_large.append((case.case_id, exc.size, exc.limit))
         self._too_large.add(case.dossier_id)
 
-    def _replay_events(
-        self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool
-    ) -> None:
+    def _replay_events(self, log: XesLog, case: _Case, steps: list[_Step], desk: str) -> None:
         report = self.report
         dossier_id = case.dossier_id
+        first = steps[0]
         try:
-            state = self._receive(log, case, dossier_id, desk, steps[0])
+            state = self._receive(log, case, dossier_id, desk, first)
         except DomainError:
             report.unmapped[TRACE_REFUSED] += 1
             report.events_in_skipped += len(steps)
             return
-        if steps[0].exported_type == "DossierReceived":
+        exported = any(step.exported_type is not None for step in steps)
+        if first.exported_type == "DossierReceived":
             steps = steps[1:]  # the receipt was that event
-        for step in steps:
-            state = self._replay(dossier_id, state, step, states_handoffs)
+        traced = [self._step(step) for step in steps]
+        case_command = self._case_command(case, first.at)
+        if exported:
+            # A lienthong export: its case record, then each event (see domain.legacy_import).
+            state = self._execute(dossier_id, case_command)
+            for step, read in zip(traced, steps, strict=True):
+                state = self._replay(dossier_id, state, step, read)
+        else:
+            command = trace_command(case_command, traced, state.holder_agency_code, report.unmapped)
+            state = self._execute(dossier_id, command)
+            report.legacy += len(traced)
         if not state.is_terminal:
             report.left_open += 1
 
@@ -474,7 +479,7 @@ class XesImporter:
         channel = self._channel(trace)
         exported_receipt = first.exported_type == "DossierReceived"
         actor = _actor(first.event.text(RESOURCE) or "") if exported_receipt else SYNTHESIZED
-        self.service.create(
+        created = self.service.create(
             dossier_id=dossier_id,
             procedure_code=procedure.code,
             channel=channel,
@@ -485,7 +490,7 @@ class XesImporter:
             imported=True,
         )
         self._count_receipt(exported_receipt)
-        return self._execute(dossier_id, self._case_command(case, first.at))
+        return created.state
 
     def _channel(self, trace: XesTrace) -> Channel:
         raw = (trace.text("channel") or "").strip()
@@ -519,72 +524,61 @@ class XesImporter:
         self.report.events_written += 1
         return state
 
-    def _replay(self, dossier_id: str, state: Dossier, step: _Step, states_handoffs: bool) -> Dossier:
+    def _replay(self, dossier_id: str, state: Dossier, step: TraceStep, read: _Step) -> Dossier:
+        """One event of a lienthong export: its lifecycle event replayed, else a legacy activity."""
         report = self.report
-        event = step.event
-        exported_type = step.exported_type
-        if exported_type in LIFECYCLE_TYPES:
+        if step.replay_problem is not None:
+            report.unmapped[step.replay_problem] += 1
+        elif step.replay is not None:
             try:
-                command = lifecycle_command(
-                    event, _actor(event.text(RESOURCE) or ""), step.at, self._agency_code
-                )
+                state = self._execute(dossier_id, step.replay)
             except DomainError:
-                command = None
-                report.unmapped[_without_attributes(event)] += 1
-            if command is not None:
-                try:
-                    state = self._execute(dossier_id, command)
-                except DomainError:
-                    report.unmapped[replay_refused(event.activity)] += 1
-                else:
-                    report.mapped += 1
-                    return state
-        elif step.group not in (None, state.holder_agency_code) and not states_handoffs:
-            assert step.group is not None
-            state = self._follow_group(dossier_id, state, step.group, step.at)
+                report.unmapped[replay_refused(step.activity)] += 1
+            else:
+                report.mapped += 1
+                return state
         if step.group is None:
             report.unmapped[NO_GROUP] += 1
-        return self._legacy(dossier_id, state, step)
-
-    def _follow_group(self, dossier_id: str, state: Dossier, group: str, at: datetime) -> Dossier:
-        """The dossier moved to another unit: hand off and accept at this event's time
-        (synthesized: the log records no transit)."""
-        try:
-            if state.pending_handoff_to is None:
-                state = self._execute(
-                    dossier_id, cmd.HandOff(actor=SYNTHESIZED, occurred_at=at, to_agency_code=group)
-                )
-                self.report.handoffs_inferred += 1
-                self.report.synthesized += 1
-            if state.pending_handoff_to == group:
-                state = self._execute(dossier_id, cmd.AcceptHandoff(actor=SYNTHESIZED, occurred_at=at))
-                self.report.synthesized += 1
-        except DomainError:
-            self.report.unmapped[HANDOFF_REFUSED] += 1
-        return state
-
-    def _legacy(self, dossier_id: str, state: Dossier, step: _Step) -> Dossier:
-        report = self.report
-        event = step.event
-        activity = event.activity
+        activity = step.activity
         if not activity:
             activity = UNNAMED
             report.unmapped[NO_ACTIVITY] += 1
-        resource = event.text(RESOURCE) or ""
-        user = _legacy_user(resource)
         state = self._execute(
             dossier_id,
             cmd.RecordLegacyActivity(
-                actor=_actor(user),
+                actor=_actor(step.user),
                 occurred_at=step.at,
                 activity=activity,
                 agency_code=step.group or state.holder_agency_code,
-                resource=resource,
+                resource=step.resource,
                 original=step.original,
             ),
         )
         report.legacy += 1
         return state
+
+    def _step(self, step: _Step) -> TraceStep:
+        """The event as the domain records it (`domain.legacy_import.TraceStep`): with the
+        lifecycle event to replay where it names one (a lienthong export), or why it cannot."""
+        event = step.event
+        resource = event.text(RESOURCE) or ""
+        replay: cmd.Command | None = None
+        problem: str | None = None
+        if step.exported_type in LIFECYCLE_TYPES:
+            try:
+                replay = lifecycle_command(event, _actor(resource), step.at, self._agency_code)
+            except DomainError:
+                problem = _without_attributes(event)
+        return TraceStep(
+            at=step.at,
+            activity=event.activity,
+            group=step.group,
+            user=_legacy_user(resource),
+            resource=resource,
+            original=step.original,
+            replay=replay,
+            replay_problem=problem,
+        )
 
 
 def import_xes(

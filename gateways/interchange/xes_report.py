@@ -40,12 +40,11 @@ class ImportReport:
     events_read: int = 0
     events_written: int = 0
     mapped: int = 0  # events replayed as the lienthong lifecycle event they name
-    legacy: int = 0  # events recorded as they are (LegacyActivityRecorded, every attribute)
+    legacy: int = 0  # events recorded as they are (in LegacyTraceRecorded, every attribute)
     dropped: int = 0  # events that could not be imported (see unmapped)
     events_in_skipped: int = 0  # events of traces already imported or refused
-    synthesized: int = 0  # events the import added: receipts and handoffs (not in the log)
-    cases_recorded: int = 0  # LegacyCaseRecorded: each trace's case id and attributes
-    handoffs_inferred: int = 0
+    synthesized: int = 0  # events the import added: receipts (not in the log)
+    cases_recorded: int = 0  # each trace's case id and attributes
     left_open: int = 0
     agencies_created: list[str] = field(default_factory=list)
     unmapped: Counter[str] = field(default_factory=Counter)

@@ -57,6 +57,7 @@ import orjson
 from eventsourcing.persistence import StoredEvent
 
 from domain.agencies import Agency, Hierarchy
+from domain.decide import decide
 from domain.errors import DomainError
 from domain.legacy_import import DecidedTrace, open_trace
 from domain.procedures import Procedure, version_on
@@ -312,13 +313,11 @@ class ShardedXesImporter(BulkXesImporter):
         out, self._streams = self._streams, []
         return out
 
-    def _replay_trace(
-        self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool
-    ) -> None:
+    def _replay_trace(self, log: XesLog, case: _Case, steps: list[_Step], desk: str) -> None:
         if self._own:
-            super()._replay_trace(log, case, steps, desk, states_handoffs)
+            super()._replay_trace(log, case, steps, desk)
         else:
-            self._follow(log, case, steps, desk, states_handoffs)
+            self._follow(log, case, steps, desk)
 
     def _was_decided(self, dossier_id: str) -> bool:
         """Decided earlier in this run (by this worker or, as far as it follows, another)."""
@@ -331,21 +330,23 @@ class ShardedXesImporter(BulkXesImporter):
         append = StreamAppend(dossier_id, 0, GENESIS_HASH, decided.events)
         self._streams.append((dossier_id, encode_rows(append, self._stamp)))
 
-    def _follow(self, log: XesLog, case: _Case, steps: list[_Step], desk: str, states_handoffs: bool) -> None:
+    def _follow(self, log: XesLog, case: _Case, steps: list[_Step], desk: str) -> None:
         """Another worker's trace: what its import changes for the traces after it (the
         procedure, the agencies a replayed lifecycle event names, its dossier decided or
-        refused), without deciding its events."""
+        refused), without deciding its events: the receipt and the case record are what the
+        rules can refuse of a whole trace (`domain.legacy.record_trace` refuses a trace only
+        where `record_case` refuses its case)."""
         first = steps[0]
         exported_receipt = first.exported_type == "DossierReceived"
         try:
             receipt = self._receipt(log, case, desk, first, exported_receipt)
-            open_trace(receipt, self._case_command(case, first.at), self._calendar)
+            opened = open_trace(receipt, self._calendar)
+            decide(opened.state, self._case_command(case, first.at), self._calendar)
         except DomainError:
             return
-        if states_handoffs:
-            for step in steps[1:] if exported_receipt else steps:
-                if step.exported_type in LIFECYCLE_TYPES:
-                    self._step(step)
+        for step in steps[1:] if exported_receipt else steps:
+            if step.exported_type in LIFECYCLE_TYPES:
+                self._step(step)
         self._decided.add(case.dossier_id)
 
 

@@ -17,6 +17,7 @@ from domain.events import (
     DocumentAttached,
     HolderSucceeded,
     LegacyCaseRecorded,
+    LegacyTraceRecorded,
 )
 from gateways.sql import Database, Tx, select_in
 from gateways.views.runtime import Applied
@@ -139,7 +140,7 @@ class DossierIndexView:
             event = item.event
             if isinstance(event, DocumentAttached) and event.all_components_digitized:
                 self.side["dossier_digitized"].setdefault(item.dossier_id, event.occurred_at.isoformat())
-            elif isinstance(event, LegacyCaseRecorded):
+            elif isinstance(event, LegacyCaseRecorded | LegacyTraceRecorded):
                 self.side["dossier_case"].setdefault(item.dossier_id, event.case_id)
             elif isinstance(event, ConsultationRequested):
                 self.consulted[item.dossier_id, event.consulted_agency_code] = event.occurred_at.isoformat()

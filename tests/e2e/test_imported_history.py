@@ -75,9 +75,11 @@ def test_an_imported_dossier_is_found_by_its_legacy_case_id(imported: Demo) -> N
             == CASES[case][0][3].replace("02:15:00+01:00", "08:15:00+07:00")
         )
         events = imported.get(f"/api/v1/dossiers/{items[0]['id']}/events", imported.auth("inspector"))
-        activities = [
-            e["payload"]["activity"] for e in events["items"] if e["type"] == "LegacyActivityRecorded"
-        ]
+        # As stored (what the hash chain signs): the receipt, then the trace in one event.
+        assert [e["type"] for e in events["items"]] == ["DossierReceived", "LegacyTraceRecorded"]
+        trace = events["items"][1]["payload"]
+        assert trace["case_id"] == case
+        activities = [a["activity"] for a in trace["activities"]]
         assert activities == [activity for activity, *_ in CASES[case]]  # the first one too
 
 

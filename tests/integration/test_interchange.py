@@ -34,7 +34,7 @@ from gateways.eventstore.store import EventStore
 from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.mapping import GroupMapping
-from gateways.interchange.selection import Selection, dossier_ids, parse_bound
+from gateways.interchange.selection import Selection, dossier_ids, parse_bound, unpacked
 from gateways.interchange.xes_import import UNRECORDED, import_xes
 from gateways.interchange.xes_report import ImportReport
 from gateways.seed.demo import seed_demo
@@ -122,6 +122,14 @@ def store_flow(store: EventStore, names: dict[str, str] | None = None) -> Flow:
             if e["type"] == "DossierReceived":
                 holder, entered = p["receiving_agency_code"], at
                 flow.channels[p["channel"]] += 1
+            elif e["type"] == "LegacyTraceRecorded":
+                flow.events += len(p["activities"])  # the case, then each event of the log
+                for activity in p["activities"]:
+                    if activity["agency_code"] != holder:  # the log's dossier moved to another unit
+                        moved = datetime.fromisoformat(activity["occurred_at"])
+                        flow.dwell[name(holder)].append((moved - entered).total_seconds())
+                        flow.edges[(name(holder), name(activity["agency_code"]))] += 1
+                        holder, entered = activity["agency_code"], moved
             elif e["type"] in ("HandedOff", "ResultReady"):
                 flow.dwell[name(holder)].append((at - entered).total_seconds())
                 if e["type"] == "HandedOff":
@@ -197,11 +205,11 @@ def test_receipt_log_becomes_one_dossier_per_trace_with_every_event(receipt_stor
     assert stored.traces == 1434
     # online = Internet; direct = Desk 109 + e-mail 21 + Intern 1 = 131; postal = Post 53
     assert stored.channels == Counter({"online": 1250, "direct": 131, "postal": 53})
-    # Written: each event once, a synthesized receipt and the case record per trace, and a
-    # synthesized HandedOff + HandoffAccepted per group change.
-    assert report.handoffs_inferred == sum(expected.edges.values())
-    assert report.synthesized == 1434 + 2 * report.handoffs_inferred
-    assert stored.events == report.events_written == 8577 + 2 * 1434 + 2 * report.handoffs_inferred
+    # Written: a synthesized receipt per trace, then the trace in one event (its case and every
+    # event of the log, each at the unit its group names); no handoff is invented.
+    assert report.synthesized == report.cases_recorded == 1434
+    assert report.events_written == 2 * 1434
+    assert stored.events == 8577 + 2 * 1434  # each event of the log, the receipt and the case
     assert stored.edges == expected.edges
     assert stored.dwell_stats() == expected.dwell_stats()
     assert "EMPTY" not in agency_names(container).values()  # no group recorded is not a unit
@@ -251,9 +259,9 @@ def test_exported_xes_imports_back_to_the_same_handoffs_and_dwell(
     target = make_container(f"sqlite:///{tmp_path / 'again.sqlite'}")
     report = import_xes(exported, cli.bulk_service(target))
     assert report.dossiers_created == 1434
-    # The same log again: the same handoffs are read off its groups, the same events written.
-    assert report.handoffs_inferred == receipt_store.report.handoffs_inferred
+    # The same log again: the same events written, at the same units.
     assert report.events_written == receipt_store.report.events_written
+    assert report.legacy == receipt_store.report.legacy == 8577
     # Agencies keep their codes both ways (the export names them by code).
     first, second = store_flow(source.store), store_flow(target.store)
     assert sum(second.edges.values()) > 3000  # the comparison below is about real traffic
@@ -292,22 +300,18 @@ def test_ocel_export_relates_every_event_to_its_dossier(receipt_store: Imported)
     assert len(objects) == len(log["objects"])  # ids are unique
     dossiers = [o for o in log["objects"] if o["type"] == "dossier"]
     assert len(dossiers) == 1434
-    assert len(log["events"]) == receipt_store.report.events_written
+    # Each event of the log, and the receipt and case record the import synthesized per trace.
+    assert len(log["events"]) == receipt_store.report.legacy + 2 * 1434
     declared = {t["name"]: {a["name"] for a in t["attributes"]} for t in log["eventTypes"]}
     for event in log["events"]:
         related = [r for r in event["relationships"] if r["qualifier"] == "dossier"]
         assert len(related) == 1 and objects[related[0]["objectId"]]["type"] == "dossier"
         assert all(r["objectId"] in objects for r in event["relationships"])
         assert {a["name"] for a in event["attributes"]} <= declared[event["type"]]
-    handed = next(e for e in log["events"] if e["type"] == "HandedOff")
-    qualifiers = {r["qualifier"]: objects[r["objectId"]]["type"] for r in handed["relationships"]}
-    # The acting agency is the one handing off: one relation, under the specific qualifier.
-    assert qualifiers == {
-        "dossier": "dossier",
-        "from agency": "agency",
-        "to agency": "agency",
-        "procedure": "procedure",
-    }
+    step = next(e for e in log["events"] if e["type"] == "T02 Check confirmation of receipt")
+    qualifiers = {r["qualifier"]: objects[r["objectId"]]["type"] for r in step["relationships"]}
+    # An imported step: its dossier, the unit its group names (one relation), the procedure.
+    assert qualifiers == {"dossier": "dossier", "acting agency": "agency", "procedure": "procedure"}
     print(f"\nOCEL export: {len(log['events'])} events in {seconds:.2f} s")
 
 
@@ -342,7 +346,7 @@ def test_export_filters_by_event_time_and_agency(receipt_store: Imported) -> Non
     in_window = [
         r
         for d in dossier_ids(container.store)
-        for r in container.store.load(d)
+        for r in unpacked(container.store.load(d))
         if start <= datetime.fromisoformat(r.envelope["occurred_at"]) <= end
     ]
     assert 0 < len(rows) == len(in_window)
@@ -363,7 +367,7 @@ def test_export_filters_by_event_time_and_agency(receipt_store: Imported) -> Non
     assert 0 < len({r["dossier_id"] for r in rows}) == traces_with_group_12
     for dossier_id in {r["dossier_id"] for r in rows}:
         assert len([r for r in rows if r["dossier_id"] == dossier_id]) == len(
-            container.store.load(dossier_id)
+            unpacked(container.store.load(dossier_id))
         )
 
 
@@ -515,7 +519,7 @@ def test_lifecycle_of_exported_dossiers_replays_on_import(
     assert_valid_xes(exported)  # lienthong's own history too
     target = make_container(f"sqlite:///{tmp_path / 'again.sqlite'}")
     report = import_xes(exported, cli.bulk_service(target))
-    assert report.dossiers_created == 25 and report.handoffs_inferred == 0
+    assert report.dossiers_created == 25 and report.mapped > 0
 
     def ends(container: Container) -> Counter[str]:
         finals = Counter()

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from gateways.bootstrap import Container, bootstrap
 from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat, export, export_database
-from gateways.interchange.selection import Selection, dossier_ids
+from gateways.interchange.selection import Selection, dossier_ids, unpacked
 from gateways.interchange.xes import BAD_BOOLEAN, BAD_FLOAT, BAD_INT, MAX_DEPTH, TOO_DEEP, NotXes
 from gateways.interchange.xes_import import DEFAULT_DEADLINE_WORKING_HOURS, import_xes
 from gateways.interchange.xes_report import NO_TIME
@@ -270,7 +270,7 @@ def test_every_event_and_attribute_of_a_rich_log_survives_the_round_trip(
     cases = {
         r.envelope["payload"]["case_id"]
         for d in dossier_ids(container.store)
-        for r in container.store.load(d)
+        for r in unpacked(container.store.load(d))
         if r.type == "LegacyCaseRecorded"
     }
     assert cases == {"case-1", "case-2", "case-1 (2)"}
@@ -303,7 +303,7 @@ def test_values_that_are_not_their_declared_type_are_kept_as_text_and_reported(
     recorded = [
         r.envelope["payload"]
         for d in dossier_ids(container.store)
-        for r in container.store.load(d)
+        for r in unpacked(container.store.load(d))
         if r.type in ("LegacyCaseRecorded", "LegacyActivityRecorded")
     ]
     kept = {
@@ -375,7 +375,7 @@ def test_placeholder_dates_and_deep_nesting_are_reported_not_fatal(
     (original,) = [
         r.envelope["payload"]["original"]
         for d in dossier_ids(container.store)
-        for r in container.store.load(d)
+        for r in unpacked(container.store.load(d))
         if r.type == "LegacyActivityRecorded"
     ]
     depth, value = 1, original["c"]
@@ -407,21 +407,23 @@ def test_synthesized_events_are_marked_and_left_out_unless_asked_for(
 ) -> None:
     container = make_container(f"sqlite:///{tmp_path / 'rich.sqlite'}")
     report = import_xes(rich_log, cli.bulk_service(container))
-    # A receipt per dossier, and a handoff + acceptance per move between units.
-    assert report.synthesized == 3 + 2 * report.handoffs_inferred and report.handoffs_inferred > 0
-    assert report.events_written == report.legacy + report.synthesized + report.cases_recorded
+    # A receipt per dossier, and each trace in one event (its case and every event of the log):
+    # no handoff is invented where the log's group changes (the units stay on the events).
+    assert report.synthesized == report.cases_recorded == report.dossiers_created == 3
+    assert report.events_written == report.synthesized + report.cases_recorded
     plain = export_to(container, ExportFormat.XES, tmp_path / "plain.xes")
     full = export_to(container, ExportFormat.XES, tmp_path / "full.xes", Selection(synthesized=True))
     assert_valid_xes(full)
     activities = [e["concept:name"][1] for _t, evs in typed_traces(full) for e in evs]
     assert activities.count("DossierReceived") == 3
-    assert activities.count("HandedOff") == activities.count("HandoffAccepted") == report.handoffs_inferred
+    assert "HandedOff" not in activities and "HandoffAccepted" not in activities
     assert all(
         e["org:resource"][1] == "xes-import"
         for _t, evs in typed_traces(full)
         for e in evs
-        if e["concept:name"][1] in ("DossierReceived", "HandedOff", "HandoffAccepted")
+        if e["concept:name"][1] == "DossierReceived"
     )
+    assert len(activities) == 8 + 3
     assert len([e for _t, evs in typed_traces(plain) for e in evs]) == 8
 
 

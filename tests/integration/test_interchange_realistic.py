@@ -25,7 +25,7 @@ from lxml import etree
 from gateways.bench.mining import KeyMissing, differences, edge_stats, pm4py_edge_stats
 from gateways.interchange import cli
 from gateways.interchange.export import ExportFormat
-from gateways.interchange.selection import dossier_ids
+from gateways.interchange.selection import dossier_ids, unpacked
 from gateways.interchange.xes import DATE_REWRITTEN, EVENT_OUTSIDE_TRACE, NOT_A_NAME
 from gateways.interchange.xes_import import import_xes
 from gateways.interchange.xes_report import TRACE_NO_GROUP
@@ -67,7 +67,7 @@ def stored_case_ids(container: Any) -> list[str]:
     return sorted(
         r.envelope["payload"]["case_id"]
         for d in dossier_ids(container.store)
-        for r in container.store.load(d)
+        for r in unpacked(container.store.load(d))
         if r.type == "LegacyCaseRecorded"
     )
 
@@ -262,7 +262,15 @@ def test_a_fines_shaped_log_without_groups_mines_the_same(
     container = make_container(f"sqlite:///{tmp_path / 'fines.sqlite'}")
     report = import_xes(source, cli.bulk_service(container), workers=workers)
     assert (report.dossiers_created, report.legacy, report.events_read) == (20, 95, 95)
-    assert report.unmapped[TRACE_NO_GROUP] == 20 and report.handoffs_inferred == 0
+    assert report.unmapped[TRACE_NO_GROUP] == 20
+    units = {
+        a["agency_code"]
+        for d in dossier_ids(container.store)
+        for r in container.store.load(d)
+        if r.type == "LegacyTraceRecorded"
+        for a in r.envelope["payload"]["activities"]
+    }
+    assert units == {"UNRECORDED"}  # every event at the one unit that holds what names none
     first = assert_faithful(
         source, container, make_container, tmp_path, workers, ("concept:name", "org:resource", "org:group")
     )
@@ -296,7 +304,11 @@ def test_groups_that_differ_only_in_case_are_two_agencies_in_either_order(
         )
         container = make_container(f"sqlite:///{tmp_path / f'groups-{order}.sqlite'}")
         report = import_xes(source, cli.bulk_service(container), workers=0)
-        assert len(report.agencies_created) == 2 and report.handoffs_inferred == 1, groups
+        assert len(report.agencies_created) == 2, groups
+        (stored,) = [r for d in dossier_ids(container.store) for r in container.store.load(d)][1:]
+        # Each event at its own unit: the second moved the dossier (what a miner's DFG shows).
+        units = [a["agency_code"] for a in stored.envelope["payload"]["activities"]]
+        assert len(set(units)) == 2 and set(units) == set(report.agencies_created), groups
 
 
 def test_dates_in_other_iso_forms_keep_their_instant_and_the_export_validates(

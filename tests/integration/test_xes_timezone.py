@@ -52,10 +52,12 @@ def naive_log(path: Path, traces: int = 6) -> Path:
 
 
 def _legacy_times(store: EventStore) -> list[str]:
+    """The instant of each imported event, in store order (each trace is one event holding them)."""
     return [
-        r.envelope["occurred_at"]
+        activity["occurred_at"]
         for r in store.notifications(0, 10_000)
-        if r.type == "LegacyActivityRecorded"
+        if r.type == "LegacyTraceRecorded"
+        for activity in r.envelope["payload"]["activities"]
     ]
 
 

@@ -1,10 +1,10 @@
-"""`decide_trace` gives the events, and the state, of one command per event.
+"""`decide_trace` gives the events, and the state, of the per-event path's commands.
 
 The reference is the per-event path of the importer in domain terms: each command decided
-by `decide` on the state `evolve` folded so far — the receipt, the case record, then per
-event a handoff and its acceptance when the group changes (when groups are followed), a
-lienthong lifecycle command when the event names one (recorded as legacy when refused),
-and the legacy activity.
+by `decide` on the state `evolve` folded so far — the receipt; for a foreign log's trace one
+`RecordLegacyTrace` (its case and every event); for a lienthong export's, the case record, then
+per event the lifecycle command it names (recorded as legacy when refused) or the legacy
+activity.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,10 +23,9 @@ from domain import events as ev
 from domain.calendar import WorkingCalendar
 from domain.decide import decide
 from domain.dossier import Dossier, evolve
-from domain.errors import DomainError
-from domain.legacy import RecordLegacyCase
+from domain.errors import DomainError, InvalidValue, RuleViolated
+from domain.legacy import LegacyStep, RecordLegacyCase, RecordLegacyTrace, recorded_activities
 from domain.legacy_import import (
-    HANDOFF_REFUSED,
     NO_ACTIVITY,
     NO_GROUP,
     SYNTHESIZED,
@@ -81,7 +81,7 @@ def receipt(at: datetime, procedure: Procedure = PROCEDURE) -> cmd.ReceiveDossie
 
 
 def per_event(
-    opening: cmd.ReceiveDossier, case: RecordLegacyCase, steps: list[TraceStep], *, follow_groups: bool
+    opening: cmd.ReceiveDossier, case: RecordLegacyCase, steps: list[TraceStep], *, exported: bool
 ) -> tuple[list[ev.DossierEvent], Dossier, Counter[str]]:
     events: list[ev.DossierEvent] = []
     unmapped: Counter[str] = Counter()
@@ -96,7 +96,32 @@ def per_event(
         assert state is not None
         return state
 
-    run(opening)
+    current = run(opening)
+    if not exported:
+        # A foreign log: its case and events in one command, each event at the unit its group
+        # names, else the last one named (the desk at first).
+        unit, recorded = DESK, []
+        for step in steps:
+            if step.group is None:
+                unmapped[NO_GROUP] += 1
+            else:
+                unit = step.group
+            if not step.activity:
+                unmapped[NO_ACTIVITY] += 1
+            recorded.append(
+                LegacyStep(
+                    step.at, step.activity or "(unnamed)", unit, step.user, step.resource, step.original
+                )
+            )
+        last = max([START, *(step.at for step in steps)])
+        command = RecordLegacyTrace(
+            actor=case.actor,
+            occurred_at=last,
+            case_id=case.case_id,
+            attributes=case.attributes,
+            steps=recorded,
+        )
+        return events, run(command), unmapped
     current = run(case)
     for step in steps:
         if step.replay is not None or step.replay_problem is not None:
@@ -109,16 +134,6 @@ def per_event(
                     continue
                 except DomainError:
                     unmapped[replay_refused(step.activity)] += 1
-        elif follow_groups and step.group is not None and step.group != current.holder_agency_code:
-            try:
-                if current.pending_handoff_to is None:
-                    current = run(
-                        cmd.HandOff(actor=SYNTHESIZED, occurred_at=step.at, to_agency_code=step.group)
-                    )
-                if current.pending_handoff_to == step.group:
-                    current = run(cmd.AcceptHandoff(actor=SYNTHESIZED, occurred_at=step.at))
-            except DomainError:
-                unmapped[HANDOFF_REFUSED] += 1
         if step.group is None:
             unmapped[NO_GROUP] += 1
         if not step.activity:
@@ -186,16 +201,18 @@ def _case() -> RecordLegacyCase:
 
 @given(traces(replays=False), PROCEDURES)
 @settings(max_examples=200, deadline=None)
-def test_a_legacy_trace_gives_the_events_of_one_command_per_event(
+def test_a_legacy_trace_gives_the_events_of_its_commands(
     steps: list[TraceStep], procedure: Procedure
 ) -> None:
-    decided = decide_trace(receipt(START, procedure), _case(), steps, remembering(CAL), follow_groups=True)
-    events, state, unmapped = per_event(receipt(START, procedure), _case(), steps, follow_groups=True)
+    decided = decide_trace(receipt(START, procedure), _case(), steps, remembering(CAL), exported=False)
+    events, state, unmapped = per_event(receipt(START, procedure), _case(), steps, exported=False)
     assert decided.events == events
     assert decided.state == state
     assert decided.unmapped == unmapped
     assert decided.legacy == len(steps)
-    assert decided.synthesized == sum(isinstance(e, ev.HandedOff | ev.HandoffAccepted) for e in events)
+    # The receipt, then the whole trace in one event; nothing synthesized off the groups.
+    assert [type(e).__name__ for e in decided.events] == ["DossierReceived", "LegacyTraceRecorded"]
+    assert decided.state.holder_agency_code == DESK and decided.state.external_case_id == "case-1"
 
 
 @given(traces(replays=True), PROCEDURES)
@@ -203,31 +220,60 @@ def test_a_legacy_trace_gives_the_events_of_one_command_per_event(
 def test_an_exported_trace_replays_as_one_command_per_event(
     steps: list[TraceStep], procedure: Procedure
 ) -> None:
-    decided = decide_trace(receipt(START, procedure), _case(), steps, CAL, follow_groups=False)
-    events, state, unmapped = per_event(receipt(START, procedure), _case(), steps, follow_groups=False)
+    decided = decide_trace(receipt(START, procedure), _case(), steps, CAL, exported=True)
+    events, state, unmapped = per_event(receipt(START, procedure), _case(), steps, exported=True)
     assert decided.events == events
     assert decided.state == state
     assert decided.unmapped == unmapped
     assert decided.mapped + decided.legacy == len(steps)
 
 
-def test_a_change_of_group_is_a_handoff_and_its_acceptance() -> None:
+def test_each_event_of_a_trace_happened_at_the_unit_its_group_names() -> None:
     later = START + timedelta(days=1)
     steps = [
         TraceStep(at=START, activity="Register", group=DESK, user="Anna", resource="Anna", original={}),
-        TraceStep(at=later, activity="Check", group="A", user="Binh", resource="Binh", original={}),
+        TraceStep(at=later, activity="Check", group="A", user="Binh", resource="Binh", original={"k": {}}),
+        TraceStep(at=later, activity="", group=None, user="", resource="", original={}),
     ]
-    decided = decide_trace(receipt(START), _case(), steps, CAL, follow_groups=True)
-    kinds = [type(e).__name__ for e in decided.events]
-    assert kinds == [
-        "DossierReceived",
-        "LegacyCaseRecorded",
-        "LegacyActivityRecorded",
-        "HandedOff",
-        "HandoffAccepted",
-        "LegacyActivityRecorded",
+    decided = decide_trace(receipt(START), _case(), steps, CAL, exported=False)
+    _received, trace = decided.events
+    assert isinstance(trace, ev.LegacyTraceRecorded) and trace.occurred_at == later
+    # One by one, as the per-event path of earlier imports recorded them.
+    assert [(a.activity, a.agency_code, a.actor.user, a.occurred_at) for a in recorded_activities(trace)] == [
+        ("Register", DESK, "Anna", START),
+        ("Check", "A", "Binh", later),
+        ("(unnamed)", "A", "", later),  # no group: where the last one named was
     ]
-    assert decided.state.holder_agency_code == "A" and decided.handoffs_inferred == 1
+    assert decided.unmapped == Counter({NO_GROUP: 1, NO_ACTIVITY: 1})
+    # The log's units are on its events; the dossier stays with the desk that received it.
+    assert decided.state.holder_agency_code == DESK and decided.state.status.value == "in_process"
+
+
+def test_a_trace_out_of_time_order_or_unnamed_is_refused() -> None:
+    state = decide_trace(receipt(START), _case(), [], CAL, exported=False).state
+    later = START + timedelta(hours=1)
+    backwards = [
+        LegacyStep(later, "a", DESK, "", "", {}),
+        LegacyStep(START, "b", DESK, "", "", {}),
+    ]
+    fresh = evolve(None, decide(None, receipt(START), CAL)[0])
+    with pytest.raises(RuleViolated, match="time order"):
+        decide(
+            fresh, RecordLegacyTrace(actor=SYNTHESIZED, occurred_at=later, case_id="c", steps=backwards), CAL
+        )
+    with pytest.raises(InvalidValue, match="activity"):
+        decide(
+            fresh,
+            RecordLegacyTrace(
+                actor=SYNTHESIZED,
+                occurred_at=START,
+                case_id="c",
+                steps=[LegacyStep(START, " ", DESK, "", "", {})],
+            ),
+            CAL,
+        )
+    with pytest.raises(RuleViolated, match="already names its legacy case"):
+        decide(state, RecordLegacyTrace(actor=SYNTHESIZED, occurred_at=START, case_id="c"), CAL)
 
 
 HOLIDAYS = WorkingCalendar(

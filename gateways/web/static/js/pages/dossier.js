@@ -146,11 +146,32 @@ function legacyAttributes(event) {
   );
 }
 
+// An imported trace is stored as one event (LegacyTraceRecorded): shown as what it holds, its
+// case, then each event of the legacy log at its own time and unit (all under the trace's seq
+// and hash, which is what the store signs).
+function unpacked(events) {
+  return events.flatMap((e) => {
+    if (e.type !== 'LegacyTraceRecorded') return [e];
+    const p = e.payload || {};
+    const at = events[0]?.occurred_at || e.occurred_at;
+    const kase = { ...e, type: 'LegacyCaseRecorded', occurred_at: at, payload: { case_id: p.case_id, attributes: p.attributes } };
+    const steps = (p.activities || []).map((a) => ({
+      ...e,
+      type: 'LegacyActivityRecorded',
+      occurred_at: a.occurred_at,
+      agency_code: a.agency_code,
+      actor: { agency_code: a.agency_code, user: a.user, role: 'integration' },
+      payload: { activity: a.activity, agency_code: a.agency_code, resource: a.resource, original: a.original },
+    }));
+    return [kase, ...steps];
+  });
+}
+
 function timeline(events) {
   return h(
     'ol',
     { class: 'timeline', 'data-testid': 'timeline' },
-    events.map((e) =>
+    unpacked(events).map((e) =>
       h(
         'li',
         { 'data-seq': e.seq, 'data-at': e.occurred_at },
