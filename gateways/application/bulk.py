@@ -134,7 +134,8 @@ class BufferedService(DossierService):
             return
         append = StreamAppend(dossier_id, pending.version, pending.prev_hash, pending.events)
         try:
-            pending.encoded = encode(append, self._recorded_at())
+            # An importer's events are never changed once decided: their attributes need no copy.
+            pending.encoded = encode(append, self._recorded_at(), copy=False)
         except BaseException:
             del self._pending[dossier_id]
             raise

@@ -175,13 +175,15 @@ class Encoded:
         return self.append.expected_version + len(self.records)
 
 
-def encode(append: StreamAppend, recorded_at: datetime | None) -> Encoded:
+def encode(append: StreamAppend, recorded_at: datetime | None, *, copy: bool = True) -> Encoded:
     """Envelopes hash-chained from `prev_hash`. `recorded_at` None stamps each event with its
-    own time (imported history)."""
+    own time (imported history). `copy` False: the envelopes share the events' mappings of JSON
+    values (an imported event's attributes) instead of copies, for a caller whose events nothing
+    changes (an import's, decided from what it read)."""
     records = []
     stored = []
     originator = uuid.UUID(append.dossier_id)
-    for seq, envelope, raw in _envelopes(append, recorded_at, originator.bytes, copy=True):
+    for seq, envelope, raw in _envelopes(append, recorded_at, originator.bytes, copy=copy):
         records.append(RecordedEvent(envelope, raw))
         stored.append(StoredEvent(originator, seq, envelope["type"], raw))
     return Encoded(append, records, stored)

@@ -222,6 +222,7 @@ class XesImporter:
         self._codes: dict[str, str] = {}  # group value -> agency code (bounded by the groups)
         self._claimed: dict[str, str] = {}  # agency code -> the group value it stands for
         self._procedures: dict[str, Procedure] = {}
+        self._named: dict[str, bool] = {}  # lienthong:procedure values met: whether each is kept
         self._names: Counter[str] = Counter()  # case ids given -> the last suffix given to it
         self._groups: dict[str, str | None] = {}  # org:group value -> agency code (None: no group)
 
@@ -276,7 +277,7 @@ class XesImporter:
     def _procedure_for(self, log: XesLog, trace: XesTrace, desk: str) -> Procedure:
         code = procedure_code_for(log.name)
         named = (trace.text(LIENTHONG_PREFIX + "procedure") or "").strip()
-        if named and (named.startswith("IMPORTED-") or self.service.catalogue.procedure(named) is not None):
+        if named and self._names_procedure(named):
             code = named  # an exported trace of imported history keeps its procedure
         procedure = self._procedures.get(code)
         if procedure is not None:
@@ -298,6 +299,17 @@ class XesImporter:
         if not self.report.procedure_code:
             self.report.procedure_code = code
         return procedure
+
+    def _names_procedure(self, code: str) -> bool:
+        """Whether an exported trace's `lienthong:procedure` is one it is imported under: an
+        imported one, or one the catalogue holds (asked once per code: every trace of an export
+        names one)."""
+        known = self._named.get(code)
+        if known is None:
+            known = self._named[code] = (
+                code.startswith("IMPORTED-") or self.service.catalogue.procedure(code) is not None
+            )
+        return known
 
     def _deadline_hours(self, traces: Iterable[XesTrace]) -> float:
         """The most common `deadline - startdate` (whole calendar days) as working hours."""
