@@ -44,6 +44,11 @@ SCHEMA = [
 # valid_from NULL ("since ever") is stored as this sentinel so it can be part of the key.
 _SINCE_EVER = "0001-01-01"
 
+# The most steps a procedure's route may have (docs/decisions.md): an inter-level route has a
+# handful (ward -> department -> ward; with a district, a second department or a return, a few
+# more), and every dossier received copies its route into its first event.
+MAX_ROUTE_STEPS = 20
+
 
 def _day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -40,32 +41,56 @@ def clock() -> FakeClock:
     return FakeClock(CLOCK_START)
 
 
-def _fresh_pg_url() -> str:
-    """A new schema-free database per test run on the real PostgreSQL server."""
+def _pg_url(name: str) -> str:
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _require_pg() -> None:
+    if not PG_URL:
+        pytest.fail(
+            "LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL"
+        )
+
+
+@pytest.fixture
+def pg_database() -> Iterator[Callable[..., str]]:
+    """Fresh PostgreSQL databases on the shared server (optionally copies of a template), each
+    dropped once the test is over, whether it passed or not. The only way tests make one: a
+    database made otherwise stayed on the server after every run."""
     import psycopg
 
-    name = f"lt_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_URL.rsplit("/", 1)[0] + "/" + name
+    from gateways.sql import drop_database
+
+    names: list[str] = []
+
+    def make(template: str | None = None) -> str:
+        _require_pg()
+        name = f"lt_{uuid.uuid4().hex[:12]}"
+        names.append(name)  # before it exists: a CREATE that fails half-way is dropped too
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        return _pg_url(name)
+
+    yield make
+    for name in names:
+        if not drop_database(_pg_url(name)):
+            warnings.warn(f"test database {name} left behind: another role's session holds it", stacklevel=1)
 
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.integration])]
 
 
 @pytest.fixture(params=BACKENDS)
-def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path, pg_database: Callable[..., str]) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'events.sqlite'}"
-    if not PG_URL:
-        pytest.fail(
-            "LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL"
-        )
-    return _fresh_pg_url()
+    return pg_database()
 
 
 @pytest.fixture
-def make_container(tmp_path: Path, clock: FakeClock) -> Iterator[object]:
+def make_container(tmp_path: Path, clock: FakeClock, pg_database: Callable[..., str]) -> Iterator[object]:
+    # pg_database is set up first, so torn down last: its databases go once the containers on
+    # them are closed.
     made: list[Container] = []
 
     def make(url: str | None = None) -> Container:

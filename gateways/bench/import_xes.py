@@ -117,13 +117,15 @@ def fresh_store(settings: Settings, store_url: str | None, work: Path) -> Iterat
         kafka_bootstrap=None,
         jwt_secret=settings.jwt_secret or uuid.uuid4().hex * 2,
     )
-    container = bootstrap(local)
-    container.writer.after_commit = None  # as with Kafka: the views are fed by other processes
     try:
-        yield container
+        container = bootstrap(local)
+        try:
+            container.writer.after_commit = None  # as with Kafka: the views are fed by other processes
+            yield container
+        finally:
+            container.close()
     finally:
-        container.close()
-        if fresh:
+        if fresh:  # also when the store could not be opened
             _drop_postgres(fresh)
 
 

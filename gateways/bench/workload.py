@@ -135,7 +135,13 @@ def workbench(
         kafka_topic_prefix=f"bench{uuid.uuid4().hex[:8]}",
         jwt_secret=settings.jwt_secret or uuid.uuid4().hex * 2,
     )
-    container = bootstrap(local)
+    try:
+        container = bootstrap(local)
+    except BaseException:  # the run's database goes with it, as Workbench.close drops it
+        if fresh:
+            _drop_postgres(fresh)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     bench = Workbench(local, container, work, _fresh_db=fresh)
     try:
         started = time.perf_counter()

@@ -50,9 +50,9 @@ def _contract(topics: Topics) -> dict[str, dict[str, Any]]:
         },
         topics.commands: {
             "payload": "CommandMessage",
-            "key": "the dossier id for a command on a dossier (another key: 422, the commands of one "
-            "dossier must share a partition to keep their order); any key, e.g. the idempotency key, "
-            "for `receive`",
+            "key": "the dossier id for a command on a dossier (another key or none: 422, the commands of one "
+            "dossier must share a partition to keep their order); any key or none, e.g. the "
+            "idempotency key, for `receive`",
             "headers": _headers(
                 {},
                 {

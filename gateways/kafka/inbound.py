@@ -100,9 +100,15 @@ def _without_secret(body: dict[str, Any]) -> dict[str, Any]:
 
 def _check_record_key(message: CommandMessage, record_key: bytes | None) -> None:
     """A command on a dossier keyed by anything else may land on another partition than the
-    dossier's other commands and run before one sent earlier (an `accept` before its `handoff`)."""
-    if message.dossier_id is None or record_key is None or record_key == message.dossier_id.encode():
+    dossier's other commands and run before one sent earlier (an `accept` before its `handoff`).
+    A record without a key is spread over the partitions by the producer just the same."""
+    if message.dossier_id is None or record_key == message.dossier_id.encode():
         return
+    if record_key is None:
+        raise InvalidCommand(
+            "the record has no key: key every command on a dossier by its dossier_id, "
+            "so they keep their order on one partition"
+        )
     shown = record_key[:80].decode("utf-8", "replace")
     raise InvalidCommand(
         f"the record's key '{shown}' is not its dossier_id: key every command on a dossier by its id, "

@@ -3,7 +3,7 @@ that every error is an RFC 9457 problem."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from gateways.http import access, report_schemas, schemas
 from gateways.http.app import create_app
-from tests.conftest import PG_URL, FakeClock, _fresh_pg_url
+from tests.conftest import PG_URL, FakeClock
 from tests.e2e.test_api import DEPT, WARD, Api, _provisioned, _receive
 from tests.serving import serve
 
@@ -194,13 +194,15 @@ def test_every_operation_declares_the_body_of_its_success(api: Api) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.integration
-def test_a_value_postgresql_cannot_store_is_a_422_not_a_500(make_container: Any, clock: FakeClock) -> None:
+def test_a_value_postgresql_cannot_store_is_a_422_not_a_500(
+    make_container: Any, clock: FakeClock, pg_database: Callable[..., str]
+) -> None:
     """Found probing with generated values: a NUL character in a path, a query or a body reached
     PostgreSQL (which refuses it in text) and answered 500, and the server then dropped the
     keep-alive connection (the client's next request on it was reset)."""
     if not PG_URL:
         pytest.fail("LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`")
-    with serve(create_app(make_container(_fresh_pg_url()))) as base:
+    with serve(create_app(make_container(pg_database()))) as base:
         api = Api(base, SECRET, clock)
         answers = [
             api.http.put(

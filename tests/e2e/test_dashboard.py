@@ -733,6 +733,58 @@ def test_an_inspector_keeps_the_newest_checkpoint_and_compares_it_with_the_store
         context.close()
 
 
+@pytest.mark.browser
+@pytest.mark.integration
+def test_a_checkpoint_gone_before_its_download_or_a_problem_answered_is_said_as_the_page_says_errors(
+    page: Any, demo: Demo
+) -> None:
+    """The newest checkpoint is asked again at the click: when the store no longer held any
+    (listed on loading, gone since) the page showed a script error (reading `n` of null) as a
+    network failure; a problem the server answers is shown with its title and detail."""
+    from playwright.sync_api import expect
+
+    latest = demo.container.checkpoints.latest()
+    assert latest is not None
+    sign_in(page, demo, "inspector", None)
+    page.goto(f"{demo.base}/#/audit")
+    expect(page.get_by_test_id("audit-latest")).to_have_attribute("data-n", str(latest.n))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    # Gone: the list answers no checkpoint at all.
+    page.route(
+        "**/api/v1/audit/checkpoints?*",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body='{"items": [], "next_cursor": null}'
+        ),
+    )
+    page.get_by_test_id("audit-download").click()
+    gone = page.get_by_test_id("audit-download-problem")
+    expect(gone).to_have_attribute("role", "alert")
+    expect(gone).to_have_class(re.compile(r"\bnotice\b.*\berror\b"))
+    expect(gone).to_contain_text(f"Kho không còn giữ điểm kiểm tra #{latest.n}")
+    expect(gone).not_to_contain_text("Lỗi mạng")
+    shot(page, "33-audit-checkpoint-gone")
+
+    # A problem: its title and detail, in the same notice.
+    problem = (
+        '{"type":"https://lienthong.gov.vn/problems/unknown-checkpoint","title":"Checkpoint gone",'
+        '"status":404,"detail":"no checkpoint is stored any more"}'
+    )
+    page.unroute("**/api/v1/audit/checkpoints?*")
+    page.route(
+        "**/api/v1/audit/checkpoints?*",
+        lambda route: route.fulfill(status=404, content_type="application/problem+json", body=problem),
+    )
+    page.get_by_test_id("audit-download").click()
+    shown = page.get_by_test_id("audit-download-problem")
+    expect(shown).to_have_attribute("data-status", "404")
+    expect(shown).to_contain_text("Checkpoint gone")
+    expect(shown).to_contain_text("no checkpoint is stored any more")
+    expect(shown).to_have_class(re.compile(r"\bnotice\b.*\berror\b"))
+    assert errors == []
+
+
 # --- the HTTP side of the dashboard ----------------------------------------------------------------
 
 

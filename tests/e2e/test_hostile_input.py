@@ -144,6 +144,32 @@ def test_a_procedure_fee_beyond_the_largest_amount_is_refused(api: Api, fee: int
     assert ok.status_code == 201, ok.text
 
 
+def test_a_procedure_route_longer_than_the_bound_or_naming_an_overlong_code_is_refused(api: Api) -> None:
+    """A route of any length was taken, and every dossier received copies it into its first
+    event: a route of thousands of steps made each receipt as large. An inter-level procedure
+    has a handful of steps; MAX_ROUTE_STEPS leaves room for returns and consultations."""
+    from gateways.catalogue import MAX_ROUTE_STEPS
+
+    admin = api.token("admin")
+
+    def procedure(steps: int, code: str = DESK) -> dict[str, Any]:
+        route = [{"agency_code": code, "budget_working_hours": 1}] * steps
+        return {"name": "P", "deadline_working_hours": steps, "route": route}
+
+    for steps in (MAX_ROUTE_STEPS + 1, 3000):  # 3000 steps: still under the body limit
+        r = api.http.put("/api/v1/procedures/TN.03", json=procedure(steps), headers=admin)
+        detail = _problem(r, 422)
+        assert "route" in detail and f"at most {MAX_ROUTE_STEPS} steps (got {steps})" in detail
+    assert api.http.get("/api/v1/procedures/TN.03", headers=admin).status_code == 404
+    # A code past what a command may name is refused as too long, not echoed as an unknown agency.
+    r = api.http.put("/api/v1/procedures/TN.03", json=procedure(1, "W" * 5000), headers=admin)
+    assert "agency_code" in _problem(r, 422) and "W" * 200 not in r.text
+    assert api.http.get("/api/v1/procedures/TN.03", headers=admin).status_code == 404
+    ok = api.http.put("/api/v1/procedures/TN.03", json=procedure(MAX_ROUTE_STEPS), headers=admin)
+    assert ok.status_code == 201, ok.text
+    assert len(ok.json()["route"]) == MAX_ROUTE_STEPS
+
+
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 

@@ -52,7 +52,8 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 
 
 @pytest.fixture
-def containers() -> Iterator[Callable[[Settings], Container]]:
+def containers(pg_database: Callable[..., str]) -> Iterator[Callable[[Settings], Container]]:
+    """Containers closed after the test, before the databases of `pg_database` go."""
     made: list[Container] = []
 
     def make(settings: Settings) -> Container:
@@ -79,43 +80,29 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         Settings(data_dir=tmp, event_store_url=f"sqlite:///{tmp / 'seed.sqlite'}", jwt_secret=SECRET)
     )
     name = f"lt_tpl_{uuid.uuid4().hex[:10]}"
-    _admin(f'CREATE DATABASE "{name}"')
-    target = bootstrap(Settings(data_dir=tmp, event_store_url=_url(name), jwt_secret=SECRET))
     try:
-        started = time.perf_counter()
-        seeded = bulk_seed(source, CRASH_DOSSIERS)
-        seeded_in = time.perf_counter() - started
-        load_catalogue(target.catalogue)
-        assert copy_events(source.store, target.store) == seeded.events >= 50_000
-        print(
-            f"seeded {seeded.events} events in {seeded_in:.1f}s (SQLite), "
-            f"copied to PostgreSQL in {time.perf_counter() - started - seeded_in:.1f}s"
-        )
+        try:
+            _admin(f'CREATE DATABASE "{name}"')
+            target = bootstrap(Settings(data_dir=tmp, event_store_url=_url(name), jwt_secret=SECRET))
+        except BaseException:
+            source.close()
+            raise
+        try:
+            started = time.perf_counter()
+            seeded = bulk_seed(source, CRASH_DOSSIERS)
+            seeded_in = time.perf_counter() - started
+            load_catalogue(target.catalogue)
+            assert copy_events(source.store, target.store) == seeded.events >= 50_000
+            print(
+                f"seeded {seeded.events} events in {seeded_in:.1f}s (SQLite), "
+                f"copied to PostgreSQL in {time.perf_counter() - started - seeded_in:.1f}s"
+            )
+        finally:
+            source.close()
+            target.close()
+        yield name
     finally:
-        source.close()
-        target.close()
-    yield name
-    _drop(name)
-
-
-@pytest.fixture
-def pg_database() -> Iterator[Callable[[str | None], str]]:
-    """Fresh PostgreSQL databases (optionally copies of a template), dropped afterwards."""
-    if not PG_URL:
-        pytest.fail(
-            "LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL"
-        )
-    names: list[str] = []
-
-    def make(template: str | None = None) -> str:
-        name = f"lt_{uuid.uuid4().hex[:12]}"
-        _admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-        names.append(name)
-        return _url(name)
-
-    yield make
-    for name in names:
-        _drop(name)
+        _drop(name)  # also when the seeding failed half-way: the template goes with the run
 
 
 @pytest.fixture

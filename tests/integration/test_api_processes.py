@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,6 @@ import pytest
 
 from gateways.bootstrap import bootstrap
 from gateways.seed.demo import load_catalogue
-from tests.conftest import PG_URL, _fresh_pg_url
-from tests.integration.kafka_support import _drop
 from tests.integration.test_write_path import (
     DEPT,
     LIENTHONG,
@@ -45,17 +43,12 @@ ROUNDS = 12
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> Iterator[str]:
-    if not PG_URL:
-        pytest.fail(
-            "LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL"
-        )
-    url = _fresh_pg_url()
+def store_url(tmp_path: Path, pg_database: Callable[..., str]) -> str:
+    url = pg_database()
     setup = bootstrap(_settings(tmp_path, url))
     load_catalogue(setup.catalogue)
     setup.close()
-    yield url
-    _drop(url.rsplit("/", 1)[1])
+    return url
 
 
 def _post(

@@ -8,7 +8,7 @@ import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from gateways.bootstrap import bootstrap
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
 from gateways.sql import Database
-from tests.conftest import PG_URL, FakeClock, _fresh_pg_url
+from tests.conftest import FakeClock
 
 
 def attached_copy(container: Any, at: datetime, data: bytes) -> tuple[str, StoredBlob]:
@@ -60,13 +60,13 @@ STORES = ["files", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.
 
 
 @pytest.fixture(params=STORES)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_database: Callable[..., str]
+) -> Iterator[BlobStore]:
     if request.param == "files":
         made: BlobStore = open_blob_store("", tmp_path)
     else:
-        if not PG_URL:
-            pytest.fail("LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`")
-        made = open_blob_store(_fresh_pg_url(), tmp_path)
+        made = open_blob_store(pg_database(), tmp_path)
     yield made
     made.close()
 
@@ -138,12 +138,12 @@ def test_changed_content_is_detected_and_deletion_is_final(store: BlobStore) -> 
 
 @pytest.mark.postgres
 @pytest.mark.integration
-def test_the_service_keeps_files_in_postgresql_when_told_to(tmp_path: Path) -> None:
+def test_the_service_keeps_files_in_postgresql_when_told_to(
+    tmp_path: Path, pg_database: Callable[..., str]
+) -> None:
     """The whole path (attach, list, download) with both the event store and the blob store
     on the real PostgreSQL server, chosen by LIENTHONG_BLOB_STORE_URL."""
-    if not PG_URL:
-        pytest.fail("LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`")
-    url = _fresh_pg_url()
+    url = pg_database()
     clock = FakeClock(datetime.fromisoformat("2026-08-28T09:00:00+07:00"))
     settings = Settings(
         data_dir=tmp_path / "var", event_store_url=url, blob_store_url=url, jwt_secret="s" * 40

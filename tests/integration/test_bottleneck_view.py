@@ -9,7 +9,7 @@ WIP, transit and overdue off the dossier's state as of the instant asked.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -127,13 +127,11 @@ def close_to(read: float | None, exact: float | None) -> bool:
 
 
 @pytest.fixture
-def view_url(backend_url: str, tmp_path: Path) -> str:
+def view_url(backend_url: str, tmp_path: Path, pg_database: Callable[..., str]) -> str:
     """The view lives in its own database, fed only by the runner under test."""
     if backend_url.startswith("sqlite"):
         return f"sqlite:///{tmp_path / 'views.sqlite'}"
-    from tests.conftest import _fresh_pg_url
-
-    return _fresh_pg_url()
+    return pg_database()
 
 
 @pytest.fixture

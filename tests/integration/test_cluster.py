@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,11 @@ from gateways.kafka.app import build_stream
 from gateways.kafka.topics import Topics, end_offsets
 from gateways.seed.demo import load_catalogue
 from gateways.settings import Settings
-from tests.conftest import PG_URL, _fresh_pg_url
+from tests.conftest import PG_URL
 from tests.integration.kafka_support import (
     SECRET,
     StreamThread,
     Writer,
-    _drop,
     assert_exactly_once,
     caught_up,
     delete_topics,
@@ -79,12 +78,14 @@ async def leaders(bootstrap_servers: str, topic: str) -> dict[int, tuple[int, li
 
 
 @pytest.fixture
-def store(tmp_path: Path, cluster: str) -> Iterator[tuple[Settings, Container]]:
+def store(
+    tmp_path: Path, cluster: str, pg_database: Callable[..., str]
+) -> Iterator[tuple[Settings, Container]]:
     if not PG_URL:
         pytest.fail("LIENTHONG_TEST_PG_URL is not set")
     settings = Settings(
         data_dir=tmp_path / "var",
-        event_store_url=(url := _fresh_pg_url()),
+        event_store_url=pg_database(),
         kafka_bootstrap=cluster,
         kafka_topic_prefix=new_prefix(),
         kafka_replication_factor=3,
@@ -95,11 +96,10 @@ def store(tmp_path: Path, cluster: str) -> Iterator[tuple[Settings, Container]]:
     yield settings, container
     container.close()
     asyncio.run(delete_topics(cluster, Topics.with_prefix(settings.kafka_topic_prefix)))
-    _drop(url.rsplit("/", 1)[1])
 
 
 def test_kill_9_of_a_partition_leader_under_writes_loses_nothing_and_duplicates_nothing(
-    store: tuple[Settings, Container], cluster: str, tmp_path: Path
+    store: tuple[Settings, Container], cluster: str, tmp_path: Path, pg_database: Callable[..., str]
 ) -> None:
     settings, container = store
     topics = Topics.with_prefix(settings.kafka_topic_prefix)
@@ -156,7 +156,7 @@ def test_kill_9_of_a_partition_leader_under_writes_loses_nothing_and_duplicates_
     )
     positions = kafka_position(container, topics)
     assert all(sum(p.values()) == head for p in positions.values()), positions
-    views_url = _fresh_pg_url()
+    views_url = pg_database()
     rebuilt = bootstrap(
         Settings(
             data_dir=tmp_path / "rebuild",
@@ -172,4 +172,3 @@ def test_kill_9_of_a_partition_leader_under_writes_loses_nothing_and_duplicates_
         assert rows(container.view_db, "projection_seqs") == rows(rebuilt.view_db, "projection_seqs")
     finally:
         rebuilt.close()
-        _drop(views_url.rsplit("/", 1)[1])

@@ -18,6 +18,7 @@ from gateways.kafka.topics import Topics, ensure_topics
 from gateways.settings import Settings
 from tests.integration.kafka_support import (
     APPLICANT,
+    DEPT,
     PROCEDURE,
     WARD,
     StreamThread,
@@ -178,3 +179,46 @@ def test_a_record_whose_key_or_headers_are_as_large_as_the_broker_takes_still_ge
     assert header(got["long-corr"], "correlation_id") == "long-corr"  # the header was too long to give back
     assert orjson.loads(got["after"].value)["status"] == 201
     assert all(header(d, "x-source-topic") == topics.commands for d in dead)
+
+
+def test_a_keyless_command_on_a_dossier_is_refused_and_a_keyless_receive_taken(
+    containers: Callable[[Settings], Container], tmp_path: Path, kafka_bootstrap: str, prefix: str
+) -> None:
+    """A record sent without a key lands on a partition of the producer's choosing, away from
+    the dossier's other commands: a `handoff` so sent was taken, and its order with the dossier's
+    keyed commands left to chance. A new dossier has no id to key by: its receive may be keyless."""
+    settings, container, topics = inbound_setup(containers, tmp_path, kafka_bootstrap, prefix)
+    ward = token("officer", WARD)
+    body = {"procedure_code": PROCEDURE, "channel": "direct", "applicant": APPLICANT}
+
+    async def send(*records: tuple[bytes | None, dict[str, Any]]) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for key, message in records:
+                await producer.send_and_wait(
+                    topics.commands, orjson.dumps({"token": ward, **message}), key=key
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(ensure_topics(kafka_bootstrap, topics, settings.kafka_event_partitions))
+    with StreamThread(build_stream(container, views=["-none-"], with_relay=False)):
+        asyncio.run(send((None, {"idempotency_key": "rx-keyless", "command": "receive", "body": body})))
+        received = orjson.loads(_results(kafka_bootstrap, topics, {"rx-keyless"})["rx-keyless"].value)
+        assert received["status"] == 201, received
+        dossier = received["dossier"]["id"]
+        handoff = {"command": "handoff", "dossier_id": dossier, "body": {"to_agency_code": DEPT}}
+        asyncio.run(
+            send(
+                (None, {"idempotency_key": "ho-keyless", **handoff}),
+                (dossier.encode(), {"idempotency_key": "ho-keyed", **handoff}),
+            )
+        )
+        got = _results(kafka_bootstrap, topics, {"ho-keyless", "ho-keyed"})
+    refused = orjson.loads(got["ho-keyless"].value)
+    assert refused["status"] == 422 and refused["problem"]["type"].endswith("/invalid-command")
+    assert "no key" in refused["problem"]["detail"]
+    assert got["ho-keyless"].key == dossier.encode()
+    assert orjson.loads(got["ho-keyed"].value)["status"] == 200
+    assert [e.type for e in container.store.load(dossier)] == ["DossierReceived", "HandedOff"]

@@ -12,6 +12,7 @@ import secrets
 import shutil
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from gateways.bootstrap import bootstrap
 from gateways.cli import app
 from gateways.seed.demo import load_catalogue, seed_demo
 from gateways.settings import Settings
-from tests.conftest import FakeClock, _fresh_pg_url
+from tests.conftest import FakeClock
 from tests.integration.test_blob_store import attached_copy
 
 pytestmark = pytest.mark.integration
@@ -112,12 +113,14 @@ def test_the_backup_records_the_hash_of_every_key(source: Source) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_a_backup_missing_its_pii_key_is_refused_on_each_backend(backend_url: str, tmp_path: Path) -> None:
+def test_a_backup_missing_its_pii_key_is_refused_on_each_backend(
+    backend_url: str, tmp_path: Path, pg_database: Callable[..., str]
+) -> None:
     url = "" if backend_url.startswith("sqlite") else backend_url
     seeded = _seed(tmp_path, url)
     copy = _copy(seeded, tmp_path)
     (copy / "keys" / "pii.key").unlink()
-    target_url = "" if not url else _fresh_pg_url()
+    target_url = "" if not url else pg_database()
     code, output = _restore(copy, tmp_path / "fresh", url=target_url)
     assert code == 2, output
     assert "keys/pii.key is missing" in output and "nothing was changed" in output
@@ -132,7 +135,7 @@ def test_a_backup_missing_its_pii_key_is_refused_on_each_backend(backend_url: st
 
 @pytest.mark.timeout(300)
 def test_a_master_key_that_opens_no_data_key_is_refused_on_each_backend(
-    backend_url: str, tmp_path: Path
+    backend_url: str, tmp_path: Path, pg_database: Callable[..., str]
 ) -> None:
     """Even from a backup of an older release, whose manifest holds no key hashes: each stored
     data key names the master key that wraps it."""
@@ -140,12 +143,12 @@ def test_a_master_key_that_opens_no_data_key_is_refused_on_each_backend(
     seeded = _seed(tmp_path, url)
     copy = _copy(seeded, tmp_path)
     (copy / "keys" / "pii.key").write_bytes(base64.b64encode(secrets.token_bytes(32)))
-    code, output = _restore(copy, tmp_path / "fresh", url="" if not url else _fresh_pg_url())
+    code, output = _restore(copy, tmp_path / "fresh", url="" if not url else pg_database())
     assert code == 2 and "keys/pii.key differs" in output, output
     manifest = orjson.loads((copy / "manifest.json").read_bytes())
     del manifest["key_sha256"]
     (copy / "manifest.json").write_bytes(orjson.dumps(manifest))
-    code, output = _restore(copy, tmp_path / "fresh", url="" if not url else _fresh_pg_url())
+    code, output = _restore(copy, tmp_path / "fresh", url="" if not url else pg_database())
     assert code == 2 and "which is not in keys/" in output, output
     assert not (tmp_path / "fresh").exists()
 

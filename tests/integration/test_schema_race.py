@@ -6,6 +6,7 @@ so none fails with "tuple concurrently updated" (as `stream --processes N` and
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,12 @@ def start(url: str, data_dir: str, barrier: Any) -> str:
         container.close()
 
 
-def test_four_processes_starting_together_on_a_new_database(tmp_path: Path) -> None:
-    from tests.conftest import PG_URL, _fresh_pg_url
-
-    if not PG_URL:
-        pytest.fail("LIENTHONG_TEST_PG_URL is not set: run the suite with `make test`")
+def test_four_processes_starting_together_on_a_new_database(
+    tmp_path: Path, pg_database: Callable[..., str]
+) -> None:
     ctx = multiprocessing.get_context("spawn")
     for round_ in range(2):
-        url = _fresh_pg_url()
+        url = pg_database()
         with ctx.Manager() as manager:
             barrier = manager.Barrier(4)
             with ctx.Pool(4) as pool:

@@ -174,6 +174,43 @@ def test_a_command_on_a_dossier_keyed_by_anything_but_its_id_is_refused(desk: De
     assert [e.type for e in container.store.load(dossier)] == ["DossierReceived", "HandedOff"]
 
 
+def test_a_command_on_a_dossier_without_a_record_key_is_refused(desk: Desk) -> None:
+    """A keyless record goes to whichever partition the producer picks: a dossier's `handoff`
+    sent so could run after its later `accept` sent by the dossier's id. A receive may come
+    without a key (API.md: a new dossier has no id to key by yet). The records' keys as the
+    consumer reads them from aiokafka (None for no key; the in-memory broker gives b"")."""
+    container = desk.container
+    body = {
+        "procedure_code": "DD.01-2025",
+        "channel": "direct",
+        "applicant": {"name": "A", "id_number": "1"},
+    }
+    receive = {"idempotency_key": "rx", "token": desk.token, "command": "receive", "body": body}
+    [(_, received)] = inbound.execute_batch(container, [orjson.dumps(receive)], [None])
+    assert received["status"] == 201, received
+    dossier = received["dossier"]["id"]
+
+    def handoff(key: str) -> bytes:
+        message = {
+            "idempotency_key": key,
+            "token": desk.token,
+            "command": "handoff",
+            "dossier_id": dossier,
+            "body": {"to_agency_code": "000.00.21.H29"},
+        }
+        return orjson.dumps(message)
+
+    [(refused_key, refused), (_, ran)] = inbound.execute_batch(
+        container, [handoff("ho-keyless"), handoff("ho-1")], [None, dossier.encode()]
+    )
+    assert refused["idempotency_key"] == "ho-keyless" and refused["status"] == 422
+    assert refused["problem"]["type"].endswith("/invalid-command")
+    assert "no key" in refused["problem"]["detail"] and "dossier_id" in refused["problem"]["detail"]
+    assert refused_key == dossier.encode()  # the answer goes where the dossier's answers go
+    assert ran["status"] == 200 and ran["dossier"]["pending_handoff_to"] == "000.00.21.H29"
+    assert [e.type for e in container.store.load(dossier)] == ["DossierReceived", "HandedOff"]
+
+
 def test_the_results_topic_never_carries_a_citizen_s_lookup_secret(desk: Desk) -> None:
     """Every agency system reads the results topic: a receive's secret in clear there let any of
     them look the dossier up and fetch the citizen's result. The sender gives a hash instead."""

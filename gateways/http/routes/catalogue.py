@@ -7,12 +7,19 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Response
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from domain.agencies import Agency, AgencyLevel, Successor
 from domain.procedures import Procedure, RouteStep, SupplementPolicy
 from gateways.application.commands import MAX_AMOUNT_VND, Body
-from gateways.catalogue import Catalogue, agency_to_json, component_from_json, parent_cycle, procedure_to_json
+from gateways.catalogue import (
+    MAX_ROUTE_STEPS,
+    Catalogue,
+    agency_to_json,
+    component_from_json,
+    parent_cycle,
+    procedure_to_json,
+)
 from gateways.http import schemas
 from gateways.http.deps import ContainerDep, PrincipalDep, require_role
 from gateways.http.problems import Problem
@@ -62,9 +69,23 @@ class AgencyPut(Body):
     basis: Annotated[str, AfterValidator(_paragraphs)] = Field(default="", max_length=2000)
 
 
+# As long as the commands take (a handoff's `to_agency_code`, a dossier's `procedure_code`).
+MAX_CODE_LENGTH = 100
+
+
 class RouteStepIn(Body):
-    agency_code: str = Field(min_length=1)
+    agency_code: str = Field(min_length=1, max_length=MAX_CODE_LENGTH)
     budget_working_hours: float = Field(gt=0)
+
+
+def _bounded_route(steps: Any) -> Any:
+    """Counted before any step is read: a route past the bound is refused as a whole."""
+    if isinstance(steps, list) and len(steps) > MAX_ROUTE_STEPS:
+        raise ValueError(
+            f"a route has at most {MAX_ROUTE_STEPS} steps (got {len(steps)}): an inter-level "
+            "procedure goes through a handful of agencies, each step one of them"
+        )
+    return steps
 
 
 class ComponentIn(Body):
@@ -83,14 +104,12 @@ class ProcedurePut(Body):
     field: Name = Field(default="", max_length=300)
     deadline_working_hours: float = Field(gt=0)
     supplement_policy: Literal["restart", "pause"] = "restart"
-    route: list[RouteStepIn] = Field(min_length=1)
+    route: Annotated[list[RouteStepIn], BeforeValidator(_bounded_route)] = Field(
+        min_length=1, max_length=MAX_ROUTE_STEPS
+    )
     valid_from: date | None = None
     fee_vnd: int = Field(default=0, ge=0, le=MAX_AMOUNT_VND)
     components: list[ComponentIn] = Field(default_factory=list, max_length=200)
-
-
-# As long as the commands take (a handoff's `to_agency_code`, a dossier's `procedure_code`).
-MAX_CODE_LENGTH = 100
 
 
 def _check_code(code: str, what: str) -> None:

@@ -77,18 +77,38 @@ function latestCard(el) {
       replace(box, h('p', { class: 'muted', 'data-testid': 'audit-latest-none' }, t('audit.latest.none')));
       return;
     }
-    const status = h('p', { class: 'small', 'aria-live': 'polite' });
+    // A div: the notice of a failure is a block of its own (not allowed inside a paragraph).
+    const status = h('div', { class: 'small', 'aria-live': 'polite', 'data-testid': 'audit-download-status' });
+    const failed = (box) => {
+      box.setAttribute('data-testid', 'audit-download-problem');
+      replace(status, box);
+    };
     const download = async () => {
-      status.textContent = '';
+      replace(status);
+      let now;
       try {
-        const now = await newest(); // the newest at the time of the click
-        // The same document as `lienthong audit latest --out FILE`: the checkpoint as the API
-        // serves it, indented by two, with a final newline.
-        saveAs(`lienthong-checkpoint-${now.n}.json`, JSON.stringify(now, null, 2) + '\n');
-        status.textContent = t('audit.latest.saved', { n: now.n });
+        now = await newest(); // the newest at the time of the click
       } catch (err) {
-        replace(status, problemBox(err));
+        failed(problemBox(err)); // the server's problem, its title and detail
+        return;
       }
+      if (!now) {
+        // Listed when the page loaded, gone since (the store was replaced by an older copy, or
+        // its checkpoints deleted): said as a failure, not a script error.
+        failed(
+          h(
+            'div',
+            { class: 'notice error', role: 'alert' },
+            h('strong', {}, t('audit.latest.gone', { n: cp.n })),
+            h('span', {}, ' ', t('audit.latest.gone.means')),
+          ),
+        );
+        return;
+      }
+      // The same document as `lienthong audit latest --out FILE`: the checkpoint as the API
+      // serves it, indented by two, with a final newline.
+      saveAs(`lienthong-checkpoint-${now.n}.json`, JSON.stringify(now, null, 2) + '\n');
+      replace(status, t('audit.latest.saved', { n: now.n }));
     };
     replace(
       box,
