@@ -3,8 +3,9 @@
 The same import as `XesImporter` (`gateways.interchange.xes_import`; read its docstring for
 how a log becomes history), with the work per event cut down:
 
-- the domain decides a whole trace in one call (`domain.legacy_import.decide_trace`), with
-  the same rules and giving the same events as one command per event;
+- the domain decides a whole trace at once (`domain.legacy_import`: the receipt, then the
+  trace in one event, or a lienthong export's events one by one), with the same rules and
+  giving the same events as the per-event path's commands;
 - an imported dossier has no applicant, so it gets no citizen lookup secret nor data key
   (docs/decisions.md, entry 109): its receipt records no applicant and an empty
   lookup-secret hash, which no secret matches;

@@ -16,19 +16,19 @@ How a log becomes history (the choices a reader could make two ways):
   and skips the trace (reported). A trace name met again in the same log is imported
   under a disambiguated case id, `name (2)` (the first `name (n)` no earlier trace has taken),
   and reported.
-- **Case**: `LegacyCaseRecorded` keeps the trace's case id and every trace attribute,
-  typed, as the log wrote them.
-- **Events**: every event of the log is one `LegacyActivityRecorded` carrying all its
-  attributes typed and in order (`original`: activity, lifecycle transition, resource,
-  group, timestamp as written, lists, nested attributes); nothing is invented (a missing
-  resource stays missing); stored in time order, each keeping its place as written
-  (`POSITION`) when the trace's times go back, so that the export writes the trace as the
-  log did. An activity named like a lienthong lifecycle event with its
-  `lienthong:type` (a log exported by lienthong) is replayed as that event instead.
+- **Case and events**: one `LegacyTraceRecorded` (docs/decisions.md, entry 217) keeps the
+  trace's case id and every trace attribute, typed, as the log wrote them, and every event
+  of the trace with all its attributes typed and in order (`original`: activity, lifecycle
+  transition, resource, group, timestamp as written, lists, nested attributes), each at the
+  unit its `org:group` names (else the last one named); nothing is invented (a missing
+  resource stays missing, no handoff is read off a change of group); events in time order,
+  each keeping its place as written (`POSITION`) when the trace's times go back, so that the
+  export writes the trace as the log did. A trace of a log lienthong exported (its events
+  name their `lienthong:type`) is replayed event by event instead: `LegacyCaseRecorded`, then
+  each lifecycle event as that event, anything else as a `LegacyActivityRecorded`.
 - **Synthesized** (actor `domain.legacy.SYNTHESIZED_USER`, left out of exports unless
   asked for): the receipt (`DossierReceived`, imported) at the first event's time, since
-  a dossier starts with one, and a `HandedOff` + `HandoffAccepted` at an event's time
-  when its `org:group` differs from the holder's, so the views see which unit held it.
+  a dossier starts with one.
 - **Agencies** = `org:group` values, created in the catalogue when missing (see
   `gateways.interchange.mapping`); groups differing only in case get distinct codes. A
   group value meaning "no group recorded" (`EMPTY`) is not a unit: the event stays with
