@@ -82,7 +82,7 @@ def agencies_named(envelope: dict[str, Any]) -> set[str]:
 @dataclass(frozen=True)
 class Selection:
     """Events with `start <= occurred_at <= end`, of dossiers `agency` took part in; the
-    events an import synthesized (its receipts, handoffs, case records) only with
+    events an import synthesized (its receipts and case records) only with
     `synthesized` (what happened in the legacy system is what a miner wants by default)."""
 
     start: datetime | None = None
