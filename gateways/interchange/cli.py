@@ -95,7 +95,7 @@ def export(
         bool,
         typer.Option(
             "--synthesized/--no-synthesized",
-            help="include the events an XES import added (the receipts and case records of imported dossiers)",
+            help="include the events an XES import added (imported dossiers' receipts and case records)",
         ),
     ] = False,
 ) -> None:
