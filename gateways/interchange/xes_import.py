@@ -52,7 +52,7 @@ import itertools
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from functools import cache
@@ -587,10 +587,36 @@ class XesImporter:
             group=step.group,
             user=_legacy_user(resource),
             resource=resource,
-            original=step.original,
+            # A replayed event's attributes are read only if the rules refuse it (then it is
+            # recorded as legacy): most events of an export replay.
+            original=step.original if replay is None else _Original(step),
             replay=replay,
             replay_problem=problem,
         )
+
+
+class _Original(Mapping[str, Any]):
+    """A step's `original`, worked out on first use."""
+
+    __slots__ = ("_step", "_value")
+
+    def __init__(self, step: _Step) -> None:
+        self._step = step
+        self._value: dict[str, dict[str, Any]] | None = None
+
+    def _got(self) -> dict[str, dict[str, Any]]:
+        if self._value is None:
+            self._value = self._step.original
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._got()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._got())
+
+    def __len__(self) -> int:
+        return len(self._got())
 
 
 def import_xes(
