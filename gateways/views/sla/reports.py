@@ -137,6 +137,13 @@ class SlaReports:
             asked = sla.window(first, last, self.tz)
         except ValueError as exc:
             raise InvalidValue(str(exc)) from exc
+        if now is not None and asked.start > now:
+            # Nothing of it has happened: judged at `now`, its form would carry today's open
+            # dossiers over from a "previous period" that has not ended either.
+            raise InvalidValue(
+                f"the range starts on {asked.start.astimezone(self.tz).isoformat()}, after now "
+                f"({now.astimezone(self.tz).isoformat()}): nothing of it can be reported yet"
+            )
         return asked, (sla.capped(asked, now) if now is not None else asked)
 
     def agencies(self, root: str, w: Window, include_children: bool) -> frozenset[str]:
