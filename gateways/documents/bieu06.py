@@ -21,7 +21,14 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from gateways.documents.forms import dated, e, page
 from gateways.documents.pdf import to_pdf
-from gateways.views.sla.official import CIRCULAR, FORM_NUMBER, TITLE, UNIT_OF_MEASURE, OfficialBieu06
+from gateways.views.sla.official import (
+    CIRCULAR,
+    FORM_NUMBER,
+    TITLE,
+    UNIT_OF_MEASURE,
+    OfficialBieu06,
+    imported_note,
+)
 from projections.sla import Bieu06
 
 Value = Callable[[Bieu06], int]
@@ -67,7 +74,7 @@ def _judged(official: OfficialBieu06, tz: tzinfo) -> str:
         else f"{judged:%H:%M} ngày {judged:%d/%m/%Y}"
     )
     scope = "hồ sơ tiếp nhận tại cơ quan" if official.report.scope == "received" else "lượt xử lý của cơ quan"
-    return f"Số liệu tính đến {until}; phạm vi: {scope}."
+    return f"Số liệu tính đến {until}; phạm vi: {scope}; {imported_note(official.report.include_imported)}."
 
 
 def write_sheet(sheet: Worksheet, official: OfficialBieu06, tz: tzinfo) -> None:

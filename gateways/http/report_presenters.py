@@ -50,6 +50,7 @@ def bieu06_json(report: Bieu06Report, tz: tzinfo) -> dict[str, Any]:
         "agency_code": report.agency_code,
         "include_children": report.include_children,
         "scope": report.scope,
+        "include_imported": report.include_imported,
         **range_json(report.window, tz),
         "judged_at": _local(report.judged_at, tz),
         "agencies": list(report.agencies),
@@ -61,6 +62,7 @@ def sla_json(report: SlaReport, tz: tzinfo) -> dict[str, Any]:
     return {
         "group_by": report.group_by,
         "scope": report.scope,
+        "include_imported": report.include_imported,
         **range_json(report.window, tz),
         "judged_at": _local(report.judged_at, tz),
         "items": [

@@ -45,6 +45,9 @@ class Bieu06(Freshness):
     agency_code: str
     include_children: bool
     scope: Literal["received", "handled"]
+    include_imported: bool = Field(
+        description="imported legacy history counted too; false (the default): left out of every count"
+    )
     from_: str = Field(alias="from", description="a date, or an instant with offset")
     to: str
     period: str | None
@@ -74,6 +77,9 @@ class SlaRow(Model):
 class SlaReport(Freshness):
     group_by: Literal["agency", "level", "procedure"]
     scope: Literal["received", "handled"]
+    include_imported: bool = Field(
+        description="imported legacy history counted too; false (the default): left out of every count"
+    )
     agency_code: str | None
     from_: str = Field(alias="from")
     to: str

@@ -1,16 +1,24 @@
-"""A province's supervisor sends the periodic Biểu 06 and reads what it counts, through real HTTP."""
+"""A province's supervisor sends the periodic Biểu 06 and reads what it counts, through real HTTP:
+a period that has not begun, an agency whose only history is imported from a legacy system."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 from gateways.bootstrap import Container
+from gateways.documents.sla_report import render
 from gateways.http.app import create_app
+from gateways.interchange.xes_import import import_xes
 from tests.conftest import FakeClock
 from tests.e2e.test_api import APPLICANT, Api
+from tests.e2e.test_imported_history import legacy_log
 from tests.e2e.test_reports import SECRET, WARD, _at, _problem, _provisioned
 from tests.serving import serve
 
@@ -21,6 +29,11 @@ def office(make_container: Any, clock: FakeClock) -> Iterator[tuple[Api, Contain
     with serve(create_app(container)) as base:
         for api in _provisioned(Api(base, SECRET, clock)):
             yield api, container
+
+
+def _cells(content: bytes, sheet: str = "Biểu 06") -> list[list[Any]]:
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    return [[c for c in r if c is not None] for r in book[sheet].iter_rows(values_only=True)]
 
 
 def test_a_period_that_has_not_begun_is_refused_not_filled_with_todays_open_dossiers(
@@ -61,3 +74,46 @@ def test_a_period_that_has_not_begun_is_refused_not_filled_with_todays_open_doss
     # The running period is still judged now.
     body = api.get("/api/v1/reports/bieu06", agency_code=WARD, period="2026-03").json()
     assert body["received"]["total"] == 1 and body["judged_at"] == "2026-03-10T09:00:00+07:00"
+
+
+def test_a_report_says_whether_imported_history_was_counted(
+    office: tuple[Api, Container], tmp_path: Path
+) -> None:
+    api, container = office
+    report = import_xes(legacy_log(tmp_path / "legacy.xes"), container.service, workers=0)
+    assert report.dossiers_created == 2
+    container.feed.refresh()
+    live = api.get("/api/v1/reports/sla", period="2024-03").json()
+    assert live["include_imported"] is False and live["items"] == []
+    rows = api.get("/api/v1/reports/sla", period="2024-03", include_imported="true").json()
+    assert rows["include_imported"] is True
+    # Both cases were received by the log's "Group 1" desk, an agency with imported history only.
+    [desk] = [row["group"] for row in rows["items"] if row["received"]["total"]]
+    assert [row["received"]["total"] for row in rows["items"] if row["group"] == desk] == [2]
+    # Its Biểu 06 is all zeros by default: the answer and every rendering say why.
+    body = api.get("/api/v1/reports/bieu06", agency_code=desk, period="2024-03").json()
+    assert body["received"]["total"] == 0 and body["include_imported"] is False
+    counted = api.get(
+        "/api/v1/reports/bieu06", agency_code=desk, period="2024-03", include_imported="true"
+    ).json()
+    assert counted["received"]["total"] == 2 and counted["include_imported"] is True
+    form = api.get("/api/v1/reports/bieu06/form", agency_code=desk, period="2024-03")
+    assert form.status_code == 200, form.text
+    text = " ".join(str(c) for r in _cells(form.content) for c in r)
+    assert "không gồm lịch sử hồ sơ nhập từ hệ thống cũ" in text
+    detail = " ".join(str(c) for r in _cells(form.content, "Chi tiết") for c in r)
+    assert "không gồm lịch sử hồ sơ nhập từ hệ thống cũ" in detail
+    asked = api.get(
+        "/api/v1/reports/bieu06/form", agency_code=desk, period="2024-03", include_imported="true"
+    )
+    assert "gồm cả lịch sử hồ sơ nhập từ hệ thống cũ" in " ".join(
+        str(c) for r in _cells(asked.content) for c in r
+    )
+    pdf = api.get("/api/v1/reports/bieu06/form", agency_code=desk, period="2024-03", format="pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # The command line's renderings: a CSV column and a caption under the table.
+    one = container.sla.bieu06(desk, date(2024, 2, 15), date(2024, 3, 14), now=api.clock())
+    csv_text = render(one, "csv", container.catalogue).decode("utf-8-sig")
+    header, values = (line.split(",") for line in csv_text.splitlines()[:2])
+    assert dict(zip(header, values, strict=True))["include_imported"] == "false"
+    assert "không gồm lịch sử hồ sơ nhập từ hệ thống cũ" in render(one, "table", container.catalogue).decode()

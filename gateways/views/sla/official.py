@@ -23,6 +23,13 @@ TOP_RECEIVER = "Văn phòng Chính phủ"
 NO_FIELD = "Lĩnh vực khác (thủ tục không có trong danh mục)"
 
 
+def imported_note(include_imported: bool) -> str:
+    """What every rendering of a report says of imported legacy history (left out by default)."""
+    if include_imported:
+        return "gồm cả lịch sử hồ sơ nhập từ hệ thống cũ"
+    return "không gồm lịch sử hồ sơ nhập từ hệ thống cũ"
+
+
 @dataclass(frozen=True)
 class FieldRow:
     field: str  # lĩnh vực

@@ -69,6 +69,7 @@ class Bieu06Report:
     judged_at: datetime  # the window's end, or now if that is earlier
     agencies: tuple[str, ...]  # the desks (or step holders) counted
     form: Bieu06
+    include_imported: bool = False  # imported legacy history counted too (left out by default)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class SlaReport:
     window: Window
     judged_at: datetime
     rows: tuple[SlaRow, ...]
+    include_imported: bool = False  # imported legacy history counted too (left out by default)
 
 
 @dataclass(frozen=True)
@@ -360,7 +362,14 @@ class SlaReports:
         )
         form = sla.bieu06(sums.get(("b", ""), Sums()), sums.get(("d", ""), Sums()))
         return Bieu06Report(
-            agency_code, include_children, scope, asked, judged.end, tuple(sorted(agencies)), form
+            agency_code,
+            include_children,
+            scope,
+            asked,
+            judged.end,
+            tuple(sorted(agencies)),
+            form,
+            include_imported,
         )
 
     def sla(
@@ -434,7 +443,7 @@ class SlaReports:
             for key in sorted(set(forms) | set(late))
             if forms.get(key, zero) != zero or late.get(key, 0)
         )
-        return SlaReport(group_by, scope, asked, judged.end, rows)
+        return SlaReport(group_by, scope, asked, judged.end, rows, include_imported)
 
     def _late(
         self,
