@@ -1,5 +1,6 @@
 """A province's supervisor sends the periodic Biểu 06 and reads what it counts, through real HTTP:
-a period that has not begun, an agency whose only history is imported from a legacy system."""
+a period that has not begun, an agency whose only history is imported from a legacy system, and
+the official form's rows by field."""
 
 from __future__ import annotations
 
@@ -117,3 +118,35 @@ def test_a_report_says_whether_imported_history_was_counted(
     header, values = (line.split(",") for line in csv_text.splitlines()[:2])
     assert dict(zip(header, values, strict=True))["include_imported"] == "false"
     assert "không gồm lịch sử hồ sơ nhập từ hệ thống cũ" in render(one, "table", container.catalogue).decode()
+
+
+def test_the_official_form_lists_fields_in_vietnamese_order_and_its_rows_add_up_to_the_total(
+    office: tuple[Api, Container], clock: FakeClock
+) -> None:
+    api, _ = office
+    admin = api.token("admin")
+    route = [{"agency_code": WARD, "budget_working_hours": 8}]
+    # DD.01 of the set-up has no field: its row is the last, "other fields".
+    for code, field in (("GD.01", "Giáo dục"), ("DA.01", "Đất đai"), ("DU.01", "Dược"), ("AN.01", "Ăn uống")):
+        body = {"name": f"Thủ tục {code}", "field": field, "deadline_working_hours": 8, "route": route}
+        api.http.put(f"/api/v1/procedures/{code}", headers=admin, json=body).raise_for_status()
+    for n, code in enumerate(("GD.01", "DA.01", "DA.01", "DU.01", "AN.01", "DD.01")):
+        new = {"procedure_code": code, "applicant": APPLICANT, "channel": "direct"}
+        _at(api, clock, f"2026-03-02T0{8 + n // 4}:{10 * (n % 4):02d}:00+07:00", "/api/v1/dossiers", new)
+    clock.set("2026-03-20T09:00:00+07:00")
+    form = api.get("/api/v1/reports/bieu06/form", agency_code=WARD, period="2026-03")
+    assert form.status_code == 200, form.text
+    cells = _cells(form.content)
+    start = next(i for i, r in enumerate(cells) if r and r[0] == "(1)") + 1
+    rows = [r for r in cells[start:] if r and isinstance(r[0], int)]
+    assert [r[1] for r in rows] == [
+        "Ăn uống",
+        "Dược",
+        "Đất đai",
+        "Giáo dục",
+        "Lĩnh vực khác (thủ tục chưa ghi lĩnh vực)",
+    ]
+    assert [r[0] for r in rows] == [1, 2, 3, 4, 5]
+    total = next(r for r in cells[start:] if r and r[0] == "Tổng cộng")
+    assert [sum(r[2 + k] for r in rows) for k in range(11)] == total[1:12]
+    assert total[1] == 6 and total[9] == total[11] == 6  # received; all in process, overdue
