@@ -14,9 +14,11 @@ import openpyxl
 import pytest
 
 from gateways.bootstrap import Container
+from gateways.documents import bieu06 as bieu06_document
 from gateways.documents.sla_report import render
 from gateways.http.app import create_app
 from gateways.interchange.xes_import import import_xes
+from gateways.views.sla.official import official_bieu06
 from tests.conftest import FakeClock
 from tests.e2e.test_api import APPLICANT, Api
 from tests.e2e.test_imported_history import legacy_log
@@ -150,3 +152,30 @@ def test_the_official_form_lists_fields_in_vietnamese_order_and_its_rows_add_up_
     total = next(r for r in cells[start:] if r and r[0] == "Tổng cộng")
     assert [sum(r[2 + k] for r in rows) for k in range(11)] == total[1:12]
     assert total[1] == 6 and total[9] == total[11] == 6  # received; all in process, overdue
+
+
+def test_the_official_form_says_what_its_received_column_holds_beyond_resolved_and_in_process(
+    office: tuple[Api, Container], clock: FakeClock
+) -> None:
+    api, container = office
+    new = {"procedure_code": "DD.01", "applicant": APPLICANT, "channel": "direct"}
+    # Three received Mon 2 Mar: one withdrawn the next day, one resolved at the ward, one open.
+    gone = _at(api, clock, "2026-03-02T08:00:00+07:00", "/api/v1/dossiers", new)["id"]
+    done = _at(api, clock, "2026-03-02T08:10:00+07:00", "/api/v1/dossiers", new)["id"]
+    _at(api, clock, "2026-03-02T08:20:00+07:00", "/api/v1/dossiers", new)
+    _at(api, clock, "2026-03-03T08:00:00+07:00", f"/api/v1/dossiers/{gone}/withdrawal", {"reason": "rút"})
+    _at(api, clock, "2026-03-03T09:00:00+07:00", f"/api/v1/dossiers/{done}/decision", {"outcome": "approved"})
+    _at(api, clock, "2026-03-03T10:00:00+07:00", f"/api/v1/dossiers/{done}/result-ready", {})
+    clock.set("2026-03-20T09:00:00+07:00")
+    form = api.get("/api/v1/reports/bieu06/form", agency_code=WARD, period="2026-03")
+    cells = _cells(form.content)
+    total = next(r for r in cells if r and r[0] == "Tổng cộng")
+    # Received (3) is 3 but resolved (7) and in process (11) are 1 each: the form has no column
+    # for the withdrawn one, and the sheet said nothing of it.
+    assert (total[1], total[5], total[9]) == (3, 1, 1)
+    note = (
+        "Cột (3) gồm cả 1 hồ sơ đã rút, dừng hoặc bị từ chối (không có kết quả), không thuộc cột (7) và (11)."
+    )
+    assert note in [c for r in cells for c in r]
+    official = official_bieu06(container.sla, WARD, date(2026, 2, 15), date(2026, 3, 14), now=clock())
+    assert note in bieu06_document.html(official, container.calendar.tz)
