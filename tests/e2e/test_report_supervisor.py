@@ -22,8 +22,10 @@ from gateways.views.sla.official import official_bieu06
 from tests.conftest import FakeClock
 from tests.e2e.test_api import APPLICANT, Api
 from tests.e2e.test_imported_history import legacy_log
-from tests.e2e.test_reports import SECRET, WARD, _at, _problem, _provisioned
+from tests.e2e.test_reports import DEPT, OTHER, SECRET, WARD, _at, _problem, _provisioned, api, march
 from tests.serving import serve
+
+__all__ = ["api", "march"]  # the reports tests' office and its two March dossiers
 
 
 @pytest.fixture
@@ -179,3 +181,52 @@ def test_the_official_form_says_what_its_received_column_holds_beyond_resolved_a
     assert note in [c for r in cells for c in r]
     official = official_bieu06(container.sla, WARD, date(2026, 2, 15), date(2026, 3, 14), now=clock())
     assert note in bieu06_document.html(official, container.calendar.tz)
+
+
+def test_the_late_steps_behind_late_attributed_name_the_dossier_the_agency_and_the_overrun(
+    api: Api, march: dict[str, str]
+) -> None:
+    # The SLA report charged one step to the ward and one to the department in period 2026-03;
+    # the supervisor finds which dossiers and by how much, straight from the report.
+    charged = api.get("/api/v1/reports/sla", group_by="agency", period="2026-03").json()["items"]
+    assert {row["group"]: row["late_attributed"] for row in charged} == {WARD: 1, DEPT: 1}
+    r = api.get("/api/v1/reports/late-steps", period="2026-03")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] == 2 and body["judged_at"] == "2026-03-10T09:00:00+07:00"
+    got = [
+        (i["dossier_id"], i["agency_code"], i["level"], i["overrun_at"], i["left_at"], i["timeliness"])
+        for i in body["items"]
+    ]
+    assert got == [
+        # B: the ward's 4 h intake from Mon 2 Mar 08:30 ran out at 14:00; still open.
+        (march["b"], WARD, "commune", "2026-03-02T14:00:00+07:00", None, None),
+        # A: the department's 28 h from Mon 11:00 ran out Thu 5 Mar 16:30; it gave the dossier
+        # back Mon 9 Mar 09:00, late.
+        (
+            march["a"],
+            DEPT,
+            "province_department",
+            "2026-03-05T16:30:00+07:00",
+            "2026-03-09T09:00:00+07:00",
+            "late",
+        ),
+    ]
+    # By hand: B's ward used Mon 7 h, Tue-Fri 32 h, Mon 9 8 h, Tue 10 07:30-09:00 1.5 h = 48.5 h;
+    # A's department 28 h, then Thu 0.5 h, Fri 8 h, Mon 9 07:30-09:00 1.5 h = 38 h.
+    assert [
+        (i["budget_working_hours"], i["used_working_hours"], i["overrun_working_hours"])
+        for i in body["items"]
+    ] == [
+        (4.0, 48.5, 44.5),
+        (28.0, 38.0, 10.0),
+    ]
+    # Who may read: a supervisor its subtree, an officer its own agency's steps.
+    mine = api.get("/api/v1/reports/late-steps", role="officer", agency=DEPT, period="2026-03").json()
+    assert [i["dossier_id"] for i in mine["items"]] == [march["a"]] and mine["agencies"] == [DEPT]
+    denied = api.get(
+        "/api/v1/reports/late-steps", role="supervisor", agency=OTHER, agency_code=WARD, period="2026-03"
+    )
+    _problem(denied, 403)
+    assert api.get("/api/v1/reports/late-steps", period="2026-02").json()["total"] == 0
+    assert api.get("/api/v1/reports/late-steps", period="2026-03", limit=1).json()["total"] == 2
