@@ -90,3 +90,36 @@ def test_a_supervisor_downloads_the_quarters_official_form_from_the_overview(
     pdf = tmp_path / "month.pdf"
     downloading.value.save_as(pdf)
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_overview_lists_the_late_steps_behind_its_counts_and_opens_their_dossiers(
+    page: Any, demo: Demo
+) -> None:
+    from playwright.sync_api import expect
+
+    sign_in(page, demo, "supervisor", CITY)
+    me = page_token(page)
+    # The latest period of the demo with a step over budget in the city's subtree.
+    period, body = next(
+        (p, b)
+        for p in ("2026-12", "2026-11", "2026-10", "2026-09", "2026-08")
+        if (b := demo.get("/api/v1/reports/late-steps", me, agency_code=CITY, period=p))["total"]
+    )
+    page.get_by_test_id("ov-period").select_option(period)
+    rows = page.locator("[data-testid=late-steps] tbody tr")
+    expect(rows).to_have_count(len(body["items"]))
+    shown = rows.evaluate_all("rs => rs.map(r => [r.dataset.dossier, r.dataset.agency])")
+    assert shown == [[i["dossier_id"], i["agency_code"]] for i in body["items"]]
+    # The counts above name the same agencies: each agency's late steps add up to its count.
+    counts = demo.get("/api/v1/reports/sla", me, agency_code=CITY, group_by="agency", period=period)
+    charged = {row["group"]: row["late_attributed"] for row in counts["items"] if row["late_attributed"]}
+    listed: dict[str, int] = {}
+    for item in body["items"]:
+        listed[item["agency_code"]] = listed.get(item["agency_code"], 0) + 1
+    assert listed == charged
+    shot(page, "06-overview-late-steps")
+    first = body["items"][0]
+    rows.first.get_by_role("link").click()
+    page.wait_for_function("id => location.hash.includes(id)", arg=first["dossier_id"])

@@ -17,7 +17,7 @@ import {
 import { COLORS, draw } from '../charts.js';
 import { h, replace, section, table } from '../dom.js';
 import { env } from '../env.js';
-import { day, localDay, num, pct } from '../format.js';
+import { dateTime, day, hours, localDay, num, pct } from '../format.js';
 import { label, lang, t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { dossierLink, dueCell, freshness, load, remainingChip } from '../widgets.js';
@@ -323,6 +323,7 @@ export async function render(main, params, ctx) {
   const trendBox = h('div', {});
   const agencyBox = h('div', {});
   const riskBox = h('div', {});
+  const lateBox = h('div', {});
   replace(
     main,
     h('h1', {}, t('overview.title')),
@@ -332,6 +333,7 @@ export async function render(main, params, ctx) {
     section(t('overview.form'), h('p', { class: 'muted small' }, t('overview.form.help')), formDownload(state, children)),
     h('div', { class: 'grid two' }, section(t('overview.by_level'), levelBox), section(t('overview.trend'), trendBox)),
     below ? section(t('overview.by_agency'), h('p', { class: 'muted small' }, t('overview.by_agency.help')), agencyBox) : null,
+    section(t('overview.late_steps'), h('p', { class: 'muted small' }, t('overview.late_steps.help')), lateBox),
     section(t('overview.at_risk'), riskBox),
   );
 
@@ -538,6 +540,39 @@ export async function render(main, params, ctx) {
         );
     }, quiet);
 
+  // Who made dossiers late: the steps behind the "late steps" counts, in the order they overran.
+  const fillLate = (quiet = false) =>
+    load(lateBox, async (el) => {
+      const body = await api('/api/v1/reports/late-steps', {
+        params: { agency_code: state.agency, include_children: children, period: state.period, limit: 100 },
+      });
+      replace(
+        el,
+        table(
+          [
+            { label: t('common.receipt_code'), cell: (r) => dossierLink(r.dossier_id, r.receipt_code) },
+            { label: t('common.procedure'), cell: (r) => h('span', { title: procedureName(r.procedure_code) }, r.procedure_code) },
+            { label: t('overview.late_steps.agency'), cell: (r) => shortName(r.agency_code) },
+            { label: t('overview.late_steps.at'), cell: (r) => dateTime(r.overrun_at) },
+            { label: t('overview.late_steps.overrun'), numeric: true, cell: (r) => hours(r.overrun_working_hours) },
+            {
+              label: t('overview.late_steps.state'),
+              cell: (r) => (r.left_at ? label('timeliness', r.timeliness) : t('overview.late_steps.open')),
+            },
+          ],
+          body.items,
+          {
+            testid: 'late-steps',
+            caption: t('overview.late_steps'),
+            rowAttrs: (r) => ({ 'data-dossier': r.dossier_id, 'data-agency': r.agency_code }),
+            empty: t('overview.late_steps.empty'),
+          },
+        ),
+        body.total > body.items.length ? h('p', { class: 'muted small' }, t('overview.late_steps.more', { shown: body.items.length, total: body.total })) : null,
+        freshness(body),
+      );
+    }, quiet);
+
   const fillRisk = (quiet = false) =>
     load(riskBox, async (el) => {
       const body = await api('/api/v1/reports/at-risk', {
@@ -583,12 +618,14 @@ export async function render(main, params, ctx) {
   fillLevels();
   fillTrend();
   if (below) fillAgencies();
+  fillLate();
   fillRisk();
 
   // New events change the counters and the at-risk list; the trend's past periods hardly move.
   const stop = onLive(() => {
     fillKpis(true);
     fillRisk(true);
+    fillLate(true);
     if (below) fillAgencies(true);
   });
   return () => {
