@@ -230,3 +230,22 @@ def test_the_late_steps_behind_late_attributed_name_the_dossier_the_agency_and_t
     _problem(denied, 403)
     assert api.get("/api/v1/reports/late-steps", period="2026-02").json()["total"] == 0
     assert api.get("/api/v1/reports/late-steps", period="2026-03", limit=1).json()["total"] == 2
+
+
+def test_the_official_form_files_a_procedure_under_the_field_it_had_in_the_period(
+    office: tuple[Api, Container], clock: FakeClock
+) -> None:
+    api, _ = office
+    admin = api.token("admin")
+    route = [{"agency_code": WARD, "budget_working_hours": 8}]
+    body = {"name": "Thủ tục DU.01", "field": "Dược", "deadline_working_hours": 8, "route": route}
+    api.http.put("/api/v1/procedures/DU.01", headers=admin, json=body).raise_for_status()
+    new = {"procedure_code": "DU.01", "applicant": APPLICANT, "channel": "direct"}
+    _at(api, clock, "2026-03-02T08:00:00+07:00", "/api/v1/dossiers", new)
+    # Entered ahead: from 1 May 2026 the procedure belongs to another field.
+    later = {**body, "field": "Y tế", "valid_from": "2026-05-01"}
+    api.http.put("/api/v1/procedures/DU.01", headers=admin, json=later).raise_for_status()
+    clock.set("2026-03-20T09:00:00+07:00")
+    march = _cells(api.get("/api/v1/reports/bieu06/form", agency_code=WARD, period="2026-03").content)
+    start = next(i for i, r in enumerate(march) if r and r[0] == "(1)") + 1
+    assert [r[1] for r in march[start:] if r and isinstance(r[0], int)] == ["Dược"]

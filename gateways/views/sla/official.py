@@ -106,9 +106,11 @@ def official_bieu06(
         now=now,
     )
     catalogue = reports.catalogue
+    last_day = report.window.days(reports.tz)[1]
     fields: dict[str, Bieu06] = {}
     for row in by_procedure.rows:
-        procedure = catalogue.procedure(row.group)
+        # The field of the version in force at the period's end, not of one dated later.
+        procedure = catalogue.procedure(row.group, on=last_day) or catalogue.procedure(row.group)
         field = procedure.field if procedure is not None and procedure.field else NO_FIELD
         fields[field] = fields.get(field, Bieu06()) + row.form
     rows = tuple(
@@ -118,7 +120,6 @@ def official_bieu06(
         )
     )
     hierarchy = catalogue.hierarchy
-    last_day = report.window.days(reports.tz)[1]
     agency = hierarchy.on(agency_code, last_day) or hierarchy.latest(agency_code)
     unit = agency.name if agency else agency_code
     if include_children:
