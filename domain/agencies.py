@@ -222,16 +222,17 @@ class Hierarchy:
         """Every successor any version of `code` names, in order."""
         return [s for version in self._versions.get(code, ()) for s in version.successors]
 
-    def predecessors_ever(self, code: str, default_heir_only: bool = False) -> set[str]:
-        """Agencies that were succeeded by `code`, directly or through a chain; with
-        `default_heir_only`, only those whose default heir (first successor) it is, so that
-        each ended agency rolls up under exactly one successor."""
+    def _succeeded_by(self, default_heir_only: bool) -> dict[str, set[str]]:
+        """successor code -> the agencies it directly succeeded (every version read once)."""
         direct: dict[str, set[str]] = {}
-        for history in self._versions.values():
-            for version in history:
-                named = version.successors[:1] if default_heir_only else version.successors
-                for successor in named:
-                    direct.setdefault(successor.code, set()).add(version.code)
+        for agency in self:
+            named = agency.successors[:1] if default_heir_only else agency.successors
+            for successor in named:
+                direct.setdefault(successor.code, set()).add(agency.code)
+        return direct
+
+    @staticmethod
+    def _chain(direct: dict[str, set[str]], code: str) -> set[str]:
         result: set[str] = set()
         todo = [code]
         while todo:
@@ -241,13 +242,26 @@ class Hierarchy:
                     todo.append(predecessor)
         return result
 
+    def predecessors_ever(self, code: str, default_heir_only: bool = False) -> set[str]:
+        """Agencies that were succeeded by `code`, directly or through a chain; with
+        `default_heir_only`, only those whose default heir (first successor) it is, so that
+        each ended agency rolls up under exactly one successor."""
+        return self._chain(self._succeeded_by(default_heir_only), code)
+
+    def predecessors_of_any(self, codes: Iterable[str], default_heir_only: bool = False) -> set[str]:
+        """`predecessors_ever` of each of `codes`, together. The successions are read once, not
+        once per code: a province's subtree has hundreds of codes, the country ~14,000 versions."""
+        direct = self._succeeded_by(default_heir_only)
+        found: set[str] = set()
+        for code in codes:
+            found |= self._chain(direct, code)
+        return found
+
     def rollup_ever(self, root: str) -> set[str]:
         """`subtree_ever(root)` and the ended agencies whose default heir is in it (directly or
         by chain): what a supervisor of `root` sees, each ended agency under one successor."""
         found = self.subtree_ever(root)
-        for code in list(found):
-            found |= self.predecessors_ever(code, default_heir_only=True)
-        return found
+        return found | self.predecessors_of_any(found, default_heir_only=True)
 
     def cutover_days(self) -> list[date]:
         """Every day on which some agency hands over to a successor, in order."""

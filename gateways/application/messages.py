@@ -339,6 +339,9 @@ DETAILS: Mapping[str, str] = {
         "chỉ số được tính theo ngày (giờ địa phương): hãy nêu ngày (2026-03-14) hoặc kỳ báo cáo"
     ),
     "the range ends before it starts": "khoảng thời gian kết thúc trước khi bắt đầu",
+    "the range starts on {start}, after now ({now}): nothing of it can be reported yet": (
+        "khoảng thời gian bắt đầu từ {start}, sau thời điểm hiện tại ({now}): chưa có số liệu để báo cáo"
+    ),
     # reporting periods (months, quarters, halves, years)
     "period must be one of: {help}; not '{text}'": "period phải có một trong các dạng: {help}; không phải '{text}'",
     "give either period or from and to, not both": "nêu period hoặc from và to, không nêu cả hai",

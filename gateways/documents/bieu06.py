@@ -21,7 +21,14 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from gateways.documents.forms import dated, e, page
 from gateways.documents.pdf import to_pdf
-from gateways.views.sla.official import CIRCULAR, FORM_NUMBER, TITLE, UNIT_OF_MEASURE, OfficialBieu06
+from gateways.views.sla.official import (
+    CIRCULAR,
+    FORM_NUMBER,
+    TITLE,
+    UNIT_OF_MEASURE,
+    OfficialBieu06,
+    imported_note,
+)
 from projections.sla import Bieu06
 
 Value = Callable[[Bieu06], int]
@@ -67,7 +74,19 @@ def _judged(official: OfficialBieu06, tz: tzinfo) -> str:
         else f"{judged:%H:%M} ngày {judged:%d/%m/%Y}"
     )
     scope = "hồ sơ tiếp nhận tại cơ quan" if official.report.scope == "received" else "lượt xử lý của cơ quan"
-    return f"Số liệu tính đến {until}; phạm vi: {scope}."
+    return f"Số liệu tính đến {until}; phạm vi: {scope}; {imported_note(official.report.include_imported)}."
+
+
+def _closed_note(official: OfficialBieu06) -> str | None:
+    """The form has no column for dossiers closed without a result (withdrawn, stopped,
+    refused): received (3) = resolved (7) + in process (11) + those. Said under the table."""
+    closed = official.total.closed_without_result
+    if not closed:
+        return None
+    return (
+        f"Cột (3) gồm cả {closed} hồ sơ đã rút, dừng hoặc bị từ chối (không có kết quả), "
+        "không thuộc cột (7) và (11)."
+    )
 
 
 def write_sheet(sheet: Worksheet, official: OfficialBieu06, tz: tzinfo) -> None:
@@ -141,6 +160,9 @@ def write_sheet(sheet: Worksheet, official: OfficialBieu06, tz: tzinfo) -> None:
             if cell.row <= sub + 1 or cell.row == row - 1:
                 cell.font = bold
     put(row + 1, 1, WIDTH, _judged(official, tz), align="left")
+    closed = _closed_note(official)
+    if closed:
+        put(row + 2, 1, WIDTH, closed, align="left")
     sheet.column_dimensions["A"].width = 6
     sheet.column_dimensions["B"].width = 36
     for index in range(3, WIDTH + 1):
@@ -193,6 +215,8 @@ def html(official: OfficialBieu06, tz: tzinfo) -> str:
         + "</tr>"
     )
     today = dated(official.report.judged_at, tz)
+    note = _closed_note(official)
+    closed = f'\n<p class="italic">{e(note)}</p>' if note else ""
     content = f"""
 <table class="b06-head"><tr>
   <td class="number"><div class="bold">{e(FORM_NUMBER)}</div>
@@ -212,7 +236,7 @@ def html(official: OfficialBieu06, tz: tzinfo) -> str:
 </thead>
 <tbody>{body}{total}</tbody>
 </table>
-<p class="italic">{e(_judged(official, tz))}</p>
+<p class="italic">{e(_judged(official, tz))}</p>{closed}
 <table class="b06-head"><tr><td class="blank"></td>
 <td class="center"><div class="italic">{e(today.capitalize())}</div>
   <div class="bold">Người làm báo cáo</div></td></tr></table>

@@ -25,7 +25,7 @@ from gateways.catalogue import Catalogue
 from gateways.documents import bieu06 as bieu06_form
 from gateways.http.report_presenters import bieu06_json, range_json, sla_json
 from gateways.views.sla import Bieu06Report, SlaReport
-from gateways.views.sla.official import OfficialBieu06
+from gateways.views.sla.official import OfficialBieu06, imported_note
 from projections.sla import Bieu06
 
 FORMATS = ("table", "csv", "json", "xlsx", "pdf")
@@ -114,7 +114,19 @@ def _csv(report: Report, catalogue: Catalogue, tz: tzinfo) -> bytes:
     writer = csv.writer(buffer)
     key = "agency_code" if isinstance(report, Bieu06Report) else "group"
     late = [] if isinstance(report, Bieu06Report) else ["late_attributed"]
-    writer.writerow([key, "name", "from", "to", "scope", *(c for c, _ in CSV_COLUMNS), "on_time_rate", *late])
+    writer.writerow(
+        [
+            key,
+            "name",
+            "from",
+            "to",
+            "scope",
+            "include_imported",
+            *(c for c, _ in CSV_COLUMNS),
+            "on_time_rate",
+            *late,
+        ]
+    )
     span = range_json(report.window, tz)
     for code, name, form, late_steps in _rows(report, catalogue):
         rate = form.on_time_rate
@@ -125,6 +137,7 @@ def _csv(report: Report, catalogue: Catalogue, tz: tzinfo) -> bytes:
                 span["from"],
                 span["to"],
                 report.scope,
+                "true" if report.include_imported else "false",
                 *(getattr(form, attr) for _, attr in CSV_COLUMNS),
                 "" if rate is None else f"{rate:.4f}",
                 *([late_steps] if late else []),
@@ -183,7 +196,8 @@ def _detail(sheet: Worksheet, report: Report, catalogue: Catalogue, tz: tzinfo) 
     line(4, f"Kỳ báo cáo: từ ngày {_day(report.window.start, tz)} đến ngày {_day(end, tz)}")
     judged = report.judged_at.astimezone(tz)
     scope = "hồ sơ tiếp nhận tại cơ quan" if report.scope == "received" else "lượt xử lý của cơ quan"
-    line(5, f"Số liệu tính đến {judged:%H:%M} ngày {judged:%d/%m/%Y}; phạm vi: {scope}", 10)
+    imported = imported_note(report.include_imported)
+    line(5, f"Số liệu tính đến {judged:%H:%M} ngày {judged:%d/%m/%Y}; phạm vi: {scope}; {imported}", 10)
 
     top, sub = 7, 8
     by_procedure = isinstance(report, SlaReport) and report.group_by == "procedure"
@@ -230,7 +244,10 @@ def _detail(sheet: Worksheet, report: Report, catalogue: Catalogue, tz: tzinfo) 
 
 def _table(report: Report, catalogue: Catalogue, tz: tzinfo) -> bytes:
     span = range_json(report.window, tz)
-    table = Table(title=f"Biểu 06 · {span['from']} → {span['to']} · {report.scope}")
+    table = Table(
+        title=f"Biểu 06 · {span['from']} → {span['to']} · {report.scope}",
+        caption=imported_note(report.include_imported),
+    )
     table.add_column("Đơn vị / nhóm")
     for _, cols in COLUMN_GROUPS:
         for name, _ in cols:

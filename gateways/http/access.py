@@ -119,6 +119,7 @@ _TABLE: dict[tuple[str, str], Policy] = {
     (GET, f"{V1}/reports/bieu06/form"): REPORTS,
     (GET, f"{V1}/reports/sla"): REPORTS,
     (GET, f"{V1}/reports/at-risk"): REPORTS,
+    (GET, f"{V1}/reports/late-steps"): REPORTS,
     (GET, f"{V1}/reports/indicators"): REPORTS,
     (GET, f"{V1}/reports/bottlenecks"): FLOW_REPORTS,
     (GET, f"{V1}/reports/heatmap"): FLOW_REPORTS,

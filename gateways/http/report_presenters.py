@@ -10,7 +10,7 @@ import orjson
 from fastapi import Response
 from fastapi.encoders import jsonable_encoder
 
-from gateways.views.sla import AtRisk, Bieu06Report, SlaReport
+from gateways.views.sla import AtRisk, Bieu06Report, LateSteps, SlaReport
 from projections import sla
 from projections.sla import Window
 
@@ -50,6 +50,7 @@ def bieu06_json(report: Bieu06Report, tz: tzinfo) -> dict[str, Any]:
         "agency_code": report.agency_code,
         "include_children": report.include_children,
         "scope": report.scope,
+        "include_imported": report.include_imported,
         **range_json(report.window, tz),
         "judged_at": _local(report.judged_at, tz),
         "agencies": list(report.agencies),
@@ -61,6 +62,7 @@ def sla_json(report: SlaReport, tz: tzinfo) -> dict[str, Any]:
     return {
         "group_by": report.group_by,
         "scope": report.scope,
+        "include_imported": report.include_imported,
         **range_json(report.window, tz),
         "judged_at": _local(report.judged_at, tz),
         "items": [
@@ -91,4 +93,34 @@ def at_risk_json(item: AtRisk, tz: tzinfo) -> dict[str, Any]:
             if item.step_remaining_working_hours is not None
             else None
         ),
+    }
+
+
+def late_steps_json(report: LateSteps, tz: tzinfo) -> dict[str, Any]:
+    return {
+        **range_json(report.window, tz),
+        "judged_at": _local(report.judged_at, tz),
+        "agencies": None if report.agencies is None else list(report.agencies),
+        "total": report.total,
+        "items": [
+            {
+                "dossier_id": item.dossier_id,
+                "receipt_code": item.receipt_code,
+                "procedure_code": item.procedure_code,
+                "receiving_agency_code": item.receiving_agency_code,
+                "agency_code": item.agency_code,
+                "level": item.level,
+                "route_step": item.route_step,
+                "entered_at": _local(item.entered_at, tz),
+                "step_due_at": _local(item.step_due_at, tz),
+                "overrun_at": _local(item.overrun_at, tz),
+                "left_at": _local(item.left_at, tz),
+                "timeliness": item.timeliness,
+                "budget_working_hours": round(item.budget_working_hours, 4),
+                "used_working_hours": round(item.used_working_hours, 4),
+                "overrun_working_hours": round(item.overrun_working_hours, 4),
+            }
+            for item in report.items
+        ],
+        "next_cursor": None,
     }

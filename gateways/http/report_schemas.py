@@ -45,6 +45,9 @@ class Bieu06(Freshness):
     agency_code: str
     include_children: bool
     scope: Literal["received", "handled"]
+    include_imported: bool = Field(
+        description="imported legacy history counted too; false (the default): left out of every count"
+    )
     from_: str = Field(alias="from", description="a date, or an instant with offset")
     to: str
     period: str | None
@@ -74,12 +77,49 @@ class SlaRow(Model):
 class SlaReport(Freshness):
     group_by: Literal["agency", "level", "procedure"]
     scope: Literal["received", "handled"]
+    include_imported: bool = Field(
+        description="imported legacy history counted too; false (the default): left out of every count"
+    )
     agency_code: str | None
     from_: str = Field(alias="from")
     to: str
     period: str | None
     judged_at: datetime | None
     items: list[SlaRow]
+    next_cursor: Cursor
+
+
+class LateStepItem(Model):
+    dossier_id: str
+    receipt_code: str
+    procedure_code: str
+    receiving_agency_code: str
+    agency_code: str = Field(description="the agency charged: it held the dossier while its step overran")
+    level: str = Field(description="that agency's level on the day the step went over budget")
+    route_step: int | None
+    entered_at: datetime
+    step_due_at: datetime | None
+    overrun_at: datetime = Field(description="the instant the step went over its budget")
+    left_at: datetime | None = Field(description="null: the step is still open at the report's end")
+    timeliness: Literal["early", "on_time", "late"] | None
+    budget_working_hours: float
+    used_working_hours: float = Field(description="up to the report's end while the step is open")
+    overrun_working_hours: float = Field(description="used minus budget")
+
+
+class LateSteps(Freshness):
+    """The steps behind `late_attributed` of the SLA report."""
+
+    agency_code: str | None
+    include_children: bool
+    include_imported: bool
+    from_: str = Field(alias="from")
+    to: str
+    period: str | None
+    judged_at: datetime
+    agencies: list[str] | None = Field(description="the agencies whose steps count; null: every agency")
+    total: int = Field(description="every step over budget in the range; items stop at the limit")
+    items: list[LateStepItem]
     next_cursor: Cursor
 
 

@@ -33,9 +33,7 @@ def agencies_during(
     found: set[str] = {root}
     for day in [first, *boundary_days(hierarchy, hierarchy.codes(), first, last)]:
         found |= {code for code in candidates if hierarchy.is_within(code, root, day)}
-    for code in list(found):
-        found |= hierarchy.predecessors_ever(code, default_heir_only=True)
-    return frozenset(found)
+    return frozenset(found | hierarchy.predecessors_of_any(found, default_heir_only=True))
 
 
 def level_on(hierarchy: Hierarchy, code: str, day: date) -> str:

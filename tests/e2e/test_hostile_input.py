@@ -85,7 +85,7 @@ def test_forms_of_an_agency_whose_code_is_not_latin_1_download(api: Api, clock: 
     span = {"from": (now - timedelta(days=1)).isoformat(), "to": now.isoformat()}
     answers = {
         "bieu06 form": api.get(
-            "/api/v1/reports/bieu06/form", role="admin", agency_code=DESK, period="2026-10"
+            "/api/v1/reports/bieu06/form", role="admin", agency_code=DESK, period="2026-09"
         ),
         "receipt": api.get(f"/api/v1/dossiers/{made.json()['id']}/documents/receipt", format="html"),
         "register": api.get(f"/api/v1/agencies/{quote(DESK)}/documents/register", **span, format="html"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import ClassVar
 
 import pytest
 
@@ -227,3 +228,43 @@ def test_a_handoff_returned_to_an_ended_giver_goes_back_to_its_successor() -> No
     assert (heir.agency_code, heir.route_index, heir.budget_working_hours) == (NEW_WARD, 1, 13.5)
     walk.run(c.HandOff(actor=officer(NEW_WARD), occurred_at=t("2025-07-01T09:00"), to_agency_code=DEPT))
     assert walk.state.done_route_indices() == {0, 1}
+
+
+class _Read(Agency):
+    """An agency version that counts how often its successors are read."""
+
+    reads: ClassVar[list[int]] = [0]
+
+    def __getattribute__(self, name: str) -> object:
+        if name == "successors":
+            _Read.reads[0] += 1
+        return super().__getattribute__(name)
+
+
+def test_a_provinces_rollup_reads_the_countrys_successions_once_not_once_per_agency() -> None:
+    # A province of 300 former wards (ended 2025-06-30, each succeeded by one of 30 new wards)
+    # among 3,000 other agencies: its supervisor's rollup was asked at every report request and
+    # read every successor list of the country once per agency of the subtree (≈ 1 M reads,
+    # seconds on the real country of ~14,000 versions).
+    end, day = date(2025, 6, 30), date(2025, 7, 1)
+    agencies = [_Read("P", "UBND P", AgencyLevel.PROVINCE)]
+    agencies += [_Read(f"N{i}", f"UBND N{i}", AgencyLevel.COMMUNE, "P", valid_from=day) for i in range(30)]
+    agencies += [
+        _Read(f"O{i}", f"UBND O{i}", AgencyLevel.COMMUNE, "P", valid_to=end,
+              successors=(Successor(f"N{i % 30}", day),))
+        for i in range(300)
+    ]  # fmt: skip
+    agencies += [_Read(f"Z{i}", f"UBND Z{i}", AgencyLevel.COMMUNE, "Q") for i in range(3000)]
+    h = Hierarchy(agencies)
+    _Read.reads[0] = 0
+    found = h.rollup_ever("P")
+    assert found == {"P"} | {f"N{i}" for i in range(30)} | {f"O{i}" for i in range(300)}
+    assert _Read.reads[0] <= 2 * len(agencies)
+    # The report's agencies over a period across the reform: the same, read once.
+    from projections.sla import agencies_during
+
+    _Read.reads[0] = 0
+    assert agencies_during(h, "N0", date(2025, 6, 15), date(2025, 7, 14), True) == {"N0"} | {
+        f"O{i}" for i in range(0, 300, 30)
+    }
+    assert _Read.reads[0] <= 2 * len(agencies)

@@ -20,7 +20,13 @@ from gateways.documents.sla_report import render as render_report
 from gateways.http import report_schemas
 from gateways.http.deps import ContainerDep, PrincipalDep
 from gateways.http.problems import Problem
-from gateways.http.report_presenters import at_risk_json, bieu06_json, json_response, sla_json
+from gateways.http.report_presenters import (
+    at_risk_json,
+    bieu06_json,
+    json_response,
+    late_steps_json,
+    sla_json,
+)
 from gateways.http.responses import content_disposition
 from gateways.http.schemas import answers
 from gateways.views.indicators import VIEW as INDICATORS_VIEW
@@ -237,6 +243,44 @@ def sla_report(
             **sla_json(report, container.calendar.tz),
             "agency_code": code,
             "period": label,
+            **_freshness(container),
+        }
+    )
+
+
+@router.get("/late-steps", **answers(report_schemas.LateSteps))
+def late_steps(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    agency_code: str | None = None,
+    from_: From = None,
+    to: To = None,
+    period: Period = None,
+    include_children: Children = None,
+    include_imported: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Response:
+    """The steps behind `late_attributed` (delay attribution): each on-route step of the agency
+    (and its subtree) that went over its budget in the range, with the dossier, the agency that
+    held it, when it overran and by how many working hours; in the order they overran."""
+    code, children = _agency(container, principal, agency_code, include_children, default=True)
+    first, last, label = _range(container, from_, to, period)
+    report = _reports(container).late_steps(
+        code,
+        first,
+        last,
+        include_children=children,
+        include_imported=include_imported,
+        now=container.service.now(),
+        limit=limit,
+    )
+    return json_response(
+        {
+            "agency_code": code,
+            "include_children": children,
+            "include_imported": include_imported,
+            "period": label,
+            **late_steps_json(report, container.calendar.tz),
             **_freshness(container),
         }
     )

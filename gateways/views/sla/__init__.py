@@ -20,7 +20,15 @@ the HTTP presenters' (gateways/http/report_presenters.py).
 """
 
 from gateways.views.sla.ranges import PERIOD_HELP, parse_period, parse_range
-from gateways.views.sla.reports import AtRisk, Bieu06Report, SlaReport, SlaReports, SlaRow
+from gateways.views.sla.reports import (
+    AtRisk,
+    Bieu06Report,
+    LateStep,
+    LateSteps,
+    SlaReport,
+    SlaReports,
+    SlaRow,
+)
 from gateways.views.sla.schema import GROUPS, SCHEMA, TABLES, VIEW
 from gateways.views.sla.store import SlaView
 
@@ -32,6 +40,8 @@ __all__ = [
     "VIEW",
     "AtRisk",
     "Bieu06Report",
+    "LateStep",
+    "LateSteps",
     "SlaReport",
     "SlaReports",
     "SlaRow",

@@ -20,7 +20,15 @@ TITLE = (
 UNIT_OF_MEASURE = "Số hồ sơ thủ tục hành chính"
 # Where a province (no parent in the catalogue) sends it: the reporting system of Circular 01/2020.
 TOP_RECEIVER = "Văn phòng Chính phủ"
-NO_FIELD = "Lĩnh vực khác (thủ tục không có trong danh mục)"
+# The row of procedures the catalogue gives no field (imported history's, older catalogues), last.
+NO_FIELD = "Lĩnh vực khác (thủ tục chưa ghi lĩnh vực)"
+
+
+def imported_note(include_imported: bool) -> str:
+    """What every rendering of a report says of imported legacy history (left out by default)."""
+    if include_imported:
+        return "gồm cả lịch sử hồ sơ nhập từ hệ thống cũ"
+    return "không gồm lịch sử hồ sơ nhập từ hệ thống cũ"
 
 
 @dataclass(frozen=True)
@@ -42,11 +50,27 @@ class OfficialBieu06:
         return self.report.form
 
 
-def vietnamese_order(text: str) -> tuple[str, str]:
-    """Sort key in the Vietnamese alphabet's order: letters first without their marks (đ just
-    after every d), then with them, so "Đất đai" comes after "Dược" and before "Giáo dục"."""
-    folded = unicodedata.normalize("NFD", text.casefold().replace("đ", "d~"))
-    return "".join(ch for ch in folded if not unicodedata.combining(ch)), unicodedata.normalize("NFD", text)
+# The letters the Vietnamese alphabet adds (a ă â … d đ … e ê … o ô ơ … u ư) rank after their
+# base letter; tone marks (ngang, huyền, hỏi, ngã, sắc, nặng) only break ties, in that order.
+_LETTER_MARKS = {"\u0306": "1", "\u0302": "2", "\u031b": "3"}  # breve, circumflex, horn
+_TONES = {"\u0300": "1", "\u0309": "2", "\u0303": "3", "\u0301": "4", "\u0323": "5"}
+
+
+def vietnamese_order(text: str) -> tuple[str, str, str]:
+    """Sort key in the Vietnamese alphabet's order (a ă â b c d đ e ê … o ô ơ … u ư …): "Đất
+    đai" comes after "Dược" and before "Giáo dục", "Ăn uống" after "An toàn" and before "Âm
+    nhạc"; tones break ties only."""
+    letters: list[str] = []
+    tones: list[str] = []
+    for ch in unicodedata.normalize("NFD", text.casefold()):
+        if ch in _LETTER_MARKS and letters:
+            letters[-1] = letters[-1][0] + _LETTER_MARKS[ch]
+        elif ch in _TONES and tones:
+            tones[-1] = _TONES[ch]
+        elif not unicodedata.combining(ch):
+            letters.append("d4" if ch == "đ" else ch + "0")
+            tones.append("0")
+    return "".join(letters), "".join(tones), text
 
 
 def official_bieu06(
@@ -82,16 +106,20 @@ def official_bieu06(
         now=now,
     )
     catalogue = reports.catalogue
+    last_day = report.window.days(reports.tz)[1]
     fields: dict[str, Bieu06] = {}
     for row in by_procedure.rows:
-        procedure = catalogue.procedure(row.group)
+        # The field of the version in force at the period's end, not of one dated later.
+        procedure = catalogue.procedure(row.group, on=last_day) or catalogue.procedure(row.group)
         field = procedure.field if procedure is not None and procedure.field else NO_FIELD
         fields[field] = fields.get(field, Bieu06()) + row.form
     rows = tuple(
-        FieldRow(field, form) for field, form in sorted(fields.items(), key=lambda item: item[0].casefold())
+        FieldRow(field, form)
+        for field, form in sorted(
+            fields.items(), key=lambda item: (item[0] == NO_FIELD, vietnamese_order(item[0]))
+        )
     )
     hierarchy = catalogue.hierarchy
-    last_day = report.window.days(reports.tz)[1]
     agency = hierarchy.on(agency_code, last_day) or hierarchy.latest(agency_code)
     unit = agency.name if agency else agency_code
     if include_children:

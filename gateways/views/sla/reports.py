@@ -18,7 +18,7 @@ from domain.errors import InvalidValue
 from gateways.catalogue import Catalogue
 from gateways.sql import Database
 from gateways.views.report_cache import ReportCache
-from gateways.views.sla.schema import GROUPS, SCHEMA, VIEW, _at, _us
+from gateways.views.sla.schema import GROUPS, SCHEMA, VIEW, _at, _at_required, _us
 from projections import sla
 from projections.sla import COLUMNS, HANDLED, RECEIVED, Bieu06, Sums, Window
 
@@ -69,6 +69,7 @@ class Bieu06Report:
     judged_at: datetime  # the window's end, or now if that is earlier
     agencies: tuple[str, ...]  # the desks (or step holders) counted
     form: Bieu06
+    include_imported: bool = False  # imported legacy history counted too (left out by default)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class SlaReport:
     window: Window
     judged_at: datetime
     rows: tuple[SlaRow, ...]
+    include_imported: bool = False  # imported legacy history counted too (left out by default)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,39 @@ class AtRisk:
     @property
     def overdue(self) -> bool:
         return self.remaining_working_hours < 0
+
+
+@dataclass(frozen=True)
+class LateStep:
+    """A step that went over its budget (delay attribution): whose, on which dossier, by how much."""
+
+    dossier_id: str
+    receipt_code: str
+    procedure_code: str
+    receiving_agency_code: str
+    agency_code: str  # the agency charged: it held the dossier while its step overran
+    level: str  # that agency's level on the day the step went over budget
+    route_step: int | None
+    entered_at: datetime
+    step_due_at: datetime | None
+    overrun_at: datetime  # the instant the step went over budget
+    left_at: datetime | None  # None: still open at the report's end
+    timeliness: str | None
+    budget_working_hours: float
+    used_working_hours: float  # up to the report's end while open
+
+    @property
+    def overrun_working_hours(self) -> float:
+        return self.used_working_hours - self.budget_working_hours
+
+
+@dataclass(frozen=True)
+class LateSteps:
+    window: Window
+    judged_at: datetime
+    agencies: tuple[str, ...] | None  # None: every agency
+    total: int  # every step over budget in the window; `items` stops at the limit
+    items: tuple[LateStep, ...]
 
 
 class SlaReports:
@@ -137,6 +172,13 @@ class SlaReports:
             asked = sla.window(first, last, self.tz)
         except ValueError as exc:
             raise InvalidValue(str(exc)) from exc
+        if now is not None and asked.start > now:
+            # Nothing of it has happened: judged at `now`, its form would carry today's open
+            # dossiers over from a "previous period" that has not ended either.
+            raise InvalidValue(
+                f"the range starts on {asked.start.astimezone(self.tz).isoformat()}, after now "
+                f"({now.astimezone(self.tz).isoformat()}): nothing of it can be reported yet"
+            )
         return asked, (sla.capped(asked, now) if now is not None else asked)
 
     def agencies(self, root: str, w: Window, include_children: bool) -> frozenset[str]:
@@ -353,7 +395,14 @@ class SlaReports:
         )
         form = sla.bieu06(sums.get(("b", ""), Sums()), sums.get(("d", ""), Sums()))
         return Bieu06Report(
-            agency_code, include_children, scope, asked, judged.end, tuple(sorted(agencies)), form
+            agency_code,
+            include_children,
+            scope,
+            asked,
+            judged.end,
+            tuple(sorted(agencies)),
+            form,
+            include_imported,
         )
 
     def sla(
@@ -427,7 +476,7 @@ class SlaReports:
             for key in sorted(set(forms) | set(late))
             if forms.get(key, zero) != zero or late.get(key, 0)
         )
-        return SlaReport(group_by, scope, asked, judged.end, rows)
+        return SlaReport(group_by, scope, asked, judged.end, rows, include_imported)
 
     def _late(
         self,
@@ -458,6 +507,67 @@ class SlaReports:
             assert day is not None
             counts[sla.level_on(hierarchy, agency, day.astimezone(self.tz).date())] += s.overrun
         return {level: n for level, n in counts.items() if n}
+
+    def late_steps(
+        self,
+        agency_code: str | None,
+        first: date | datetime,
+        last: date | datetime,
+        *,
+        include_children: bool = True,
+        include_imported: bool = False,
+        now: datetime | None = None,
+        limit: int = 200,
+    ) -> LateSteps:
+        """The steps behind `late_attributed`: on-route steps of the agency (and, with children,
+        its subtree) that went over budget in the range, in the order they did. Not cached:
+        a list, read straight from the step rows like the at-risk list."""
+        asked, judged = self._window(first, last, now)
+        agencies = self.agencies(agency_code, asked, include_children) if agency_code else None
+        where = ["s.on_route", "s.overrun_us >= ?", "s.overrun_us < ?"]
+        params: list[Any] = [_us(judged.start), _us(judged.end)]
+        if not include_imported:
+            where.append("s.imported = ?")
+            params.append(False)
+        if agencies is not None:
+            where.append(f"s.agency_code IN ({','.join('?' * len(agencies))})")
+            params += sorted(agencies)
+        condition = " AND ".join(where)
+        [counted] = self.db.query(f"SELECT COUNT(*) AS n FROM sla_steps s WHERE {condition}", params)
+        rows = self.db.query(
+            "SELECT s.*, d.receipt_code, d.receiving_agency_code FROM sla_steps s "
+            f"JOIN sla_dossiers d ON d.dossier_id = s.dossier_id WHERE {condition} "
+            "ORDER BY s.overrun_us, s.dossier_id, s.n LIMIT ?",
+            [*params, limit],
+        )
+        hierarchy = self.catalogue.hierarchy
+        items: list[LateStep] = []
+        for row in rows:
+            overrun = _at_required(row["overrun_us"])
+            used = float(row["used_working_hours"])
+            running = _at(row["running_since_us"])
+            if row["left_us"] is None and running is not None and running < judged.end:
+                used += self.calendar.working_hours_between(running, judged.end)
+            items.append(
+                LateStep(
+                    dossier_id=row["dossier_id"],
+                    receipt_code=row["receipt_code"],
+                    procedure_code=row["procedure_code"],
+                    receiving_agency_code=row["receiving_agency_code"],
+                    agency_code=row["agency_code"],
+                    level=sla.level_on(hierarchy, row["agency_code"], overrun.astimezone(self.tz).date()),
+                    route_step=row["route_index"],
+                    entered_at=_at_required(row["entered_us"]),
+                    step_due_at=_at(row["due_us"]),
+                    overrun_at=overrun,
+                    left_at=_at(row["left_us"]),
+                    timeliness=row["timeliness"],
+                    budget_working_hours=float(row["budget_working_hours"] or 0.0),
+                    used_working_hours=used,
+                )
+            )
+        chosen = None if agencies is None else tuple(sorted(agencies))
+        return LateSteps(asked, judged.end, chosen, int(counted["n"]), tuple(items))
 
     def at_risk(
         self,

@@ -1,8 +1,8 @@
 // Overview for a supervisor: Biểu 06 counters of a period, on-time rate by level and by agency
 // below (drill down province -> department/district -> ward), the trend over periods, and the
-// dossiers near or past their due time.
+// dossiers near or past their due time; the official form of the period to download.
 import { api } from '../api.js';
-import { session } from '../auth.js';
+import { session, token } from '../auth.js';
 import {
   agency,
   agencyName,
@@ -17,8 +17,8 @@ import {
 import { COLORS, draw } from '../charts.js';
 import { h, replace, section, table } from '../dom.js';
 import { env } from '../env.js';
-import { day, localDay, num, pct } from '../format.js';
-import { label, t } from '../i18n.js';
+import { dateTime, day, hours, localDay, num, pct } from '../format.js';
+import { label, lang, t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { dossierLink, dueCell, freshness, load, remainingChip } from '../widgets.js';
 
@@ -50,6 +50,20 @@ export function periodRange(period) {
   const [y, m] = period.split('-').map(Number);
   const prev = shiftPeriod(period, -1);
   return { from: `${prev}-15`, to: `${y}-${String(m).padStart(2, '0')}-14` };
+}
+
+// The reporting periods a monthly period closes with (all end on the 14th): the month itself, its
+// quarter, its half-year, the nine months (up to September) and the year, as the API names them.
+export function closingPeriods(period) {
+  const [y, m] = period.split('-').map(Number);
+  const list = [
+    ['month', period],
+    ['quarter', `${y}-Q${Math.ceil(m / 3)}`],
+    ['half', `${y}-H${m <= 6 ? 1 : 2}`],
+  ];
+  if (m <= 9) list.push(['nine_months', `${y}-9M`]);
+  list.push(['year', String(y)]);
+  return list;
 }
 
 // "12/2026: 15/11/2026 – 14/12/2026 (current period)", as every page names a reporting period.
@@ -86,6 +100,88 @@ function addForm(into, row) {
 function rateOf(form) {
   const done = form.resolved.total;
   return done ? (form.resolved.early + form.resolved.on_time) / done : null;
+}
+
+async function problemOf(res) {
+  try {
+    const problem = await res.json();
+    return problem.detail || problem.title || res.statusText;
+  } catch {
+    return res.statusText;
+  }
+}
+
+// Biểu 06 as the official form (xlsx or PDF), fetched with the signed-in token and saved under
+// the name the server gives it.
+async function downloadForm(params, status) {
+  status.textContent = t('overview.form.preparing');
+  const url = new URL('/api/v1/reports/bieu06/form', location.origin);
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, String(value));
+  let res;
+  try {
+    res = await fetch(url, { headers: { Authorization: `Bearer ${token()}`, 'Accept-Language': lang() } });
+  } catch (err) {
+    status.textContent = t('overview.form.failed', { detail: String(err.message || err) });
+    return;
+  }
+  if (!res.ok) {
+    status.textContent = t('overview.form.failed', { detail: await problemOf(res) });
+    return;
+  }
+  const given = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+  const name = given ? given[1] : `bieu06-${params.agency_code}-${params.period}.${params.format}`;
+  const href = URL.createObjectURL(await res.blob());
+  const link = h('a', { href, download: name });
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60000);
+  status.textContent = t('overview.form.saved', { name });
+}
+
+function formDownload(state, children) {
+  const kind = h(
+    'select',
+    { id: 'ov-form-period', 'data-testid': 'ov-form-period' },
+    closingPeriods(state.period).map(([k, code]) => h('option', { value: code }, `${t(`overview.form.${k}`)} (${code})`)),
+  );
+  const format = h(
+    'select',
+    { id: 'ov-form-format', 'data-testid': 'ov-form-format' },
+    h('option', { value: 'xlsx' }, 'Excel (xlsx)'),
+    h('option', { value: 'pdf' }, 'PDF'),
+  );
+  const status = h('span', { class: 'muted small', role: 'status', 'data-testid': 'ov-form-status' });
+  const button = h('button', { type: 'submit', class: 'primary', 'data-testid': 'ov-form-download' }, t('overview.form.download'));
+  return h(
+    'form',
+    {
+      class: 'filters',
+      'data-testid': 'ov-form',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        button.disabled = true;
+        try {
+          await downloadForm(
+            {
+              agency_code: state.agency,
+              period: kind.value,
+              include_children: children,
+              scope: state.scope,
+              format: format.value,
+            },
+            status,
+          );
+        } finally {
+          button.disabled = false;
+        }
+      },
+    },
+    h('label', { for: 'ov-form-period' }, t('common.period'), kind),
+    h('label', { for: 'ov-form-format' }, t('overview.form.format'), format),
+    button,
+    status,
+  );
 }
 
 function kpi(name, value, testid, rows, cls = '') {
@@ -227,14 +323,17 @@ export async function render(main, params, ctx) {
   const trendBox = h('div', {});
   const agencyBox = h('div', {});
   const riskBox = h('div', {});
+  const lateBox = h('div', {});
   replace(
     main,
     h('h1', {}, t('overview.title')),
     crumbs,
     filters,
     section(`${t('overview.bieu06')} — ${agencyName(state.agency)}`, kpiBox),
+    section(t('overview.form'), h('p', { class: 'muted small' }, t('overview.form.help')), formDownload(state, children)),
     h('div', { class: 'grid two' }, section(t('overview.by_level'), levelBox), section(t('overview.trend'), trendBox)),
     below ? section(t('overview.by_agency'), h('p', { class: 'muted small' }, t('overview.by_agency.help')), agencyBox) : null,
+    section(t('overview.late_steps'), h('p', { class: 'muted small' }, t('overview.late_steps.help')), lateBox),
     section(t('overview.at_risk'), riskBox),
   );
 
@@ -441,6 +540,39 @@ export async function render(main, params, ctx) {
         );
     }, quiet);
 
+  // Who made dossiers late: the steps behind the "late steps" counts, in the order they overran.
+  const fillLate = (quiet = false) =>
+    load(lateBox, async (el) => {
+      const body = await api('/api/v1/reports/late-steps', {
+        params: { agency_code: state.agency, include_children: children, period: state.period, limit: 100 },
+      });
+      replace(
+        el,
+        table(
+          [
+            { label: t('common.receipt_code'), cell: (r) => dossierLink(r.dossier_id, r.receipt_code) },
+            { label: t('common.procedure'), cell: (r) => h('span', { title: procedureName(r.procedure_code) }, r.procedure_code) },
+            { label: t('overview.late_steps.agency'), cell: (r) => shortName(r.agency_code) },
+            { label: t('overview.late_steps.at'), cell: (r) => dateTime(r.overrun_at) },
+            { label: t('overview.late_steps.overrun'), numeric: true, cell: (r) => hours(r.overrun_working_hours) },
+            {
+              label: t('overview.late_steps.state'),
+              cell: (r) => (r.left_at ? label('timeliness', r.timeliness) : t('overview.late_steps.open')),
+            },
+          ],
+          body.items,
+          {
+            testid: 'late-steps',
+            caption: t('overview.late_steps'),
+            rowAttrs: (r) => ({ 'data-dossier': r.dossier_id, 'data-agency': r.agency_code }),
+            empty: t('overview.late_steps.empty'),
+          },
+        ),
+        body.total > body.items.length ? h('p', { class: 'muted small' }, t('overview.late_steps.more', { shown: body.items.length, total: body.total })) : null,
+        freshness(body),
+      );
+    }, quiet);
+
   const fillRisk = (quiet = false) =>
     load(riskBox, async (el) => {
       const body = await api('/api/v1/reports/at-risk', {
@@ -486,12 +618,14 @@ export async function render(main, params, ctx) {
   fillLevels();
   fillTrend();
   if (below) fillAgencies();
+  fillLate();
   fillRisk();
 
   // New events change the counters and the at-risk list; the trend's past periods hardly move.
   const stop = onLive(() => {
     fillKpis(true);
     fillRisk(true);
+    fillLate(true);
     if (below) fillAgencies(true);
   });
   return () => {
