@@ -151,6 +151,10 @@ def test_the_search_lists_imported_history_apart_from_live_work(page: Any, impor
     results = page.get_by_test_id("search-results")
     expect(results.locator("tbody tr")).to_have_count(len(CASES))
     assert "imported=true" in page.evaluate("location.hash")
+    # Each row shows the case id the miner knows, not only the receipt code the import made.
+    shown = results.get_by_test_id("search-case-id")
+    expect(shown).to_have_count(len(CASES))
+    assert sorted(shown.all_inner_texts()) == sorted(CASES)
     page.get_by_test_id("search-source").select_option(label="Hồ sơ xử lý trên hệ thống")
     page.locator("form.filters button[type=submit]").click()
     expect(page.get_by_text("Không tìm thấy hồ sơ nào.")).to_be_visible()

@@ -69,17 +69,29 @@ export async function render(main, params, ctx) {
       });
       found.push(...body.items);
       cursor = body.next_cursor;
+      // Imported history: the case id the legacy log gave each dossier, what a miner knows it by
+      // (shortened on screen when the log wrote a long one; whole in its title).
+      const caseColumn = found.some((r) => r.case_id)
+        ? {
+            label: t('search.case_id'),
+            cell: (r) =>
+              r.case_id
+                ? h('span', { class: 'mono', title: r.case_id, 'data-testid': 'search-case-id' }, r.case_id.length > 80 ? `${r.case_id.slice(0, 79)}…` : r.case_id)
+                : '',
+          }
+        : null;
       replace(
         el,
         table(
           [
             { label: t('common.receipt_code'), cell: (r) => dossierLink(r.id, r.receipt_code) },
+            caseColumn,
             { label: t('common.procedure'), cell: (r) => h('span', { title: procedureName(r.procedure_code) }, r.procedure_code) },
             { label: t('common.status'), cell: (r) => statusChip(r.status) },
             { label: t('common.holder'), cell: (r) => shortName(r.holder_agency_code) },
             { label: t('common.received_at'), cell: (r) => dateTime(r.received_at) },
             { label: t('common.remaining'), cell: (r) => timeLeft(r) },
-          ],
+          ].filter(Boolean),
           found,
           { testid: 'search-results', empty: t('search.empty') },
         ),
