@@ -161,3 +161,46 @@ def test_the_import_report_prints_the_whole_procedure_code_to_export_the_log_by(
     result = runner.invoke(interchange_cli, ["export", "xes", "--procedure", code, "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert case_ids(out) == case_ids(source)
+
+
+def test_csv_names_each_events_group_as_the_log_wrote_it(make_container: Any, tmp_path: Path) -> None:
+    """A miner reading the CSV by group had only `agency_code`: the codes the import made of the
+    log's groups (`FINANCE`, and another for `finance`), and for a step whose log named no group
+    the agency then holding the dossier, a unit the log never wrote. The `group` column is the
+    event's `org:group` as the log wrote it (none written: empty), so PM4Py's DFG on it is the
+    original's."""
+    import csv
+    import io
+
+    from gateways.interchange.export import export
+
+    pd = pytest.importorskip("pandas")
+    container, logs = _two_logs(make_container, tmp_path)
+    # Three permits: no trace name met twice (PM4Py reads two traces of one name as one case,
+    # where the import gives the second its own case id) and no time going back (the CSV
+    # lists events in time order, as format_dataframe sorts them; PM4Py keeps an XES's order).
+    source = tmp_path / "three-permits.xes"
+    permit_log(source, traces=3)
+    procedure = import_xes(source, cli.bulk_service(container), workers=0).procedure_code
+    out = io.StringIO()
+    export(ExportFormat.CSV, out, container.store, container.catalogue, Selection(procedure=procedure))
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().lstrip("\ufeff"))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original = pm4py.read_xes(str(source), show_progress_bar=False)
+        frame = pm4py.format_dataframe(
+            pd.DataFrame(rows), case_id="case_id", activity_key="group", timestamp_key="occurred_at"
+        )
+        by_group = pm4py.discover_dfg(
+            original,
+            activity_key="org:group",
+            case_id_key="case:concept:name",
+            timestamp_key="time:timestamp",
+        )
+        assert pm4py.discover_dfg(frame) == by_group
+    assert {"FINANCE", "Finance", "finance"} <= {r[k] for r in rows for k in ("agency_code", "group")}
+    fines = io.StringIO()
+    export(
+        ExportFormat.CSV, fines, container.store, container.catalogue, Selection(procedure=logs["fines"][1])
+    )
+    assert {r["group"] for r in csv.DictReader(io.StringIO(fines.getvalue().lstrip("\ufeff")))} == {""}
