@@ -204,3 +204,35 @@ def test_csv_names_each_events_group_as_the_log_wrote_it(make_container: Any, tm
         ExportFormat.CSV, fines, container.store, container.catalogue, Selection(procedure=logs["fines"][1])
     )
     assert {r["group"] for r in csv.DictReader(io.StringIO(fines.getvalue().lstrip("\ufeff")))} == {""}
+
+
+def test_ocel_exports_give_each_imported_dossier_its_cases_attributes(
+    make_container: Any, tmp_path: Path
+) -> None:
+    """A trace's attributes (the permit's `RequestedBudget`, `BudgetNumber`, `Overspent`) were in
+    the XES export but on no object of the OCEL exports: a miner flattening the OCEL on
+    dossiers lost every case attribute the log had."""
+    from gateways.interchange.export import export_database
+
+    container, logs = _two_logs(make_container, tmp_path)
+    source, procedure = logs["permits"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original = pm4py.read_xes(str(source), show_progress_bar=False)
+    cases = original.groupby("case:concept:name").first()
+    json_path = export_to(
+        container, ExportFormat.OCEL, tmp_path / "p.jsonocel", Selection(procedure=procedure)
+    )
+    sqlite_path = tmp_path / "p.sqlite"
+    export_database(sqlite_path, container.store, container.catalogue, Selection(procedure=procedure))
+    for path, read in ((json_path, pm4py.read_ocel2_json), (sqlite_path, pm4py.read_ocel2_sqlite)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ocel = read(str(path))
+        dossiers = ocel.objects[ocel.objects["ocel:type"] == "dossier"].set_index("case_id")
+        # The case id is named once (`case_id`); the trace's other attributes as the log typed them.
+        for key in ("RequestedBudget", "BudgetNumber", "Permit ProjectNumber"):
+            assert key in dossiers.columns, (path.name, key)
+        for case, row in cases.iterrows():  # a name met twice: PM4Py's first is the import's first
+            assert float(dossiers.loc[case, "RequestedBudget"]) == row["case:RequestedBudget"], path.name
+            assert int(dossiers.loc[case, "BudgetNumber"]) == row["case:BudgetNumber"], path.name
