@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from gateways.bench import BENCHES, NEEDS_KAFKA, BenchUnavailable, run_bench
-from gateways.bench.mining import KeyMissing
+from gateways.bench.mining import DEFAULT_KEY, KeyMissing
 from gateways.bench.mining_lxml import UnreadableLog
 from gateways.bench.report import BenchResult
 from gateways.bench.workload import EVENTS_PER_DOSSIER, bench_dir
@@ -137,7 +137,17 @@ def bench(
     except BenchUnavailable as exc:
         err.print(f"[yellow]bench {name} {exc}[/yellow]")
         return
-    except (KeyMissing, UnreadableLog) as exc:
+    except KeyMissing as exc:
+        # Without --key the key is the default one, which the miner never named.
+        hint = (
+            f" ({DEFAULT_KEY} is the default key: give another with --key concept:name, "
+            "--key org:resource or any attribute the log's events have)"
+            if key is None
+            else ""
+        )
+        err.print(f"[red]bench {name}: {exc}{hint}[/red]")
+        raise typer.Exit(2) from exc
+    except UnreadableLog as exc:
         err.print(f"[red]bench {name}: {exc}[/red]")
         raise typer.Exit(2) from exc
     result.print(Console())

@@ -134,6 +134,9 @@ class DossierSummary(Model):
     overdue: bool
     remaining_working_hours: float | None
     imported: bool = Field(description="imported legacy history (its time left is the log's, not live)")
+    case_id: str | None = Field(
+        default=None, description="imported history: the case id in the legacy log it came from"
+    )
     version: int
 
 

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from domain.legacy import text_of
 from gateways.interchange.fields import activity_of
 from gateways.interchange.selection import Trace
-from gateways.interchange.xes import TRANSITION
+from gateways.interchange.xes import GROUP, TRANSITION
 
 BOM = "\ufeff"
 # What makes a spreadsheet program read a cell as a formula (OWASP: CSV injection).
@@ -48,6 +48,10 @@ COLUMNS = [
     # own; `complete` for what lienthong records, facts once done).
     "case_id",
     "lifecycle",
+    # The event's group as the XES export writes it: a legacy step's `org:group` as its log
+    # wrote it (none written: empty, where `agency_code` holds the unit the import kept the
+    # step at), else the agency that acted.
+    "group",
 ]
 
 
@@ -95,7 +99,15 @@ def _values(e: dict[str, Any], trace: Trace) -> list[Any]:
         e["hash"],
         trace.case_id or "",
         _lifecycle(payload) if e["type"] == "LegacyActivityRecorded" else "complete",
+        _group(e, payload),
     ]
+
+
+def _group(e: dict[str, Any], payload: dict[str, Any]) -> str:
+    original = payload.get("original") if e["type"] == "LegacyActivityRecorded" else None
+    if original:
+        return text_of(original.get(GROUP)) or ""
+    return str(e.get("agency_code") or "")
 
 
 def _lifecycle(payload: dict[str, Any]) -> str:

@@ -31,6 +31,7 @@ class ExportSummary:
     events: int
     seconds: float
     damaged: int = 0  # dossiers left out: a stored event could not be read
+    cut: int = 0  # dossiers written without some of their events: the window left them out
 
 
 def export(
@@ -42,7 +43,13 @@ def export(
     if fmt == ExportFormat.XES:
         described = {
             key: value.isoformat() if hasattr(value, "isoformat") else str(value)
-            for key, value in (("from", selection.start), ("to", selection.end), ("agency", selection.agency))
+            for key, value in (
+                ("from", selection.start),
+                ("to", selection.end),
+                ("agency", selection.agency),
+                ("procedure", selection.procedure),
+                ("whole_cases", "true" if selection.whole_cases else None),
+            )
             if value is not None
         }
         dossiers, events = write_xes(out, selected, described)
@@ -53,7 +60,7 @@ def export(
     else:
         dossiers, events = write_csv(out, selected)
     out.flush()
-    return ExportSummary(fmt, dossiers, events, time.perf_counter() - started, selected.damaged)
+    return ExportSummary(fmt, dossiers, events, time.perf_counter() - started, selected.damaged, selected.cut)
 
 
 def export_database(
@@ -64,5 +71,10 @@ def export_database(
     selected = History(store, selection)
     dossiers, events = write_ocel_sqlite(path, selected, catalogue)
     return ExportSummary(
-        ExportFormat.OCEL_SQLITE, dossiers, events, time.perf_counter() - started, selected.damaged
+        ExportFormat.OCEL_SQLITE,
+        dossiers,
+        events,
+        time.perf_counter() - started,
+        selected.damaged,
+        selected.cut,
     )

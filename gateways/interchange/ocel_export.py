@@ -5,7 +5,8 @@ Event type = what happened: the activity of an imported legacy step as the log n
 else the lienthong event type. Attribute values are strings (the schema's rule), their
 types (`string`, `time`, `integer`, `float`, `boolean`) declared per event type; an
 imported step carries the legacy log's attributes (lists and nested values as JSON text).
-Object types: `dossier` (with the legacy case id of imported history), `agency`,
+Object types: `dossier` (with the legacy case id of imported history and the case's
+attributes as its log typed them, `log:` before a name the dossier has already), `agency`,
 `procedure`. Every event is related to its dossier, the agencies it names and the
 dossier's procedure, one qualifier per object: the most specific role (receiving, from,
 to, consulted agency) over the acting one. Events an import synthesized are left out
@@ -31,7 +32,7 @@ from gateways.eventstore.codec import DecodeError
 from gateways.interchange.fields import activity_of, payload_fields
 from gateways.interchange.mapping import DEFAULT_NO_GROUP
 from gateways.interchange.selection import Trace
-from gateways.interchange.xes import GROUP, POSITION
+from gateways.interchange.xes import GROUP, NAME, POSITION
 from gateways.interchange.xes_import import UNRECORDED
 
 EPOCH = "1970-01-01T00:00:00+00:00"  # OCEL's time for values that never changed
@@ -86,6 +87,27 @@ _AGENCY_ROLES = (
     ("to_agency_code", "to agency"),
     ("consulted_agency_code", "consulted agency"),
 )
+
+
+_DOSSIER_NATIVE = frozenset(str(a["name"]) for a in OBJECT_TYPES[0]["attributes"])
+
+
+def case_attribute_name(key: str) -> str:
+    """A legacy case attribute's name on its dossier object: as the log wrote it, `log:` before
+    it where it is a name the dossier has already (a log's own `status`, say)."""
+    return "log:" + key if key in _DOSSIER_NATIVE or key.startswith("log:") else key
+
+
+def typed_original(typed: dict[str, Any]) -> tuple[str, Any]:
+    """A legacy attribute (`{type, value[, children]}`) as an OCEL type and value: a list or
+    nested attributes as JSON text, a `float` the log wrote as no number as text."""
+    kind = _KINDS.get(str(typed.get("type")), "string")
+    value = typed.get("value")
+    if typed.get("type") in ("list", "container") or typed.get("children"):
+        return "string", typed
+    if typed.get("type") == "float" and isinstance(value, str):
+        return "string", value  # INF / NaN as written
+    return kind, value
 
 
 def ocel_value(value: Any) -> str:
@@ -148,6 +170,8 @@ class OcelWriter:
         self._first_object = True
         # Event type -> attribute -> OCEL type, as met (bounded by the activities).
         self._types: dict[str, dict[str, str]] = {}
+        # The imported cases' attributes on their dossiers: name -> OCEL type, as met.
+        self._case_types: dict[str, str] = {}
 
     def start(self) -> None:
         self.out.write('{"events":[')
@@ -177,13 +201,7 @@ class OcelWriter:
             for key, typed in original.items():
                 if key in _SKIPPED_ORIGINAL:
                     continue
-                kind = _KINDS.get(str(typed.get("type")), "string")
-                nested = typed.get("type") in ("list", "container") or typed.get("children")
-                value = typed.get("value")
-                if nested:
-                    kind, value = "string", typed
-                elif typed.get("type") == "float" and isinstance(value, str):
-                    kind = "string"  # INF / NaN as written
+                kind, value = typed_original(typed)
                 self._declare(activity, key, kind)
                 attributes.append({"name": key, "value": ocel_value(value)})
         else:
@@ -234,6 +252,16 @@ class OcelWriter:
         ]
         if trace.case_id is not None:
             attributes.insert(1, {"name": "case_id", "time": EPOCH, "value": trace.case_id})
+            # The trace's own attributes, as the log typed them (its name is the case id).
+            for key, typed in (trace.case_attributes or {}).items():
+                if key == NAME or not isinstance(typed, dict):
+                    continue
+                name = case_attribute_name(key)
+                kind, value = typed_original(typed)
+                known = self._case_types.setdefault(name, kind)
+                if known != kind:
+                    self._case_types[name] = "string"  # one name, several types: the text
+                attributes.append({"name": name, "time": EPOCH, "value": ocel_value(value)})
         state: Dossier | None = None
         for record in trace.stream:
             try:
@@ -264,6 +292,12 @@ class OcelWriter:
             "attributes": attributes,
             "relationships": relationships,
         }
+
+    def object_types(self) -> list[dict[str, Any]]:
+        """The object types, the dossier's with the case attributes met."""
+        dossier, *others = OBJECT_TYPES
+        extra = [{"name": name, "type": kind} for name, kind in self._case_types.items()]
+        return [{"name": dossier["name"], "attributes": [*dossier["attributes"], *extra]}, *others]
 
     def _object(self, obj: dict[str, Any]) -> None:
         self._objects.write(("" if self._first_object else ",") + _json(obj))
@@ -339,7 +373,9 @@ class OcelWriter:
             {"name": name, "attributes": [{"name": a, "type": kind} for a, kind in declared.items()]}
             for name, declared in self._types.items()
         ]
-        self.out.write('],"objectTypes":' + _json(OBJECT_TYPES) + ',"eventTypes":' + _json(event_types))
+        self.out.write(
+            '],"objectTypes":' + _json(self.object_types()) + ',"eventTypes":' + _json(event_types)
+        )
         self.out.write("}\n")
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from gateways.catalogue import Catalogue
-from gateways.interchange.ocel_export import EPOCH, OBJECT_TYPES, OcelWriter
+from gateways.interchange.ocel_export import EPOCH, OcelWriter
 from gateways.interchange.selection import Trace
 
 _SQL_TYPES = {
@@ -217,7 +217,7 @@ class OcelSqliteWriter(OcelWriter):
         db.execute("INSERT INTO event SELECT ocel_id, ocel_type FROM stage_event")
         objects = _Maps("object_", taken)
         epoch = _utc(EPOCH)
-        for object_type in OBJECT_TYPES:
+        for object_type in self.object_types():
             name = str(object_type["name"])
             declared = {str(a["name"]): str(a["type"]) for a in object_type["attributes"]}
             table = _quote("object_" + objects(name))

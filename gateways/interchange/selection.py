@@ -81,21 +81,30 @@ def agencies_named(envelope: dict[str, Any]) -> set[str]:
 
 @dataclass(frozen=True)
 class Selection:
-    """Events with `start <= occurred_at <= end`, of dossiers `agency` took part in; the
-    events an import synthesized (its receipts and case records) only with
-    `synthesized` (what happened in the legacy system is what a miner wants by default)."""
+    """Events with `start <= occurred_at <= end`, of dossiers `agency` took part in and of
+    `procedure` (an imported log is a procedure of its own); the events an import synthesized
+    (its receipts and case records) only with `synthesized` (what happened in the legacy
+    system is what a miner wants by default). With `whole_cases`, the window chooses dossiers
+    (those with an event in it) and each is exported with every event: a miner's model is
+    not then fed cases cut in the middle."""
 
     start: datetime | None = None
     end: datetime | None = None
     agency: str | None = None
     synthesized: bool = False
+    procedure: str | None = None
+    whole_cases: bool = False
 
     def __post_init__(self) -> None:
         if self.start and self.end and self.end < self.start:
             raise InvalidValue("--to is before --from")
 
+    def shown(self, record: RecordedEvent) -> bool:
+        """Whether the export writes this event at all (synthesized ones only when asked)."""
+        return self.synthesized or not is_synthesized(record.envelope.get("actor"))
+
     def in_window(self, record: RecordedEvent) -> bool:
-        if not self.synthesized and is_synthesized(record.envelope.get("actor")):
+        if not self.shown(record):
             return False
         if self.start is None and self.end is None:
             return True
@@ -203,13 +212,15 @@ class History:
     """The selected dossiers' events, one dossier at a time (dossiers without any are left out).
 
     A dossier whose stored events cannot be read is left out and counted in
-    `damaged`: `lienthong audit verify` names the record.
+    `damaged`: `lienthong audit verify` names the record. A dossier the window cut (some of
+    its events left out for their time) is counted in `cut`.
     """
 
     def __init__(self, store: EventStore, selection: Selection) -> None:
         self.store = store
         self.selection = selection
         self.damaged = 0
+        self.cut = 0
 
     def __iter__(self) -> Iterator[Trace]:
         for dossier_id in dossier_ids(self.store):
@@ -220,10 +231,18 @@ class History:
                 continue
             if not records or not self.selection.involves_agency(records):
                 continue
+            opening = records[0].envelope["payload"]
+            procedure = self.selection.procedure
+            if procedure is not None and str(opening.get("procedure_code", "")) != procedure:
+                continue
             kept = [r for r in records if self.selection.in_window(r)]
             if not kept:
                 continue
-            opening = records[0].envelope["payload"]
+            shown = [r for r in records if self.selection.shown(r)]
+            if self.selection.whole_cases:
+                kept = shown
+            elif len(kept) < len(shown):
+                self.cut += 1
             received = next((r.envelope["payload"] for r in records if r.type == "DossierReceived"), opening)
             case = next((r.envelope["payload"] for r in records if r.type == "LegacyCaseRecorded"), None)
             yield Trace(

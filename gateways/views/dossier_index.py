@@ -378,6 +378,17 @@ class DossierIndex:
             and start <= datetime.fromisoformat(r["received_at"]) < end
         )
 
+    def case_ids(self, dossier_ids: Sequence[str]) -> dict[str, str]:
+        """The legacy case id of each imported dossier among `dossier_ids` (others are absent)."""
+        if not dossier_ids:
+            return {}
+        found = select_in(
+            self.db.query,
+            "SELECT dossier_id, case_id FROM dossier_case WHERE dossier_id IN ({marks})",
+            dossier_ids,
+        )
+        return {str(r["dossier_id"]): str(r["case_id"]) for r in found}
+
     def search(self, where: list[str], params: list[Any], limit: int, after: str | None) -> list[DossierRow]:
         clauses = list(where)
         args = list(params)

@@ -22,11 +22,17 @@ CASES = {
         ("Confirmation of receipt", "Resource02", "Group 1", "2024-03-07T02:15:00+01:00"),
         ("T06 Determine necessity of stop advice", "", "Group 1", "2024-03-07T05:00:00+01:00"),
     ],
+    "case-10020": [  # start/complete pairs, as the building-permit logs write them
+        ("01_HOOFD_010", "560464", "Group 1", "2024-03-08T09:00:00+07:00", "start"),
+        ("01_HOOFD_010", "560464", "Group 1", "2024-03-08T11:00:00+07:00", "complete"),
+    ],
 }
 
 
-def _event(activity: str, resource: str, group: str, at: str) -> str:
+def _event(activity: str, resource: str, group: str, at: str, transition: str = "") -> str:
     who = f'<string key="org:resource" value="{resource}"/>' if resource else ""
+    if transition:
+        who += f'<string key="lifecycle:transition" value="{transition}"/>'
     return (
         f'<event><string key="concept:name" value="{activity}"/>{who}'
         f'<string key="org:group" value="{group}"/><date key="time:timestamp" value="{at}"/></event>'
@@ -109,14 +115,23 @@ def test_the_inspector_searches_a_legacy_case_and_reads_its_original_activities(
     expect(page.get_by_test_id("remaining-imported").first).to_be_visible()
     expect(page.locator("main")).not_to_contain_text("Quá hạn")
     timeline = page.get_by_test_id("timeline")
-    for activity, resource, _group, _at in CASES["case-10011"]:
-        expect(timeline).to_contain_text(f"«{activity}»")
+    for _activity, resource, _group, _at in CASES["case-10011"]:
         expect(timeline).to_contain_text(f"Người thực hiện: {resource}")
+    # Each step is headed by the log's own activity, not by a label every imported step shares.
+    expect(timeline.get_by_test_id("legacy-activity")).to_have_text(
+        [activity for activity, *_ in CASES["case-10011"]]
+    )
     expect(timeline).to_contain_text("Mã hồ sơ ở hệ thống cũ: case-10011")
     # Its printed forms: the control sheet, no receipt slip (no applicant, no lookup secret).
     expect(page.get_by_test_id("document-control-sheet")).to_be_visible()
     expect(page.get_by_test_id("document-receipt")).to_have_count(0)
     shot(page, "imported-case")
+    # A start and a complete of one activity are told apart by the transition the log wrote.
+    page.goto(f"{imported.base}/#/search?case_id=case-10020")
+    page.get_by_test_id("search-results").locator("tbody tr a").first.click()
+    expect(page.get_by_test_id("timeline").get_by_test_id("legacy-activity")).to_have_text(
+        ["01_HOOFD_010 (start)", "01_HOOFD_010 (complete)"]
+    )
 
 
 @pytest.mark.integration
@@ -153,6 +168,19 @@ def test_the_search_lists_imported_history_apart_from_live_work(page: Any, impor
     results = page.get_by_test_id("search-results")
     expect(results.locator("tbody tr")).to_have_count(len(CASES))
     assert "imported=true" in page.evaluate("location.hash")
+    # Each row shows the case id the miner knows, not only the receipt code the import made.
+    shown = results.get_by_test_id("search-case-id")
+    expect(shown).to_have_count(len(CASES))
+    assert sorted(shown.all_inner_texts()) == sorted(CASES)
+    # One log's cases apart from another's: the procedure an import gave that log.
+    procedure = _find(imported, "case-10011")[0]["procedure_code"]
+    page.locator("#s-procedure").select_option(procedure)
+    page.locator("form.filters button[type=submit]").click()
+    expect(results.locator("tbody tr")).to_have_count(len(CASES))
+    assert f"procedure_code={procedure}" in page.evaluate("location.hash")
+    page.goto(f"{imported.base}/#/search?imported=true&procedure_code=NO-SUCH-LOG")
+    expect(page.get_by_text("Không tìm thấy hồ sơ nào.")).to_be_visible()
+    page.goto(f"{imported.base}/#/search?imported=true")
     page.get_by_test_id("search-source").select_option(label="Hồ sơ xử lý trên hệ thống")
     page.locator("form.filters button[type=submit]").click()
     expect(page.get_by_text("Không tìm thấy hồ sơ nào.")).to_be_visible()

@@ -267,7 +267,12 @@ def test_mining_says_when_the_log_lacks_the_key(tmp_path: Path, monkeypatch: pyt
     app.command()(bench)
     result = CliRunner().invoke(app, ["mining", "--xes", str(log)])
     assert result.exit_code == 2
-    assert "no event has the attribute 'org:group'" in result.output.replace("\n", " ")
+    said = " ".join(result.output.split())
+    assert "no event has the attribute 'org:group'" in said
+    # A miner who gave no key is told that org:group was the default and how to choose another.
+    assert "the default key" in said and "--key concept:name" in said
+    result = CliRunner().invoke(app, ["mining", "--xes", str(log), "--key", "org:role"])
+    assert result.exit_code == 2 and "the default key" not in " ".join(result.output.split())
     result = CliRunner().invoke(app, ["mining", "--xes", str(log), "--key", "concept:name"])
     assert result.exit_code == 0, result.output
     body = orjson.loads((tmp_path / "var" / "bench" / "mining.json").read_bytes())

@@ -106,11 +106,23 @@ def test_the_command_line_takes_a_zone_and_refuses_an_unknown_one(
         not (tmp_path / "var").exists() or runner.invoke(app, ["export", "xes"]).stdout.count("<trace>") == 0
     )
 
+    # Without the zone no event has a time it can read: nothing is imported, and a script
+    # running `import-xes … && export …` must not go on as if the log were in (it exited 0).
+    result = runner.invoke(app, ["import-xes", str(source), "--workers", "0"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1, said
+    assert "nothing imported" in said and "--timezone" in said
+
     result = runner.invoke(
         app, ["import-xes", str(source), "--timezone", "Europe/Amsterdam", "--workers", "0"]
     )
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["export", "xes"]).stdout.count("<trace>") == 3
+    # Run again: every trace is there already, which is no failure.
+    result = runner.invoke(
+        app, ["import-xes", str(source), "--timezone", "Europe/Amsterdam", "--workers", "0"]
+    )
+    assert result.exit_code == 0, result.output
 
 
 def test_the_hour_a_zone_repeats_is_read_in_the_order_the_trace_gives(

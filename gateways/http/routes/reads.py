@@ -180,6 +180,14 @@ def _row_json(row: Any, container: Container, now: datetime) -> dict[str, Any]:
     }
 
 
+def _with_case_ids(items: list[dict[str, Any]], container: Container) -> list[dict[str, Any]]:
+    """Each imported row with the case id its legacy log gave it (what a miner knows it by)."""
+    cases = container.index.case_ids([item["id"] for item in items if item["imported"]])
+    for item in items:
+        item["case_id"] = cases.get(item["id"])
+    return items
+
+
 @router.get("/dossiers", **answers(schemas.DossierPage))
 def search_dossiers(
     principal: PrincipalDep,
@@ -285,7 +293,11 @@ def search_dossiers(
             break
     # The last row shown, not the last one read: a filtered batch may hold more than the page.
     next_cursor = items[limit - 1]["id"] if len(items) >= limit else None
-    return {"items": items[:limit], "next_cursor": next_cursor, "view_position": container.view_position()}
+    return {
+        "items": _with_case_ids(items[:limit], container),
+        "next_cursor": next_cursor,
+        "view_position": container.view_position(),
+    }
 
 
 @router.get("/agencies/{code}/inbox", **answers(schemas.InboxPage))
@@ -327,11 +339,11 @@ def inbox(
         item["consultation_requested_at"] = _iso(asked_at, container)
         consultations.append(item)
     body = {
-        "items": items,
+        "items": _with_case_ids(items, container),
         # Every open dossier of the agency, however many `limit` let into `items`.
         "total": sum(page.totals.values()),
         "totals": {**page.totals, "consultations": asked_total},
-        "consultations": consultations,
+        "consultations": _with_case_ids(consultations, container),
         "next_cursor": None,
         "view_position": container.view_position(),
     }

@@ -116,7 +116,10 @@ function payloadText(event) {
   if (p.outcome) parts.push(`${label('outcome', p.outcome)}${p.decision_number ? ' — ' + p.decision_number : ''}`);
   if (p.new_due_at) parts.push(`${t('dossier.promised')}: ${dateTime(p.new_due_at)}`);
   if (p.amount_vnd) parts.push(`${num(p.amount_vnd)} đ`);
-  for (const key of ['reason', 'note', 'question', 'answer', 'activity']) if (p[key]) parts.push(`«${p[key]}»`);
+  // An imported step's activity heads it (legacyActivity): not repeated here.
+  for (const key of ['reason', 'note', 'question', 'answer']) if (p[key]) parts.push(`«${p[key]}»`);
+  if (p.activity && event.type !== 'LegacyActivityRecorded') parts.push(`«${p.activity}»`);
+  if (event.type === 'LegacyActivityRecorded') parts.push(label('event', event.type));
   if (event.type === 'LegacyActivityRecorded' && p.resource) parts.push(`${t('dossier.resource')}: ${p.resource}`);
   if (event.type === 'LegacyCaseRecorded') parts.push(`${t('dossier.case_id')}: ${p.case_id}`);
   return parts.join(' · ');
@@ -167,6 +170,16 @@ function unpacked(events) {
   });
 }
 
+// What an imported step is called in its log: its activity, and the lifecycle transition the
+// log wrote (a start and a complete of one activity are two steps), else the shared label.
+function what(event) {
+  const p = event.payload || {};
+  if (event.type !== 'LegacyActivityRecorded' || !p.activity) return label('event', event.type);
+  const written = (p.original || {})['lifecycle:transition'];
+  const transition = written && typeof written === 'object' ? written.value : null;
+  return h('span', { 'data-testid': 'legacy-activity', title: label('event', event.type) }, transition ? `${p.activity} (${transition})` : p.activity);
+}
+
 function timeline(events) {
   return h(
     'ol',
@@ -176,7 +189,7 @@ function timeline(events) {
         'li',
         { 'data-seq': e.seq, 'data-at': e.occurred_at },
         h('div', { class: 'when' }, `#${e.seq} · ${dateTime(e.occurred_at)}`),
-        h('div', { class: 'what' }, label('event', e.type)),
+        h('div', { class: 'what' }, what(e)),
         h('div', { class: 'payload' }, payloadText(e)),
         h('div', { class: 'muted small' }, t('dossier.timeline.by', { who: actorText(e) })),
         legacyAttributes(e),

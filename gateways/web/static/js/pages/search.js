@@ -3,7 +3,7 @@
 // their subtree's). Imported cases the legacy log never closed count as overdue for years, so
 // "overdue" among live work needs the source chosen.
 import { api } from '../api.js';
-import { procedureName, shortName } from '../catalog.js';
+import { allProcedures, procedureName, shortName } from '../catalog.js';
 import { h, replace, section, table } from '../dom.js';
 import { dateTime } from '../format.js';
 import { label, t } from '../i18n.js';
@@ -26,6 +26,15 @@ export async function render(main, params, ctx) {
     h('option', { value: '' }, t('search.any')),
     ['false', 'true'].map((v) => h('option', { value: v, selected: v === params.imported }, t(v === 'true' ? 'search.source.imported' : 'search.source.live'))),
   );
+  // A procedure, an imported log's own among them (IMPORTED-…): one log's cases apart.
+  const procedure = h(
+    'select',
+    { id: 's-procedure', 'data-testid': 'search-procedure' },
+    h('option', { value: '' }, t('search.any')),
+    allProcedures()
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((p) => h('option', { value: p.code, selected: p.code === params.procedure_code }, p.name)),
+  );
   const overdue = h('input', { type: 'checkbox', id: 's-overdue', checked: params.overdue === 'true' });
   const out = h('div', {});
   const form = h(
@@ -38,6 +47,7 @@ export async function render(main, params, ctx) {
           receipt_code: code.value.trim(),
           case_id: caseId.value.trim(),
           status: status.value,
+          procedure_code: procedure.value,
           imported: source.value,
           overdue: overdue.checked ? 'true' : '',
         });
@@ -47,6 +57,7 @@ export async function render(main, params, ctx) {
     h('label', { for: 's-case' }, t('search.case_id'), caseId),
     h('label', { for: 's-status' }, t('search.status'), status),
     h('label', { for: 's-source' }, t('search.source'), source),
+    h('label', { for: 's-procedure' }, t('common.procedure'), procedure),
     h('label', { for: 's-overdue', style: 'flex-direction:row;align-items:center;gap:6px' }, overdue, t('search.overdue')),
     h('button', { type: 'submit', class: 'primary' }, t('search.submit')),
   );
@@ -61,6 +72,7 @@ export async function render(main, params, ctx) {
           receipt_code: params.receipt_code,
           case_id: params.case_id,
           status: params.status,
+          procedure_code: params.procedure_code,
           imported: params.imported === 'true' || params.imported === 'false' ? params.imported : null,
           overdue: params.overdue === 'true' ? 'true' : null,
           cursor,
@@ -69,17 +81,29 @@ export async function render(main, params, ctx) {
       });
       found.push(...body.items);
       cursor = body.next_cursor;
+      // Imported history: the case id the legacy log gave each dossier, what a miner knows it by
+      // (shortened on screen when the log wrote a long one; whole in its title).
+      const caseColumn = found.some((r) => r.case_id)
+        ? {
+            label: t('search.case_id'),
+            cell: (r) =>
+              r.case_id
+                ? h('span', { class: 'mono', title: r.case_id, 'data-testid': 'search-case-id' }, r.case_id.length > 80 ? `${r.case_id.slice(0, 79)}…` : r.case_id)
+                : '',
+          }
+        : null;
       replace(
         el,
         table(
           [
             { label: t('common.receipt_code'), cell: (r) => dossierLink(r.id, r.receipt_code) },
+            caseColumn,
             { label: t('common.procedure'), cell: (r) => h('span', { title: procedureName(r.procedure_code) }, r.procedure_code) },
             { label: t('common.status'), cell: (r) => statusChip(r.status) },
             { label: t('common.holder'), cell: (r) => shortName(r.holder_agency_code) },
             { label: t('common.received_at'), cell: (r) => dateTime(r.received_at) },
             { label: t('common.remaining'), cell: (r) => timeLeft(r) },
-          ],
+          ].filter(Boolean),
           found,
           { testid: 'search-results', empty: t('search.empty') },
         ),
