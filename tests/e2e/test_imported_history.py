@@ -181,6 +181,9 @@ def test_the_search_lists_imported_history_apart_from_live_work(page: Any, impor
     page.goto(f"{imported.base}/#/search?imported=true&procedure_code=NO-SUCH-LOG")
     expect(page.get_by_text("Không tìm thấy hồ sơ nào.")).to_be_visible()
     page.goto(f"{imported.base}/#/search?imported=true")
+    # The page is drawn again for the new address before its form is used (else the choice
+    # below could land on the form being replaced, and the search sent be the old one).
+    expect(page.get_by_test_id("search-results").locator("tbody tr")).to_have_count(len(CASES))
     page.get_by_test_id("search-source").select_option(label="Hồ sơ xử lý trên hệ thống")
     page.locator("form.filters button[type=submit]").click()
     expect(page.get_by_text("Không tìm thấy hồ sơ nào.")).to_be_visible()
