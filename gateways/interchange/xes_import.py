@@ -54,7 +54,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,7 @@ from gateways.interchange.xes_report import (
     NO_TIME,
     NO_TRACE_NAME,
     TRACE_NO_GROUP,
+    TRACE_NO_OFFSET,
     TRACE_REFUSED,
     TRACE_TOO_LARGE,
     ImportReport,
@@ -401,11 +402,17 @@ class XesImporter:
             report.events_in_skipped += len(trace.events)
             return None
         timed: list[tuple[datetime, int, XesEvent]] = []
+        untimed = 0
         for event in trace.events:
             at = event.timestamp(self.zone)
             if at is None:
-                report.dropped += 1
-                report.unmapped[NO_TIME] += 1
+                if self.zone is None and event.timestamp(UTC) is not None:
+                    # A time written without its offset: the trace waits for --timezone whole
+                    # (imported without that event, a later run could never add it).
+                    report.unmapped[TRACE_NO_OFFSET] += 1
+                    report.events_in_skipped += len(trace.events)
+                    return None
+                untimed += 1
                 continue
             if timed and at < timed[-1][0] and self.zone is not None:
                 # A wall-clock time of the hour the zone repeats (clocks going back) reads first
@@ -414,6 +421,9 @@ class XesImporter:
                 if repeated is not None and repeated >= timed[-1][0]:
                     at = repeated
             timed.append((at, event.position, event))
+        if untimed:
+            report.dropped += untimed
+            report.unmapped[NO_TIME] += untimed
         if not timed:
             report.unmapped[NO_EVENTS] += 1
             return None

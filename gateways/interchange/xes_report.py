@@ -15,9 +15,12 @@ from gateways.interchange.xes import EARLIEST_YEAR, LATEST_YEAR
 # Why an event or trace did not map one to one (keys of ImportReport.unmapped).
 TRACE_NO_GROUP = "trace names no org:group: dossier held by UNRECORDED"
 NO_TIME = (
-    "event without a valid time:timestamp (with its UTC offset, in the years "
-    f"{EARLIEST_YEAR}-{LATEST_YEAR}): not imported (times written without an offset are read "
-    "with --timezone ZONE)"
+    "event without a valid time:timestamp (none, or none in the years "
+    f"{EARLIEST_YEAR}-{LATEST_YEAR}): not imported"
+)
+TRACE_NO_OFFSET = (
+    "trace with a time written without its UTC offset: no dossier, nothing of it written (import "
+    "the log again with --timezone ZONE, the zone its times were written in)"
 )
 NO_TRACE_NAME = "trace without concept:name: named by its position in the log"
 NO_EVENTS = "trace without timed events: no dossier"
