@@ -56,9 +56,11 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import StoredEvent
 
+from domain import commands as cmd
 from domain.agencies import Agency, Hierarchy
 from domain.decide import decide
 from domain.errors import DomainError
+from domain.legacy import RecordLegacyCase
 from domain.legacy_import import DecidedTrace, open_trace
 from domain.procedures import Procedure, version_on
 from gateways.application.service import DossierService
@@ -80,6 +82,7 @@ from gateways.interchange.xes_import import (
     XesImporter,
     _Case,
     _draining,
+    _exported_dossier_id,
     _Step,
     procedure_code_for,
 )
@@ -179,6 +182,9 @@ class ShardedXesImporter(BulkXesImporter):
         # the streams of its batch, its copy of the catalogue.
         self._own = True
         self._decided: set[str] = set()
+        # Another worker's traces followed, not yet known to be taken by the rules, whose
+        # dossier a later trace may name: dossier -> (receipt, case record), worked out then.
+        self._unsure: dict[str, tuple[cmd.ReceiveDossier, RecordLegacyCase]] = {}
         self._streams: list[PlainStream] = []
         self._stamp: datetime | None = None
         self._copy: _CatalogueCopy | None = None
@@ -321,7 +327,13 @@ class ShardedXesImporter(BulkXesImporter):
 
     def _was_decided(self, dossier_id: str) -> bool:
         """Decided earlier in this run (by this worker or, as far as it follows, another)."""
-        return dossier_id in self._decided
+        if dossier_id in self._decided:
+            return True
+        unsure = self._unsure.pop(dossier_id, None)
+        if unsure is None or not self._opens(*unsure):
+            return False
+        self._decided.add(dossier_id)
+        return True
 
     def _keep(self, dossier_id: str, decided: DecidedTrace) -> None:
         """The trace encoded at once (`OversizedEvent` if an event is too large to store; its
@@ -335,19 +347,38 @@ class ShardedXesImporter(BulkXesImporter):
         procedure, the agencies a replayed lifecycle event names, its dossier decided or
         refused), without deciding its events: the receipt and the case record are what the
         rules can refuse of a whole trace (`domain.legacy.record_trace` refuses a trace only
-        where `record_case` refuses its case)."""
+        where `record_case` refuses its case). A foreign log's trace changes nothing else, so
+        whether they are refused is worked out only if a later trace names its dossier
+        (`_was_decided`): most never do."""
         first = steps[0]
         exported_receipt = first.exported_type == "DossierReceived"
         try:
             receipt = self._receipt(log, case, desk, first, exported_receipt)
-            opened = open_trace(receipt, self._calendar)
-            decide(opened.state, self._case_command(case, first.at), self._calendar)
         except DomainError:
             return
-        for step in steps[1:] if exported_receipt else steps:
+        recorded = self._case_command(case, first.at)
+        later = steps[1:] if exported_receipt else steps
+        if not any(step.exported_type in LIFECYCLE_TYPES for step in later):
+            # A dossier id read off a case id is met once in a run (case ids are made unique);
+            # only one a lienthong export names may come again.
+            if _exported_dossier_id(case.trace) is not None:
+                self._unsure[case.dossier_id] = (receipt, recorded)
+            return
+        if not self._opens(receipt, recorded):
+            return
+        for step in later:
             if step.exported_type in LIFECYCLE_TYPES:
                 self._step(step)
         self._decided.add(case.dossier_id)
+
+    def _opens(self, receipt: cmd.ReceiveDossier, case: RecordLegacyCase) -> bool:
+        """Whether the rules take the trace's receipt and case record (its dossier is made)."""
+        try:
+            opened = open_trace(receipt, self._calendar)
+            decide(opened.state, case, self._calendar)
+        except DomainError:
+            return False
+        return True
 
 
 def _receive(path: Path, end: Connection) -> tuple[Any, ...]:
