@@ -169,6 +169,12 @@ class WorkingCalendar:
             d += _ONE_DAY
         return d
 
+    def working_days_after(self, day: date, n: int) -> date:
+        """The `n`-th working day after ``day`` (``day`` itself for 0)."""
+        for _ in range(n):
+            day = self.next_working_day(day)
+        return day
+
     def is_working_instant(self, at: datetime) -> bool:
         """True if ``at`` lies in an office interval ``[start, end)`` of a working day."""
         day, us = self._to_local(at)
@@ -219,8 +225,7 @@ class WorkingCalendar:
         day = self.next_working_day(day)
         whole_days = (remaining - 1) // day_us
         remaining -= whole_days * day_us
-        for _ in range(whole_days):
-            day = self.next_working_day(day)
+        day = self.working_days_after(day, whole_days)
 
         for s, e in self._spans:
             if remaining <= e - s:

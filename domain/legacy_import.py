@@ -58,11 +58,15 @@ def replay_refused(activity: str) -> str:
 @dataclass(frozen=True)
 class RememberingCalendar(WorkingCalendar):
     """A working calendar that remembers the working day after each day it was asked about
-    (every receipt of an import counts its due date some fifteen working days on, walking the
-    same days as the receipts of the same week) and the last due instant it counted. Same
-    answers as the calendar it copies."""
+    and the day so many working days after it (every receipt of an import counts its due date
+    some fifteen working days on, from the same days as the receipts of the same week), and the
+    last due instant it counted. Same answers as the calendar it copies."""
 
     _after: dict[date, date] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+    # (day, n) -> the n-th working day after it: a due date is so many whole days on.
+    _days_after: dict[tuple[date, int], date] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
     # The last due instant counted: a receipt counts the dossier's and its first step's due
     # from the same start, and an imported procedure gives both the same hours.
     _last: list[tuple[datetime, float, datetime]] = field(
@@ -76,6 +80,15 @@ class RememberingCalendar(WorkingCalendar):
         due = super().add_working_hours(start, hours)
         last[:] = [(start, hours, due)]
         return due
+
+    def working_days_after(self, day: date, n: int) -> date:
+        key = (day, n)
+        after = self._days_after.get(key)
+        if after is None:
+            if len(self._days_after) >= REMEMBERED_DAYS:
+                self._days_after.clear()
+            after = self._days_after[key] = super().working_days_after(day, n)
+        return after
 
     def next_working_day(self, day: date) -> date:
         after = self._after.get(day)

@@ -297,3 +297,4 @@ def test_a_remembering_calendar_answers_as_the_calendar(
         assert again.add_working_hours(at, hours) == calendar.add_working_hours(at, hours)
         assert again.counting_start(at, hours) == calendar.counting_start(at, hours)
         assert again.next_working_day(at.date()) == calendar.next_working_day(at.date())
+        assert again.working_days_after(at.date(), 15) == calendar.working_days_after(at.date(), 15)
