@@ -58,10 +58,54 @@ enum {
 
 typedef struct {
     uint32_t hash;
+    int name; /* the text is an XML name (ASCII): no key check needed */
     Py_ssize_t n;
     char bytes[CACHE_LEN];
     PyObject *text;
 } Slot;
+
+/* Bytes by what they mean in an attribute's value (SPECIAL: a reference, a character XML
+ * normalizes, `<`; HIGH: not ASCII) and in an XML name (NAME_START, NAME_REST). */
+#define SPECIAL 1
+#define HIGH 2
+#define NAME_START 4
+#define NAME_REST 8
+static unsigned char BYTES[256];
+
+static void bytes_init(void) {
+    for (int c = 0; c < 256; c++) {
+        unsigned char f = c >= 0x80 ? HIGH : 0;
+        if (c == '&' || c == '\t' || c == '\n' || c == '\r' || c == '<') f |= SPECIAL;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':') f |= NAME_START | NAME_REST;
+        if ((c >= '0' && c <= '9') || c == '-' || c == '.') f |= NAME_REST;
+        BYTES[c] = f;
+    }
+}
+
+/* ASCII bytes that make an XML name (what `_check_name` would not count). */
+static int ascii_name(const char *p, Py_ssize_t n) {
+    if (n == 0 || !(BYTES[(unsigned char)p[0]] & NAME_START)) return 0;
+    for (Py_ssize_t i = 1; i < n; i++)
+        if (!(BYTES[(unsigned char)p[i]] & NAME_REST)) return 0;
+    return 1;
+}
+
+/* A hash of a short text for the table of texts: its length, first and last eight bytes (a
+ * collision costs a decoding, never a wrong text: the bytes are compared). */
+static uint32_t quick_hash(const char *p, Py_ssize_t n) {
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+    } else if (n > 0) {
+        memcpy(&a, p, (size_t)n);
+    }
+    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ b * 0xC2B2AE3D27D4EB4Full ^ (uint64_t)n * 0x165667B19E3779F9ull;
+    h ^= h >> 32;
+    h *= 0x9E3779B97F4A7C15ull;
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
 
 typedef struct {
     Py_ssize_t after; /* the offset after the tag's `>` */
@@ -82,7 +126,7 @@ typedef struct {
     PyObject *no_key, *no_value, *unknown, *too_deep;
     int max_depth;
     /* made here */
-    PyObject *types[N_TYPES];
+    PyObject *types[N_TYPES], *templates[N_TYPES]; /* "string"…; {"type": "string", "value": None}… */
     PyObject *k_type, *k_value, *k_children, *k_key, *empty;
     Slot *cache;
     /* the state of the read */
@@ -389,29 +433,30 @@ static int normalized(const char *p, Py_ssize_t n, PyObject **out) {
 }
 
 /* The value of an attribute of the tag (its bytes `p`, `n`) as a str; remembered when short
- * (`remember`: keys and strings, which repeat). */
-static int text(Reader *r, const char *p, Py_ssize_t n, int remember, PyObject **out) {
-    uint32_t hash = 2166136261u;
-    int ascii = 1;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '&' || c == '\t' || c == '\n' || c == '\r' || c == '<') return normalized(p, n, out);
-        ascii &= c < 0x80;
-        hash = (hash ^ c) * 16777619u;
-    }
-    if (!remember || n > CACHE_LEN) return decoded(p, n, ascii, out);
+ * (`remember`: keys and strings, which repeat). `name` (where not NULL): 1 where the text is
+ * known to be an XML name, 0 where it is to be checked. */
+static int text(Reader *r, const char *p, Py_ssize_t n, int remember, PyObject **out, int *name) {
+    unsigned char seen = 0;
+    for (Py_ssize_t i = 0; i < n; i++) seen |= BYTES[(unsigned char)p[i]];
+    if (name) *name = 0;
+    if (seen & SPECIAL) return normalized(p, n, out);
+    if (!remember || n > CACHE_LEN) return decoded(p, n, !(seen & HIGH), out);
+    uint32_t hash = quick_hash(p, n);
     Slot *slot = &r->cache[hash & (CACHE_SLOTS - 1)];
     if (slot->text && slot->hash == hash && slot->n == n && memcmp(slot->bytes, p, (size_t)n) == 0) {
         Py_INCREF(slot->text);
         *out = slot->text;
+        if (name) *name = slot->name;
         return RD_OK;
     }
-    int rc = decoded(p, n, ascii, out);
+    int rc = decoded(p, n, !(seen & HIGH), out);
     if (rc) return rc;
     Py_XSETREF(slot->text, Py_NewRef(*out));
     slot->hash = hash;
     slot->n = n;
+    slot->name = !(seen & HIGH) && ascii_name(p, n);
     memcpy(slot->bytes, p, (size_t)n);
+    if (name) *name = slot->name;
     return RD_OK;
 }
 
@@ -447,17 +492,8 @@ static int merge(PyObject *dst, PyObject *src) {
 
 /* A key counted (by Python's `_check_name`) when it is no XML name; the ASCII names decided here. */
 static int check_name(Reader *r, PyObject *key) {
-    if (PyUnicode_IS_ASCII(key)) {
-        Py_ssize_t n = PyUnicode_GET_LENGTH(key);
-        const Py_UCS1 *p = PyUnicode_1BYTE_DATA(key);
-        int ok = n > 0;
-        for (Py_ssize_t i = 0; i < n && ok; i++) {
-            Py_UCS1 c = p[i];
-            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-                 (i > 0 && ((c >= '0' && c <= '9') || c == '-' || c == '.'));
-        }
-        if (ok) return 0;
-    }
+    if (PyUnicode_IS_ASCII(key) && ascii_name((const char *)PyUnicode_1BYTE_DATA(key), PyUnicode_GET_LENGTH(key)))
+        return 0;
     int known = PySet_Contains(r->names, key);
     if (known) return known < 0 ? -1 : 0;
     PyObject *done = PyObject_CallFunctionObjArgs(r->check_name, key, r->cur, NULL);
@@ -572,28 +608,45 @@ static PyObject *plain_scalar(int kind, PyObject *raw) {
 
 static int typed(Reader *r, const Tag *t, int depth, PyObject *key, PyObject **out, Py_ssize_t *after);
 
+/* {["key": key,] "type": kind's, "value": value} (new reference); without a key, a copy of the
+ * kind's template, which is quicker than filling a new dict. */
+static PyObject *typed_dict(Reader *r, int kind, PyObject *key, PyObject *value) {
+    PyObject *dict;
+    if (key) {
+        dict = PyDict_New();
+        if (dict && (PyDict_SetItem(dict, r->k_key, key) < 0 || PyDict_SetItem(dict, r->k_type, r->types[kind]) < 0))
+            Py_CLEAR(dict);
+    } else {
+        dict = PyDict_Copy(r->templates[kind]);
+    }
+    if (dict && PyDict_SetItem(dict, r->k_value, value) < 0) Py_CLEAR(dict);
+    return dict;
+}
+
 /* A nested attribute under its key: the key counted when it is no XML name, then its value
  * (with `with_key`, the dict begins with "key": key, as an item of a list). */
-static int named(Reader *r, const Tag *t, PyObject *key, int depth, int with_key, PyObject **out, Py_ssize_t *after) {
-    if (check_name(r, key) < 0) return RD_ERR;
+static int named(Reader *r, const Tag *t, PyObject *key, int is_name, int depth, int with_key, PyObject **out,
+                 Py_ssize_t *after) {
+    if (!is_name && check_name(r, key) < 0) return RD_ERR;
     return typed(r, t, depth, with_key ? key : NULL, out, after);
 }
 
 /* The key of a list's or container's item (empty when it has none). */
-static int item_key(Reader *r, const Tag *t, PyObject **key) {
+static int item_key(Reader *r, const Tag *t, PyObject **key, int *is_name) {
     if (!t->key) {
         *key = Py_NewRef(r->empty);
+        *is_name = 0;
         return RD_OK;
     }
-    return text(r, t->key, t->key_n, 1, key);
+    return text(r, t->key, t->key_n, 1, key, is_name);
 }
 
 /* An item of a list or container, appended to `items`. */
 static int item(Reader *r, const Tag *t, int depth, PyObject *items, Py_ssize_t *after) {
     PyObject *key, *value;
-    int rc = item_key(r, t, &key);
+    int is_name, rc = item_key(r, t, &key, &is_name);
     if (rc) return rc;
-    rc = named(r, t, key, depth, 1, &value, after);
+    rc = named(r, t, key, is_name, depth, 1, &value, after);
     Py_DECREF(key);
     if (rc) return rc;
     rc = PyList_Append(items, value) < 0 ? RD_ERR : RD_OK;
@@ -604,9 +657,9 @@ static int item(Reader *r, const Tag *t, int depth, PyObject *items, Py_ssize_t 
 /* `children[key]` = the typed value of the keyed attribute `t`. */
 static int child(Reader *r, const Tag *t, int depth, PyObject **children, Py_ssize_t *after) {
     PyObject *key, *value;
-    int rc = text(r, t->key, t->key_n, 1, &key);
+    int is_name, rc = text(r, t->key, t->key_n, 1, &key, &is_name);
     if (rc) return rc;
-    rc = named(r, t, key, depth, 0, &value, after);
+    rc = named(r, t, key, is_name, depth, 0, &value, after);
     if (rc == RD_OK) {
         if (!*children && !(*children = PyDict_New()))
             rc = RD_ERR;
@@ -649,30 +702,27 @@ static int values(Reader *r, const Tag *t, int depth, PyObject *items, Py_ssize_
  * log's own), its nested attributes included down to max_depth (`typed_value` in xes.py). */
 static int typed(Reader *r, const Tag *t, int depth, PyObject *key, PyObject **out, Py_ssize_t *after) {
     int kind = t->kind, nested = kind == K_LIST || kind == K_CONTAINER, inner = depth + 1, rc = RD_ERR;
-    PyObject *dict = PyDict_New(), *items = NULL, *children = NULL, *raw = NULL, *value = NULL;
-    if (!dict || (key && PyDict_SetItem(dict, r->k_key, key) < 0)) goto done;
+    PyObject *dict = NULL, *items = NULL, *children = NULL, *raw = NULL, *value = NULL;
     if (nested) {
-        if (!(items = PyList_New(0))) goto done;
-        if (PyDict_SetItem(dict, r->k_type, r->types[kind]) < 0 || PyDict_SetItem(dict, r->k_value, items) < 0)
-            goto done;
+        if (!(items = PyList_New(0)) || !(dict = typed_dict(r, kind, key, items))) goto done;
     } else {
         if (t->value) {
-            if ((rc = text(r, t->value, t->value_n, kind == K_STRING || kind == K_ID, &raw))) goto done;
+            if ((rc = text(r, t->value, t->value_n, kind == K_STRING || kind == K_ID, &raw, NULL))) goto done;
             rc = RD_ERR;
         } else {
             if (count(r, r->no_value) < 0) goto done;
             raw = Py_NewRef(r->empty);
         }
         if ((value = plain_scalar(kind, raw))) {
-            if (PyDict_SetItem(dict, r->k_type, r->types[kind]) < 0 || PyDict_SetItem(dict, r->k_value, value) < 0)
-                goto done;
+            if (!(dict = typed_dict(r, kind, key, value))) goto done;
         } else {
             if (PyErr_Occurred()) goto done;
             PyObject *decided = PyObject_CallFunctionObjArgs(r->scalar, r->types[kind], raw, r->cur, NULL);
             if (!decided) goto done;
-            int failed = PyDict_Update(dict, decided);
+            dict = PyDict_New();
+            int failed = !dict || (key && PyDict_SetItem(dict, r->k_key, key) < 0) || PyDict_Update(dict, decided) < 0;
             Py_DECREF(decided);
-            if (failed < 0) goto done;
+            if (failed) goto done;
         }
     }
     Py_ssize_t i = t->after, lt, next;
@@ -729,7 +779,7 @@ done:
 static int element(Reader *r, const Tag *t, PyObject *events, PyObject **out, Py_ssize_t *after) {
     PyObject *own = PyDict_New(), *counter = r->cur;
     if (!own) return RD_ERR;
-    int rc = RD_OK;
+    int rc = RD_OK, unchecked = 0; /* a key not known to be an XML name */
     Py_ssize_t i = t->after, lt, next;
     if (!t->empty) {
         for (;;) {
@@ -749,7 +799,9 @@ static int element(Reader *r, const Tag *t, PyObject *events, PyObject **out, Py
                     rc = count(r, r->no_key) < 0 ? RD_ERR : skip(r, &c, &next);
                 } else {
                     PyObject *key, *value;
-                    if ((rc = text(r, c.key, c.key_n, 1, &key))) goto done;
+                    int is_name;
+                    if ((rc = text(r, c.key, c.key_n, 1, &key, &is_name))) goto done;
+                    unchecked |= !is_name;
                     rc = typed(r, &c, 1, NULL, &value, &next);
                     if (rc == RD_OK) {
                         rc = PyDict_SetItem(own, key, value) < 0 ? RD_ERR : RD_OK;
@@ -778,7 +830,7 @@ static int element(Reader *r, const Tag *t, PyObject *events, PyObject **out, Py
     rc = RD_ERR;
     Py_ssize_t at = 0;
     PyObject *key, *value;
-    while (PyDict_Next(own, &at, &key, &value))
+    while (unchecked && PyDict_Next(own, &at, &key, &value))
         if (check_name(r, key) < 0) goto done;
     *after = i;
     *out = Py_NewRef(own);
@@ -813,7 +865,10 @@ static void Reader_dealloc(Reader *r) {
     Py_XDECREF(r->no_value);
     Py_XDECREF(r->unknown);
     Py_XDECREF(r->too_deep);
-    for (int k = 0; k < N_TYPES; k++) Py_XDECREF(r->types[k]);
+    for (int k = 0; k < N_TYPES; k++) {
+        Py_XDECREF(r->types[k]);
+        Py_XDECREF(r->templates[k]);
+    }
     Py_XDECREF(r->k_type);
     Py_XDECREF(r->k_value);
     Py_XDECREF(r->k_children);
@@ -863,6 +918,10 @@ static int Reader_init(Reader *r, PyObject *args, PyObject *kwargs) {
         !(r->k_children = PyUnicode_InternFromString("children")) || !(r->k_key = PyUnicode_InternFromString("key")) ||
         !(r->empty = PyUnicode_New(0, 127)))
         return -1;
+    for (int k = 1; k < N_TYPES; k++)
+        if (!(r->templates[k] = PyDict_New()) || PyDict_SetItem(r->templates[k], r->k_type, r->types[k]) < 0 ||
+            PyDict_SetItem(r->templates[k], r->k_value, Py_None) < 0)
+            return -1;
     if (!(r->cache = PyMem_Calloc(CACHE_SLOTS, sizeof(Slot)))) {
         PyErr_NoMemory();
         return -1;
@@ -1060,7 +1119,7 @@ static PyObject *Reader_next(Reader *r, PyObject *args) {
             PyObject *key, *value;
             Py_ssize_t end;
             r->cur = r->s_header;
-            rc = text(r, t.key, t.key_n, 1, &key);
+            rc = text(r, t.key, t.key_n, 1, &key, NULL);
             if (rc == RD_OK) {
                 rc = typed(r, &t, 1, NULL, &value, &end);
                 if (rc == RD_OK) {
@@ -1102,6 +1161,7 @@ static PyTypeObject ReaderType = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_xesread", NULL, -1, NULL};
 
 PyMODINIT_FUNC PyInit__xesread(void) {
+    bytes_init();
     if (PyType_Ready(&ReaderType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
