@@ -105,6 +105,13 @@ def _compiled_reader() -> Any:
 
 
 _xesread = _compiled_reader()
+
+
+def typed_reader() -> str:
+    """Which reader `XesLog.traces` uses: "compiled" (with lxml for what it leaves) or "lxml"."""
+    return "lxml" if _xesread is None else "compiled"
+
+
 READ_BYTES = 1 << 20  # what the compiled reader is given at a time (more for a longer trace)
 # What the compiled reader's `next` answers (gateways/interchange/_xesread.c).
 _TRACE, _ODD_TRACE, _END, _MORE = range(4)

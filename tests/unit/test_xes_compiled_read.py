@@ -118,6 +118,7 @@ def lxml_reads(monkeypatch: pytest.MonkeyPatch) -> Lxml:
 
 def test_the_compiled_reader_is_built_and_used() -> None:
     assert xes._xesread is _compiled()
+    assert xes.typed_reader() == "compiled"  # what `bench import` reports
 
 
 # --- the real log ---------------------------------------------------------------------------------
