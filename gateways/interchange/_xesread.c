@@ -934,12 +934,13 @@ static PyObject *odd(void) {
     return NULL;
 }
 
-/* The encoding an XML declaration [at, end) names is UTF-8 (or it names none). */
-static int utf8_declared(const Reader *r, Py_ssize_t at, Py_ssize_t end) {
+/* The pseudo-attribute `name` of an XML declaration [at, end) is `want` (case aside), or absent. */
+static int declared(const Reader *r, Py_ssize_t at, Py_ssize_t end, const char *name, const char *want) {
     const char *d = r->d;
-    Py_ssize_t e = find(r, at, "encoding", 8);
+    Py_ssize_t m = (Py_ssize_t)strlen(name), w = (Py_ssize_t)strlen(want);
+    Py_ssize_t e = find(r, at, name, m);
     if (e < 0 || e >= end) return 1;
-    Py_ssize_t i = e + 8;
+    Py_ssize_t i = e + m;
     while (i < end && is_ws(d[i])) i++;
     if (i >= end || d[i] != '=') return 0;
     i++;
@@ -948,7 +949,7 @@ static int utf8_declared(const Reader *r, Py_ssize_t at, Py_ssize_t end) {
     char quote = d[i++];
     Py_ssize_t s = i;
     while (i < end && d[i] != quote) i++;
-    return i - s == 5 && PyOS_strnicmp(d + s, "utf-8", 5) == 0;
+    return i - s == w && PyOS_strnicmp(d + s, want, (size_t)w) == 0;
 }
 
 /* prolog(buffer) -> None (more bytes, please) or (offset after the root's start tag, offset of
@@ -983,7 +984,10 @@ static PyObject *Reader_prolog(Reader *r, PyObject *arg) {
                 more = 1;
                 goto done;
             }
-            if (e >= i + 5 && memcmp(d + i + 2, "xml", 3) == 0 && is_ws(d[i + 5]) && !utf8_declared(r, i, e)) goto bad;
+            /* XML 1.1 (other line ends) and encodings other than UTF-8: lxml's */
+            if (e >= i + 5 && memcmp(d + i + 2, "xml", 3) == 0 && is_ws(d[i + 5]) &&
+                (!declared(r, i, e, "version", "1.0") || !declared(r, i, e, "encoding", "utf-8")))
+                goto bad;
             i = e + 2;
         } else if (d[i + 1] == '!') {
             if (d[i + 2] != '-' || d[i + 3] != '-') goto bad; /* a DOCTYPE: its entities are lxml's */

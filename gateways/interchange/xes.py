@@ -10,8 +10,8 @@ Where it was built (a C compiler at install), `gateways/interchange/_xesread.c` 
 log instead, a chunk of bytes at a time and still one trace at a time, giving the same traces,
 attributes and problems: it reads the forms real logs are written in, and hands back to lxml a
 trace it does not read (a prefixed element name), or the whole log for what it does not read
-outside traces (a DOCTYPE, an encoding other than UTF-8, a prefixed element between traces);
-a gzip-compressed log is read the same way as it is decompressed.
+outside traces (a DOCTYPE, an encoding other than UTF-8, XML 1.1, a prefixed element between
+traces); a gzip-compressed log is read the same way as it is decompressed.
 
 `check_xes` reads a file once without keeping anything, so an import can refuse a file
 that is not XES (not XML, another root element, truncated, no trace) before it writes.

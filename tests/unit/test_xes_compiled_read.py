@@ -365,6 +365,10 @@ WHOLE = {
         '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
         '<log><trace><string key="concept:name" value="caf\xe9"/><event/></trace></log>'
     ),
+    "xml-1.1": (
+        '<?xml version="1.1" encoding="UTF-8"?>\n'
+        '<log><trace><string key="concept:name" value="next\u0085line"/><event/></trace></log>'
+    ),
     "prefixed-root": '<x:log xmlns:x="http://www.xes-standard.org/"><x:trace><x:event/></x:trace></x:log>',
     "prefixed-trace-later": (
         '<log xmlns:x="http://www.xes-standard.org/"><string key="concept:name" value="L"/>'
