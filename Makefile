@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml gateways/bench/_scan.c
+$(STAMP): pyproject.toml gateways/bench/_scan.c gateways/interchange/_xesread.c
 	@deploy/documents/install.sh
 	@deploy/toolchain/install.sh $(PY)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)

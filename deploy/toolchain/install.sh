@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what `pip install` needs to compile `bench mining`'s scan (gateways/bench/_scan.c):
+# Installs what `pip install` needs to compile the XES readers (`bench mining`'s scan,
+# gateways/bench/_scan.c, and `import-xes`'s typed read, gateways/interchange/_xesread.c):
 # a C compiler and the headers of the Python the project runs on. Idempotent: does nothing
 # when both are there. Without them the project still installs and runs, with the same scan
-# in Python (slower).
+# in Python and the import reading through lxml (slower).
 set -euo pipefail
 
 PY="${1:-python3}"

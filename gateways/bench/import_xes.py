@@ -46,6 +46,7 @@ from gateways.bench.workload import _drop_postgres, _fresh_postgres, bench_dir, 
 from gateways.bootstrap import Container, bootstrap
 from gateways.interchange.export import ExportFormat, export
 from gateways.interchange.selection import Selection
+from gateways.interchange.xes import typed_reader
 from gateways.interchange.xes_import import FLUSH_EVERY, import_xes
 from gateways.interchange.xes_report import ImportReport
 from gateways.interchange.xes_shards import default_workers
@@ -247,6 +248,7 @@ def bench_import(
                     "the simulated log of PM4Py reading, then the import; the best time of each"
                 ),
                 "pm4py": _pm4py_version(),
+                "reader": typed_reader(),  # the import's typed read: C where it was built, else lxml
                 "floor": (
                     "per file: the bare read (check_xes), the typed read (XesLog) and the import's "
                     "rows written again into a fresh store; ceiling_ratio = PM4Py / (bare read + "

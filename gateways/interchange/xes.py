@@ -6,6 +6,13 @@ Namespaced (`xmlns="http://www.xes-standard.org/"`) and plain files both read.
 Attributes come as typed values (`domain.legacy`): string, date, int, float, boolean,
 id, list and container, with their nested attributes, in the order written.
 
+Where it was built (a C compiler at install), `gateways/interchange/_xesread.c` reads the
+log instead, a chunk of bytes at a time and still one trace at a time, giving the same traces,
+attributes and problems: it reads the forms real logs are written in, and hands back to lxml a
+trace it does not read (a prefixed element name), or the whole log for what it does not read
+outside traces (a DOCTYPE, an encoding other than UTF-8, XML 1.1, a prefixed element between
+traces); a gzip-compressed log is read the same way as it is decompressed.
+
 `check_xes` reads a file once without keeping anything, so an import can refuse a file
 that is not XES (not XML, another root element, truncated, no trace) before it writes.
 
@@ -16,6 +23,7 @@ known by its first bytes rather than its name.
 from __future__ import annotations
 
 import gzip
+import importlib
 import math
 import re
 import zlib
@@ -85,6 +93,28 @@ NO_VALUE = "attribute without a value: read as empty"
 UNKNOWN_ELEMENT = "element XES does not define inside a trace or event: not imported"
 EVENT_OUTSIDE_TRACE = "event directly under the log, in no trace: not imported"
 TOO_DEEP = f"attribute nested more than {MAX_DEPTH} levels deep: not imported"
+
+
+def _compiled_reader() -> Any:
+    """The typed read compiled (gateways/interchange/_xesread.c) where `pip install` built it
+    (it needs a C compiler), else None: lxml reads every log."""
+    try:
+        return importlib.import_module("gateways.interchange._xesread")
+    except ImportError:  # pragma: no cover - installed without a C compiler
+        return None
+
+
+_xesread = _compiled_reader()
+
+
+def typed_reader() -> str:
+    """Which reader `XesLog.traces` uses: "compiled" (with lxml for what it leaves) or "lxml"."""
+    return "lxml" if _xesread is None else "compiled"
+
+
+READ_BYTES = 1 << 20  # what the compiled reader is given at a time (more for a longer trace)
+# What the compiled reader's `next` answers (gateways/interchange/_xesread.c).
+_TRACE, _ODD_TRACE, _END, _MORE = range(4)
 
 
 class NotXes(InvalidValue):
@@ -318,6 +348,15 @@ def attributes_of(elem: Any, problems: Counter[str]) -> dict[str, dict[str, Any]
     return out
 
 
+def _read_trace(elem: Any, position: int, problems: Counter[str]) -> XesTrace:
+    """A trace element read: its events' attributes, then its own (the problems counted so)."""
+    events = [
+        XesEvent(attributes_of(child, problems), index)
+        for index, child in enumerate(c for c in elem if _IS_EVENT[c.tag])
+    ]
+    return XesTrace(attributes_of(elem, problems), events, position)
+
+
 @dataclass(frozen=True)
 class XesEvent:
     """One event's attributes (key -> typed value, in the order written)."""
@@ -366,8 +405,88 @@ class XesLog:
         return (text_of(self.attributes.get(NAME)) or "").strip() or log_stem(self.path)
 
     def traces(self) -> Iterator[XesTrace]:
+        if _xesread is None:
+            with xml_source(self.path) as source:
+                yield from self._traces(source)
+        else:
+            yield from self._compiled_traces()
+
+    def _compiled_traces(self) -> Iterator[XesTrace]:
+        """The compiled reader's traces; where it finds, outside a trace, a form it leaves to
+        lxml, the log is read again by lxml from the start as if nothing had been read (the
+        problems and attributes as they were), and only the traces not given yet are given."""
+        assert _xesread is not None
+        problems, attributes = Counter(self.problems), dict(self.attributes)
+        given = 0
+        try:
+            with open_log(self.path) as stream:
+                for trace in self._read_compiled(_xesread, stream):
+                    yield trace
+                    given += 1
+            return
+        except _xesread.Odd:
+            pass
+        self.problems.clear()
+        self.problems.update(problems)
+        self.attributes.clear()
+        self.attributes.update(attributes)
         with xml_source(self.path) as source:
-            yield from self._traces(source)
+            for trace in self._traces(source):
+                if trace.position > given:
+                    yield trace
+
+    def _read_compiled(self, compiled: Any, stream: BinaryIO) -> Iterator[XesTrace]:
+        """The log read READ_BYTES at a time by `compiled.Reader`, which answers trace by trace
+        (gateways/interchange/_xesread.c): a trace it read, or the bytes of one it leaves to
+        lxml, read alone in a copy of the log's start tag (its namespaces)."""
+        problems = self.problems
+        reader = compiled.Reader(
+            problems,
+            self.attributes,
+            ({}, Counter(), Counter(), Counter()),  # the header and scratch counters
+            _scalar,
+            _check_name,
+            _NAMES,
+            (NO_KEY, NO_VALUE, UNKNOWN_ELEMENT, TOO_DEEP),
+            MAX_DEPTH,
+        )
+        held, final = b"", False
+        while (head := reader.prolog(held)) is None:
+            if final:
+                raise compiled.Odd("the file ends before its root element")
+            chunk = stream.read(READ_BYTES)
+            held, final = held + chunk, not chunk
+        offset, start, root, empty = head
+        if empty:
+            return
+        opening, closing = held[start:offset], b"</" + root + b">"
+        parser = etree.XMLParser(remove_comments=True, huge_tree=True)
+        position = 0
+        while True:
+            answer = reader.next(held, offset)
+            kind = answer[0]
+            if kind == _MORE:
+                if final:
+                    raise compiled.Odd("the file ends inside its log")
+                kept = held[answer[1] :]
+                chunk = stream.read(max(READ_BYTES, len(kept)))  # a long trace: twice as much held
+                held, offset, final = kept + chunk, 0, not chunk
+                continue
+            if kind == _END:
+                if answer[2]:
+                    problems[EVENT_OUTSIDE_TRACE] += answer[2]
+                return
+            position += 1
+            if kind == _TRACE:
+                _kind, offset, typed, events, stray = answer
+                trace = XesTrace(typed, [XesEvent(e, index) for index, e in enumerate(events)], position)
+            else:
+                _kind, offset, begin, end, stray = answer
+                alone = etree.fromstring(opening + held[begin:end] + closing, parser)
+                trace = _read_trace(alone[0], position, problems)
+            yield trace
+            if stray:  # the events in no trace before this one, counted as lxml's reader does
+                problems[EVENT_OUTSIDE_TRACE] += stray
 
     def _traces(self, source: str | BinaryIO) -> Iterator[XesTrace]:
         position = 0
@@ -390,11 +509,7 @@ class XesLog:
                     if _TYPE_OF[child.tag] and (key := child.get("key")) is not None:
                         self.attributes[key] = typed_value(child, problems)
             position += 1
-            events = [
-                XesEvent(attributes_of(child, problems), index)
-                for index, child in enumerate(c for c in elem if _IS_EVENT[c.tag])
-            ]
-            yield XesTrace(attributes_of(elem, problems), events, position)
+            yield _read_trace(elem, position, problems)
             elem.clear()
             while elem.getprevious() is not None:
                 if _IS_EVENT[parent[0].tag]:
