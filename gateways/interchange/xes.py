@@ -357,6 +357,17 @@ def _read_trace(elem: Any, position: int, problems: Counter[str]) -> XesTrace:
     return XesTrace(attributes_of(elem, problems), events, position)
 
 
+def _text(typed: dict[str, dict[str, Any]], key: str) -> str | None:
+    """`text_of(typed.get(key))`, the common case first: a string, date or id is its text as
+    written (a list's or container's value is a list; a number or boolean goes the long way).
+    An import reads five or six keys of every event."""
+    value = typed.get(key)
+    if value is None:
+        return None
+    raw = value.get("value")
+    return raw if type(raw) is str else text_of(value)
+
+
 @dataclass(frozen=True)
 class XesEvent:
     """One event's attributes (key -> typed value, in the order written)."""
@@ -365,7 +376,7 @@ class XesEvent:
     position: int  # order in the trace as written
 
     def text(self, key: str) -> str | None:
-        return text_of(self.typed.get(key))
+        return _text(self.typed, key)
 
     @property
     def activity(self) -> str:
@@ -384,7 +395,7 @@ class XesTrace:
     position: int  # 1-based order in the log
 
     def text(self, key: str) -> str | None:
-        return text_of(self.typed.get(key))
+        return _text(self.typed, key)
 
     @property
     def name(self) -> str:

@@ -352,17 +352,20 @@ class ShardedXesImporter(BulkXesImporter):
         (`_was_decided`): most never do."""
         first = steps[0]
         exported_receipt = first.exported_type == "DossierReceived"
+        later = steps[1:] if exported_receipt else steps
+        replays = any(step.exported_type in LIFECYCLE_TYPES for step in later)
+        if not replays and _exported_dossier_id(case.trace) is None:
+            # A dossier id read off a case id is met once in a run (case ids are made unique):
+            # nothing of this trace but the procedure it is received under matters later.
+            self._procedure_for(log, case.trace, desk)
+            return
         try:
             receipt = self._receipt(log, case, desk, first, exported_receipt)
         except DomainError:
             return
         recorded = self._case_command(case, first.at)
-        later = steps[1:] if exported_receipt else steps
-        if not any(step.exported_type in LIFECYCLE_TYPES for step in later):
-            # A dossier id read off a case id is met once in a run (case ids are made unique);
-            # only one a lienthong export names may come again.
-            if _exported_dossier_id(case.trace) is not None:
-                self._unsure[case.dossier_id] = (receipt, recorded)
+        if not replays:  # only a dossier a lienthong export names may come again
+            self._unsure[case.dossier_id] = (receipt, recorded)
             return
         if not self._opens(receipt, recorded):
             return
