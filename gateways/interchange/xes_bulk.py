@@ -67,13 +67,16 @@ class BulkXesImporter(XesImporter):
         timed = len(steps)
         if exported_receipt:
             steps = steps[1:]  # the receipt was that event
+        # Before the receipt: the agencies replayed handoffs name are added whatever the rules
+        # say of the trace (a worker following it adds them without deciding it).
+        traced = [self._step(step) for step in steps]
         try:
             receipt = self._receipt(log, case, desk, first, exported_receipt)
             opened = open_trace(receipt, calendar)
             decided = record_steps(
                 opened,
                 self._case_command(case, first.at),
-                [self._step(step) for step in steps],
+                traced,
                 calendar,
                 exported=exported_receipt or any(step.exported_type is not None for step in steps),
             )

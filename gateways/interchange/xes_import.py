@@ -472,16 +472,19 @@ class XesImporter:
         report = self.report
         dossier_id = case.dossier_id
         first = steps[0]
+        exported = any(step.exported_type is not None for step in steps)
+        # Before the receipt, whatever the rules say of it (as the bulk path: see xes_bulk).
+        traced = [
+            self._step(step) for step in (steps[1:] if first.exported_type == "DossierReceived" else steps)
+        ]
         try:
             state = self._receive(log, case, dossier_id, desk, first)
         except DomainError:
             report.unmapped[TRACE_REFUSED] += 1
             report.events_in_skipped += len(steps)
             return
-        exported = any(step.exported_type is not None for step in steps)
         if first.exported_type == "DossierReceived":
             steps = steps[1:]  # the receipt was that event
-        traced = [self._step(step) for step in steps]
         case_command = self._case_command(case, first.at)
         if exported:
             # A lienthong export: its case record, then each event (see domain.legacy_import).

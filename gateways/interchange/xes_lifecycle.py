@@ -41,13 +41,19 @@ def _outcome(event: XesEvent) -> Outcome:
         raise InvalidValue("DossierDecided without a valid lienthong:outcome") from exc
 
 
+def handoff_target(event: XesEvent) -> str:
+    """The agency a replayed handoff names ("" when none): the one agency a lifecycle event of
+    an export names, so the one its replay may add to the catalogue."""
+    return _attr(event, "to_agency_code") if lienthong_type(event) == "HandedOff" else ""
+
+
 def lifecycle_command(
     event: XesEvent, actor: Actor, at: datetime, agency_code: Callable[[str], str]
 ) -> cmd.Command | None:
     """The command that replays a lienthong lifecycle activity (a log lienthong exported)."""
     match lienthong_type(event):
         case "HandedOff":
-            target = _attr(event, "to_agency_code")
+            target = handoff_target(event)
             if not target:
                 raise InvalidValue("HandedOff without lienthong:to_agency_code")
             return cmd.HandOff(

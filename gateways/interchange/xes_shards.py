@@ -56,11 +56,9 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import StoredEvent
 
-from domain import commands as cmd
 from domain.agencies import Agency, Hierarchy
 from domain.decide import decide
 from domain.errors import DomainError
-from domain.legacy import RecordLegacyCase
 from domain.legacy_import import DecidedTrace, open_trace
 from domain.procedures import Procedure, version_on
 from gateways.application.service import DossierService
@@ -86,7 +84,7 @@ from gateways.interchange.xes_import import (
     _Step,
     procedure_code_for,
 )
-from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES
+from gateways.interchange.xes_lifecycle import handoff_target
 from gateways.interchange.xes_report import ImportReport, add_counts
 
 WORKERS = 2  # processes deciding and encoding, where a core is free for them
@@ -183,8 +181,8 @@ class ShardedXesImporter(BulkXesImporter):
         self._own = True
         self._decided: set[str] = set()
         # Another worker's traces followed, not yet known to be taken by the rules, whose
-        # dossier a later trace may name: dossier -> (receipt, case record), worked out then.
-        self._unsure: dict[str, tuple[cmd.ReceiveDossier, RecordLegacyCase]] = {}
+        # dossier a later trace may name: dossier -> what `_opens` asks, worked out then.
+        self._unsure: dict[str, tuple[XesLog, _Case, list[_Step], str]] = {}
         self._streams: list[PlainStream] = []
         self._stamp: datetime | None = None
         self._copy: _CatalogueCopy | None = None
@@ -343,42 +341,29 @@ class ShardedXesImporter(BulkXesImporter):
         self._streams.append((dossier_id, encode_rows(append, self._stamp)))
 
     def _follow(self, log: XesLog, case: _Case, steps: list[_Step], desk: str) -> None:
-        """Another worker's trace: what its import changes for the traces after it (the
-        procedure, the agencies a replayed lifecycle event names, its dossier decided or
-        refused), without deciding its events: the receipt and the case record are what the
-        rules can refuse of a whole trace (`domain.legacy.record_trace` refuses a trace only
-        where `record_case` refuses its case). A foreign log's trace changes nothing else, so
-        whether they are refused is worked out only if a later trace names its dossier
-        (`_was_decided`): most never do."""
+        """Another worker's trace: what its import changes for the traces after it, without
+        deciding it: the procedure it is received under and the agencies its replayed handoffs
+        name (added whatever the rules say of the trace, as its owner adds them). Whether the
+        rules take it (its dossier made) is worked out only if a later trace names its dossier
+        (`_was_decided`): only a dossier a lienthong export names can come again (an id read off
+        a case id is met once in a run: case ids are made unique)."""
         first = steps[0]
-        exported_receipt = first.exported_type == "DossierReceived"
-        later = steps[1:] if exported_receipt else steps
-        replays = any(step.exported_type in LIFECYCLE_TYPES for step in later)
-        if not replays and _exported_dossier_id(case.trace) is None:
-            # A dossier id read off a case id is met once in a run (case ids are made unique):
-            # nothing of this trace but the procedure it is received under matters later.
-            self._procedure_for(log, case.trace, desk)
-            return
-        try:
-            receipt = self._receipt(log, case, desk, first, exported_receipt)
-        except DomainError:
-            return
-        recorded = self._case_command(case, first.at)
-        if not replays:  # only a dossier a lienthong export names may come again
-            self._unsure[case.dossier_id] = (receipt, recorded)
-            return
-        if not self._opens(receipt, recorded):
-            return
-        for step in later:
-            if step.exported_type in LIFECYCLE_TYPES:
-                self._step(step)
-        self._decided.add(case.dossier_id)
+        for step in steps[1:] if first.exported_type == "DossierReceived" else steps:
+            if target := handoff_target(step.event):
+                self._agency_code(target)
+        self._procedure_for(log, case.trace, desk)
+        if _exported_dossier_id(case.trace) is not None:
+            self._unsure[case.dossier_id] = (log, case, steps, desk)
 
-    def _opens(self, receipt: cmd.ReceiveDossier, case: RecordLegacyCase) -> bool:
-        """Whether the rules take the trace's receipt and case record (its dossier is made)."""
+    def _opens(self, log: XesLog, case: _Case, steps: list[_Step], desk: str) -> bool:
+        """Whether the rules take the trace's receipt and case record (its dossier is made):
+        what the rules can refuse of a whole trace (`domain.legacy.record_trace` refuses a
+        trace only where `record_case` refuses its case)."""
+        first = steps[0]
         try:
+            receipt = self._receipt(log, case, desk, first, first.exported_type == "DossierReceived")
             opened = open_trace(receipt, self._calendar)
-            decide(opened.state, case, self._calendar)
+            decide(opened.state, self._case_command(case, first.at), self._calendar)
         except DomainError:
             return False
         return True
