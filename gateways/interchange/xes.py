@@ -357,7 +357,7 @@ def _read_trace(elem: Any, position: int, problems: Counter[str]) -> XesTrace:
     return XesTrace(attributes_of(elem, problems), events, position)
 
 
-def _text(typed: dict[str, dict[str, Any]], key: str) -> str | None:
+def typed_text(typed: dict[str, dict[str, Any]], key: str) -> str | None:
     """`text_of(typed.get(key))`, the common case first: a string, date or id is its text as
     written (a list's or container's value is a list; a number or boolean goes the long way).
     An import reads five or six keys of every event."""
@@ -376,7 +376,7 @@ class XesEvent:
     position: int  # order in the trace as written
 
     def text(self, key: str) -> str | None:
-        return _text(self.typed, key)
+        return typed_text(self.typed, key)
 
     @property
     def activity(self) -> str:
@@ -395,7 +395,7 @@ class XesTrace:
     position: int  # 1-based order in the log
 
     def text(self, key: str) -> str | None:
-        return _text(self.typed, key)
+        return typed_text(self.typed, key)
 
     @property
     def name(self) -> str:

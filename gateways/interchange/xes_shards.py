@@ -72,11 +72,13 @@ from gateways.eventstore.store import (
     encode_rows,
 )
 from gateways.interchange.mapping import GroupMapping
-from gateways.interchange.xes import XesLog, check_xes
+from gateways.interchange.xes import GROUP, LIENTHONG_PREFIX, XesLog, check_xes, typed_text
 from gateways.interchange.xes_bulk import BulkXesImporter
 from gateways.interchange.xes_child import _widen
 from gateways.interchange.xes_import import (
+    _UNKNOWN,
     FLUSH_EVERY,
+    UNRECORDED,
     XesImporter,
     _Case,
     _draining,
@@ -88,6 +90,8 @@ from gateways.interchange.xes_lifecycle import handoff_target
 from gateways.interchange.xes_report import ImportReport, add_counts
 
 WORKERS = 2  # processes deciding and encoding, where a core is free for them
+NAMED_PROCEDURE = LIENTHONG_PREFIX + "procedure"  # an exported trace's procedure
+EXPORTED_TYPE = LIENTHONG_PREFIX + "type"  # an exported event's type
 
 # One encoded stream as it crosses the pipe: dossier id, then (type, envelope bytes) per event.
 PlainStream = tuple[str, list[tuple[str, bytes]]]
@@ -316,6 +320,34 @@ class ShardedXesImporter(BulkXesImporter):
         """The batch's streams, encoded as each trace was kept."""
         out, self._streams = self._streams, []
         return out
+
+    def _trace(self, log: XesLog, case: _Case) -> None:
+        if self._own or not self._inert(log, case):
+            super()._trace(log, case)
+
+    def _inert(self, log: XesLog, case: _Case) -> bool:
+        """Another worker's trace that following would change nothing for: a foreign log's
+        trace (no dossier a later trace can name, no handoff naming an agency), every group of
+        it known already, under a procedure known already (the common case once a log's first
+        traces are read: most of a log is followed at the cost of a look at its groups)."""
+        trace = case.trace
+        if _exported_dossier_id(trace) is not None or trace.text(NAMED_PROCEDURE):
+            return False
+        if procedure_code_for(log.name) not in self._procedures:
+            return False
+        groups = self._groups
+        named = False
+        for event in trace.events:
+            typed = event.typed
+            if EXPORTED_TYPE in typed:
+                return False
+            value = typed_text(typed, GROUP)
+            if value is not None:
+                known = groups.get(value, _UNKNOWN)
+                if known is _UNKNOWN:
+                    return False
+                named = named or known is not None
+        return named or UNRECORDED.code in self.service.catalogue.hierarchy
 
     def _replay_trace(self, log: XesLog, case: _Case, steps: list[_Step], desk: str) -> None:
         if self._own:
