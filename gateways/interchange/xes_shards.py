@@ -186,7 +186,7 @@ class ShardedXesImporter(BulkXesImporter):
         self._decided: set[str] = set()
         # Another worker's traces followed, not yet known to be taken by the rules, whose
         # dossier a later trace may name: dossier -> what `_opens` asks, worked out then.
-        self._unsure: dict[str, tuple[XesLog, _Case, list[_Step], str]] = {}
+        self._unsure: dict[str, tuple[XesLog, _Case]] = {}
         self._streams: list[PlainStream] = []
         self._stamp: datetime | None = None
         self._copy: _CatalogueCopy | None = None
@@ -326,28 +326,36 @@ class ShardedXesImporter(BulkXesImporter):
             super()._trace(log, case)
 
     def _inert(self, log: XesLog, case: _Case) -> bool:
-        """Another worker's trace that following would change nothing for: a foreign log's
-        trace (no dossier a later trace can name, no handoff naming an agency), every group of
-        it known already, under a procedure known already (the common case once a log's first
-        traces are read: most of a log is followed at the cost of a look at its groups)."""
+        """Whether following another worker's trace would change nothing for the traces after
+        it: every group it names and every agency its replayed handoffs name known already,
+        received under a procedure known already (the common case once a log's first traces
+        are read: most of a log is followed at the cost of a look at its events). A dossier a
+        lienthong export names, which a later trace may name again, is then remembered as the
+        trace: what the rules say of it is worked out only if that trace comes."""
         trace = case.trace
-        if _exported_dossier_id(trace) is not None or trace.text(NAMED_PROCEDURE):
+        named = (trace.text(NAMED_PROCEDURE) or "").strip()
+        kept = self._named.get(named) if named else False
+        if kept is None:
             return False
-        if procedure_code_for(log.name) not in self._procedures:
+        if (named if kept else procedure_code_for(log.name)) not in self._procedures:
             return False
-        groups = self._groups
-        named = False
+        groups, codes = self._groups, self._codes
+        unit = False
         for event in trace.events:
             typed = event.typed
-            if EXPORTED_TYPE in typed:
+            if EXPORTED_TYPE in typed and (target := handoff_target(event)) and target not in codes:
                 return False
             value = typed_text(typed, GROUP)
             if value is not None:
                 known = groups.get(value, _UNKNOWN)
                 if known is _UNKNOWN:
                     return False
-                named = named or known is not None
-        return named or UNRECORDED.code in self.service.catalogue.hierarchy
+                unit = unit or known is not None
+        if not unit and UNRECORDED.code not in self.service.catalogue.hierarchy:
+            return False
+        if _exported_dossier_id(trace) is not None:
+            self._unsure[case.dossier_id] = (log, case)
+        return True
 
     def _replay_trace(self, log: XesLog, case: _Case, steps: list[_Step], desk: str) -> None:
         if self._own:
@@ -385,12 +393,21 @@ class ShardedXesImporter(BulkXesImporter):
                 self._agency_code(target)
         self._procedure_for(log, case.trace, desk)
         if _exported_dossier_id(case.trace) is not None:
-            self._unsure[case.dossier_id] = (log, case, steps, desk)
+            self._unsure[case.dossier_id] = (log, case)
 
-    def _opens(self, log: XesLog, case: _Case, steps: list[_Step], desk: str) -> bool:
+    def _opens(self, log: XesLog, case: _Case) -> bool:
         """Whether the rules take the trace's receipt and case record (its dossier is made):
         what the rules can refuse of a whole trace (`domain.legacy.record_trace` refuses a
-        trace only where `record_case` refuses its case)."""
+        trace only where `record_case` refuses its case). The trace is read again as when it
+        was followed (its groups known by then: nothing changes), counted in no report."""
+        report, self.report = self.report, ImportReport()
+        try:
+            prepared = self._prepare(case)
+        finally:
+            self.report = report
+        if prepared is None:
+            return False
+        steps, desk = prepared
         first = steps[0]
         try:
             receipt = self._receipt(log, case, desk, first, first.exported_type == "DossierReceived")
