@@ -3,7 +3,7 @@ alone, measured in the run, and the highest ratio to PM4Py that an import doing 
 
 An import of an XES file must at least read the file and write what it stores. Two reads:
 - **bare** (`bare_read_seconds`): lxml walks the file trace by trace, reading no attribute
-  (`check_xes`, which every import runs first to refuse a file that is not XES);
+  (`check_well_formed`, which every import runs first to refuse a file that is not XES);
 - **typed** (`typed_read_seconds`): the import's reader (`XesLog.traces`), every attribute
   with its XES type, nothing decided.
 
@@ -30,7 +30,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from gateways.eventstore.store import GENESIS_HASH, Encoded, EventStore, StreamAppend
-from gateways.interchange.xes import XesLog, check_xes
+from gateways.interchange.xes import XesLog, check_well_formed
 
 READ_BATCH = 5000  # notifications read back per query (untimed)
 
@@ -72,9 +72,10 @@ def best(floors: list[ImportFloor]) -> ImportFloor:
 
 
 def read_seconds(path: Path) -> tuple[float, float]:
-    """Seconds of the bare read (`check_xes`) and of the typed read (every trace drained)."""
+    """Seconds of the bare read (`check_well_formed`) and of the typed read (every trace
+    drained)."""
     started = time.perf_counter()
-    check_xes(path)
+    check_well_formed(path)
     bare = time.perf_counter() - started
     started = time.perf_counter()
     for _trace in XesLog(path).traces():

@@ -250,7 +250,7 @@ def bench_import(
                 "pm4py": _pm4py_version(),
                 "reader": typed_reader(),  # the import's typed read: C where it was built, else lxml
                 "floor": (
-                    "per file: the bare read (check_xes), the typed read (XesLog) and the import's "
+                    "per file: the bare read (check_well_formed), the typed read (XesLog) and the import's "
                     "rows written again into a fresh store; ceiling_ratio = PM4Py / (bare read + "
                     "write), overlapped_ceiling_ratio = PM4Py / max(bare read, write)"
                 ),

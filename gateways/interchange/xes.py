@@ -558,8 +558,39 @@ def check_xes(path: Path) -> int:
     except _GZIP_ERRORS as exc:
         raise NotXes(f"{path.name} is a damaged or truncated gzip file: {exc}") from exc
     if traces == 0:
-        raise NotXes(f"{path.name} holds no trace: nothing to import")
+        raise no_trace(path)
     return traces
+
+
+def check_well_formed(path: Path) -> None:
+    """`NotXes` unless the file at `path` is well-formed XML whose root is a <log>: what an
+    import checks before it writes anything, so that a truncated or otherwise malformed file is
+    refused whole. libxml2 parses it as `check_xes` does, but hands nothing to Python (no tree
+    is built, no trace counted): about a third of the time. A log holding no trace is the
+    import's to refuse (`no_trace`), once it has read the traces."""
+    try:
+        _check_root(path)
+        parser = etree.XMLParser(target=_Nothing(), huge_tree=True)
+        with open_log(path) as stream:
+            while chunk := stream.read(1 << 20):
+                parser.feed(chunk)
+        parser.close()
+    except etree.XMLSyntaxError as exc:
+        raise NotXes(f"{path.name} is not well-formed XML: {exc}") from exc
+    except _GZIP_ERRORS as exc:
+        raise NotXes(f"{path.name} is a damaged or truncated gzip file: {exc}") from exc
+
+
+class _Nothing:
+    """A parser target that takes nothing: libxml2 then calls no Python while it parses."""
+
+    def close(self) -> None:
+        return None
+
+
+def no_trace(path: Path) -> NotXes:
+    """What an import says of a well-formed log that holds no trace."""
+    return NotXes(f"{path.name} holds no trace: nothing to import")
 
 
 def _check_root(path: Path) -> None:

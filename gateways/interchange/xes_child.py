@@ -3,7 +3,7 @@
 `ChildXesLog` behaves as `XesLog` (`name`, `attributes`, `problems`, `traces()`), but the
 parse runs in a forked child, which hands the traces over a pipe a batch at a time: on two
 cores the reading overlaps the deciding and writing. This process runs the check pass
-(`check_xes`) while the child starts parsing, and reads nothing from the child before the
+(`check_well_formed`) while the child starts parsing, and reads nothing from the child before the
 whole file passed, so a file that is not an XES log still writes nothing (its `NotXes` is
 raised by the first `traces()` step, and the child is stopped). The pipe holds at most what
 it buffers beyond the batch being sent: memory stays bounded.
@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from gateways.interchange.xes import XesEvent, XesLog, XesTrace, check_xes
+from gateways.interchange.xes import XesEvent, XesLog, XesTrace, check_well_formed
 
 # A trace as it crosses the pipe: its attributes, its events' (attributes, position), its position.
 Plain = tuple[dict[str, Any], list[tuple[dict[str, Any], int]], int]
@@ -96,7 +96,7 @@ class ChildXesLog(XesLog):
         send.close()  # the child's end: the parent sees EOF if the child dies
         try:
             # Meanwhile the child parses: nothing is read from it before the file passed.
-            check_xes(self.path)
+            check_well_formed(self.path)
             while True:
                 try:
                     kind, first, second = marshal.loads(receive.recv_bytes())

@@ -81,7 +81,8 @@ from gateways.interchange.xes import (
     XesEvent,
     XesLog,
     XesTrace,
-    check_xes,
+    check_well_formed,
+    no_trace,
     parse_instant,
 )
 from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES, lienthong_type, lifecycle_command
@@ -371,6 +372,8 @@ class XesImporter:
                     self.progress(report)
             self.service.flush()
         self.service.wait()
+        if report.traces_read == 0:
+            raise no_trace(path)  # nothing was written: a log of no trace is no log to import
         report.log_name = log.name
         report.procedure_code = report.procedure_code or procedure_code_for(log.name)
         report.unmapped.update(log.problems)
@@ -380,7 +383,7 @@ class XesImporter:
     def _open(self, path: Path) -> XesLog:
         """The log, once the check pass has refused a file that is not an XES log before
         anything is written."""
-        check_xes(path)
+        check_well_formed(path)
         return XesLog(path)
 
     def _trace(self, log: XesLog, case: _Case) -> None:

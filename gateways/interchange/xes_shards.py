@@ -19,7 +19,7 @@ the same, with the work spread over processes:
 - A worker writes nothing. It holds the catalogue in memory (`_CatalogueCopy`, copied at
   the fork) and hands the agencies and procedure it added during each batch of its own to
   this process with the batch's encoded rows and report. This process, after the check
-  pass (`check_xes`, run while the workers parse), takes the batches in order — batch 0
+  pass (`check_well_formed`, run while the workers parse), takes the batches in order — batch 0
   from worker 0, batch 1 from worker 1, … — writes the catalogue's additions, then hands
   the encoded rows to the store's one writer (one transaction per batch, one batch in
   flight while the next is received): notification ids rise in commit order as before.
@@ -72,7 +72,7 @@ from gateways.eventstore.store import (
     encode_rows,
 )
 from gateways.interchange.mapping import GroupMapping
-from gateways.interchange.xes import GROUP, LIENTHONG_PREFIX, XesLog, check_xes, typed_text
+from gateways.interchange.xes import GROUP, LIENTHONG_PREFIX, XesLog, check_well_formed, no_trace, typed_text
 from gateways.interchange.xes_bulk import BulkXesImporter
 from gateways.interchange.xes_child import _widen
 from gateways.interchange.xes_import import (
@@ -217,7 +217,7 @@ class ShardedXesImporter(BulkXesImporter):
                 send.close()  # the worker's end: EOF here if it dies
                 ends.append(receive)
                 children.append(child)
-            check_xes(path)  # while the workers parse: a file that is not XES writes nothing
+            check_well_formed(path)  # while the workers parse: a file that is not XES writes nothing
             name = self._commit_batches(path, ends)
         finally:
             for end in ends:
@@ -227,6 +227,8 @@ class ShardedXesImporter(BulkXesImporter):
                     child.kill()
                 child.join()
         report = self.report
+        if report.traces_read == 0:
+            raise no_trace(path)  # nothing was written: a log of no trace is no log to import
         report.log_name = name
         report.procedure_code = report.procedure_code or procedure_code_for(name)
         report.seconds = time.perf_counter() - started
