@@ -10,7 +10,7 @@ the PostgreSQL server given with `--store-url`):
 
 Measured: the importer of `lienthong import-xes` (`import_xes`, its bulk path: check the
 file, parse, map, decide each trace at once, append 200 traces per transaction through the
-writer; where a core is free, decided and encoded in forked workers, see
+writer; where there are two cores, decided and encoded in forked workers, see
 `gateways.interchange.xes_shards`), from the first byte read to the last commit, with the
 views fed by other processes (as with Kafka; in the embedded mode the CLI brings the views
 up to date afterwards). Rate = events in the

@@ -177,7 +177,7 @@ def import_xes(
         typer.Option(
             min=0,
             help="processes that decide and encode traces beside this one (0: none; "
-            "default: 2 where a core is free, else 1; 0 on a single core)",
+            "default: 2, or 0 on a single core)",
         ),
     ] = None,
     timezone: Annotated[

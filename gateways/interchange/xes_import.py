@@ -5,8 +5,8 @@ an XES log (not XML, truncated, another root element, no trace; `NotXes`), then 
 trace (one batch of traces in memory, see `gateways.interchange.xes`). Everything is
 decided in memory and appended in batches through `BufferedService` as the integration
 role with the log's own times, so the domain's rules and the hash chain apply. By default
-each trace is decided at once (`xes_bulk`, the same events), in forked workers where a
-core is free (`xes_shards`, the same rows); `XesImporter` decides one command per event.
+each trace is decided at once (`xes_bulk`, the same events), in forked workers where there
+are two cores (`xes_shards`, the same rows); `XesImporter` decides one command per event.
 
 How a log becomes history (the choices a reader could make two ways):
 

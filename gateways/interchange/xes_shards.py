@@ -28,12 +28,13 @@ the same, with the work spread over processes:
   stood when the run began: the importing process may have committed a batch the worker has
   not followed yet, and following it needs its groups mapped as if it were new.
 
-The workers cost CPU the single-process import does not spend (each reads the whole log and
-follows every trace): `default_workers` uses two only where a core is free, else one.
-
-A trace in another worker's batch is still received and its case recorded in memory
-(`open_trace`), so that whether the rules refused it is known: a later trace naming the
-same dossier is skipped exactly when the single-process import skips it.
+Each worker reads the whole log, but follows a trace of another's batch only as far as it
+changes something for the traces after it (`_inert`, `_follow`): a group, an agency a replayed
+handoff names or a procedure met for the first time. Whether the rules take such a trace (its
+dossier made) matters only if a later trace names the same dossier, which only a lienthong
+export's dossier ids can: such a trace is remembered and decided only then (`_was_decided`), so
+a later trace naming it is skipped exactly when the single-process import skips it. Two workers
+cost about what one costs: `default_workers` uses two wherever there are two cores.
 """
 
 from __future__ import annotations
@@ -137,24 +138,18 @@ class _CatalogueCopy:
 
 
 def default_workers() -> int:
-    """`WORKERS` where fork exists and the machine has a core to spare (its 1-minute load
-    average at most one below its cores); one worker where it has two cores or more but none
-    to spare; else 0 (the import stays in this process).
+    """`WORKERS` where fork exists and the machine has two cores or more, else 0 (the import
+    stays in this process).
 
-    Two workers each read the whole log and follow every trace, so the import costs about a
-    quarter more CPU in all (docs/decisions.md, entry 127): it finishes sooner only when the
-    second core would otherwise idle. One worker costs what the single-process import costs
-    (a child reads, this process decides, encodes and commits), but splits it into two
-    processes instead of two threads of one interpreter: the worker decides and encodes, this
-    process commits, and no thread waits for the other's lock (entry 143)."""
+    Each worker reads the whole log and looks at every trace, but follows another's trace only
+    as far as it changes something for the traces after it (a group, an agency or a procedure
+    met for the first time, a dossier a lienthong export names): two workers cost about what
+    one costs, and finish sooner even with a core busy elsewhere (docs/decisions.md, entry
+    240; measured in docs/benchmarks.md, "Bulk import: the target met")."""
     cores = os.cpu_count() or 1
     if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return 0
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # pragma: no cover - no load average on this system
-        return WORKERS
-    return WORKERS if load <= cores - 1 else 1
+    return WORKERS
 
 
 def can_shard(service: DossierService) -> bool:

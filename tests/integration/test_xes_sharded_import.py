@@ -238,14 +238,14 @@ def test_on_each_backend_the_same_events_and_a_reimport_writes_nothing(
     assert rows(container) == stored
 
 
-def test_two_workers_only_where_a_core_is_free(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_workers_wherever_there_are_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers cost about what one costs (each follows the other's traces only where they
+    change something for later ones), so they are used on a busy machine too."""
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 3.0, 3.0))
     assert default_workers() == WORKERS == 2
     monkeypatch.setattr(os, "getloadavg", lambda: (1.6, 0.0, 0.0))
-    assert default_workers() == 1  # a busy machine: one worker, as much CPU as no worker
+    assert default_workers() == 2
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert default_workers() == 0
 
 
