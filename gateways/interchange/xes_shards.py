@@ -91,6 +91,10 @@ from gateways.interchange.xes_lifecycle import handoff_target
 from gateways.interchange.xes_report import ImportReport, add_counts
 
 WORKERS = 2  # processes deciding and encoding, where a core is free for them
+# A batch of `flush_every` traces is shared out in this many parts, taken in turn by the
+# workers (finer parts even their loads: 1,434 traces in batches of 200 went 800 to 634) and
+# committed together, one transaction per batch as in one process.
+SHARES_PER_FLUSH = 4
 NAMED_PROCEDURE = LIENTHONG_PREFIX + "procedure"  # an exported trace's procedure
 EXPORTED_TYPE = LIENTHONG_PREFIX + "type"  # an exported event's type
 
@@ -145,7 +149,7 @@ def default_workers() -> int:
     as far as it changes something for the traces after it (a group, an agency or a procedure
     met for the first time, a dossier a lienthong export names): two workers cost about what
     one costs, and finish sooner even with a core busy elsewhere (docs/decisions.md, entry
-    240; measured in docs/benchmarks.md, "Bulk import: the target met")."""
+    238; measured in docs/benchmarks.md, "Bulk import: the target met")."""
     cores = os.cpu_count() or 1
     if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return 0
@@ -234,6 +238,7 @@ class ShardedXesImporter(BulkXesImporter):
         report = self.report
         writer = self.service.writer
         in_flight = None
+        pending: list[Encoded] = []  # the share batches received since the last transaction
         for index in itertools.count():
             message = _receive(path, ends[index % len(ends)])
             if message[0] == "end":
@@ -241,14 +246,18 @@ class ShardedXesImporter(BulkXesImporter):
             _kind, added, delta, sent = message
             self._add_to_catalogue(added)
             _merge(report, delta)
-            encoded = _encoded(marshal.loads(sent), envelopes=writer.after_commit is not None)
-            if in_flight is not None:
-                in_flight.result()
-            in_flight = writer.submit(BulkJob([], None, encoded=encoded, answer=False)) if encoded else None
+            pending.extend(_encoded(marshal.loads(sent), envelopes=writer.after_commit is not None))
+            if (index + 1) % SHARES_PER_FLUSH == 0 and pending:
+                if in_flight is not None:
+                    in_flight.result()
+                in_flight = writer.submit(BulkJob([], None, encoded=pending, answer=False))
+                pending = []
             if self.progress is not None:
                 self.progress(report)
         if in_flight is not None:
             in_flight.result()
+        if pending:
+            writer.submit(BulkJob([], None, encoded=pending, answer=False)).result()
         attributes, problems = message[1], message[2]
         for end in ends[: index % len(ends)] + ends[index % len(ends) + 1 :]:
             _receive(path, end)  # the others' ends: they read the same log
@@ -282,12 +291,16 @@ class ShardedXesImporter(BulkXesImporter):
             service.buffered = self._was_decided  # type: ignore[method-assign]
             log = XesLog(path)
             traces = log.traces()
+            # The deadline is read off the first `flush_every` traces, as in one process.
+            head = list(itertools.islice(traces, self.flush_every))
+            self._deadline = self._deadline_hours(head)
+            traces = itertools.chain(head, traces)
+            del head
+            share = -(-self.flush_every // SHARES_PER_FLUSH)
             for index in itertools.count():
-                chunk = deque(itertools.islice(traces, self.flush_every))
+                chunk = deque(itertools.islice(traces, share))
                 if not chunk:
                     break
-                if index == 0:
-                    self._deadline = self._deadline_hours(chunk)
                 own = self._own = index % self.workers == shard
                 self._batch(log, chunk)
                 if own:
