@@ -92,7 +92,13 @@ _VARIANT = {d: "89ab"[int(d, 16) & 0x3] for d in "0123456789abcdef"}
 
 def _event_id(originator: bytes, seq: int) -> str:
     """`event_id` from the originator's 16 bytes (read once per stream)."""
-    h = hashlib.sha1(originator + str(seq).encode()).hexdigest()
+    return uuid5_text(originator, str(seq).encode())
+
+
+def uuid5_text(namespace: bytes, name: bytes) -> str:
+    """`str(uuid.uuid5(UUID(bytes=namespace), name))` for a name already encoded in UTF-8,
+    without building the UUID objects."""
+    h = hashlib.sha1(namespace + name).hexdigest()
     # Version 5 in the third group's first digit, the variant in the fourth's.
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 

@@ -71,21 +71,23 @@ from domain.procedures import Procedure, RouteStep, SupplementPolicy
 from gateways.application.bulk import BufferedService
 from gateways.application.service import DossierService
 from gateways.collector import fewer_collections
-from gateways.eventstore.store import OversizedEvent
+from gateways.eventstore.store import OversizedEvent, uuid5_text
 from gateways.interchange.mapping import DEFAULT_LEVEL, GroupAgency, GroupMapping, code_for, distinct_code
 from gateways.interchange.xes import (
     GROUP,
     LIENTHONG_PREFIX,
     POSITION,
     RESOURCE,
+    TIMESTAMP,
     XesEvent,
     XesLog,
     XesTrace,
     check_well_formed,
     no_trace,
     parse_instant,
+    typed_text,
 )
-from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES, lienthong_type, lifecycle_command
+from gateways.interchange.xes_lifecycle import LIFECYCLE_TYPES, lifecycle_command
 from gateways.interchange.xes_report import (
     DUPLICATE_NAME,
     NO_EVENTS,
@@ -100,6 +102,7 @@ from gateways.interchange.xes_report import (
 )
 
 IMPORT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:lienthong:xes-import")
+_IMPORT_NAMESPACE_BYTES = IMPORT_NAMESPACE.bytes
 IMPORT_USER = SYNTHESIZED_USER  # the user of the events the importer synthesizes
 DEFAULT_DEADLINE_WORKING_HOURS = 120.0
 # A trace's deadline further than this from its start date is not read as its deadline
@@ -121,8 +124,9 @@ FLUSH_EVERY = 200  # traces per transaction
 
 
 def dossier_id_for(log_name: str, trace_name: str) -> str:
-    """The dossier id of a trace: the same log and trace always give the same id."""
-    return str(uuid.uuid5(IMPORT_NAMESPACE, f"{log_name}\n{trace_name}"))
+    """The dossier id of a trace: the same log and trace always give the same id
+    (`uuid.uuid5(IMPORT_NAMESPACE, f"{log_name}\\n{trace_name}")`)."""
+    return uuid5_text(_IMPORT_NAMESPACE_BYTES, f"{log_name}\n{trace_name}".encode())
 
 
 @cache
@@ -173,6 +177,7 @@ def _without_lienthong(typed: dict[str, dict[str, Any]]) -> dict[str, dict[str, 
     return {k: v for k, v in typed.items() if not k.startswith(LIENTHONG_PREFIX)}
 
 
+EXPORTED_TYPE = LIENTHONG_PREFIX + "type"  # what `lienthong_type` reads: an exported event's type
 _LIENTHONG_PREFIXES = itertools.repeat(LIENTHONG_PREFIX)  # one `startswith` argument per key
 _UNKNOWN = object()  # a group value not met yet
 
@@ -225,6 +230,8 @@ class XesImporter:
         self._claimed: dict[str, str] = {}  # agency code -> the group value it stands for
         self._procedures: dict[str, Procedure] = {}
         self._named: dict[str, bool] = {}  # lienthong:procedure values met: whether each is kept
+        self._log: XesLog | None = None  # the log whose name `_log_name` is
+        self._log_name = ""
         self._names: Counter[str] = Counter()  # case ids given -> the last suffix given to it
         self._groups: dict[str, str | None] = {}  # org:group value -> agency code (None: no group)
 
@@ -266,7 +273,7 @@ class XesImporter:
         return agency
 
     def _group_of(self, event: XesEvent) -> str | None:
-        value = event.text(GROUP)
+        value = typed_text(event.typed, GROUP)
         if value is None:
             return None
         known = self._groups.get(value, _UNKNOWN)
@@ -343,7 +350,9 @@ class XesImporter:
             self.report.unmapped[DUPLICATE_NAME] += 1
             self.report.renamed.append((name, case_id))
         taken[case_id] += 1
-        dossier_id = _exported_dossier_id(trace) or dossier_id_for(log.name, case_id)
+        if self._log is not log:  # its name is read once the header is (before the first trace)
+            self._log, self._log_name = log, log.name
+        dossier_id = _exported_dossier_id(trace) or dossier_id_for(self._log_name, case_id)
         return _Case(trace, case_id, dossier_id)
 
     def run(self, path: Path) -> ImportReport:
@@ -406,8 +415,10 @@ class XesImporter:
             return None
         timed: list[tuple[datetime, int, XesEvent]] = []
         untimed = 0
+        zone = self.zone
         for event in trace.events:
-            at = event.timestamp(self.zone)
+            written = typed_text(event.typed, TIMESTAMP)  # `event.timestamp(zone)`, in line
+            at = parse_instant(written, zone) if written else None
             if at is None:
                 if self.zone is None and event.timestamp(UTC) is not None:
                     # A time written without its offset: the trace waits for --timezone whole
@@ -433,8 +444,15 @@ class XesImporter:
         # Times that go back in the trace: each event keeps its place as written, for the export.
         backwards = any(later[0] < earlier[0] for earlier, later in itertools.pairwise(timed))
         timed.sort(key=lambda item: (item[0], item[1]))
+        group_of = self._group_of
         steps = [
-            _Step(event, at, self._group_of(event), lienthong_type(event), position if backwards else None)
+            _Step(
+                event,
+                at,
+                group_of(event),
+                typed_text(event.typed, EXPORTED_TYPE),
+                position if backwards else None,
+            )
             for at, position, event in timed
         ]
         desk = next((s.group for s in steps if s.group is not None), None)

@@ -78,6 +78,7 @@ from gateways.interchange.xes_bulk import BulkXesImporter
 from gateways.interchange.xes_child import _widen
 from gateways.interchange.xes_import import (
     _UNKNOWN,
+    EXPORTED_TYPE,
     FLUSH_EVERY,
     UNRECORDED,
     XesImporter,
@@ -96,7 +97,6 @@ WORKERS = 2  # processes deciding and encoding, where a core is free for them
 # committed together, one transaction per batch as in one process.
 SHARES_PER_FLUSH = 4
 NAMED_PROCEDURE = LIENTHONG_PREFIX + "procedure"  # an exported trace's procedure
-EXPORTED_TYPE = LIENTHONG_PREFIX + "type"  # an exported event's type
 
 # One encoded stream as it crosses the pipe: dossier id, then (type, envelope bytes) per event.
 PlainStream = tuple[str, list[tuple[str, bytes]]]

@@ -22,12 +22,18 @@ from hypothesis import strategies as st
 from domain import events as ev
 from gateways.eventstore.codec import event_payload, json_tree, to_jsonable
 from gateways.eventstore.store import GENESIS_HASH, StreamAppend, chain_hash, encode, encode_rows, event_id
+from gateways.interchange.xes_import import IMPORT_NAMESPACE, dossier_id_for
 
 
 @given(st.uuids(), st.integers(min_value=0, max_value=10**12))
 @settings(max_examples=300)
 def test_event_id_is_the_uuid5_of_stream_and_seq(stream: uuid.UUID, seq: int) -> None:
     assert event_id(stream, seq) == str(uuid.uuid5(stream, str(seq)))
+
+
+@given(st.uuids(), st.text(max_size=60))
+def test_an_imported_trace_s_dossier_id_is_the_uuid5_of_log_and_case(log: uuid.UUID, case: str) -> None:
+    assert dossier_id_for(str(log), case) == str(uuid.uuid5(IMPORT_NAMESPACE, f"{log}\n{case}"))
 
 
 json_values = st.recursive(
