@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from domain.procedures import Procedure, RouteStep, SupplementPolicy
 from gateways.bootstrap import Container, bootstrap
 from gateways.eventstore.limits import MAX_EVENT_BYTES
 from gateways.http.app import create_app
@@ -52,20 +53,32 @@ def test_a_receipt_too_large_for_the_events_topic_gets_413_and_nothing_is_record
 ) -> None:
     clock.set("2026-08-28T09:00:00+07:00")
     budget = 2**-10  # exact in binary: the budgets sum to the deadline exactly
-    steps = [
-        {"agency_code": WARD, "budget_working_hours": budget},
-        {"agency_code": DEPT, "budget_working_hours": budget},
-    ]
-    # More than 100 bytes per pair of steps in the receipt's route: past the limit.
+    steps = (
+        RouteStep(agency_code=WARD, budget_working_hours=budget),
+        RouteStep(agency_code=DEPT, budget_working_hours=budget),
+    )
+    # More than 100 bytes per pair of steps in the receipt's route: past the limit. The API
+    # refuses a route of more than 20 steps (decision 219); a catalogue loaded otherwise (a seed
+    # file, an older catalogue) is held to nothing of the kind, and the store is the last guard.
     route = steps * (MAX_EVENT_BYTES // 100)
+    container.catalogue.put_procedure(
+        Procedure(
+            code="BIG.01",
+            name="Một thủ tục dài",
+            field="Đất đai",
+            deadline_working_hours=len(route) * budget,
+            supplement_policy=SupplementPolicy.RESTART,
+            route=route,
+        )
+    )
     body: dict[str, Any] = {
         "name": "Một thủ tục dài",
         "field": "Đất đai",
         "deadline_working_hours": len(route) * budget,
-        "route": route,
+        "route": [{"agency_code": s.agency_code, "budget_working_hours": budget} for s in route],
     }
-    r = api.http.put("/api/v1/procedures/BIG.01", json=body, headers=api.token("admin"))
-    assert r.status_code == 201, r.text[:300]
+    refused_route = api.http.put("/api/v1/procedures/BIG.02", json=body, headers=api.token("admin"))
+    assert refused_route.status_code == 422 and "at most 20 steps" in refused_route.text
     before = container.store.max_notification_id()
 
     receive = {"procedure_code": "BIG.01", "channel": "direct", "applicant": APPLICANT}

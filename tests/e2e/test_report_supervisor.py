@@ -21,7 +21,7 @@ from gateways.interchange.xes_import import import_xes
 from gateways.views.sla.official import official_bieu06
 from tests.conftest import FakeClock
 from tests.e2e.test_api import APPLICANT, Api
-from tests.e2e.test_imported_history import legacy_log
+from tests.e2e.test_imported_history import CASES, legacy_log
 from tests.e2e.test_reports import DEPT, OTHER, SECRET, WARD, _at, _problem, _provisioned, api, march
 from tests.serving import serve
 
@@ -86,22 +86,22 @@ def test_a_report_says_whether_imported_history_was_counted(
 ) -> None:
     api, container = office
     report = import_xes(legacy_log(tmp_path / "legacy.xes"), container.service, workers=0)
-    assert report.dossiers_created == 2
+    assert report.dossiers_created == len(CASES) == 3
     container.feed.refresh()
     live = api.get("/api/v1/reports/sla", period="2024-03").json()
     assert live["include_imported"] is False and live["items"] == []
     rows = api.get("/api/v1/reports/sla", period="2024-03", include_imported="true").json()
     assert rows["include_imported"] is True
-    # Both cases were received by the log's "Group 1" desk, an agency with imported history only.
+    # Every case was received by the log's "Group 1" desk, an agency with imported history only.
     [desk] = [row["group"] for row in rows["items"] if row["received"]["total"]]
-    assert [row["received"]["total"] for row in rows["items"] if row["group"] == desk] == [2]
+    assert [row["received"]["total"] for row in rows["items"] if row["group"] == desk] == [3]
     # Its Biểu 06 is all zeros by default: the answer and every rendering say why.
     body = api.get("/api/v1/reports/bieu06", agency_code=desk, period="2024-03").json()
     assert body["received"]["total"] == 0 and body["include_imported"] is False
     counted = api.get(
         "/api/v1/reports/bieu06", agency_code=desk, period="2024-03", include_imported="true"
     ).json()
-    assert counted["received"]["total"] == 2 and counted["include_imported"] is True
+    assert counted["received"]["total"] == 3 and counted["include_imported"] is True
     form = api.get("/api/v1/reports/bieu06/form", agency_code=desk, period="2024-03")
     assert form.status_code == 200, form.text
     text = " ".join(str(c) for r in _cells(form.content) for c in r)

@@ -101,9 +101,12 @@ def test_a_topic_taking_less_than_a_producer_batch_gets_every_event_and_no_gap(
     topic taking 300 kB the broker refused every full batch and took the last one, so the topic
     held a dossier's seq 269-302 and no earlier one, and a restart took seq 302 for proof that
     everything before it was there."""
+    # A log lienthong exported (its events name their type): stored event by event, 302 events of
+    # one dossier (a foreign log's trace would be one event, decision 217).
     log = tmp_path / "legacy.xes"
     steps = "".join(
         f'<event><string key="concept:name" value="Step{i}"/><string key="org:group" value="GROUP-9"/>'
+        '<string key="lienthong:type" value="LegacyActivityRecorded"/>'
         f'<date key="time:timestamp" value="2024-03-01T09:{i // 60:02d}:{i % 60:02d}+07:00"/>'
         f'<string key="note" value="{"A" * 3000}"/></event>'
         for i in range(300)
