@@ -108,7 +108,11 @@ DEFAULT_DEADLINE_WORKING_HOURS = 120.0
 # A trace's deadline further than this from its start date is not read as its deadline
 # (docs/decisions.md, entry 147).
 LONGEST_DEADLINE = timedelta(days=3653)
-UNRECORDED = GroupAgency(code="UNRECORDED", name="No unit recorded (imported history)", level=DEFAULT_LEVEL)
+# The names an import gives what it adds to the catalogue are read on the dashboard, which
+# speaks Vietnamese first (docs/decisions.md, entry 240).
+UNRECORDED = GroupAgency(
+    code="UNRECORDED", name="Chưa ghi đơn vị (hồ sơ nhập từ hệ thống cũ)", level=DEFAULT_LEVEL
+)
 """Holds a dossier whose trace names no group at all (at the mapping's default level)."""
 
 CHANNELS = {
@@ -294,9 +298,10 @@ class XesImporter:
         procedure = self.service.catalogue.procedure(code)
         if procedure is None:
             hours = self._deadline
+            titled = log.name if code == procedure_code_for(log.name) else code
             procedure = Procedure(
                 code=code,
-                name=f"Imported history: {log.name if code == procedure_code_for(log.name) else code}"[:200],
+                name=f"Hồ sơ nhập từ hệ thống cũ: {titled}"[:200],
                 field="imported",
                 deadline_working_hours=hours,
                 supplement_policy=SupplementPolicy.RESTART,

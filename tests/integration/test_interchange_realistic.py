@@ -271,6 +271,11 @@ def test_a_fines_shaped_log_without_groups_mines_the_same(
         for a in r.envelope["payload"]["activities"]
     }
     assert units == {"UNRECORDED"}  # every event at the one unit that holds what names none
+    # Named for the dashboard, which speaks Vietnamese first (decision 240).
+    unrecorded = container.catalogue.hierarchy.latest("UNRECORDED")
+    assert unrecorded is not None and unrecorded.name == "Chưa ghi đơn vị (hồ sơ nhập từ hệ thống cũ)"
+    procedure = container.catalogue.procedure(report.procedure_code)
+    assert procedure is not None and procedure.name.startswith("Hồ sơ nhập từ hệ thống cũ: ")
     first = assert_faithful(
         source, container, make_container, tmp_path, workers, ("concept:name", "org:resource", "org:group")
     )
