@@ -10,8 +10,8 @@ value is a JSON string for string, date (as written), id; a JSON integer, number
 boolean for int, float, boolean. Lists keep their items in order (keys may repeat).
 
 A trace of a foreign log is recorded in one event, `LegacyTraceRecorded` (its case and
-every event it holds: `RecordLegacyTrace`); `recorded_activities` gives its events back one
-by one, as `LegacyActivityRecorded` events would hold them. A trace of a log lienthong
+every event it holds: `RecordLegacyTrace`; `gateways.interchange.selection.unpacked` shows
+them one by one, as `LegacyActivityRecorded` events hold them). A trace of a log lienthong
 exported names its own events, which an import replays one by one instead (with
 `RecordLegacyCase` for its case and `RecordLegacyActivity` for what maps to no event).
 
@@ -147,19 +147,4 @@ def record_trace(state: Dossier, c: RecordLegacyTrace, cal: WorkingCalendar) -> 
             attributes=dict(c.attributes or {}),
             activities=tuple(activities),
         )
-    ]
-
-
-def recorded_activities(event: ev.LegacyTraceRecorded) -> list[ev.LegacyActivityRecorded]:
-    """The trace's events one by one, as `LegacyActivityRecorded` events hold them."""
-    return [
-        ev.LegacyActivityRecorded(
-            occurred_at=datetime.fromisoformat(a["occurred_at"]),
-            actor=ev.Actor(agency_code=a["agency_code"], user=a["user"], role=INTEGRATION),
-            activity=a["activity"],
-            agency_code=a["agency_code"],
-            resource=a["resource"],
-            original=a["original"],
-        )
-        for a in event.activities
     ]

@@ -38,6 +38,8 @@ from gateways.interchange.xes_import import (
     _actor,
     _Case,
     _Step,
+    after_receipt,
+    is_export,
 )
 from gateways.interchange.xes_report import TRACE_REFUSED
 
@@ -69,11 +71,9 @@ class BulkXesImporter(XesImporter):
         exported_receipt = first.exported_type == "DossierReceived"
         calendar = self._calendar
         timed = len(steps)
-        if exported_receipt:
-            steps = steps[1:]  # the receipt was that event
         # Before the receipt: the agencies replayed handoffs name are added whatever the rules
         # say of the trace (a worker following it adds them without deciding it).
-        traced = [self._step(step) for step in steps]
+        traced = [self._step(step) for step in after_receipt(steps)]
         try:
             receipt = self._receipt(log, case, desk, first, exported_receipt)
             opened = open_trace(receipt, calendar)
@@ -82,7 +82,7 @@ class BulkXesImporter(XesImporter):
                 self._case_command(case, first.at),
                 traced,
                 calendar,
-                exported=exported_receipt or any(step.exported_type is not None for step in steps),
+                exported=is_export(steps),
             )
         except DomainError:
             report.unmapped[TRACE_REFUSED] += 1

@@ -165,6 +165,18 @@ class _Step:
         return {**original, POSITION: {"type": "int", "value": self.position}}
 
 
+def after_receipt(steps: list[_Step]) -> list[_Step]:
+    """A trace's steps after its receipt: all but the first where the log states the receipt
+    (a lienthong export's `DossierReceived`), else all (the import synthesizes it)."""
+    return steps[1:] if steps[0].exported_type == "DossierReceived" else steps
+
+
+def is_export(steps: list[_Step]) -> bool:
+    """The trace is of a log lienthong exported (its events name their lienthong type): it is
+    replayed event by event, not recorded as one legacy trace."""
+    return any(step.exported_type is not None for step in steps)
+
+
 @dataclass(frozen=True)
 class _Case:
     """A trace with the case id and dossier id it is imported under."""
@@ -498,25 +510,20 @@ class XesImporter:
         report = self.report
         dossier_id = case.dossier_id
         first = steps[0]
-        exported = any(step.exported_type is not None for step in steps)
         # Before the receipt, whatever the rules say of it (as the bulk path: see xes_bulk).
-        traced = [
-            self._step(step) for step in (steps[1:] if first.exported_type == "DossierReceived" else steps)
-        ]
+        traced = [self._step(step) for step in after_receipt(steps)]
         try:
             state = self._receive(log, case, dossier_id, desk, first)
         except DomainError:
             report.unmapped[TRACE_REFUSED] += 1
             report.events_in_skipped += len(steps)
             return
-        if first.exported_type == "DossierReceived":
-            steps = steps[1:]  # the receipt was that event
         case_command = self._case_command(case, first.at)
-        if exported:
+        if is_export(steps):
             # A lienthong export: its case record, then each event (see domain.legacy_import).
             state = self._execute(dossier_id, case_command)
-            for step, read in zip(traced, steps, strict=True):
-                state = self._replay(dossier_id, state, step, read)
+            for step in traced:
+                state = self._replay(dossier_id, state, step)
         else:
             command = trace_command(case_command, traced, state.holder_agency_code, report.unmapped)
             state = self._execute(dossier_id, command)
@@ -575,7 +582,7 @@ class XesImporter:
         self.report.events_written += 1
         return state
 
-    def _replay(self, dossier_id: str, state: Dossier, step: TraceStep, read: _Step) -> Dossier:
+    def _replay(self, dossier_id: str, state: Dossier, step: TraceStep) -> Dossier:
         """One event of a lienthong export: its lifecycle event replayed, else a legacy activity."""
         report = self.report
         if step.replay_problem is not None:

@@ -86,6 +86,7 @@ from gateways.interchange.xes_import import (
     _draining,
     _exported_dossier_id,
     _Step,
+    after_receipt,
     procedure_code_for,
 )
 from gateways.interchange.xes_lifecycle import handoff_target
@@ -397,8 +398,7 @@ class ShardedXesImporter(BulkXesImporter):
         rules take it (its dossier made) is worked out only if a later trace names its dossier
         (`_was_decided`): only a dossier a lienthong export names can come again (an id read off
         a case id is met once in a run: case ids are made unique)."""
-        first = steps[0]
-        for step in steps[1:] if first.exported_type == "DossierReceived" else steps:
+        for step in after_receipt(steps):
             if target := handoff_target(step.event):
                 self._agency_code(target)
         self._procedure_for(log, case.trace, desk)

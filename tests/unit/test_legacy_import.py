@@ -24,7 +24,7 @@ from domain.calendar import WorkingCalendar
 from domain.decide import decide
 from domain.dossier import Dossier, evolve
 from domain.errors import DomainError, InvalidValue, RuleViolated
-from domain.legacy import LegacyStep, RecordLegacyCase, RecordLegacyTrace, recorded_activities
+from domain.legacy import LegacyStep, RecordLegacyCase, RecordLegacyTrace
 from domain.legacy_import import (
     NO_ACTIVITY,
     NO_GROUP,
@@ -238,11 +238,11 @@ def test_each_event_of_a_trace_happened_at_the_unit_its_group_names() -> None:
     decided = decide_trace(receipt(START), _case(), steps, CAL, exported=False)
     _received, trace = decided.events
     assert isinstance(trace, ev.LegacyTraceRecorded) and trace.occurred_at == later
-    # One by one, as the per-event path of earlier imports recorded them.
-    assert [(a.activity, a.agency_code, a.actor.user, a.occurred_at) for a in recorded_activities(trace)] == [
-        ("Register", DESK, "Anna", START),
-        ("Check", "A", "Binh", later),
-        ("(unnamed)", "A", "", later),  # no group: where the last one named was
+    # Each event as the per-event path of earlier imports recorded it.
+    assert [(a["activity"], a["agency_code"], a["user"], a["occurred_at"]) for a in trace.activities] == [
+        ("Register", DESK, "Anna", START.isoformat()),
+        ("Check", "A", "Binh", later.isoformat()),
+        ("(unnamed)", "A", "", later.isoformat()),  # no group: where the last one named was
     ]
     assert decided.unmapped == Counter({NO_GROUP: 1, NO_ACTIVITY: 1})
     # The log's units are on its events; the dossier stays with the desk that received it.
